@@ -1,0 +1,73 @@
+"""audit_trail: one row per event with every envelope field and its place on the log."""
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from projections.base import LoggedEvent
+
+
+class AuditTrail:
+    name = "audit_trail"
+    version = 1
+    ddl = """
+    CREATE TABLE IF NOT EXISTS audit_trail (
+        event_id        uuid PRIMARY KEY,
+        case_id         text NOT NULL,
+        case_type       text NOT NULL,
+        version         integer NOT NULL,
+        type            text NOT NULL,
+        schema_version  integer NOT NULL,
+        occurred_at     timestamptz NOT NULL,
+        recorded_at     timestamptz NOT NULL,
+        actor           jsonb NOT NULL,
+        department      text NOT NULL,
+        submission_id   uuid NOT NULL,
+        correlation_id  uuid NOT NULL,
+        causation_id    uuid NOT NULL,
+        payload         jsonb NOT NULL,
+        prev_hash       text NOT NULL,
+        hash            text NOT NULL,
+        log_partition   integer NOT NULL,
+        log_offset      bigint NOT NULL,
+        UNIQUE (case_id, version)
+    );
+    """
+
+    async def apply(self, conn: asyncpg.Connection, batch: Sequence[LoggedEvent]) -> None:
+        # A plain INSERT on purpose: offsets commit with the rows, so a duplicate here would be a
+        # bug to surface, not to paper over with ON CONFLICT.
+        await conn.executemany(
+            """
+            INSERT INTO audit_trail (event_id, case_id, case_type, version, type, schema_version,
+                occurred_at, recorded_at, actor, department, submission_id, correlation_id,
+                causation_id, payload, prev_hash, hash, log_partition, log_offset)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb,
+                    $15, $16, $17, $18)
+            """,
+            [
+                (
+                    e.event_id,
+                    e.case_id,
+                    e.case_type.value,
+                    e.version,
+                    e.type,
+                    e.schema_version,
+                    e.occurred_at,
+                    e.recorded_at,
+                    e.actor.model_dump_json(),
+                    e.department,
+                    e.submission_id,
+                    e.correlation_id,
+                    e.causation_id,
+                    json.dumps(e.payload, ensure_ascii=False),
+                    e.prev_hash,
+                    e.hash,
+                    logged.partition,
+                    logged.offset,
+                )
+                for logged in batch
+                for e in (logged.event,)
+            ],
+        )

@@ -1,0 +1,1 @@
+"""CaseTrail's services: gateway, decider, projector, query, and the casetrail command."""

@@ -1,0 +1,160 @@
+"""The demo: local servers, every service, a few petitions from the town's 2020 report."""
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from services.cli import infra
+from services.settings import Settings
+
+SERVICES = ("decider", "projector", "gateway", "query")
+DEMO_NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2020")
+CHINA = timezone(timedelta(hours=8))
+OFFICER = {"officer_id": "DY-XF-01", "role": "petition_officer", "department": "信访办"}
+
+# Channel, persons and what was asked: shaped like the petitions of Dayong town's 2020 report
+# (276 petitions, 649 person-visits, 28 online).
+PETITIONS = [
+    ("visit", 3, "厂房噪音扰民，要求整改"),
+    ("letter", 1, "宅基地界址纠纷，请求核实"),
+    ("online", 1, "复工复产补贴发放进度咨询"),
+    ("visit", 5, "工资拖欠，请求协调支付"),
+    ("phone", 1, "道路积水影响出行"),
+    ("online", 2, "村集体资产处置信息公开"),
+]
+
+
+def demo_submissions() -> list[dict[str, Any]]:
+    """Register every demo petition and accept all but the last, with fixed ids so that running
+    the demo again re-sends the same submissions (and gets the same outcomes back)."""
+    bodies: list[dict[str, Any]] = []
+    for number, (channel, persons, summary) in enumerate(PETITIONS, start=1):
+        case_id = f"XF-2020-{number:04d}"
+        registered = datetime(2020, 3, number * 2, 9, 30, tzinfo=CHINA)
+        bodies.append({
+            "type": "petition.register",
+            "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/register")),
+            "case_id": case_id,
+            "actor": OFFICER,
+            "occurred_at": registered.isoformat(),
+            "payload": {"channel": channel, "persons": persons, "summary": summary},
+        })
+        if number < len(PETITIONS):
+            bodies.append({
+                "type": "petition.accept",
+                "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/accept")),
+                "case_id": case_id,
+                "actor": OFFICER,
+                "expected_version": 1,
+                "occurred_at": (registered + timedelta(days=3)).isoformat(),
+                "payload": {"note": "符合受理条件"},
+            })
+    # One step the lifecycle refuses, to show a rejected outcome and its code.
+    bodies.append({
+        "type": "petition.accept",
+        "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, "XF-2020-9999/accept")),
+        "case_id": "XF-2020-9999",
+        "actor": OFFICER,
+        "occurred_at": datetime(2020, 4, 1, 10, 0, tzinfo=CHINA).isoformat(),
+    })
+    return bodies
+
+
+def submit(client: httpx.Client, body: dict[str, Any], timeout: float = 60) -> httpx.Response:
+    """POST a submission; when the gateway answers 202, ask its status URL until decided."""
+    response = client.post("/submissions", json=body)
+    deadline = time.monotonic() + timeout
+    while response.status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        response = client.get(response.json()["status_url"])
+        if response.status_code == 404 and response.json().get("code") == "unknown_submission":
+            response = httpx.Response(202, json={"status_url": f"/submissions/{body['submission_id']}"})
+    return response
+
+
+def start_services(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    for port in (settings.gateway_port, settings.query_port):
+        if infra.answers("127.0.0.1", port):
+            raise infra.InfraError(f"port {port} is in use: is another demo running?")
+    logs = settings.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = []
+    for name in SERVICES:
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "services.cli", name],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        )
+        typer.echo(f"service {name}: pid {processes[-1].pid}, log {logs / f'{name}.log'}")
+    return processes
+
+
+def wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
+    def healthy() -> bool:
+        for name, process in zip(SERVICES, processes, strict=True):
+            if process.poll() is not None:
+                raise infra.InfraError(f"service {name} exited; see {logs / f'{name}.log'}")
+        try:
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    infra.wait_until(healthy, 60, url)
+
+
+def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_demo(settings: Settings, keep_running: bool) -> None:
+    for server in infra.components(settings).values():
+        server.up(typer.echo)
+    asyncio.run(infra.create_topics(settings, typer.echo))
+    gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
+    query_url = f"http://127.0.0.1:{settings.query_port}"
+    processes = start_services(settings)
+    try:
+        for url in (gateway_url, query_url):
+            wait_healthy(url, processes, settings.state_dir / "logs")
+        with httpx.Client(base_url=gateway_url, timeout=30) as client:
+            for body in demo_submissions():
+                response = submit(client, body)
+                answer = response.json()
+                detail = answer.get("code") or answer.get("status")
+                typer.echo(f"{body['case_id']} {body['type']:<18} → {response.status_code} {detail}")
+        last_case = f"XF-2020-{len(PETITIONS) - 1:04d}"
+        infra.wait_until(
+            lambda: httpx.get(f"{query_url}/cases/{last_case}").json().get("status") == "accepted",
+            60,
+            "the projections",
+        )
+        typer.echo("")
+        typer.echo(f"Open {query_url}/cases               案件列表 / the cases")
+        typer.echo(f"     {query_url}/cases/{last_case}/history  办理过程 / a case's history")
+        typer.echo(f"     {query_url}/docs                查询接口 / query API")
+        typer.echo(f"     {gateway_url}/docs              提交接口 / submission API")
+        if keep_running:
+            typer.echo("Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL.")
+            while all(process.poll() is None for process in processes):
+                time.sleep(1)
+            typer.echo("a service exited; see the logs in " + str(settings.state_dir / "logs"))
+    except KeyboardInterrupt:
+        typer.echo("stopping the services")
+    finally:
+        stop_services(processes)

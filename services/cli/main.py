@@ -1,0 +1,162 @@
+"""The ``casetrail`` command: local infrastructure, the services, and the demo."""
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from services.cli import infra
+from services.settings import Settings
+
+app = typer.Typer(
+    help="CaseTrail: event-sourced case and complaint tracking on Kafka and PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+infra_app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+
+
+class Component(StrEnum):
+    KAFKA = "kafka"
+    POSTGRES = "postgres"
+
+
+Components = Annotated[
+    list[Component] | None,
+    typer.Argument(help="Which servers (default: both)", show_default=False),
+]
+
+
+def _chosen(settings: Settings, which: list[Component] | None) -> list[infra.LocalKafka | infra.LocalPostgres]:
+    everything = infra.components(settings)
+    return [everything[c.value] for c in (which or list(Component))]
+
+
+def _fail(error: Exception) -> typer.Exit:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@infra_app.command("up")
+def infra_up(which: Components = None) -> None:
+    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database."""
+    settings = Settings()
+    try:
+        for server in _chosen(settings, which):
+            server.up(typer.echo)
+        if Component.KAFKA in (which or list(Component)):
+            asyncio.run(infra.create_topics(settings, typer.echo))
+    except infra.InfraError as error:
+        raise _fail(error) from error
+
+
+@infra_app.command("init")
+def infra_init() -> None:
+    """Create the topics and the database on servers that already run (e.g. under Docker)."""
+    settings = Settings()
+    try:
+        asyncio.run(infra.create_topics(settings, typer.echo))
+        asyncio.run(infra.LocalPostgres(settings).ensure_database(typer.echo))
+    except (infra.InfraError, OSError) as error:
+        raise _fail(error) from error
+
+
+@infra_app.command("down")
+def infra_down(which: Components = None) -> None:
+    """Stop the servers that 'infra up' started (by pid); servers found running are left alone."""
+    for server in _chosen(Settings(), which):
+        server.down(typer.echo)
+
+
+@infra_app.command("status")
+def infra_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Say which servers answer where, and which of them 'infra up' started."""
+    statuses = [server.status() for server in _chosen(Settings(), None)]
+    if as_json:
+        typer.echo(json.dumps([s.__dict__ for s in statuses]))
+        return
+    for s in statuses:
+        state = "answering" if s.answering else "not answering"
+        owner = f"started by casetrail, pid {s.pid}" if s.pid else "not started by casetrail"
+        typer.echo(f"{s.name:<9} {s.address:<16} {state:<14} {owner}")
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(Settings(), stop)
+
+    asyncio.run(runner())
+
+
+@app.command()
+def decider() -> None:
+    """Run the decider: submissions in, events and outcomes out, in Kafka transactions."""
+    from services.decider.runtime import run
+
+    _run_until_signalled(run)
+
+
+@app.command()
+def projector() -> None:
+    """Run the projector: events in, PostgreSQL read models out, offsets stored with the rows."""
+    from services.projector.main import run
+
+    _run_until_signalled(run)
+
+
+HostOption = Annotated[str, typer.Option(help="Address to listen on")]
+
+
+@app.command()
+def gateway(host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run the gateway: departments POST submissions over HTTP."""
+    from services.gateway.app import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=host, port=port or settings.gateway_port)
+
+
+@app.command()
+def query(host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run the query service: supervisors and auditors read cases and their history."""
+    from services.query.app import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=host, port=port or settings.query_port)
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the services running until Ctrl-C")
+    ] = True,
+) -> None:
+    """Start Kafka, PostgreSQL and every service, submit demo petitions, print the URL to open."""
+    from services.cli.demo import run_demo
+
+    try:
+        run_demo(Settings(), keep_running=keep_running)
+    except infra.InfraError as error:
+        raise _fail(error) from error
+
+
+if __name__ == "__main__":
+    app()

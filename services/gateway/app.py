@@ -1,0 +1,136 @@
+"""The gateway: departments POST submissions over HTTP; it publishes them to Kafka and waits for
+the decider's outcome, answering 201 (accepted), 4xx (rejected, with the code) or 202 (still
+pending after the timeout, with a URL to ask again)."""
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+
+from events.errors import RejectionCode
+from events.model import Outcome, Submission
+from services.http import ErrorBody, error_response, install_error_handlers
+from services.settings import Settings
+
+HTTP_STATUS_OF = {
+    RejectionCode.UNKNOWN_CASE: 404,
+    RejectionCode.CASE_EXISTS: 409,
+    RejectionCode.ILLEGAL_TRANSITION: 409,
+    RejectionCode.VERSION_CONFLICT: 409,
+    RejectionCode.WRONG_CASE_TYPE: 409,
+    RejectionCode.INVALID_PAYLOAD: 422,
+}
+
+
+class Outcomes:
+    """Outcomes seen on the outcomes topic, and the requests waiting for them.
+
+    Keeps the most recent ``capacity`` outcomes so that a client answered 202 can ask later."""
+
+    def __init__(self, capacity: int = 100_000):
+        self.capacity = capacity
+        self.waiting: dict[uuid.UUID, asyncio.Future[Outcome]] = {}
+        self.recent: OrderedDict[uuid.UUID, Outcome] = OrderedDict()
+
+    def expect(self, submission_id: uuid.UUID) -> asyncio.Future[Outcome]:
+        return self.waiting.setdefault(submission_id, asyncio.get_running_loop().create_future())
+
+    def forget(self, submission_id: uuid.UUID) -> None:
+        self.waiting.pop(submission_id, None)
+
+    def seen(self, outcome: Outcome) -> None:
+        self.recent[outcome.submission_id] = outcome
+        self.recent.move_to_end(outcome.submission_id)
+        while len(self.recent) > self.capacity:
+            self.recent.popitem(last=False)
+        future = self.waiting.pop(outcome.submission_id, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+
+def outcome_response(outcome: Outcome, accepted_status: int = 201) -> JSONResponse:
+    if outcome.status == "accepted":
+        return JSONResponse(status_code=accepted_status, content=outcome.model_dump(mode="json"))
+    assert outcome.code is not None
+    return error_response(
+        HTTP_STATUS_OF.get(outcome.code, 422),
+        outcome.code.value,
+        outcome.message,
+        outcome=outcome.model_dump(mode="json"),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    broker = KafkaBroker(settings.kafka_bootstrap)
+    submissions = broker.publisher(
+        settings.submissions_topic,
+        title=settings.submissions_topic,
+        description="What departments ask to record, keyed by case_id.",
+        schema=Submission,
+    )
+    outcomes = Outcomes()
+
+    @broker.subscriber(settings.outcomes_topic, auto_offset_reset="latest")
+    async def on_outcome(outcome: Outcome) -> None:
+        outcomes.seen(outcome)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        yield
+        await broker.stop()
+
+    app = FastAPI(
+        title="CaseTrail gateway",
+        description="部门提交办案步骤 / Departments submit the steps of their cases.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app, settings.max_body_bytes)
+    rejected = {"model": ErrorBody, "description": "Rejected: code and message"}
+
+    @app.post(
+        "/submissions",
+        status_code=201,
+        response_model=Outcome,
+        responses={202: {"description": "Still being decided"}, 404: rejected, 409: rejected,
+                   422: rejected},
+    )
+    async def submit(submission: Submission) -> JSONResponse:
+        """Record one step of a case; answers with the outcome once the decider has decided."""
+        future = outcomes.expect(submission.submission_id)
+        try:
+            await submissions.publish(
+                submission.model_dump_json().encode(), key=submission.case_id.encode()
+            )
+            outcome = await asyncio.wait_for(asyncio.shield(future), settings.outcome_timeout_s)
+        except TimeoutError:
+            url = f"/submissions/{submission.submission_id}"
+            return JSONResponse(
+                status_code=202,
+                content={"status": "pending", "status_url": url},
+                headers={"Location": url},
+            )
+        finally:
+            outcomes.forget(submission.submission_id)
+        return outcome_response(outcome)
+
+    @app.get("/submissions/{submission_id}", response_model=Outcome, responses={404: rejected})
+    async def submission_outcome(submission_id: uuid.UUID) -> JSONResponse:
+        """The outcome of an earlier submission, if this gateway has seen it."""
+        outcome = outcomes.recent.get(submission_id)
+        if outcome is None:
+            return error_response(
+                404, "unknown_submission", f"no outcome seen for submission {submission_id}"
+            )
+        return outcome_response(outcome, accepted_status=200)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

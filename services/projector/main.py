@@ -1,0 +1,27 @@
+"""Composition root of the projector: one runner per projection, sharing a connection pool."""
+
+import asyncio
+
+import asyncpg
+
+from projections.catalog import PROJECTIONS
+from projections.runtime import ProjectionRunner
+from services.settings import Settings
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=4)
+    try:
+        runners = [
+            ProjectionRunner(
+                projection,
+                pool,
+                bootstrap=settings.kafka_bootstrap,
+                topic=settings.events_topic,
+                group_id=settings.projection_group(projection.name, projection.version),
+            )
+            for projection in PROJECTIONS
+        ]
+        await asyncio.gather(*(runner.run(stop) for runner in runners))
+    finally:
+        await pool.close()

@@ -1,0 +1,109 @@
+"""The query service: supervisors and auditors read the projections over HTTP."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from events.model import CaseId
+from projections.catalog import ensure_schema
+from services.http import ErrorBody, error_response, install_error_handlers
+from services.settings import Settings
+
+
+class CaseSummaryOut(BaseModel):
+    case_id: str
+    case_type: str
+    status: str
+    department: str
+    channel: str | None
+    opened_at: datetime
+    version: int
+    last_event_at: datetime
+    last_recorded_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    event_id: str
+    version: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: dict[str, Any]
+    department: str
+    submission_id: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(
+            settings.postgres_dsn, min_size=1, max_size=8, init=_init_connection
+        )
+        async with app.state.pool.acquire() as conn:
+            await ensure_schema(conn)
+        yield
+        await app.state.pool.close()
+
+    app = FastAPI(
+        title="CaseTrail query",
+        description="督查与审计查询 / Supervisors' and auditors' queries over the projections.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app, settings.max_body_bytes)
+    not_found = {404: {"model": ErrorBody, "description": "No such case"}}
+
+    def pool(request: Request) -> asyncpg.Pool:
+        result: asyncpg.Pool = request.app.state.pool
+        return result
+
+    @app.get("/cases", response_model=list[CaseSummaryOut])
+    async def list_cases(
+        request: Request, limit: int = Query(default=50, ge=1, le=500)
+    ) -> list[dict[str, Any]]:
+        """The most recently changed cases."""
+        rows = await pool(request).fetch(
+            "SELECT * FROM case_summary ORDER BY last_recorded_at DESC, case_id LIMIT $1", limit
+        )
+        return [dict(row) for row in rows]
+
+    @app.get("/cases/{case_id}", response_model=CaseSummaryOut, responses=not_found)
+    async def get_case(request: Request, case_id: CaseId) -> Any:
+        """One case's summary: type, status, department, version."""
+        row = await pool(request).fetchrow("SELECT * FROM case_summary WHERE case_id = $1", case_id)
+        if row is None:
+            return error_response(404, "unknown_case", f"no case {case_id}")
+        return dict(row)
+
+    @app.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=not_found)
+    async def get_history(request: Request, case_id: CaseId) -> Any:
+        """Every recorded step of a case, oldest first, with who, when and the hash chain."""
+        rows = await pool(request).fetch(
+            "SELECT event_id::text, version, type, occurred_at, recorded_at, actor, department,"
+            " submission_id::text, payload, prev_hash, hash"
+            " FROM audit_trail WHERE case_id = $1 ORDER BY version",
+            case_id,
+        )
+        if not rows:
+            return error_response(404, "unknown_case", f"no case {case_id}")
+        return [dict(row) for row in rows]
+
+    @app.get("/health")
+    async def health(request: Request) -> JSONResponse:
+        await pool(request).fetchval("SELECT 1")
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,52 @@
+"""Configuration shared by every service: CASETRAIL_* environment variables, localhost defaults."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASETRAIL_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    postgres_dsn: str = "postgresql://casetrail:casetrail@127.0.0.1:5432/casetrail"
+    topic_prefix: str = Field(
+        default="casetrail", description="Topics are <prefix>.submissions, <prefix>.events, …"
+    )
+    partitions: int = Field(default=4, ge=1, description="Partitions of submissions and events")
+    state_dir: Path = Field(default=Path(".local"), description="Local servers' jars, data, logs")
+
+    gateway_port: int = 8000
+    query_port: int = 8001
+    outcome_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
+    )
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def submissions_topic(self) -> str:
+        return f"{self.topic_prefix}.submissions"
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events"
+
+    @property
+    def outcomes_topic(self) -> str:
+        return f"{self.topic_prefix}.outcomes"
+
+    @property
+    def checkpoints_topic(self) -> str:
+        return f"{self.topic_prefix}.checkpoints"
+
+    @property
+    def deadletter_topic(self) -> str:
+        return f"{self.topic_prefix}.deadletter"
+
+    @property
+    def decider_group(self) -> str:
+        return f"{self.topic_prefix}.decider"
+
+    def projection_group(self, name: str, version: int) -> str:
+        return f"{self.topic_prefix}.projection.{name}.v{version}"
