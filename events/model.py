@@ -1,4 +1,4 @@
-"""The shapes on the wire: actor, event envelope, submissions and outcomes (frozen pydantic models)."""
+"""The shapes on the wire: actor, event envelope, submissions and outcomes (frozen models)."""
 
 import uuid
 from datetime import UTC, datetime

@@ -3,9 +3,7 @@
 import json
 from collections.abc import Sequence
 
-import asyncpg
-
-from projections.base import LoggedEvent
+from projections.base import Connection, LoggedEvent
 
 
 class AuditTrail:
@@ -35,7 +33,7 @@ class AuditTrail:
     );
     """
 
-    async def apply(self, conn: asyncpg.Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
         # A plain INSERT on purpose: offsets commit with the rows, so a duplicate here would be a
         # bug to surface, not to paper over with ON CONFLICT.
         await conn.executemany(

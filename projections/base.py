@@ -1,12 +1,15 @@
-"""What a projection is: a name, a schema version, its tables, and how a batch of events changes them."""
+"""What a projection is: a name, a schema version, its tables, and how events change them."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from events.model import Event
+
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,6 @@ class Projection(Protocol):
     ddl: str
     """Idempotent SQL creating the projection's tables and indexes."""
 
-    async def apply(self, conn: asyncpg.Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
         """Write the effect of ``batch`` (in log order) inside the caller's transaction."""
         ...

@@ -2,10 +2,8 @@
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from events.lifecycle import STATUS_AFTER_EVENT
-from projections.base import LoggedEvent
+from projections.base import Connection, LoggedEvent
 
 
 class CaseSummary:
@@ -25,7 +23,7 @@ class CaseSummary:
     );
     """
 
-    async def apply(self, conn: asyncpg.Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
         await conn.executemany(
             """
             INSERT INTO case_summary (case_id, case_type, status, department, channel,

@@ -78,7 +78,10 @@ class ProjectionRunner(ConsumerRebalanceListener):
         # A row for every partition, so that the batch check below always has a row to lock.
         await self.pool.executemany(
             "INSERT INTO projection_checkpoint VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING",
-            [(self.projection.name, self.projection.version, tp.topic, tp.partition) for tp in assigned],
+            [
+                (self.projection.name, self.projection.version, tp.topic, tp.partition)
+                for tp in assigned
+            ],
         )
         stored = await self._stored_offsets()
         self.positions = {tp: stored.get(tp.partition, 0) for tp in assigned}
@@ -119,7 +122,9 @@ class ProjectionRunner(ConsumerRebalanceListener):
             )
             if stored != start:
                 # Another instance wrote this partition meanwhile: resume from what it stored.
-                log.warning("%s p%d: checkpoint %s, batch from %d", name, tp.partition, stored, start)
+                log.warning(
+                    "%s p%d: checkpoint %s, batch from %d", name, tp.partition, stored, start
+                )
                 self.positions[tp] = stored
                 self.consumer.seek(tp, stored)
                 return

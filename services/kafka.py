@@ -1,4 +1,4 @@
-"""Small Kafka helpers shared by the services: topic layout checks and reading a partition to its end."""
+"""Kafka helpers shared by the services: check the topic layout, read partitions to the end."""
 
 from collections.abc import AsyncIterator
 

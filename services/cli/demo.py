@@ -39,32 +39,38 @@ def demo_submissions() -> list[dict[str, Any]]:
     for number, (channel, persons, summary) in enumerate(PETITIONS, start=1):
         case_id = f"XF-2020-{number:04d}"
         registered = datetime(2020, 3, number * 2, 9, 30, tzinfo=CHINA)
-        bodies.append({
-            "type": "petition.register",
-            "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/register")),
-            "case_id": case_id,
-            "actor": OFFICER,
-            "occurred_at": registered.isoformat(),
-            "payload": {"channel": channel, "persons": persons, "summary": summary},
-        })
-        if number < len(PETITIONS):
-            bodies.append({
-                "type": "petition.accept",
-                "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/accept")),
+        bodies.append(
+            {
+                "type": "petition.register",
+                "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/register")),
                 "case_id": case_id,
                 "actor": OFFICER,
-                "expected_version": 1,
-                "occurred_at": (registered + timedelta(days=3)).isoformat(),
-                "payload": {"note": "符合受理条件"},
-            })
+                "occurred_at": registered.isoformat(),
+                "payload": {"channel": channel, "persons": persons, "summary": summary},
+            }
+        )
+        if number < len(PETITIONS):
+            bodies.append(
+                {
+                    "type": "petition.accept",
+                    "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{case_id}/accept")),
+                    "case_id": case_id,
+                    "actor": OFFICER,
+                    "expected_version": 1,
+                    "occurred_at": (registered + timedelta(days=3)).isoformat(),
+                    "payload": {"note": "符合受理条件"},
+                }
+            )
     # One step the lifecycle refuses, to show a rejected outcome and its code.
-    bodies.append({
-        "type": "petition.accept",
-        "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, "XF-2020-9999/accept")),
-        "case_id": "XF-2020-9999",
-        "actor": OFFICER,
-        "occurred_at": datetime(2020, 4, 1, 10, 0, tzinfo=CHINA).isoformat(),
-    })
+    bodies.append(
+        {
+            "type": "petition.accept",
+            "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, "XF-2020-9999/accept")),
+            "case_id": "XF-2020-9999",
+            "actor": OFFICER,
+            "occurred_at": datetime(2020, 4, 1, 10, 0, tzinfo=CHINA).isoformat(),
+        }
+    )
     return bodies
 
 
@@ -76,8 +82,20 @@ def submit(client: httpx.Client, body: dict[str, Any], timeout: float = 60) -> h
         time.sleep(0.5)
         response = client.get(response.json()["status_url"])
         if response.status_code == 404 and response.json().get("code") == "unknown_submission":
-            response = httpx.Response(202, json={"status_url": f"/submissions/{body['submission_id']}"})
+            response = httpx.Response(
+                202, json={"status_url": f"/submissions/{body['submission_id']}"}
+            )
     return response
+
+
+def load_demo(gateway_url: str) -> None:
+    """Submit the demo petitions through the gateway and print each outcome."""
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+        for body in demo_submissions():
+            response = submit(client, body)
+            answer = response.json()
+            detail = answer.get("code") or answer.get("status")
+            typer.echo(f"{body['case_id']} {body['type']:<18} → {response.status_code} {detail}")
 
 
 def start_services(settings: Settings) -> list[subprocess.Popen[bytes]]:
@@ -92,7 +110,9 @@ def start_services(settings: Settings) -> list[subprocess.Popen[bytes]]:
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "services.cli", name],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         )
         typer.echo(f"service {name}: pid {processes[-1].pid}, log {logs / f'{name}.log'}")
@@ -132,12 +152,7 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
     try:
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")
-        with httpx.Client(base_url=gateway_url, timeout=30) as client:
-            for body in demo_submissions():
-                response = submit(client, body)
-                answer = response.json()
-                detail = answer.get("code") or answer.get("status")
-                typer.echo(f"{body['case_id']} {body['type']:<18} → {response.status_code} {detail}")
+        load_demo(gateway_url)
         last_case = f"XF-2020-{len(PETITIONS) - 1:04d}"
         infra.wait_until(
             lambda: httpx.get(f"{query_url}/cases/{last_case}").json().get("status") == "accepted",
@@ -150,7 +165,9 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
         typer.echo(f"     {query_url}/docs                查询接口 / query API")
         typer.echo(f"     {gateway_url}/docs              提交接口 / submission API")
         if keep_running:
-            typer.echo("Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL.")
+            typer.echo(
+                "Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL."
+            )
             while all(process.poll() is None for process in processes):
                 time.sleep(1)
             typer.echo("a service exited; see the logs in " + str(settings.state_dir / "logs"))

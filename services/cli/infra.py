@@ -115,15 +115,36 @@ class LocalKafka:
             say("kafka: formatting storage")
             cluster_id = uuid.uuid4().hex[:22]
             _run(
-                ["java", *java_opts, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(self.properties), "--standalone"],
+                [
+                    "java",
+                    *java_opts,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.properties),
+                    "--standalone",
+                ],
                 "formatting Kafka storage",
             )
         log = open(self.dir / "kafka.out", "ab")  # noqa: SIM115 - the broker keeps it open
         process = subprocess.Popen(
-            ["java", "-Xms512m", "-Xmx1g", *java_opts, "-cp", classpath, "kafka.Kafka",
-             str(self.properties)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                "java",
+                "-Xms512m",
+                "-Xmx1g",
+                *java_opts,
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(self.properties),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # not killed by the terminal's Ctrl-C
         )
         self.pid_file.write_text(f"{process.pid}\n")
@@ -131,9 +152,8 @@ class LocalKafka:
 
         def ready() -> bool:
             if process.poll() is not None:
-                raise InfraError(
-                    f"kafka exited with {process.returncode}; log:\n{_tail(self.dir / 'server.log')}"
-                )
+                log_tail = _tail(self.dir / "server.log")
+                raise InfraError(f"kafka exited with {process.returncode}; log:\n{log_tail}")
             return answers(self.host, self.port) and asyncio.run(_kafka_ready(self.settings))
 
         wait_until(ready, 120, "kafka")
@@ -164,8 +184,16 @@ class LocalKafka:
                 raise InfraError("Maven (mvn) is needed to fetch Kafka's jars, or set KAFKA_HOME")
             say("kafka: fetching the broker's jars from Maven Central (once)")
             _run(
-                ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-                 f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(POM),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={libs}",
+                    "-DincludeScope=runtime",
+                ],
                 "fetching Kafka with Maven",
             )
         return str(libs / "*")
@@ -174,35 +202,39 @@ class LocalKafka:
         self.dir.mkdir(parents=True, exist_ok=True)
         controller = f"{self.host}:{self.port + 1}"
         self.properties.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers={controller}",
-                f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{controller}",
-                f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={self.dir / 'data'}",
-                "num.partitions=1",
-                "auto.create.topics.enable=false",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers={controller}",
+                    f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{controller}",
+                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.dir / 'data'}",
+                    "num.partitions=1",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
         )
         (self.dir / "log4j2.properties").write_text(
-            "\n".join([
-                "rootLogger.level=INFO",
-                "rootLogger.appenderRef.file.ref=file",
-                "appender.file.type=File",
-                "appender.file.name=file",
-                f"appender.file.fileName={self.dir / 'server.log'}",
-                "appender.file.layout.type=PatternLayout",
-                "appender.file.layout.pattern=[%d] %p %m (%c)%n",
-                "",
-            ])
+            "\n".join(
+                [
+                    "rootLogger.level=INFO",
+                    "rootLogger.appenderRef.file.ref=file",
+                    "appender.file.type=File",
+                    "appender.file.name=file",
+                    f"appender.file.fileName={self.dir / 'server.log'}",
+                    "appender.file.layout.type=PatternLayout",
+                    "appender.file.layout.pattern=[%d] %p %m (%c)%n",
+                    "",
+                ]
+            )
         )
 
 
@@ -212,7 +244,7 @@ async def _kafka_ready(settings: Settings) -> bool:
         await admin.start()
         await admin.list_topics()
         return True
-    except Exception:  # noqa: BLE001 - any failure only means "not yet"
+    except Exception:
         return False
     finally:
         await admin.close()
@@ -362,21 +394,42 @@ class LocalPostgres:
                 shutil.chown(password_file, "postgres", "postgres")
             try:
                 _run(
-                    self._as_owner([
-                        str(bin_dir / "initdb"), "-D", str(self.data), "-U", self.user,
-                        f"--pwfile={password_file}", "--auth-host=scram-sha-256",
-                        "--auth-local=peer", "-E", "UTF8", "--locale=C.UTF-8",
-                    ]),
+                    self._as_owner(
+                        [
+                            str(bin_dir / "initdb"),
+                            "-D",
+                            str(self.data),
+                            "-U",
+                            self.user,
+                            f"--pwfile={password_file}",
+                            "--auth-host=scram-sha-256",
+                            "--auth-local=peer",
+                            "-E",
+                            "UTF8",
+                            "--locale=C.UTF-8",
+                        ]
+                    ),
                     "initdb",
                 )
             finally:
                 password_file.unlink(missing_ok=True)
         options = f"-c listen_addresses={self.host} -p {self.port} -k {sockets}"
         _run(
-            self._as_owner([
-                str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "postgres.log"),
-                "-o", options, "-w", "-t", "60", "start",
-            ]),
+            self._as_owner(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.dir / "postgres.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
             "starting postgres",
         )
         pid = (self.data / "postmaster.pid").read_text().split()[0]

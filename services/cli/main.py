@@ -34,7 +34,9 @@ Components = Annotated[
 ]
 
 
-def _chosen(settings: Settings, which: list[Component] | None) -> list[infra.LocalKafka | infra.LocalPostgres]:
+def _chosen(
+    settings: Settings, which: list[Component] | None
+) -> list[infra.LocalKafka | infra.LocalPostgres]:
     everything = infra.components(settings)
     return [everything[c.value] for c in (which or list(Component))]
 
@@ -126,7 +128,9 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on")]
 
 
 @app.command()
-def gateway(host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None) -> None:
+def gateway(
+    host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None
+) -> None:
     """Run the gateway: departments POST submissions over HTTP."""
     from services.gateway.app import create_app
 
@@ -135,7 +139,9 @@ def gateway(host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Op
 
 
 @app.command()
-def query(host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None) -> None:
+def query(
+    host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None
+) -> None:
     """Run the query service: supervisors and auditors read cases and their history."""
     from services.query.app import create_app
 
@@ -156,6 +162,18 @@ def demo(
         run_demo(Settings(), keep_running=keep_running)
     except infra.InfraError as error:
         raise _fail(error) from error
+
+
+@app.command("load-demo")
+def load_demo(
+    gateway_url: Annotated[
+        str, typer.Option("--gateway", help="The gateway's base URL")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Submit the demo petitions to a running gateway (e.g. one started by docker compose)."""
+    from services.cli.demo import load_demo as load
+
+    load(gateway_url)
 
 
 if __name__ == "__main__":

@@ -97,8 +97,12 @@ def create_app(settings: Settings) -> FastAPI:
         "/submissions",
         status_code=201,
         response_model=Outcome,
-        responses={202: {"description": "Still being decided"}, 404: rejected, 409: rejected,
-                   422: rejected},
+        responses={
+            202: {"description": "Still being decided"},
+            404: rejected,
+            409: rejected,
+            422: rejected,
+        },
     )
     async def submit(submission: Submission) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""

@@ -64,7 +64,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app, settings.max_body_bytes)
-    not_found = {404: {"model": ErrorBody, "description": "No such case"}}
+    not_found: dict[int | str, dict[str, Any]] = {
+        404: {"model": ErrorBody, "description": "No such case"}
+    }
 
     def pool(request: Request) -> asyncpg.Pool:
         result: asyncpg.Pool = request.app.state.pool

@@ -1,0 +1,55 @@
+"""The casetrail command and docker-compose.yml agree: every compose command exists."""
+
+from pathlib import Path
+
+import click
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from services.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = typer.main.get_command(app)
+
+
+def command_paths(group: click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    if isinstance(group, click.Group):
+        for name, sub in group.commands.items():
+            paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
+def resolve(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = CLI
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", command_paths(CLI), ids=lambda p: " ".join(p) or "casetrail")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_compose_is_valid_and_every_service_command_exists() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"kafka", "postgres", "gateway", "decider", "projector", "query"} <= set(services)
+    known = set(command_paths(CLI))
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        command = service.get("command")
+        if name in {"kafka", "postgres"}:
+            continue
+        assert isinstance(command, list), name
+        assert command[0] == "casetrail", name
+        leaves = {path for path in known if not isinstance(resolve(path), click.Group)}
+        assert any(tuple(command[1 : 1 + len(path)]) == path for path in leaves), (name, command)
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, (name, dependency)

@@ -1,0 +1,79 @@
+"""The decider's per-partition logic, without Kafka: idempotency, staging, bad records."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from events.errors import RejectionCode
+from events.model import Event
+from services.decider.partition import PartitionState
+
+NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
+ACTOR = {"officer_id": "DY-XF-01", "role": "petition_officer", "department": "信访办"}
+
+
+def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -> bytes:
+    body: dict[str, object] = {
+        "type": f"petition.{kind}",
+        "submission_id": submission_id or str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": ACTOR,
+        "occurred_at": "2020-03-04T09:30:00+08:00",
+    }
+    if kind == "register":
+        body["payload"] = {"channel": "online", "persons": 1, "summary": "咨询"}
+    return json.dumps(body).encode()
+
+
+def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
+    state = PartitionState()
+    value = record("register")
+    first = state.decide_record(value, NOW)
+    again_in_same_batch = state.decide_record(value, NOW)
+    state.commit()
+    again_later = state.decide_record(value, NOW)
+    assert len(first.events) == 1
+    assert again_in_same_batch.events == again_later.events == ()
+    assert again_in_same_batch.outcome == again_later.outcome == first.outcome
+
+
+def test_aborted_batch_leaves_no_trace() -> None:
+    state = PartitionState()
+    state.decide_record(record("register"), NOW)
+    state.abort()
+    assert state.cases == {}
+    rejected = state.decide_record(record("accept"), NOW)
+    assert rejected.outcome is not None
+    assert rejected.outcome.code is RejectionCode.UNKNOWN_CASE
+
+
+def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
+    live = PartitionState()
+    register_value = record("register")
+    decided = live.decide_record(register_value, NOW)
+    live.commit()
+
+    rebuilt = PartitionState()
+    for event in decided.events:
+        rebuilt.replay_event(Event.model_validate_json(event.model_dump_json()))
+    assert rebuilt.cases == live.cases
+    assert rebuilt.decide_record(register_value, NOW).outcome == decided.outcome
+    accepted = rebuilt.decide_record(record("accept"), NOW)
+    assert accepted.outcome is not None
+    assert accepted.outcome.version == 2
+
+
+def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() -> None:
+    body = json.loads(record("register"))
+    body["payload"]["persons"] = -1
+    decision = PartitionState().decide_record(json.dumps(body).encode(), NOW)
+    assert decision.outcome is not None
+    assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
+    assert "payload.persons" in decision.outcome.message
+    assert str(decision.outcome.submission_id) == body["submission_id"]
+
+
+def test_unreadable_record_is_a_dead_letter() -> None:
+    decision = PartitionState().decide_record(b"\xff not json", NOW)
+    assert decision.outcome is None
+    assert decision.dead_letter_reason
