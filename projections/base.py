@@ -21,6 +21,17 @@ class LoggedEvent:
     offset: int
 
 
+SCHEMA_LOCK = 0x43415345  # any constant: serialises DDL between processes
+
+
+async def create_tables(conn: Connection, ddl: str) -> None:
+    """Run idempotent DDL. Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's
+    catalog, so every process creating tables takes the same advisory lock first."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        await conn.execute(ddl)
+
+
 class Projection(Protocol):
     name: str
     version: int

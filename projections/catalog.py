@@ -1,15 +1,13 @@
 """Every projection CaseTrail maintains, and their tables."""
 
-import asyncpg
-
 from projections.audit_trail import AuditTrail
-from projections.base import Projection
+from projections.base import Connection, Projection, create_tables
 from projections.case_summary import CaseSummary
 from projections.runtime import CHECKPOINT_DDL
 
 PROJECTIONS: tuple[Projection, ...] = (CaseSummary(), AuditTrail())
 
 
-async def ensure_schema(conn: asyncpg.Connection) -> None:
+async def ensure_schema(conn: Connection) -> None:
     """Create every projection's tables if missing, so readers can start before the projector."""
-    await conn.execute(CHECKPOINT_DDL + "".join(p.ddl for p in PROJECTIONS))
+    await create_tables(conn, CHECKPOINT_DDL + "".join(p.ddl for p in PROJECTIONS))

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
 from events.model import Event
-from projections.base import LoggedEvent, Projection
+from projections.base import LoggedEvent, Projection, create_tables
 
 log = logging.getLogger("casetrail.projector")
 
@@ -60,7 +60,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(CHECKPOINT_DDL + self.projection.ddl)
+            await create_tables(conn, CHECKPOINT_DDL + self.projection.ddl)
         self.consumer.subscribe([self.topic], listener=self)
         await self.consumer.start()
         log.info("projection %s v%d started", self.projection.name, self.projection.version)
@@ -103,13 +103,21 @@ class ProjectionRunner(ConsumerRebalanceListener):
         return {row["partition"]: row["next_offset"] for row in rows}
 
     async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        if tp not in self.positions:
-            return  # revoked while in flight
+        start = self.positions.get(tp)
+        if start is None:
+            # Fetched while the rebalance listener was still seeking to the stored offsets:
+            # fetch again from there once it has (or leave them to the partition's new owner).
+            if tp in self.consumer.assignment():
+                self.consumer.seek(tp, records[0].offset)
+            return
+        records = [r for r in records if r.offset >= start]  # fetched before our seek
+        if not records:
+            return
         batch = [
             LoggedEvent(Event.model_validate_json(r.value or b""), r.partition, r.offset)
             for r in records
         ]
-        start, next_offset = self.positions[tp], records[-1].offset + 1
+        next_offset = records[-1].offset + 1
         name, version = self.projection.name, self.projection.version
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await conn.fetchval(

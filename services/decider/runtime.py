@@ -108,7 +108,12 @@ class Decider(ConsumerRebalanceListener):
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
         owned = self.owned.get(tp.partition)
-        if owned is None:  # revoked while the batch was in flight: the new owner redoes it
+        if owned is None:
+            # The fetcher runs while the rebalance listener is still taking the partition over,
+            # so records can arrive before we own it. Fetch them again once we do; if the
+            # partition was revoked instead, its next owner decides them.
+            if tp in self.consumer.assignment():
+                self.consumer.seek(tp, records[0].offset)
             return
         state, producer, p = owned.state, owned.producer, tp.partition
         now = datetime.now(UTC)

@@ -1,0 +1,86 @@
+"""Fixtures for the tests that need the real Kafka broker and PostgreSQL.
+
+The session starts whichever server does not answer yet (``casetrail infra up``), gives the run
+its own topic prefix and database so it never touches demo data, and at the end removes them and
+stops exactly the servers it started."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from services.cli import infra
+from services.settings import Settings
+from tests.support import Service, casetrail, eventually, free_port, healthy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    base = Settings(state_dir=ROOT / ".local")
+    dsn = urlunsplit(urlsplit(base.postgres_dsn)._replace(path=f"/casetrail_test_{tag}"))
+    return base.model_copy(
+        update={
+            "topic_prefix": f"test-{tag}",
+            "postgres_dsn": dsn,
+            "partitions": 3,
+            "gateway_port": free_port(),
+            "query_port": free_port(),
+            "outcome_timeout_s": 20.0,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def servers(settings: Settings) -> Iterator[Settings]:
+    components = infra.components(settings)
+    already = {name: server.status().answering for name, server in components.items()}
+    up = casetrail(settings, "infra", "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield settings
+    finally:
+        asyncio.run(infra.delete_topics(settings))
+        asyncio.run(_drop_database(settings))
+        started = [name for name, answering in already.items() if not answering]
+        if started:
+            down = casetrail(settings, "infra", "down", *started)
+            assert down.returncode == 0, down.stdout + down.stderr
+
+
+async def _drop_database(settings: Settings) -> None:
+    url = urlsplit(settings.postgres_dsn)
+    conn = await asyncpg.connect(urlunsplit(url._replace(path="/postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def services(
+    servers: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Service]]:
+    log_dir = tmp_path_factory.mktemp("service-logs")
+    running = {
+        name: Service(name, servers, log_dir)
+        for name in ("decider", "projector", "gateway", "query")
+    }
+    for service in running.values():
+        service.start()
+    try:
+        for port in (servers.gateway_port, servers.query_port):
+            url = f"http://127.0.0.1:{port}"
+            eventually(lambda url=url: healthy(url), 60, url)  # type: ignore[misc]
+        yield running
+        for service in running.values():
+            service.check_alive()  # a service that died during the tests is a failure too
+    finally:
+        for service in running.values():
+            service.stop()
