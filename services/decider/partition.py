@@ -39,10 +39,14 @@ class PartitionState:
     def replay_event(self, event: Event) -> None:
         """Fold one event of the log into the state (used when the partition is taken over)."""
         self.cases[event.case_id] = evolve(self.cases.get(event.case_id), event)
+        # The outcome of the submission that wrote this event, rebuilt from the log in case the
+        # outcomes topic no longer holds it. The two topics are read interleaved, so the
+        # outcome may already be known and list this event.
         previous = self.outcomes.get(event.submission_id)
-        refs = (previous.events if previous else ()) + (
-            EventRef(event_id=event.event_id, version=event.version, type=event.type),
-        )
+        known = previous.events if previous else ()
+        if any(ref.event_id == event.event_id for ref in known):
+            return
+        refs = (*known, EventRef(event_id=event.event_id, version=event.version, type=event.type))
         self.outcomes[event.submission_id] = Outcome(
             submission_id=event.submission_id,
             case_id=event.case_id,
@@ -53,7 +57,8 @@ class PartitionState:
         )
 
     def replay_outcome(self, outcome: Outcome) -> None:
-        self.outcomes.setdefault(outcome.submission_id, outcome)
+        """The outcome as it was published: it wins over one rebuilt from events."""
+        self.outcomes[outcome.submission_id] = outcome
 
     def commit(self) -> None:
         self.cases.update(self.staged_cases)

@@ -63,6 +63,23 @@ def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
     assert accepted.outcome.version == 2
 
 
+def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None:
+    live = PartitionState()
+    decided = live.decide_record(record("register"), NOW)
+    assert decided.outcome is not None
+    (event,) = decided.events
+    outcome_first, events_first = PartitionState(), PartitionState()
+    outcome_first.replay_outcome(decided.outcome)
+    outcome_first.replay_event(event)
+    events_first.replay_event(event)
+    events_first.replay_outcome(decided.outcome)
+    assert (
+        outcome_first.outcomes
+        == events_first.outcomes
+        == {decided.outcome.submission_id: decided.outcome}
+    )
+
+
 def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() -> None:
     body = json.loads(record("register"))
     body["payload"]["persons"] = -1
