@@ -75,7 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     outcomes = Outcomes()
 
-    @broker.subscriber(settings.outcomes_topic, auto_offset_reset="latest")
+    # read_committed: an outcome written in a transaction that then aborts was never decided.
+    @broker.subscriber(
+        settings.outcomes_topic, auto_offset_reset="latest", isolation_level="read_committed"
+    )
     async def on_outcome(outcome: Outcome) -> None:
         outcomes.seen(outcome)
 
