@@ -74,18 +74,18 @@ async def query(
 
 async def whole_topic(
     settings: Settings, topic: str, partitions: int | None = None
-) -> list[tuple[int, bytes]]:
-    """Every record of ``topic`` as (partition, value); by default it has settings.partitions."""
+) -> list[tuple[int, int, bytes]]:
+    """Every committed record of ``topic`` as (partition, offset, value)."""
     tps = [TopicPartition(topic, p) for p in range(partitions or settings.partitions)]
     return [
-        (record.partition, record.value or b"")
+        (record.partition, record.offset, record.value or b"")
         async for record in read_to_end(settings.kafka_bootstrap, tps)
     ]
 
 
 async def events_of(settings: Settings, case_id: str) -> list[Event]:
     records = await whole_topic(settings, settings.events_topic)
-    events = [Event.model_validate_json(value) for _, value in records]
+    events = [Event.model_validate_json(value) for _, _, value in records]
     return [e for e in events if e.case_id == case_id]
 
 
@@ -164,7 +164,11 @@ async def test_audit_trail_rows_and_checkpoint_commit_together(
     finally:
         await conn.close()
     records = await whole_topic(settings, settings.events_topic)
-    assert rows_before == sum(1 for partition, _ in records if partition == row["log_partition"])
+    assert rows_before == sum(
+        1
+        for partition, offset, _ in records
+        if partition == row["log_partition"] and offset < stored
+    )
 
 
 async def test_accept_before_register_is_rejected_with_its_code(
@@ -180,7 +184,7 @@ async def test_accept_before_register_is_rejected_with_its_code(
 
     outcomes = [
         Outcome.model_validate_json(value)
-        for _, value in await whole_topic(settings, settings.outcomes_topic)
+        for _, _, value in await whole_topic(settings, settings.outcomes_topic)
     ]
     (outcome,) = [o for o in outcomes if str(o.submission_id) == body["submission_id"]]
     assert outcome.status == "rejected"
@@ -248,11 +252,11 @@ async def test_raw_kafka_garbage_never_blocks_the_partition(
         await producer.stop()
     assert (await gateway.post("/submissions", json=register_body(case_id))).status_code == 201
 
-    dead = [json.loads(v) for _, v in await whole_topic(settings, settings.deadletter_topic, 1)]
+    dead = [json.loads(v) for _, _, v in await whole_topic(settings, settings.deadletter_topic, 1)]
     assert any(d["raw_base64"] == "/wBnYXJiYWdl" for d in dead)
     outcomes = [
         Outcome.model_validate_json(v)
-        for _, v in await whole_topic(settings, settings.outcomes_topic)
+        for _, _, v in await whole_topic(settings, settings.outcomes_topic)
     ]
     (rejected,) = [o for o in outcomes if str(o.submission_id) == invalid["submission_id"]]
     assert rejected.code == "invalid_payload"
