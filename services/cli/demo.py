@@ -1,6 +1,7 @@
 """The demo: local servers, every service, a few petitions from the town's 2020 report."""
 
 import asyncio
+import signal
 import subprocess
 import sys
 import time
@@ -142,7 +143,15 @@ def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(settings: Settings, keep_running: bool) -> None:
+    # Explicit handlers: a demo started in the background inherits SIGINT ignored, and a
+    # process manager stops it with SIGTERM; either way the services must be stopped.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     for server in infra.components(settings).values():
         server.up(typer.echo)
     asyncio.run(infra.create_topics(settings, typer.echo))
