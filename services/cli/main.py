@@ -164,6 +164,22 @@ def demo(
         raise _fail(error) from error
 
 
+@app.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI document of the Kafka contract (submissions in, outcomes out)."""
+    from faststream.specification import AsyncAPI
+
+    from services.gateway.app import Outcomes, kafka_contract
+
+    broker, _ = kafka_contract(Settings(), Outcomes())
+    document = AsyncAPI(
+        broker,
+        title="CaseTrail",
+        description="Departments publish submissions; the decider answers with outcomes.",
+    )
+    typer.echo(document.to_specification().to_json())
+
+
 @app.command("load-demo")
 def load_demo(
     gateway_url: Annotated[

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
+from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
 
 from events.errors import RejectionCode
 from events.model import Outcome, Submission
@@ -65,22 +66,35 @@ def outcome_response(outcome: Outcome, accepted_status: int = 201) -> JSONRespon
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker, Publisher]:
+    """The gateway's side of Kafka: what it publishes and what it reads. The AsyncAPI document
+    (``casetrail asyncapi``) is generated from these declarations."""
     broker = KafkaBroker(settings.kafka_bootstrap)
     submissions = broker.publisher(
         settings.submissions_topic,
         title=settings.submissions_topic,
-        description="What departments ask to record, keyed by case_id.",
+        description="What departments ask to record, keyed by case_id (any Kafka client may "
+        "publish these JSON documents).",
         schema=Submission,
     )
-    outcomes = Outcomes()
 
     # read_committed: an outcome written in a transaction that then aborts was never decided.
     @broker.subscriber(
-        settings.outcomes_topic, auto_offset_reset="latest", isolation_level="read_committed"
+        settings.outcomes_topic,
+        auto_offset_reset="latest",
+        isolation_level="read_committed",
+        title=settings.outcomes_topic,
+        description="The decider's answer to every submission, keyed by case_id.",
     )
     async def on_outcome(outcome: Outcome) -> None:
         outcomes.seen(outcome)
+
+    return broker, submissions
+
+
+def create_app(settings: Settings) -> FastAPI:
+    outcomes = Outcomes()
+    broker, submissions = kafka_contract(settings, outcomes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

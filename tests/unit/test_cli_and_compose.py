@@ -1,5 +1,6 @@
 """The casetrail command and docker-compose.yml agree: every compose command exists."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,13 @@ def test_compose_is_valid_and_every_service_command_exists() -> None:
         assert any(tuple(command[1 : 1 + len(path)]) == path for path in leaves), (name, command)
         for dependency in service.get("depends_on", {}):
             assert dependency in services, (name, dependency)
+
+
+def test_asyncapi_document_describes_the_kafka_contract() -> None:
+    result = CliRunner().invoke(app, ["asyncapi"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert set(document["channels"]) == {"casetrail.submissions", "casetrail.outcomes"}
+    schemas = document["components"]["schemas"]
+    assert {"RegisterPetition", "AcceptPetition", "Outcome", "Actor"} <= set(schemas)
+    assert schemas["PetitionRegistered"]["properties"]["petitioner"]["anyOf"][0]["x-personal-data"]
