@@ -81,26 +81,56 @@ def _run(cmd: list[str], what: str, **kwargs: object) -> None:
         raise InfraError(f"{what} failed ({' '.join(cmd[:3])} …):\n{result.stdout}{result.stderr}")
 
 
-# --- Kafka -------------------------------------------------------------------------------
+class LocalServer:
+    """What the two local servers share: an address, and a pid file naming the process that
+    ``up`` started, recognised by ``marker`` in its command line and stopped by ``stop_signal``."""
 
+    name: str
+    stop_signal: signal.Signals
 
-class LocalKafka:
-    name = "kafka"
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
-        self.host, self.port = host or "127.0.0.1", int(port)
-        self.dir = (settings.state_dir / "kafka").resolve()
-        self.pid_file = self.dir / "kafka.pid"
-        self.properties = self.dir / "server.properties"
+    def __init__(self, host: str, port: int, pid_file: Path, marker: str):
+        self.host, self.port = host, port
+        self.pid_file, self.marker = pid_file, marker
 
     def status(self) -> ServerStatus:
         return ServerStatus(
             self.name,
             f"{self.host}:{self.port}",
             answers(self.host, self.port),
-            _running(self.pid_file, str(self.properties)),
+            _running(self.pid_file, self.marker),
+        )
+
+    def up(self, say: Say) -> None:
+        raise NotImplementedError
+
+    def down(self, say: Say) -> None:
+        pid = _running(self.pid_file, self.marker)
+        if pid is None:
+            say(f"{self.name}: nothing started by casetrail is running")
+            return
+        os.kill(pid, self.stop_signal)
+        try:
+            wait_until(lambda: _running(self.pid_file, self.marker) is None, 60, "stop")
+        except InfraError:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        say(f"{self.name}: stopped pid {pid}")
+
+
+# --- Kafka -------------------------------------------------------------------------------
+
+
+class LocalKafka(LocalServer):
+    name = "kafka"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
+        self.dir = (settings.state_dir / "kafka").resolve()
+        self.properties = self.dir / "server.properties"
+        super().__init__(
+            host or "127.0.0.1", int(port), self.dir / "kafka.pid", str(self.properties)
         )
 
     def up(self, say: Say) -> None:
@@ -158,19 +188,6 @@ class LocalKafka:
 
         wait_until(ready, 120, "kafka")
         say(f"kafka: ready on {self.host}:{self.port}")
-
-    def down(self, say: Say) -> None:
-        pid = _running(self.pid_file, str(self.properties))
-        if pid is None:
-            say("kafka: nothing started by casetrail is running")
-            return
-        os.kill(pid, signal.SIGTERM)
-        try:
-            wait_until(lambda: _running(self.pid_file, str(self.properties)) is None, 60, "stop")
-        except InfraError:
-            os.kill(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        say(f"kafka: stopped pid {pid}")
 
     def _classpath(self, say: Say) -> str:
         home = os.environ.get("KAFKA_HOME")
@@ -301,26 +318,19 @@ async def delete_topics(settings: Settings) -> None:
 # --- PostgreSQL --------------------------------------------------------------------------
 
 
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     name = "postgres"
+    stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
 
     def __init__(self, settings: Settings):
         self.settings = settings
         url = urlsplit(settings.postgres_dsn)
-        self.host, self.port = url.hostname or "127.0.0.1", url.port or 5432
         self.user, self.password = url.username or "casetrail", url.password or "casetrail"
         self.database = url.path.lstrip("/") or "casetrail"
         self.dir = (settings.state_dir / "postgres").resolve()
         self.data = self.dir / "data"
-        self.pid_file = self.dir / "postgres.pid"
-
-    def status(self) -> ServerStatus:
-        return ServerStatus(
-            self.name,
-            f"{self.host}:{self.port}",
-            answers(self.host, self.port),
-            _running(self.pid_file, str(self.data)),
-        )
+        host, port = url.hostname or "127.0.0.1", url.port or 5432
+        super().__init__(host, port, self.dir / "postgres.pid", str(self.data))
 
     def up(self, say: Say) -> None:
         if answers(self.host, self.port):
@@ -332,19 +342,6 @@ class LocalPostgres:
             else:
                 self._start_own_cluster(bin_dir, say)
         asyncio.run(self.ensure_database(say))
-
-    def down(self, say: Say) -> None:
-        pid = _running(self.pid_file, str(self.data))
-        if pid is None:
-            say("postgres: nothing started by casetrail is running")
-            return
-        os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
-        try:
-            wait_until(lambda: _running(self.pid_file, str(self.data)) is None, 60, "stop")
-        except InfraError:
-            os.kill(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        say(f"postgres: stopped pid {pid}")
 
     def _binaries(self, say: Say) -> Path:
         def find() -> Path | None:
@@ -481,5 +478,5 @@ class LocalPostgres:
         say(f"postgres: created role {self.user}")
 
 
-def components(settings: Settings) -> dict[str, LocalKafka | LocalPostgres]:
+def components(settings: Settings) -> dict[str, LocalServer]:
     return {"kafka": LocalKafka(settings), "postgres": LocalPostgres(settings)}

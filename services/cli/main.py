@@ -34,9 +34,7 @@ Components = Annotated[
 ]
 
 
-def _chosen(
-    settings: Settings, which: list[Component] | None
-) -> list[infra.LocalKafka | infra.LocalPostgres]:
+def _chosen(settings: Settings, which: list[Component] | None) -> list[infra.LocalServer]:
     everything = infra.components(settings)
     return [everything[c.value] for c in (which or list(Component))]
 
@@ -127,10 +125,11 @@ def projector() -> None:
 HostOption = Annotated[str, typer.Option(help="Address to listen on")]
 
 
+PortOption = Annotated[int | None, typer.Option(help="Port (default: from the settings)")]
+
+
 @app.command()
-def gateway(
-    host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None
-) -> None:
+def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Run the gateway: departments POST submissions over HTTP."""
     from services.gateway.app import create_app
 
@@ -139,9 +138,7 @@ def gateway(
 
 
 @app.command()
-def query(
-    host: HostOption = "127.0.0.1", port: Annotated[int | None, typer.Option()] = None
-) -> None:
+def query(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Run the query service: supervisors and auditors read cases and their history."""
     from services.query.app import create_app
 
