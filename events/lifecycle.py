@@ -1,119 +1,222 @@
-"""Case lifecycles as pure functions: ``decide`` turns a submission into events or a rejection,
-``evolve`` folds an event into the case's state."""
+"""The case lifecycles as pure functions.
+
+``decide(state, submission, context)`` answers a submission with the events it records or a
+rejection; ``evolve(state, event, rules)`` folds one event into the case's state. The rules are
+the lifecycle tables of ``events.lifecycles``; the checks run in a fixed order, so that each
+rejection names the first thing wrong:
+
+1. the case exists (``unknown_case``) or, for an opening step, does not (``case_exists``);
+2. the step belongs to the case's type (``wrong_case_type``);
+3. ``expected_version``, when given, is the case's version (``version_conflict``);
+4. the actor is a known officer of the department they claim, holding a role the step allows
+   (``forbidden_role``), with an enforcement certificate valid on ``occurred_at`` where the step
+   needs one (``certificate_required``);
+5. the actor's department owns the case (``wrong_department``);
+6. the lifecycle allows the step from the case's status (``illegal_transition``);
+7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
+   ``missing_field``, ``limit_exceeded``, ``illegal_transition``).
+"""
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from events.calendar import local_day
+from events.deadlines import DEFAULT_RULES, ClockRule, start_clock
 from events.errors import Rejection, RejectionCode
 from events.hashing import GENESIS_HASH
-from events.model import (
-    AcceptPetition,
-    CaseType,
-    Event,
-    Frozen,
-    RegisterPetition,
-    SubmissionBase,
-)
+from events.lifecycles import LIFECYCLES, OPENING_STEPS
+from events.model import Actor, Event
+from events.officers import SYSTEM_CLOCK_ID, Role
+from events.steps import CaseState, Context, Lifecycle, Step
+from events.submissions import SubmissionBase
+from events.upcasting import CURRENT_VERSIONS, typed_payload
 
-
-class CaseState(Frozen):
-    case_id: str
-    case_type: CaseType
-    version: int
-    status: str
-    department: str
-    last_hash: str
-
-
-class Step(Frozen):
-    """One submission type: which case type, from which statuses, the event it records, and the
-    status it leaves the case in. ``allowed_from`` empty means the step opens a new case."""
-
-    case_type: CaseType
-    allowed_from: frozenset[str]
-    event_type: str
-    status_after: str
-
-
-STEPS: dict[str, Step] = {
-    "petition.register": Step(
-        case_type=CaseType.PETITION,
-        allowed_from=frozenset(),
-        event_type="petition.registered",
-        status_after="registered",
-    ),
-    "petition.accept": Step(
-        case_type=CaseType.PETITION,
-        allowed_from=frozenset({"registered"}),
-        event_type="petition.accepted",
-        status_after="accepted",
-    ),
-}
-STATUS_AFTER_EVENT = {step.event_type: step.status_after for step in STEPS.values()}
+__all__ = ["CaseState", "Context", "decide", "evolve", "fold"]
 
 
 def decide(
-    state: CaseState | None,
-    submission: RegisterPetition | AcceptPetition,
-    recorded_at: datetime,
+    state: CaseState | None, submission: SubmissionBase, ctx: Context
 ) -> tuple[Event, ...] | Rejection:
-    step = STEPS[submission.type]
-    opens_case = not step.allowed_from
-    if state is None and not opens_case:
-        return Rejection(
-            code=RejectionCode.UNKNOWN_CASE,
-            message=f"case {submission.case_id} does not exist; register it first",
-        )
-    if state is not None and opens_case:
-        return Rejection(
-            code=RejectionCode.CASE_EXISTS,
-            message=f"case {submission.case_id} already exists (version {state.version})",
-        )
+    found = _lifecycle_and_step(state, submission)
+    if isinstance(found, Rejection):
+        return found
+    lifecycle, step = found
     version = state.version if state is not None else 0
     if submission.expected_version is not None and submission.expected_version != version:
-        return Rejection(
-            code=RejectionCode.VERSION_CONFLICT,
-            message=(
-                f"expected_version {submission.expected_version} but case "
-                f"{submission.case_id} is at version {version}"
-            ),
+        return _reject(
+            RejectionCode.VERSION_CONFLICT,
+            f"expected_version {submission.expected_version} but case {submission.case_id} is at"
+            f" version {version}",
         )
+    actor = _authorised_actor(lifecycle, step, submission, ctx)
+    if isinstance(actor, Rejection):
+        return actor
     if state is not None:
-        if state.case_type != step.case_type:
-            return Rejection(
-                code=RejectionCode.WRONG_CASE_TYPE,
-                message=f"{submission.type} does not apply to a {state.case_type} case",
+        refused = _refused_by_state(lifecycle, step, state, submission, ctx)
+        if refused is not None:
+            return refused
+    return (_record(lifecycle, step, state, submission, actor, ctx.recorded_at),)
+
+
+def evolve(
+    state: CaseState | None, event: Event, rules: Iterable[ClockRule] = DEFAULT_RULES
+) -> CaseState:
+    lifecycle = LIFECYCLES[event.case_type]
+    step = lifecycle.by_event[event.type]
+    payload = typed_payload(event)
+    at = event.occurred_at
+    if state is None:
+        state = CaseState(
+            case_id=event.case_id,
+            case_type=event.case_type,
+            version=0,
+            status="",
+            owner_department=event.department,
+            opened_at=at,
+            last_hash=GENESIS_HASH,
+        )
+    updates: dict[str, Any] = {"version": event.version, "last_hash": event.hash}
+    if step.to_status is not None:
+        updates["status"] = (
+            step.to_status if isinstance(step.to_status, str) else step.to_status(state, payload)
+        )
+    if step.effect is not None:
+        updates.update(step.effect(state, payload))
+    updates["clocks"] = _clocks_after(lifecycle, state, event, payload, rules)
+    if updates.get("status", state.status) in lifecycle.terminal:
+        updates["closed_at"] = at
+        updates["clocks"] = ()
+    return state.model_copy(update=updates)
+
+
+def fold(events: Iterable[Event], rules: Iterable[ClockRule] = DEFAULT_RULES) -> CaseState | None:
+    state: CaseState | None = None
+    for event in events:
+        state = evolve(state, event, rules)
+    return state
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def _reject(code: RejectionCode, message: str) -> Rejection:
+    return Rejection(code=code, message=message)
+
+
+def _lifecycle_and_step(
+    state: CaseState | None, submission: SubmissionBase
+) -> tuple[Lifecycle, Step] | Rejection:
+    opening = OPENING_STEPS.get(submission.type)
+    if state is None:
+        if opening is None:
+            return _reject(
+                RejectionCode.UNKNOWN_CASE,
+                f"case {submission.case_id} does not exist; open it first",
             )
-        if state.status not in step.allowed_from:
-            return Rejection(
-                code=RejectionCode.ILLEGAL_TRANSITION,
-                message=(
-                    f"{submission.type} is not allowed while case {submission.case_id} is "
-                    f"'{state.status}' (allowed from: {', '.join(sorted(step.allowed_from))})"
-                ),
+        return opening
+    if opening is not None:
+        return _reject(
+            RejectionCode.CASE_EXISTS,
+            f"case {submission.case_id} already exists ({state.case_type}, version"
+            f" {state.version})",
+        )
+    lifecycle = LIFECYCLES[state.case_type]
+    step = lifecycle.by_submission.get(submission.type)
+    if step is None:
+        return _reject(
+            RejectionCode.WRONG_CASE_TYPE,
+            f"{submission.type} does not apply to case {submission.case_id}, a {state.case_type}",
+        )
+    return lifecycle, step
+
+
+def _authorised_actor(
+    lifecycle: Lifecycle, step: Step, submission: SubmissionBase, ctx: Context
+) -> Actor | Rejection:
+    """The actor as the event records it, or why they may not take the step."""
+    claimed = submission.actor
+    allowed = lifecycle.roles_for(step)
+    allowed_text = ", ".join(sorted(allowed))
+    if Role.SYSTEM in allowed or claimed.role == Role.SYSTEM:
+        # The system clock is no officer in the directory: it alone records deadline signals,
+        # and nobody else may act as it.
+        is_clock = claimed.officer_id == SYSTEM_CLOCK_ID and claimed.role == Role.SYSTEM
+        if is_clock and Role.SYSTEM in allowed:
+            return Actor(
+                officer_id=SYSTEM_CLOCK_ID, role=Role.SYSTEM, department=claimed.department
             )
-    return (
-        _record(
-            state,
-            submission,
-            step.case_type,
-            step.event_type,
-            submission.payload.model_dump(mode="json"),
-            recorded_at,
-        ),
+        return _reject(
+            RejectionCode.FORBIDDEN_ROLE,
+            f"{step.submission} may be recorded by: {allowed_text}; not by"
+            f" {claimed.officer_id} as {claimed.role}",
+        )
+    officer = ctx.officers.get(claimed.officer_id)
+    if officer is None:
+        return _reject(RejectionCode.FORBIDDEN_ROLE, f"unknown officer {claimed.officer_id}")
+    if officer.department != claimed.department:
+        return _reject(
+            RejectionCode.FORBIDDEN_ROLE,
+            f"officer {officer.officer_id} belongs to {officer.department}, not"
+            f" {claimed.department}",
+        )
+    if claimed.role not in officer.roles:
+        return _reject(
+            RejectionCode.FORBIDDEN_ROLE,
+            f"officer {officer.officer_id} does not hold the role {claimed.role}",
+        )
+    if claimed.role not in allowed:
+        return _reject(
+            RejectionCode.FORBIDDEN_ROLE,
+            f"{step.submission} may be recorded by: {allowed_text}; not as {claimed.role}",
+        )
+    certificate = None
+    if claimed.role == Role.ENFORCEMENT_OFFICER and lifecycle.needs_certificate:
+        day = local_day(submission.occurred_at)
+        if officer.certificate is None or not officer.certificate.valid_on(day):
+            held = (
+                f"certificate {officer.certificate.number} is valid"
+                f" {officer.certificate.valid_from} to {officer.certificate.valid_until}"
+                if officer.certificate
+                else "holds no enforcement certificate"
+            )
+            return _reject(
+                RejectionCode.CERTIFICATE_REQUIRED,
+                f"{step.submission} needs an enforcement certificate valid on {day};"
+                f" officer {officer.officer_id}: {held}",
+            )
+        certificate = officer.certificate.number
+    return Actor(
+        officer_id=officer.officer_id,
+        role=claimed.role,
+        department=officer.department,
+        certificate=certificate,
     )
 
 
-def evolve(state: CaseState | None, event: Event) -> CaseState:
-    return CaseState(
-        case_id=event.case_id,
-        case_type=event.case_type,
-        version=event.version,
-        status=STATUS_AFTER_EVENT[event.type],
-        department=state.department if state is not None else event.department,
-        last_hash=event.hash,
-    )
+def _refused_by_state(
+    lifecycle: Lifecycle, step: Step, state: CaseState, submission: SubmissionBase, ctx: Context
+) -> Rejection | None:
+    if step.owner_only and submission.actor.department != state.owner_department:
+        return _reject(
+            RejectionCode.WRONG_DEPARTMENT,
+            f"case {state.case_id} is owned by {state.owner_department}, not"
+            f" {submission.actor.department}",
+        )
+    if state.status not in step.allowed_from:
+        allowed = ", ".join(s for s in lifecycle.statuses if s in step.allowed_from)
+        return _reject(
+            RejectionCode.ILLEGAL_TRANSITION,
+            f"{submission.type} is not allowed while {state.case_type} {state.case_id} is"
+            f" '{state.status}' (allowed from: {allowed})",
+        )
+    if step.check is not None:
+        return step.check(state, submission.payload, ctx, submission.occurred_at)
+    return None
+
+
+# --- recording and folding -----------------------------------------------------------------
 
 
 def event_id_for(submission_id: uuid.UUID, index: int) -> uuid.UUID:
@@ -123,29 +226,54 @@ def event_id_for(submission_id: uuid.UUID, index: int) -> uuid.UUID:
 
 
 def _record(
+    lifecycle: Lifecycle,
+    step: Step,
     state: CaseState | None,
     submission: SubmissionBase,
-    case_type: CaseType,
-    event_type: str,
-    payload: dict[str, Any],
+    actor: Actor,
     recorded_at: datetime,
 ) -> Event:
     fields: dict[str, Any] = {
         "event_id": event_id_for(submission.submission_id, 0),
         "case_id": submission.case_id,
-        "case_type": case_type,
+        "case_type": lifecycle.case_type,
         "version": (state.version if state is not None else 0) + 1,
-        "type": event_type,
+        "type": step.event,
+        "schema_version": CURRENT_VERSIONS.get(step.event, 1),
         "occurred_at": submission.occurred_at,
         "recorded_at": recorded_at,
-        "actor": submission.actor,
-        "department": submission.actor.department,
+        "actor": actor,
+        "department": actor.department,
         "submission_id": submission.submission_id,
         "correlation_id": submission.correlation_id or submission.submission_id,
         "causation_id": submission.submission_id,
-        "payload": payload,
+        "payload": submission.payload.model_dump(mode="json"),
         "prev_hash": state.last_hash if state is not None else GENESIS_HASH,
         "hash": GENESIS_HASH,  # placeholder: the hash covers every other field
     }
     unhashed = Event.model_validate(fields)
     return unhashed.model_copy(update={"hash": unhashed.computed_hash()})
+
+
+def _clocks_after(
+    lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: Iterable[ClockRule]
+) -> tuple[Any, ...]:
+    at = event.occurred_at
+    clocks = [clock for clock in state.clocks if event.type not in _stops(clock.rule, rules)]
+    if event.type == "case.suspended":
+        clocks = [clock.paused(at) for clock in clocks]
+    elif event.type == "case.resumed":
+        clocks = [clock.resumed(at) for clock in clocks]
+    elif event.type == "case.deadline_extended":
+        clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
+    for rule in rules:
+        if rule.case_type == lifecycle.case_type and rule.starts_on == event.type:
+            clocks = [c for c in clocks if c.rule != rule.name] + [start_clock(rule, at)]
+    return tuple(clocks)
+
+
+def _stops(rule_name: str, rules: Iterable[ClockRule]) -> frozenset[str]:
+    for rule in rules:
+        if rule.name == rule_name:
+            return rule.stops_on
+    return frozenset()

@@ -5,15 +5,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from events.errors import RejectionCode
 from events.hashing import chain_hash
@@ -45,7 +37,10 @@ class Frozen(BaseModel):
 
 
 class CaseType(StrEnum):
+    COMPLAINT = "complaint"
     PETITION = "petition"
+    MEDIATION = "mediation"
+    ENFORCEMENT = "enforcement"
 
 
 class Actor(Frozen):
@@ -87,61 +82,6 @@ class Event(Frozen):
 
     def computed_hash(self) -> str:
         return chain_hash(self.model_dump(mode="json"))
-
-
-# --- Petition (信访) payloads -------------------------------------------------------------
-
-
-class PetitionChannel(StrEnum):
-    LETTER = "letter"
-    VISIT = "visit"
-    ONLINE = "online"
-    PHONE = "phone"
-
-
-class PetitionRegistered(Frozen):
-    """登记: a petition is registered with its channel and number of persons."""
-
-    channel: PetitionChannel = Field(description="信访渠道 / Channel", examples=["visit"])
-    persons: int = Field(ge=1, le=10_000, description="人次 / Number of persons", examples=[3])
-    summary: str = Field(
-        min_length=1, max_length=2000, description="诉求摘要 / What is asked", examples=["噪音扰民"]
-    )
-    petitioner: PersonalData | None = Field(default=None, description="信访人 / Petitioner")
-
-
-class PetitionAccepted(Frozen):
-    """受理: the petition is accepted for handling."""
-
-    note: str = Field(default="", max_length=2000, description="受理意见 / Note")
-
-
-# --- Submissions: what a department asks to record ---------------------------------------
-
-
-class SubmissionBase(Frozen):
-    submission_id: uuid.UUID = Field(description="Idempotency key: a re-sent submission keeps it")
-    case_id: CaseId
-    actor: Actor
-    expected_version: int | None = Field(
-        default=None, ge=0, description="When given, the case's version must equal it"
-    )
-    occurred_at: UtcDatetime
-    correlation_id: uuid.UUID | None = None
-
-
-class RegisterPetition(SubmissionBase):
-    type: Literal["petition.register"]
-    payload: PetitionRegistered
-
-
-class AcceptPetition(SubmissionBase):
-    type: Literal["petition.accept"]
-    payload: PetitionAccepted = PetitionAccepted()
-
-
-Submission = Annotated[RegisterPetition | AcceptPetition, Field(discriminator="type")]
-SUBMISSION = TypeAdapter[RegisterPetition | AcceptPetition](Submission)
 
 
 # --- Outcomes: the answer to every submission --------------------------------------------

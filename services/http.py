@@ -30,7 +30,9 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
             for e in exc.errors()
         ]
         summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
-        return error_response(422, "invalid_payload", summary, errors=errors)
+        missing = all(e["type"] == "missing" for e in errors)
+        code = "missing_field" if missing else "invalid_payload"
+        return error_response(422, code, summary, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     )
     partitions: int = Field(default=4, ge=1, description="Partitions of submissions and events")
     state_dir: Path = Field(default=Path(".local"), description="Local servers' jars, data, logs")
+    officers_file: Path | None = Field(
+        default=None, description="The officer directory (JSON); the demo town's when unset"
+    )
 
     gateway_port: int = 8000
     query_port: int = 8001

@@ -19,7 +19,7 @@ from services.settings import Settings
 SERVICES = ("decider", "projector", "gateway", "query")
 DEMO_NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2020")
 CHINA = timezone(timedelta(hours=8))
-OFFICER = {"officer_id": "DY-XF-01", "role": "petition_officer", "department": "信访办"}
+OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
 
 # Channel, persons and what was asked: shaped like the petitions of Dayong town's 2020 report
 # (276 petitions, 649 person-visits, 28 online).

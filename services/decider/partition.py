@@ -3,17 +3,17 @@
 No I/O here: the runtime feeds in raw records and writes out what ``decide_record`` returns.
 """
 
-import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from pydantic import ValidationError
-
-from events.errors import Rejection, RejectionCode
-from events.lifecycle import CaseState, decide, evolve
-from events.model import SUBMISSION, Event, EventRef, Outcome
+from events.deadlines import DEFAULT_RULES, ClockRule
+from events.errors import Rejection
+from events.lifecycle import CaseState, Context, decide, evolve
+from events.model import Event, EventRef, Outcome
+from events.officers import Officer
+from events.submissions import attribution, parse_submission
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class PartitionState:
     """Cases and decided submissions of one partition. ``staged_*`` hold the effects of the
     transaction in progress; they become part of the state only when it commits."""
 
+    officers: Mapping[str, Officer]
+    rules: tuple[ClockRule, ...] = DEFAULT_RULES
     cases: dict[str, CaseState] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
     staged_cases: dict[str, CaseState] = field(default_factory=dict)
@@ -38,7 +40,7 @@ class PartitionState:
 
     def replay_event(self, event: Event) -> None:
         """Fold one event of the log into the state (used when the partition is taken over)."""
-        self.cases[event.case_id] = evolve(self.cases.get(event.case_id), event)
+        self.cases[event.case_id] = evolve(self.cases.get(event.case_id), event, self.rules)
         # The outcome of the submission that wrote this event, rebuilt from the log in case the
         # outcomes topic no longer holds it. The two topics are read interleaved, so the
         # outcome may already be known and list this event.
@@ -69,11 +71,19 @@ class PartitionState:
         self.staged_cases.clear()
         self.staged_outcomes.clear()
 
+    def case(self, case_id: str) -> CaseState | None:
+        return self.staged_cases.get(case_id) or self.cases.get(case_id)
+
     def decide_record(self, value: bytes | None, now: datetime) -> Decision:
-        try:
-            submission = SUBMISSION.validate_json(value or b"")
-        except ValidationError as error:
-            return self._invalid(value, error, now)
+        submission = parse_submission(value or b"")
+        if isinstance(submission, Rejection):
+            # Rejected when we can tell whose it is; otherwise a dead letter, with the reason.
+            whose = attribution(value or b"")
+            if whose is None:
+                return Decision(outcome=None, dead_letter_reason=submission.message)
+            submission_id, case_id = whose
+            return Decision(_rejected(submission_id, case_id, submission, self.case(case_id), now))
+
         earlier = self.staged_outcomes.get(submission.submission_id) or self.outcomes.get(
             submission.submission_id
         )
@@ -81,13 +91,13 @@ class PartitionState:
             return Decision(outcome=earlier)  # a re-sent submission: same answer, nothing new
 
         case_id = submission.case_id
-        state = self.staged_cases.get(case_id) or self.cases.get(case_id)
-        result = decide(state, submission, now)
+        state = self.case(case_id)
+        result = decide(state, submission, Context(now, self.officers, self.rules))
         if isinstance(result, Rejection):
             outcome = _rejected(submission.submission_id, case_id, result, state, now)
         else:
             for event in result:
-                state = evolve(state, event)
+                state = evolve(state, event, self.rules)
             assert state is not None
             self.staged_cases[case_id] = state
             outcome = Outcome(
@@ -102,24 +112,6 @@ class PartitionState:
             )
         self.staged_outcomes[submission.submission_id] = outcome
         return Decision(outcome=outcome, events=result if isinstance(result, tuple) else ())
-
-    def _invalid(self, value: bytes | None, error: ValidationError, now: datetime) -> Decision:
-        """A submission that fails validation is rejected when we can tell whose it is; a record
-        we cannot even attribute goes to the dead-letter topic with the reason."""
-        message = "; ".join(
-            f"{'.'.join(str(part) for part in detail['loc']) or '(body)'}: {detail['msg']}"
-            for detail in error.errors(include_url=False)
-        )
-        try:
-            raw: Any = json.loads(value or b"")
-            submission_id = uuid.UUID(str(raw["submission_id"]))
-            case_id = str(raw["case_id"])
-        except (ValueError, TypeError, KeyError):
-            return Decision(outcome=None, dead_letter_reason=message)
-        current = self.staged_cases.get(case_id) or self.cases.get(case_id)
-        rejection = Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message)
-        outcome = _rejected(submission_id, case_id, rejection, current, now)
-        return Decision(outcome=outcome)
 
 
 def _rejected(

@@ -20,6 +20,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from events.model import Event, Outcome
 from services.decider.partition import PartitionState
 from services.kafka import check_copartitioned, read_to_end
+from services.officers import load_officers
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -35,6 +36,7 @@ class OwnedPartition:
 class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.officers = load_officers(settings.officers_file)
         self.owned: dict[int, OwnedPartition] = {}
         self.consumer = AIOKafkaConsumer(
             settings.submissions_topic,
@@ -79,7 +81,7 @@ class Decider(ConsumerRebalanceListener):
         # Starting the producer initialises its transactional id: any earlier owner of this
         # partition is fenced and its open transaction aborted before we read the log.
         await producer.start()
-        state = PartitionState()
+        state = PartitionState(self.officers)
         replayed = 0
         topics = [
             TopicPartition(self.settings.events_topic, partition),

@@ -14,17 +14,26 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
 
 from events.errors import RejectionCode
-from events.model import Outcome, Submission
+from events.model import Outcome
+from events.submissions import Submission, SubmissionBase
 from services.http import ErrorBody, error_response, install_error_handlers
 from services.settings import Settings
 
 HTTP_STATUS_OF = {
+    RejectionCode.INVALID_PAYLOAD: 422,
+    RejectionCode.MISSING_FIELD: 422,
     RejectionCode.UNKNOWN_CASE: 404,
     RejectionCode.CASE_EXISTS: 409,
-    RejectionCode.ILLEGAL_TRANSITION: 409,
-    RejectionCode.VERSION_CONFLICT: 409,
     RejectionCode.WRONG_CASE_TYPE: 409,
-    RejectionCode.INVALID_PAYLOAD: 422,
+    RejectionCode.VERSION_CONFLICT: 409,
+    RejectionCode.FORBIDDEN_ROLE: 403,
+    RejectionCode.CERTIFICATE_REQUIRED: 403,
+    RejectionCode.WRONG_DEPARTMENT: 403,
+    RejectionCode.ILLEGAL_TRANSITION: 409,
+    RejectionCode.LEGAL_REVIEW_REQUIRED: 409,
+    RejectionCode.HEARING_REQUIRED: 409,
+    RejectionCode.REPLY_REQUIRED: 409,
+    RejectionCode.LIMIT_EXCEEDED: 409,
 }
 
 
@@ -123,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def submit(submission: Submission) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""
+        assert isinstance(submission, SubmissionBase)
         future = outcomes.expect(submission.submission_id)
         try:
             await submissions.publish(

@@ -21,9 +21,11 @@ class CaseSummaryOut(BaseModel):
     case_id: str
     case_type: str
     status: str
-    department: str
+    owner_department: str
+    assigned_officer: str | None
     channel: str | None
     opened_at: datetime
+    closed_at: datetime | None
     version: int
     last_event_at: datetime
     last_recorded_at: datetime
@@ -41,6 +43,9 @@ class HistoryEntry(BaseModel):
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+SUMMARY_COLUMNS = ", ".join(CaseSummaryOut.model_fields)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -78,14 +83,18 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> list[dict[str, Any]]:
         """The most recently changed cases."""
         rows = await pool(request).fetch(
-            "SELECT * FROM case_summary ORDER BY last_recorded_at DESC, case_id LIMIT $1", limit
+            f"SELECT {SUMMARY_COLUMNS} FROM case_summary"
+            " ORDER BY last_recorded_at DESC, case_id LIMIT $1",
+            limit,
         )
         return [dict(row) for row in rows]
 
     @app.get("/cases/{case_id}", response_model=CaseSummaryOut, responses=not_found)
     async def get_case(request: Request, case_id: CaseId) -> Any:
         """One case's summary: type, status, department, version."""
-        row = await pool(request).fetchrow("SELECT * FROM case_summary WHERE case_id = $1", case_id)
+        row = await pool(request).fetchrow(
+            f"SELECT {SUMMARY_COLUMNS} FROM case_summary WHERE case_id = $1", case_id
+        )
         if row is None:
             return error_response(404, "unknown_case", f"no case {case_id}")
         return dict(row)

@@ -18,7 +18,7 @@ from services.kafka import read_to_end
 from services.settings import Settings
 from tests.support import Service
 
-ACTOR = {"officer_id": "DY-XF-01", "role": "petition_officer", "department": "信访办"}
+ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
 
 
 def register_body(case_id: str, **extra: Any) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def register_body(case_id: str, **extra: Any) -> dict[str, Any]:
             "channel": "visit",
             "persons": 3,
             "summary": "厂房噪音扰民",
-            "petitioner": "李四",
+            "petitioners": [{"name": "李四", "phone": "13900000000"}],
         },
         **extra,
     }
@@ -117,7 +117,7 @@ async def test_register_then_accept_reaches_the_supervisor(
     assert summary["case_type"] == "petition"
     assert summary["version"] == 2
     assert summary["channel"] == "visit"
-    assert summary["department"] == "信访办"
+    assert summary["owner_department"] == "信访办"
 
     history = await query.get(f"/cases/{case_id}/history")
     assert history.status_code == 200

@@ -70,5 +70,7 @@ def test_asyncapi_document_describes_the_kafka_contract() -> None:
     document = json.loads(result.output)
     assert set(document["channels"]) == {"casetrail.submissions", "casetrail.outcomes"}
     schemas = document["components"]["schemas"]
-    assert {"RegisterPetition", "AcceptPetition", "Outcome", "Actor"} <= set(schemas)
-    assert schemas["PetitionRegistered"]["properties"]["petitioner"]["anyOf"][0]["x-personal-data"]
+    assert {"PetitionRegister", "EnforcementDecide", "CaseSuspend", "Outcome", "Actor"} <= set(
+        schemas
+    )
+    assert schemas["Person"]["properties"]["name"]["x-personal-data"] is True

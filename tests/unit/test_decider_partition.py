@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from events.errors import RejectionCode
 from events.model import Event
 from services.decider.partition import PartitionState
+from services.officers import load_officers
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
-ACTOR = {"officer_id": "DY-XF-01", "role": "petition_officer", "department": "信访办"}
+ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+OFFICERS = load_officers(None)
 
 
 def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -> bytes:
@@ -26,7 +28,7 @@ def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -
 
 
 def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
-    state = PartitionState()
+    state = PartitionState(OFFICERS)
     value = record("register")
     first = state.decide_record(value, NOW)
     again_in_same_batch = state.decide_record(value, NOW)
@@ -38,7 +40,7 @@ def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
 
 
 def test_aborted_batch_leaves_no_trace() -> None:
-    state = PartitionState()
+    state = PartitionState(OFFICERS)
     state.decide_record(record("register"), NOW)
     state.abort()
     assert state.cases == {}
@@ -48,12 +50,12 @@ def test_aborted_batch_leaves_no_trace() -> None:
 
 
 def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
-    live = PartitionState()
+    live = PartitionState(OFFICERS)
     register_value = record("register")
     decided = live.decide_record(register_value, NOW)
     live.commit()
 
-    rebuilt = PartitionState()
+    rebuilt = PartitionState(OFFICERS)
     for event in decided.events:
         rebuilt.replay_event(Event.model_validate_json(event.model_dump_json()))
     assert rebuilt.cases == live.cases
@@ -64,11 +66,11 @@ def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
 
 
 def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None:
-    live = PartitionState()
+    live = PartitionState(OFFICERS)
     decided = live.decide_record(record("register"), NOW)
     assert decided.outcome is not None
     (event,) = decided.events
-    outcome_first, events_first = PartitionState(), PartitionState()
+    outcome_first, events_first = PartitionState(OFFICERS), PartitionState(OFFICERS)
     outcome_first.replay_outcome(decided.outcome)
     outcome_first.replay_event(event)
     events_first.replay_event(event)
@@ -83,7 +85,7 @@ def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None
 def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() -> None:
     body = json.loads(record("register"))
     body["payload"]["persons"] = -1
-    decision = PartitionState().decide_record(json.dumps(body).encode(), NOW)
+    decision = PartitionState(OFFICERS).decide_record(json.dumps(body).encode(), NOW)
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
     assert "payload.persons" in decision.outcome.message
@@ -91,6 +93,6 @@ def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() 
 
 
 def test_unreadable_record_is_a_dead_letter() -> None:
-    decision = PartitionState().decide_record(b"\xff not json", NOW)
+    decision = PartitionState(OFFICERS).decide_record(b"\xff not json", NOW)
     assert decision.outcome is None
     assert decision.dead_letter_reason

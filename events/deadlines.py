@@ -1,0 +1,232 @@
+"""Time limits (期限): clock rules with their defaults, open clocks, and the lights (亮灯警示).
+
+Pure: every instant is passed in, nothing here reads the clock.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from events.calendar import (
+    CHINA,
+    add_calendar_days,
+    add_working_days,
+    calendar_days_between,
+    local_day,
+    working_days_between,
+)
+from events.model import Frozen, UtcDatetime
+
+
+class DayCount(StrEnum):
+    """How a period is counted."""
+
+    CALENDAR = "calendar"
+    WORKING = "working"
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class ClockRule(Frozen):
+    """A configurable time limit: which event starts it, which stop it, how long it runs."""
+
+    name: str = Field(min_length=1, examples=["petition.acceptance"])
+    case_type: str = Field(min_length=1, examples=["petition"])
+    title: str = Field(min_length=1, examples=["受理告知 / Decide whether to accept"])
+    length: int = Field(gt=0)
+    unit: DayCount
+    starts_on: str = Field(min_length=1, examples=["petition.registered"])
+    stops_on: frozenset[str] = Field(
+        description="Event types that stop the clock; closing the case stops every clock anyway."
+    )
+    extendable_by: int = Field(default=0, ge=0, description="Total extension allowed, in `unit`.")
+    warn_within: int = Field(
+        default=3, ge=0, description="Yellow when this many working days or fewer remain."
+    )
+    source: str = Field(min_length=1, description="The regulation or practice the default is from.")
+
+    @model_validator(mode="after")
+    def _stop_differs_from_start(self) -> Self:
+        if self.starts_on in self.stops_on:
+            raise ValueError(f"{self.name}: {self.starts_on} both starts and stops the clock")
+        return self
+
+
+def _rule(**fields: Any) -> ClockRule:
+    return ClockRule.model_validate(fields)
+
+
+DEFAULT_RULES: tuple[ClockRule, ...] = (
+    _rule(
+        name="petition.acceptance",
+        case_type="petition",
+        title="受理告知 / Decide whether to accept",
+        length=15,
+        unit=DayCount.CALENDAR,
+        starts_on="petition.registered",
+        stops_on=frozenset({"petition.accepted", "petition.not_accepted"}),
+        source="信访工作条例（15日内告知是否受理）",
+    ),
+    _rule(
+        name="petition.handling",
+        case_type="petition",
+        title="办理答复 / Handle and reply",
+        length=60,
+        unit=DayCount.CALENDAR,
+        extendable_by=30,
+        starts_on="petition.accepted",
+        stops_on=frozenset({"petition.opinion_issued"}),
+        source="信访工作条例（60日内办结，可延长不超过30日）",
+    ),
+    _rule(
+        name="complaint.reply",
+        case_type="complaint",
+        title="答复投诉人 / Reply to the complainant",
+        length=15,
+        unit=DayCount.WORKING,
+        starts_on="complaint.accepted",
+        stops_on=frozenset({"complaint.replied"}),
+        source="本镇工作惯例（可配置） / The town's own practice (configurable)",
+    ),
+    _rule(
+        name="mediation.conclusion",
+        case_type="mediation",
+        title="调解结案 / Conclude the mediation",
+        length=30,
+        unit=DayCount.CALENDAR,
+        starts_on="mediation.accepted",
+        stops_on=frozenset({"mediation.agreement_reached", "mediation.failed"}),
+        source="人民调解工作若干规定（一般在一个月内调结）",
+    ),
+    _rule(
+        name="enforcement.filing",
+        case_type="enforcement",
+        title="核查立案 / Verify the lead and decide on filing",
+        length=15,
+        unit=DayCount.WORKING,
+        starts_on="enforcement.source_registered",
+        stops_on=frozenset({"enforcement.filed"}),
+        source="市场监督管理行政处罚程序规定（十五个工作日内核查，决定是否立案）",
+    ),
+    _rule(
+        name="enforcement.decision",
+        case_type="enforcement",
+        title="作出处罚决定 / Decide after filing",
+        length=90,
+        unit=DayCount.CALENDAR,
+        extendable_by=30,
+        starts_on="enforcement.filed",
+        stops_on=frozenset({"enforcement.decision_made"}),
+        source="行政处罚法（2021）第六十条（立案之日起九十日内作出决定）",
+    ),
+)
+
+
+def rules_by_name(rules: Iterable[ClockRule]) -> dict[str, ClockRule]:
+    """Index rules by name; a duplicate name is a configuration error."""
+    index: dict[str, ClockRule] = {}
+    for rule in rules:
+        if rule.name in index:
+            raise ValueError(f"duplicate clock rule {rule.name!r}")
+        index[rule.name] = rule
+    return index
+
+
+class Clock(Frozen):
+    """An open deadline in a case's state."""
+
+    rule: str
+    unit: DayCount
+    length: int = Field(gt=0)
+    warn_within: int = Field(ge=0)
+    extendable_by: int = Field(ge=0)
+    started_on: date = Field(description="China-local day of the starting event's occurred_at.")
+    extended_by: int = Field(default=0, ge=0, description="Extension granted so far, in `unit`.")
+    paused_units: int = Field(default=0, ge=0, description="Units spent suspended, in `unit`.")
+    paused_since: UtcDatetime | None = Field(
+        default=None, description="Set while the case is suspended."
+    )
+
+    @model_validator(mode="after")
+    def _within_extension(self) -> Self:
+        if self.extended_by > self.extendable_by:
+            raise ValueError(f"extended by {self.extended_by}, only {self.extendable_by} allowed")
+        return self
+
+    def _with(self, **changes: Any) -> "Clock":
+        # model_copy(update=...) skips validation; rebuilding keeps the invariants checked.
+        return Clock.model_validate({**self.model_dump(), **changes})
+
+    def due_day(self) -> date:
+        """The last day of the period, extensions and suspensions included."""
+        total = self.length + self.extended_by + self.paused_units
+        if self.unit is DayCount.WORKING:
+            return add_working_days(self.started_on, total)
+        return add_calendar_days(self.started_on, total)
+
+    def due_at(self) -> datetime:
+        """The first instant after the due day (00:00 China time of the next day), in UTC."""
+        next_day = self.due_day() + timedelta(days=1)
+        return datetime.combine(next_day, time(0), tzinfo=CHINA).astimezone(UTC)
+
+    def remaining_working_days(self, at: datetime) -> int:
+        """Working days after the China day of `at` up to and including the due day; 0 if past."""
+        return working_days_between(local_day(at), self.due_day())
+
+    def light(self, at: datetime) -> Light:
+        """Red once the due day is over, yellow within `warn_within` working days, else green."""
+        # A suspended clock does not run: it shows what it showed when the suspension began.
+        moment = self.paused_since if self.paused_since is not None else at
+        today = local_day(moment)  # also rejects a naive instant before it is compared
+        if moment >= self.due_at():
+            return Light.RED
+        if working_days_between(today, self.due_day()) <= self.warn_within:
+            return Light.YELLOW
+        return Light.GREEN
+
+    def paused(self, at: datetime) -> "Clock":
+        """Suspend the clock at `at`; a clock already suspended keeps its original start."""
+        if self.paused_since is not None:
+            return self
+        return self._with(paused_since=at)
+
+    def resumed(self, at: datetime) -> "Clock":
+        """Resume at `at`, adding the days suspended (in `unit`) to the period."""
+        if self.paused_since is None:
+            return self
+        since, until = local_day(self.paused_since), local_day(at)
+        if self.unit is DayCount.WORKING:
+            spent = working_days_between(since, until)
+        else:
+            spent = calendar_days_between(since, until)
+        return self._with(paused_units=self.paused_units + spent, paused_since=None)
+
+    def extended(self, days: int) -> "Clock":
+        """Grant an extension of `days` (in `unit`) within what the rule allows."""
+        if days <= 0:
+            raise ValueError(f"an extension must be positive, got {days}")
+        if self.extended_by + days > self.extendable_by:
+            raise ValueError(
+                f"{self.rule}: extending by {days} would exceed the {self.extendable_by} allowed"
+                f" ({self.extended_by} already granted)"
+            )
+        return self._with(extended_by=self.extended_by + days)
+
+
+def start_clock(rule: ClockRule, started_at: datetime) -> Clock:
+    """Open a clock for `rule`, started by an event that occurred at `started_at`."""
+    return Clock(
+        rule=rule.name,
+        unit=rule.unit,
+        length=rule.length,
+        warn_within=rule.warn_within,
+        extendable_by=rule.extendable_by,
+        started_on=local_day(started_at),
+    )

@@ -1,0 +1,111 @@
+"""The building blocks of a lifecycle: the case state, the steps, and what deciding needs."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light
+from events.errors import Rejection
+from events.model import CaseType, Frozen
+from events.officers import Officer, Role
+
+
+class CaseState(Frozen):
+    """What the log says about one case: the fold of its events with ``evolve``."""
+
+    case_id: str
+    case_type: CaseType
+    version: int
+    status: str
+    owner_department: str
+    assigned_officer: str | None = None
+    opened_at: datetime
+    closed_at: datetime | None = None
+    last_hash: str
+    suspended_from: str | None = None
+    """The status to return to on resumption, while the case is suspended."""
+    clocks: tuple[Clock, ...] = ()
+    """Every open deadline."""
+    signals: frozenset[str] = frozenset()
+    """Deadline warnings and breaches the system clock recorded, as "clock:light"."""
+    major: bool = False
+    legal_review_approved: bool = False
+    hearing_requested: bool = False
+    hearing_held: bool = False
+    penalty_amount_fen: int = 0
+
+    def clock(self, name: str) -> Clock | None:
+        return next((c for c in self.clocks if c.rule == name), None)
+
+    def light(self, at: datetime) -> Light | None:
+        """The worst light of the open deadlines at ``at``; None when no clock runs."""
+        lights = {clock.light(at) for clock in self.clocks}
+        for light in (Light.RED, Light.YELLOW, Light.GREEN):
+            if light in lights:
+                return light
+        return None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What deciding needs besides the state and the submission."""
+
+    recorded_at: datetime
+    officers: Mapping[str, Officer]
+    rules: tuple[ClockRule, ...] = DEFAULT_RULES
+
+
+Check = Callable[[CaseState, Any, Context, datetime], Rejection | None]
+"""A rule beyond the transition table: (state, payload, context, occurred_at) → rejection."""
+Effect = Callable[[CaseState, Any], dict[str, Any]]
+"""State fields an event changes besides its status: (state, payload) → updates."""
+NextStatus = Callable[[CaseState, Any], str]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step a department may record: submission ``submission`` records event ``event``."""
+
+    submission: str
+    event: str
+    title: str
+    payload: type[Frozen]
+    allowed_from: frozenset[str]
+    """Statuses the step may be taken from; empty for the step that opens a case."""
+    to_status: str | NextStatus | None = None
+    """The status after the step (None: unchanged)."""
+    roles: frozenset[Role] = frozenset()
+    """Roles that may take it; empty means the case type's working role."""
+    owner_only: bool = True
+    """Only the department that owns the case may take it."""
+    check: Check | None = None
+    effect: Effect | None = None
+
+    @property
+    def opens_case(self) -> bool:
+        return not self.allowed_from
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    case_type: CaseType
+    title: str
+    working_role: Role
+    needs_certificate: bool
+    """Whether the working role's steps need a valid enforcement certificate."""
+    statuses: tuple[str, ...]
+    terminal: frozenset[str]
+    steps: tuple[Step, ...]
+    by_submission: dict[str, Step] = field(init=False, repr=False)
+    by_event: dict[str, Step] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_submission", {s.submission: s for s in self.steps})
+        object.__setattr__(self, "by_event", {s.event: s for s in self.steps})
+
+    def roles_for(self, step: Step) -> frozenset[Role]:
+        return step.roles or frozenset({self.working_role})
+
+    def open_statuses(self) -> frozenset[str]:
+        return frozenset(self.statuses) - self.terminal - {"suspended"}

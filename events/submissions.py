@@ -1,0 +1,115 @@
+"""Submissions: what a department asks to record, one model per step.
+
+The models are made from the lifecycle tables, so a step added there is a submission here, in
+the published JSON Schemas and in the AsyncAPI document, with nothing else to write.
+"""
+
+import json
+import uuid
+from typing import Annotated, Any, Literal, Union, cast
+
+from pydantic import Field, TypeAdapter, ValidationError, create_model
+
+from events.errors import Rejection, RejectionCode
+from events.lifecycles import LIFECYCLES
+from events.model import Actor, CaseId, Frozen, UtcDatetime
+
+
+class SubmissionBase(Frozen):
+    """Fields every submission has; ``type`` and ``payload`` come with each step's model."""
+
+    type: str
+    submission_id: uuid.UUID = Field(
+        description="提交编号，重发时不变 / Idempotency key: a re-sent submission keeps it",
+        examples=["6dfdcf5b-ec97-513d-897f-80a0743f3f88"],
+    )
+    case_id: CaseId
+    actor: Actor
+    expected_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="期望版本 / When given, the case's version must equal it",
+        examples=[1],
+    )
+    occurred_at: UtcDatetime = Field(
+        description="发生时间 / When it happened (may be earlier than its recording)",
+        examples=["2020-03-04T09:30:00+08:00"],
+    )
+    correlation_id: uuid.UUID | None = Field(
+        default=None, description="关联编号 / Ties related submissions together", examples=[None]
+    )
+    payload: Any
+
+
+def _model_name(submission_type: str) -> str:
+    return "".join(part.title() for part in submission_type.replace(".", "_").split("_"))
+
+
+def _default_of(payload: type[Frozen]) -> Any:
+    """A payload whose fields all have defaults may be left out of a submission."""
+    try:
+        return payload()
+    except ValidationError:
+        return ...
+
+
+def _submission_model(
+    submission_type: str, payload: type[Frozen], title: str
+) -> type[SubmissionBase]:
+    literal = cast(Any, Literal)[submission_type]
+    model = create_model(
+        _model_name(submission_type),
+        __base__=SubmissionBase,
+        __doc__=title,
+        type=(literal, Field(description=title, examples=[submission_type])),
+        payload=(payload, _default_of(payload)),
+    )
+    return cast(type[SubmissionBase], model)
+
+
+SUBMISSION_MODELS: dict[str, type[SubmissionBase]] = {}
+for _lifecycle in LIFECYCLES.values():
+    for _step in _lifecycle.steps:
+        if _step.submission not in SUBMISSION_MODELS:
+            SUBMISSION_MODELS[_step.submission] = _submission_model(
+                _step.submission, _step.payload, _step.title
+            )
+
+# A discriminated union on "type", one member per step; built at import, so to type checkers it
+# is only "a submission".
+Submission: Any = Annotated[
+    Union[tuple(SUBMISSION_MODELS.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
+SUBMISSION: TypeAdapter[SubmissionBase] = TypeAdapter(Submission)
+
+
+def rejection_for(error: ValidationError) -> Rejection:
+    """A validation failure as a rejection: ``missing_field`` when required content is absent,
+    ``invalid_payload`` otherwise; the message names every field path (first ten)."""
+    details = error.errors(include_url=False)
+    missing = all(d["type"] == "missing" for d in details)
+    message = "; ".join(
+        f"{'.'.join(str(part) for part in d['loc']) or '(body)'}: {d['msg']}" for d in details[:10]
+    )
+    code = RejectionCode.MISSING_FIELD if missing else RejectionCode.INVALID_PAYLOAD
+    return Rejection(code=code, message=message)
+
+
+def parse_submission(raw: bytes | str | dict[str, Any]) -> SubmissionBase | Rejection:
+    """Validate a submission from JSON or a dict."""
+    try:
+        if isinstance(raw, dict):
+            return SUBMISSION.validate_python(raw)
+        return SUBMISSION.validate_json(raw)
+    except ValidationError as error:
+        return rejection_for(error)
+
+
+def attribution(raw: bytes | str) -> tuple[uuid.UUID, str] | None:
+    """The submission_id and case_id of a submission that failed validation, when readable."""
+    try:
+        body = json.loads(raw)
+        return uuid.UUID(str(body["submission_id"])), str(body["case_id"])
+    except (ValueError, TypeError, KeyError):
+        return None

@@ -1,0 +1,57 @@
+"""Schema evolution: events on the log never change, so old payloads are upgraded when read.
+
+Every event carries ``schema_version``. When a payload's shape changes, its model describes the
+new version, ``CURRENT_VERSIONS`` names that version, and an upcaster turns a payload of version
+n into version n + 1. Hashes are always computed over the event as it was stored, never over an
+upcast payload.
+
+The change made so far: ``complaint.registered`` version 1 held the complainant as one free-text
+field, "name phone" as written on the old paper form; version 2 splits it into a ``Person``.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from events.lifecycles import EVENT_PAYLOADS
+from events.model import Event, Frozen
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+_PHONE = re.compile(r"^\+?[0-9][0-9-]{6,19}$")
+
+
+def _split_complainant(payload: dict[str, Any]) -> dict[str, Any]:
+    """complaint.registered v1 → v2: "王五 13800000000" → {"name": "王五", "phone": "138…"}."""
+    words = [w for w in re.split(r"[\s,，;；]+", str(payload["complainant"]).strip()) if w]
+    phone = next((w for w in words if _PHONE.match(w)), None)
+    rest = [w for w in words if w != phone]
+    person: dict[str, Any] = {"name": rest[0] if rest else "(unknown)"}
+    if phone is not None:
+        person["phone"] = phone
+    if len(rest) > 1:
+        person["address"] = " ".join(rest[1:])
+    return {**payload, "complainant": person}
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("complaint.registered", 1): _split_complainant,
+}
+CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 2}
+
+
+def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:
+    current = CURRENT_VERSIONS.get(event_type, 1)
+    if schema_version > current:
+        raise ValueError(
+            f"{event_type} schema_version {schema_version} is newer than this code ({current})"
+        )
+    for version in range(schema_version, current):
+        payload = UPCASTERS[(event_type, version)](payload)
+    return payload
+
+
+def typed_payload(event: Event) -> Frozen:
+    """The event's payload as its current model, upgraded from whatever version it was stored in."""
+    model: type[Frozen] = EVENT_PAYLOADS[event.type]
+    return model.model_validate(upcast(event.type, event.schema_version, event.payload))
