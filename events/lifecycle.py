@@ -205,6 +205,13 @@ def _refused_by_state(
             f" {submission.actor.department}",
         )
     if state.status not in step.allowed_from:
+        precise = (
+            step.explain(state, submission.payload, ctx, submission.occurred_at)
+            if step.explain
+            else None
+        )
+        if precise is not None:
+            return precise
         allowed = ", ".join(s for s in lifecycle.statuses if s in step.allowed_from)
         return _reject(
             RejectionCode.ILLEGAL_TRANSITION,

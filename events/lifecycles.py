@@ -206,9 +206,9 @@ def lifecycle(
     )
 
 
-def _reply_before_closing(kind: str, replied: frozenset[str]) -> Any:
-    def check(state: CaseState, _: Any, ctx: Context, at: datetime) -> Rejection | None:
-        if state.status not in replied:
+def _reply_before_closing(kind: str, before_reply: frozenset[str]) -> Any:
+    def explain(state: CaseState, _: Any, ctx: Context, at: datetime) -> Rejection | None:
+        if state.status in before_reply:
             return _reject(
                 RejectionCode.REPLY_REQUIRED,
                 f"{kind} {state.case_id} cannot be closed before the reply is given"
@@ -216,7 +216,7 @@ def _reply_before_closing(kind: str, replied: frozenset[str]) -> Any:
             )
         return None
 
-    return check
+    return explain
 
 
 # --- complaints (投诉举报) -------------------------------------------------------------------
@@ -292,9 +292,11 @@ COMPLAINT = lifecycle(
             "complaint.closed",
             "办结 / Close",
             p.Note,
-            frozenset({"accepted", "assigned", "investigated", "replied"}),
+            frozenset({"replied"}),
             CLOSED,
-            check=_reply_before_closing("complaint", frozenset({"replied"})),
+            explain=_reply_before_closing(
+                "complaint", frozenset({"accepted", "assigned", "investigated"})
+            ),
         ),
     ),
     reopen_to="accepted",
@@ -391,9 +393,11 @@ PETITION = lifecycle(
             "petition.closed",
             "办结 / Close",
             p.Note,
-            frozenset({"accepted", "assigned", "handled", "opinion_issued", "reviewed"}),
+            frozenset({"opinion_issued", "reviewed"}),
             CLOSED,
-            check=_reply_before_closing("petition", frozenset({"opinion_issued", "reviewed"})),
+            explain=_reply_before_closing(
+                "petition", frozenset({"accepted", "assigned", "handled"})
+            ),
         ),
     ),
     reopen_to="assigned",
@@ -490,14 +494,20 @@ MEDIATION = lifecycle(
 # --- enforcement (行政执法 / 行政处罚) --------------------------------------------------------
 
 
-def _check_decision(
+def _hearing_before_decision(
     state: CaseState, payload: p.Decision, ctx: Context, _: datetime
 ) -> Rejection | None:
-    if state.hearing_requested and not state.hearing_held:
+    if state.status == "hearing_requested":
         return _reject(
             RejectionCode.HEARING_REQUIRED,
             f"the party of case {state.case_id} asked for a hearing: hold it before deciding",
         )
+    return None
+
+
+def _check_decision(
+    state: CaseState, payload: p.Decision, ctx: Context, _: datetime
+) -> Rejection | None:
     if (payload.major or state.major) and not state.legal_review_approved:
         return _reject(
             RejectionCode.LEGAL_REVIEW_REQUIRED,
@@ -606,6 +616,7 @@ ENFORCEMENT = lifecycle(
             roles=frozenset({Role.LEGAL_REVIEWER}),
             owner_only=False,
             effect=lambda s, pl: {"legal_review_approved": pl.approved},
+            leads_to=("legally_reviewed", "investigating"),
         ),
         Step(
             "enforcement.notify_party",
@@ -622,7 +633,6 @@ ENFORCEMENT = lifecycle(
             p.Note,
             frozenset({"notified"}),
             "hearing_requested",
-            effect=lambda s, pl: {"hearing_requested": True},
         ),
         Step(
             "enforcement.hold_hearing",
@@ -631,16 +641,16 @@ ENFORCEMENT = lifecycle(
             p.Hearing,
             frozenset({"hearing_requested"}),
             "hearing_held",
-            effect=lambda s, pl: {"hearing_held": True},
         ),
         Step(
             "enforcement.decide",
             "enforcement.decision_made",
             "决定 / Decide",
             p.Decision,
-            frozenset({"notified", "hearing_requested", "hearing_held"}),
+            frozenset({"notified", "hearing_held"}),
             "decided",
             check=_check_decision,
+            explain=_hearing_before_decision,
             effect=lambda s, pl: {
                 "penalty_amount_fen": pl.penalty.amount_fen,
                 "major": s.major or pl.major,

@@ -56,7 +56,10 @@ class Actor(Frozen):
         min_length=1, max_length=64, description="所属部门 / Department", examples=["信访办"]
     )
     certificate: str | None = Field(
-        default=None, max_length=64, description="执法证号 / Enforcement certificate number"
+        default=None,
+        max_length=64,
+        description="执法证号 / Enforcement certificate (filled in from the officer directory)",
+        examples=["44200120190007"],
     )
 
 

@@ -31,8 +31,6 @@ class CaseState(Frozen):
     """Deadline warnings and breaches the system clock recorded, as "clock:light"."""
     major: bool = False
     legal_review_approved: bool = False
-    hearing_requested: bool = False
-    hearing_held: bool = False
     penalty_amount_fen: int = 0
 
     def clock(self, name: str) -> Clock | None:
@@ -80,7 +78,13 @@ class Step:
     owner_only: bool = True
     """Only the department that owns the case may take it."""
     check: Check | None = None
+    """Rules of the step beyond its table row, run when the status allows it."""
+    explain: Check | None = None
+    """Run when the status does not allow the step: a more precise reason, if there is one, than
+    illegal_transition (e.g. closing before the reply was given: reply_required)."""
     effect: Effect | None = None
+    leads_to: tuple[str, ...] = ()
+    """For a computed ``to_status``: the statuses it can give (documentation only)."""
 
     @property
     def opens_case(self) -> bool:

@@ -24,7 +24,10 @@ class SubmissionBase(Frozen):
         examples=["6dfdcf5b-ec97-513d-897f-80a0743f3f88"],
     )
     case_id: CaseId
-    actor: Actor
+    actor: Actor = Field(
+        description="办理人 / Who records it",
+        examples=[{"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}],
+    )
     expected_version: int | None = Field(
         default=None,
         ge=0,
@@ -45,6 +48,11 @@ def _model_name(submission_type: str) -> str:
     return "".join(part.title() for part in submission_type.replace(".", "_").split("_"))
 
 
+def example_of(model: type[Frozen]) -> dict[str, Any]:
+    """A payload made of each field's first example."""
+    return {name: field.examples[0] for name, field in model.model_fields.items() if field.examples}
+
+
 def _default_of(payload: type[Frozen]) -> Any:
     """A payload whose fields all have defaults may be left out of a submission."""
     try:
@@ -62,7 +70,14 @@ def _submission_model(
         __base__=SubmissionBase,
         __doc__=title,
         type=(literal, Field(description=title, examples=[submission_type])),
-        payload=(payload, _default_of(payload)),
+        payload=(
+            payload,
+            Field(
+                default=_default_of(payload),
+                description=f"{title}: 内容 / What is recorded",
+                examples=[example_of(payload)],
+            ),
+        ),
     )
     return cast(type[SubmissionBase], model)
 

@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -164,17 +165,65 @@ def demo(
 @app.command()
 def asyncapi() -> None:
     """Print the AsyncAPI document of the Kafka contract (submissions in, outcomes out)."""
-    from faststream.specification import AsyncAPI
+    from services.cli.contract import asyncapi_document
 
-    from services.gateway.app import Outcomes, kafka_contract
+    typer.echo(json.dumps(asyncapi_document(), ensure_ascii=False, indent=2))
 
-    broker, _ = kafka_contract(Settings(), Outcomes())
-    document = AsyncAPI(
-        broker,
-        title="CaseTrail",
-        description="Departments publish submissions; the decider answers with outcomes.",
-    )
-    typer.echo(document.to_specification().to_json())
+
+class Format(StrEnum):
+    TABLE = "table"
+    MERMAID = "mermaid"
+    JSON = "json"
+
+
+@app.command()
+def lifecycle(
+    case_type: Annotated[
+        str | None,
+        typer.Argument(help="complaint, petition, mediation or enforcement (default: all)"),
+    ] = None,
+    output: Annotated[Format, typer.Option("--format", help="How to print it")] = Format.TABLE,
+) -> None:
+    """Print each lifecycle: statuses, steps, who may take them, deadlines."""
+    from events import contract
+    from events.lifecycles import LIFECYCLES
+    from events.model import CaseType
+
+    try:
+        chosen = [LIFECYCLES[CaseType(case_type)]] if case_type else list(LIFECYCLES.values())
+    except ValueError:
+        raise _fail(ValueError(f"unknown case type {case_type!r}")) from None
+    if output is Format.JSON:
+        typer.echo(
+            json.dumps([contract.describe(lc) for lc in chosen], ensure_ascii=False, indent=2)
+        )
+    else:
+        render = contract.mermaid if output is Format.MERMAID else contract.table
+        typer.echo("\n".join(render(lc) for lc in chosen), nl=False)
+
+
+@app.command("contract")
+def write_contract(
+    out: Annotated[Path, typer.Option(help="Where to write it")] = Path("docs"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare; exit 1 if a file would change")
+    ] = False,
+) -> None:
+    """Write the published contract: JSON Schemas, AsyncAPI document, lifecycle diagrams."""
+    from services.cli.contract import contract_files
+
+    stale = []
+    for relative, text in contract_files().items():
+        path = out / relative
+        current = path.read_text("utf-8") if path.exists() else None
+        if current != text:
+            stale.append(str(path))
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, "utf-8")
+    if check and stale:
+        raise _fail(ValueError("contract out of date: " + ", ".join(stale)))
+    typer.echo(f"{len(stale)} file(s) {'stale' if check else 'written'}" if stale else "up to date")
 
 
 @app.command("load-demo")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from services.cli.infra import LocalKafka, LocalPostgres
 from services.settings import Settings
+from tests.support import eventually
 
 
 def test_down_never_signals_a_process_that_is_not_ours(tmp_path: Path) -> None:
@@ -30,7 +31,8 @@ def test_down_stops_the_process_up_recorded(tmp_path: Path) -> None:
     # A stand-in whose command line names our server.properties, as the real broker's does.
     ours = subprocess.Popen(["sh", "-c", "sleep 30", str(kafka.properties)])
     kafka.pid_file.write_text(f"{ours.pid}\n")
-    assert kafka.status().pid == ours.pid
+    # Until the child has exec'd, /proc shows the parent's command line: wait for the real one.
+    assert eventually(lambda: kafka.status().pid, 5, "the stand-in's exec") == ours.pid
     kafka.down(lambda _: None)
     assert ours.wait(timeout=5) != 0
     assert not kafka.pid_file.exists()

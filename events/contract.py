@@ -1,0 +1,161 @@
+"""The published contract, generated from the code: JSON Schemas of every submission and event,
+and a description of each lifecycle as data, a table or a Mermaid state diagram."""
+
+from typing import Annotated, Any, Literal, Union, cast
+
+from pydantic import Field, TypeAdapter, create_model
+
+from events.deadlines import DEFAULT_RULES, ClockRule
+from events.lifecycles import EVENT_PAYLOADS, LIFECYCLES
+from events.model import Event
+from events.steps import Lifecycle, Step
+from events.submissions import Submission
+from events.upcasting import CURRENT_VERSIONS
+
+
+def submission_schema() -> dict[str, Any]:
+    """JSON Schema of a submission: one of the step models, chosen by "type"."""
+    return TypeAdapter(Submission).json_schema()
+
+
+def _event_model(event_type: str, payload: type) -> type[Event]:
+    name = "".join(part.title() for part in event_type.replace(".", "_").split("_")) + "Event"
+    return cast(
+        type[Event],
+        create_model(
+            name,
+            __base__=Event,
+            type=(cast(Any, Literal)[event_type], Field(examples=[event_type])),
+            schema_version=(int, Field(default=CURRENT_VERSIONS.get(event_type, 1), ge=1)),
+            payload=(payload, ...),
+        ),
+    )
+
+
+def event_schema() -> dict[str, Any]:
+    """JSON Schema of an event on the log: the envelope with each type's payload."""
+    models = tuple(_event_model(t, p) for t, p in sorted(EVENT_PAYLOADS.items()))
+    union: Any = Annotated[cast(Any, Union)[models], Field(discriminator="type")]
+    return TypeAdapter(union).json_schema()
+
+
+# --- lifecycles ----------------------------------------------------------------------------
+
+
+def _targets(step: Step) -> list[str]:
+    if isinstance(step.to_status, str):
+        return [step.to_status]
+    if step.to_status is None:
+        return []
+    return list(step.leads_to) or ["(previous status)"]
+
+
+def _from(lifecycle: Lifecycle, step: Step) -> list[str]:
+    return [s for s in lifecycle.statuses if s in step.allowed_from]
+
+
+def _from_label(lifecycle: Lifecycle, step: Step) -> str:
+    """Short words for the sets the shared steps use, so the table stays readable."""
+    open_ = lifecycle.open_statuses()
+    named = {
+        frozenset(): "(opens the case)",
+        open_: "(any open status)",
+        open_ | {"suspended"}: "(any open or suspended status)",
+        frozenset(lifecycle.statuses): "(any status)",
+    }
+    return named.get(step.allowed_from) or ", ".join(_from(lifecycle, step))
+
+
+def _who(lifecycle: Lifecycle, step: Step) -> dict[str, Any]:
+    roles = sorted(lifecycle.roles_for(step))
+    return {
+        "roles": roles,
+        "certificate": lifecycle.needs_certificate and lifecycle.working_role in roles,
+        "owning_department_only": step.owner_only,
+    }
+
+
+def _rule(rule: ClockRule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "title": rule.title,
+        "length": rule.length,
+        "unit": rule.unit.value,
+        "starts_on": rule.starts_on,
+        "stops_on": sorted(rule.stops_on),
+        "extendable_by": rule.extendable_by,
+        "warn_within_working_days": rule.warn_within,
+        "source": rule.source,
+    }
+
+
+def describe(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) -> dict[str, Any]:
+    return {
+        "case_type": lifecycle.case_type.value,
+        "title": lifecycle.title,
+        "statuses": list(lifecycle.statuses),
+        "terminal": sorted(lifecycle.terminal),
+        "steps": [
+            {
+                "submission": step.submission,
+                "event": step.event,
+                "title": step.title,
+                "from": _from(lifecycle, step),
+                "to": _targets(step),
+                **_who(lifecycle, step),
+            }
+            for step in lifecycle.steps
+        ],
+        "deadlines": [_rule(r) for r in rules if r.case_type == lifecycle.case_type],
+    }
+
+
+def describe_all() -> list[dict[str, Any]]:
+    return [describe(lifecycle) for lifecycle in LIFECYCLES.values()]
+
+
+def mermaid(lifecycle: Lifecycle) -> str:
+    """A state diagram of the lifecycle's own steps; the steps every case shares (suspension,
+    transfer, documents…) are summed up in a note rather than drawn from every status."""
+    lines = ["stateDiagram-v2"]
+    for step in lifecycle.steps:
+        if step.submission.startswith("case.") and step.submission != "case.reopen":
+            continue
+        label = step.title.split(" / ")[0] + " " + step.submission
+        sources = (
+            ["[*]"]
+            if step.opens_case
+            else [s for s in lifecycle.statuses if s in step.allowed_from]
+        )
+        for source in sources:
+            for target in _targets(step):
+                lines.append(f"    {source} --> {target}: {label}")
+    for terminal in sorted(lifecycle.terminal):
+        lines.append(f"    {terminal} --> [*]")
+    lines.append(
+        "    note right of suspended: 任何办理中状态均可中止/恢复、转办、延期、督办、附件"
+        " / any open status: suspend and resume, transfer, extend, supervise, attach"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) -> str:
+    description = describe(lifecycle, rules)
+    rows = [f"{lifecycle.title} ({lifecycle.case_type.value})", ""]
+    rows.append(f"{'step':<32} {'from':<42} {'to':<32} who")
+    for step, described in zip(lifecycle.steps, description["steps"], strict=True):
+        who = ", ".join(described["roles"]) + (" + certificate" if described["certificate"] else "")
+        who += "" if described["owning_department_only"] else " (any department)"
+        rows.append(
+            f"{step.submission:<32} {_from_label(lifecycle, step):<42}"
+            f" {', '.join(described['to']) or '(unchanged)':<32} {who}"
+        )
+    if description["deadlines"]:
+        rows += ["", "deadlines:"]
+        for rule in description["deadlines"]:
+            extension = f", extendable by {rule['extendable_by']}" if rule["extendable_by"] else ""
+            rows.append(
+                f"  {rule['name']}: {rule['length']} {rule['unit']} days from {rule['starts_on']}"
+                f"{extension} — {rule['source']}"
+            )
+    return "\n".join(rows) + "\n"
