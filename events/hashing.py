@@ -1,9 +1,16 @@
-"""Canonical serialisation and the per-case hash chain.
+r"""Canonical serialisation and the per-case hash chain.
 
 The chain rule: an event's ``hash`` is the SHA-256 (lower-case hex) of the canonical JSON of the
-event with the ``hash`` field left out; ``prev_hash`` (which that JSON includes) is the previous
-event's ``hash``, or GENESIS_HASH for a case's first event. Canonical JSON: keys sorted, no
-insignificant whitespace, UTF-8 without escaping non-ASCII characters.
+event as stored on the log, with the ``hash`` field left out; ``prev_hash`` (which that JSON
+includes) is the previous event's ``hash``, or GENESIS_HASH (64 zeros) for a case's first event.
+
+Canonical JSON: object keys sorted, no whitespace between tokens, encoded as UTF-8 with
+non-ASCII characters written as themselves; strings escape only '"', '\\' and control
+characters (\b \f \n \r \t, others as lower-case \u00XX). Envelopes hold only strings,
+integers, booleans and null (money is integer fen, instants are ISO 8601 strings in UTC), so this
+is RFC 8785 (JCS) for every value that can occur. To verify in another language: parse the stored
+JSON, drop "hash", serialise canonically, SHA-256. ``tests/vectors/hash_chain.json`` holds fixed
+vectors, and ``tests/vectors/verify_chain.mjs`` does exactly this in JavaScript.
 """
 
 import hashlib
