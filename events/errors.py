@@ -11,33 +11,60 @@ from pydantic import BaseModel, ConfigDict
 
 class RejectionCode(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
-    """The submission could not be parsed, or a field has a wrong type or value."""
     MISSING_FIELD = "missing_field"
-    """Content the step requires is missing (a reason, an amount, a legal basis, a receipt…)."""
     UNKNOWN_CASE = "unknown_case"
-    """The step needs an existing case and none has this case_id."""
     CASE_EXISTS = "case_exists"
-    """The step opens a case, but a case with this case_id already exists."""
     WRONG_CASE_TYPE = "wrong_case_type"
-    """The step belongs to another case type than the case's."""
     VERSION_CONFLICT = "version_conflict"
-    """expected_version was given and differs from the case's current version."""
     FORBIDDEN_ROLE = "forbidden_role"
-    """The actor is unknown, is not who they claim, or lacks the role the step needs."""
     CERTIFICATE_REQUIRED = "certificate_required"
-    """An enforcement step by an officer without an enforcement certificate valid that day."""
     WRONG_DEPARTMENT = "wrong_department"
-    """Only the department that currently owns the case may take this step."""
     ILLEGAL_TRANSITION = "illegal_transition"
-    """The lifecycle does not allow this step from the case's current status."""
     LEGAL_REVIEW_REQUIRED = "legal_review_required"
-    """A major enforcement decision needs an approved legal review (法制审核) first."""
     HEARING_REQUIRED = "hearing_required"
-    """The party asked for a hearing (听证), which must be held before the decision."""
     REPLY_REQUIRED = "reply_required"
-    """A complaint or petition cannot be closed before the reply or opinion is given."""
     LIMIT_EXCEEDED = "limit_exceeded"
-    """An extension beyond what the deadline's rule allows."""
+
+
+MEANING: dict[RejectionCode, str] = {
+    RejectionCode.INVALID_PAYLOAD: (
+        "The submission could not be parsed, or a field has a wrong type or value."
+    ),
+    RejectionCode.MISSING_FIELD: (
+        "Content the step requires is missing (a reason, an amount, a legal basis, a receipt…)."
+    ),
+    RejectionCode.UNKNOWN_CASE: ("The step needs an existing case and none has this case_id."),
+    RejectionCode.CASE_EXISTS: (
+        "The step opens a case, but a case with this case_id already exists."
+    ),
+    RejectionCode.WRONG_CASE_TYPE: ("The step belongs to another case type than the case's."),
+    RejectionCode.VERSION_CONFLICT: (
+        "expected_version was given and differs from the case's current version."
+    ),
+    RejectionCode.FORBIDDEN_ROLE: (
+        "The actor is unknown, is not who they claim, or lacks the role the step needs."
+    ),
+    RejectionCode.CERTIFICATE_REQUIRED: (
+        "An enforcement step by an officer without an enforcement certificate valid that day."
+    ),
+    RejectionCode.WRONG_DEPARTMENT: (
+        "Only the department that currently owns the case may take this step."
+    ),
+    RejectionCode.ILLEGAL_TRANSITION: (
+        "The lifecycle does not allow this step from the case's current status."
+    ),
+    RejectionCode.LEGAL_REVIEW_REQUIRED: (
+        "A major enforcement decision needs an approved legal review (法制审核) first."
+    ),
+    RejectionCode.HEARING_REQUIRED: (
+        "The party asked for a hearing (听证), which must be held before the decision."
+    ),
+    RejectionCode.REPLY_REQUIRED: (
+        "A complaint or petition cannot be closed before the reply or opinion is given."
+    ),
+    RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
+}
+"""What each code means: published in docs/lifecycles.md."""
 
 
 class Rejection(BaseModel):

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from events import contract
+from events.errors import MEANING
 from events.lifecycles import LIFECYCLES
 from services.settings import Settings
 
@@ -51,7 +52,9 @@ def lifecycles_markdown() -> str:
             "```",
             "",
         ]
-    return "\n".join(parts)
+    parts += ["## Rejection codes", "", "| code | meaning |", "|---|---|"]
+    parts += [f"| `{code.value}` | {meaning} |" for code, meaning in MEANING.items()]
+    return "\n".join(parts) + "\n"
 
 
 def contract_files() -> dict[str, str]:

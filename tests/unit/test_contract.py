@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from events.contract import event_schema, submission_schema
+from events.errors import MEANING, RejectionCode
 from events.lifecycles import EVENT_PAYLOADS, LIFECYCLES, SUBMISSION_PAYLOADS
 from services.cli.contract import contract_files
 from services.cli.main import app
@@ -75,3 +76,8 @@ def test_lifecycle_rejects_an_unknown_case_type() -> None:
 def _members(schema: dict[str, Any]) -> list[dict[str, Any]]:
     defs: dict[str, dict[str, Any]] = schema["$defs"]
     return [defs[ref["$ref"].split("/")[-1]] for ref in schema["oneOf"]]
+
+
+def test_every_rejection_code_is_documented() -> None:
+    assert set(MEANING) == set(RejectionCode)
+    assert all(meaning.strip() for meaning in MEANING.values())

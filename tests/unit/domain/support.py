@@ -1,0 +1,299 @@
+"""Helpers for the domain tests: an officer directory, submissions, and a hash-chain verifier.
+
+The directory is built here, not read from the demo file, so that the tests do not change when
+the demo town's officers do.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from events.calendar import CHINA
+from events.errors import Rejection, RejectionCode
+from events.hashing import GENESIS_HASH
+from events.lifecycle import decide, evolve, fold
+from events.lifecycles import SUBMISSION_PAYLOADS
+from events.model import Event
+from events.officers import SYSTEM_CLOCK_ID, Certificate, Officer, Role
+from events.steps import CaseState, Context
+from events.submissions import SubmissionBase, parse_submission
+
+# --- the officer directory ----------------------------------------------------------------------
+
+XF = "信访办"
+ZX = "综治中心"
+ZF = "综合行政执法办"
+SC = "市场监管分局"
+FZ = "司法所"
+TJ = "人民调解委员会"
+DC = "督查室"
+
+
+def _officer(
+    officer_id: str,
+    department: str,
+    *roles: Role,
+    certificate: tuple[str, date, date] | None = None,
+) -> Officer:
+    cert = None
+    if certificate is not None:
+        number, valid_from, valid_until = certificate
+        cert = Certificate(number=number, valid_from=valid_from, valid_until=valid_until)
+    return Officer(
+        officer_id=officer_id,
+        name=f"officer {officer_id}",
+        department=department,
+        roles=frozenset(roles),
+        certificate=cert,
+    )
+
+
+PETITION_OFFICER = "DY-XF-01"
+"""An officer of 信访办, who registers complaints and petitions."""
+PETITION_OFFICER_2 = "DY-XF-02"
+OTHER_OFFICER = "DY-ZX-01"
+"""An officer of another department (综治中心)."""
+ENFORCER = "DY-ZF-03"
+"""An enforcement officer of 综合行政执法办 with a certificate valid 2018-03-01 to 2023-02-28."""
+ENFORCER_2 = "DY-ZF-06"
+MARKET_ENFORCER = "DY-SC-07"
+"""An officer and certified enforcement officer of 市场监管分局."""
+EXPIRED_ENFORCER = "DY-ZF-04"
+"""An enforcement officer whose certificate expired on 2020-06-30."""
+UNCERTIFIED_ENFORCER = "DY-ZF-05"
+"""An officer holding the enforcement role but no certificate."""
+LEGAL_REVIEWER = "DY-FZ-01"
+MEDIATOR = "DY-TJ-01"
+MEDIATOR_2 = "DY-TJ-02"
+SUPERVISOR = "DY-DC-01"
+
+EXPIRY = date(2020, 6, 30)
+
+OFFICERS: dict[str, Officer] = {
+    o.officer_id: o
+    for o in (
+        _officer(PETITION_OFFICER, XF, Role.OFFICER),
+        _officer(PETITION_OFFICER_2, XF, Role.OFFICER),
+        _officer(OTHER_OFFICER, ZX, Role.OFFICER),
+        _officer(
+            ENFORCER,
+            ZF,
+            Role.ENFORCEMENT_OFFICER,
+            certificate=("44200120180003", date(2018, 3, 1), date(2023, 2, 28)),
+        ),
+        _officer(
+            ENFORCER_2,
+            ZF,
+            Role.ENFORCEMENT_OFFICER,
+            certificate=("44200120190006", date(2019, 1, 1), date(2024, 12, 31)),
+        ),
+        _officer(
+            MARKET_ENFORCER,
+            SC,
+            Role.OFFICER,
+            Role.ENFORCEMENT_OFFICER,
+            certificate=("44200120190007", date(2019, 1, 1), date(2023, 12, 31)),
+        ),
+        _officer(
+            EXPIRED_ENFORCER,
+            ZF,
+            Role.ENFORCEMENT_OFFICER,
+            certificate=("44200120150004", date(2015, 7, 1), EXPIRY),
+        ),
+        _officer(UNCERTIFIED_ENFORCER, ZF, Role.ENFORCEMENT_OFFICER),
+        _officer(LEGAL_REVIEWER, FZ, Role.LEGAL_REVIEWER),
+        _officer(MEDIATOR, TJ, Role.MEDIATOR),
+        _officer(MEDIATOR_2, TJ, Role.MEDIATOR),
+        _officer(SUPERVISOR, DC, Role.SUPERVISOR),
+    )
+}
+
+DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC)
+
+WORKING_ROLE_OFFICER: dict[str, str] = {
+    "complaint": PETITION_OFFICER,
+    "petition": PETITION_OFFICER,
+    "mediation": MEDIATOR,
+    "enforcement": ENFORCER,
+}
+"""Who opens and works a case of each type in the tests."""
+
+
+def actor(officer_id: str, role: str | None = None, department: str | None = None) -> dict[str, Any]:
+    """The actor of a submission: an officer of the directory as they are, unless overridden."""
+    officer = OFFICERS.get(officer_id)
+    default_role = sorted(officer.roles)[0] if officer is not None else Role.OFFICER
+    if officer is not None and Role.ENFORCEMENT_OFFICER in officer.roles:
+        default_role = Role.ENFORCEMENT_OFFICER
+    return {
+        "officer_id": officer_id,
+        "role": str(role or default_role),
+        "department": department or (officer.department if officer is not None else XF),
+    }
+
+
+SYSTEM: dict[str, Any] = {"officer_id": SYSTEM_CLOCK_ID, "role": "system", "department": "系统"}
+"""The system clock as the actor of deadline warnings and breaches."""
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def china(year: int, month: int, day: int, hour: int = 9, minute: int = 30) -> datetime:
+    """An instant in China time."""
+    return datetime(year, month, day, hour, minute, tzinfo=CHINA)
+
+
+# --- payloads -----------------------------------------------------------------------------------
+
+
+def example_payload(submission_type: str, **overrides: Any) -> dict[str, Any]:
+    """A valid payload for a step, made from the examples of its model's fields."""
+    model = SUBMISSION_PAYLOADS[submission_type]
+    payload: dict[str, Any] = {
+        name: info.examples[0] for name, info in model.model_fields.items() if info.examples
+    }
+    payload.update(overrides)
+    return payload
+
+
+# --- deciding -----------------------------------------------------------------------------------
+
+CASE_ID = "CASE-2020-0001"
+
+
+def submission(
+    case_id: str,
+    type_: str,
+    payload: dict[str, Any] | None,
+    *,
+    actor: dict[str, Any],
+    occurred_at: datetime,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """The submission as a department sends it (payload None: left out)."""
+    raw: dict[str, Any] = {
+        "type": type_,
+        "submission_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": actor,
+        "occurred_at": occurred_at.isoformat(),
+    }
+    if payload is not None:
+        raw["payload"] = payload
+    if expected_version is not None:
+        raw["expected_version"] = expected_version
+    return raw
+
+
+def parsed(raw: dict[str, Any]) -> SubmissionBase:
+    result = parse_submission(raw)
+    assert not isinstance(result, Rejection), result
+    return result
+
+
+def submit(
+    state: CaseState | None,
+    type_: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    actor: dict[str, Any],
+    occurred_at: datetime,
+    expected_version: int | None = None,
+    case_id: str | None = None,
+    recorded_at: datetime | None = None,
+    officers: dict[str, Officer] | None = None,
+) -> tuple[Event, ...] | Rejection:
+    """Parse a submission (it must parse) and decide it against ``state``."""
+    raw = submission(
+        case_id or (state.case_id if state is not None else CASE_ID),
+        type_,
+        payload,
+        actor=actor,
+        occurred_at=occurred_at,
+        expected_version=expected_version,
+    )
+    ctx = Context(recorded_at=recorded_at or occurred_at, officers=officers or OFFICERS)
+    return decide(state, parsed(raw), ctx)
+
+
+def accepted(
+    state: CaseState | None,
+    type_: str,
+    payload: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> tuple[CaseState, Event]:
+    """Submit a step that must be accepted; the new state and the one event it recorded."""
+    result = submit(state, type_, payload, **kwargs)
+    assert not isinstance(result, Rejection), f"{type_} rejected: {result}"
+    assert len(result) == 1
+    return evolve(state, result[0]), result[0]
+
+
+def rejected(
+    state: CaseState | None,
+    type_: str,
+    payload: dict[str, Any] | None,
+    code: RejectionCode,
+    **kwargs: Any,
+) -> Rejection:
+    """Submit a step that must be rejected with ``code``; the rejection."""
+    result = submit(state, type_, payload, **kwargs)
+    assert isinstance(result, Rejection), f"{type_} was accepted: {result}"
+    assert result.code is code, result
+    return result
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a scenario: ``run`` submits it and requires it to be accepted."""
+
+    type: str
+    actor: str | dict[str, Any]
+    at: datetime
+    payload: dict[str, Any] | None = field(default=None)
+
+    def actor_fields(self) -> dict[str, Any]:
+        return actor(self.actor) if isinstance(self.actor, str) else self.actor
+
+
+def run(
+    actions: Iterable[Action], state: CaseState | None = None, case_id: str = CASE_ID
+) -> tuple[CaseState, list[Event]]:
+    """Submit every action in order (each must be accepted); the final state and the events."""
+    events: list[Event] = []
+    for action in actions:
+        state, event = accepted(
+            state,
+            action.type,
+            action.payload,
+            actor=action.actor_fields(),
+            occurred_at=action.at,
+            case_id=case_id,
+        )
+        events.append(event)
+    assert state is not None, "run needs at least one action"
+    assert fold(events) == state if events[0].version == 1 else True
+    return state, events
+
+
+# --- the hash chain -----------------------------------------------------------------------------
+
+
+def verify_chain(events: Sequence[Event], head: str | None = None) -> bool:
+    """Whether ``events`` are one case's whole history, untouched and in order.
+
+    Each event's hash is its computed hash, its prev_hash the previous event's hash (the genesis
+    hash first), versions run 1..n, and every event is of the same case. A truncated tail keeps a
+    valid chain: pass the last known ``head`` hash to detect it.
+    """
+    previous = GENESIS_HASH
+    for number, event in enumerate(events, start=1):
+        if event.case_id != events[0].case_id or event.version != number:
+            return False
+        if event.prev_hash != previous or event.computed_hash() != event.hash:
+            return False
+        previous = event.hash
+    return head is None or previous == head
