@@ -226,6 +226,28 @@ def write_contract(
     typer.echo(f"{len(stale)} file(s) {'stale' if check else 'written'}" if stale else "up to date")
 
 
+bench_app = typer.Typer(
+    help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("write")
+def bench_write(
+    submissions: Annotated[int, typer.Option(help="How many submissions", min=10)] = 20_000,
+    per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
+    lone: Annotated[int, typer.Option(help="Submissions sent one at a time", min=10)] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up')."""
+    from services.bench import bench_write as run
+    from services.bench import report
+
+    say = (lambda _: None) if as_json else typer.echo
+    result = asyncio.run(run(Settings(), submissions, per_case, lone, say))
+    typer.echo(json.dumps(result, indent=2) if as_json else report(result))
+
+
 @app.command("load-demo")
 def load_demo(
     gateway_url: Annotated[

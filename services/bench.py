@@ -1,0 +1,244 @@
+"""Benchmarks against the real broker, each with a baseline measured in the same run.
+
+``casetrail bench write``: N submissions published straight to Kafka, the decider (a separate
+process, as in production) decides them, and every outcome is read back. The baseline is raw
+aiokafka moving the same messages through the same broker: produce, then consume. The ratio says
+what CaseTrail's guarantees cost: transactions, state, validation, hashing.
+"""
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.cli import infra
+from services.settings import Settings
+
+ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+
+
+@dataclass(frozen=True)
+class Figures:
+    messages: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _figures(count: int, seconds: float, latencies: list[float]) -> Figures:
+    ordered = sorted(latencies)
+    return Figures(
+        messages=count,
+        seconds=round(seconds, 3),
+        per_second=round(count / seconds, 1),
+        p50_ms=round(statistics.median(ordered) * 1000, 2),
+        p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    )
+
+
+def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
+    """(case_id, JSON) for ``count`` submissions: each case is registered, accepted, then
+    handled again and again, so that cases grow long histories as real ones do."""
+    out: list[tuple[str, bytes]] = []
+    case = 0
+    while len(out) < count:
+        case_id = f"BENCH-{run}-{case:06d}"
+        for index in range(min(per_case, count - len(out))):
+            kind, payload = (
+                ("petition.register", {"channel": "visit", "persons": 2, "summary": "基准测试"})
+                if index == 0
+                else ("petition.accept", {"note": "受理"})
+                if index == 1
+                else ("petition.handle", {"record": f"第{index - 1}次办理：走访核实情况"})
+            )
+            body = {
+                "type": kind,
+                "submission_id": str(uuid.uuid4()),
+                "case_id": case_id,
+                "actor": ACTOR,
+                "occurred_at": "2020-06-01T09:00:00+08:00",
+                "payload": payload,
+            }
+            out.append((case_id, json.dumps(body, ensure_ascii=False).encode()))
+        case += 1
+    return out
+
+
+async def _round_trip(
+    bootstrap: str,
+    send_topic: str,
+    receive_topic: str,
+    messages: list[tuple[str, bytes]],
+    key_of_reply: Callable[[bytes], str],
+    key_of_message: Callable[[bytes], str],
+    lone: bool,
+) -> tuple[float, list[float]]:
+    """Send every message, read a reply for each; the seconds it took and each latency."""
+    consumer = AIOKafkaConsumer(
+        receive_topic,
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=5,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0 if lone else 5)
+    await consumer.start()
+    await producer.start()
+    await consumer.seek_to_end()
+    for tp in consumer.assignment():
+        await consumer.position(tp)  # fix the starting point before anything is sent
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    waiting = {key_of_message(value) for _, value in messages}
+
+    async def receive(until: int) -> None:
+        while len(latencies) < until:
+            batches = await consumer.getmany(timeout_ms=1000)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    key = key_of_reply(record.value or b"")
+                    if key in waiting and key in sent:
+                        waiting.discard(key)
+                        latencies.append(now - sent[key])
+
+    started = time.perf_counter()
+    try:
+        if lone:
+            for count, (case_id, value) in enumerate(messages, start=1):
+                sent[key_of_message(value)] = time.perf_counter()
+                await producer.send_and_wait(send_topic, value, key=case_id.encode())
+                await asyncio.wait_for(receive(count), 30)
+        else:
+            receiver = asyncio.create_task(receive(len(messages)))
+            for case_id, value in messages:
+                sent[key_of_message(value)] = time.perf_counter()
+                await producer.send(send_topic, value, key=case_id.encode())
+            await producer.flush()
+            await asyncio.wait_for(receiver, 600)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return time.perf_counter() - started, latencies
+
+
+def _submission_id(value: bytes) -> str:
+    return str(json.loads(value)["submission_id"])
+
+
+async def bench_write(
+    base: Settings, count: int, per_case: int, lone: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    settings = base.model_copy(update={"topic_prefix": f"bench-{run}"})
+    await infra.create_topics(settings, lambda _: None)
+    await _create_baseline_topic(settings)
+    decider = _start_decider(settings)
+    try:
+        warm = submissions(per_case, per_case, f"{run}w")
+        await _round_trip(
+            settings.kafka_bootstrap, settings.submissions_topic, settings.outcomes_topic,
+            warm, _submission_id, _submission_id, lone=True,
+        )  # fmt: skip
+        say(f"decider ready; publishing {count} submissions")
+        messages = submissions(count, per_case, run)
+        bulk = _figures(count, *await _round_trip(
+            settings.kafka_bootstrap, settings.submissions_topic, settings.outcomes_topic,
+            messages, _submission_id, _submission_id, lone=False,
+        ))  # fmt: skip
+        say(f"casetrail: {bulk.per_second} submissions/s; now {lone} one at a time")
+        singles = submissions(lone, 2, f"{run}l")
+        single = _figures(lone, *await _round_trip(
+            settings.kafka_bootstrap, settings.submissions_topic, settings.outcomes_topic,
+            singles, _submission_id, _submission_id, lone=True,
+        ))  # fmt: skip
+    finally:
+        decider.terminate()
+        decider.wait(timeout=30)
+    say("baseline: raw aiokafka, the same messages through one topic")
+    baseline_topic = f"{settings.topic_prefix}.baseline"
+    raw_bulk = _figures(count, *await _round_trip(
+        settings.kafka_bootstrap, baseline_topic, baseline_topic,
+        messages, _submission_id, _submission_id, lone=False,
+    ))  # fmt: skip
+    raw_single = _figures(lone, *await _round_trip(
+        settings.kafka_bootstrap, baseline_topic, baseline_topic,
+        singles, _submission_id, _submission_id, lone=True,
+    ))  # fmt: skip
+    await infra.delete_topics(settings)
+    size = statistics.mean(len(value) for _, value in messages)
+    return {
+        "submissions": count,
+        "per_case": per_case,
+        "partitions": settings.partitions,
+        "mean_message_bytes": round(size),
+        "casetrail": {"bulk": asdict(bulk), "lone": asdict(single)},
+        "baseline_aiokafka": {"bulk": asdict(raw_bulk), "lone": asdict(raw_single)},
+        "throughput_ratio": round(bulk.per_second / raw_bulk.per_second, 3),
+        "lone_p50_ratio": round(single.p50_ms / raw_single.p50_ms, 2),
+    }
+
+
+async def _create_baseline_topic(settings: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(f"{settings.topic_prefix}.baseline", settings.partitions, 1)]
+        )
+    finally:
+        await admin.close()
+
+
+def _start_decider(settings: Settings) -> subprocess.Popen[bytes]:
+    logs = settings.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {
+        "CASETRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CASETRAIL_TOPIC_PREFIX": settings.topic_prefix,
+        "CASETRAIL_PARTITIONS": str(settings.partitions),
+    }
+    import os
+
+    with open(Path(logs) / "bench-decider.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "decider"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def report(result: dict[str, Any]) -> str:
+    ours, raw = result["casetrail"], result["baseline_aiokafka"]
+    lines = [
+        f"{result['submissions']} submissions ({result['per_case']} per case, "
+        f"{result['partitions']} partitions, {result['mean_message_bytes']} bytes each)",
+        f"{'':<22}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}",
+    ]
+    for name, figures in (
+        ("casetrail, bulk", ours["bulk"]),
+        ("aiokafka, bulk", raw["bulk"]),
+        ("casetrail, one by one", ours["lone"]),
+        ("aiokafka, one by one", raw["lone"]),
+    ):
+        lines.append(
+            f"{name:<22}{figures['per_second']:>12}{figures['p50_ms']:>10}{figures['p99_ms']:>10}"
+        )
+    lines.append(
+        f"throughput ratio casetrail/aiokafka: {result['throughput_ratio']}; "
+        f"lone p50 ratio: {result['lone_p50_ratio']}"
+    )
+    return "\n".join(lines)
