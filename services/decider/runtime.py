@@ -54,9 +54,11 @@ class Decider(ConsumerRebalanceListener):
         log.info("decider started, group %s", self.settings.decider_group)
         try:
             while not stop.is_set():
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
-                for tp, records in batches.items():
-                    await self._decide_batch(tp, records)
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+                # Each partition has its own producer and state: their transactions overlap.
+                await asyncio.gather(
+                    *(self._decide_batch(tp, records) for tp, records in batches.items())
+                )
         finally:
             await self.consumer.stop()
             await self._release(list(self.owned))
