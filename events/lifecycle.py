@@ -5,6 +5,7 @@ rejection; ``evolve(state, event, rules)`` folds one event into the case's state
 the lifecycle tables of ``events.lifecycles``; the checks run in a fixed order, so that each
 rejection names the first thing wrong:
 
+0. the step happened before its recording, give or take CLOCK_SKEW (``invalid_payload``);
 1. the case exists (``unknown_case``) or, for an opening step, does not (``case_exists``);
 2. the step belongs to the case's type (``wrong_case_type``);
 3. ``expected_version``, when given, is the case's version (``version_conflict``);
@@ -19,7 +20,7 @@ rejection names the first thing wrong:
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from events.calendar import local_day
@@ -35,6 +36,9 @@ from events.upcasting import CURRENT_VERSIONS, typed_payload
 
 __all__ = ["CaseState", "Context", "decide", "evolve", "fold"]
 
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a department's clock may run ahead of the decider's."""
+
 
 def decide(
     state: CaseState | None, submission: SubmissionBase, ctx: Context
@@ -43,6 +47,12 @@ def decide(
     if isinstance(found, Rejection):
         return found
     lifecycle, step = found
+    if submission.occurred_at > ctx.recorded_at + CLOCK_SKEW:
+        return _reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"occurred_at {submission.occurred_at.isoformat()} is later than the time of"
+            f" recording {ctx.recorded_at.isoformat()}: a step is recorded after it happens",
+        )
     version = state.version if state is not None else 0
     if submission.expected_version is not None and submission.expected_version != version:
         return _reject(
@@ -85,7 +95,8 @@ def evolve(
     if step.effect is not None:
         updates.update(step.effect(state, payload))
     updates["clocks"] = _clocks_after(lifecycle, state, event, payload, rules)
-    if updates.get("status", state.status) in lifecycle.terminal:
+    entering_terminal = state.status not in lifecycle.terminal
+    if entering_terminal and updates.get("status", state.status) in lifecycle.terminal:
         updates["closed_at"] = at
         updates["clocks"] = ()
     return state.model_copy(update=updates)

@@ -10,9 +10,19 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from events.errors import RejectionCode
 from events.hashing import chain_hash
 
+EARLIEST, LATEST = 1900, 2200
+
 
 def _to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    # Bounded well inside datetime's range, so that converting to any timezone (China time for
+    # working days, say) can never overflow.
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc.year < LATEST:
+        raise ValueError(f"instant out of range: years {EARLIEST} to {LATEST - 1} only")
+    return utc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
