@@ -46,6 +46,9 @@ class ClockRule(Frozen):
     stops_on: frozenset[str] = Field(
         description="Event types that stop the clock; closing the case stops every clock anyway."
     )
+    restarts_on: frozenset[str] = Field(
+        default=frozenset(), description="Event types that start it afresh (e.g. reopening)."
+    )
     extendable_by: int = Field(default=0, ge=0, description="Total extension allowed, in `unit`.")
     warn_within: int = Field(
         default=3, ge=0, description="Yellow when this many working days or fewer remain."
@@ -83,6 +86,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         extendable_by=30,
         starts_on="petition.accepted",
         stops_on=frozenset({"petition.opinion_issued"}),
+        restarts_on=frozenset({"case.reopened"}),
         source="信访工作条例（60日内办结，可延长不超过30日）",
     ),
     _rule(
@@ -93,6 +97,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         unit=DayCount.WORKING,
         starts_on="complaint.accepted",
         stops_on=frozenset({"complaint.replied"}),
+        restarts_on=frozenset({"case.reopened"}),
         source="本镇工作惯例（可配置） / The town's own practice (configurable)",
     ),
     _rule(
@@ -112,7 +117,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         length=15,
         unit=DayCount.WORKING,
         starts_on="enforcement.source_registered",
-        stops_on=frozenset({"enforcement.filed"}),
+        stops_on=frozenset({"enforcement.filed", "enforcement.case_transferred"}),
         source="市场监督管理行政处罚程序规定（十五个工作日内核查，决定是否立案）",
     ),
     _rule(
@@ -123,7 +128,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         unit=DayCount.CALENDAR,
         extendable_by=30,
         starts_on="enforcement.filed",
-        stops_on=frozenset({"enforcement.decision_made"}),
+        stops_on=frozenset({"enforcement.decision_made", "enforcement.case_transferred"}),
         source="行政处罚法（2021）第六十条（立案之日起九十日内作出决定）",
     ),
 )

@@ -5,7 +5,8 @@ rejection; ``evolve(state, event, rules)`` folds one event into the case's state
 the lifecycle tables of ``events.lifecycles``; the checks run in a fixed order, so that each
 rejection names the first thing wrong:
 
-0. the step happened before its recording, give or take CLOCK_SKEW (``invalid_payload``);
+0. the step happened before its recording (give or take CLOCK_SKEW) and not before the case's
+   last step (``invalid_payload``);
 1. the case exists (``unknown_case``) or, for an opening step, does not (``case_exists``);
 2. the step belongs to the case's type (``wrong_case_type``);
 3. ``expected_version``, when given, is the case's version (``version_conflict``);
@@ -53,6 +54,12 @@ def decide(
             f"occurred_at {submission.occurred_at.isoformat()} is later than the time of"
             f" recording {ctx.recorded_at.isoformat()}: a step is recorded after it happens",
         )
+    if state is not None and submission.occurred_at < state.last_occurred_at:
+        return _reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"occurred_at {submission.occurred_at.isoformat()} is before the last step of case"
+            f" {state.case_id} ({state.last_occurred_at.isoformat()}): steps happen in order",
+        )
     version = state.version if state is not None else 0
     if submission.expected_version is not None and submission.expected_version != version:
         return _reject(
@@ -85,9 +92,14 @@ def evolve(
             status="",
             owner_department=event.department,
             opened_at=at,
+            last_occurred_at=at,
             last_hash=GENESIS_HASH,
         )
-    updates: dict[str, Any] = {"version": event.version, "last_hash": event.hash}
+    updates: dict[str, Any] = {
+        "version": event.version,
+        "last_hash": event.hash,
+        "last_occurred_at": max(at, state.last_occurred_at),
+    }
     if step.to_status is not None:
         updates["status"] = (
             step.to_status if isinstance(step.to_status, str) else step.to_status(state, payload)
@@ -285,7 +297,8 @@ def _clocks_after(
     elif event.type == "case.deadline_extended":
         clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
     for rule in rules:
-        if rule.case_type == lifecycle.case_type and rule.starts_on == event.type:
+        starts = rule.starts_on == event.type or event.type in rule.restarts_on
+        if rule.case_type == lifecycle.case_type and starts:
             clocks = [c for c in clocks if c.rule != rule.name] + [start_clock(rule, at)]
     return tuple(clocks)
 

@@ -5,7 +5,7 @@ notes, documents, reopening, deadline signals) are written once in ``shared_step
 each lifecycle with that lifecycle's statuses.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from events import payloads as p
@@ -45,6 +45,10 @@ def _check_extension(
     return None
 
 
+def _signal(clock: str, light: Light, due: date) -> str:
+    return f"{clock}:{light}:{due.isoformat()}"
+
+
 def _signal_check(light: Light) -> Any:
     def check(
         state: CaseState, payload: p.DeadlineSignal, ctx: Context, at: datetime
@@ -55,7 +59,7 @@ def _signal_check(light: Light) -> Any:
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"deadline {payload.clock} is not running on case {state.case_id}",
             )
-        if f"{payload.clock}:{light}" in state.signals:
+        if _signal(payload.clock, light, clock.due_day()) in state.signals:
             return _reject(
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"the {light} light of {payload.clock} is already recorded on case {state.case_id}",
@@ -74,9 +78,55 @@ def _signal_check(light: Light) -> Any:
 
 def _signal_effect(light: Light) -> Any:
     def effect(state: CaseState, payload: p.DeadlineSignal) -> dict[str, Any]:
-        return {"signals": state.signals | {f"{payload.clock}:{light}"}}
+        clock = state.clock(payload.clock)
+        assert clock is not None
+        return {"signals": state.signals | {_signal(payload.clock, light, clock.due_day())}}
 
     return effect
+
+
+def _unknown_department(department: str, ctx: Context) -> Rejection | None:
+    if any(officer.department == department for officer in ctx.officers.values()):
+        return None
+    return _reject(
+        RejectionCode.INVALID_PAYLOAD,
+        f"unknown department {department}: no officer of the directory belongs to it",
+    )
+
+
+def _check_transfer(
+    state: CaseState, payload: p.Transfer, ctx: Context, _: datetime
+) -> Rejection | None:
+    if payload.to_department == state.owner_department:
+        return _reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"case {state.case_id} is already owned by {payload.to_department}",
+        )
+    return _unknown_department(payload.to_department, ctx)
+
+
+def _check_assignment(
+    state: CaseState, payload: p.Assignment, ctx: Context, _: datetime
+) -> Rejection | None:
+    unknown = _unknown_department(payload.department, ctx)
+    if unknown is not None or payload.officer_id is None:
+        return unknown
+    officer = ctx.officers.get(payload.officer_id)
+    if officer is None or officer.department != payload.department:
+        return _reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"officer {payload.officer_id} is not an officer of {payload.department}",
+        )
+    return None
+
+
+def _check_mediator(
+    state: CaseState, payload: p.MediatorAssigned, ctx: Context, _: datetime
+) -> Rejection | None:
+    mediator = ctx.officers.get(payload.mediator_id)
+    if mediator is None or Role.MEDIATOR not in mediator.roles:
+        return _reject(RejectionCode.INVALID_PAYLOAD, f"{payload.mediator_id} is not a mediator")
+    return None
 
 
 def _transfer_effect(state: CaseState, payload: p.Transfer) -> dict[str, Any]:
@@ -104,6 +154,7 @@ def shared_steps(
             "转办 / Transfer to another department",
             p.Transfer,
             open_,
+            check=_check_transfer,
             effect=_transfer_effect,
         ),
         Step(
@@ -269,6 +320,7 @@ COMPLAINT = lifecycle(
             p.Assignment,
             frozenset({"accepted", "assigned"}),
             "assigned",
+            check=_check_assignment,
             effect=_assign_effect,
         ),
         Step(
@@ -354,6 +406,7 @@ PETITION = lifecycle(
             p.Assignment,
             frozenset({"accepted", "assigned"}),
             "assigned",
+            check=_check_assignment,
             effect=_assign_effect,
         ),
         Step(
@@ -438,6 +491,7 @@ MEDIATION = lifecycle(
             p.MediatorAssigned,
             frozenset({"accepted", "mediator_assigned"}),
             "mediator_assigned",
+            check=_check_mediator,
             effect=lambda s, pl: {"assigned_officer": pl.mediator_id},
         ),
         Step(
@@ -492,6 +546,12 @@ MEDIATION = lifecycle(
 )
 
 # --- enforcement (行政执法 / 行政处罚) --------------------------------------------------------
+
+
+def _after_legal_review(state: CaseState, payload: p.LegalReview) -> str:
+    if not payload.approved:
+        return "investigating"
+    return "legally_reviewed" if state.status == "reviewed" else state.status
 
 
 def _hearing_before_decision(
@@ -604,19 +664,23 @@ ENFORCEMENT = lifecycle(
             p.CaseReview,
             frozenset({"investigating"}),
             "reviewed",
-            effect=lambda s, pl: {"major": pl.major},
+            # Once a review finds the decision major it stays major: a later review cannot
+            # talk a refused legal review away.
+            effect=lambda s, pl: {"major": s.major or pl.major},
         ),
         Step(
             "enforcement.record_legal_review",
             "enforcement.legal_review_recorded",
             "法制审核 / Legal review",
             p.LegalReview,
-            frozenset({"reviewed"}),
-            lambda s, pl: "legally_reviewed" if pl.approved else "investigating",
+            # Also after the notice or the hearing: a decision found major only then must not
+            # be stuck without the review it needs.
+            frozenset({"reviewed", "notified", "hearing_held"}),
+            _after_legal_review,
             roles=frozenset({Role.LEGAL_REVIEWER}),
             owner_only=False,
             effect=lambda s, pl: {"legal_review_approved": pl.approved},
-            leads_to=("legally_reviewed", "investigating"),
+            leads_to=("legally_reviewed", "(unchanged)", "investigating"),
         ),
         Step(
             "enforcement.notify_party",

@@ -8,9 +8,9 @@ integer fen (分), so that canonical JSON (and so every hash) never holds a floa
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from events.model import Frozen, PersonalData
 
@@ -22,7 +22,8 @@ def about(text: str, example: Any, **constraints: Any) -> Any:
     return Field(description=text, examples=[example], **constraints)
 
 
-TEXT = {"min_length": 1, "max_length": 4000}
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+"""Required text: blank (whitespace only) is missing, not given."""
 SHA256 = {"pattern": r"^[0-9a-f]{64}$"}
 
 
@@ -45,27 +46,27 @@ class Note(Frozen):
 
 
 class Transfer(Frozen):
-    to_department: str = about("接收部门 / Receiving department", "综合行政执法办", **TEXT)
-    reason: str = about("转办理由 / Why it is transferred", "属该部门职责范围", **TEXT)
+    to_department: Text = about("接收部门 / Receiving department", "综合行政执法办")
+    reason: Text = about("转办理由 / Why it is transferred", "属该部门职责范围")
 
 
 class Extension(Frozen):
     clock: str = about("延长的时限 / Which deadline", "petition.handling", min_length=1)
     days: int = about("延长天数 / Days (in the deadline's unit)", 30, ge=1, le=365)
-    reason: str = about("延期理由 / Why", "情况复杂，经负责人批准", **TEXT)
+    reason: Text = about("延期理由 / Why", "情况复杂，经负责人批准")
 
 
 class Reason(Frozen):
-    reason: str = about("理由 / Reason", "当事人申请中止", **TEXT)
+    reason: Text = about("理由 / Reason", "当事人申请中止")
 
 
 class SupervisionNote(Frozen):
-    note: str = about("督办意见 / Supervision note", "请于5个工作日内报送办理进展", **TEXT)
+    note: Text = about("督办意见 / Supervision note", "请于5个工作日内报送办理进展")
     respond_by: date | None = about("反馈期限 / Respond by", "2020-10-20", default=None)
 
 
 class Document(Frozen):
-    title: str = about("材料名称 / Title", "现场检查笔录", **TEXT)
+    title: Text = about("材料名称 / Title", "现场检查笔录")
     content_hash: Sha256 = about(
         "内容SHA-256 / SHA-256 of the content",
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -93,7 +94,7 @@ class ComplaintChannel(StrEnum):
 
 class ComplaintRegistered(Frozen):
     channel: ComplaintChannel = about("渠道 / Channel", "hotline_12345")
-    subject: str = about("投诉内容 / What is complained about", "餐馆油烟扰民", **TEXT)
+    subject: Text = about("投诉内容 / What is complained about", "餐馆油烟扰民")
     complainant: Person = about("投诉人 / Complainant", {"name": "王五"})
     respondent: str | None = about(
         "被投诉单位 / The unit complained about", "某餐饮店", default=None, max_length=200
@@ -101,21 +102,21 @@ class ComplaintRegistered(Frozen):
 
 
 class NotAccepted(Frozen):
-    reason: str = about("不予受理理由 / Why it is not accepted", "不属于本机关职责范围", **TEXT)
+    reason: Text = about("不予受理理由 / Why it is not accepted", "不属于本机关职责范围")
 
 
 class Assignment(Frozen):
-    department: str = about("承办部门 / Handling department", "市场监管分局", **TEXT)
+    department: Text = about("承办部门 / Handling department", "市场监管分局")
     officer_id: str | None = about("承办人 / Assigned officer", "DY-SC-07", default=None)
     note: str = about("交办意见 / Note", "请核实后答复", default="", max_length=4000)
 
 
 class Investigation(Frozen):
-    findings: str = about("核查情况 / Findings", "经现场核查，情况属实", **TEXT)
+    findings: Text = about("核查情况 / Findings", "经现场核查，情况属实")
 
 
 class Reply(Frozen):
-    reply: str = about("答复内容 / Reply to the complainant", "已责令整改并复查", **TEXT)
+    reply: Text = about("答复内容 / Reply to the complainant", "已责令整改并复查")
     method: str = about("答复方式 / How it was given", "phone", min_length=1, max_length=50)
 
 
@@ -132,7 +133,7 @@ class PetitionChannel(StrEnum):
 class PetitionRegistered(Frozen):
     channel: PetitionChannel = about("信访渠道 / Channel", "visit")
     persons: int = about("人次 / Number of persons", 3, ge=1, le=10_000)
-    summary: str = about("诉求摘要 / What is asked", "厂房噪音扰民，要求整改", **TEXT)
+    summary: Text = about("诉求摘要 / What is asked", "厂房噪音扰民，要求整改")
     petitioners: tuple[Person, ...] = about("信访人 / Petitioners", [{"name": "李四"}], default=())
     respondent: str | None = about(
         "被反映单位 / The unit the petition is about", "某村委会", default=None, max_length=200
@@ -140,11 +141,11 @@ class PetitionRegistered(Frozen):
 
 
 class Handling(Frozen):
-    record: str = about("办理情况 / What was done", "召集双方现场协调", **TEXT)
+    record: Text = about("办理情况 / What was done", "召集双方现场协调")
 
 
 class Opinion(Frozen):
-    opinion: str = about("处理意见 / Written opinion", "诉求合理，责成整改", **TEXT)
+    opinion: Text = about("处理意见 / Written opinion", "诉求合理，责成整改")
 
 
 class ReviewOutcome(StrEnum):
@@ -154,14 +155,14 @@ class ReviewOutcome(StrEnum):
 
 class ReviewDecision(Frozen):
     outcome: ReviewOutcome = about("复查结论 / Outcome", "upheld")
-    opinion: str = about("复查意见 / Review opinion", "维持原处理意见", **TEXT)
+    opinion: Text = about("复查意见 / Review opinion", "维持原处理意见")
 
 
 # --- mediations (人民调解) -------------------------------------------------------------------
 
 
 class MediationAccepted(Frozen):
-    dispute: str = about("纠纷概况 / The dispute", "厂房租赁合同纠纷", **TEXT)
+    dispute: Text = about("纠纷概况 / The dispute", "厂房租赁合同纠纷")
     parties: tuple[Person, ...] = about(
         "当事人 / Parties", [{"name": "甲"}, {"name": "乙"}], min_length=2
     )
@@ -173,24 +174,24 @@ class MediatorAssigned(Frozen):
 
 
 class Session(Frozen):
-    notes: str = about("调解记录 / Session notes", "双方陈述意见", **TEXT)
+    notes: Text = about("调解记录 / Session notes", "双方陈述意见")
 
 
 class Agreement(Frozen):
     amount_fen: int = about("协议金额（分）/ Agreed amount, fen", 10_000_000, ge=0)
-    terms: str = about("协议内容 / Terms", "乙方分两期支付租金", **TEXT)
+    terms: Text = about("协议内容 / Terms", "乙方分两期支付租金")
 
 
 class MediationFailed(Frozen):
-    reason: str = about("调解不成原因 / Why it failed", "双方分歧较大", **TEXT)
-    remedies_told: str = about(
-        "告知的其他救济途径 / Other remedies the parties were told of", "可向法院起诉", **TEXT
+    reason: Text = about("调解不成原因 / Why it failed", "双方分歧较大")
+    remedies_told: Text = about(
+        "告知的其他救济途径 / Other remedies the parties were told of", "可向法院起诉"
     )
 
 
 class JudicialConfirmation(Frozen):
-    court: str = about("法院 / Court", "中山市第二人民法院", **TEXT)
-    ruling_number: str = about("裁定书号 / Ruling number", "(2020)粤2072民特123号", **TEXT)
+    court: Text = about("法院 / Court", "中山市第二人民法院")
+    ruling_number: Text = about("裁定书号 / Ruling number", "(2020)粤2072民特123号")
 
 
 class FollowUp(Frozen):
@@ -213,18 +214,18 @@ class Party(Frozen):
 
 
 class SourceRegistered(Frozen):
-    source: str = about("案源 / Where the lead came from", "日常巡查", **TEXT)
-    summary: str = about("案情摘要 / Summary", "未经许可擅自经营", **TEXT)
+    source: Text = about("案源 / Where the lead came from", "日常巡查")
+    summary: Text = about("案情摘要 / Summary", "未经许可擅自经营")
     party: Party = about("当事人 / Party", {"name": "某五金厂", "is_organisation": True})
 
 
 class Filing(Frozen):
-    case_number: str = about("案号 / Case number", "大涌执法立〔2020〕15号", **TEXT)
-    cause: str = about("案由 / Cause", "涉嫌无证经营", **TEXT)
+    case_number: Text = about("案号 / Case number", "大涌执法立〔2020〕15号")
+    cause: Text = about("案由 / Cause", "涉嫌无证经营")
 
 
 class EvidenceItem(Frozen):
-    title: str = about("证据名称 / Title", "现场照片", **TEXT)
+    title: Text = about("证据名称 / Title", "现场照片")
     content_hash: Sha256 = about(
         "内容SHA-256 / SHA-256 of the content",
         "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
@@ -242,13 +243,13 @@ class Evidence(Frozen):
 
 
 class CaseReview(Frozen):
-    opinion: str = about("审查意见 / Review opinion", "事实清楚，证据充分", **TEXT)
+    opinion: Text = about("审查意见 / Review opinion", "事实清楚，证据充分")
     major: bool = about("是否重大执法决定 / Is the intended decision major?", False)
 
 
 class LegalReview(Frozen):
     approved: bool = about("审核是否通过 / Approved?", True)
-    opinion: str = about("法制审核意见 / Legal review opinion", "适用法律正确，程序合法", **TEXT)
+    opinion: Text = about("法制审核意见 / Legal review opinion", "适用法律正确，程序合法")
 
 
 class PenaltyKind(StrEnum):
@@ -263,7 +264,7 @@ class PenaltyKind(StrEnum):
 class Penalty(Frozen):
     kind: PenaltyKind = about("处罚种类 / Kind of penalty", "fine")
     amount_fen: int = about("罚款金额（分）/ Fine, fen", 500_000, default=0, ge=0)
-    description: str = about("处罚内容 / What it is", "罚款人民币伍仟元", **TEXT)
+    description: Text = about("处罚内容 / What it is", "罚款人民币伍仟元")
 
 
 class Notice(Frozen):
@@ -271,18 +272,16 @@ class Notice(Frozen):
         "拟处罚内容 / Intended penalty",
         {"kind": "fine", "amount_fen": 500_000, "description": "罚款"},
     )
-    rights: str = about(
-        "告知的权利 / Rights the party was told of", "陈述、申辩及要求听证的权利", **TEXT
-    )
+    rights: Text = about("告知的权利 / Rights the party was told of", "陈述、申辩及要求听证的权利")
 
 
 class Hearing(Frozen):
-    record: str = about("听证笔录摘要 / Hearing record", "当事人到场陈述申辩", **TEXT)
+    record: Text = about("听证笔录摘要 / Hearing record", "当事人到场陈述申辩")
 
 
 class Decision(Frozen):
-    decision_number: str = about("决定书号 / Decision number", "大涌执法罚〔2020〕15号", **TEXT)
-    legal_basis: str = about("法律依据 / Legal basis", "《无证无照经营查处办法》第十三条", **TEXT)
+    decision_number: Text = about("决定书号 / Decision number", "大涌执法罚〔2020〕15号")
+    legal_basis: Text = about("法律依据 / Legal basis", "《无证无照经营查处办法》第十三条")
     penalty: Penalty = about(
         "处罚 / Penalty", {"kind": "fine", "amount_fen": 500_000, "description": "罚款"}
     )
@@ -290,15 +289,17 @@ class Decision(Frozen):
 
 
 class Service(Frozen):
-    method: str = about("送达方式 / How it was served", "直接送达", **TEXT)
+    method: Text = about("送达方式 / How it was served", "直接送达")
 
 
 class Execution(Frozen):
-    bank_receipt: str | None = about(
-        "银行缴款凭证号 / Bank receipt (fines are paid to the bank: 罚缴分离)",
-        "GDNX2020101500123",
-        default=None,
-        max_length=100,
+    bank_receipt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = (
+        about(
+            "银行缴款凭证号 / Bank receipt (fines are paid to the bank: 罚缴分离)",
+            "GDNX2020101500123",
+            default=None,
+            max_length=100,
+        )
     )
     note: str = about(
         "执行情况 / How it was executed", "当事人已缴纳罚款", default="", max_length=4000
@@ -306,5 +307,5 @@ class Execution(Frozen):
 
 
 class CaseTransfer(Frozen):
-    to_authority: str = about("移送机关 / Receiving authority", "中山市公安局大涌分局", **TEXT)
-    reason: str = about("移送理由 / Why", "涉嫌犯罪", **TEXT)
+    to_authority: Text = about("移送机关 / Receiving authority", "中山市公安局大涌分局")
+    reason: Text = about("移送理由 / Why", "涉嫌犯罪")

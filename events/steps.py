@@ -22,13 +22,16 @@ class CaseState(Frozen):
     assigned_officer: str | None = None
     opened_at: datetime
     closed_at: datetime | None = None
+    last_occurred_at: datetime
+    """When the latest step happened: a new step cannot have happened before it."""
     last_hash: str
     suspended_from: str | None = None
     """The status to return to on resumption, while the case is suspended."""
     clocks: tuple[Clock, ...] = ()
     """Every open deadline."""
     signals: frozenset[str] = frozenset()
-    """Deadline warnings and breaches the system clock recorded, as "clock:light"."""
+    """Deadline warnings and breaches the system clock recorded, as "clock:light:due day" (an
+    extension moves the due day, so the new deadline can be signalled again)."""
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0

@@ -100,10 +100,14 @@ SUBMISSION: TypeAdapter[SubmissionBase] = TypeAdapter(Submission)
 
 
 def rejection_for(error: ValidationError) -> Rejection:
-    """A validation failure as a rejection: ``missing_field`` when required content is absent,
-    ``invalid_payload`` otherwise; the message names every field path (first ten)."""
+    """A validation failure as a rejection: ``missing_field`` when required content is absent
+    (or blank), ``invalid_payload`` otherwise; the message names every field path (first ten)."""
     details = error.errors(include_url=False)
-    missing = all(d["type"] == "missing" for d in details)
+    missing = all(
+        d["type"] == "missing"
+        or (d["type"] == "string_too_short" and d.get("ctx", {}).get("min_length") == 1)
+        for d in details
+    )
     message = "; ".join(
         f"{'.'.join(str(part) for part in d['loc']) or '(body)'}: {d['msg']}" for d in details[:10]
     )

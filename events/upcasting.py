@@ -18,19 +18,18 @@ from events.model import Event, Frozen
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-_PHONE = re.compile(r"^\+?[0-9][0-9-]{6,19}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9-]{6,14}$")
+"""At most 15 digits (E.164): an 18-character ID number is never taken for a phone."""
 
 
 def _split_complainant(payload: dict[str, Any]) -> dict[str, Any]:
     """complaint.registered v1 → v2: "王五 13800000000" → {"name": "王五", "phone": "138…"}."""
     words = [w for w in re.split(r"[\s,，;；]+", str(payload["complainant"]).strip()) if w]
     phone = next((w for w in words if _PHONE.match(w)), None)
-    rest = [w for w in words if w != phone]
-    person: dict[str, Any] = {"name": rest[0] if rest else "(unknown)"}
+    name = " ".join(w for w in words if w != phone)  # "王 五" stays one name
+    person: dict[str, Any] = {"name": name or "(unknown)"}
     if phone is not None:
         person["phone"] = phone
-    if len(rest) > 1:
-        person["address"] = " ".join(rest[1:])
     return {**payload, "complainant": person}
 
 

@@ -27,7 +27,7 @@ STEPS: list[tuple[str, dict[str, Any], str]] = [
         "complaint.register",
         {
             "channel": "hotline_12345",
-            "subject": '餐馆油烟扰民\n"夜间"营业 \\ tab\t',
+            "subject": '餐馆油烟扰民\n"夜间"营业\t\\ 后厨排烟',
             "complainant": {"name": "王五", "phone": "13800000000"},
         },
         "2020-09-25T09:30:00+08:00",

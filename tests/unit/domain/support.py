@@ -4,11 +4,14 @@ The directory is built here, not read from the demo file, so that the tests do n
 the demo town's officers do.
 """
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from events.calendar import CHINA
 from events.errors import Rejection, RejectionCode
@@ -121,7 +124,9 @@ WORKING_ROLE_OFFICER: dict[str, str] = {
 """Who opens and works a case of each type in the tests."""
 
 
-def actor(officer_id: str, role: str | None = None, department: str | None = None) -> dict[str, Any]:
+def actor(
+    officer_id: str, role: str | None = None, department: str | None = None
+) -> dict[str, Any]:
     """The actor of a submission: an officer of the directory as they are, unless overridden."""
     officer = OFFICERS.get(officer_id)
     default_role = sorted(officer.roles)[0] if officer is not None else Role.OFFICER
@@ -151,7 +156,7 @@ def china(year: int, month: int, day: int, hour: int = 9, minute: int = 30) -> d
 
 def example_payload(submission_type: str, **overrides: Any) -> dict[str, Any]:
     """A valid payload for a step, made from the examples of its model's fields."""
-    model = SUBMISSION_PAYLOADS[submission_type]
+    model: type[BaseModel] = SUBMISSION_PAYLOADS[submission_type]
     payload: dict[str, Any] = {
         name: info.examples[0] for name, info in model.model_fields.items() if info.examples
     }
@@ -191,6 +196,22 @@ def submission(
 def parsed(raw: dict[str, Any]) -> SubmissionBase:
     result = parse_submission(raw)
     assert not isinstance(result, Rejection), result
+    return result
+
+
+def parse_rejection(
+    type_: str,
+    payload: dict[str, Any] | None,
+    *,
+    actor: dict[str, Any],
+    occurred_at: datetime,
+    case_id: str = CASE_ID,
+) -> Rejection:
+    """A submission that must not even parse: its rejection."""
+    result = parse_submission(
+        submission(case_id, type_, payload, actor=actor, occurred_at=occurred_at)
+    )
+    assert isinstance(result, Rejection), f"{type_} parsed: {result}"
     return result
 
 
@@ -299,3 +320,21 @@ def verify_chain(events: Sequence[Event], head: str | None = None) -> bool:
             return False
         previous = event.hash
     return head is None or previous == head
+
+
+def is_past_tense(event_type: str) -> bool:
+    """Whether the last part of a dotted event name is in the past tense (…ed, held, made)."""
+    words = event_type.rsplit(".", 1)[-1].split("_")
+    return any(word.endswith("ed") or word in {"held", "made"} for word in words)
+
+
+def assert_history(events: Sequence[Event], types: Sequence[str]) -> None:
+    """The events are exactly ``types``, versions 1..n, past tense, one valid hash chain."""
+    assert [e.type for e in events] == list(types)
+    assert [e.version for e in events] == list(range(1, len(events) + 1))
+    assert all(is_past_tense(e.type) for e in events), [e.type for e in events]
+    assert events[0].prev_hash == GENESIS_HASH
+    for before, after in itertools.pairwise(events):
+        assert after.prev_hash == before.hash
+    assert all(e.computed_hash() == e.hash for e in events)
+    assert verify_chain(events)
