@@ -8,9 +8,9 @@ integer fen (分), so that canonical JSON (and so every hash) never holds a floa
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from events.model import Frozen, PersonalData
 
@@ -265,6 +265,12 @@ class Penalty(Frozen):
     kind: PenaltyKind = about("处罚种类 / Kind of penalty", "fine")
     amount_fen: int = about("罚款金额（分）/ Fine, fen", 500_000, default=0, ge=0)
     description: Text = about("处罚内容 / What it is", "罚款人民币伍仟元")
+
+    @model_validator(mode="after")
+    def _fine_has_an_amount(self) -> Self:
+        if self.kind is PenaltyKind.FINE and self.amount_fen <= 0:
+            raise ValueError("a fine needs amount_fen greater than 0")
+        return self
 
 
 class Notice(Frozen):

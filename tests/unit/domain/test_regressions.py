@@ -1,6 +1,6 @@
 """Bugs found in events/ by the domain tests, each kept as a test of the fixed behaviour."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -129,3 +129,208 @@ def test_a_step_cannot_have_happened_before_the_case_s_last_step() -> None:
         recorded_at=china(2020, 9, 25),
     )
     assert "before the last step" in refused.message
+
+
+# --- rules the domain tests showed were missing ----------------------------------------------
+
+from tests.unit.domain.support import OFFICERS, SYSTEM  # noqa: E402
+from tests.unit.domain.support import china as _china  # noqa: E402
+from tests.unit.domain.test_enforcement import (  # noqa: E402
+    DECIDE,
+    EVIDENCE,
+    FILE,
+    NOTIFY,
+    decision,
+    legal_review,
+    review,
+)
+from tests.unit.domain.test_enforcement import REGISTER as SOURCE  # noqa: E402
+
+
+def test_a_refused_legal_review_cannot_be_talked_away_by_a_new_review() -> None:
+    state, _ = run([SOURCE, FILE, EVIDENCE, review(major=True), legal_review(approved=False)])
+    assert state.status == "investigating"
+    state, _ = run(
+        [
+            Action("enforcement.collect_evidence", ENFORCER, _china(2020, 9, 18), EVIDENCE.payload),
+            review(major=False, day=19),
+            Action("enforcement.notify_party", ENFORCER, _china(2020, 9, 20), NOTIFY.payload),
+        ],
+        state,
+    )
+    assert state.major  # the first review's finding stands
+    refused = rejected(
+        state,
+        "enforcement.decide",
+        decision(major=False),
+        RejectionCode.LEGAL_REVIEW_REQUIRED,
+        actor=actor(ENFORCER),
+        occurred_at=_china(2020, 9, 25),
+    )
+    assert state.case_id in refused.message
+
+
+def test_a_decision_found_major_after_the_notice_can_still_be_reviewed_and_made() -> None:
+    state, _ = run([SOURCE, FILE, EVIDENCE, review(major=False), NOTIFY])
+    rejected(
+        state,
+        "enforcement.decide",
+        decision(major=True),
+        RejectionCode.LEGAL_REVIEW_REQUIRED,
+        actor=actor(ENFORCER),
+        occurred_at=_china(2020, 9, 25),
+    )
+    state, _ = run([legal_review(approved=True, day=20)], state)
+    assert state.status == "notified"  # the review does not undo the notice
+    state, _ = run([Action("enforcement.decide", ENFORCER, DECIDE.at, decision(major=True))], state)
+    assert state.status == "decided"
+
+
+def test_transferring_an_enforcement_case_out_stops_its_clocks() -> None:
+    state, _ = run(
+        [
+            SOURCE,
+            FILE,
+            Action(
+                "enforcement.transfer_case",
+                ENFORCER,
+                _china(2020, 9, 5),
+                {"to_authority": "公安分局", "reason": "涉嫌犯罪"},
+            ),
+        ]
+    )
+    assert state.status == "transferred_out"
+    assert state.clocks == ()
+
+
+def test_reopening_restarts_the_reply_clock() -> None:
+    state, _ = run(
+        [
+            REGISTER,
+            Action("complaint.accept", PETITION_OFFICER, _china(2020, 9, 25)),
+            Action(
+                "complaint.assign", PETITION_OFFICER, _china(2020, 9, 26), {"department": "信访办"}
+            ),
+            Action(
+                "complaint.investigate", PETITION_OFFICER, _china(2020, 9, 27), {"findings": "属实"}
+            ),
+            Action(
+                "complaint.reply",
+                PETITION_OFFICER,
+                _china(2020, 9, 28),
+                {"reply": "已整改", "method": "phone"},
+            ),
+            Action("complaint.close", PETITION_OFFICER, _china(2020, 9, 29)),
+        ]
+    )
+    assert state.clocks == ()
+    state, _ = run(
+        [Action("case.reopen", PETITION_OFFICER, _china(2020, 11, 2), {"reason": "群众反映复发"})],
+        state,
+    )
+    (clock,) = state.clocks
+    assert clock.rule == "complaint.reply"
+    assert clock.started_on.isoformat() == "2020-11-02"
+
+
+@pytest.mark.parametrize(
+    ("type_", "payload", "complaint"),
+    [
+        (
+            "case.transfer",
+            {"to_department": "不存在的部门", "reason": "转办"},
+            "unknown department",
+        ),
+        ("case.transfer", {"to_department": "信访办", "reason": "转办"}, "already owned"),
+        ("complaint.assign", {"department": "不存在的部门"}, "unknown department"),
+        (
+            "complaint.assign",
+            {"department": "信访办", "officer_id": "DY-ZF-03"},
+            "not an officer of 信访办",
+        ),
+    ],
+)
+def test_transfers_and_assignments_name_real_departments_and_officers(
+    type_: str, payload: dict[str, object], complaint: str
+) -> None:
+    state, _ = run([REGISTER, Action("complaint.accept", PETITION_OFFICER, _china(2020, 9, 25))])
+    refused = rejected(
+        state,
+        type_,
+        payload,
+        RejectionCode.INVALID_PAYLOAD,
+        actor=actor(PETITION_OFFICER),
+        occurred_at=_china(2020, 9, 26),
+    )
+    assert complaint in refused.message
+
+
+def test_a_mediator_must_be_a_mediator() -> None:
+    assert all(o.officer_id != "DY-XF-01" or "mediator" not in o.roles for o in OFFICERS.values())
+    state, _ = run(
+        [
+            Action(
+                "mediation.accept",
+                "DY-TJ-01",
+                _china(2020, 5, 1),
+                example_payload("mediation.accept"),
+            )
+        ]
+    )
+    refused = rejected(
+        state,
+        "mediation.assign_mediator",
+        {"mediator_id": "DY-XF-01"},
+        RejectionCode.INVALID_PAYLOAD,
+        actor=actor("DY-TJ-01"),
+        occurred_at=_china(2020, 5, 2),
+    )
+    assert "not a mediator" in refused.message
+
+
+def test_an_extended_deadline_can_be_breached_again() -> None:
+    state, _ = run(PETITION_CLOSED[:2])  # registered, accepted: petition.handling runs
+    clock = state.clock("petition.handling")
+    assert clock is not None
+    first_due = clock.due_at()
+    state, _ = accepted(
+        state,
+        "case.record_deadline_breach",
+        {"clock": "petition.handling"},
+        actor=SYSTEM,
+        occurred_at=first_due + timedelta(hours=1),
+    )
+    state, _ = run(
+        [
+            Action(
+                "case.extend",
+                PETITION_OFFICER,
+                first_due + timedelta(hours=2),
+                {"clock": "petition.handling", "days": 30, "reason": "情况复杂，经负责人批准"},
+            )
+        ],
+        state,
+    )
+    extended = state.clock("petition.handling")
+    assert extended is not None
+    assert extended.due_at() > first_due
+    state, event = accepted(
+        state,
+        "case.record_deadline_breach",
+        {"clock": "petition.handling"},
+        actor=SYSTEM,
+        occurred_at=extended.due_at() + timedelta(hours=1),
+    )
+    assert event.type == "case.deadline_breached"
+    assert len([s for s in state.signals if s.startswith("petition.handling:red:")]) == 2
+
+
+def test_a_fine_needs_an_amount() -> None:
+    rejection = parse_rejection(
+        "enforcement.decide",
+        decision(penalty={"kind": "fine", "amount_fen": 0, "description": "罚款"}),
+        actor=actor(ENFORCER),
+        occurred_at=_china(2020, 9, 25),
+    )
+    assert rejection.code is RejectionCode.INVALID_PAYLOAD
+    assert "amount_fen" in rejection.message
