@@ -24,6 +24,12 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def partition_chain(head: str, event_hash: str) -> str:
+    """The next head of a partition's chain: every event of a partition of the log, in offset
+    order, extends it, so that removing or reordering whole cases shows too (DESIGN.md)."""
+    return hashlib.sha256(f"{head}{event_hash}".encode()).hexdigest()
+
+
 def chain_hash(event_fields: dict[str, Any]) -> str:
     """Hash of an event given as JSON-ready fields; a ``hash`` key, if present, is ignored."""
     without_hash = {key: value for key, value in event_fields.items() if key != "hash"}

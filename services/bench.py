@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.checkpoints import ensure_dev_key
 from services.cli import infra
 from services.settings import Settings
 
@@ -143,6 +144,7 @@ async def bench_write(
     settings = base.model_copy(update={"topic_prefix": f"bench-{run}"})
     await infra.create_topics(settings, lambda _: None)
     await _create_baseline_topic(settings)
+    ensure_dev_key(settings.signing_key_path)
     decider = _start_decider(settings)
     try:
         warm = submissions(per_case, per_case, f"{run}w")
@@ -209,6 +211,8 @@ def _start_decider(settings: Settings) -> subprocess.Popen[bytes]:
         "CASETRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "CASETRAIL_TOPIC_PREFIX": settings.topic_prefix,
         "CASETRAIL_PARTITIONS": str(settings.partitions),
+        "CASETRAIL_STATE_DIR": str(settings.state_dir),
+        "CASETRAIL_SIGNING_KEY_FILE": str(settings.signing_key_path),
     }
     import os
 

@@ -20,12 +20,23 @@ class Settings(BaseSettings):
         default=None, description="The officer directory (JSON); the demo town's when unset"
     )
 
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) signing checkpoints; <state_dir>/keys/… when unset",
+    )
+    checkpoint_every_events: int = Field(default=1000, ge=1)
+    checkpoint_every_s: float = Field(default=10.0, gt=0)
+
     gateway_port: int = 8000
     query_port: int = 8001
     outcome_timeout_s: float = Field(
         default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
     )
     max_body_bytes: int = 64 * 1024
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.state_dir / "keys" / "checkpoint-ed25519.pem"
 
     @property
     def submissions_topic(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import typer
 
+from services.checkpoints import ensure_dev_key
 from services.cli import infra
 from services.settings import Settings
 
@@ -155,6 +156,7 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
     for server in infra.components(settings).values():
         server.up(typer.echo)
     asyncio.run(infra.create_topics(settings, typer.echo))
+    ensure_dev_key(settings.signing_key_path)
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
     query_url = f"http://127.0.0.1:{settings.query_port}"
     processes = start_services(settings)

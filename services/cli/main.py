@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from services.checkpoints import ensure_dev_key
 from services.cli import infra
 from services.settings import Settings
 
@@ -54,6 +55,10 @@ def infra_up(which: Components = None) -> None:
             server.up(typer.echo)
         if Component.KAFKA in (which or list(Component)):
             asyncio.run(infra.create_topics(settings, typer.echo))
+            if ensure_dev_key(settings.signing_key_path):
+                typer.echo(
+                    f"checkpoints: created a development signing key {settings.signing_key_path}"
+                )
     except infra.InfraError as error:
         raise _fail(error) from error
 

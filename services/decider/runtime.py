@@ -5,19 +5,28 @@ transactional id names p (so a successor taking p over fences it), rebuilds the 
 partition p from the events and outcomes topics, and then writes, per batch of submissions, the
 events, the outcomes and the consumed offsets in one Kafka transaction. Events and outcomes go to
 partition p of their topics, so the state a decider needs always lives in the partitions it owns.
+
+It also chains every event of partition p (``events.hashing.partition_chain``) and, every N
+events or T seconds, publishes a checkpoint of the chain signed with its Ed25519 key to
+partition p of the checkpoints topic, in the same transaction as the events it covers.
 """
 
 import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.structs import RecordMetadata
 
+from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
+from services.checkpoints import Checkpoint, load_private_key, sign
 from services.decider.partition import PartitionState
 from services.kafka import check_copartitioned, read_to_end
 from services.officers import load_officers
@@ -26,17 +35,46 @@ from services.settings import Settings
 log = logging.getLogger("casetrail.decider")
 
 
+@dataclass(frozen=True)
+class PartitionChain:
+    """The chain over one partition of the events topic, and its last checkpoint."""
+
+    head: str = GENESIS_HASH
+    count: int = 0
+    last_offset: int = -1
+    checkpointed_count: int = 0
+    checkpointed_at: float = field(default_factory=time.monotonic)
+
+    def extended(self, event_hashes: list[str], last_offset: int) -> "PartitionChain":
+        head = self.head
+        for event_hash in event_hashes:
+            head = partition_chain(head, event_hash)
+        return replace(
+            self, head=head, count=self.count + len(event_hashes), last_offset=last_offset
+        )
+
+    def due(self, every_events: int, every_s: float) -> bool:
+        new = self.count - self.checkpointed_count
+        waited = time.monotonic() - self.checkpointed_at
+        return new >= every_events or (new > 0 and waited >= every_s)
+
+    def checkpointed(self) -> "PartitionChain":
+        return replace(self, checkpointed_count=self.count, checkpointed_at=time.monotonic())
+
+
+@dataclass
 class OwnedPartition:
-    def __init__(self, partition: int, producer: AIOKafkaProducer, state: PartitionState):
-        self.partition = partition
-        self.producer = producer
-        self.state = state
+    partition: int
+    producer: AIOKafkaProducer
+    state: PartitionState
+    chain: PartitionChain
 
 
 class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.officers = load_officers(settings.officers_file)
+        self.signing_key = load_private_key(settings.signing_key_path)
         self.owned: dict[int, OwnedPartition] = {}
         self.consumer = AIOKafkaConsumer(
             settings.submissions_topic,
@@ -59,6 +97,7 @@ class Decider(ConsumerRebalanceListener):
                 await asyncio.gather(
                     *(self._decide_batch(tp, records) for tp, records in batches.items())
                 )
+                await asyncio.gather(*(self._checkpoint_if_due(o) for o in self.owned.values()))
         finally:
             await self.consumer.stop()
             await self._release(list(self.owned))
@@ -83,22 +122,30 @@ class Decider(ConsumerRebalanceListener):
         # Starting the producer initialises its transactional id: any earlier owner of this
         # partition is fenced and its open transaction aborted before we read the log.
         await producer.start()
+        bootstrap = self.settings.kafka_bootstrap
+        last_checkpoint = None
+        checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
+        async for record in read_to_end(bootstrap, checkpoints):
+            last_checkpoint = Checkpoint.model_validate_json(record.value or b"")
         state = PartitionState(self.officers)
-        replayed = 0
+        chain = PartitionChain()
         topics = [
             TopicPartition(self.settings.events_topic, partition),
             TopicPartition(self.settings.outcomes_topic, partition),
         ]
-        async for record in read_to_end(self.settings.kafka_bootstrap, topics):
-            if record.value is None:
-                continue
+        async for record in read_to_end(bootstrap, topics):
             if record.topic == self.settings.events_topic:
-                state.replay_event(Event.model_validate_json(record.value))
-                replayed += 1
+                event = Event.model_validate_json(record.value or b"")
+                state.replay_event(event)
+                chain = chain.extended([event.hash], record.offset)
+                if last_checkpoint and chain.count == last_checkpoint.count:
+                    _compare(partition, chain, last_checkpoint)
             else:
-                state.replay_outcome(Outcome.model_validate_json(record.value))
-        log.info("partition %d taken over: %d events replayed", partition, replayed)
-        return OwnedPartition(partition, producer, state)
+                state.replay_outcome(Outcome.model_validate_json(record.value or b""))
+        if last_checkpoint is not None:
+            chain = replace(chain, checkpointed_count=last_checkpoint.count)
+        log.info("partition %d taken over: %d events replayed", partition, chain.count)
+        return OwnedPartition(partition, producer, state, chain)
 
     async def _release(self, partitions: list[int]) -> None:
         for partition in partitions:
@@ -121,17 +168,20 @@ class Decider(ConsumerRebalanceListener):
             return
         state, producer, p = owned.state, owned.producer, tp.partition
         now = datetime.now(UTC)
+        chain = owned.chain
         try:
             async with producer.transaction():
+                written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
                 for record in records:
                     decision = state.decide_record(record.value, now)
                     for event in decision.events:
-                        await producer.send(
+                        sent = await producer.send(
                             self.settings.events_topic,
                             event.model_dump_json().encode(),
                             key=event.case_id.encode(),
                             partition=p,
                         )
+                        written.append((event.hash, sent))
                     if decision.outcome is not None:
                         await producer.send(
                             self.settings.outcomes_topic,
@@ -145,6 +195,11 @@ class Decider(ConsumerRebalanceListener):
                             _dead_letter(record, decision.dead_letter_reason or ""),
                             key=record.key,
                         )
+                if written:
+                    # Offsets are known once the broker has the events (still uncommitted).
+                    last = await written[-1][1]
+                    chain = chain.extended([h for h, _ in written], last.offset)
+                    chain = await self._checkpoint(owned, chain, now, only_if_due=True)
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )
@@ -152,7 +207,49 @@ class Decider(ConsumerRebalanceListener):
             state.abort()
             raise
         state.commit()
+        owned.chain = chain
         log.debug("partition %d: %d submissions decided", p, len(records))
+
+    async def _checkpoint(
+        self, owned: OwnedPartition, chain: PartitionChain, now: datetime, only_if_due: bool
+    ) -> PartitionChain:
+        """Send a signed checkpoint of ``chain`` in the producer's open transaction."""
+        due = chain.due(self.settings.checkpoint_every_events, self.settings.checkpoint_every_s)
+        if only_if_due and not due:
+            return chain
+        checkpoint = sign(
+            self.signing_key, owned.partition, chain.last_offset, chain.count, chain.head, now
+        )
+        await owned.producer.send(
+            self.settings.checkpoints_topic,
+            checkpoint.model_dump_json().encode(),
+            key=str(owned.partition).encode(),
+            partition=owned.partition,
+        )
+        return chain.checkpointed()
+
+    async def _checkpoint_if_due(self, owned: OwnedPartition) -> None:
+        """A checkpoint for a partition that has gone quiet, in a transaction of its own."""
+        if not owned.chain.due(
+            self.settings.checkpoint_every_events, self.settings.checkpoint_every_s
+        ):
+            return
+        async with owned.producer.transaction():
+            chain = await self._checkpoint(owned, owned.chain, datetime.now(UTC), only_if_due=False)
+        owned.chain = chain
+
+
+def _compare(partition: int, chain: PartitionChain, checkpoint: Checkpoint) -> None:
+    if chain.head != checkpoint.head or chain.last_offset != checkpoint.offset:
+        # The log no longer matches what was signed: say so loudly; `casetrail verify` tells
+        # the auditor exactly where.
+        log.error(
+            "partition %d: the log differs from checkpoint at count %d (head %s, signed %s)",
+            partition,
+            checkpoint.count,
+            chain.head,
+            checkpoint.head,
+        )
 
 
 def _dead_letter(record: ConsumerRecord[bytes, bytes], reason: str) -> bytes:
