@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     )
     checkpoint_every_events: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=10.0, gt=0)
+    decider_session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
+    )
 
     gateway_port: int = 8000
     query_port: int = 8001

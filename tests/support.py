@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from aiokafka import TopicPartition
 
+from services.kafka import read_to_end
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -24,17 +26,13 @@ def free_port() -> int:
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CASETRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "CASETRAIL_POSTGRES_DSN": settings.postgres_dsn,
-        "CASETRAIL_TOPIC_PREFIX": settings.topic_prefix,
-        "CASETRAIL_PARTITIONS": str(settings.partitions),
-        "CASETRAIL_STATE_DIR": str(settings.state_dir),
-        "CASETRAIL_GATEWAY_PORT": str(settings.gateway_port),
-        "CASETRAIL_QUERY_PORT": str(settings.query_port),
-        "CASETRAIL_OUTCOME_TIMEOUT_S": str(settings.outcome_timeout_s),
+    """The environment that gives a child process exactly these settings."""
+    values = {
+        f"CASETRAIL_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
     }
+    return {**os.environ, **values}
 
 
 def casetrail(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,6 +94,17 @@ def eventually(probe: Callable[[], T | None], timeout: float = 30, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s")
         time.sleep(0.2)
+
+
+async def whole_topic(
+    settings: Settings, topic: str, partitions: int | None = None
+) -> list[tuple[int, int, bytes]]:
+    """Every committed record of ``topic`` as (partition, offset, value)."""
+    tps = [TopicPartition(topic, p) for p in range(partitions or settings.partitions)]
+    return [
+        (record.partition, record.offset, record.value or b"")
+        async for record in read_to_end(settings.kafka_bootstrap, tps)
+    ]
 
 
 def healthy(url: str) -> bool | None:

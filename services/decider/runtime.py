@@ -83,6 +83,8 @@ class Decider(ConsumerRebalanceListener):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            session_timeout_ms=settings.decider_session_timeout_ms,
+            heartbeat_interval_ms=settings.decider_session_timeout_ms // 3,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -11,12 +11,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from events.model import Event, Outcome
-from services.kafka import read_to_end
 from services.settings import Settings
-from tests.support import Service
+from tests.support import Service, whole_topic
 
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
 
@@ -70,17 +69,6 @@ async def query(
     url = f"http://127.0.0.1:{settings.query_port}"
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         yield client
-
-
-async def whole_topic(
-    settings: Settings, topic: str, partitions: int | None = None
-) -> list[tuple[int, int, bytes]]:
-    """Every committed record of ``topic`` as (partition, offset, value)."""
-    tps = [TopicPartition(topic, p) for p in range(partitions or settings.partitions)]
-    return [
-        (record.partition, record.offset, record.value or b"")
-        async for record in read_to_end(settings.kafka_bootstrap, tps)
-    ]
 
 
 async def events_of(settings: Settings, case_id: str) -> list[Event]:
