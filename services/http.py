@@ -17,6 +17,14 @@ class ErrorBody(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+class ApiError(Exception):
+    """An HTTP error with a stable code, raised anywhere in a request."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {"code": code, "message": message, **extra}
     return JSONResponse(status_code=status, content=body)
@@ -33,6 +41,10 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         missing = all(e["type"] == "missing" for e in errors)
         code = "missing_field" if missing else "invalid_payload"
         return error_response(422, code, summary, errors=errors)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

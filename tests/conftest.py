@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from services import tokens
 from services.cli import infra
 from services.settings import Settings
+from services.tokens import TokenRole
 from tests.support import Service, casetrail, eventually, free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +54,17 @@ def servers(settings: Settings) -> Iterator[Settings]:
         if started:
             down = casetrail(settings, "infra", "down", *started)
             assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture(scope="session")
+async def petition_office_token(servers: Settings) -> str:
+    """A gateway token of 信访办, the department of the tests' petition officer."""
+    conn = await asyncpg.connect(servers.postgres_dsn)
+    try:
+        _, secret = await tokens.create(conn, TokenRole.DEPARTMENT, ["信访办"], "tests")
+    finally:
+        await conn.close()
+    return secret
 
 
 async def _drop_database(settings: Settings) -> None:

@@ -10,12 +10,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import typer
 
+from services import tokens
 from services.checkpoints import ensure_dev_key
 from services.cli import infra
 from services.settings import Settings
+from services.tokens import TokenRole
 
 SERVICES = ("decider", "projector", "gateway", "query")
 DEMO_NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2020")
@@ -90,9 +93,20 @@ def submit(client: httpx.Client, body: dict[str, Any], timeout: float = 60) -> h
     return response
 
 
-def load_demo(gateway_url: str) -> None:
+async def demo_token(settings: Settings) -> str:
+    """A fresh token for the demo's petition office."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        _, secret = await tokens.create(conn, TokenRole.DEPARTMENT, [OFFICER["department"]], "demo")
+    finally:
+        await conn.close()
+    return secret
+
+
+def load_demo(gateway_url: str, token: str) -> None:
     """Submit the demo petitions through the gateway and print each outcome."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=gateway_url, timeout=30, headers=headers) as client:
         for body in demo_submissions():
             response = submit(client, body)
             answer = response.json()
@@ -163,7 +177,7 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
     try:
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")
-        load_demo(gateway_url)
+        load_demo(gateway_url, asyncio.run(demo_token(settings)))
         last_case = f"XF-2020-{len(PETITIONS) - 1:04d}"
         infra.wait_until(
             lambda: httpx.get(f"{query_url}/cases/{last_case}").json().get("status") == "accepted",

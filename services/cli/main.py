@@ -7,7 +7,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -65,10 +65,15 @@ def infra_up(which: Components = None) -> None:
 
 @infra_app.command("init")
 def infra_init() -> None:
-    """Create the topics and the database on servers that already run (e.g. under Docker)."""
+    """Create the topics, the database and a development signing key, on servers that already
+    run (e.g. under Docker)."""
     settings = Settings()
     try:
         asyncio.run(infra.create_topics(settings, typer.echo))
+        if ensure_dev_key(settings.signing_key_path):
+            typer.echo(
+                f"checkpoints: created a development signing key {settings.signing_key_path}"
+            )
         asyncio.run(infra.LocalPostgres(settings).ensure_database(typer.echo))
     except (infra.InfraError, OSError) as error:
         raise _fail(error) from error
@@ -231,6 +236,61 @@ def write_contract(
     typer.echo(f"{len(stale)} file(s) {'stale' if check else 'written'}" if stale else "up to date")
 
 
+tokens_app = typer.Typer(help="Bearer tokens for the HTTP services.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    import asyncpg
+
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    department: Annotated[str, typer.Option(help="The department the token speaks for")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "",
+) -> None:
+    """Create a department token for the gateway; the secret is printed once, never stored."""
+    from services.tokens import TokenRole, create
+
+    settings = Settings()
+    token, secret = asyncio.run(
+        _with_db(
+            settings, lambda c: create(c, TokenRole.DEPARTMENT, [department], name or department)
+        )
+    )
+    typer.echo(f"token {token.token_id} for {department}:")
+    typer.echo(secret)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token: id, role, departments, name, created, revoked."""
+    from services.tokens import listed
+
+    for token in asyncio.run(_with_db(Settings(), listed)):
+        revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+        typer.echo(
+            f"{token.token_id}  {token.role:<10} {','.join(token.departments):<16}"
+            f" {token.name:<20} created {token.created_at:%Y-%m-%d %H:%M}  {revoked}"
+        )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id")]) -> None:
+    """Revoke a token: the gateway refuses it within seconds."""
+    from services.tokens import revoke
+
+    if not asyncio.run(_with_db(Settings(), lambda c: revoke(c, token_id))):
+        raise _fail(ValueError(f"no live token {token_id}"))
+    typer.echo(f"token {token_id} revoked")
+
+
 bench_app = typer.Typer(
     help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
 )
@@ -258,11 +318,15 @@ def load_demo(
     gateway_url: Annotated[
         str, typer.Option("--gateway", help="The gateway's base URL")
     ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option(help="A 信访办 token (default: create one in the database)")
+    ] = None,
 ) -> None:
     """Submit the demo petitions to a running gateway (e.g. one started by docker compose)."""
+    from services.cli.demo import demo_token
     from services.cli.demo import load_demo as load
 
-    load(gateway_url)
+    load(gateway_url, token or asyncio.run(demo_token(Settings())))
 
 
 if __name__ == "__main__":

@@ -3,21 +3,29 @@ the decider's outcome, answering 201 (accepted), 4xx (rejected, with the code) o
 pending after the timeout, with a URL to ask again)."""
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
+import asyncpg
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
+from starlette.middleware.base import RequestResponseEndpoint
+from starlette.responses import Response
 
 from events.errors import RejectionCode
 from events.model import Outcome
 from events.submissions import Submission, SubmissionBase
-from services.http import ErrorBody, error_response, install_error_handlers
+from projections.base import create_tables
+from services import tokens
+from services.http import ApiError, ErrorBody, error_response, install_error_handlers
 from services.settings import Settings
+from services.tokens import Token, TokenRole
 
 HTTP_STATUS_OF = {
     RejectionCode.INVALID_PAYLOAD: 422,
@@ -101,15 +109,56 @@ def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker,
     return broker, submissions
 
 
+class Tokens:
+    """Looks bearer tokens up in PostgreSQL, remembering answers for a few seconds: a revoked
+    token stops working within ``ttl`` seconds, and a busy gateway does not ask every time."""
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self.pool: asyncpg.Pool | None = None
+        self.known: dict[str, tuple[float, Token | None]] = {}
+
+    async def start(self, dsn: str) -> None:
+        self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        async with self.pool.acquire() as conn:
+            await create_tables(conn, tokens.DDL)
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def holder(self, authorization: str | None) -> Token:
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
+        now = time.monotonic()
+        cached = self.known.get(secret)
+        if cached is None or cached[0] < now:
+            assert self.pool is not None
+            async with self.pool.acquire() as conn:
+                cached = (now + self.ttl, await tokens.holder(conn, secret))
+            self.known[secret] = cached
+        token = cached[1]
+        if token is None or token.role is not TokenRole.DEPARTMENT:
+            raise ApiError(401, "unauthenticated", "unknown or revoked token")
+        return token
+
+
 def create_app(settings: Settings) -> FastAPI:
     outcomes = Outcomes()
     broker, submissions = kafka_contract(settings, outcomes)
+    known_tokens = Tokens()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await known_tokens.start(settings.postgres_dsn)
         await broker.start()
         yield
         await broker.stop()
+        await known_tokens.stop()
+
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
+        return await known_tokens.holder(authorization)
 
     app = FastAPI(
         title="CaseTrail gateway",
@@ -119,20 +168,40 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app, settings.max_body_bytes)
     rejected = {"model": ErrorBody, "description": "Rejected: code and message"}
 
+    @app.middleware("http")
+    async def json_only(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and not content_type.startswith("application/json"):
+            return error_response(
+                415, "unsupported_media_type", f"send application/json, not {content_type!r}"
+            )
+        return await call_next(request)
+
     @app.post(
         "/submissions",
         status_code=201,
         response_model=Outcome,
         responses={
             202: {"description": "Still being decided"},
+            401: rejected,
+            403: rejected,
             404: rejected,
             409: rejected,
             422: rejected,
         },
     )
-    async def submit(submission: Submission) -> JSONResponse:
+    async def submit(
+        submission: Submission, token: Annotated[Token, Depends(caller)]
+    ) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
+        if submission.actor.department not in token.departments:
+            raise ApiError(
+                403,
+                "forbidden_department",
+                f"this token speaks for {', '.join(token.departments)}, not for"
+                f" {submission.actor.department}",
+            )
         future = outcomes.expect(submission.submission_id)
         try:
             await submissions.publish(
@@ -151,7 +220,9 @@ def create_app(settings: Settings) -> FastAPI:
         return outcome_response(outcome)
 
     @app.get("/submissions/{submission_id}", response_model=Outcome, responses={404: rejected})
-    async def submission_outcome(submission_id: uuid.UUID) -> JSONResponse:
+    async def submission_outcome(
+        submission_id: uuid.UUID, token: Annotated[Token, Depends(caller)]
+    ) -> JSONResponse:
         """The outcome of an earlier submission, if this gateway has seen it."""
         outcome = outcomes.recent.get(submission_id)
         if outcome is None:

@@ -5,12 +5,10 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from events.model import Event, Outcome
@@ -51,24 +49,6 @@ def accept_body(case_id: str, **extra: Any) -> dict[str, Any]:
 
 def new_case_id() -> str:
     return f"XF-T-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-async def gateway(
-    services: dict[str, Service], settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"http://127.0.0.1:{settings.gateway_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def query(
-    services: dict[str, Service], settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"http://127.0.0.1:{settings.query_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield client
 
 
 async def events_of(settings: Settings, case_id: str) -> list[Event]:
@@ -214,7 +194,9 @@ async def test_bad_http_input_gets_a_precise_error(gateway: httpx.AsyncClient) -
     assert malformed.status_code == 422
     assert malformed.json()["code"] == "invalid_payload"
 
-    oversize = await gateway.post("/submissions", content=b"x" * 100_000)
+    oversize = await gateway.post(
+        "/submissions", content=b"x" * 100_000, headers={"content-type": "application/json"}
+    )
     assert oversize.status_code == 413
     assert oversize.json()["code"] == "payload_too_large"
 

@@ -1,0 +1,100 @@
+"""Bearer tokens: who may call the HTTP services, stored hashed in PostgreSQL.
+
+A token is shown once, when created; only its SHA-256 is kept. Each token has a role and, for a
+department token, the one department it speaks for (the gateway lets it submit only as officers
+of that department).
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import asyncpg
+
+from projections.base import Connection, create_tables
+
+DDL = """
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token_id    text PRIMARY KEY,
+    token_hash  text NOT NULL UNIQUE,
+    role        text NOT NULL,
+    departments text[] NOT NULL,
+    name        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+"""
+
+
+class TokenRole(StrEnum):
+    DEPARTMENT = "department"
+
+
+@dataclass(frozen=True)
+class Token:
+    token_id: str
+    role: TokenRole
+    departments: tuple[str, ...]
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _token(row: asyncpg.Record) -> Token:
+    return Token(
+        row["token_id"],
+        TokenRole(row["role"]),
+        tuple(row["departments"]),
+        row["name"],
+        row["created_at"],
+        row["revoked_at"],
+    )
+
+
+async def create(
+    conn: Connection, role: TokenRole, departments: list[str], name: str
+) -> tuple[Token, str]:
+    """A new token and its secret (the only time the secret exists outside the caller)."""
+    await create_tables(conn, DDL)
+    token_id = secrets.token_hex(4)
+    secret = f"ct_{token_id}_{secrets.token_urlsafe(24)}"
+    row = await conn.fetchrow(
+        "INSERT INTO access_tokens (token_id, token_hash, role, departments, name)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        token_id,
+        _hash(secret),
+        role.value,
+        departments,
+        name,
+    )
+    assert row is not None
+    return _token(row), secret
+
+
+async def listed(conn: Connection) -> list[Token]:
+    await create_tables(conn, DDL)
+    rows = await conn.fetch("SELECT * FROM access_tokens ORDER BY created_at, token_id")
+    return [_token(row) for row in rows]
+
+
+async def revoke(conn: Connection, token_id: str) -> bool:
+    await create_tables(conn, DDL)
+    status = await conn.execute(
+        "UPDATE access_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL",
+        token_id,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def holder(conn: Connection, secret: str) -> Token | None:
+    """The live token with this secret, or None."""
+    row = await conn.fetchrow(
+        "SELECT * FROM access_tokens WHERE token_hash = $1 AND revoked_at IS NULL", _hash(secret)
+    )
+    return _token(row) if row is not None else None

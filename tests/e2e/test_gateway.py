@@ -1,0 +1,129 @@
+"""The gateway departments trust: tokens bound to a department, clear errors, and optimistic
+concurrency under concurrent submissions, on the real stack."""
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services import tokens
+from services.settings import Settings
+from services.tokens import TokenRole
+from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.support import Service
+
+
+@pytest.fixture
+async def bare_gateway(
+    services: dict[str, Service], settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway without credentials."""
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{settings.gateway_port}", timeout=60
+    ) as client:
+        yield client
+
+
+async def new_token(settings: Settings, department: str) -> tuple[str, str]:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        token, secret = await tokens.create(conn, TokenRole.DEPARTMENT, [department], "e2e")
+    finally:
+        await conn.close()
+    return token.token_id, secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_without_a_valid_token_nothing_is_submitted(bare_gateway: httpx.AsyncClient) -> None:
+    body = register_body(new_case_id())
+    for headers in ({}, {"Authorization": "Basic abc"}, bearer("ct_nope_nope")):
+        response = await bare_gateway.post("/submissions", json=body, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["code"] == "unauthenticated"
+
+
+async def test_a_token_submits_only_for_its_own_department(
+    bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    _, other_office = await new_token(settings, "综治中心")
+    response = await bare_gateway.post(
+        "/submissions", json=register_body(new_case_id()), headers=bearer(other_office)
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden_department"
+    assert "信访办" in response.json()["message"]
+
+
+async def test_a_revoked_token_stops_working(
+    bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    token_id, secret = await new_token(settings, "信访办")
+    first = await bare_gateway.post(
+        "/submissions", json=register_body(new_case_id()), headers=bearer(secret)
+    )
+    assert first.status_code == 201
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        assert await tokens.revoke(conn, token_id)
+    finally:
+        await conn.close()
+    await asyncio.sleep(5.5)  # the gateway remembers a token's answer for 5 s
+    after = await bare_gateway.post(
+        "/submissions", json=register_body(new_case_id()), headers=bearer(secret)
+    )
+    assert after.status_code == 401
+
+
+async def test_only_json_is_accepted(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.post(
+        "/submissions", content=b"type=petition.register", headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+async def test_unknown_step_types_are_named(gateway: httpx.AsyncClient) -> None:
+    body = register_body(new_case_id()) | {"type": "petition.teleport"}
+    response = await gateway.post("/submissions", json=body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_payload"
+    assert "petition.teleport" in response.json()["message"]
+
+
+async def test_concurrent_conflicting_submissions_exactly_one_wins(
+    gateway: httpx.AsyncClient,
+) -> None:
+    case_id = new_case_id()
+    assert (await gateway.post("/submissions", json=register_body(case_id))).status_code == 201
+    assert (
+        await gateway.post("/submissions", json=accept_body(case_id, expected_version=1))
+    ).status_code == 201
+
+    def handle(n: int) -> dict[str, Any]:
+        return {
+            "type": "petition.handle",
+            "submission_id": str(uuid.uuid4()),
+            "case_id": case_id,
+            "actor": {"officer_id": "DY-XF-02", "role": "officer", "department": "信访办"},
+            "expected_version": 2,
+            "occurred_at": "2020-03-07T10:00:00+08:00",
+            "payload": {"record": f"第{n}次走访"},
+        }
+
+    answers = await asyncio.gather(
+        *(gateway.post("/submissions", json=handle(n)) for n in range(20))
+    )
+    codes = Counter(a.status_code for a in answers)
+    assert codes == {201: 1, 409: 19}
+    losers = [a.json() for a in answers if a.status_code == 409]
+    assert {loser["code"] for loser in losers} == {"version_conflict"}
+    assert all("at version 3" in loser["message"] for loser in losers)
+    assert all(loser["outcome"]["version"] == 3 for loser in losers)
