@@ -1,6 +1,7 @@
 """Helpers for tests that run the real servers and services as separate processes."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,15 @@ class Service:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets but does nothing, like a stalled machine."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import ProducerFenced
 from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
@@ -137,6 +138,11 @@ class Decider(ConsumerRebalanceListener):
                 )
                 await asyncio.gather(*(self._checkpoint_if_due(o) for o in self.owned.values()))
                 activity.add(batches, started - waited, time.perf_counter() - started)
+        except ProducerFenced:
+            # We stalled and another decider took our partitions over: nothing we wrote since
+            # is visible. Exit; whoever supervises us starts a fresh decider.
+            log.error("fenced by a newer decider for one of our partitions: leaving the group")
+            raise
         finally:
             await self.consumer.stop()
             await self._release(list(self.owned))

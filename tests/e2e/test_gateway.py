@@ -15,7 +15,7 @@ from services import tokens
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
-from tests.support import Service
+from tests.support import Service, eventually, free_port, healthy
 
 
 @pytest.fixture
@@ -127,3 +127,41 @@ async def test_concurrent_conflicting_submissions_exactly_one_wins(
     assert {loser["code"] for loser in losers} == {"version_conflict"}
     assert all("at version 3" in loser["message"] for loser in losers)
     assert all(loser["outcome"]["version"] == 3 for loser in losers)
+
+
+async def test_a_slow_decision_is_answered_202_with_a_url_to_ask_again(
+    services: dict[str, Service], settings: Settings, petition_office_token: str, tmp_path: Any
+) -> None:
+    """A gateway that waits 0.5 s, and a decider that stalls for 2 s: 202 with a status URL,
+    and the URL gives the outcome once it is decided."""
+    impatient = settings.model_copy(update={"outcome_timeout_s": 0.5, "gateway_port": free_port()})
+    gateway = Service("gateway", impatient, tmp_path)
+    gateway.start()
+    url = f"http://127.0.0.1:{impatient.gateway_port}"
+    try:
+        eventually(lambda: healthy(url), 30, url)
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers=bearer(petition_office_token)
+        ) as client:
+            services["decider"].pause()
+            try:
+                pending = await client.post("/submissions", json=register_body(new_case_id()))
+            finally:
+                await asyncio.sleep(1.5)
+                services["decider"].resume()
+            assert pending.status_code == 202
+            status_url = pending.json()["status_url"]
+            assert pending.headers["location"] == status_url
+
+            async def decided() -> httpx.Response:
+                while True:
+                    answer = await client.get(status_url)
+                    if answer.status_code != 404:
+                        return answer
+                    await asyncio.sleep(0.2)
+
+            answer = await asyncio.wait_for(decided(), 20)
+            assert answer.status_code == 200
+            assert answer.json()["status"] == "accepted"
+    finally:
+        gateway.stop()

@@ -132,3 +132,24 @@ async def test_two_deciders_and_a_rebalance_mid_stream(log: Settings, tmp_path: 
     finally:
         second.check_alive()
         await asyncio.to_thread(second.stop)
+
+
+async def test_a_stalled_decider_is_fenced_when_it_wakes_up(log: Settings, tmp_path: Path) -> None:
+    """A decider that stops answering (SIGSTOP) loses its partitions; its successor's
+    transactional ids fence it, so whatever it tries to write after waking is never visible."""
+    messages = submissions(2000, 5, uuid.uuid4().hex[:6])
+    zombie, successor = Service("decider", log, tmp_path), Service("decider", log, tmp_path)
+    zombie.start()
+    publishing = asyncio.create_task(publish(log, messages, chunks=20))
+    await asyncio.sleep(2)
+    zombie.pause()  # mid-stream, possibly inside a transaction
+    successor.start()
+    await asyncio.sleep(10)  # past the session timeout: the group moves on without it
+    zombie.resume()
+    await publishing
+    try:
+        await assert_exactly_once(log, messages)
+    finally:
+        successor.check_alive()
+        await asyncio.to_thread(successor.stop)
+        await asyncio.to_thread(zombie.stop)

@@ -75,7 +75,7 @@ def test_javascript_notices_tampering(tamper: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        {"s": "a\u2028b\u007f\x01\x1f\"\\/é😀", "n": -12, "t": True, "z": None},
+        {"s": 'a\u2028b\u007f\x01\x1f"\\/é😀', "n": -12, "t": True, "z": None},
         {"nested": {"b": 1, "a": [1, {"y": 2, "x": 3}]}, "empty": {}, "list": []},
         {"长": "中文", "ascii": "plain", "tab\t": "key with a tab"},
     ],
