@@ -196,6 +196,14 @@ class Clock(Frozen):
             return Light.YELLOW
         return Light.GREEN
 
+    def yellow_from(self) -> datetime:
+        """The first instant the (running) clock is yellow: the start of the first China day
+        with ``warn_within`` working days or fewer left. Lets a database compute lights."""
+        due, day = self.due_day(), self.due_day()
+        while working_days_between(day - timedelta(days=1), due) <= self.warn_within:
+            day -= timedelta(days=1)
+        return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
+
     def paused(self, at: datetime) -> "Clock":
         """Suspend the clock at `at`; a clock already suspended keeps its original start."""
         if self.paused_since is not None:

@@ -9,8 +9,9 @@ from projections.base import Connection, LoggedEvent
 class AuditTrail:
     name = "audit_trail"
     version = 1
+    tables: tuple[str, ...] = ("audit_trail",)
     ddl = """
-    CREATE TABLE IF NOT EXISTS audit_trail (
+    CREATE TABLE audit_trail (
         event_id        uuid PRIMARY KEY,
         case_id         text NOT NULL,
         case_type       text NOT NULL,
@@ -31,6 +32,10 @@ class AuditTrail:
         log_offset      bigint NOT NULL,
         UNIQUE (case_id, version)
     );
+    """
+    indexes = """
+    CREATE INDEX audit_trail_recorded ON audit_trail (recorded_at);
+    CREATE INDEX audit_trail_log ON audit_trail (log_partition, log_offset);
     """
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:

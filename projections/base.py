@@ -35,8 +35,13 @@ async def create_tables(conn: Connection, ddl: str) -> None:
 class Projection(Protocol):
     name: str
     version: int
+    """The schema version of its tables: a change means a rebuild."""
+    tables: tuple[str, ...]
+    """The tables readers see (as views onto the live build)."""
     ddl: str
-    """Idempotent SQL creating the projection's tables and indexes."""
+    """SQL creating the tables, unqualified: it runs in the build's own schema."""
+    indexes: str
+    """SQL creating the indexes; a rebuild runs it after the bulk load."""
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
         """Write the effect of ``batch`` (in log order) inside the caller's transaction."""

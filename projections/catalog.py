@@ -1,13 +1,17 @@
-"""Every projection CaseTrail maintains, and their tables."""
+"""Every projection CaseTrail maintains."""
 
+import asyncpg
+
+from projections import builds
 from projections.audit_trail import AuditTrail
-from projections.base import Connection, Projection, create_tables
-from projections.case_summary import CaseSummary
-from projections.runtime import CHECKPOINT_DDL
+from projections.base import Projection
+from projections.cases import Cases
+from projections.officer_activity import OfficerActivity
 
-PROJECTIONS: tuple[Projection, ...] = (CaseSummary(), AuditTrail())
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (Cases(), AuditTrail(), OfficerActivity())}
 
 
-async def ensure_schema(conn: Connection) -> None:
-    """Create every projection's tables if missing, so readers can start before the projector."""
-    await create_tables(conn, CHECKPOINT_DDL + "".join(p.ddl for p in PROJECTIONS))
+async def ensure_schema(pool: asyncpg.Pool) -> None:
+    """A live build of every projection, so that readers can start before the projector."""
+    for projection in PROJECTIONS.values():
+        await builds.ensure_live(pool, projection)

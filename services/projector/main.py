@@ -20,7 +20,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 topic=settings.events_topic,
                 group_id=settings.projection_group(projection.name, projection.version),
             )
-            for projection in PROJECTIONS
+            for projection in PROJECTIONS.values()
         ]
         await asyncio.gather(*(runner.run(stop) for runner in runners))
     finally:

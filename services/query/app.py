@@ -58,8 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.pool = await asyncpg.create_pool(
             settings.postgres_dsn, min_size=1, max_size=8, init=_init_connection
         )
-        async with app.state.pool.acquire() as conn:
-            await ensure_schema(conn)
+        await ensure_schema(app.state.pool)
         yield
         await app.state.pool.close()
 

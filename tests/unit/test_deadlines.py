@@ -4,10 +4,10 @@
 Sat Oct 10 are make-up working days (调休).
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -326,3 +326,28 @@ def test_rule_and_clock_validation() -> None:
         clock.paused(datetime(2020, 10, 12, 10, 0))
     with pytest.raises(ValidationError):
         clock.started_on = date(2020, 1, 1)  # type: ignore[misc]
+
+
+@given(
+    start=st.dates(min_value=date(2019, 1, 1), max_value=date(2021, 6, 30)),
+    length=st.integers(min_value=1, max_value=90),
+    unit=st.sampled_from(list(DayCount)),
+    hours=st.integers(min_value=0, max_value=24 * 200),
+)
+@settings(max_examples=150, deadline=None, database=None)
+def test_yellow_from_and_due_at_reproduce_the_light(
+    start: date, length: int, unit: DayCount, hours: int
+) -> None:
+    """What a database computes from the two instants equals the light itself."""
+    clock = Clock(
+        rule="r", unit=unit, length=length, warn_within=3, extendable_by=0, started_on=start
+    )
+    at = datetime.combine(start, time(0), tzinfo=CHINA) + timedelta(hours=hours)
+    expected = (
+        Light.RED
+        if at >= clock.due_at()
+        else Light.YELLOW
+        if at >= clock.yellow_from()
+        else Light.GREEN
+    )
+    assert clock.light(at) == expected
