@@ -48,12 +48,15 @@ def schema_of(projection: str, build: int) -> str:
     return f"{projection}_b{build}"
 
 
-async def live_build(conn: Connection, projection: str, lock: bool = False) -> int | None:
-    """The live build; with ``lock``, held (FOR SHARE) until the transaction ends, so that no
-    switch happens while a batch is being written."""
+async def live_build(
+    conn: Connection, projection: str, lock: bool = False, exclusive: bool = False
+) -> int | None:
+    """The live build. With ``lock`` its row stays locked until the transaction ends: shared by
+    a projector writing a batch (so no switch happens meanwhile), ``exclusive`` by a rebuild
+    about to switch (so no batch is written meanwhile)."""
+    mode = (" FOR UPDATE" if exclusive else " FOR SHARE") if lock else ""
     build: int | None = await conn.fetchval(
-        "SELECT build FROM projection_builds WHERE projection = $1 AND state = 'live'"
-        + (" FOR SHARE" if lock else ""),
+        "SELECT build FROM projection_builds WHERE projection = $1 AND state = 'live'" + mode,
         projection,
     )
     return build

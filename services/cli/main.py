@@ -329,5 +329,13 @@ def load_demo(
     load(gateway_url, token or asyncio.run(demo_token(Settings())))
 
 
+from services.cli import readpath_cli  # noqa: E402 - the read-path commands live there
+
+app.command()(readpath_cli.lag)
+app.command()(readpath_cli.rebuild)
+app.command()(readpath_cli.replay)
+app.command()(readpath_cli.stats)
+
+
 if __name__ == "__main__":
     app()

@@ -111,6 +111,22 @@ def create_app(settings: Settings) -> FastAPI:
             return error_response(404, "unknown_case", f"no case {case_id}")
         return [dict(row) for row in rows]
 
+    @app.get("/health/projections")
+    async def projections_health(request: Request) -> JSONResponse:
+        """Each projection's live build and the events it could not apply (503 if any)."""
+        async with pool(request).acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT b.projection, b.build, count(e.log_offset) AS errors,"
+                " min(e.error) AS first_error FROM projection_builds b"
+                " LEFT JOIN projection_errors e USING (projection, build)"
+                " WHERE b.state = 'live' GROUP BY 1, 2 ORDER BY 1"
+            )
+        report = [dict(row) for row in rows]
+        healthy = all(row["errors"] == 0 for row in report)
+        return JSONResponse(
+            {"healthy": healthy, "projections": report}, status_code=200 if healthy else 503
+        )
+
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:
         await pool(request).fetchval("SELECT 1")

@@ -1,0 +1,178 @@
+"""Commands on the read path: lag, rebuild, replay, stats (registered in services.cli.main)."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import typer
+
+from events.calendar import CHINA
+from projections.statistics import Basis, Dimension
+from services import readpath
+from services.settings import Settings
+
+T = TypeVar("T")
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def _instant(text: str | None) -> datetime | None:
+    """ISO 8601 with a timezone, or a date meaning the end of that day in China time."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA) - timedelta(
+            microseconds=1
+        )
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a date nor an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} needs a timezone, e.g. {text}+08:00")
+    return moment
+
+
+def _run(work: Callable[[asyncpg.Connection], Awaitable[T]], settings: Settings) -> T:
+    async def main() -> T:
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(main())
+    except (readpath.ReadPathError, OSError, asyncpg.PostgresError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def lag(as_json: AsJson = False) -> None:
+    """How far each projection is behind the log, and any event it could not apply.
+    Exits 1 when a projection is unhealthy."""
+    settings = Settings()
+    report = _run(lambda conn: readpath.lag(settings, conn), settings)
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in report], default=str, ensure_ascii=False))
+    else:
+        for r in report:
+            total = sum(r.behind.values())
+            state = "healthy" if r.healthy else "UNHEALTHY"
+            typer.echo(f"{r.projection:<18} build {r.build}  {total:>8} behind  {state}")
+            for error in r.errors:
+                where = f"p{error['partition']}@{error['log_offset']}"
+                typer.echo(f"  {where}: {error['error']} (stopped here)")
+    if not all(r.healthy for r in report):
+        raise typer.Exit(1)
+
+
+def rebuild(
+    projection: Annotated[str, typer.Argument(help="cases, audit_trail or officer_activity")],
+) -> None:
+    """Rebuild a projection from offset 0 beside the live one, then switch readers atomically."""
+    settings = Settings()
+
+    async def work(_: asyncpg.Connection) -> int:
+        return await readpath.rebuild(settings, projection, typer.echo)
+
+    _run(work, settings)
+
+
+def replay(
+    case_id: Annotated[str, typer.Argument(help="The case")],
+    as_of: Annotated[
+        str | None, typer.Option(help="An instant (ISO 8601) or a day (its end, China time)")
+    ] = None,
+    basis: Annotated[
+        Basis, typer.Option(help="recorded: as the log stood then; occurred: as things happened")
+    ] = Basis.RECORDED,
+    as_json: AsJson = False,
+) -> None:
+    """A case step by step from the log, and its state at any past instant."""
+    settings = Settings()
+    instant = _instant(as_of)
+    events = asyncio.run(readpath.case_events(settings, case_id))
+    if not events:
+        typer.secho(f"error: no case {case_id} on the log", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    replayed = readpath.replay_case(events, instant, basis)
+    state = replayed.state
+    if as_json:
+        typer.echo(json.dumps({
+            "case_id": case_id,
+            "events": [e.model_dump(mode="json") for e in events],
+            "counted": replayed.counted,
+            "state": state.model_dump(mode="json") if state else None,
+        }, ensure_ascii=False))  # fmt: skip
+        return
+    for index, event in enumerate(events):
+        mark = " " if index < replayed.counted else "-"
+        actor = event.actor
+        cert = f" 证{actor.certificate}" if actor.certificate else ""
+        typer.echo(
+            f"{mark} v{event.version:<3} {event.type:<34}"
+            f" 发生 {event.occurred_at.astimezone(CHINA):%Y-%m-%d %H:%M}"
+            f"  记录 {event.recorded_at.astimezone(CHINA):%Y-%m-%d %H:%M}"
+            f"  {actor.officer_id} {actor.role}"
+            f" {actor.department}{cert}"
+        )
+    when = f"as of {instant.isoformat()} ({basis.value})" if instant else "now"
+    if state is None:
+        typer.echo(f"\n{when}: the case did not exist yet")
+        return
+    at = instant or datetime.now(CHINA)
+    typer.echo(
+        f"\n{when}: {state.case_type} {state.status}, version {state.version},"
+        f" owned by {state.owner_department}"
+    )
+    for clock in state.clocks:
+        typer.echo(f"  deadline {clock.rule}: due {clock.due_day()}, {clock.light(at)}")
+    if replayed.counted < len(events):
+        typer.echo(f"  (- {len(events) - replayed.counted} later step(s) not counted)")
+
+
+def stats(
+    year: Annotated[int, typer.Option(help="The year (China time)")] = 2020,
+    by: Annotated[
+        str, typer.Option(help="Comma-separated: case_type, department, channel, status, month")
+    ] = "case_type",
+    as_of: Annotated[
+        str | None, typer.Option(help="Figures as the log stood then: ISO instant or a day")
+    ] = None,
+    basis: Annotated[Basis, typer.Option(help="With --as-of: recorded or occurred")] = (
+        Basis.RECORDED
+    ),
+    as_json: AsJson = False,
+) -> None:
+    """The supervisors' figures for a year, with year-over-year change; now or as of a date."""
+    settings = Settings()
+    try:
+        dimensions = [Dimension(d.strip()) for d in by.split(",") if d.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--by takes {', '.join(d.value for d in Dimension)}") from None
+    instant = _instant(as_of)
+    result: dict[str, Any] = _run(
+        lambda conn: readpath.statistics(settings, conn, year, dimensions, instant, basis),
+        settings,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, default=str, ensure_ascii=False))
+        return
+    title = f"{year}" + (f", as of {result['as_of']} ({result['basis']})" if instant else "")
+    typer.echo(title)
+    for row in result["rows"]:
+        name = " / ".join(str(row[k]) for k in result["by"]) or "all"
+        change = row["year_over_year"]["cases"]
+        yoy = f"{change:+.0%}" if change is not None else "n/a"
+        typer.echo(
+            f"{name:<28} {row['cases']:>6} cases {row['persons']:>6} persons"
+            f"  closed {row['closure_rate'] or 0:.0%}  replied {row['reply_rate'] or 0:.0%}"
+            f"  同比 {yoy}"
+        )
