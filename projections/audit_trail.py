@@ -39,17 +39,11 @@ class AuditTrail:
     """
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
-        # A plain INSERT on purpose: offsets commit with the rows, so a duplicate here would be a
-        # bug to surface, not to paper over with ON CONFLICT.
-        await conn.executemany(
-            """
-            INSERT INTO audit_trail (event_id, case_id, case_type, version, type, schema_version,
-                occurred_at, recorded_at, actor, department, submission_id, correlation_id,
-                causation_id, payload, prev_hash, hash, log_partition, log_offset)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb,
-                    $15, $16, $17, $18)
-            """,
-            [
+        # COPY: the fastest way in, and like a plain INSERT it fails on a duplicate, which
+        # would be a bug to surface (offsets commit with the rows), not to paper over.
+        await conn.copy_records_to_table(
+            "audit_trail",
+            records=[
                 (
                     e.event_id,
                     e.case_id,

@@ -30,9 +30,9 @@ class OfficerActivity:
     """
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
-        await conn.executemany(
-            "INSERT INTO officer_activity VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            [
+        await conn.copy_records_to_table(
+            "officer_activity",
+            records=[
                 (
                     e.actor.officer_id,
                     e.occurred_at,

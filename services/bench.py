@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,114 @@ def report(result: dict[str, Any]) -> str:
         f"lone p50 ratio: {result['lone_p50_ratio']}"
     )
     return "\n".join(lines)
+
+
+# --- rebuild -----------------------------------------------------------------------------------
+
+
+async def bench_rebuild(
+    base: Settings, events: int, cases: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """A log of ``events`` events over ``cases`` cases, rebuilt into each projection; the
+    baseline is asyncpg COPY writing the audit trail's rows straight into a bare table."""
+    import asyncpg
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from projections.catalog import PROJECTIONS
+    from services import readpath
+    from services.decider.partition import PartitionState
+    from services.officers import load_officers
+
+    run = uuid.uuid4().hex[:8]
+    database = f"casetrail_bench_{run}"
+    settings = base.model_copy(
+        update={
+            "topic_prefix": f"bench-{run}",
+            "postgres_dsn": base.postgres_dsn.rsplit("/", 1)[0] + f"/{database}",
+        }
+    )
+    admin = await asyncpg.connect(base.postgres_dsn)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await infra.create_topics(settings, lambda _: None)
+    try:
+        say(f"writing a log of {events} events over {cases} cases")
+        state = PartitionState(load_officers(None))
+        partitioner = DefaultPartitioner()
+        numbers = list(range(settings.partitions))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, max_batch_size=1 << 20
+        )
+        await producer.start()
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for index, (case_id, value) in enumerate(
+                submissions(events, max(2, events // cases), run)
+            ):
+                for event in state.decide_record(value, datetime(2020, 12, 31, tzinfo=UTC)).events:
+                    raw = event.model_dump_json().encode()
+                    partition = partitioner(case_id.encode(), numbers, numbers)
+                    await producer.send(settings.events_topic, raw, key=case_id.encode(),
+                                        partition=partition)  # fmt: skip
+                    rows.append(_audit_row(event, partition, index))
+                state.commit()
+                if index % 100_000 == 0 and index:
+                    say(f"  {index} events written")
+            await producer.flush()
+        finally:
+            await producer.stop()
+        results: dict[str, Any] = {}
+        for name in PROJECTIONS:
+            started = time.perf_counter()
+            await readpath.rebuild(settings, name, lambda _: None, batch_size=10_000)
+            seconds = time.perf_counter() - started
+            results[name] = {
+                "seconds": round(seconds, 1),
+                "events_per_second": round(events / seconds),
+            }
+            say(f"{name}: {results[name]['events_per_second']} events/s")
+        baseline = await _copy_baseline(settings.postgres_dsn, rows)
+        say(f"baseline asyncpg COPY of the audit rows: {baseline} rows/s")
+        return {
+            "events": events,
+            "cases": cases,
+            "projections": results,
+            "baseline_copy_rows_per_second": baseline,
+            "ratio_to_copy": {
+                name: round(r["events_per_second"] / baseline, 3) for name, r in results.items()
+            },
+        }
+    finally:
+        await infra.delete_topics(settings)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def _audit_row(event: Any, partition: int, offset: int) -> tuple[Any, ...]:
+    return (
+        event.event_id, event.case_id, event.case_type.value, event.version, event.type,
+        event.schema_version, event.occurred_at, event.recorded_at, event.actor.model_dump_json(),
+        event.department, event.submission_id, event.correlation_id, event.causation_id,
+        json.dumps(event.payload, ensure_ascii=False), event.prev_hash, event.hash, partition,
+        offset,
+    )  # fmt: skip
+
+
+async def _copy_baseline(dsn: str, rows: list[tuple[Any, ...]]) -> int:
+    import asyncpg
+
+    from projections.audit_trail import AuditTrail
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE SCHEMA baseline; SET search_path TO baseline")
+        await conn.execute(AuditTrail.ddl)
+        started = time.perf_counter()
+        for start in range(0, len(rows), 10_000):
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "audit_trail", records=rows[start : start + 10_000]
+                )
+        await conn.execute(AuditTrail.indexes)
+        return round(len(rows) / (time.perf_counter() - started))
+    finally:
+        await conn.close()
