@@ -1,0 +1,392 @@
+"""`casetrail verify` on the real Kafka and PostgreSQL (DESIGN.md, guarantee 5): an intact system
+verifies, and each tampering with the audit trail or the log is named with its place.
+
+Each tampering with the audit trail is undone before its test ends, so that every test starts
+from an intact system. Tampering with the log cannot be undone (Kafka appends only), so those
+tests write a chain of their own under a topic prefix of their own and delete it afterwards.
+"""
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from events.hashing import GENESIS_HASH, chain_hash, partition_chain
+from services.bench import submissions
+from services.checkpoints import load_private_key, sign
+from services.cli import infra
+from services.decider.partition import PartitionState
+from services.officers import load_officers
+from services.settings import Settings
+from services.verify import AUDIT_COLUMNS, Verification, verify_system
+from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.support import Service, casetrail, free_port
+
+SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
+
+
+@pytest.fixture(scope="module")
+async def cases(
+    services: dict[str, Service], settings: Settings, petition_office_token: str
+) -> list[str]:
+    """Three petitions through the gateway, two of them accepted (five events), once the audit
+    trail has them all."""
+    url = f"http://127.0.0.1:{settings.gateway_port}"
+    headers = {"Authorization": f"Bearer {petition_office_token}"}
+    ids = [new_case_id() for _ in range(3)]
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as gateway:
+        for case_id in ids:
+            response = await gateway.post("/submissions", json=register_body(case_id))
+            assert response.status_code == 201, response.text
+        for case_id in ids[:2]:
+            body = accept_body(case_id, expected_version=1)
+            response = await gateway.post("/submissions", json=body)
+            assert response.status_code == 201, response.text
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        for _ in range(150):
+            count = await conn.fetchval(
+                "SELECT count(*) FROM audit_trail WHERE case_id = ANY($1::text[])", ids
+            )
+            if count == 5:
+                return ids
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    raise AssertionError("the audit trail did not get the five events within 30s")
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+COLUMNS = ", ".join(f"{c}::text AS {c}" if c in ("actor", "payload") else c for c in AUDIT_COLUMNS)
+
+
+async def row(conn: asyncpg.Connection, case_id: str, version: int) -> dict[str, Any]:
+    found = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM audit_trail WHERE case_id = $1 AND version = $2", case_id, version
+    )
+    assert found is not None, (case_id, version)
+    return dict(found)
+
+
+def place(of: dict[str, Any]) -> str:
+    return f"p{of['log_partition']}@{of['log_offset']}"
+
+
+def named(result: Verification) -> list[tuple[str, str]]:
+    return [(p.kind, p.where) for p in result.problems]
+
+
+async def assert_intact(settings: Settings, case: str | None = None) -> Verification:
+    result = await verify_system(settings, case)
+    assert result.intact, [str(p) for p in result.problems]
+    return result
+
+
+# --- an intact system -----------------------------------------------------------------------
+
+
+async def test_an_intact_system_verifies(cases: list[str], settings: Settings) -> None:
+    result = await assert_intact(settings)
+    assert result.events >= 5
+    assert result.audit_rows is not None
+    assert result.audit_rows + result.not_yet_projected == result.events
+
+    alone = await assert_intact(settings, cases[0])
+    assert (alone.events, alone.cases, alone.audit_rows) == (2, 1, 2)
+
+    command = casetrail(settings, "verify")
+    assert command.returncode == 0, command.stdout + command.stderr
+    assert SUMMARY.match(command.stdout.splitlines()[0]), command.stdout
+
+    as_json = casetrail(settings, "verify", "--case", cases[2], "--json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert (report["intact"], report["case"], report["events"], report["audit_rows"]) == (
+        True,
+        cases[2],
+        1,
+        1,
+    )
+
+
+async def test_verify_that_cannot_reach_kafka_says_so(settings: Settings) -> None:
+    nowhere = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    command = casetrail(nowhere, "verify", "--log-only")
+    assert command.returncode == 2
+    assert "could not verify: Kafka at 127.0.0.1:" in command.stderr
+    assert "Traceback" not in command.stderr + command.stdout
+
+
+# --- tampering with the audit trail ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "tampered"),
+    [("department", "'别的部门'"), ("payload", """payload || '{"summary": "改过的摘要"}'""")],
+)
+async def test_an_altered_row_is_named(
+    cases: list[str], settings: Settings, db: asyncpg.Connection, column: str, tampered: str
+) -> None:
+    original = await row(db, cases[0], 1)
+    await db.execute(
+        f"UPDATE audit_trail SET {column} = {tampered} WHERE event_id = $1", original["event_id"]
+    )
+    try:
+        result = await verify_system(settings)
+        assert named(result) == [("audit_row_altered", place(original))]
+        assert f"differs from the log in {column} (" in result.problems[0].detail
+        assert (await assert_intact(settings, cases[1])).audit_rows == 2  # another case
+
+        if column == "department":
+            command = casetrail(settings, "verify")
+            assert command.returncode == 1, command.stdout + command.stderr
+            lines = command.stdout.splitlines()
+            assert lines[0].startswith(f"audit_row_altered at {place(original)}: ")
+            assert lines[1].endswith(": 1 problem")
+    finally:
+        cast = "::jsonb" if column == "payload" else ""
+        await db.execute(
+            f"UPDATE audit_trail SET {column} = $2{cast} WHERE event_id = $1",
+            original["event_id"],
+            original[column],
+        )
+    await assert_intact(settings)
+
+
+async def test_a_deleted_row_is_named(
+    cases: list[str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    original = await row(db, cases[1], 2)
+    await db.execute("DELETE FROM audit_trail WHERE event_id = $1", original["event_id"])
+    try:
+        result = await verify_system(settings)
+        assert named(result) == [("audit_row_missing", place(original))]
+        assert f"{cases[1]} v2 (petition.accepted) has no row" in result.problems[0].detail
+
+        command = casetrail(settings, "verify", "--json")
+        assert command.returncode == 1, command.stdout + command.stderr
+        report = json.loads(command.stdout)
+        assert report["intact"] is False
+        assert [
+            (p["kind"], p["case_id"], p["partition"], p["offset"]) for p in report["problems"]
+        ] == [("audit_row_missing", cases[1], original["log_partition"], original["log_offset"])]
+    finally:
+        values = ", ".join(
+            f"${i}::jsonb" if c in ("actor", "payload") else f"${i}"
+            for i, c in enumerate(AUDIT_COLUMNS, start=1)
+        )
+        await db.execute(
+            f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)}) VALUES ({values})",
+            *[original[c] for c in AUDIT_COLUMNS],
+        )
+    await assert_intact(settings)
+
+
+async def test_rows_with_swapped_log_offsets_are_a_reordering(
+    cases: list[str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    first, second = await row(db, cases[0], 1), await row(db, cases[0], 2)
+    assert first["log_partition"] == second["log_partition"]  # one case, one partition
+
+    async def put(offsets: tuple[int, int]) -> None:
+        async with db.transaction():
+            for of, offset in zip((first, second), offsets, strict=True):
+                await db.execute(
+                    "UPDATE audit_trail SET log_offset = $2 WHERE event_id = $1",
+                    of["event_id"],
+                    offset,
+                )
+
+    await put((second["log_offset"], first["log_offset"]))
+    try:
+        result = await verify_system(settings, cases[0])
+        assert named(result) == [("audit_rows_reordered", f"{place(first)}, {place(second)}")]
+        assert named(await verify_system(settings)) == named(result)
+    finally:
+        await put((first["log_offset"], second["log_offset"]))
+    await assert_intact(settings)
+
+
+async def test_rows_with_swapped_versions_are_a_reordering(
+    cases: list[str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    first, second = await row(db, cases[1], 1), await row(db, cases[1], 2)
+
+    async def swap() -> None:  # (case_id, version) is unique: through a free version
+        async with db.transaction():
+            versions = [
+                await db.fetchval("SELECT version FROM audit_trail WHERE event_id = $1", of)
+                for of in (first["event_id"], second["event_id"])
+            ]
+            for of, version in ((first, 0), (second, versions[0]), (first, versions[1])):
+                await db.execute(
+                    "UPDATE audit_trail SET version = $2 WHERE event_id = $1",
+                    of["event_id"],
+                    version,
+                )
+
+    await swap()
+    try:
+        result = await verify_system(settings)
+        assert named(result) == [("audit_rows_reordered", f"{place(first)}, {place(second)}")]
+        assert result.problems[0].case_id == cases[1]
+    finally:
+        await swap()
+    assert (await row(db, cases[1], 1))["event_id"] == first["event_id"]
+    await assert_intact(settings)
+
+
+async def test_an_extra_row_is_named(
+    cases: list[str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    model = await row(db, cases[2], 1)
+    invented = uuid.uuid4()
+    await db.execute(
+        f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)})"
+        f" SELECT $1, case_id, case_type, 2, 'petition.accepted', schema_version, occurred_at,"
+        " recorded_at, actor, department, submission_id, correlation_id, causation_id, payload,"
+        " prev_hash, hash, log_partition, log_offset + 1000000"
+        " FROM audit_trail WHERE event_id = $2",
+        invented,
+        model["event_id"],
+    )
+    try:
+        result = await verify_system(settings)
+        assert named(result) == [("audit_row_extra", f"audit_trail row {invented}")]
+        assert f"no event {invented} on the log" in result.problems[0].detail
+        assert named(await verify_system(settings, cases[2])) == named(result)
+    finally:
+        await db.execute("DELETE FROM audit_trail WHERE event_id = $1", invented)
+    await assert_intact(settings)
+
+
+# --- tampering with the log, on topics of its own -------------------------------------------
+
+
+@pytest.fixture
+async def own_log(servers: Settings) -> AsyncIterator[Settings]:
+    """Topics of their own (one partition), for a log that is tampered with for good."""
+    own = servers.model_copy(
+        update={
+            "topic_prefix": f"{servers.topic_prefix}-verify-{uuid.uuid4().hex[:6]}",
+            "partitions": 1,
+        }
+    )
+    await infra.create_topics(own, lambda _: None)
+    try:
+        yield own
+    finally:
+        await infra.delete_topics(own)
+
+
+NOW = datetime(2020, 6, 2, tzinfo=UTC)
+
+
+def decided(count: int, per_case: int) -> list[dict[str, Any]]:
+    """Events as the decider writes them, for ``count`` submissions of ``per_case`` per case."""
+    state = PartitionState(load_officers(None))
+    events = []
+    for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
+        events += [e.model_dump(mode="json") for e in state.decide_record(value, NOW).events]
+    return events
+
+
+async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -> list[int]:
+    """Append with a plain producer, as anyone with access to the broker could; the offsets."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(
+                topic, json.dumps(v, ensure_ascii=False).encode(), partition=0
+            )
+            for v in values
+        ]
+    finally:
+        await producer.stop()
+    return [metadata.offset for metadata in sent]
+
+
+def checkpoint(settings: Settings, events: list[dict[str, Any]], offset: int) -> dict[str, Any]:
+    """A checkpoint signed with the real key over the partition chain of ``events``."""
+    head = GENESIS_HASH
+    for event in events:
+        head = partition_chain(head, event["hash"])
+    key = load_private_key(settings.signing_key_path)
+    return sign(key, 0, offset, len(events), head, NOW).model_dump(mode="json")
+
+
+async def chain_with_checkpoint(settings: Settings) -> list[dict[str, Any]]:
+    events = decided(6, 3)  # two cases of three events
+    offsets = await append(settings, settings.events_topic, events)
+    await append(settings, settings.checkpoints_topic, [checkpoint(settings, events, offsets[-1])])
+    result = await verify_system(settings, audit_trail=False)
+    assert result.intact, [str(p) for p in result.problems]
+    assert (result.events, result.cases, result.checkpoints) == (6, 2, 1)
+    return events
+
+
+@pytest.mark.parametrize(
+    ("forgery", "kind"), [("wrong_hash", "altered_event"), ("skips_a_version", "version_gap")]
+)
+async def test_a_forged_event_in_kafka_is_named(own_log: Settings, forgery: str, kind: str) -> None:
+    events = await chain_with_checkpoint(own_log)
+    last = events[2]  # the first case's third event
+    forged = {
+        **last,
+        "event_id": str(uuid.uuid4()),
+        "version": 4 if forgery == "wrong_hash" else 5,
+        "prev_hash": last["hash"],
+        "payload": {"record": "伪造的办理记录"},
+    }
+    forged["hash"] = last["hash"] if forgery == "wrong_hash" else chain_hash(forged)
+    (offset,) = await append(own_log, own_log.events_topic, [forged])
+
+    result = await verify_system(own_log, audit_trail=False)
+    assert named(result) == [(kind, f"p0@{offset}")]
+    assert result.problems[0].case_id == last["case_id"]
+    other_case = events[3]["case_id"]
+    assert (await verify_system(own_log, other_case, audit_trail=False)).intact
+
+    if forgery == "wrong_hash":
+        command = casetrail(own_log, "verify", "--log-only")
+        assert command.returncode == 1, command.stdout + command.stderr
+        assert command.stdout.startswith(f"altered_event at p0@{offset}: ")
+
+
+async def test_a_truncation_after_a_checkpoint_is_named(own_log: Settings) -> None:
+    events = decided(8, 4)  # two cases of four events; the last two never reach the topic
+    offsets = await append(own_log, own_log.events_topic, events[:6])
+    signed = [
+        checkpoint(own_log, events[:3], offsets[2]),
+        checkpoint(own_log, events, offsets[-1] + 2),
+    ]
+    await append(own_log, own_log.checkpoints_topic, signed)
+
+    result = await verify_system(own_log, audit_trail=False)
+    assert named(result) == [("truncated_after_checkpoint", "p0")]
+    assert "a checkpoint covers 8 events but the log holds 6" in result.problems[0].detail
+    # Partition-level: every case of the partition hears of it.
+    assert named(await verify_system(own_log, events[0]["case_id"], audit_trail=False)) == named(
+        result
+    )
+
+    command = casetrail(own_log, "verify", "--log-only")
+    assert command.returncode == 1, command.stdout + command.stderr
+    assert command.stdout.splitlines()[0].startswith("truncated_after_checkpoint at p0: ")

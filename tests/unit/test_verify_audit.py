@@ -1,0 +1,384 @@
+"""The audit trail against the log, row by row, and the whole verification as `casetrail verify`
+reports it: an intact trail passes, each kind of tampering is named with its place."""
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from events.hashing import GENESIS_HASH, partition_chain
+from events.model import Event
+from services.bench import submissions
+from services.checkpoints import sign
+from services.decider.partition import PartitionState
+from services.officers import load_officers
+from services.verify import AUDIT_COLUMNS, Verification, compare_audit_trail, verify
+
+KEY = Ed25519PrivateKey.generate()
+NOW = datetime(2020, 6, 2, tzinfo=UTC)
+Records = list[tuple[int, int, bytes]]
+Row = dict[str, Any]
+
+
+def logged() -> Records:
+    """Two partitions, each with two cases of three events; offsets go up by two, as they do
+    on the real log where transaction markers take offsets too."""
+    records: Records = []
+    for partition in (0, 1):
+        state = PartitionState(load_officers(None))
+        for _, value in submissions(6, 3, f"audit{partition}"):
+            for event in state.decide_record(value, NOW).events:
+                offset = 2 * sum(1 for r in records if r[0] == partition)
+                records.append((partition, offset, event.model_dump_json().encode()))
+    return records
+
+
+def row_of(record: tuple[int, int, bytes]) -> Row:
+    """The row as the projector writes it and asyncpg reads it back (jsonb as text)."""
+    partition, offset, raw = record
+    e = Event.model_validate_json(raw)
+    return {
+        "event_id": e.event_id,
+        "case_id": e.case_id,
+        "case_type": e.case_type.value,
+        "version": e.version,
+        "type": e.type,
+        "schema_version": e.schema_version,
+        "occurred_at": e.occurred_at,
+        "recorded_at": e.recorded_at,
+        "actor": e.actor.model_dump_json(),
+        "department": e.department,
+        "submission_id": e.submission_id,
+        "correlation_id": e.correlation_id,
+        "causation_id": e.causation_id,
+        "payload": json.dumps(e.payload, ensure_ascii=False),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+        "log_partition": partition,
+        "log_offset": offset,
+    }
+
+
+def everything_projected(records: Records) -> dict[int, int]:
+    return {p: max(o for q, o, _ in records if q == p) + 1 for p, _, _ in records}
+
+
+def found(
+    records: Records, rows: list[Row], projected: dict[int, int] | None = None, case: str = ""
+) -> list[tuple[str, str]]:
+    report = compare_audit_trail(
+        records,
+        rows,
+        everything_projected(records) if projected is None else projected,
+        case or None,
+    )
+    return [(p.kind, p.where) for p in report.problems]
+
+
+def case_of(record: tuple[int, int, bytes]) -> str:
+    return str(json.loads(record[2])["case_id"])
+
+
+def test_an_audit_trail_equal_to_the_log_verifies() -> None:
+    records = logged()
+    report = compare_audit_trail(
+        records, [row_of(r) for r in records], everything_projected(records)
+    )
+    assert report.problems == []
+    assert (report.rows, report.not_yet_projected) == (12, 0)
+
+
+def test_json_compares_by_value_and_timestamps_as_instants() -> None:
+    """PostgreSQL gives jsonb back re-spaced and re-ordered, and timestamps in its zone."""
+    records = logged()
+    rows = [row_of(r) for r in records]
+    china = timezone(timedelta(hours=8))
+    for row in rows:
+        for column in ("actor", "payload"):
+            value = json.loads(row[column])
+            row[column] = json.dumps(dict(reversed(value.items())), indent=1, ensure_ascii=False)
+        row["occurred_at"] = row["occurred_at"].astimezone(china)
+        row["recorded_at"] = row["recorded_at"].isoformat()
+    assert found(records, rows) == []
+
+
+def _changed(column: str, value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return uuid.uuid4()
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if column in ("actor", "payload"):
+        return json.dumps({**json.loads(value), "officer_id": "DY-XF-99"}, ensure_ascii=False)
+    if isinstance(value, int):
+        return value + 1
+    return f"{value}x"
+
+
+@pytest.mark.parametrize("column", AUDIT_COLUMNS[:-2])
+def test_every_envelope_field_of_a_row_is_compared(column: str) -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[4][column] = _changed(column, rows[4][column])
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_row_altered", "p0@8")]
+    assert f"differs from the log in {column} (" in report.problems[0].detail
+    assert report.problems[0].case_id == case_of(records[4])
+
+
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        (lambda r: r.update(department="别的部门"), "department: log '信访办', row '别的部门'"),
+        (lambda r: r.update(payload=r["payload"].replace("visit", "mail")), "payload"),
+        (lambda r: r.update(payload=r["payload"].replace(": 2", ': "2"')), "payload"),
+        (lambda r: r.update(payload=r["payload"].replace(": 2", ": 2.0")), "payload"),
+    ],
+    ids=["department", "payload text", "payload number as text", "payload int as float"],
+)
+def test_an_altered_row_is_named_with_both_values(edit: Callable[[Row], None], detail: str) -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    edit(rows[0])
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_row_altered", "p0@0")]
+    assert detail in report.problems[0].detail
+
+
+def test_a_missing_row_is_named_only_where_the_projection_has_been() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    del rows[7]  # p1@2
+    assert found(records, rows) == [("audit_row_missing", "p1@2")]
+
+    # The projection has applied p1 up to offset 1 only: p1@2 and after are not due yet.
+    report = compare_audit_trail(records, rows[:7], {0: 11, 1: 2})
+    assert report.problems == []
+    assert report.not_yet_projected == 5
+
+
+def test_extra_rows_are_named() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    invented = {**rows[2], "event_id": uuid.uuid4(), "version": 9, "log_offset": 40}
+    twice = dict(rows[3])
+    on_a_taken_place = {**rows[5], "event_id": uuid.uuid4(), "version": 8, "log_offset": 0}
+    report = compare_audit_trail(
+        records, [*rows, invented, twice, on_a_taken_place], everything_projected(records)
+    )
+    assert {(p.kind, p.where) for p in report.problems} == {
+        ("audit_row_extra", f"audit_trail row {invented['event_id']}"),
+        ("audit_row_extra", f"audit_trail row {twice['event_id']}"),
+        ("audit_row_extra", f"audit_trail row {on_a_taken_place['event_id']}"),
+    }
+    details = " | ".join(p.detail for p in report.problems)
+    assert "a second row for the event at p0@6" in details
+    assert "p0@0 holds" in details
+
+
+def test_a_row_whose_event_was_removed_from_the_log_is_extra() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    kept = records[:11]
+    assert found(kept, rows, everything_projected(records)) == [
+        ("audit_row_extra", f"audit_trail row {rows[11]['event_id']}")
+    ]
+
+
+def test_a_row_with_a_changed_event_id_is_altered_in_place() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[1]["event_id"] = uuid.uuid4()
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_row_altered", "p0@2")]
+    assert "in event_id (" in report.problems[0].detail
+
+
+def test_rows_with_swapped_log_offsets_are_a_reordering() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[1]["log_offset"], rows[4]["log_offset"] = rows[4]["log_offset"], rows[1]["log_offset"]
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_rows_reordered", "p0@2, p0@8")]
+    assert report.problems[0].case_id is None  # two cases' rows
+
+
+def test_rows_with_swapped_versions_are_a_reordering_of_the_case() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[0]["version"], rows[2]["version"] = rows[2]["version"], rows[0]["version"]
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_rows_reordered", "p0@0, p0@4")]
+    assert report.problems[0].case_id == case_of(records[0])
+    assert "says v3" in report.problems[0].detail
+
+
+def test_three_rows_rotated_are_one_reordering() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    places = [rows[i]["log_offset"] for i in (6, 7, 8)]
+    for i, place in zip((6, 7, 8), places[1:] + places[:1], strict=True):
+        rows[i]["log_offset"] = place
+    assert found(records, rows) == [("audit_rows_reordered", "p1@0, p1@2, p1@4")]
+
+
+def test_a_row_naming_another_place_is_moved() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[2]["log_offset"] = 1000
+    rows[9]["log_partition"] = 0  # p1@6 says p0@6, which holds another event (with its row)
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [
+        ("audit_row_moved", "p0@4"),
+        ("audit_row_moved", "p1@6"),
+    ]
+    assert "says it is at p0@1000, where the log has nothing" in report.problems[0].detail
+    assert "p0@6, where the log has BENCH-" in report.problems[1].detail
+
+
+def test_a_row_with_a_version_of_its_own_is_altered() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    rows[2]["version"] = 7
+    report = compare_audit_trail(records, rows, everything_projected(records))
+    assert [(p.kind, p.where) for p in report.problems] == [("audit_row_altered", "p0@4")]
+    assert "in version (" in report.problems[0].detail
+
+
+def test_a_case_is_compared_alone() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    first, second = case_of(records[0]), case_of(records[3])
+    rows[4]["department"] = "别的部门"  # the second case's
+    del rows[0]  # the first case's
+    assert found(records, rows, case=first) == [("audit_row_missing", "p0@0")]
+    assert found(records, rows, case=second) == [("audit_row_altered", "p0@8")]
+    other = case_of(records[6])
+    report = compare_audit_trail(records, rows, everything_projected(records), other)
+    assert (report.problems, report.rows) == ([], 3)
+
+
+def test_a_row_moved_to_another_case_shows_under_both() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    first, second = case_of(records[0]), case_of(records[3])
+    rows[1]["case_id"] = second
+    assert found(records, rows, case=first) == [("audit_row_altered", "p0@2")]
+    assert found(records, rows, case=second) == [("audit_row_altered", "p0@2")]
+
+
+# --- the whole verification -----------------------------------------------------------------
+
+
+def checkpoint_records(records: Records, every: int) -> Records:
+    """Signed checkpoints every ``every`` events of each partition, as the decider writes them."""
+    out: Records = []
+    for partition in sorted({p for p, _, _ in records}):
+        head, count = GENESIS_HASH, 0
+        for p, offset, raw in records:
+            if p != partition:
+                continue
+            head, count = partition_chain(head, json.loads(raw)["hash"]), count + 1
+            if count % every == 0:
+                checkpoint = sign(KEY, partition, offset, count, head, NOW)
+                out.append((partition, len(out), checkpoint.model_dump_json().encode()))
+    return out
+
+
+def verified(records: Records, rows: list[Row] | None, case: str | None = None) -> Verification:
+    return verify(
+        records,
+        checkpoint_records(records, 4),
+        KEY.public_key(),
+        rows,
+        everything_projected(records),
+        case,
+    )
+
+
+def test_an_intact_system_is_summarised() -> None:
+    records = logged()
+    result = verified(records, [row_of(r) for r in records])
+    assert result.intact
+    assert result.summary() == "12 events, 4 cases, 2 checkpoints, 12 audit rows: intact"
+    # 6 events per partition, a checkpoint after 4: 2 on each are not covered yet.
+    assert result.notes() == [
+        "note: 4 events after the last signed checkpoint of their partition:"
+        " only their hash chains vouch for them"
+    ]
+    as_json = result.as_json()
+    assert as_json["intact"] is True
+    assert (as_json["events"], as_json["audit_rows"], as_json["problems"]) == (12, 12, [])
+
+    case = case_of(records[0])
+    alone = verified(records, [row_of(r) for r in records], case)
+    assert alone.summary() == (
+        f"case {case}: 3 events, 3 audit rows (log: 12 events, 4 cases, 2 checkpoints): intact"
+    )
+    assert alone.after_last_checkpoint == 0
+
+    log_only = verified(records, None)
+    assert (
+        log_only.summary() == "12 events, 4 cases, 2 checkpoints, audit trail not compared: intact"
+    )
+
+
+def test_log_and_audit_problems_are_reported_together() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    del rows[3]
+    partition, offset, raw = records[8]
+    records[8] = (partition, offset, raw.replace(b"\xe4\xbf\xa1\xe8\xae\xbf", b"xx"))  # 信访
+    result = verified(records, rows)
+    assert [(p.kind, p.where) for p in result.problems] == [
+        ("audit_row_missing", "p0@6"),
+        ("altered_event", "p1@4"),
+        ("audit_row_altered", "p1@4"),
+    ]
+    assert result.summary().endswith(": 3 problems")
+    assert [p["kind"] for p in result.as_json()["problems"]] == [
+        "audit_row_missing",
+        "altered_event",
+        "audit_row_altered",
+    ]
+
+
+def test_a_case_sees_its_own_problems_and_those_of_whole_partitions() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    untouched, tampered = case_of(records[0]), case_of(records[3])
+    partition, offset, raw = records[4]
+    records[4] = (partition, offset, raw.replace(b"\xe4\xbf\xa1\xe8\xae\xbf", b"xx"))
+    rows[4]["department"] = "xx"
+    checkpoints = checkpoint_records(records, 4)
+    forged = sign(Ed25519PrivateKey.generate(), 1, 6, 4, "0" * 64, NOW).model_dump_json().encode()
+    checkpoints.append((1, 9, forged))
+    checkpoints.append((1, 10, b"not a checkpoint"))
+
+    def kinds(case: str) -> list[tuple[str, str]]:
+        result = verify(records, checkpoints, KEY.public_key(), rows, {0: 11, 1: 11}, case)
+        return [(p.kind, p.where) for p in result.problems]
+
+    partition_level = [
+        ("unreadable_checkpoint", "checkpoints p1@10"),
+        ("forged_checkpoint", "checkpoint p1 count 4"),
+    ]
+    assert kinds(untouched) == partition_level
+    assert kinds(tampered) == [
+        ("altered_event", "p0@8"),
+        ("audit_row_altered", "p0@8"),
+        *partition_level,
+    ]
+
+
+def test_forged_records_never_crash_the_check() -> None:
+    records = logged()
+    rows = [row_of(r) for r in records]
+    checkpoints = checkpoint_records(records, 4)
+    junk = [b"[1, 2]", b'"text"', b'{"hash": "h", "case_id": ["A"], "version": 1}', b"\xff"]
+    records += [(1, 100 + i, raw) for i, raw in enumerate(junk)]
+    result = verify(records, checkpoints, KEY.public_key(), rows, everything_projected(records))
+    assert [p.kind for p in result.problems] == ["unreadable_event"] * 4
