@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     )
     checkpoint_every_events: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=10.0, gt=0)
+    projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
+    projector_batch_ms: int = Field(default=200, ge=1, description="How long a batch may wait")
     decider_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
     )

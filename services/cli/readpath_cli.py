@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
@@ -79,8 +80,17 @@ def rebuild(
     """Rebuild a projection from offset 0 beside the live one, then switch readers atomically."""
     settings = Settings()
 
+    interactive = sys.stdout.isatty()
+
+    def say(line: str) -> None:
+        # On a terminal the progress line rewrites itself; in a log, one line a second.
+        if interactive and line.startswith("["):
+            typer.echo("\r" + line, nl=False)
+        else:
+            typer.echo(("\n" if interactive else "") + line)
+
     async def work(_: asyncpg.Connection) -> int:
-        return await readpath.rebuild(settings, projection, typer.echo)
+        return await readpath.rebuild(settings, projection, say)
 
     _run(work, settings)
 

@@ -19,6 +19,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 bootstrap=settings.kafka_bootstrap,
                 topic=settings.events_topic,
                 group_id=settings.projection_group(projection.name, projection.version),
+                batch_size=settings.projector_batch_events,
+                batch_ms=settings.projector_batch_ms,
             )
             for projection in PROJECTIONS.values()
         ]
