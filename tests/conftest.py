@@ -17,7 +17,7 @@ from services import tokens
 from services.cli import infra
 from services.settings import Settings
 from services.tokens import TokenRole
-from tests.support import Service, casetrail, eventually, free_port, healthy
+from tests.support import RUNNING, Service, casetrail, eventually, free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,15 @@ async def _drop_database(settings: Settings) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{url.path.lstrip("/")}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def no_stray_services() -> Iterator[None]:
+    """A service process a test started is stopped when the test ends, pass or fail."""
+    before = set(RUNNING)
+    yield
+    for service in set(RUNNING) - before:
+        service.stop()
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,10 @@ def casetrail(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+RUNNING: set["Service"] = set()
+"""Every service process a test has started and not stopped yet."""
+
+
 class Service:
     """One CaseTrail service in its own process, with its output in a log file."""
 
@@ -64,6 +68,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        RUNNING.add(self)
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:
@@ -78,6 +83,7 @@ class Service:
             self.process.kill()
             self.process.wait()
         self.process = None
+        RUNNING.discard(self)
 
     def pause(self) -> None:
         """SIGSTOP: the process keeps its sockets but does nothing, like a stalled machine."""
