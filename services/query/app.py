@@ -3,7 +3,7 @@
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -29,6 +29,26 @@ class CaseSummaryOut(BaseModel):
     version: int
     last_event_at: datetime
     last_recorded_at: datetime
+
+
+class DeadlineOut(BaseModel):
+    clock: str
+    due_day: date
+    due_at: datetime
+    light: str
+
+
+class CaseOut(CaseSummaryOut):
+    deadlines: list[DeadlineOut]
+    light: str | None
+    """The worst light of its open deadlines (红灯 red, 黄灯 yellow, 绿灯 green); None if none."""
+
+
+# The light of a deadline row now: a suspended clock keeps the light it had.
+LIGHT_SQL = (
+    "CASE WHEN paused_light IS NOT NULL THEN paused_light WHEN now() >= due_at THEN 'red'"
+    " WHEN now() >= yellow_from THEN 'yellow' ELSE 'green' END"
+)
 
 
 class HistoryEntry(BaseModel):
@@ -88,15 +108,25 @@ def create_app(settings: Settings) -> FastAPI:
         )
         return [dict(row) for row in rows]
 
-    @app.get("/cases/{case_id}", response_model=CaseSummaryOut, responses=not_found)
+    @app.get("/cases/{case_id}", response_model=CaseOut, responses=not_found)
     async def get_case(request: Request, case_id: CaseId) -> Any:
-        """One case's summary: type, status, department, version."""
+        """One case: type, status, department, version, open deadlines and its light now."""
         row = await pool(request).fetchrow(
             f"SELECT {SUMMARY_COLUMNS} FROM case_summary WHERE case_id = $1", case_id
         )
         if row is None:
             return error_response(404, "unknown_case", f"no case {case_id}")
-        return dict(row)
+        deadlines = [
+            dict(d)
+            for d in await pool(request).fetch(
+                f"SELECT clock, due_day, due_at, {LIGHT_SQL} AS light FROM deadlines"
+                " WHERE case_id = $1 ORDER BY due_at",
+                case_id,
+            )
+        ]
+        lights = {d["light"] for d in deadlines}
+        worst = next((light for light in ("red", "yellow", "green") if light in lights), None)
+        return {**dict(row), "deadlines": deadlines, "light": worst}
 
     @app.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=not_found)
     async def get_history(request: Request, case_id: CaseId) -> Any:

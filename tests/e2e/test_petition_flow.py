@@ -87,6 +87,12 @@ async def test_register_then_accept_reaches_the_supervisor(
     assert summary["version"] == 2
     assert summary["channel"] == "visit"
     assert summary["owner_department"] == "信访办"
+    # Accepted on 6 March 2020: 60 days end on 5 May, inside the Labour Day holiday (1-5 May),
+    # so the period ends on 6 May; long past due now.
+    (deadline,) = summary["deadlines"]
+    assert (deadline["clock"], deadline["light"]) == ("petition.handling", "red")
+    assert deadline["due_day"] == "2020-05-06"
+    assert summary["light"] == "red"
 
     history = await query.get(f"/cases/{case_id}/history")
     assert history.status_code == 200
