@@ -4,12 +4,12 @@ No I/O here: the runtime feeds in raw records and writes out what ``decide_recor
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.deadlines import DEFAULT_RULES, ClockRule
-from events.errors import Rejection
+from events.errors import Rejection, RejectionCode
 from events.lifecycle import CaseState, Context, decide, evolve
 from events.model import Event, EventRef, Outcome
 from events.officers import Officer
@@ -33,6 +33,10 @@ class PartitionState:
 
     officers: Mapping[str, Officer]
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
+    partition: int = 0
+    partition_of: Callable[[str], int] | None = None
+    """Where a case's submissions must arrive (None: not checked). A client partitioning by
+    another hash than Kafka's default would split a case's history over two partitions."""
     cases: dict[str, CaseState] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
     staged_cases: dict[str, CaseState] = field(default_factory=dict)
@@ -71,11 +75,24 @@ class PartitionState:
         self.staged_cases.clear()
         self.staged_outcomes.clear()
 
+    def _misplaced(self, case_id: str, key: bytes | None) -> Rejection | None:
+        if self.partition_of is None:
+            return None
+        wanted = self.partition_of(case_id)
+        message = _misplaced_message(case_id, key, wanted, self.partition)
+        return Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message) if message else None
+
     def case(self, case_id: str) -> CaseState | None:
         return self.staged_cases.get(case_id) or self.cases.get(case_id)
 
-    def decide_record(self, value: bytes | None, now: datetime) -> Decision:
+    def decide_record(
+        self, value: bytes | None, now: datetime, key: bytes | None = None
+    ) -> Decision:
         submission = parse_submission(value or b"")
+        if not isinstance(submission, Rejection):
+            misplaced = self._misplaced(submission.case_id, key)
+            if misplaced is not None:
+                submission = misplaced
         if isinstance(submission, Rejection):
             # Rejected when we can tell whose it is; otherwise a dead letter, with the reason.
             whose = attribution(value or b"")
@@ -112,6 +129,17 @@ class PartitionState:
             )
         self.staged_outcomes[submission.submission_id] = outcome
         return Decision(outcome=outcome, events=result if isinstance(result, tuple) else ())
+
+
+def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -> str | None:
+    if key is not None and key != case_id.encode():
+        return f"the record's key must be its case_id {case_id!r}, not {key!r}"
+    if wanted != got:
+        return (
+            f"case {case_id} belongs on partition {wanted} (key = case_id, Kafka's default murmur2"
+            f" partitioner), not {got}: publish with the default partitioner"
+        )
+    return None
 
 
 def _rejected(

@@ -24,6 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ProducerFenced
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 from pydantic import ValidationError
 
@@ -111,6 +112,7 @@ class Decider(ConsumerRebalanceListener):
         self.officers = load_officers(settings.officers_file)
         self.signing_key = load_private_key(settings.signing_key_path)
         self.owned: dict[int, OwnedPartition] = {}
+        self.partition_count = 0
         self.consumer = AIOKafkaConsumer(
             settings.submissions_topic,
             bootstrap_servers=settings.kafka_bootstrap,
@@ -123,7 +125,7 @@ class Decider(ConsumerRebalanceListener):
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await check_copartitioned(self.settings)
+        self.partition_count = await check_copartitioned(self.settings)
         self.consumer.subscribe([self.settings.submissions_topic], listener=self)
         await self.consumer.start()
         log.info("decider started, group %s", self.settings.decider_group)
@@ -176,7 +178,13 @@ class Decider(ConsumerRebalanceListener):
         checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
         async for record in read_to_end(bootstrap, checkpoints):
             last_checkpoint = Checkpoint.model_validate_json(record.value or b"")
-        state = PartitionState(self.officers)
+        numbers = list(range(self.partition_count))
+        partitioner = DefaultPartitioner()
+        state = PartitionState(
+            self.officers,
+            partition=partition,
+            partition_of=lambda case_id: int(partitioner(case_id.encode(), numbers, numbers)),
+        )
         chain = PartitionChain()
         topics = [
             TopicPartition(self.settings.events_topic, partition),
@@ -229,7 +237,7 @@ class Decider(ConsumerRebalanceListener):
             async with producer.transaction():
                 written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
                 for record in records:
-                    decision = state.decide_record(record.value, now)
+                    decision = state.decide_record(record.value, now, record.key)
                     for event in decision.events:
                         sent = await producer.send(
                             self.settings.events_topic,

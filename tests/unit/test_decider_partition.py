@@ -96,3 +96,25 @@ def test_unreadable_record_is_a_dead_letter() -> None:
     decision = PartitionState(OFFICERS).decide_record(b"\xff not json", NOW)
     assert decision.outcome is None
     assert decision.dead_letter_reason
+
+
+def test_a_submission_on_the_wrong_partition_is_rejected_not_decided() -> None:
+    """A client hashing keys differently would split a case over two partitions (and two
+    deciders): the decider refuses, naming the partition the case belongs on."""
+    state = PartitionState(OFFICERS, partition=0, partition_of=lambda case_id: 2)
+    decision = state.decide_record(record("register"), NOW, key=b"XF-7")
+    assert decision.outcome is not None
+    assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
+    assert "belongs on partition 2" in decision.outcome.message
+    assert decision.events == ()
+    assert state.staged_cases == {}
+
+
+def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
+    state = PartitionState(OFFICERS, partition=0, partition_of=lambda case_id: 0)
+    decision = state.decide_record(record("register"), NOW, key=b"someone-else")
+    assert decision.outcome is not None
+    assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
+    assert "key must be its case_id" in decision.outcome.message
+    right = state.decide_record(record("register"), NOW, key=b"XF-7")
+    assert len(right.events) == 1
