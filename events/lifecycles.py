@@ -11,7 +11,7 @@ from typing import Any
 from events import payloads as p
 from events.deadlines import Light
 from events.errors import Rejection, RejectionCode
-from events.model import CaseType
+from events.model import CaseType, Frozen
 from events.officers import Role
 from events.steps import CaseState, Context, Lifecycle, Step
 
@@ -765,9 +765,9 @@ OPENING_STEPS: dict[str, tuple[Lifecycle, Step]] = {
     for step in lc.steps
     if step.opens_case
 }
-SUBMISSION_PAYLOADS: dict[str, type] = {
+SUBMISSION_PAYLOADS: dict[str, type[Frozen]] = {
     step.submission: step.payload for lc in LIFECYCLES.values() for step in lc.steps
 }
-EVENT_PAYLOADS: dict[str, type] = {
+EVENT_PAYLOADS: dict[str, type[Frozen]] = {
     step.event: step.payload for lc in LIFECYCLES.values() for step in lc.steps
 }

@@ -7,6 +7,7 @@ of that department).
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,7 @@ from enum import StrEnum
 import asyncpg
 
 from projections.base import Connection, create_tables
+from services.http import ApiError
 
 DDL = """
 CREATE TABLE IF NOT EXISTS access_tokens (
@@ -30,6 +32,13 @@ CREATE TABLE IF NOT EXISTS access_tokens (
 
 class TokenRole(StrEnum):
     DEPARTMENT = "department"
+    """Submits for its one department; reads that department's cases."""
+    SUPERVISOR = "supervisor"
+    """Reads every department's cases, or only the listed ones; no personal data."""
+    AUDITOR = "auditor"
+    """Reads everything: history, as-of, verification, officer activity, personal data (logged)."""
+    PUBLIC = "public"
+    """Aggregate statistics only."""
 
 
 @dataclass(frozen=True)
@@ -98,3 +107,37 @@ async def holder(conn: Connection, secret: str) -> Token | None:
         "SELECT * FROM access_tokens WHERE token_hash = $1 AND revoked_at IS NULL", _hash(secret)
     )
     return _token(row) if row is not None else None
+
+
+class TokenCache:
+    """Looks bearer tokens up in PostgreSQL, remembering answers for a few seconds: a revoked
+    token stops working within ``ttl`` seconds, and a busy service does not ask every time."""
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self.pool: asyncpg.Pool | None = None
+        self.known: dict[str, tuple[float, Token | None]] = {}
+
+    async def start(self, dsn: str) -> None:
+        self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        async with self.pool.acquire() as conn:
+            await create_tables(conn, DDL)
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def holder(self, authorization: str | None) -> Token:
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
+        now = time.monotonic()
+        cached = self.known.get(secret)
+        if cached is None or cached[0] < now:
+            assert self.pool is not None
+            async with self.pool.acquire() as conn:
+                cached = (now + self.ttl, await holder(conn, secret))
+            self.known[secret] = cached
+        if cached[1] is None:
+            raise ApiError(401, "unauthenticated", "unknown or revoked token")
+        return cached[1]

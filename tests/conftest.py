@@ -56,15 +56,24 @@ def servers(settings: Settings) -> Iterator[Settings]:
             assert down.returncode == 0, down.stdout + down.stderr
 
 
-@pytest.fixture(scope="session")
-async def petition_office_token(servers: Settings) -> str:
-    """A gateway token of 信访办, the department of the tests' petition officer."""
-    conn = await asyncpg.connect(servers.postgres_dsn)
+async def make_token(settings: Settings, role: TokenRole, departments: list[str]) -> str:
+    conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        _, secret = await tokens.create(conn, TokenRole.DEPARTMENT, ["信访办"], "tests")
+        _, secret = await tokens.create(conn, role, departments, f"tests {role}")
     finally:
         await conn.close()
     return secret
+
+
+@pytest.fixture(scope="session")
+async def petition_office_token(servers: Settings) -> str:
+    """A token of 信访办, the department of the tests' petition officer."""
+    return await make_token(servers, TokenRole.DEPARTMENT, ["信访办"])
+
+
+@pytest.fixture(scope="session")
+async def auditor_token(servers: Settings) -> str:
+    return await make_token(servers, TokenRole.AUDITOR, [])
 
 
 async def _drop_database(settings: Settings) -> None:

@@ -93,11 +93,12 @@ def submit(client: httpx.Client, body: dict[str, Any], timeout: float = 60) -> h
     return response
 
 
-async def demo_token(settings: Settings) -> str:
-    """A fresh token for the demo's petition office."""
+async def demo_token(settings: Settings, role: TokenRole = TokenRole.DEPARTMENT) -> str:
+    """A fresh token for the demo: the petition office's, or another role's."""
+    departments = [OFFICER["department"]] if role is TokenRole.DEPARTMENT else []
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        _, secret = await tokens.create(conn, TokenRole.DEPARTMENT, [OFFICER["department"]], "demo")
+        _, secret = await tokens.create(conn, role, departments, f"demo {role}")
     finally:
         await conn.close()
     return secret
@@ -179,15 +180,23 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
             wait_healthy(url, processes, settings.state_dir / "logs")
         load_demo(gateway_url, asyncio.run(demo_token(settings)))
         last_case = f"XF-2020-{len(PETITIONS) - 1:04d}"
+        supervisor = asyncio.run(demo_token(settings, TokenRole.SUPERVISOR))
+        bearer = {"Authorization": f"Bearer {supervisor}"}
         infra.wait_until(
-            lambda: httpx.get(f"{query_url}/cases/{last_case}").json().get("status") == "accepted",
+            lambda: (
+                httpx.get(f"{query_url}/cases/{last_case}", headers=bearer).json().get("status")
+                == "accepted"
+            ),
             60,
             "the projections",
         )
         typer.echo("")
-        typer.echo(f"Open {query_url}/cases               案件列表 / the cases")
-        typer.echo(f"     {query_url}/cases/{last_case}/history  办理过程 / a case's history")
-        typer.echo(f"     {query_url}/docs                查询接口 / query API")
+        typer.echo(f"Open {query_url}/docs                查询接口 / the query API (Authorize:")
+        typer.echo("     the supervisor token below), or ask with curl:")
+        typer.echo(f'     curl -H "Authorization: Bearer {supervisor}" {query_url}/cases')
+        typer.echo(f"     … {query_url}/cases/{last_case}/history   办理过程 / a case's history")
+        typer.echo(f"     … {query_url}/deadlines?light=red          红灯 / red lights")
+        typer.echo(f"     … {query_url}/statistics?by=channel        统计 / statistics")
         typer.echo(f"     {gateway_url}/docs              提交接口 / submission API")
         if keep_running:
             typer.echo(

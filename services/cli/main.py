@@ -252,19 +252,29 @@ async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) ->
 
 @tokens_app.command("create")
 def tokens_create(
-    department: Annotated[str, typer.Option(help="The department the token speaks for")],
+    department: Annotated[
+        list[str] | None,
+        typer.Option(help="Its department (department role); a supervisor's, if limited"),
+    ] = None,
+    role: Annotated[
+        str, typer.Option(help="department, supervisor, auditor or public")
+    ] = "department",
     name: Annotated[str, typer.Option(help="What the token is for")] = "",
 ) -> None:
-    """Create a department token for the gateway; the secret is printed once, never stored."""
+    """Create a token; the secret is printed once, never stored."""
     from services.tokens import TokenRole, create
 
+    try:
+        chosen = TokenRole(role)
+    except ValueError:
+        raise typer.BadParameter(f"--role takes {', '.join(r.value for r in TokenRole)}") from None
+    departments = department or []
+    if chosen is TokenRole.DEPARTMENT and len(departments) != 1:
+        raise typer.BadParameter("a department token needs exactly one --department")
     settings = Settings()
-    token, secret = asyncio.run(
-        _with_db(
-            settings, lambda c: create(c, TokenRole.DEPARTMENT, [department], name or department)
-        )
-    )
-    typer.echo(f"token {token.token_id} for {department}:")
+    label = name or ",".join(departments) or chosen.value
+    token, secret = asyncio.run(_with_db(settings, lambda c: create(c, chosen, departments, label)))
+    typer.echo(f"token {token.token_id} ({chosen.value} {','.join(departments)}):")
     typer.echo(secret)
 
 

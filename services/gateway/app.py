@@ -3,14 +3,12 @@ the decider's outcome, answering 201 (accepted), 4xx (rejected, with the code) o
 pending after the timeout, with a URL to ask again)."""
 
 import asyncio
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
@@ -21,11 +19,9 @@ from starlette.responses import Response
 from events.errors import RejectionCode
 from events.model import Outcome
 from events.submissions import Submission, SubmissionBase
-from projections.base import create_tables
-from services import tokens
 from services.http import ApiError, ErrorBody, error_response, install_error_handlers
 from services.settings import Settings
-from services.tokens import Token, TokenRole
+from services.tokens import Token, TokenCache, TokenRole
 
 HTTP_STATUS_OF = {
     RejectionCode.INVALID_PAYLOAD: 422,
@@ -109,45 +105,10 @@ def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker,
     return broker, submissions
 
 
-class Tokens:
-    """Looks bearer tokens up in PostgreSQL, remembering answers for a few seconds: a revoked
-    token stops working within ``ttl`` seconds, and a busy gateway does not ask every time."""
-
-    def __init__(self, ttl: float = 5.0):
-        self.ttl = ttl
-        self.pool: asyncpg.Pool | None = None
-        self.known: dict[str, tuple[float, Token | None]] = {}
-
-    async def start(self, dsn: str) -> None:
-        self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-        async with self.pool.acquire() as conn:
-            await create_tables(conn, tokens.DDL)
-
-    async def stop(self) -> None:
-        if self.pool is not None:
-            await self.pool.close()
-
-    async def holder(self, authorization: str | None) -> Token:
-        scheme, _, secret = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
-        now = time.monotonic()
-        cached = self.known.get(secret)
-        if cached is None or cached[0] < now:
-            assert self.pool is not None
-            async with self.pool.acquire() as conn:
-                cached = (now + self.ttl, await tokens.holder(conn, secret))
-            self.known[secret] = cached
-        token = cached[1]
-        if token is None or token.role is not TokenRole.DEPARTMENT:
-            raise ApiError(401, "unauthenticated", "unknown or revoked token")
-        return token
-
-
 def create_app(settings: Settings) -> FastAPI:
     outcomes = Outcomes()
     broker, submissions = kafka_contract(settings, outcomes)
-    known_tokens = Tokens()
+    known_tokens = TokenCache()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,7 +119,10 @@ def create_app(settings: Settings) -> FastAPI:
         await known_tokens.stop()
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
-        return await known_tokens.holder(authorization)
+        token = await known_tokens.holder(authorization)
+        if token.role is not TokenRole.DEPARTMENT:
+            raise ApiError(403, "forbidden_role", "only department tokens submit")
+        return token
 
     app = FastAPI(
         title="CaseTrail gateway",

@@ -21,8 +21,10 @@ async def gateway(
 
 @pytest.fixture
 async def query(
-    services: dict[str, Service], settings: Settings
+    services: dict[str, Service], settings: Settings, auditor_token: str
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The query service, as an auditor (who may read everything)."""
     url = f"http://127.0.0.1:{settings.query_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    headers = {"Authorization": f"Bearer {auditor_token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=headers) as client:
         yield client

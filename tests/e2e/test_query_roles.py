@@ -1,0 +1,150 @@
+"""What each role may read, and personal data only where it belongs (issue 6, DOMAIN Privacy)."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from services.settings import Settings
+from services.tokens import TokenRole
+from tests.conftest import make_token
+from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body, summary_when
+
+Client = Callable[[TokenRole, list[str]], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def as_role(settings: Settings, services: Any) -> AsyncIterator[Client]:
+    opened: list[httpx.AsyncClient] = []
+
+    async def client(role: TokenRole, departments: list[str]) -> httpx.AsyncClient:
+        secret = await make_token(settings, role, departments)
+        opened.append(
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{settings.query_port}",
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=10,
+            )
+        )
+        return opened[-1]
+
+    yield client
+    for c in opened:
+        await c.aclose()
+
+
+@pytest.fixture
+async def petition(gateway: httpx.AsyncClient, query: httpx.AsyncClient) -> str:
+    """A 信访办 petition about 综治中心, accepted (its handling clock long red)."""
+    case_id = new_case_id()
+    body = register_body(case_id)
+    body["payload"]["respondent"] = "综治中心"
+    assert (await gateway.post("/submissions", json=body)).status_code == 201
+    assert (await gateway.post("/submissions", json=accept_body(case_id))).status_code == 201
+    await summary_when(query, case_id, "accepted")
+    return case_id
+
+
+async def test_without_a_token_nothing_is_read(settings: Settings, services: Any) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.query_port}") as client:
+        for path in ("/cases", "/statistics", "/deadlines"):
+            response = await client.get(path)
+            assert response.status_code == 401, path
+            assert response.json()["code"] == "unauthenticated"
+
+
+async def test_the_owning_department_reads_its_case_with_personal_data_and_it_is_logged(
+    as_role: Client, petition: str, query: httpx.AsyncClient
+) -> None:
+    office = await as_role(TokenRole.DEPARTMENT, ["信访办"])
+    history = (await office.get(f"/cases/{petition}/history")).json()
+    assert history[0]["payload"]["petitioners"][0]["name"] == "李四"
+    log = (await query.get("/access-log", params={"case_id": petition})).json()
+    assert [entry["role"] for entry in log] == ["department"]
+    listed = (await office.get("/cases", params={"limit": 500})).json()["cases"]
+    assert {c["owner_department"] for c in listed} == {"信访办"}
+
+
+async def test_another_department_may_not_read_the_case(as_role: Client, petition: str) -> None:
+    other = await as_role(TokenRole.DEPARTMENT, ["司法所"])
+    for path in (f"/cases/{petition}", f"/cases/{petition}/history"):
+        response = await other.get(path)
+        assert response.status_code == 403, path
+        assert response.json()["code"] == "forbidden_case"
+    assert (await other.get("/cases")).json()["cases"] == []
+
+
+async def test_the_unit_complained_about_never_sees_the_petitioner(
+    as_role: Client, petition: str, gateway: httpx.AsyncClient, query: httpx.AsyncClient
+) -> None:
+    transfer = {
+        **accept_body(petition),
+        "type": "case.transfer",
+        "payload": {"to_department": "综治中心", "reason": "属地办理"},
+    }
+    assert (await gateway.post("/submissions", json=transfer)).status_code == 201
+    for _ in range(100):
+        if (await query.get(f"/cases/{petition}")).json()["owner_department"] == "综治中心":
+            break
+        await asyncio.sleep(0.1)
+    subject = await as_role(TokenRole.DEPARTMENT, ["综治中心"])
+    history = (await subject.get(f"/cases/{petition}/history")).json()  # it owns it now
+    assert history[0]["payload"]["petitioners"][0] == {
+        "name": "***", "id_number": None, "phone": "***", "address": None
+    }  # fmt: skip
+
+
+async def test_a_supervisor_reads_every_case_but_no_personal_data(
+    as_role: Client, petition: str, query: httpx.AsyncClient
+) -> None:
+    supervisor = await as_role(TokenRole.SUPERVISOR, [])
+    history = (await supervisor.get(f"/cases/{petition}/history")).json()
+    assert history[0]["payload"]["petitioners"][0]["name"] == "***"
+    assert (await query.get("/access-log", params={"case_id": petition})).json() == []
+    assert (await supervisor.get("/access-log")).status_code == 403
+    limited = await as_role(TokenRole.SUPERVISOR, ["司法所"])
+    assert (await limited.get(f"/cases/{petition}")).status_code == 403
+
+
+async def test_an_auditor_reads_everything_and_every_read_is_logged(
+    query: httpx.AsyncClient, petition: str
+) -> None:
+    history = (await query.get(f"/cases/{petition}/history")).json()
+    assert history[0]["payload"]["petitioners"][0]["phone"] == "13900000000"
+    log = (await query.get("/access-log", params={"case_id": petition})).json()
+    assert [(e["role"], e["events"]) for e in log] == [("auditor", 2)]
+    activity = (await query.get("/officers/DY-XF-01/activity")).json()
+    assert petition in {a["case_id"] for a in activity}
+
+
+async def test_the_public_sees_statistics_only(as_role: Client, petition: str) -> None:
+    public = await as_role(TokenRole.PUBLIC, [])
+    figures = await public.get("/statistics", params={"year": 2020, "by": "case_type"})
+    assert figures.status_code == 200
+    assert any(row["case_type"] == "petition" for row in figures.json()["rows"])
+    for path in ("/cases", f"/cases/{petition}", "/deadlines", "/officers/DY-XF-01/activity"):
+        response = await public.get(path)
+        assert response.status_code == 403, path
+        assert response.json()["code"] == "forbidden_role"
+
+
+async def test_filters_lights_and_keyset_pages(query: httpx.AsyncClient, petition: str) -> None:
+    red = (await query.get("/cases", params={"light": "red", "case_type": "petition"})).json()
+    assert petition in {c["case_id"] for c in red["cases"]}
+    assert all(c["case_type"] == "petition" for c in red["cases"])
+    deadlines = (await query.get("/deadlines", params={"light": "red"})).json()
+    assert (petition, "petition.handling") in {(d["case_id"], d["clock"]) for d in deadlines}
+
+    first = (await query.get("/cases", params={"limit": 1})).json()
+    assert len(first["cases"]) == 1
+    second = (await query.get("/cases", params={"limit": 1, "after": first["next"]})).json()
+    assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
+    everything = (await query.get("/cases", params={"limit": 500})).json()["cases"]
+    assert [c["case_id"] for c in everything[:2]] == [
+        first["cases"][0]["case_id"], second["cases"][0]["case_id"]
+    ]  # fmt: skip
+    bad = await query.get("/cases", params={"after": "not-a-cursor"})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_cursor"
