@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import typer
 
-from services import tokens
+from services import demo_year, tokens
 from services.checkpoints import ensure_dev_key
 from services.cli import infra
 from services.settings import Settings
@@ -25,8 +25,8 @@ DEMO_NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2020")
 CHINA = timezone(timedelta(hours=8))
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
 
-# Channel, persons and what was asked: shaped like the petitions of Dayong town's 2020 report
-# (276 petitions, 649 person-visits, 28 online).
+# A few petitions of 2021 through the HTTP gateway, as a department's system would send them;
+# the demo year 2019-2020 goes straight to Kafka (services/demo_year.py).
 PETITIONS = [
     ("visit", 3, "厂房噪音扰民，要求整改"),
     ("letter", 1, "宅基地界址纠纷，请求核实"),
@@ -42,8 +42,8 @@ def demo_submissions() -> list[dict[str, Any]]:
     the demo again re-sends the same submissions (and gets the same outcomes back)."""
     bodies: list[dict[str, Any]] = []
     for number, (channel, persons, summary) in enumerate(PETITIONS, start=1):
-        case_id = f"XF-2020-{number:04d}"
-        registered = datetime(2020, 3, number * 2, 9, 30, tzinfo=CHINA)
+        case_id = f"XF-2021-{number:04d}"
+        registered = datetime(2021, 3, number * 2, 9, 30, tzinfo=CHINA)
         bodies.append(
             {
                 "type": "petition.register",
@@ -70,10 +70,10 @@ def demo_submissions() -> list[dict[str, Any]]:
     bodies.append(
         {
             "type": "petition.accept",
-            "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, "XF-2020-9999/accept")),
-            "case_id": "XF-2020-9999",
+            "submission_id": str(uuid.uuid5(DEMO_NAMESPACE, "XF-2021-9999/accept")),
+            "case_id": "XF-2021-9999",
             "actor": OFFICER,
-            "occurred_at": datetime(2020, 4, 1, 10, 0, tzinfo=CHINA).isoformat(),
+            "occurred_at": datetime(2021, 4, 1, 10, 0, tzinfo=CHINA).isoformat(),
         }
     )
     return bodies
@@ -179,7 +179,9 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")
         load_demo(gateway_url, asyncio.run(demo_token(settings)))
-        last_case = f"XF-2020-{len(PETITIONS) - 1:04d}"
+        counts = asyncio.run(demo_year.load(settings, typer.echo))
+        typer.echo(f"the demo year: {counts}")
+        last_case = "XF-2020-0004"
         supervisor = asyncio.run(demo_token(settings, TokenRole.SUPERVISOR))
         bearer = {"Authorization": f"Bearer {supervisor}"}
         infra.wait_until(

@@ -1,0 +1,49 @@
+"""The demo year's 2020 figures, computed by the projections from events decided by the real
+decider, agree with what Dayong town's 2020 report states."""
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+
+from projections.statistics import Basis, Dimension
+from services import demo_year, readpath
+from services.settings import Settings
+from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
+from tests.support import Service
+
+
+async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: Path) -> None:  # noqa: F811
+    decider = Service("decider", isolated, tmp_path)
+    projector = Service("projector", isolated, tmp_path)
+    decider.start()
+    projector.start()
+    counts = await demo_year.load(isolated, lambda _: None)
+    assert counts == {"accepted": len(demo_year.demo_year())}, counts
+    await caught_up(isolated)
+    conn = await asyncpg.connect(isolated.postgres_dsn)
+    try:
+        by_type = await readpath.statistics(
+            isolated, conn, 2020, [Dimension.CASE_TYPE], None, Basis.RECORDED
+        )
+        by_channel = await readpath.statistics(
+            isolated, conn, 2020, [Dimension.CASE_TYPE, Dimension.CHANNEL], None, Basis.RECORDED
+        )
+    finally:
+        await conn.close()
+    rows = {row["case_type"]: row for row in by_type["rows"]}
+    petitions = rows["petition"]
+    assert (petitions["cases"], petitions["persons"]) == (276, 649)  # 276宗649人次
+    assert round(float(petitions["closure_rate"]), 2) == 0.99  # 办结率达99%
+    assert round(petitions["year_over_year"]["cases"], 2) == -0.09  # 同比下降9%
+    online = next(
+        r for r in by_channel["rows"] if (r["case_type"], r["channel"]) == ("petition", "online")
+    )
+    assert online["cases"] == 28  # 网络信访投诉28宗
+    assert round(online["year_over_year"]["cases"], 2) == -0.78  # 同比下降78%
+    mediations = rows["mediation"]
+    assert (mediations["cases"], mediations["mediations_agreed"]) == (12, 12)  # 受理12宗，成功12宗
+    assert float(mediations["mediation_success_rate"]) == 1.0
+    assert mediations["amount_in_dispute_fen"] == 120_000_000  # 涉案金额约120万元
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
