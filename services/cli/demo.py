@@ -181,7 +181,7 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
         load_demo(gateway_url, asyncio.run(demo_token(settings)))
         counts = asyncio.run(demo_year.load(settings, typer.echo))
         typer.echo(f"the demo year: {counts}")
-        last_case = "XF-2020-0004"
+        last_case = "XF-2020-0001"  # accepted and never answered: a red light
         supervisor = asyncio.run(demo_token(settings, TokenRole.SUPERVISOR))
         bearer = {"Authorization": f"Bearer {supervisor}"}
         infra.wait_until(
