@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean chromium
 
 $(BIN)/casetrail: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ demo: install
 	$(BIN)/casetrail demo
 
 ## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running).
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+## The browser test drives Debian's Chromium (no browser download from the internet), with a
+## font for Chinese so that its screenshots are readable.
+chromium:
+	@command -v chromium >/dev/null && fc-list | grep -qi wqy || \
+		{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -193,8 +193,8 @@ def run_demo(settings: Settings, keep_running: bool) -> None:
             "the projections",
         )
         typer.echo("")
-        typer.echo(f"Open {query_url}/docs                查询接口 / the query API (Authorize:")
-        typer.echo("     the supervisor token below), or ask with curl:")
+        typer.echo(f"Open {query_url}/#token={supervisor}")
+        typer.echo(f"     督查总览 / the dashboard as a supervisor; the API: {query_url}/docs, or:")
         typer.echo(f'     curl -H "Authorization: Bearer {supervisor}" {query_url}/cases')
         typer.echo(f"     … {query_url}/cases/{last_case}/history   办理过程 / a case's history")
         typer.echo(f"     … {query_url}/deadlines?light=red          红灯 / red lights")

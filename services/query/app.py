@@ -5,15 +5,17 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from events.model import CaseId
+from events.hashing import GENESIS_HASH
+from events.model import CaseId, Event
 from events.privacy import mask_personal
 from projections.catalog import ensure_schema
 from projections.statistics import Basis, Dimension
@@ -275,6 +277,25 @@ def create_app(settings: Settings) -> FastAPI:
                     step["payload"] = mask_personal(step["type"], step["payload"])[0]
         return steps
 
+    @app.get("/cases/{case_id}/chain", responses=refused)
+    async def case_chain(request: Request, who: Caller, case_id: CaseId) -> dict[str, Any]:
+        """The case's hash chain recomputed from its audit-trail rows: every hash over its
+        event, every prev_hash the hash before. (``casetrail verify`` also checks the log.)"""
+        await visible_case(request, who, case_id)
+        rows = await pool(request).fetch(
+            "SELECT * FROM audit_trail WHERE case_id = $1 ORDER BY version", case_id
+        )
+        previous, broken = GENESIS_HASH, []
+        for row in rows:
+            fields = {
+                k: v for k, v in dict(row).items() if k not in ("log_partition", "log_offset")
+            }
+            event = Event.model_validate(fields)
+            if event.computed_hash() != event.hash or event.prev_hash != previous:
+                broken.append(event.version)
+            previous = event.hash
+        return {"case_id": case_id, "events": len(rows), "intact": not broken, "broken": broken}
+
     @app.get("/deadlines", response_model=list[DeadlineRow], responses=refused)
     async def red_and_yellow(
         request: Request,
@@ -360,6 +381,13 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(
             {"healthy": healthy, "projections": report}, status_code=200 if healthy else 503
         )
+
+    dashboard = resources.files("services.query").joinpath("dashboard.html").read_text("utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard_page() -> HTMLResponse:
+        """The dashboard: one self-contained page (Chinese first) that reads this API."""
+        return HTMLResponse(dashboard)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:
