@@ -253,7 +253,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 async def bench_rebuild(
-    base: Settings, events: int, cases: int, say: Callable[[str], None]
+    base: Settings, events: int, cases: int, say: Callable[[str], None], queries: int = 0
 ) -> dict[str, Any]:
     """A log of ``events`` events over ``cases`` cases, rebuilt into each projection; the
     baseline is asyncpg COPY writing the audit trail's rows straight into a bare table."""
@@ -312,9 +312,11 @@ async def bench_rebuild(
                 "events_per_second": round(events / seconds),
             }
             say(f"{name}: {results[name]['events_per_second']} events/s")
+        latency = await _query_latency(settings, run, cases, queries, say) if queries else None
         baseline = await _copy_baseline(settings.postgres_dsn, rows)
         say(f"baseline asyncpg COPY of the audit rows: {baseline} rows/s")
         return {
+            "query_latency_ms": latency,
             "events": events,
             "cases": cases,
             "projections": results,
@@ -358,3 +360,87 @@ async def _copy_baseline(dsn: str, rows: list[tuple[Any, ...]]) -> int:
         return round(len(rows) / (time.perf_counter() - started))
     finally:
         await conn.close()
+
+
+async def _query_latency(
+    settings: Settings, run: str, cases: int, count: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """p50 and p99 of the query service's answers, and of the same SQL through bare asyncpg."""
+    import os
+    import random
+    import socket
+
+    import asyncpg
+    import httpx
+
+    from projections.statistics import Dimension, Period, figures
+    from services import tokens
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        f"CASETRAIL_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None
+    }
+    env["CASETRAIL_QUERY_PORT"] = str(port)
+    service = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "services.cli", "query"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        _, secret = await tokens.create(conn, tokens.TokenRole.AUDITOR, [], "bench")
+        url = f"http://127.0.0.1:{port}"
+        infra.wait_until(lambda: infra.answers("127.0.0.1", port), 60, url)
+        pick = random.Random(1)
+
+        def case() -> str:
+            return f"BENCH-{run}-{pick.randrange(cases):06d}"
+
+        year = Period(datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC))
+        asks: dict[str, tuple[Callable[[], str], Callable[[], Any]]] = {
+            "case": (lambda: f"/cases/{case()}", lambda: conn.fetchrow(
+                "SELECT * FROM case_summary WHERE case_id = $1", case())),
+            "history": (lambda: f"/cases/{case()}/history", lambda: conn.fetch(
+                "SELECT * FROM audit_trail WHERE case_id = $1 ORDER BY version", case())),
+            "filtered_list": (lambda: "/cases?case_type=petition&status=handled&limit=50",
+                              lambda: conn.fetch(
+                "SELECT * FROM case_summary WHERE case_type = 'petition' AND status = 'handled'"
+                " ORDER BY last_recorded_at DESC, case_id DESC LIMIT 51")),
+            "overview_statistics": (lambda: "/statistics?year=2020&by=case_type",
+                                    lambda: figures(conn, year, [Dimension.CASE_TYPE])),
+        }  # fmt: skip
+        result: dict[str, Any] = {}
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            for name, (path, sql) in asks.items():
+                for _ in range(5):  # warm up
+                    (await client.get(path())).raise_for_status()
+                api, bare = [], []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    (await client.get(path())).raise_for_status()
+                    api.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    await sql()
+                    bare.append(time.perf_counter() - started)
+                result[name] = {
+                    "api": _percentiles(api), "asyncpg_same_sql": _percentiles(bare)
+                }  # fmt: skip
+                say(f"{name}: {result[name]}")
+        return result
+    finally:
+        await conn.close()
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "p50": round(statistics.median(ordered) * 1000, 2),
+        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    }

@@ -327,13 +327,17 @@ def bench_write(
 def bench_rebuild(
     events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 1_000_000,
     cases: Annotated[int, typer.Option(help="Cases they belong to", min=100)] = 100_000,
+    queries: Annotated[
+        int, typer.Option(help="Then time this many API queries of each kind (0: none)")
+    ] = 300,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
-    """Rebuild of each projection from a log of N events, against asyncpg COPY (needs infra up)."""
+    """Rebuild of each projection from a log of N events, against asyncpg COPY; then the query
+    API's latency on that data, against the same SQL through asyncpg (needs infra up)."""
     from services.bench import bench_rebuild as run
 
     say = (lambda _: None) if as_json else typer.echo
-    result = asyncio.run(run(Settings(), events, cases, say))
+    result = asyncio.run(run(Settings(), events, cases, say, queries))
     typer.echo(json.dumps(result, indent=2))
 
 
