@@ -113,8 +113,10 @@ def facts_as_of(events: Iterable[Event], instant: datetime, basis: Basis) -> lis
 
 
 async def load_facts_as_of(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """A temporary ``case_facts`` with ``rows``, shadowing the live view on this connection."""
+    """A temporary ``case_facts`` with ``rows``, shadowing the live view on this connection until
+    the caller's transaction ends (a pooled connection must not keep shadowing it)."""
     ddl = FACTS_DDL.replace("CREATE TABLE case_facts", "CREATE TEMPORARY TABLE case_facts")
+    ddl = ddl.rstrip().removesuffix(";") + " ON COMMIT DROP;"
     await conn.execute("DROP TABLE IF EXISTS pg_temp.case_facts")
     await conn.execute(ddl)
     await conn.copy_records_to_table("case_facts", records=rows, schema_name="pg_temp")

@@ -311,11 +311,15 @@ async def statistics(
     basis: Basis,
 ) -> dict[str, Any]:
     """The figures of ``year`` (and the year before, for 同比), now or as of an instant."""
+    rows = None
     if as_of is not None:
         events = await _log_events(settings, await _event_partitions(settings))
-        await load_facts_as_of(conn, facts_as_of(events, as_of, basis))
-    current = await figures(conn, _year(year), by)
-    previous = await figures(conn, _year(year - 1), by)
+        rows = facts_as_of(events, as_of, basis)
+    async with conn.transaction():
+        if rows is not None:
+            await load_facts_as_of(conn, rows)
+        current = await figures(conn, _year(year), by)
+        previous = await figures(conn, _year(year - 1), by)
     key = [d.value for d in by]
     before = {tuple(row[k] for k in key): row for row in previous}
     for row in current:

@@ -277,6 +277,33 @@ def create_app(settings: Settings) -> FastAPI:
                     step["payload"] = mask_personal(step["type"], step["payload"])[0]
         return steps
 
+    @app.get("/cases/{case_id}/as-of", responses=refused)
+    async def case_as_of(
+        request: Request,
+        who: Caller,
+        case_id: CaseId,
+        at: Annotated[datetime, Query(description="The instant (ISO 8601, with a timezone)")],
+        basis: Basis = Basis.RECORDED,
+    ) -> dict[str, Any]:
+        """The case as it stood at ``at`` (auditors), replayed from the log itself: as recorded
+        by then, or as things had happened by then (late entries included)."""
+        who.require(TokenRole.AUDITOR)
+        if at.tzinfo is None:
+            raise ApiError(422, "invalid_instant", "at: give a timezone, e.g. +08:00")
+        replayed = readpath.replay_case(await readpath.case_events(settings, case_id), at, basis)
+        if not replayed.events:
+            raise ApiError(404, "unknown_case", f"no case {case_id} on the log")
+        state = replayed.state
+        return {
+            "case_id": case_id,
+            "at": at.isoformat(),
+            "basis": basis.value,
+            "steps_counted": replayed.counted,
+            "steps_later": len(replayed.events) - replayed.counted,
+            "state": state.model_dump(mode="json") if state else None,
+            "lights": {c.rule: c.light(at) for c in state.clocks} if state else {},
+        }
+
     @app.get("/cases/{case_id}/chain", responses=refused)
     async def case_chain(request: Request, who: Caller, case_id: CaseId) -> dict[str, Any]:
         """The case's hash chain recomputed from its audit-trail rows: every hash over its
@@ -344,14 +371,19 @@ def create_app(settings: Settings) -> FastAPI:
         who: Caller,
         year: int = Query(default=2020, ge=1990, le=2199),
         by: str = Query(default="case_type", description="case_type,department,channel,…"),
+        as_of: datetime | None = Query(None, description="Figures as of then (auditors)"),
+        basis: Basis = Basis.RECORDED,
     ) -> dict[str, Any]:
-        """The supervisors' figures for a year with 同比: open to every role, public too."""
+        """The supervisors' figures for a year with 同比: open to every role, public too; as
+        of a past instant (folded from the log) for auditors."""
+        if as_of is not None:
+            who.require(TokenRole.AUDITOR)
         try:
             dimensions = [Dimension(d.strip()) for d in by.split(",") if d.strip()]
         except ValueError:
             raise ApiError(422, "invalid_dimension", f"by: one of {list(Dimension)}") from None
         async with pool(request).acquire() as conn:
-            return await readpath.statistics(settings, conn, year, dimensions, None, Basis.RECORDED)
+            return await readpath.statistics(settings, conn, year, dimensions, as_of, basis)
 
     @app.get("/access-log", responses=refused)
     async def access_log(

@@ -148,3 +148,37 @@ async def test_filters_lights_and_keyset_pages(query: httpx.AsyncClient, petitio
     bad = await query.get("/cases", params={"after": "not-a-cursor"})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_cursor"
+
+
+async def test_as_of_is_for_auditors_and_never_sticks(
+    as_role: Client, petition: str, query: httpx.AsyncClient
+) -> None:
+    """Registered 4 March, accepted 6 March 2020 (occurred); recorded only now."""
+    then = await query.get(
+        f"/cases/{petition}/as-of", params={"at": "2020-03-05T00:00:00+08:00", "basis": "occurred"}
+    )
+    assert then.status_code == 200, then.text
+    assert (then.json()["state"]["status"], then.json()["steps_later"]) == ("registered", 1)
+    recorded = await query.get(
+        f"/cases/{petition}/as-of", params={"at": "2020-03-05T00:00:00+08:00"}
+    )
+    assert recorded.json()["state"] is None  # nothing of it had been recorded in 2020
+
+    live = (await query.get("/statistics", params={"by": "case_type"})).json()["rows"]
+    past = await query.get("/statistics", params={"as_of": "2019-01-01T00:00:00+08:00"})
+    assert past.json()["rows"] == []
+    # The past figures came from a temporary table: on every pooled connection (8 at most)
+    # the live ones must be back at once.
+    for _ in range(12):
+        again = (await query.get("/statistics", params={"by": "case_type"})).json()["rows"]
+        assert [(r["case_type"], r["cases"]) for r in again] == [
+            (r["case_type"], r["cases"]) for r in live
+        ]
+
+    supervisor = await as_role(TokenRole.SUPERVISOR, [])
+    for path, params in (
+        (f"/cases/{petition}/as-of", {"at": "2020-03-05T00:00:00+08:00"}),
+        ("/statistics", {"as_of": "2020-03-05T00:00:00+08:00"}),
+    ):
+        response = await supervisor.get(path, params=params)
+        assert response.status_code == 403, path
