@@ -86,7 +86,7 @@ CREATE TABLE case_facts (
 
 class Cases:
     name = "cases"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts")
     ddl = (
         """
@@ -120,8 +120,11 @@ class Cases:
         + FACTS_DDL
     )
     indexes = """
-    CREATE INDEX case_summary_type_status ON case_summary (case_type, status);
-    CREATE INDEX case_summary_department ON case_summary (owner_department, status);
+    -- Lists are newest first: these serve the common filters in that order, without a sort.
+    CREATE INDEX case_summary_type_status
+        ON case_summary (case_type, status, last_recorded_at DESC, case_id DESC);
+    CREATE INDEX case_summary_department
+        ON case_summary (owner_department, last_recorded_at DESC, case_id DESC);
     CREATE INDEX case_summary_officer ON case_summary (assigned_officer);
     CREATE INDEX case_summary_recent ON case_summary (last_recorded_at DESC, case_id);
     CREATE INDEX case_summary_opened ON case_summary (opened_at, case_id);
