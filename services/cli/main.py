@@ -350,11 +350,15 @@ def load_demo(
         str | None, typer.Option(help="A 信访办 token (default: create one in the database)")
     ] = None,
 ) -> None:
-    """Submit the demo petitions to a running gateway (e.g. one started by docker compose)."""
+    """Load the demo into a running system (e.g. one started by docker compose): a few
+    petitions through the gateway, then the demo year 2019-2020 through Kafka."""
+    from services import demo_year
     from services.cli.demo import demo_token
     from services.cli.demo import load_demo as load
 
-    load(gateway_url, token or asyncio.run(demo_token(Settings())))
+    settings = Settings()
+    load(gateway_url, token or asyncio.run(demo_token(settings)))
+    typer.echo(f"the demo year: {asyncio.run(demo_year.load(settings, typer.echo))}")
 
 
 @app.command("verify")
