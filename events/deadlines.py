@@ -233,6 +233,14 @@ class Clock(Frozen):
         return self._with(extended_by=self.extended_by + days)
 
 
+def worst(lights: Iterable[str]) -> Light | None:
+    """The case's light: the worst of its deadlines' (red, then yellow, then green)."""
+    present = set(lights)
+    return next(
+        (light for light in (Light.RED, Light.YELLOW, Light.GREEN) if light in present), None
+    )
+
+
 def start_clock(rule: ClockRule, started_at: datetime) -> Clock:
     """Open a clock for `rule`, started by an event that occurred at `started_at`."""
     return Clock(

@@ -47,6 +47,3 @@ class Officer(Frozen):
     department: str = Field(min_length=1, max_length=64)
     roles: frozenset[Role]
     certificate: Certificate | None = None
-
-
-Officers = dict[str, Officer]

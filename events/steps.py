@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light
+from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
 from events.errors import Rejection
 from events.model import CaseType, Frozen
 from events.officers import Officer, Role
@@ -41,11 +41,7 @@ class CaseState(Frozen):
 
     def light(self, at: datetime) -> Light | None:
         """The worst light of the open deadlines at ``at``; None when no clock runs."""
-        lights = {clock.light(at) for clock in self.clocks}
-        for light in (Light.RED, Light.YELLOW, Light.GREEN):
-            if light in lights:
-                return light
-        return None
+        return worst(clock.light(at) for clock in self.clocks)
 
 
 @dataclass(frozen=True)

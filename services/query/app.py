@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from events.deadlines import worst
 from events.hashing import GENESIS_HASH
 from events.model import CaseId, Event
 from events.privacy import mask_personal
@@ -251,9 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
                 case_id,
             )
         ]
-        lights = {d["light"] for d in deadlines}
-        worst = next((light for light in ("red", "yellow", "green") if light in lights), None)
-        return {**case, "deadlines": deadlines, "light": worst}
+        return {**case, "deadlines": deadlines, "light": worst(d["light"] for d in deadlines)}
 
     @app.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=refused)
     async def get_history(request: Request, who: Caller, case_id: CaseId) -> Any:

@@ -28,6 +28,7 @@ from events.deadlines import (
     Light,
     rules_by_name,
     start_clock,
+    worst,
 )
 
 RULES = rules_by_name(DEFAULT_RULES)
@@ -351,3 +352,9 @@ def test_yellow_from_and_due_at_reproduce_the_light(
         else Light.GREEN
     )
     assert clock.light(at) == expected
+
+
+def test_a_case_shows_its_worst_light() -> None:
+    assert worst([Light.GREEN, Light.RED, Light.YELLOW]) is Light.RED
+    assert worst(["yellow", "green"]) is Light.YELLOW  # as the database spells them
+    assert worst([]) is None
