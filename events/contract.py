@@ -6,9 +6,8 @@ from typing import Annotated, Any, Literal, Union, cast
 from pydantic import Field, TypeAdapter, create_model
 
 from events.deadlines import DEFAULT_RULES, ClockRule
-from events.lifecycles import EVENT_PAYLOADS, LIFECYCLES
+from events.lifecycles import EVENT_PAYLOADS, LIFECYCLES, Lifecycle, Step
 from events.model import Event
-from events.steps import Lifecycle, Step
 from events.submissions import Submission
 from events.upcasting import CURRENT_VERSIONS
 

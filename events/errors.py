@@ -74,3 +74,7 @@ class Rejection(BaseModel):
 
     code: RejectionCode
     message: str
+
+
+def reject(code: RejectionCode, message: str) -> Rejection:
+    return Rejection(code=code, message=message)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from events.lifecycle import CaseState, evolve
+from events.decide import evolve
+from events.state import CaseState
 from events.model import Event
 from events.upcasting import typed_payload
 from projections.base import Connection, LoggedEvent

@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from events.lifecycle import CaseState, evolve
+from events.decide import evolve
+from events.state import CaseState
 from events.model import Event
 from projections.base import Connection
 from projections.cases import FACTS_DDL, CaseFacts, facts_after, facts_row

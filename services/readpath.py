@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from events.calendar import CHINA
-from events.lifecycle import CaseState, evolve
+from events.decide import evolve
+from events.state import CaseState
 from events.model import Event
 from projections import builds
 from projections.base import Connection, LoggedEvent, Projection

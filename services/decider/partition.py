@@ -10,7 +10,8 @@ from datetime import datetime
 
 from events.deadlines import DEFAULT_RULES, ClockRule
 from events.errors import Rejection, RejectionCode
-from events.lifecycle import CaseState, Context, decide, evolve
+from events.decide import decide, evolve
+from events.state import CaseState, Context
 from events.model import Event, EventRef, Outcome
 from events.officers import Officer
 from events.submissions import attribution, parse_submission

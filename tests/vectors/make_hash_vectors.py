@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from events.decide import decide, evolve
 from events.hashing import canonical_json
-from events.lifecycle import Context, decide, evolve
 from events.model import Event
 from events.officers import Officer, Role
-from events.steps import CaseState
+from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
 
 OFFICER = Officer(

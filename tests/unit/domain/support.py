@@ -14,13 +14,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from events.calendar import CHINA
+from events.decide import decide, evolve, fold
 from events.errors import Rejection, RejectionCode
 from events.hashing import GENESIS_HASH
-from events.lifecycle import decide, evolve, fold
 from events.lifecycles import SUBMISSION_PAYLOADS
 from events.model import Event
 from events.officers import SYSTEM_CLOCK_ID, Certificate, Officer, Role
-from events.steps import CaseState, Context
+from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
 
 # --- the officer directory ----------------------------------------------------------------------

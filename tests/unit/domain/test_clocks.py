@@ -10,10 +10,10 @@ from datetime import date, datetime
 import pytest
 
 from events.deadlines import DEFAULT_RULES, ClockRule, DayCount, Light
+from events.decide import evolve, fold
 from events.errors import Rejection, RejectionCode
-from events.lifecycle import evolve, fold
 from events.officers import SYSTEM_CLOCK_ID
-from events.steps import CaseState
+from events.state import CaseState
 from tests.unit.domain.support import (
     ENFORCER,
     LEGAL_REVIEWER,

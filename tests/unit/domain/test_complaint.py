@@ -1,9 +1,9 @@
 """Complaints (投诉举报): the happy path of DOMAIN.md and every branch."""
 
+from events.decide import fold
 from events.errors import RejectionCode
-from events.lifecycle import fold
 from events.model import CaseType
-from events.steps import CaseState
+from events.state import CaseState
 from tests.unit.domain.support import (
     MARKET_ENFORCER,
     MEDIATOR,

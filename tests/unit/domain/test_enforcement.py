@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from events.decide import fold
 from events.errors import RejectionCode
-from events.lifecycle import fold
 from events.model import CaseType
-from events.steps import CaseState
+from events.state import CaseState
 from tests.unit.domain.support import (
     ENFORCER,
     ENFORCER_2,

@@ -2,10 +2,10 @@
 
 from datetime import date
 
+from events.decide import fold
 from events.errors import RejectionCode
-from events.lifecycle import fold
 from events.model import CaseType
-from events.steps import CaseState
+from events.state import CaseState
 from tests.unit.domain.support import (
     OTHER_OFFICER,
     PETITION_OFFICER,

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from events.deadlines import DEFAULT_RULES
+from events.decide import decide, evolve, fold
 from events.errors import Rejection, RejectionCode
 from events.hashing import GENESIS_HASH
-from events.lifecycle import decide, evolve, fold
-from events.lifecycles import LIFECYCLES, OPENING_STEPS
+from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event
 from events.officers import Role
 from events.payloads import PenaltyKind
-from events.steps import CaseState, Context, Lifecycle, Step
+from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
     DEPARTMENTS,

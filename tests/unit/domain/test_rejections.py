@@ -10,7 +10,7 @@ import pytest
 
 from events.errors import RejectionCode
 from events.officers import SYSTEM_CLOCK_ID
-from events.steps import CaseState
+from events.state import CaseState
 from tests.unit.domain.support import (
     ENFORCER,
     EXPIRED_ENFORCER,

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from events.decide import evolve, fold
 from events.hashing import GENESIS_HASH, chain_hash
-from events.lifecycle import evolve, fold
 from events.model import Event
 from events.payloads import ComplaintRegistered
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast

@@ -26,16 +26,14 @@ from typing import Any
 
 from events.calendar import local_day
 from events.deadlines import DEFAULT_RULES, ClockRule, start_clock
-from events.errors import Rejection, RejectionCode
+from events.errors import Rejection, RejectionCode, reject
 from events.hashing import GENESIS_HASH
-from events.lifecycles import LIFECYCLES, OPENING_STEPS
+from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, Event
 from events.officers import SYSTEM_CLOCK_ID, Role
-from events.steps import CaseState, Context, Lifecycle, Step
+from events.state import CaseState, Context
 from events.submissions import SubmissionBase
 from events.upcasting import CURRENT_VERSIONS, typed_payload
-
-__all__ = ["CaseState", "Context", "decide", "evolve", "fold"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a department's clock may run ahead of the decider's."""
@@ -49,20 +47,20 @@ def decide(
         return found
     lifecycle, step = found
     if submission.occurred_at > ctx.recorded_at + CLOCK_SKEW:
-        return _reject(
+        return reject(
             RejectionCode.INVALID_PAYLOAD,
             f"occurred_at {submission.occurred_at.isoformat()} is later than the time of"
             f" recording {ctx.recorded_at.isoformat()}: a step is recorded after it happens",
         )
     if state is not None and submission.occurred_at < state.last_occurred_at:
-        return _reject(
+        return reject(
             RejectionCode.INVALID_PAYLOAD,
             f"occurred_at {submission.occurred_at.isoformat()} is before the last step of case"
             f" {state.case_id} ({state.last_occurred_at.isoformat()}): steps happen in order",
         )
     version = state.version if state is not None else 0
     if submission.expected_version is not None and submission.expected_version != version:
-        return _reject(
+        return reject(
             RejectionCode.VERSION_CONFLICT,
             f"expected_version {submission.expected_version} but case {submission.case_id} is at"
             f" version {version}",
@@ -78,7 +76,7 @@ def decide(
 
 
 def evolve(
-    state: CaseState | None, event: Event, rules: Iterable[ClockRule] = DEFAULT_RULES
+    state: CaseState | None, event: Event, rules: tuple[ClockRule, ...] = DEFAULT_RULES
 ) -> CaseState:
     lifecycle = LIFECYCLES[event.case_type]
     step = lifecycle.by_event[event.type]
@@ -114,7 +112,7 @@ def evolve(
     return state.model_copy(update=updates)
 
 
-def fold(events: Iterable[Event], rules: Iterable[ClockRule] = DEFAULT_RULES) -> CaseState | None:
+def fold(events: Iterable[Event], rules: tuple[ClockRule, ...] = DEFAULT_RULES) -> CaseState | None:
     state: CaseState | None = None
     for event in events:
         state = evolve(state, event, rules)
@@ -124,23 +122,19 @@ def fold(events: Iterable[Event], rules: Iterable[ClockRule] = DEFAULT_RULES) ->
 # --- the checks ---------------------------------------------------------------------------
 
 
-def _reject(code: RejectionCode, message: str) -> Rejection:
-    return Rejection(code=code, message=message)
-
-
 def _lifecycle_and_step(
     state: CaseState | None, submission: SubmissionBase
 ) -> tuple[Lifecycle, Step] | Rejection:
     opening = OPENING_STEPS.get(submission.type)
     if state is None:
         if opening is None:
-            return _reject(
+            return reject(
                 RejectionCode.UNKNOWN_CASE,
                 f"case {submission.case_id} does not exist; open it first",
             )
         return opening
     if opening is not None:
-        return _reject(
+        return reject(
             RejectionCode.CASE_EXISTS,
             f"case {submission.case_id} already exists ({state.case_type}, version"
             f" {state.version})",
@@ -148,7 +142,7 @@ def _lifecycle_and_step(
     lifecycle = LIFECYCLES[state.case_type]
     step = lifecycle.by_submission.get(submission.type)
     if step is None:
-        return _reject(
+        return reject(
             RejectionCode.WRONG_CASE_TYPE,
             f"{submission.type} does not apply to case {submission.case_id}, a {state.case_type}",
         )
@@ -170,27 +164,27 @@ def _authorised_actor(
             return Actor(
                 officer_id=SYSTEM_CLOCK_ID, role=Role.SYSTEM, department=claimed.department
             )
-        return _reject(
+        return reject(
             RejectionCode.FORBIDDEN_ROLE,
             f"{step.submission} may be recorded by: {allowed_text}; not by"
             f" {claimed.officer_id} as {claimed.role}",
         )
     officer = ctx.officers.get(claimed.officer_id)
     if officer is None:
-        return _reject(RejectionCode.FORBIDDEN_ROLE, f"unknown officer {claimed.officer_id}")
+        return reject(RejectionCode.FORBIDDEN_ROLE, f"unknown officer {claimed.officer_id}")
     if officer.department != claimed.department:
-        return _reject(
+        return reject(
             RejectionCode.FORBIDDEN_ROLE,
             f"officer {officer.officer_id} belongs to {officer.department}, not"
             f" {claimed.department}",
         )
     if claimed.role not in officer.roles:
-        return _reject(
+        return reject(
             RejectionCode.FORBIDDEN_ROLE,
             f"officer {officer.officer_id} does not hold the role {claimed.role}",
         )
     if claimed.role not in allowed:
-        return _reject(
+        return reject(
             RejectionCode.FORBIDDEN_ROLE,
             f"{step.submission} may be recorded by: {allowed_text}; not as {claimed.role}",
         )
@@ -204,7 +198,7 @@ def _authorised_actor(
                 if officer.certificate
                 else "holds no enforcement certificate"
             )
-            return _reject(
+            return reject(
                 RejectionCode.CERTIFICATE_REQUIRED,
                 f"{step.submission} needs an enforcement certificate valid on {day};"
                 f" officer {officer.officer_id}: {held}",
@@ -222,7 +216,7 @@ def _refused_by_state(
     lifecycle: Lifecycle, step: Step, state: CaseState, submission: SubmissionBase, ctx: Context
 ) -> Rejection | None:
     if step.owner_only and submission.actor.department != state.owner_department:
-        return _reject(
+        return reject(
             RejectionCode.WRONG_DEPARTMENT,
             f"case {state.case_id} is owned by {state.owner_department}, not"
             f" {submission.actor.department}",
@@ -236,7 +230,7 @@ def _refused_by_state(
         if precise is not None:
             return precise
         allowed = ", ".join(s for s in lifecycle.statuses if s in step.allowed_from)
-        return _reject(
+        return reject(
             RejectionCode.ILLEGAL_TRANSITION,
             f"{submission.type} is not allowed while {state.case_type} {state.case_id} is"
             f" '{state.status}' (allowed from: {allowed})",
@@ -286,7 +280,7 @@ def _record(
 
 
 def _clocks_after(
-    lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: Iterable[ClockRule]
+    lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: tuple[ClockRule, ...]
 ) -> tuple[Any, ...]:
     at = event.occurred_at
     clocks = [clock for clock in state.clocks if event.type not in _stops(clock.rule, rules)]
@@ -303,7 +297,7 @@ def _clocks_after(
     return tuple(clocks)
 
 
-def _stops(rule_name: str, rules: Iterable[ClockRule]) -> frozenset[str]:
+def _stops(rule_name: str, rules: tuple[ClockRule, ...]) -> frozenset[str]:
     for rule in rules:
         if rule.name == rule_name:
             return rule.stops_on

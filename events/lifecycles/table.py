@@ -1,57 +1,14 @@
-"""The building blocks of a lifecycle: the case state, the steps, and what deciding needs."""
+"""What a lifecycle table is made of: steps, and a lifecycle that holds them."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
 from events.errors import Rejection
 from events.model import CaseType, Frozen
-from events.officers import Officer, Role
-
-
-class CaseState(Frozen):
-    """What the log says about one case: the fold of its events with ``evolve``."""
-
-    case_id: str
-    case_type: CaseType
-    version: int
-    status: str
-    owner_department: str
-    assigned_officer: str | None = None
-    opened_at: datetime
-    closed_at: datetime | None = None
-    last_occurred_at: datetime
-    """When the latest step happened: a new step cannot have happened before it."""
-    last_hash: str
-    suspended_from: str | None = None
-    """The status to return to on resumption, while the case is suspended."""
-    clocks: tuple[Clock, ...] = ()
-    """Every open deadline."""
-    signals: frozenset[str] = frozenset()
-    """Deadline warnings and breaches the system clock recorded, as "clock:light:due day" (an
-    extension moves the due day, so the new deadline can be signalled again)."""
-    major: bool = False
-    legal_review_approved: bool = False
-    penalty_amount_fen: int = 0
-
-    def clock(self, name: str) -> Clock | None:
-        return next((c for c in self.clocks if c.rule == name), None)
-
-    def light(self, at: datetime) -> Light | None:
-        """The worst light of the open deadlines at ``at``; None when no clock runs."""
-        return worst(clock.light(at) for clock in self.clocks)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What deciding needs besides the state and the submission."""
-
-    recorded_at: datetime
-    officers: Mapping[str, Officer]
-    rules: tuple[ClockRule, ...] = DEFAULT_RULES
-
+from events.officers import Role
+from events.state import CaseState, Context
 
 Check = Callable[[CaseState, Any, Context, datetime], Rejection | None]
 """A rule beyond the transition table: (state, payload, context, occurred_at) → rejection."""

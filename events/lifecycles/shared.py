@@ -1,0 +1,259 @@
+"""The steps every case shares, written once, and ``lifecycle``, which adds them to each case
+type's own steps.
+
+Transfer, extension, suspension and resumption, supervision notes, documents, reopening where
+allowed, deadline warnings and breaches by the system clock: each lifecycle gets them with its
+own statuses. The checks that several case types use (assignment, reply before closing) live
+here too.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from events import payloads as p
+from events.deadlines import Light
+from events.errors import Rejection, RejectionCode, reject
+from events.lifecycles.table import Lifecycle, Step
+from events.model import CaseType
+from events.officers import Role
+from events.state import CaseState, Context
+
+SUSPENDED = "suspended"
+CLOSED = "closed"
+
+# --- rules shared by every case type -------------------------------------------------------
+
+
+def _check_extension(
+    state: CaseState, payload: p.Extension, ctx: Context, _: datetime
+) -> Rejection | None:
+    clock = state.clock(payload.clock)
+    if clock is None:
+        running = ", ".join(c.rule for c in state.clocks) or "none"
+        return reject(
+            RejectionCode.ILLEGAL_TRANSITION,
+            f"deadline {payload.clock} is not running on case {state.case_id} (running: {running})",
+        )
+    left = clock.extendable_by - clock.extended_by
+    if payload.days > left:
+        return reject(
+            RejectionCode.LIMIT_EXCEEDED,
+            f"deadline {payload.clock} may be extended by {left} more day(s), not {payload.days}",
+        )
+    return None
+
+
+def _signal(clock: str, light: Light, due: date) -> str:
+    return f"{clock}:{light}:{due.isoformat()}"
+
+
+def _signal_check(light: Light) -> Any:
+    def check(
+        state: CaseState, payload: p.DeadlineSignal, ctx: Context, at: datetime
+    ) -> Rejection | None:
+        clock = state.clock(payload.clock)
+        if clock is None:
+            return reject(
+                RejectionCode.ILLEGAL_TRANSITION,
+                f"deadline {payload.clock} is not running on case {state.case_id}",
+            )
+        if _signal(payload.clock, light, clock.due_day()) in state.signals:
+            return reject(
+                RejectionCode.ILLEGAL_TRANSITION,
+                f"the {light} light of {payload.clock} is already recorded on case {state.case_id}",
+            )
+        actual = clock.light(at)
+        if actual != light and not (light is Light.YELLOW and actual is Light.RED):
+            return reject(
+                RejectionCode.ILLEGAL_TRANSITION,
+                f"deadline {payload.clock} is {actual} at {at.isoformat()}, not {light}"
+                f" (due {clock.due_day().isoformat()})",
+            )
+        return None
+
+    return check
+
+
+def _signal_effect(light: Light) -> Any:
+    def effect(state: CaseState, payload: p.DeadlineSignal) -> dict[str, Any]:
+        clock = state.clock(payload.clock)
+        assert clock is not None
+        return {"signals": state.signals | {_signal(payload.clock, light, clock.due_day())}}
+
+    return effect
+
+
+def _unknown_department(department: str, ctx: Context) -> Rejection | None:
+    if any(officer.department == department for officer in ctx.officers.values()):
+        return None
+    return reject(
+        RejectionCode.INVALID_PAYLOAD,
+        f"unknown department {department}: no officer of the directory belongs to it",
+    )
+
+
+def _check_transfer(
+    state: CaseState, payload: p.Transfer, ctx: Context, _: datetime
+) -> Rejection | None:
+    if payload.to_department == state.owner_department:
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"case {state.case_id} is already owned by {payload.to_department}",
+        )
+    return _unknown_department(payload.to_department, ctx)
+
+
+def check_assignment(
+    state: CaseState, payload: p.Assignment, ctx: Context, _: datetime
+) -> Rejection | None:
+    unknown = _unknown_department(payload.department, ctx)
+    if unknown is not None or payload.officer_id is None:
+        return unknown
+    officer = ctx.officers.get(payload.officer_id)
+    if officer is None or officer.department != payload.department:
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"officer {payload.officer_id} is not an officer of {payload.department}",
+        )
+    return None
+
+
+def _transfer_effect(state: CaseState, payload: p.Transfer) -> dict[str, Any]:
+    return {"owner_department": payload.to_department, "assigned_officer": None}
+
+
+def assign_effect(state: CaseState, payload: p.Assignment) -> dict[str, Any]:
+    return {"owner_department": payload.department, "assigned_officer": payload.officer_id}
+
+
+def _resume_status(state: CaseState, _: Any) -> str:
+    assert state.suspended_from is not None
+    return state.suspended_from
+
+
+def shared_steps(
+    statuses: tuple[str, ...], terminal: frozenset[str], reopen_to: str | None
+) -> tuple[Step, ...]:
+    open_ = frozenset(statuses) - terminal - {SUSPENDED}
+    everything = frozenset(statuses)
+    steps = [
+        Step(
+            "case.transfer",
+            "case.transferred",
+            "转办 / Transfer to another department",
+            p.Transfer,
+            open_,
+            check=_check_transfer,
+            effect=_transfer_effect,
+        ),
+        Step(
+            "case.extend",
+            "case.deadline_extended",
+            "延期 / Extend a deadline",
+            p.Extension,
+            open_,
+            check=_check_extension,
+        ),
+        Step(
+            "case.suspend",
+            "case.suspended",
+            "中止 / Suspend",
+            p.Reason,
+            open_,
+            SUSPENDED,
+            effect=lambda s, _: {"suspended_from": s.status},
+        ),
+        Step(
+            "case.resume",
+            "case.resumed",
+            "恢复 / Resume",
+            p.Note,
+            frozenset({SUSPENDED}),
+            _resume_status,
+            effect=lambda s, _: {"suspended_from": None},
+        ),
+        Step(
+            "case.note_supervision",
+            "case.supervision_noted",
+            "督办 / Supervision note",
+            p.SupervisionNote,
+            everything,
+            roles=frozenset({Role.SUPERVISOR}),
+            owner_only=False,
+        ),
+        Step(
+            "case.attach_document",
+            "case.document_attached",
+            "附件 / Attach a document",
+            p.Document,
+            everything - terminal,
+        ),
+        Step(
+            "case.record_deadline_warning",
+            "case.deadline_warning_recorded",
+            "黄灯预警 / Deadline warning",
+            p.DeadlineSignal,
+            everything - terminal,
+            roles=frozenset({Role.SYSTEM}),
+            owner_only=False,
+            check=_signal_check(Light.YELLOW),
+            effect=_signal_effect(Light.YELLOW),
+        ),
+        Step(
+            "case.record_deadline_breach",
+            "case.deadline_breached",
+            "红灯警示 / Deadline breached",
+            p.DeadlineSignal,
+            everything - terminal,
+            roles=frozenset({Role.SYSTEM}),
+            owner_only=False,
+            check=_signal_check(Light.RED),
+            effect=_signal_effect(Light.RED),
+        ),
+    ]
+    if reopen_to is not None:
+        steps.append(
+            Step(
+                "case.reopen",
+                "case.reopened",
+                "重新办理 / Reopen",
+                p.Reason,
+                frozenset({CLOSED}),
+                reopen_to,
+                effect=lambda s, _: {"closed_at": None},
+            )
+        )
+    return tuple(steps)
+
+
+def lifecycle(
+    case_type: CaseType,
+    title: str,
+    working_role: Role,
+    statuses: tuple[str, ...],
+    terminal: frozenset[str],
+    steps: tuple[Step, ...],
+    reopen_to: str | None = None,
+) -> Lifecycle:
+    return Lifecycle(
+        case_type=case_type,
+        title=title,
+        working_role=working_role,
+        needs_certificate=working_role is Role.ENFORCEMENT_OFFICER,
+        statuses=(*statuses, SUSPENDED),
+        terminal=terminal,
+        steps=steps + shared_steps((*statuses, SUSPENDED), terminal, reopen_to),
+    )
+
+
+def reply_before_closing(kind: str, before_reply: frozenset[str]) -> Any:
+    def explain(state: CaseState, _: Any, ctx: Context, at: datetime) -> Rejection | None:
+        if state.status in before_reply:
+            return reject(
+                RejectionCode.REPLY_REQUIRED,
+                f"{kind} {state.case_id} cannot be closed before the reply is given"
+                f" (it is '{state.status}')",
+            )
+        return None
+
+    return explain
