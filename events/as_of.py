@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from events.decide import evolve
+from events.decide import fold
 from events.model import Event
 from events.state import CaseState
 
@@ -35,11 +35,10 @@ class Replay:
 
 def replay(events: Sequence[Event], as_of: datetime | None, basis: Basis) -> Replay:
     """A case's events (in version order) folded up to ``as_of`` (None: all of them)."""
-    state: CaseState | None = None
-    counted = 0
-    for event in events:
-        if as_of is not None and not happened_by(event, as_of, basis):
-            break
-        state = evolve(state, event)
-        counted += 1
-    return Replay(events, counted, state)
+    counted = len(events)
+    if as_of is not None:
+        counted = next(
+            (i for i, event in enumerate(events) if not happened_by(event, as_of, basis)),
+            len(events),
+        )
+    return Replay(events, counted, fold(events[:counted]))

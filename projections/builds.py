@@ -8,7 +8,8 @@ projector notices the switch at its next batch and carries on in the new build.
 
 import asyncpg
 
-from projections.base import Connection, Projection, create_tables
+from projections.db import Connection, create_tables, use_schema
+from projections.projection import Projection
 
 BUILDS_DDL = """
 CREATE TABLE IF NOT EXISTS projection_builds (
@@ -46,6 +47,11 @@ CREATE TABLE projection_checkpoint (
 
 def schema_of(projection: str, build: int) -> str:
     return f"{projection}_b{build}"
+
+
+async def use_build(conn: Connection, projection: str, build: int) -> None:
+    """The build's tables are what unqualified names mean until the transaction ends."""
+    await use_schema(conn, schema_of(projection, build))
 
 
 async def live_build(
@@ -86,7 +92,7 @@ async def new_build(conn: Connection, projection: Projection, with_indexes: bool
         schema = schema_of(projection.name, build)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+        await use_schema(conn, schema)
         await conn.execute(CHECKPOINT_DDL + projection.ddl)
         if with_indexes:
             await conn.execute(projection.indexes)

@@ -3,10 +3,10 @@
 import asyncpg
 
 from projections import builds
-from projections.audit_trail import AuditTrail
-from projections.base import Projection
-from projections.cases import Cases
-from projections.officer_activity import OfficerActivity
+from projections.projection import Projection
+from projections.read_models.audit_trail import AuditTrail
+from projections.read_models.cases import Cases
+from projections.read_models.officer_activity import OfficerActivity
 
 PROJECTIONS: dict[str, Projection] = {p.name: p for p in (Cases(), AuditTrail(), OfficerActivity())}
 

@@ -17,7 +17,8 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of submissions and events")
     state_dir: Path = Field(default=Path(".local"), description="Local servers' jars, data, logs")
     officers_file: Path | None = Field(
-        default=None, description="The officer directory (JSON); the demo town's when unset"
+        default=None,
+        description="The officer directory (JSON); the decider refuses to start without one",
     )
 
     signing_key_file: Path | None = Field(
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
     )
     max_body_bytes: int = 64 * 1024
+
+    def as_env(self) -> dict[str, str]:
+        """The CASETRAIL_* variables that give a child process exactly these settings."""
+        return {
+            f"CASETRAIL_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
 
     @property
     def signing_key_path(self) -> Path:

@@ -14,8 +14,7 @@ from enum import StrEnum
 
 import asyncpg
 
-from projections.base import Connection, create_tables
-from services.http import ApiError
+from projections.db import Connection, create_pool, create_tables
 
 DDL = """
 CREATE TABLE IF NOT EXISTS access_tokens (
@@ -119,7 +118,7 @@ class TokenCache:
         self.known: dict[str, tuple[float, Token | None]] = {}
 
     async def start(self, dsn: str) -> None:
-        self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        self.pool = await create_pool(dsn)
         async with self.pool.acquire() as conn:
             await create_tables(conn, DDL)
 
@@ -127,10 +126,8 @@ class TokenCache:
         if self.pool is not None:
             await self.pool.close()
 
-    async def holder(self, authorization: str | None) -> Token:
-        scheme, _, secret = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
+    async def holder(self, secret: str) -> Token | None:
+        """The live token with this secret, or None."""
         now = time.monotonic()
         cached = self.known.get(secret)
         if cached is None or cached[0] < now:
@@ -138,6 +135,4 @@ class TokenCache:
             async with self.pool.acquire() as conn:
                 cached = (now + self.ttl, await holder(conn, secret))
             self.known[secret] = cached
-        if cached[1] is None:
-            raise ApiError(401, "unauthenticated", "unknown or revoked token")
         return cached[1]

@@ -8,16 +8,19 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 
+from projections.db import connect, with_database
 from services import tokens
-from services.cli import infra
+from services.adapters.kafka import delete_topics
+from services.demo import OFFICERS_FILE
+from services.infra import components
+from services.infra.servers import free_port
 from services.settings import Settings
 from services.tokens import TokenRole
-from tests.support import RUNNING, Service, casetrail, eventually, free_port, healthy
+from tests.support import RUNNING, Service, casetrail, eventually, healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def settings() -> Settings:
     tag = uuid.uuid4().hex[:8]
     base = Settings(state_dir=ROOT / ".local")
-    dsn = urlunsplit(urlsplit(base.postgres_dsn)._replace(path=f"/casetrail_test_{tag}"))
+    dsn = with_database(base.postgres_dsn, f"casetrail_test_{tag}")
     return base.model_copy(
         update={
             "topic_prefix": f"test-{tag}",
@@ -35,20 +38,21 @@ def settings() -> Settings:
             "gateway_port": free_port(),
             "query_port": free_port(),
             "outcome_timeout_s": 20.0,
+            "officers_file": OFFICERS_FILE,
         }
     )
 
 
 @pytest.fixture(scope="session")
 def servers(settings: Settings) -> Iterator[Settings]:
-    components = infra.components(settings)
-    already = {name: server.status().answering for name, server in components.items()}
+    local = components(settings)
+    already = {name: server.status().answering for name, server in local.items()}
     up = casetrail(settings, "infra", "up")
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         yield settings
     finally:
-        asyncio.run(infra.delete_topics(settings))
+        asyncio.run(delete_topics(settings))
         asyncio.run(_drop_database(settings))
         started = [name for name, answering in already.items() if not answering]
         if started:
@@ -57,11 +61,8 @@ def servers(settings: Settings) -> Iterator[Settings]:
 
 
 async def make_token(settings: Settings, role: TokenRole, departments: list[str]) -> str:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         _, secret = await tokens.create(conn, role, departments, f"tests {role}")
-    finally:
-        await conn.close()
     return secret
 
 
@@ -77,12 +78,9 @@ async def auditor_token(servers: Settings) -> str:
 
 
 async def _drop_database(settings: Settings) -> None:
-    url = urlsplit(settings.postgres_dsn)
-    conn = await asyncpg.connect(urlunsplit(url._replace(path="/postgres")))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    database = urlsplit(settings.postgres_dsn).path.lstrip("/")
+    async with connect(with_database(settings.postgres_dsn, "postgres")) as conn:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)

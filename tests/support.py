@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,27 +12,16 @@ from typing import TypeVar
 import httpx
 from aiokafka import TopicPartition
 
-from services.kafka import read_to_end
+from services.adapters.kafka import read_to_end
+from services.infra.processes import start_service, stop
 from services.settings import Settings
 
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def env_for(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
-    values = {
-        f"CASETRAIL_{name.upper()}": str(value)
-        for name, value in settings.model_dump().items()
-        if value is not None
-    }
-    return {**os.environ, **values}
+    return {**os.environ, **settings.as_env()}
 
 
 def casetrail(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,28 +48,13 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", self.name],
-                env=env_for(self.settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self.process = start_service(self.name, self.settings, self.log)
         RUNNING.add(self)
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:
             return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, kill)
         self.process = None
         RUNNING.discard(self)
 

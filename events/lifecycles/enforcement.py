@@ -71,18 +71,9 @@ _ENFORCEMENT_STATUSES = (
     "transferred_out",
     CLOSED,
 )
-_BEFORE_DECISION = frozenset(
-    {
-        "source_registered",
-        "filed",
-        "investigating",
-        "reviewed",
-        "legally_reviewed",
-        "notified",
-        "hearing_requested",
-        "hearing_held",
-    }
-)
+_BEFORE_DECISION = frozenset(_ENFORCEMENT_STATUSES[: _ENFORCEMENT_STATUSES.index("decided")]) - {
+    "filing_declined"
+}
 
 ENFORCEMENT = lifecycle(
     CaseType.ENFORCEMENT,

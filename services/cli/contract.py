@@ -3,17 +3,16 @@
 import json
 from typing import Any
 
+from faststream.specification import AsyncAPI
+
 from events import contract
 from events.errors import MEANING
 from events.lifecycles import LIFECYCLES
+from services.gateway.app import Outcomes, kafka_contract
 from services.settings import Settings
 
 
 def asyncapi_document() -> dict[str, Any]:
-    from faststream.specification import AsyncAPI
-
-    from services.gateway.app import Outcomes, kafka_contract
-
     # Default settings: the document describes the standard topic names, whatever the
     # environment this runs in.
     standard = Settings(kafka_bootstrap="127.0.0.1:9092", topic_prefix="casetrail")

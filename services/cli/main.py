@@ -1,4 +1,9 @@
-"""The ``casetrail`` command: local infrastructure, the services, and the demo."""
+"""The ``casetrail`` command: local infrastructure, the services, the demo, and the auditor's and
+operator's tools. Each group of commands lives in its own module; this one puts them together.
+
+Commands import what they run inside their bodies, so that ``casetrail --help`` and a quick
+command do not load the web framework, the Kafka clients and the whole domain.
+"""
 
 import asyncio
 import json
@@ -7,13 +12,12 @@ import signal
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import uvicorn
 
-from services.checkpoints import ensure_dev_key
-from services.cli import infra
+from services.cli import infra, readpath, tokens
+from services.cli.common import AsJson, fail
 from services.settings import Settings
 
 app = typer.Typer(
@@ -21,84 +25,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-infra_app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
-app.add_typer(infra_app, name="infra")
-
-
-class Component(StrEnum):
-    KAFKA = "kafka"
-    POSTGRES = "postgres"
-
-
-Components = Annotated[
-    list[Component] | None,
-    typer.Argument(help="Which servers (default: both)", show_default=False),
-]
-
-
-def _chosen(settings: Settings, which: list[Component] | None) -> list[infra.LocalServer]:
-    everything = infra.components(settings)
-    return [everything[c.value] for c in (which or list(Component))]
-
-
-def _fail(error: Exception) -> typer.Exit:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
-@infra_app.command("up")
-def infra_up(which: Components = None) -> None:
-    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database."""
-    settings = Settings()
-    try:
-        for server in _chosen(settings, which):
-            server.up(typer.echo)
-        if Component.KAFKA in (which or list(Component)):
-            asyncio.run(infra.create_topics(settings, typer.echo))
-            if ensure_dev_key(settings.signing_key_path):
-                typer.echo(
-                    f"checkpoints: created a development signing key {settings.signing_key_path}"
-                )
-    except infra.InfraError as error:
-        raise _fail(error) from error
-
-
-@infra_app.command("init")
-def infra_init() -> None:
-    """Create the topics, the database and a development signing key, on servers that already
-    run (e.g. under Docker)."""
-    settings = Settings()
-    try:
-        asyncio.run(infra.create_topics(settings, typer.echo))
-        if ensure_dev_key(settings.signing_key_path):
-            typer.echo(
-                f"checkpoints: created a development signing key {settings.signing_key_path}"
-            )
-        asyncio.run(infra.LocalPostgres(settings).ensure_database(typer.echo))
-    except (infra.InfraError, OSError) as error:
-        raise _fail(error) from error
-
-
-@infra_app.command("down")
-def infra_down(which: Components = None) -> None:
-    """Stop the servers that 'infra up' started (by pid); servers found running are left alone."""
-    for server in _chosen(Settings(), which):
-        server.down(typer.echo)
-
-
-@infra_app.command("status")
-def infra_status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-) -> None:
-    """Say which servers answer where, and which of them 'infra up' started."""
-    statuses = [server.status() for server in _chosen(Settings(), None)]
-    if as_json:
-        typer.echo(json.dumps([s.__dict__ for s in statuses]))
-        return
-    for s in statuses:
-        state = "answering" if s.answering else "not answering"
-        owner = f"started by casetrail, pid {s.pid}" if s.pid else "not started by casetrail"
-        typer.echo(f"{s.name:<9} {s.address:<16} {state:<14} {owner}")
+app.add_typer(infra.app, name="infra")
+app.add_typer(tokens.app, name="tokens")
+bench_app = typer.Typer(
+    help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
 
 
 # --- services ----------------------------------------------------------------------------
@@ -120,9 +52,13 @@ def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[Non
 @app.command()
 def decider() -> None:
     """Run the decider: submissions in, events and outcomes out, in Kafka transactions."""
+    from services.decider.officers import NoOfficers
     from services.decider.runtime import run
 
-    _run_until_signalled(run)
+    try:
+        _run_until_signalled(run)
+    except NoOfficers as error:
+        raise fail(error, code=2) from None
 
 
 @app.command()
@@ -134,14 +70,14 @@ def projector() -> None:
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on")]
-
-
 PortOption = Annotated[int | None, typer.Option(help="Port (default: from the settings)")]
 
 
 @app.command()
 def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Run the gateway: departments POST submissions over HTTP."""
+    import uvicorn
+
     from services.gateway.app import create_app
 
     settings = Settings()
@@ -151,10 +87,15 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
 @app.command()
 def query(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     """Run the query service: supervisors and auditors read cases and their history."""
+    import uvicorn
+
     from services.query.app import create_app
 
     settings = Settings()
     uvicorn.run(create_app(settings), host=host, port=port or settings.query_port)
+
+
+# --- the demo ------------------------------------------------------------------------------
 
 
 @app.command()
@@ -164,12 +105,17 @@ def demo(
     ] = True,
 ) -> None:
     """Start Kafka, PostgreSQL and every service, submit demo petitions, print the URL to open."""
-    from services.cli.demo import run_demo
+    from services.adapters.kafka import TopologyError
+    from services.demo.run import run_demo
+    from services.infra import InfraError
 
     try:
-        run_demo(Settings(), keep_running=keep_running)
-    except infra.InfraError as error:
-        raise _fail(error) from error
+        run_demo(Settings(), keep_running, typer.echo)
+    except (InfraError, TopologyError) as error:
+        raise fail(error) from error
+
+
+# --- the contract --------------------------------------------------------------------------
 
 
 @app.command()
@@ -202,11 +148,10 @@ def lifecycle(
     try:
         chosen = [LIFECYCLES[CaseType(case_type)]] if case_type else list(LIFECYCLES.values())
     except ValueError:
-        raise _fail(ValueError(f"unknown case type {case_type!r}")) from None
+        raise fail(f"unknown case type {case_type!r}") from None
     if output is Format.JSON:
-        typer.echo(
-            json.dumps([contract.describe(lc) for lc in chosen], ensure_ascii=False, indent=2)
-        )
+        described = [contract.describe(lc) for lc in chosen]
+        typer.echo(json.dumps(described, ensure_ascii=False, indent=2))
     else:
         render = contract.mermaid if output is Format.MERMAID else contract.table
         typer.echo("\n".join(render(lc) for lc in chosen), nl=False)
@@ -232,113 +177,8 @@ def write_contract(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, "utf-8")
     if check and stale:
-        raise _fail(ValueError("contract out of date: " + ", ".join(stale)))
+        raise fail("contract out of date: " + ", ".join(stale))
     typer.echo(f"{len(stale)} file(s) {'stale' if check else 'written'}" if stale else "up to date")
-
-
-tokens_app = typer.Typer(help="Bearer tokens for the HTTP services.", no_args_is_help=True)
-app.add_typer(tokens_app, name="tokens")
-
-
-async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    import asyncpg
-
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        return await work(conn)
-    finally:
-        await conn.close()
-
-
-@tokens_app.command("create")
-def tokens_create(
-    department: Annotated[
-        list[str] | None,
-        typer.Option(help="Its department (department role); a supervisor's, if limited"),
-    ] = None,
-    role: Annotated[
-        str, typer.Option(help="department, supervisor, auditor or public")
-    ] = "department",
-    name: Annotated[str, typer.Option(help="What the token is for")] = "",
-) -> None:
-    """Create a token; the secret is printed once, never stored."""
-    from services.tokens import TokenRole, create
-
-    try:
-        chosen = TokenRole(role)
-    except ValueError:
-        raise typer.BadParameter(f"--role takes {', '.join(r.value for r in TokenRole)}") from None
-    departments = department or []
-    if chosen is TokenRole.DEPARTMENT and len(departments) != 1:
-        raise typer.BadParameter("a department token needs exactly one --department")
-    settings = Settings()
-    label = name or ",".join(departments) or chosen.value
-    token, secret = asyncio.run(_with_db(settings, lambda c: create(c, chosen, departments, label)))
-    typer.echo(f"token {token.token_id} ({chosen.value} {','.join(departments)}):")
-    typer.echo(secret)
-
-
-@tokens_app.command("list")
-def tokens_list() -> None:
-    """Every token: id, role, departments, name, created, revoked."""
-    from services.tokens import listed
-
-    for token in asyncio.run(_with_db(Settings(), listed)):
-        revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
-        typer.echo(
-            f"{token.token_id}  {token.role:<10} {','.join(token.departments):<16}"
-            f" {token.name:<20} created {token.created_at:%Y-%m-%d %H:%M}  {revoked}"
-        )
-
-
-@tokens_app.command("revoke")
-def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id")]) -> None:
-    """Revoke a token: the gateway refuses it within seconds."""
-    from services.tokens import revoke
-
-    if not asyncio.run(_with_db(Settings(), lambda c: revoke(c, token_id))):
-        raise _fail(ValueError(f"no live token {token_id}"))
-    typer.echo(f"token {token_id} revoked")
-
-
-bench_app = typer.Typer(
-    help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
-)
-app.add_typer(bench_app, name="bench")
-
-
-@bench_app.command("write")
-def bench_write(
-    submissions: Annotated[int, typer.Option(help="How many submissions", min=10)] = 20_000,
-    per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
-    lone: Annotated[int, typer.Option(help="Submissions sent one at a time", min=10)] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-) -> None:
-    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up')."""
-    from services.bench import bench_write as run
-    from services.bench import report
-
-    say = (lambda _: None) if as_json else typer.echo
-    result = asyncio.run(run(Settings(), submissions, per_case, lone, say))
-    typer.echo(json.dumps(result, indent=2) if as_json else report(result))
-
-
-@bench_app.command("rebuild")
-def bench_rebuild(
-    events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 1_000_000,
-    cases: Annotated[int, typer.Option(help="Cases they belong to", min=100)] = 100_000,
-    queries: Annotated[
-        int, typer.Option(help="Then time this many API queries of each kind (0: none)")
-    ] = 300,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-) -> None:
-    """Rebuild of each projection from a log of N events, against asyncpg COPY; then the query
-    API's latency on that data, against the same SQL through asyncpg (needs infra up)."""
-    from services.bench import bench_rebuild as run
-
-    say = (lambda _: None) if as_json else typer.echo
-    result = asyncio.run(run(Settings(), events, cases, say, queries))
-    typer.echo(json.dumps(result, indent=2))
 
 
 @app.command("load-demo")
@@ -352,13 +192,55 @@ def load_demo(
 ) -> None:
     """Load the demo into a running system (e.g. one started by docker compose): a few
     petitions through the gateway, then the demo year 2019-2020 through Kafka."""
-    from services import demo_year
-    from services.cli.demo import demo_token
-    from services.cli.demo import load_demo as load
+    from services.demo.petitions import load_petitions
+    from services.demo.run import demo_token
+    from services.demo.year import load
 
     settings = Settings()
-    load(gateway_url, token or asyncio.run(demo_token(settings)))
-    typer.echo(f"the demo year: {asyncio.run(demo_year.load(settings, typer.echo))}")
+    load_petitions(gateway_url, token or asyncio.run(demo_token(settings)), typer.echo)
+    typer.echo(f"the demo year: {asyncio.run(load(settings, typer.echo))}")
+
+
+# --- benchmarks ------------------------------------------------------------------------------
+
+
+@bench_app.command("write")
+def bench_write(
+    submissions: Annotated[int, typer.Option(help="How many submissions", min=10)] = 20_000,
+    per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
+    lone: Annotated[int, typer.Option(help="Submissions sent one at a time", min=10)] = 200,
+    as_json: AsJson = False,
+) -> None:
+    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up')."""
+    from services.bench.write import bench_write as run
+    from services.bench.write import report
+    from services.progress import quiet
+
+    say = quiet if as_json else typer.echo
+    result = asyncio.run(run(Settings(), submissions, per_case, lone, say))
+    typer.echo(json.dumps(result, indent=2) if as_json else report(result))
+
+
+@bench_app.command("rebuild")
+def bench_rebuild(
+    events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 1_000_000,
+    cases: Annotated[int, typer.Option(help="Cases they belong to", min=100)] = 100_000,
+    queries: Annotated[
+        int, typer.Option(help="Then time this many API queries of each kind (0: none)")
+    ] = 300,
+    as_json: AsJson = False,
+) -> None:
+    """Rebuild of each projection from a log of N events, against asyncpg COPY; then the query
+    API's latency on that data, against the same SQL through asyncpg (needs infra up)."""
+    from services.bench.rebuild import bench_rebuild as run
+    from services.progress import quiet
+
+    say = quiet if as_json else typer.echo
+    result = asyncio.run(run(Settings(), events, cases, say, queries))
+    typer.echo(json.dumps(result, indent=2))
+
+
+# --- verification ----------------------------------------------------------------------------
 
 
 @app.command("verify")
@@ -370,11 +252,11 @@ def verify_history(
     log_only: Annotated[
         bool, typer.Option("--log-only", help="Check Kafka only, not the audit trail")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Recompute every chain, check every signed checkpoint and compare the audit trail with the
     log row by row. Exit 0: intact; 1: problems, one line each; 2: could not verify."""
-    from services.verify import CannotVerify, verify_system
+    from services.integrity.shell import CannotVerify, verify_system
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the error below says it once
     try:
@@ -382,9 +264,8 @@ def verify_history(
     except CannotVerify as error:
         if as_json:
             typer.echo(json.dumps({"intact": None, "error": str(error)}, ensure_ascii=False))
-        else:
-            typer.secho(f"error: could not verify: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from error
+            raise typer.Exit(code=2) from error
+        raise fail(f"could not verify: {error}", code=2) from error
     if as_json:
         typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -393,13 +274,9 @@ def verify_history(
     raise typer.Exit(code=0 if result.intact else 1)
 
 
-from services.cli import readpath_cli  # noqa: E402 - the read-path commands live there
-
-app.command()(readpath_cli.lag)
-app.command()(readpath_cli.rebuild)
-app.command()(readpath_cli.replay)
-app.command()(readpath_cli.stats)
-
+# The read path's commands come last in the help, after the services and the auditor's verify.
+for command in (readpath.lag, readpath.rebuild, readpath.replay, readpath.stats):
+    app.command()(command)
 
 if __name__ == "__main__":
     app()

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.deadlines import DEFAULT_RULES, ClockRule
-from events.errors import Rejection, RejectionCode
 from events.decide import decide, evolve
-from events.state import CaseState, Context
+from events.errors import Rejection, RejectionCode
 from events.model import Event, EventRef, Outcome
 from events.officers import Officer
+from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
 
 

@@ -24,16 +24,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ProducerFenced
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 from pydantic import ValidationError
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
-from services.checkpoints import Checkpoint, load_private_key, sign
+from services.adapters.kafka import check_copartitioned, partitioner, read_to_end
+from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.kafka import check_copartitioned, read_to_end
-from services.officers import load_officers
+from services.integrity.checkpoints import Checkpoint, load_private_key, sign
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -178,12 +177,8 @@ class Decider(ConsumerRebalanceListener):
         checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
         async for record in read_to_end(bootstrap, checkpoints):
             last_checkpoint = Checkpoint.model_validate_json(record.value or b"")
-        numbers = list(range(self.partition_count))
-        partitioner = DefaultPartitioner()
         state = PartitionState(
-            self.officers,
-            partition=partition,
-            partition_of=lambda case_id: int(partitioner(case_id.encode(), numbers, numbers)),
+            self.officers, partition=partition, partition_of=partitioner(self.partition_count)
         )
         chain = PartitionChain()
         topics = [
@@ -197,8 +192,12 @@ class Decider(ConsumerRebalanceListener):
                 except ValidationError as error:
                     # Only the decider writes here: this record was put in by someone else. It
                     # belongs to no case, so deciding goes on; `casetrail verify` names it.
-                    log.error("partition %d@%d of the log is not an event, skipped: %s",
-                              partition, record.offset, error)  # fmt: skip
+                    log.error(
+                        "partition %d@%d of the log is not an event, skipped: %s",
+                        partition,
+                        record.offset,
+                        error,
+                    )
                     continue
                 state.replay_event(event)
                 chain = chain.extended([event.hash], record.offset)

@@ -19,7 +19,14 @@ from starlette.responses import Response
 from events.errors import RejectionCode
 from events.model import Outcome
 from events.submissions import Submission, SubmissionBase
-from services.http import ApiError, ErrorBody, error_response, install_error_handlers
+from services.adapters.http import (
+    ApiError,
+    ErrorBody,
+    ErrorCode,
+    authenticated,
+    error_response,
+    install_error_handlers,
+)
 from services.settings import Settings
 from services.tokens import Token, TokenCache, TokenRole
 
@@ -119,9 +126,9 @@ def create_app(settings: Settings) -> FastAPI:
         await known_tokens.stop()
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
-        token = await known_tokens.holder(authorization)
+        token = await authenticated(known_tokens, authorization)
         if token.role is not TokenRole.DEPARTMENT:
-            raise ApiError(403, "forbidden_role", "only department tokens submit")
+            raise ApiError(403, ErrorCode.FORBIDDEN_ROLE, "only department tokens submit")
         return token
 
     app = FastAPI(
@@ -137,7 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
         content_type = request.headers.get("content-type", "")
         if request.method == "POST" and not content_type.startswith("application/json"):
             return error_response(
-                415, "unsupported_media_type", f"send application/json, not {content_type!r}"
+                415,
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                f"send application/json, not {content_type!r}",
             )
         return await call_next(request)
 
@@ -162,7 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
         if submission.actor.department not in token.departments:
             raise ApiError(
                 403,
-                "forbidden_department",
+                ErrorCode.FORBIDDEN_DEPARTMENT,
                 f"this token speaks for {', '.join(token.departments)}, not for"
                 f" {submission.actor.department}",
             )
@@ -191,7 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
         outcome = outcomes.recent.get(submission_id)
         if outcome is None:
             return error_response(
-                404, "unknown_submission", f"no outcome seen for submission {submission_id}"
+                404, ErrorCode.UNKNOWN_SUBMISSION, f"no outcome seen for submission {submission_id}"
             )
         return outcome_response(outcome, accepted_status=200)
 

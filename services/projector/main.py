@@ -2,15 +2,14 @@
 
 import asyncio
 
-import asyncpg
-
 from projections.catalog import PROJECTIONS
-from projections.runtime import ProjectionRunner
+from projections.db import create_pool
+from services.projector.runtime import ProjectionRunner
 from services.settings import Settings
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=4)
+    pool = await create_pool(settings.postgres_dsn)
     try:
         runners = [
             ProjectionRunner(

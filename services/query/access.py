@@ -1,4 +1,4 @@
-"""Who may read what (DOMAIN.md, Privacy): the scope of each token role, and the access log.
+"""Who may read what (DOMAIN.md, Privacy): the scope of each token role.
 
 - department: its own cases, with the personal data of their complainants and petitioners;
 - supervisor: every department's cases (or the listed ones), never personal data;
@@ -8,22 +8,15 @@ Nobody sees the personal data of a case about their own department (the responde
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from projections.base import Connection, create_tables
-from services.http import ApiError
+from events.privacy import mask_personal
+from projections.queries.access_log import Read
+from services.adapters.http import ApiError, ErrorCode
 from services.tokens import Token, TokenRole
 
-ACCESS_LOG_DDL = """
-CREATE TABLE IF NOT EXISTS personal_data_reads (
-    at        timestamptz NOT NULL DEFAULT now(),
-    token_id  text NOT NULL,
-    role      text NOT NULL,
-    reader    text NOT NULL,
-    case_id   text NOT NULL,
-    events    integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS personal_data_reads_case ON personal_data_reads (case_id, at);
-"""
+CASE_READERS = (TokenRole.DEPARTMENT, TokenRole.SUPERVISOR, TokenRole.AUDITOR)
+"""The roles that read cases (within their scope); the public reads statistics only."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class Reader:
     def require(self, *roles: TokenRole) -> None:
         if self.token.role not in roles:
             allowed = ", ".join(r.value for r in roles)
-            raise ApiError(403, "forbidden_role", f"this needs a token of: {allowed}")
+            raise ApiError(403, ErrorCode.FORBIDDEN_ROLE, f"this needs a token of: {allowed}")
 
     def departments(self) -> list[str] | None:
         """The departments whose cases it may read; None for all."""
@@ -49,7 +42,7 @@ class Reader:
     def check_case(self, owner_department: str) -> None:
         scope = self.departments()
         if scope is not None and owner_department not in scope:
-            raise ApiError(403, "forbidden_case", "this case belongs to another department")
+            raise ApiError(403, ErrorCode.FORBIDDEN_CASE, "this case belongs to another department")
 
     def sees_personal_data(self, owner_department: str, respondent: str | None) -> bool:
         if respondent is not None and respondent in self.token.departments:
@@ -60,20 +53,18 @@ class Reader:
             self.token.role is TokenRole.DEPARTMENT and owner_department in self.token.departments
         )
 
+    def view_history(
+        self, owner_department: str, steps: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A case's steps as this reader may see them, and whether they show personal data (a
+        read the access log must record)."""
+        respondent = steps[0]["payload"].get("respondent") if steps else None
+        if not self.sees_personal_data(owner_department, respondent):
+            masked = [{**s, "payload": mask_personal(s["type"], s["payload"])[0]} for s in steps]
+            return masked, False
+        return steps, any(mask_personal(s["type"], s["payload"])[1] for s in steps)
 
-async def log_personal_data_read(
-    conn: Connection, reader: Reader, case_id: str, events: int
-) -> None:
-    await conn.execute(
-        "INSERT INTO personal_data_reads (token_id, role, reader, case_id, events)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        reader.token.token_id,
-        reader.token.role.value,
-        reader.token.name,
-        case_id,
-        events,
-    )
-
-
-async def ensure_access_log(conn: Connection) -> None:
-    await create_tables(conn, ACCESS_LOG_DDL)
+    def access_entry(self, case_id: str, events: int) -> Read:
+        """The access-log entry for this reader's read of ``events`` events of a case."""
+        token = self.token
+        return Read(token.token_id, token.role.value, token.name, case_id, events)

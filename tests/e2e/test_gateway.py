@@ -7,15 +7,16 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
+from projections.db import connect
 from services import tokens
+from services.infra.servers import free_port
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
-from tests.support import Service, eventually, free_port, healthy
+from tests.support import Service, eventually, healthy
 
 
 @pytest.fixture
@@ -30,11 +31,8 @@ async def bare_gateway(
 
 
 async def new_token(settings: Settings, department: str) -> tuple[str, str]:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         token, secret = await tokens.create(conn, TokenRole.DEPARTMENT, [department], "e2e")
-    finally:
-        await conn.close()
     return token.token_id, secret
 
 
@@ -70,11 +68,8 @@ async def test_a_revoked_token_stops_working(
         "/submissions", json=register_body(new_case_id()), headers=bearer(secret)
     )
     assert first.status_code == 201
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         assert await tokens.revoke(conn, token_id)
-    finally:
-        await conn.close()
     await asyncio.sleep(5.5)  # the gateway remembers a token's answer for 5 s
     after = await bare_gateway.post(
         "/submissions", json=register_body(new_case_id()), headers=bearer(secret)

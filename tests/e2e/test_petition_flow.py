@@ -7,12 +7,12 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
 from events.model import Event, Outcome
 from projections import builds
+from projections.db import connect
 from services.settings import Settings
 from tests.support import Service, whole_topic
 
@@ -117,8 +117,7 @@ async def test_audit_trail_rows_and_checkpoint_commit_together(
     case_id = new_case_id()
     assert (await gateway.post("/submissions", json=register_body(case_id))).status_code == 201
     await summary_when(query, case_id, "registered")
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         row = await conn.fetchrow(
             "SELECT log_partition, log_offset FROM audit_trail WHERE case_id = $1", case_id
         )
@@ -132,8 +131,6 @@ async def test_audit_trail_rows_and_checkpoint_commit_together(
             row["log_partition"],
             stored,
         )
-    finally:
-        await conn.close()
     records = await whole_topic(settings, settings.events_topic)
     assert rows_before == sum(
         1

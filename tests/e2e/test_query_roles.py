@@ -92,8 +92,11 @@ async def test_the_unit_complained_about_never_sees_the_petitioner(
     subject = await as_role(TokenRole.DEPARTMENT, ["综治中心"])
     history = (await subject.get(f"/cases/{petition}/history")).json()  # it owns it now
     assert history[0]["payload"]["petitioners"][0] == {
-        "name": "***", "id_number": None, "phone": "***", "address": None
-    }  # fmt: skip
+        "name": "***",
+        "id_number": None,
+        "phone": "***",
+        "address": None,
+    }
 
 
 async def test_a_supervisor_reads_every_case_but_no_personal_data(
@@ -143,8 +146,9 @@ async def test_filters_lights_and_keyset_pages(query: httpx.AsyncClient, petitio
     assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
     everything = (await query.get("/cases", params={"limit": 500})).json()["cases"]
     assert [c["case_id"] for c in everything[:2]] == [
-        first["cases"][0]["case_id"], second["cases"][0]["case_id"]
-    ]  # fmt: skip
+        first["cases"][0]["case_id"],
+        second["cases"][0]["case_id"],
+    ]
     bad = await query.get("/cases", params={"after": "not-a-cursor"})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_cursor"

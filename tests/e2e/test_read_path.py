@@ -21,9 +21,18 @@ async def test_stats_replay_and_lag_from_the_command_line(
     (petitions,) = [row for row in now["rows"] if row["case_type"] == "petition"]
     assert petitions["cases"] >= 1
     as_of = json.loads(
-        casetrail(settings, "stats", "--year", "2020", "--as-of", "2020-03-05", "--basis",
-                  "occurred", "--json").stdout
-    )  # fmt: skip
+        casetrail(
+            settings,
+            "stats",
+            "--year",
+            "2020",
+            "--as-of",
+            "2020-03-05",
+            "--basis",
+            "occurred",
+            "--json",
+        ).stdout
+    )
     # Registered on 4 March (occurred), so counted as of 5 March; accepted only on 6 March.
     rows = {row["case_type"]: row for row in as_of["rows"]}
     assert rows["petition"]["cases"] >= 1
@@ -43,5 +52,7 @@ async def test_stats_replay_and_lag_from_the_command_line(
     lag = casetrail(settings, "lag", "--json")
     assert lag.returncode == 0, lag.stdout + lag.stderr
     assert {r["projection"] for r in json.loads(lag.stdout)} == {
-        "cases", "audit_trail", "officer_activity"
-    }  # fmt: skip
+        "cases",
+        "audit_trail",
+        "officer_activity",
+    }

@@ -20,15 +20,20 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
-from services.bench import submissions
-from services.checkpoints import load_private_key, sign
-from services.cli import infra
+from projections.db import connect
+from projections.read_models import audit_trail
+from services.adapters.kafka import create_topics, delete_topics
+from services.bench.workload import submissions
+from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.officers import load_officers
+from services.demo import OFFICERS_FILE
+from services.infra.servers import free_port
+from services.integrity.checkpoints import load_private_key, sign
+from services.integrity.shell import verify_system
+from services.integrity.verification import Verification
 from services.settings import Settings
-from services.verify import AUDIT_COLUMNS, Verification, verify_system
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
-from tests.support import Service, casetrail, free_port
+from tests.support import Service, casetrail
 
 SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
 
@@ -50,8 +55,7 @@ async def cases(
             body = accept_body(case_id, expected_version=1)
             response = await gateway.post("/submissions", json=body)
             assert response.status_code == 201, response.text
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         for _ in range(150):
             count = await conn.fetchval(
                 "SELECT count(*) FROM audit_trail WHERE case_id = ANY($1::text[])", ids
@@ -59,21 +63,18 @@ async def cases(
             if count == 5:
                 return ids
             await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
     raise AssertionError("the audit trail did not get the five events within 30s")
 
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         yield conn
-    finally:
-        await conn.close()
 
 
-COLUMNS = ", ".join(f"{c}::text AS {c}" if c in ("actor", "payload") else c for c in AUDIT_COLUMNS)
+COLUMNS = ", ".join(
+    f"{c}::text AS {c}" if c in ("actor", "payload") else c for c in audit_trail.COLUMNS
+)
 
 
 async def row(conn: asyncpg.Connection, case_id: str, version: int) -> dict[str, Any]:
@@ -189,11 +190,11 @@ async def test_a_deleted_row_is_named(
     finally:
         values = ", ".join(
             f"${i}::jsonb" if c in ("actor", "payload") else f"${i}"
-            for i, c in enumerate(AUDIT_COLUMNS, start=1)
+            for i, c in enumerate(audit_trail.COLUMNS, start=1)
         )
         await db.execute(
-            f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)}) VALUES ({values})",
-            *[original[c] for c in AUDIT_COLUMNS],
+            f"INSERT INTO audit_trail ({', '.join(audit_trail.COLUMNS)}) VALUES ({values})",
+            *[original[c] for c in audit_trail.COLUMNS],
         )
     await assert_intact(settings)
 
@@ -258,7 +259,7 @@ async def test_an_extra_row_is_named(
     model = await row(db, cases[2], 1)
     invented = uuid.uuid4()
     await db.execute(
-        f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)})"
+        f"INSERT INTO audit_trail ({', '.join(audit_trail.COLUMNS)})"
         f" SELECT $1, case_id, case_type, 2, 'petition.accepted', schema_version, occurred_at,"
         " recorded_at, actor, department, submission_id, correlation_id, causation_id, payload,"
         " prev_hash, hash, log_partition, log_offset + 1000000"
@@ -288,11 +289,11 @@ async def own_log(servers: Settings) -> AsyncIterator[Settings]:
             "partitions": 1,
         }
     )
-    await infra.create_topics(own, lambda _: None)
+    await create_topics(own, lambda _: None)
     try:
         yield own
     finally:
-        await infra.delete_topics(own)
+        await delete_topics(own)
 
 
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -300,7 +301,7 @@ NOW = datetime(2020, 6, 2, tzinfo=UTC)
 
 def decided(count: int, per_case: int) -> list[dict[str, Any]]:
     """Events as the decider writes them, for ``count`` submissions of ``per_case`` per case."""
-    state = PartitionState(load_officers(None))
+    state = PartitionState(load_officers(OFFICERS_FILE))
     events = []
     for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
         events += [e.model_dump(mode="json") for e in state.decide_record(value, NOW).events]

@@ -9,18 +9,24 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, async_playwright
 
-from services import demo_year
+from services.demo import year as demo_year
+from services.infra.servers import free_port
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.conftest import make_token
 from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
-from tests.support import Service, eventually, free_port, healthy
+from tests.support import Service, eventually, healthy
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 async def figure(page: Page, name: str) -> str:

@@ -13,11 +13,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from events.model import Outcome
-from services.bench import submissions
-from services.checkpoints import Checkpoint, load_public_key
-from services.cli import infra
+from services.adapters.kafka import create_topics, delete_topics
+from services.bench.workload import submissions
+from services.integrity.checkpoints import Checkpoint, load_public_key
+from services.integrity.log_check import verify_log
 from services.settings import Settings
-from services.verify import verify_log
 from tests.support import Service, whole_topic
 
 
@@ -32,9 +32,9 @@ async def log(servers: Settings) -> AsyncIterator[Settings]:
             "checkpoint_every_s": 2.0,
         }
     )
-    await infra.create_topics(settings, lambda _: None)
+    await create_topics(settings, lambda _: None)
     yield settings
-    await infra.delete_topics(settings)
+    await delete_topics(settings)
 
 
 async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks: int) -> None:

@@ -4,10 +4,10 @@ decider, agree with what Dayong town's 2020 report states."""
 import asyncio
 from pathlib import Path
 
-import asyncpg
-
-from projections.statistics import Basis, Dimension
-from services import demo_year, readpath
+from projections.db import connect
+from projections.queries import statistics
+from projections.queries.statistics import Dimension
+from services.demo import year as demo_year
 from services.settings import Settings
 from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
 from tests.support import Service
@@ -21,16 +21,9 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     counts = await demo_year.load(isolated, lambda _: None)
     assert counts == {"accepted": len(demo_year.demo_year())}, counts
     await caught_up(isolated)
-    conn = await asyncpg.connect(isolated.postgres_dsn)
-    try:
-        by_type = await readpath.statistics(
-            isolated, conn, 2020, [Dimension.CASE_TYPE], None, Basis.RECORDED
-        )
-        by_channel = await readpath.statistics(
-            isolated, conn, 2020, [Dimension.CASE_TYPE, Dimension.CHANNEL], None, Basis.RECORDED
-        )
-    finally:
-        await conn.close()
+    async with connect(isolated.postgres_dsn) as conn:
+        by_type = await statistics.report(conn, 2020, [Dimension.CASE_TYPE])
+        by_channel = await statistics.report(conn, 2020, [Dimension.CASE_TYPE, Dimension.CHANNEL])
     rows = {row["case_type"]: row for row in by_type["rows"]}
     petitions = rows["petition"]
     assert (petitions["cases"], petitions["persons"]) == (276, 649)  # 276宗649人次

@@ -9,16 +9,19 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from projections.catalog import PROJECTIONS
-from services import readpath
-from services.bench import submissions
-from services.cli import infra
+from projections.db import connect, with_database
+from services.adapters.kafka import create_topics, delete_topics
+from services.bench.workload import submissions
+from services.progress import quiet
+from services.projector import lag as lags
+from services.projector.lag import Lag
+from services.projector.rebuild import rebuild
 from services.settings import Settings
 from tests.integration.test_decider_guarantees import all_outcomes, publish
 from tests.support import Service, casetrail
@@ -36,44 +39,36 @@ ORDER = {
 async def isolated(servers: Settings) -> AsyncIterator[Settings]:
     """Topics and a database of its own, so that rebuilds see exactly this test's log."""
     tag = uuid.uuid4().hex[:6]
-    url = urlsplit(servers.postgres_dsn)
-    database = f"{url.path.lstrip('/')}_{tag}"
+    database = f"{urlsplit(servers.postgres_dsn).path.lstrip('/')}_{tag}"
     settings = servers.model_copy(
         update={
             "topic_prefix": f"{servers.topic_prefix}-{tag}",
-            "postgres_dsn": urlunsplit(url._replace(path=f"/{database}")),
+            "postgres_dsn": with_database(servers.postgres_dsn, database),
         }
     )
-    admin = await asyncpg.connect(urlunsplit(url._replace(path="/postgres")))
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await infra.create_topics(settings, lambda _: None)
-    try:
-        yield settings
-    finally:
-        await infra.delete_topics(settings)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+    async with connect(with_database(servers.postgres_dsn, "postgres")) as admin:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+        await create_topics(settings, quiet)
+        try:
+            yield settings
+        finally:
+            await delete_topics(settings)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
+    async with connect(settings.postgres_dsn) as conn:
         return {
             table: [dict(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY {key}")]
             for table, key in ORDER.items()
         }
-    finally:
-        await conn.close()
 
 
-async def caught_up(settings: Settings, seconds: float = 120) -> list[readpath.Lag]:
+async def caught_up(settings: Settings, seconds: float = 120) -> list[Lag]:
     async with asyncio.timeout(seconds):
         while True:
-            conn = await asyncpg.connect(settings.postgres_dsn)
-            try:
-                report = await readpath.lag(settings, conn)
-            finally:
-                await conn.close()
+            async with connect(settings.postgres_dsn) as conn:
+                report = await lags.lag(settings, conn)
             if all(sum(r.behind.values()) == 0 for r in report) or any(r.errors for r in report):
                 return report
             await asyncio.sleep(0.5)
@@ -112,7 +107,7 @@ async def test_projector_killed_at_random_equals_a_rebuild_from_offset_zero(
     assert len(live["audit_trail"]) == len(messages)
 
     for name in PROJECTIONS:
-        await readpath.rebuild(isolated, name, lambda _: None)
+        await rebuild(isolated, name, quiet)
     assert await snapshot(isolated) == live
 
 
@@ -134,8 +129,7 @@ async def test_a_rebuild_while_queries_run_never_shows_a_half_built_build(
 
     async def read_all_the_time(stop: asyncio.Event) -> None:
         nonlocal queries, smallest
-        conn = await asyncpg.connect(isolated.postgres_dsn)
-        try:
+        async with connect(isolated.postgres_dsn) as conn:
             while not stop.is_set():
                 try:
                     rows = await conn.fetchval("SELECT count(*) FROM audit_trail")
@@ -146,14 +140,12 @@ async def test_a_rebuild_while_queries_run_never_shows_a_half_built_build(
                 except Exception as error:
                     failures.append(repr(error))
                 await asyncio.sleep(0.005)
-        finally:
-            await conn.close()
 
     stop = asyncio.Event()
     readers = [asyncio.create_task(read_all_the_time(stop)) for _ in range(3)]
     try:
         for name in ("audit_trail", "cases"):
-            await readpath.rebuild(isolated, name, lambda _: None)
+            await rebuild(isolated, name, quiet)
     finally:
         stop.set()
         await asyncio.gather(*readers)

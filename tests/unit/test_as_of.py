@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+from events.as_of import Basis
+from events.as_of import replay as replay_case
 from events.model import Event
-from projections.statistics import Basis, facts_as_of
-from services.readpath import replay_case
+from projections.queries.statistics import facts_as_of
 from tests.unit.domain.support import PETITION_OFFICER, Action, china, example_payload, run
 
 STEPS = [

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 from events.errors import RejectionCode
 from events.model import Event
+from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.officers import load_officers
+from services.demo import OFFICERS_FILE
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
-OFFICERS = load_officers(None)
+OFFICERS = load_officers(OFFICERS_FILE)
 
 
 def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -> bytes:

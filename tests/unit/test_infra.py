@@ -3,7 +3,7 @@
 import subprocess
 from pathlib import Path
 
-from services.cli.infra import LocalKafka, LocalPostgres
+from services.infra import LocalKafka, LocalPostgres
 from services.settings import Settings
 from tests.support import eventually
 

@@ -15,8 +15,11 @@ def test_petitioners_are_masked_and_the_rest_is_kept() -> None:
     assert found
     assert masked["petitioners"] == [{"name": MASK, "phone": MASK, "id_number": None}]
     assert {k: masked[k] for k in ("channel", "persons", "summary", "respondent")} == {
-        "channel": "visit", "persons": 2, "summary": "噪音扰民", "respondent": "某村委会"
-    }  # fmt: skip
+        "channel": "visit",
+        "persons": 2,
+        "summary": "噪音扰民",
+        "respondent": "某村委会",
+    }
 
 
 def test_nested_and_single_persons_are_masked() -> None:

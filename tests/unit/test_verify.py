@@ -7,11 +7,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, partition_chain
-from services.bench import submissions
-from services.checkpoints import Checkpoint, sign
+from services.bench.workload import submissions
+from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.officers import load_officers
-from services.verify import verify_log
+from services.demo import OFFICERS_FILE
+from services.integrity.checkpoints import Checkpoint, sign
+from services.integrity.log_check import verify_log
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -20,7 +21,7 @@ Records = list[tuple[int, int, bytes]]
 
 def logged() -> tuple[Records, list[Checkpoint]]:
     """Three cases of four events on partition 0, with a checkpoint after 6 and after 12."""
-    state = PartitionState(load_officers(None))
+    state = PartitionState(load_officers(OFFICERS_FILE))
     records: Records = []
     for _, value in submissions(12, 4, "verify"):
         for event in state.decide_record(value, NOW).events:

@@ -12,11 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
-from services.bench import submissions
-from services.checkpoints import sign
+from projections.read_models.audit_trail import ENVELOPE_COLUMNS
+from services.bench.workload import submissions
+from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.officers import load_officers
-from services.verify import AUDIT_COLUMNS, Verification, compare_audit_trail, verify
+from services.demo import OFFICERS_FILE
+from services.integrity.audit_check import compare_audit_trail
+from services.integrity.checkpoints import sign
+from services.integrity.verification import Verification, verify
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -29,7 +32,7 @@ def logged() -> Records:
     on the real log where transaction markers take offsets too."""
     records: Records = []
     for partition in (0, 1):
-        state = PartitionState(load_officers(None))
+        state = PartitionState(load_officers(OFFICERS_FILE))
         for _, value in submissions(6, 3, f"audit{partition}"):
             for event in state.decide_record(value, NOW).events:
                 offset = 2 * sum(1 for r in records if r[0] == partition)
@@ -118,7 +121,7 @@ def _changed(column: str, value: Any) -> Any:
     return f"{value}x"
 
 
-@pytest.mark.parametrize("column", AUDIT_COLUMNS[:-2])
+@pytest.mark.parametrize("column", ENVELOPE_COLUMNS)
 def test_every_envelope_field_of_a_row_is_compared(column: str) -> None:
     records = logged()
     rows = [row_of(r) for r in records]

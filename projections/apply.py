@@ -1,0 +1,111 @@
+"""The one way events reach a build: a projection's rows and its checkpoint, in one transaction.
+
+Both the live projector (``services.projector.runtime``) and a rebuild
+(``services.projector.rebuild``) write through ``write_batch``. Each build keeps, per partition
+of the events topic, the next offset it will apply (``projection_checkpoint``), in the same
+transaction as the rows, so a crash can never apply an event twice or skip one.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from projections import builds
+from projections.db import Connection
+from projections.projection import LoggedEvent, Projection
+
+
+class BuildSwitched(Exception):
+    """A rebuild published another build: carry on there, from its own checkpoints."""
+
+    def __init__(self, live: int | None):
+        super().__init__(f"build {live} is live now")
+        self.live = live
+
+
+async def write_batch(
+    conn: Connection,
+    projection: Projection,
+    topic: str,
+    partition: int,
+    batch: Sequence[LoggedEvent],
+) -> None:
+    """Apply ``batch`` (one partition's events, in log order) to the build the connection uses
+    and move that partition's checkpoint past it, inside the caller's transaction."""
+    await projection.apply(conn, batch)
+    await conn.execute(
+        "INSERT INTO projection_checkpoint VALUES ($1, $2, $3) ON CONFLICT (topic, partition)"
+        " DO UPDATE SET next_offset = EXCLUDED.next_offset",
+        topic,
+        partition,
+        batch[-1].offset + 1,
+    )
+
+
+async def write_live(
+    conn: Connection,
+    projection: Projection,
+    build: int,
+    topic: str,
+    start: int,
+    batch: Sequence[LoggedEvent],
+) -> int:
+    """The live projector's batch: written only if ``build`` is still live (else BuildSwitched)
+    and the partition's stored checkpoint is still ``start``, so that an instance that lost the
+    partition can never write behind its successor. Returns the checkpoint after the call: past
+    the batch if it was written, else the one the other instance stored."""
+    partition = batch[0].partition
+    async with conn.transaction():
+        # FOR SHARE on the live build: no rebuild can switch while this batch is written.
+        live = await builds.live_build(conn, projection.name, lock=True)
+        if live != build:
+            raise BuildSwitched(live)
+        await builds.use_build(conn, projection.name, build)
+        stored: int = await conn.fetchval(
+            "SELECT next_offset FROM projection_checkpoint WHERE topic = $1 AND partition = $2"
+            " FOR UPDATE",
+            topic,
+            partition,
+        )
+        if stored != start:
+            return stored
+        await write_batch(conn, projection, topic, partition, batch)
+    return batch[-1].offset + 1
+
+
+async def stored_offsets(
+    conn: Connection, projection: str, build: int, topic: str, partitions: Iterable[int]
+) -> dict[int, int]:
+    """Where the build resumes each partition; creates a row (offset 0) for a partition it has
+    never seen, so that a live batch always has a row to lock."""
+    schema = builds.schema_of(projection, build)
+    await conn.executemany(
+        f'INSERT INTO "{schema}".projection_checkpoint VALUES ($1, $2, 0) ON CONFLICT DO NOTHING',
+        [(topic, partition) for partition in partitions],
+    )
+    rows = await conn.fetch(
+        f'SELECT partition, next_offset FROM "{schema}".projection_checkpoint WHERE topic = $1',
+        topic,
+    )
+    return {row["partition"]: row["next_offset"] for row in rows}
+
+
+async def record_error(
+    conn: Connection,
+    projection: str,
+    build: int,
+    topic: str,
+    partition: int,
+    offset: int,
+    error: Exception,
+) -> None:
+    """An event the projection cannot apply, with its coordinates (``casetrail lag`` and
+    ``GET /health/projections`` report it)."""
+    await conn.execute(
+        "INSERT INTO projection_errors (projection, build, topic, partition, log_offset, error)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        projection,
+        build,
+        topic,
+        partition,
+        offset,
+        f"{type(error).__name__}: {error}"[:2000],
+    )

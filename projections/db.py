@@ -1,0 +1,53 @@
+"""The one place that knows how CaseTrail talks to PostgreSQL: connections, DDL, schemas.
+
+It lives in ``projections`` because that is the lowest layer that needs PostgreSQL: the read
+models use it, and so does every service (which may import ``projections``, never the reverse).
+"""
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+SCHEMA_LOCK = 0x43415345  # any constant: serialises DDL between processes
+
+
+@asynccontextmanager
+async def connect(dsn: str, connect_timeout: float = 60) -> AsyncIterator[asyncpg.Connection]:
+    """One connection, closed when the block ends (pass or fail)."""
+    conn = await asyncpg.connect(dsn, timeout=connect_timeout)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server and role, another database (``postgres`` to create or drop one)."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+async def create_pool(
+    dsn: str,
+    max_size: int = 4,
+    init: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
+) -> asyncpg.Pool:
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=init)
+
+
+async def create_tables(conn: Connection, ddl: str) -> None:
+    """Run idempotent DDL. Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's
+    catalog, so every process creating tables takes the same advisory lock first."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        await conn.execute(ddl)
+
+
+async def use_schema(conn: Connection, schema: str) -> None:
+    """Unqualified names mean ``schema`` (then ``public``) until the caller's transaction ends."""
+    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')

@@ -1,0 +1,158 @@
+"""Cases as supervisors list and open them: ``case_summary`` rows filtered and paged, one case,
+its history and its audit-trail events."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from events.model import Event
+from projections.db import Connection
+from projections.queries.deadlines import light
+from projections.read_models.audit_trail import ENVELOPE_COLUMNS
+
+SUMMARY_COLUMNS = (
+    "case_id",
+    "case_type",
+    "status",
+    "owner_department",
+    "assigned_officer",
+    "channel",
+    "opened_at",
+    "closed_at",
+    "version",
+    "last_event_at",
+    "last_recorded_at",
+)
+
+HISTORY_COLUMNS = (
+    "event_id::text",
+    "version",
+    "type",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "department",
+    "submission_id::text",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+Key = tuple[datetime, str]
+"""Where a case stands in the list: its ``last_recorded_at`` and ``case_id``."""
+
+
+class Placeholders:
+    """The values of a query, each bound to the next numbered placeholder ($1, $2, …)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def bind(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which cases to list; None matches any."""
+
+    case_type: str | None = None
+    department: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    officer: str | None = None
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    departments: Sequence[str] | None = None
+    """The departments the reader may see (None: every one)."""
+    light: str | None = None
+    """Cases with an open deadline of this light."""
+
+    def conditions(self) -> list[tuple[str, Any]]:
+        """Each condition on ``case_summary s``, ``{}`` marking where the placeholder of its value
+        goes (as in ``str.format``: the conditions hold no other braces), and the value."""
+        return [
+            ("case_type = {}", self.case_type),
+            ("owner_department = {}", self.department),
+            ("status = {}", self.status),
+            ("channel = {}", self.channel),
+            ("assigned_officer = {}", self.officer),
+            ("opened_at >= {}", self.opened_from),
+            ("opened_at < {}", self.opened_to),
+            ("last_event_at >= {}", self.occurred_from),
+            ("last_event_at < {}", self.occurred_to),
+            ("last_recorded_at >= {}", self.recorded_from),
+            ("last_recorded_at < {}", self.recorded_to),
+            ("owner_department = ANY({})", self.departments),
+            (
+                "EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = s.case_id AND "
+                + light("d")
+                + " = {})",
+                self.light,
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class Page:
+    cases: list[dict[str, Any]]
+    next: Key | None
+    """The key of the last case on this page if another page follows."""
+
+
+async def listed(conn: Connection, where: CaseFilter, after: Key | None, limit: int) -> Page:
+    """Up to ``limit`` cases matching ``where``, most recently recorded first, from just after
+    ``after`` (keyset pagination: a page costs the same however deep it is)."""
+    params = Placeholders()
+    conditions = [
+        condition.format(params.bind(value))
+        for condition, value in where.conditions()
+        if value is not None
+    ]
+    if after is not None:
+        moment, case_id = after
+        conditions.append(
+            f"(last_recorded_at, case_id) < ({params.bind(moment)}, {params.bind(case_id)})"
+        )
+    sql = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM case_summary s"
+    if conditions:
+        sql += f" WHERE {' AND '.join(conditions)}"
+    # One row more than asked for tells whether another page follows.
+    sql += f" ORDER BY last_recorded_at DESC, case_id DESC LIMIT {params.bind(limit + 1)}"
+    rows = [dict(row) for row in await conn.fetch(sql, *params.values)]
+    page = rows[:limit]
+    last = page[-1] if len(rows) > limit else None
+    return Page(page, (last["last_recorded_at"], last["case_id"]) if last else None)
+
+
+async def summary(conn: Connection, case_id: str) -> dict[str, Any] | None:
+    """One case's summary row, or None."""
+    row = await conn.fetchrow(
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM case_summary WHERE case_id = $1", case_id
+    )
+    return dict(row) if row is not None else None
+
+
+async def history(conn: Connection, case_id: str) -> list[dict[str, Any]]:
+    """Every step of a case, oldest first, as the audit trail holds it."""
+    rows = await conn.fetch(
+        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM audit_trail WHERE case_id = $1 ORDER BY version",
+        case_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def recorded_events(conn: Connection, case_id: str) -> list[Event]:
+    """A case's events as the audit trail holds them, in version order (to check its chain)."""
+    rows = await conn.fetch(
+        f"SELECT {', '.join(ENVELOPE_COLUMNS)} FROM audit_trail WHERE case_id = $1"
+        " ORDER BY version",
+        case_id,
+    )
+    return [Event.model_validate(dict(row)) for row in rows]

@@ -1,0 +1,149 @@
+"""Statistics: what supervisors ask (DOMAIN.md), computed in SQL over ``case_facts``.
+
+The same query answers for today's figures (the live ``case_facts`` view) and for any past
+instant: ``facts_as_of`` folds the log up to that instant, and the figures are computed over a
+temporary ``case_facts`` table that shadows the view for that connection only.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from events.as_of import Basis, happened_by
+from events.calendar import CHINA
+from events.decide import evolve
+from events.model import Event
+from events.state import CaseState
+from projections.db import Connection
+from projections.read_models.cases import FACTS_AS_OF_DDL, CaseFacts, facts_after, facts_row
+
+
+class Dimension(StrEnum):
+    CASE_TYPE = "case_type"
+    DEPARTMENT = "department"
+    CHANNEL = "channel"
+    STATUS = "status"
+    MONTH = "month"
+
+
+_DIMENSION_SQL = {
+    Dimension.CASE_TYPE: "case_type",
+    Dimension.DEPARTMENT: "department",
+    Dimension.CHANNEL: "coalesce(channel, '')",
+    Dimension.STATUS: "status",
+    # Months as the town counts them: in China time.
+    Dimension.MONTH: "to_char(opened_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')",
+}
+
+MEASURES = """
+    count(*) AS cases,
+    coalesce(sum(persons), 0) AS persons,
+    count(*) FILTER (WHERE closed_at IS NOT NULL) AS closed,
+    round(count(*) FILTER (WHERE closed_at IS NOT NULL)::numeric / count(*), 4) AS closure_rate,
+    count(*) FILTER (WHERE replied) AS replied,
+    round(count(*) FILTER (WHERE replied)::numeric / count(*), 4) AS reply_rate,
+    count(*) FILTER (WHERE mediation_result = 'agreed') AS mediations_agreed,
+    round(count(*) FILTER (WHERE mediation_result = 'agreed')::numeric
+          / nullif(count(*) FILTER (WHERE case_type = 'mediation'), 0), 4)
+        AS mediation_success_rate,
+    coalesce(sum(amount_in_dispute_fen), 0) AS amount_in_dispute_fen,
+    round(avg(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
+        AS average_handling_days,
+    round(max(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
+        AS longest_handling_days
+"""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def year(cls, year: int) -> "Period":
+        """A calendar year as the town counts it: in China time."""
+        return cls(
+            datetime(year, 1, 1, tzinfo=CHINA).astimezone(UTC),
+            datetime(year + 1, 1, 1, tzinfo=CHINA).astimezone(UTC),
+        )
+
+
+async def figures(
+    conn: Connection, period: Period, by: Iterable[Dimension]
+) -> list[dict[str, Any]]:
+    """The measures for cases opened in ``period``, grouped by ``by`` (no grouping: totals)."""
+    dims = list(dict.fromkeys(by))
+    select = [f"{_DIMENSION_SQL[d]} AS {d.value}" for d in dims]
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
+    order = f" ORDER BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
+    rows = await conn.fetch(
+        f"SELECT {', '.join([*select, MEASURES])} FROM case_facts"
+        f" WHERE opened_at >= $1 AND opened_at < $2{group}{order}",
+        period.start,
+        period.end,
+    )
+    return [dict(row) for row in rows]
+
+
+def year_over_year(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The relative change of every count (同比), e.g. -0.09 for 9% fewer."""
+    changes: dict[str, Any] = {}
+    for key in ("cases", "persons", "closed", "replied", "mediations_agreed"):
+        before = (previous or {}).get(key) or 0
+        changes[key] = round((current[key] - before) / before, 4) if before else None
+    return changes
+
+
+def facts_as_of(events: Iterable[Event], instant: datetime, basis: Basis) -> list[tuple[Any, ...]]:
+    """Every case's facts row as the log stood at ``instant``. A case's events count in order
+    up to the first that had not happened (or been recorded) yet."""
+    states: dict[str, CaseState] = {}
+    facts: dict[str, CaseFacts] = {}
+    cut: set[str] = set()
+    for event in events:
+        if event.case_id in cut:
+            continue
+        if not happened_by(event, instant, basis):
+            cut.add(event.case_id)
+            continue
+        states[event.case_id] = evolve(states.get(event.case_id), event)
+        facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event)
+    return [facts_row(states[case_id], facts[case_id]) for case_id in states]
+
+
+async def load_facts_as_of(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """A temporary ``case_facts`` with ``rows``, shadowing the live view on this connection until
+    the caller's transaction ends (a pooled connection must not keep shadowing it)."""
+    await conn.execute("DROP TABLE IF EXISTS pg_temp.case_facts")
+    await conn.execute(FACTS_AS_OF_DDL)
+    await conn.copy_records_to_table("case_facts", records=rows, schema_name="pg_temp")
+
+
+async def report(
+    conn: Connection,
+    year: int,
+    by: Sequence[Dimension],
+    as_of: datetime | None = None,
+    basis: Basis = Basis.RECORDED,
+    events: Iterable[Event] = (),
+) -> dict[str, Any]:
+    """The figures of ``year`` and 同比 against the year before: now, or with ``as_of`` as the
+    log stood then (``events``: the whole log, which the caller reads)."""
+    async with conn.transaction():
+        if as_of is not None:
+            await load_facts_as_of(conn, facts_as_of(events, as_of, basis))
+        current = await figures(conn, Period.year(year), by)
+        previous = await figures(conn, Period.year(year - 1), by)
+    key = [d.value for d in by]
+    before = {tuple(row[k] for k in key): row for row in previous}
+    for row in current:
+        row["year_over_year"] = year_over_year(row, before.get(tuple(row[k] for k in key)))
+    return {
+        "year": year,
+        "as_of": as_of.isoformat() if as_of else None,
+        "basis": basis.value if as_of else None,
+        "by": key,
+        "rows": current,
+    }

@@ -1,0 +1,102 @@
+"""The one error shape every HTTP service answers with: {"code": ..., "message": ...}.
+
+``ErrorCode`` lists the codes the services themselves give; a rejected submission answers with
+the decider's ``RejectionCode`` instead (its values are codes of the same shape).
+"""
+
+from enum import StrEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from services.tokens import Token, TokenCache
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN_ROLE = "forbidden_role"
+    FORBIDDEN_CASE = "forbidden_case"
+    FORBIDDEN_DEPARTMENT = "forbidden_department"
+    UNKNOWN_CASE = "unknown_case"
+    UNKNOWN_SUBMISSION = "unknown_submission"
+    INVALID_CURSOR = "invalid_cursor"
+    INVALID_INSTANT = "invalid_instant"
+    INVALID_DIMENSION = "invalid_dimension"
+    INVALID_PAYLOAD = "invalid_payload"
+    MISSING_FIELD = "missing_field"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code, raised anywhere in a request."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body = {"code": code, "message": message, **extra}
+    return JSONResponse(status_code=status, content=body)
+
+
+async def authenticated(tokens: TokenCache, authorization: str | None) -> Token:
+    """The live token an ``Authorization: Bearer …`` header presents; 401 otherwise."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <token>'")
+    token = await tokens.holder(secret)
+    if token is None:
+        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "unknown or revoked token")
+    return token
+
+
+def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(part) for part in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        missing = all(e["type"] == "missing" for e in errors)
+        code = ErrorCode.MISSING_FIELD if missing else ErrorCode.INVALID_PAYLOAD
+        return error_response(422, code, summary, errors=errors)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.HTTP_ERROR
+        )
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    class BodyLimit(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            length = request.headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+                return error_response(
+                    413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body_bytes} bytes"
+                )
+            return await call_next(request)
+
+    app.add_middleware(BodyLimit)

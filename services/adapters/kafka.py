@@ -1,0 +1,199 @@
+"""The one place that knows how CaseTrail talks to Kafka's admin API and reads committed records.
+
+- ``admin``: an admin client, closed when the block ends;
+- ``committed_consumer``: a consumer that sees committed records only and never commits offsets;
+- ``read_until`` / ``read_to_end``: records of assigned partitions up to given end offsets;
+- the topic layout of DESIGN.md: ``create_topics``, ``check_copartitioned``, ``delete_topics``.
+"""
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
+
+from services.settings import Settings
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+WEEK_MS = str(7 * 24 * 3600 * 1000)
+
+
+class TopologyError(RuntimeError):
+    """The topics are missing or laid out against DESIGN.md (e.g. unequal partition counts)."""
+
+
+@asynccontextmanager
+async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def committed_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer in read_committed mode that commits nothing (assign partitions to it)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        **options,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_until(
+    consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], max_records: int | None = None
+) -> AsyncIterator[dict[TopicPartition, list[Record]]]:
+    """Fetched batches, from each partition's position up to (not including) its end offset."""
+    remaining = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
+    while remaining:
+        fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_records)
+        wanted = {tp: [r for r in rs if r.offset < ends[tp]] for tp, rs in fetched.items()}
+        yield {tp: records for tp, records in wanted.items() if records}
+        for tp in list(remaining):
+            if await consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+
+
+async def read_to_end(bootstrap: str, partitions: list[TopicPartition]) -> AsyncIterator[Record]:
+    """Every committed record of the given partitions, from the beginning to the end offsets as
+    they are when the call starts."""
+    async with committed_consumer(bootstrap) as consumer:
+        consumer.assign(partitions)
+        # With read_committed these are the last stable offsets, so open transactions of a
+        # fenced writer can never hold us up once its successor initialised.
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        async for batches in read_until(consumer, ends):
+            for records in batches.values():
+                for record in records:
+                    yield record
+
+
+async def end_offsets(
+    bootstrap: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The last stable offsets: where a read_committed reader of each partition ends today."""
+    async with committed_consumer(bootstrap) as consumer:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+
+
+def partitioner(count: int) -> Callable[[str], int]:
+    """Where Kafka's default partitioner (murmur2 of the key) puts a case among ``count``."""
+    numbers = list(range(count))
+    default = DefaultPartitioner()
+    return lambda case_id: int(default(case_id.encode(), numbers, numbers))
+
+
+# --- the topic layout ----------------------------------------------------------------------------
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic``; TopologyError if it does not exist."""
+    return (await _partitions(bootstrap, [topic]))[topic]
+
+
+async def _partitions(bootstrap: str, topics: list[str]) -> dict[str, list[TopicPartition]]:
+    async with admin(bootstrap) as client:
+        described = await client.describe_topics(topics)
+    found = {}
+    for description in described:
+        if description["error_code"] != 0 or not description["partitions"]:
+            raise TopologyError(
+                f"topic {description['topic']} does not exist on {bootstrap}: run"
+                " 'casetrail infra up'"
+            )
+        found[description["topic"]] = sorted(
+            (
+                TopicPartition(description["topic"], p["partition"])
+                for p in description["partitions"]
+            ),
+            key=lambda tp: tp.partition,
+        )
+    return found
+
+
+async def check_copartitioned(settings: Settings) -> int:
+    """The decider owns submissions partition p and events partition p together: both topics
+    (and outcomes) must exist with the same number of partitions. Returns that number."""
+    topics = [settings.submissions_topic, settings.events_topic, settings.outcomes_topic]
+    counts = {
+        name: len(tps)
+        for name, tps in (await _partitions(settings.kafka_bootstrap, topics)).items()
+    }
+    if len(set(counts.values())) != 1:
+        raise TopologyError(f"submissions, events and outcomes need equal partitions: {counts}")
+    return counts[settings.events_topic]
+
+
+async def event_partitions(settings: Settings) -> list[TopicPartition]:
+    """The partitions of the log of record (checked against the submissions and outcomes)."""
+    count = await check_copartitioned(settings)
+    return [TopicPartition(settings.events_topic, p) for p in range(count)]
+
+
+async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
+    """Create the topics DESIGN.md lists; check the partition counts of those that exist."""
+    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+    days = {"retention.ms": WEEK_MS}
+    wanted = {
+        settings.submissions_topic: (settings.partitions, days),
+        settings.events_topic: (settings.partitions, forever),
+        settings.outcomes_topic: (settings.partitions, days),
+        settings.checkpoints_topic: (settings.partitions, forever),
+        settings.deadletter_topic: (1, forever),
+    }
+    async with admin(settings.kafka_bootstrap) as client:
+        existing = set(await client.list_topics())
+        missing = [
+            NewTopic(name, count, 1, topic_configs=config)
+            for name, (count, config) in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            await client.create_topics(missing)
+            say("topics: created " + ", ".join(t.name for t in missing))
+        present = [name for name in wanted if name in existing]
+        for description in await client.describe_topics(present) if present else []:
+            name, count = description["topic"], len(description["partitions"])
+            if count != wanted[name][0]:
+                raise TopologyError(
+                    f"topic {name} has {count} partitions, settings say {wanted[name][0]}"
+                )
+        if present:
+            say("topics: present " + ", ".join(present))
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    async with admin(bootstrap) as client:
+        await client.create_topics([NewTopic(name, partitions, 1)])
+
+
+async def delete_topics(settings: Settings) -> None:
+    """Every topic with the settings' prefix (a test run's or a benchmark's)."""
+    async with admin(settings.kafka_bootstrap) as client:
+        prefix = settings.topic_prefix + "."
+        doomed = [name for name in await client.list_topics() if name.startswith(prefix)]
+        if doomed:
+            await client.delete_topics(doomed)
+
+
+async def kafka_ready(bootstrap: str) -> bool:
+    """Whether the broker answers admin requests (it may accept connections before that)."""
+    try:
+        async with admin(bootstrap) as client:
+            await client.list_topics()
+        return True
+    except Exception:
+        return False

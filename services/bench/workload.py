@@ -1,0 +1,36 @@
+"""The benchmarks' workload: petitions with long histories, as a department's client sends them."""
+
+import json
+import uuid
+
+ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+
+
+def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
+    """(case_id, JSON) for ``count`` submissions: each case is registered, accepted, then
+    handled again and again, so that cases grow long histories as real ones do."""
+    out: list[tuple[str, bytes]] = []
+    case = 0
+    while len(out) < count:
+        case_id = f"BENCH-{run}-{case:06d}"
+        for index in range(min(per_case, count - len(out))):
+            kind, payload = _step(index)
+            body = {
+                "type": kind,
+                "submission_id": str(uuid.uuid4()),
+                "case_id": case_id,
+                "actor": ACTOR,
+                "occurred_at": "2020-06-01T09:00:00+08:00",
+                "payload": payload,
+            }
+            out.append((case_id, json.dumps(body, ensure_ascii=False).encode()))
+        case += 1
+    return out
+
+
+def _step(index: int) -> tuple[str, dict[str, object]]:
+    if index == 0:
+        return "petition.register", {"channel": "visit", "persons": 2, "summary": "基准测试"}
+    if index == 1:
+        return "petition.accept", {"note": "受理"}
+    return "petition.handle", {"record": f"第{index - 1}次办理：走访核实情况"}

@@ -1,0 +1,113 @@
+"""``casetrail demo``: local servers, every service, the demo's data, and the URLs to open."""
+
+import asyncio
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from projections.db import connect
+from services import tokens
+from services.adapters.kafka import create_topics
+from services.demo import OFFICERS_FILE
+from services.demo.petitions import OFFICER, load_petitions
+from services.demo.year import load as load_year
+from services.infra import InfraError, answers, components, wait_until
+from services.infra.processes import SERVICES, start_service, stop
+from services.integrity.checkpoints import ensure_dev_key
+from services.progress import Say
+from services.settings import Settings
+from services.tokens import TokenRole
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings with the demo town's officers unless a directory is named."""
+    return settings.model_copy(update={"officers_file": settings.officers_file or OFFICERS_FILE})
+
+
+async def demo_token(settings: Settings, role: TokenRole = TokenRole.DEPARTMENT) -> str:
+    """A fresh token for the demo: the petition office's, or another role's."""
+    departments = [OFFICER["department"]] if role is TokenRole.DEPARTMENT else []
+    async with connect(settings.postgres_dsn) as conn:
+        _, secret = await tokens.create(conn, role, departments, f"demo {role}")
+    return secret
+
+
+def start_services(settings: Settings, say: Say) -> list[subprocess.Popen[bytes]]:
+    for port in (settings.gateway_port, settings.query_port):
+        if answers("127.0.0.1", port):
+            raise InfraError(f"port {port} is in use: is another demo running?")
+    processes = []
+    for name in SERVICES:
+        log = settings.state_dir / "logs" / f"{name}.log"
+        processes.append(start_service(name, settings, log))
+        say(f"service {name}: pid {processes[-1].pid}, log {log}")
+    return processes
+
+
+def wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
+    def healthy() -> bool:
+        for name, process in zip(SERVICES, processes, strict=True):
+            if process.poll() is not None:
+                raise InfraError(f"service {name} exited; see {logs / f'{name}.log'}")
+        try:
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, 60, url)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
+    # Explicit handlers: a demo started in the background inherits SIGINT ignored, and a
+    # process manager stops it with SIGTERM; either way the services must be stopped.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = demo_settings(settings)
+    for server in components(settings).values():
+        server.up(say)
+    asyncio.run(create_topics(settings, say))
+    ensure_dev_key(settings.signing_key_path)
+    gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
+    query_url = f"http://127.0.0.1:{settings.query_port}"
+    processes = start_services(settings, say)
+    try:
+        for url in (gateway_url, query_url):
+            wait_healthy(url, processes, settings.state_dir / "logs")
+        load_petitions(gateway_url, asyncio.run(demo_token(settings)), say)
+        say(f"the demo year: {asyncio.run(load_year(settings, say))}")
+        last_case = "XF-2020-0001"  # accepted and never answered: a red light
+        supervisor = asyncio.run(demo_token(settings, TokenRole.SUPERVISOR))
+        bearer = {"Authorization": f"Bearer {supervisor}"}
+        wait_until(
+            lambda: (
+                httpx.get(f"{query_url}/cases/{last_case}", headers=bearer).json().get("status")
+                == "accepted"
+            ),
+            60,
+            "the projections",
+        )
+        say("")
+        say(f"Open {query_url}/#token={supervisor}")
+        say(f"     督查总览 / the dashboard as a supervisor; the API: {query_url}/docs, or:")
+        say(f'     curl -H "Authorization: Bearer {supervisor}" {query_url}/cases')
+        say(f"     … {query_url}/cases/{last_case}/history   办理过程 / a case's history")
+        say(f"     … {query_url}/deadlines?light=red          红灯 / red lights")
+        say(f"     … {query_url}/statistics?by=channel        统计 / statistics")
+        say(f"     {gateway_url}/docs              提交接口 / submission API")
+        if keep_running:
+            say("Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL.")
+            while all(process.poll() is None for process in processes):
+                time.sleep(1)
+            say("a service exited; see the logs in " + str(settings.state_dir / "logs"))
+    except KeyboardInterrupt:
+        say("stopping the services")
+    finally:
+        for process in processes:
+            stop(process, timeout=15)

@@ -1,0 +1,341 @@
+"""A demo 2019 and 2020 for Dayong town (大涌镇), shaped to the figures of its 2020 report.
+
+The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
+-78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
+in dispute. Complaints and enforcement cases, which it does not count, are plausible numbers.
+Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
+same submissions (same ids) every time, so loading twice changes nothing.
+"""
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from events.calendar import CHINA
+from events.model import Outcome
+from services.adapters.kafka import read_to_end
+from services.progress import Progress, Say
+from services.settings import Settings
+
+NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2019")
+XF1 = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+XF2 = {"officer_id": "DY-XF-02", "role": "officer", "department": "信访办"}
+ZX = {"officer_id": "DY-ZX-01", "role": "officer", "department": "综治中心"}
+TJ1 = {"officer_id": "DY-TJ-01", "role": "mediator", "department": "人民调解委员会"}
+ZF = {"officer_id": "DY-ZF-03", "role": "enforcement_officer", "department": "综合行政执法办"}
+SC = {"officer_id": "DY-SC-07", "role": "enforcement_officer", "department": "市场监管分局"}
+FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
+
+PETITIONS = {  # year: (cases, persons, online, still open)
+    2019: (303, 712, 127, 0),
+    2020: (276, 649, 28, 3),
+}
+COMPLAINTS = {2019: (96, 0), 2020: (88, 3)}
+MEDIATIONS = {  # year: (accepted, settled, amount in dispute in fen)
+    2019: (10, 9, 95_000_000),
+    2020: (12, 12, 120_000_000),
+}
+ENFORCEMENT = {2019: 30, 2020: 36}
+SUMMARIES = [
+    "厂房噪音扰民",
+    "宅基地界址纠纷",
+    "工资拖欠",
+    "道路积水",
+    "村务公开",
+    "征地补偿",
+    "违章搭建",
+    "环境污染",
+    "物业纠纷",
+    "医疗保障咨询",
+]
+
+
+class Case:
+    """Builds one case's submissions, each at least a little after the last."""
+
+    def __init__(self, rng: Random, case_id: str, opened: datetime):
+        self.rng, self.case_id, self.at = rng, case_id, opened
+        self.steps: list[dict[str, Any]] = []
+
+    def step(
+        self, kind: str, actor: dict[str, str], payload: dict[str, Any], days: float = 1.0
+    ) -> None:
+        if self.steps:
+            self.at += timedelta(days=self.rng.uniform(0.2, days), hours=self.rng.uniform(0, 2))
+        self.steps.append(
+            {
+                "type": kind,
+                "submission_id": str(uuid.uuid5(NAMESPACE, f"{self.case_id}/{len(self.steps)}")),
+                "case_id": self.case_id,
+                "actor": actor,
+                "occurred_at": self.at.isoformat(),
+                "payload": payload,
+            }
+        )
+
+
+def _opened(rng: Random, year: int) -> datetime:
+    day = datetime(year, 1, 2, 9, tzinfo=CHINA) + timedelta(days=rng.randrange(0, 350))
+    return day + timedelta(minutes=rng.randrange(0, 8 * 60))
+
+
+def _split(rng: Random, total: int, parts: int, least: int = 1) -> list[int]:
+    """``parts`` whole numbers of at least ``least`` adding up to ``total``."""
+    spare = total - least * parts
+    cuts = sorted(rng.randint(0, spare) for _ in range(parts - 1))
+    return [least + high - low for low, high in zip([0, *cuts], [*cuts, spare], strict=True)]
+
+
+def petitions(rng: Random, year: int) -> Iterator[Case]:
+    cases, persons, online, still_open = PETITIONS[year]
+    channels = ["online"] * online + [
+        rng.choice(["visit", "visit", "letter", "phone"]) for _ in range(cases - online)
+    ]
+    rng.shuffle(channels)
+    for number, (channel, people) in enumerate(
+        zip(channels, _split(rng, persons, cases), strict=True)
+    ):
+        case = Case(rng, f"XF-{year}-{number + 1:04d}", _opened(rng, year))
+        case.step(
+            "petition.register",
+            XF1,
+            {
+                "channel": channel,
+                "persons": people,
+                "summary": rng.choice(SUMMARIES),
+                "petitioners": [{"name": f"信访人{number + 1}", "phone": f"1380000{number:04d}"}],
+            },
+        )
+        case.step("petition.accept", XF1, {"note": "符合受理条件"}, days=5)
+        if number < still_open:
+            yield case  # accepted, never answered: long past its deadline now (red)
+            continue
+        handler = XF2
+        if rng.random() < 0.3:
+            case.step("petition.assign", XF1, {"department": "综治中心", "officer_id": "DY-ZX-01"})
+            handler = ZX
+        case.step("petition.handle", handler, {"record": "约谈信访人，现场核实"}, days=20)
+        case.step("petition.issue_opinion", handler, {"opinion": "依法处理，书面答复"}, days=20)
+        case.step("petition.close", handler, {"note": "已答复，办结"})
+        yield case
+
+
+def complaints(rng: Random, year: int) -> Iterator[Case]:
+    count, still_open = COMPLAINTS[year]
+    for number in range(count):
+        case = Case(rng, f"TS-{year}-{number + 1:04d}", _opened(rng, year))
+        case.step(
+            "complaint.register",
+            XF1,
+            {
+                "channel": rng.choice(["hotline_12345", "phone", "online", "letter"]),
+                "subject": rng.choice(SUMMARIES),
+                "complainant": {"name": f"投诉人{number + 1}"},
+            },
+        )
+        case.step("complaint.accept", XF1, {})
+        if number < still_open:
+            yield case  # past its reply deadline
+            continue
+        case.step("complaint.assign", XF1, {"department": "信访办", "officer_id": "DY-XF-02"})
+        case.step("complaint.investigate", XF2, {"findings": "经现场核查，情况属实"}, days=7)
+        case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "phone"}, days=5)
+        case.step("complaint.close", XF2, {})
+        yield case
+
+
+def mediations(rng: Random, year: int) -> Iterator[Case]:
+    accepted, settled, amount = MEDIATIONS[year]
+    for number, disputed in enumerate(_split(rng, amount, accepted, least=1_000_000)):
+        case = Case(rng, f"TJ-{year}-{number + 1:04d}", _opened(rng, year))
+        case.step(
+            "mediation.accept",
+            TJ1,
+            {
+                "dispute": rng.choice(["租赁合同纠纷", "邻里纠纷", "劳务纠纷", "婚姻家庭纠纷"]),
+                "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
+                "amount_in_dispute_fen": disputed,
+            },
+        )
+        case.step("mediation.assign_mediator", TJ1, {"mediator_id": "DY-TJ-02"})
+        for _ in range(rng.randint(1, 3)):
+            case.step("mediation.hold_session", TJ1, {"notes": "双方陈述意见"}, days=5)
+        if number < settled:
+            case.step(
+                "mediation.reach_agreement",
+                TJ1,
+                {
+                    "amount_fen": disputed * rng.randint(70, 100) // 100,
+                    "terms": "分期履行",
+                },
+                days=5,
+            )
+            case.step("mediation.follow_up", TJ1, {"performed": True, "notes": "已履行"}, days=10)
+        else:
+            case.step(
+                "mediation.record_failure",
+                TJ1,
+                {
+                    "reason": "双方分歧较大",
+                    "remedies_told": "可向人民法院起诉",
+                },
+            )
+        case.step("mediation.close", TJ1, {})
+        yield case
+
+
+def enforcement(rng: Random, year: int) -> Iterator[Case]:
+    fine = {"kind": "fine", "amount_fen": 500_000, "description": "罚款人民币伍仟元"}
+    for number in range(ENFORCEMENT[year]):
+        officer = ZF if number % 3 else SC
+        case = Case(rng, f"ZF-{year}-{number + 1:04d}", _opened(rng, year))
+        case.step(
+            "enforcement.register_source",
+            officer,
+            {
+                "source": rng.choice(["日常巡查", "群众举报", "上级交办"]),
+                "summary": rng.choice(["无证经营", "违规排污", "占道经营", "违法建设"]),
+                "party": {"name": f"某企业{number + 1}", "is_organisation": True},
+            },
+        )
+        if number % 12 == 5:
+            case.step("enforcement.decline_filing", officer, {"reason": "违法事实不成立"}, days=10)
+            yield case
+            continue
+        case.step(
+            "enforcement.file",
+            officer,
+            {
+                "case_number": f"大涌执法立〔{year}〕{number + 1}号",
+                "cause": "涉嫌违法经营",
+            },
+            days=10,
+        )
+        case.step(
+            "enforcement.collect_evidence",
+            officer,
+            {
+                "items": [
+                    {
+                        "title": "现场检查笔录",
+                        "content_hash": f"{number:064x}",
+                        "media_type": "application/pdf",
+                    }
+                ]
+            },
+            days=15,
+        )
+        if year == 2020 and number in (1, 2):
+            yield case  # still investigating: its 90-day decision deadline is long past (red)
+            continue
+        if number % 12 == 7:
+            case.step(
+                "enforcement.transfer_case",
+                officer,
+                {"to_authority": "公安分局", "reason": "涉嫌犯罪"},
+                days=10,
+            )
+            case.step("enforcement.close", officer, {})
+            yield case
+            continue
+        major = number % 9 == 0
+        case.step(
+            "enforcement.review",
+            officer,
+            {"opinion": "事实清楚，证据充分", "major": major},
+            days=10,
+        )
+        if major:
+            case.step(
+                "enforcement.record_legal_review",
+                FZ,
+                {"approved": True, "opinion": "适用法律正确，程序合法"},
+                days=5,
+            )
+        case.step(
+            "enforcement.notify_party",
+            officer,
+            {"intended_penalty": fine, "rights": "陈述、申辩及要求听证的权利"},
+        )
+        if number % 8 == 3:
+            case.step("enforcement.request_hearing", officer, {})
+            case.step(
+                "enforcement.hold_hearing", officer, {"record": "当事人到场陈述申辩"}, days=10
+            )
+        case.step(
+            "enforcement.decide",
+            officer,
+            {
+                "decision_number": f"大涌执法罚〔{year}〕{number + 1}号",
+                "legal_basis": "《无证无照经营查处办法》第十三条",
+                "penalty": fine,
+                "major": major,
+            },
+            days=5,
+        )
+        case.step("enforcement.serve_decision", officer, {"method": "直接送达"})
+        receipt = {"bank_receipt": f"GDNX{year}{number:06d}", "note": "已缴纳罚款"}
+        case.step("enforcement.execute", officer, receipt, days=15)
+        case.step("enforcement.close", officer, {})
+        yield case
+
+
+def demo_year(seed: int = 2020) -> list[dict[str, Any]]:
+    """Every submission of the demo's 2019 and 2020, each case's in order."""
+    rng = Random(seed)
+    submissions: list[dict[str, Any]] = []
+    for year in (2019, 2020):
+        for kind in (petitions, complaints, mediations, enforcement):
+            for case in kind(rng, year):
+                submissions += case.steps
+    return submissions
+
+
+async def load(settings: Settings, say: Say) -> dict[str, int]:
+    """Publish the demo year to the submissions topic (key = case_id, as any department's
+    Kafka client would) and wait until every submission has its outcome."""
+    submissions = demo_year()
+    wanted = {s["submission_id"] for s in submissions}
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10
+    )
+    await producer.start()
+    try:
+        for body in submissions:
+            await producer.send(
+                settings.submissions_topic,
+                json.dumps(body, ensure_ascii=False).encode(),
+                key=body["case_id"].encode(),
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    say(f"published {len(submissions)} submissions of 2019 and 2020; waiting for the decider")
+    progress = Progress(len(wanted), say, unit="decided")
+    deadline = asyncio.get_running_loop().time() + 600
+    partitions = [TopicPartition(settings.outcomes_topic, p) for p in range(settings.partitions)]
+    while True:
+        outcomes: dict[str, Outcome] = {}
+        async for record in read_to_end(settings.kafka_bootstrap, partitions):
+            outcome = Outcome.model_validate_json(record.value or b"")
+            if str(outcome.submission_id) in wanted:
+                outcomes[str(outcome.submission_id)] = outcome
+        progress.set(len(outcomes))
+        if len(outcomes) == len(wanted):
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            undecided = len(wanted) - len(outcomes)
+            raise TimeoutError(f"{undecided} submissions undecided after 10 minutes")
+        await asyncio.sleep(1)
+    counts = Counter(str(outcome.status) for outcome in outcomes.values())
+    rejected = [o for o in outcomes.values() if o.status != "accepted"]
+    for outcome in rejected[:5]:
+        say(f"  rejected {outcome.case_id}: {outcome.code} {outcome.message}")
+    return dict(counts)

@@ -1,0 +1,171 @@
+"""PostgreSQL on loopback: a server already answering, or a cluster of our own in the state
+directory (installing Debian's package when there is none)."""
+
+import asyncio
+import contextlib
+import glob
+import os
+import shutil
+import signal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from projections.db import connect, with_database
+from services.infra.servers import InfraError, LocalServer, answers, run
+from services.progress import Say
+from services.settings import Settings
+
+
+class LocalPostgres(LocalServer):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        url = urlsplit(settings.postgres_dsn)
+        self.user, self.password = url.username or "casetrail", url.password or "casetrail"
+        self.database = url.path.lstrip("/") or "casetrail"
+        self.dir = (settings.state_dir / "postgres").resolve()
+        self.data = self.dir / "data"
+        host, port = url.hostname or "127.0.0.1", url.port or 5432
+        super().__init__(host, port, self.dir / "postgres.pid", str(self.data))
+
+    def up(self, say: Say) -> None:
+        if answers(self.host, self.port):
+            say(f"postgres: already answering on {self.host}:{self.port}")
+        else:
+            bin_dir = self._binaries(say)
+            if answers(self.host, self.port):  # installing the package may start a cluster
+                say(f"postgres: the installed package's server answers on port {self.port}")
+            else:
+                self._start_own_cluster(bin_dir, say)
+        asyncio.run(self.ensure_database(say))
+
+    def _binaries(self, say: Say) -> Path:
+        def find() -> Path | None:
+            on_path = shutil.which("pg_ctl")
+            if on_path:
+                return Path(on_path).resolve().parent
+            found = sorted(
+                glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                key=lambda p: int(Path(p).parts[-3]),
+            )
+            return Path(found[-1]).parent if found else None
+
+        bin_dir = find()
+        if bin_dir is None:
+            if os.geteuid() != 0 or shutil.which("apt-get") is None:
+                raise InfraError(
+                    "PostgreSQL is not installed: install it (e.g. apt-get install postgresql) "
+                    "or point CASETRAIL_POSTGRES_DSN at a running server"
+                )
+            say("postgres: installing Debian's postgresql package")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            run(["apt-get", "update", "-q"], "apt-get update", env=env)
+            run(["apt-get", "install", "-y", "-q", "postgresql"], "installing postgresql", env=env)
+            bin_dir = find()
+            if bin_dir is None:
+                raise InfraError("postgresql was installed but pg_ctl was not found")
+        return bin_dir
+
+    def _as_owner(self, cmd: list[str]) -> list[str]:
+        """PostgreSQL refuses to run as root: as root, run its tools as the postgres user."""
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *cmd]
+        return cmd
+
+    def _start_own_cluster(self, bin_dir: Path, say: Say) -> None:
+        sockets = self.dir / "run"
+        sockets.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            shutil.chown(sockets, "postgres", "postgres")
+        if not (self.data / "PG_VERSION").exists():
+            say(f"postgres: creating a cluster in {self.data}")
+            password_file = self.dir / "password"
+            password_file.write_text(self.password + "\n")
+            password_file.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(password_file, "postgres", "postgres")
+            try:
+                run(
+                    self._as_owner(
+                        [
+                            str(bin_dir / "initdb"),
+                            "-D",
+                            str(self.data),
+                            "-U",
+                            self.user,
+                            f"--pwfile={password_file}",
+                            "--auth-host=scram-sha-256",
+                            "--auth-local=peer",
+                            "-E",
+                            "UTF8",
+                            "--locale=C.UTF-8",
+                        ]
+                    ),
+                    "initdb",
+                )
+            finally:
+                password_file.unlink(missing_ok=True)
+        options = f"-c listen_addresses={self.host} -p {self.port} -k {sockets}"
+        run(
+            self._as_owner(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.dir / "postgres.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            "starting postgres",
+        )
+        pid = (self.data / "postmaster.pid").read_text().split()[0]
+        self.pid_file.write_text(f"{pid}\n")
+        say(f"postgres: started pid {pid} on {self.host}:{self.port}")
+
+    async def ensure_database(self, say: Say, may_create_role: bool = True) -> None:
+        try:
+            async with connect(self.settings.postgres_dsn):
+                say(f"postgres: database {self.database} ready")
+        except asyncpg.InvalidCatalogNameError:
+            try:
+                async with connect(with_database(self.settings.postgres_dsn, "postgres")) as admin:
+                    with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                        await admin.execute(f'CREATE DATABASE "{self.database}"')
+            except (asyncpg.PostgresError, OSError) as error:
+                raise InfraError(f"cannot create database {self.database}: {error}") from error
+            say(f"postgres: created database {self.database}")
+        except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+            if not may_create_role:
+                raise
+            self._create_role_as_superuser(say)
+            await self.ensure_database(say, may_create_role=False)
+
+    def _create_role_as_superuser(self, say: Say) -> None:
+        """A server we did not start and whose role we lack: create the role through the local
+        superuser (peer authentication), where this machine allows it."""
+        if os.geteuid() != 0 or shutil.which("psql") is None:
+            raise InfraError(
+                f"cannot log in to PostgreSQL on {self.host}:{self.port} as {self.user}: set "
+                "CASETRAIL_POSTGRES_DSN to a role that may create the casetrail database"
+            )
+        quoted = self.password.replace("'", "''")
+        sql = (
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{self.user}') "
+            f"THEN CREATE ROLE \"{self.user}\" LOGIN CREATEDB PASSWORD '{quoted}'; END IF; END $$;"
+        )
+        run(
+            ["runuser", "-u", "postgres", "--", "psql", "-p", str(self.port), "-c", sql],
+            "creating the casetrail role",
+        )
+        say(f"postgres: created role {self.user}")

@@ -1,0 +1,5 @@
+"""The integrity of history: signed checkpoints of the log (``checkpoints``), verification of
+the log and of the audit trail against it as a pure core (``problems``, ``log_check``,
+``audit_pairing``, ``audit_check``, ``verification``) and the I/O shell that reads Kafka and
+PostgreSQL for it (``shell``).
+"""

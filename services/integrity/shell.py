@@ -1,0 +1,127 @@
+"""The I/O shell of verification: reads Kafka and PostgreSQL and hands what it read to the pure
+``verification.verify`` (``verify_system``, behind ``casetrail verify``)."""
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from projections import builds
+from projections.db import connect
+from projections.read_models.audit_trail import COLUMNS, JSON_COLUMNS, AuditTrail
+from services.adapters.kafka import TopologyError, read_to_end, topic_partitions
+from services.integrity.audit_pairing import LogIndex
+from services.integrity.checkpoints import load_public_key
+from services.integrity.problems import Record
+from services.integrity.verification import Verification, verify
+from services.settings import Settings
+
+
+class CannotVerify(RuntimeError):
+    """Verification could not run: a server does not answer, a topic, table or key is missing."""
+
+
+@contextmanager
+def _talking_to(what: str) -> Iterator[None]:
+    try:
+        yield
+    except CannotVerify:
+        raise
+    except asyncpg.UndefinedTableError as error:
+        raise CannotVerify(
+            f"{what}: {error} (has the projector run? --log-only checks the log alone)"
+        ) from error
+    except (KafkaError, OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        text = str(e)
+        if not text.startswith(type(e).__name__):
+            text = f"{type(e).__name__}: {text}"
+        raise CannotVerify(f"{what}: {text}") from e
+
+
+async def audit_trail_progress(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
+    """How far the audit-trail projection has applied each partition of ``topic``: the next
+    offset it will apply. The one place that knows where the projector keeps its progress
+    (today: the ``projection_checkpoint`` table in the live build's schema)."""
+    if await conn.fetchval("SELECT to_regclass('projection_builds')") is None:
+        return {}  # no projection has ever run: nothing is due in the audit trail yet
+    return await builds.live_offsets(conn, AuditTrail.name, topic)
+
+
+async def read_topic(settings: Settings, topic: str) -> list[Record]:
+    """Every committed record of every partition of ``topic``, in offset order per partition."""
+    bootstrap = settings.kafka_bootstrap
+    with _talking_to(f"Kafka at {bootstrap}"):
+        try:
+            partitions = await topic_partitions(bootstrap, topic)
+        except TopologyError as error:
+            # Not the adapter's message: its advice to run 'casetrail infra up' would create an
+            # empty topic where a log of record has gone missing.
+            raise CannotVerify(f"topic {topic} does not exist on {bootstrap}") from error
+        records = [
+            (record.partition, record.offset, record.value or b"")
+            async for record in read_to_end(bootstrap, partitions)
+        ]
+    # read_to_end interleaves the partitions' batches.
+    return sorted(records, key=lambda r: (r[0], r[1]))
+
+
+async def read_audit_trail(
+    conn: asyncpg.Connection, events: Sequence[Record], case: str | None
+) -> list[dict[str, Any]]:
+    """The rows of ``audit_trail`` (with a case: those that say they are the case's, or claim
+    one of its events or places on the log)."""
+    columns = ", ".join(f"{c}::text AS {c}" if c in JSON_COLUMNS else c for c in COLUMNS)
+    if case is None:
+        rows = await conn.fetch(f"SELECT {columns} FROM audit_trail")
+    else:
+        mine = LogIndex(events, case).in_scope
+        rows = await conn.fetch(
+            f"SELECT {columns} FROM audit_trail WHERE case_id = $1 OR event_id = ANY($2::uuid[])"
+            " OR (log_partition, log_offset) IN"
+            " (SELECT * FROM unnest($3::integer[], $4::bigint[]))",
+            case,
+            [uuid.UUID(e.fields["event_id"]) for e in mine],
+            [e.partition for e in mine],
+            [e.offset for e in mine],
+        )
+    return [dict(row) for row in rows]
+
+
+async def verify_system(
+    settings: Settings, case: str | None = None, audit_trail: bool = True
+) -> Verification:
+    """Read the log (events and checkpoints topics) and the audit trail, and verify them.
+
+    The audit trail is read in one REPEATABLE READ snapshot taken before the log is read, so
+    that every row and the projection's progress come from one moment and every event they
+    refer to is already on the log when it is read. Raises ``CannotVerify``."""
+    try:
+        public_key = load_public_key(settings.signing_key_path)
+    except (OSError, ValueError) as error:
+        raise CannotVerify(f"no public key to check the checkpoints with: {error}") from error
+    rows: list[dict[str, Any]] | None = None
+    projected: dict[int, int] = {}
+    if not audit_trail:
+        events = await read_topic(settings, settings.events_topic)
+        checkpoints = await read_topic(settings, settings.checkpoints_topic)
+    else:
+        url = urlsplit(settings.postgres_dsn)  # named without its password
+        database = f"PostgreSQL at {url.hostname}:{url.port or 5432}{url.path}"
+        # read_topic raises CannotVerify naming Kafka, which passes through unchanged.
+        with _talking_to(database):
+            async with connect(settings.postgres_dsn, connect_timeout=10) as conn:
+                snapshot = conn.transaction(isolation="repeatable_read", readonly=True)
+                await snapshot.start()
+                projected = await audit_trail_progress(conn, settings.events_topic)
+                events = await read_topic(settings, settings.events_topic)
+                checkpoints = await read_topic(settings, settings.checkpoints_topic)
+                rows = await read_audit_trail(conn, events, case)
+                await snapshot.rollback()
+    result = verify(events, checkpoints, public_key, rows, projected, case)
+    if case is not None and result.intact and not result.events and not result.audit_rows:
+        raise CannotVerify(f"no case {case} on the log or in the audit trail")
+    return result

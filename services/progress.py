@@ -1,0 +1,36 @@
+"""Progress on long work (a rebuild, loading the demo year): one line with a bar and a rate."""
+
+import time
+from collections.abc import Callable
+
+Say = Callable[[str], None]
+"""Where a command's lines go: ``typer.echo``, a logger, or nowhere."""
+
+
+def quiet(_: str) -> None:
+    """A ``Say`` that says nothing."""
+
+
+class Progress:
+    """Counts work done and says so at most once a second: bar, count, rate, time left."""
+
+    def __init__(self, total: int, say: Say, unit: str = "events"):
+        self.total, self.say, self.unit = max(total, 1), say, unit
+        self.done = 0
+        self.started = self.shown = time.monotonic()
+
+    def add(self, count: int) -> None:
+        self.set(self.done + count)
+
+    def set(self, done: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if now - self.shown >= 1 or self.done >= self.total:
+            self.shown = now
+            rate = self.done / max(now - self.started, 1e-9)
+            left = max(self.total - self.done, 0) / rate if rate else 0
+            bar = "#" * int(min(self.done / self.total, 1) * 30)
+            self.say(
+                f"[{bar:<30}] {self.done}/{self.total} {self.unit}, {rate:,.0f}/s,"
+                f" {left:,.0f} s left"
+            )

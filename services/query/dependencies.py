@@ -1,0 +1,47 @@
+"""What the query endpoints depend on: the pool, the settings, and who is calling. The app keeps
+them on ``app.state`` (see ``create_app``); these read them from there for each request."""
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.adapters.http import authenticated
+from services.query.access import Reader
+from services.settings import Settings
+from services.tokens import TokenCache
+
+# auto_error=False: a missing or malformed token gets the same {"code", "message"} 401 as an
+# unknown one (from ``authenticated``). Declared all the same so that the OpenAPI document
+# tells clients how to authenticate.
+bearer = HTTPBearer(auto_error=False, description="A token from `casetrail tokens create`")
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _tokens(request: Request) -> TokenCache:
+    tokens: TokenCache = request.app.state.tokens
+    return tokens
+
+
+async def _reader(
+    tokens: Annotated[TokenCache, Depends(_tokens)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Reader:
+    presented = f"Bearer {credentials.credentials}" if credentials else None
+    return Reader(await authenticated(tokens, presented))
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Caller = Annotated[Reader, Depends(_reader)]
+"""The reader a request's bearer token presents (401 without a live one)."""

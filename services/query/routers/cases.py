@@ -1,0 +1,167 @@
+"""Cases: the list, one case, its history, the case as of an instant, its hash chain."""
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from events.as_of import Basis, replay
+from events.deadlines import worst
+from events.hashing import GENESIS_HASH
+from events.model import CaseId, Event
+from projections.db import Connection
+from projections.queries import access_log, cases, deadlines
+from projections.queries.cases import CaseFilter, Key
+from services.adapters.http import ApiError, ErrorCode
+from services.adapters.log import case_events
+from services.query.access import CASE_READERS, Reader
+from services.query.dependencies import AppSettings, Caller, Pool
+from services.query.schemas import CaseOut, CasePage, HistoryEntry, refused
+from services.tokens import TokenRole
+
+router = APIRouter()
+
+
+def cursor(key: Key) -> str:
+    """The opaque ``next`` of a page, which the client passes back as ``after``."""
+    moment, case_id = key
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{case_id}".encode()).decode()
+
+
+def key_of(after: str) -> Key:
+    try:
+        moment, case_id = base64.urlsafe_b64decode(after.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(moment), case_id
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            422, ErrorCode.INVALID_CURSOR, "after: not a cursor this service gave"
+        ) from None
+
+
+async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str, Any]:
+    """The case's summary if it exists and ``who`` may read it; 403 or 404 otherwise."""
+    who.require(*CASE_READERS)
+    case = await cases.summary(conn, case_id)
+    if case is None:
+        raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id}")
+    who.check_case(case["owner_department"])
+    return case
+
+
+def broken_links(events: list[Event]) -> list[int]:
+    """The versions whose hash is not over their event, or whose prev_hash is not the hash
+    before."""
+    previous, broken = GENESIS_HASH, []
+    for event in events:
+        if event.computed_hash() != event.hash or event.prev_hash != previous:
+            broken.append(event.version)
+        previous = event.hash
+    return broken
+
+
+@router.get("/cases", response_model=CasePage, responses=refused)
+async def list_cases(
+    who: Caller,
+    pool: Pool,
+    case_type: str | None = None,
+    department: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    light: Literal["red", "yellow", "green"] | None = None,
+    officer: str | None = None,
+    opened_from: datetime | None = None,
+    opened_to: datetime | None = None,
+    occurred_from: datetime | None = Query(None, description="Last step happened from"),
+    occurred_to: datetime | None = None,
+    recorded_from: datetime | None = Query(None, description="Last step recorded from"),
+    recorded_to: datetime | None = None,
+    after: str | None = Query(None, description="The 'next' of the previous page"),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Cases, most recently recorded first, filtered; keyset pagination with ``after``."""
+    who.require(*CASE_READERS)
+    where = CaseFilter(
+        case_type=case_type,
+        department=department,
+        status=status,
+        channel=channel,
+        officer=officer,
+        opened_from=opened_from,
+        opened_to=opened_to,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+        departments=who.departments(),
+        light=light,
+    )
+    start = key_of(after) if after is not None else None
+    async with pool.acquire() as conn:
+        page = await cases.listed(conn, where, start, limit)
+    return {"cases": page.cases, "next": cursor(page.next) if page.next else None}
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, responses=refused)
+async def get_case(who: Caller, pool: Pool, case_id: CaseId) -> Any:
+    """One case: type, status, department, version, open deadlines and its light now."""
+    async with pool.acquire() as conn:
+        case = await visible_case(conn, who, case_id)
+        open_deadlines = await deadlines.of_case(conn, case_id)
+    light = worst(d["light"] for d in open_deadlines)
+    return {**case, "deadlines": open_deadlines, "light": light}
+
+
+@router.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=refused)
+async def get_history(who: Caller, pool: Pool, case_id: CaseId) -> Any:
+    """Every step of a case, oldest first: who, when, what, and the hash chain. Personal
+    data only for the roles that need it; each such read is itself recorded."""
+    async with pool.acquire() as conn:
+        case = await visible_case(conn, who, case_id)
+        # The read and its record in the access log stand or fall together.
+        async with conn.transaction():
+            steps, personal = who.view_history(
+                case["owner_department"], await cases.history(conn, case_id)
+            )
+            if personal:
+                await access_log.record(conn, who.access_entry(case_id, len(steps)))
+    return steps
+
+
+@router.get("/cases/{case_id}/as-of", responses=refused)
+async def case_as_of(
+    who: Caller,
+    settings: AppSettings,
+    case_id: CaseId,
+    at: Annotated[datetime, Query(description="The instant (ISO 8601, with a timezone)")],
+    basis: Basis = Basis.RECORDED,
+) -> dict[str, Any]:
+    """The case as it stood at ``at`` (auditors), replayed from the log itself: as recorded
+    by then, or as things had happened by then (late entries included)."""
+    who.require(TokenRole.AUDITOR)
+    if at.tzinfo is None:
+        raise ApiError(422, ErrorCode.INVALID_INSTANT, "at: give a timezone, e.g. +08:00")
+    replayed = replay(await case_events(settings, case_id), at, basis)
+    if not replayed.events:
+        raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id} on the log")
+    state = replayed.state
+    return {
+        "case_id": case_id,
+        "at": at.isoformat(),
+        "basis": basis.value,
+        "steps_counted": replayed.counted,
+        "steps_later": len(replayed.events) - replayed.counted,
+        "state": state.model_dump(mode="json") if state else None,
+        "lights": {c.rule: c.light(at) for c in state.clocks} if state else {},
+    }
+
+
+@router.get("/cases/{case_id}/chain", responses=refused)
+async def case_chain(who: Caller, pool: Pool, case_id: CaseId) -> dict[str, Any]:
+    """The case's hash chain recomputed from its audit-trail rows: every hash over its
+    event, every prev_hash the hash before. (``casetrail verify`` also checks the log.)"""
+    async with pool.acquire() as conn:
+        await visible_case(conn, who, case_id)
+        events = await cases.recorded_events(conn, case_id)
+    broken = broken_links(events)
+    return {"case_id": case_id, "events": len(events), "intact": not broken, "broken": broken}

@@ -1,0 +1,47 @@
+"""Statistics: the supervisors' figures for a year, now or as of a past instant."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from events.as_of import Basis
+from events.model import Event
+from projections.queries.statistics import Dimension, report
+from services.adapters.http import ApiError, ErrorCode
+from services.adapters.log import read_events
+from services.query.dependencies import AppSettings, Caller, Pool
+from services.query.schemas import refused
+from services.tokens import TokenRole
+
+router = APIRouter()
+
+
+def dimensions(by: str) -> list[Dimension]:
+    try:
+        return [Dimension(d.strip()) for d in by.split(",") if d.strip()]
+    except ValueError:
+        raise ApiError(422, ErrorCode.INVALID_DIMENSION, f"by: one of {list(Dimension)}") from None
+
+
+@router.get("/statistics", responses=refused)
+async def statistics(
+    who: Caller,
+    pool: Pool,
+    settings: AppSettings,
+    year: int = Query(default=2020, ge=1990, le=2199),
+    by: str = Query(default="case_type", description="case_type,department,channel,…"),
+    as_of: datetime | None = Query(None, description="Figures as of then (auditors)"),
+    basis: Basis = Basis.RECORDED,
+) -> dict[str, Any]:
+    """The supervisors' figures for a year with 同比: open to every role, public too; as
+    of a past instant (folded from the log) for auditors."""
+    if as_of is not None:
+        who.require(TokenRole.AUDITOR)
+    grouping = dimensions(by)
+    # Past figures are folded from the whole log, read before a connection is taken: reading
+    # it can take a while, and the pool is shared.
+    events: Sequence[Event] = await read_events(settings) if as_of is not None else ()
+    async with pool.acquire() as conn:
+        return await report(conn, year, grouping, as_of, basis, events)

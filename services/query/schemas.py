@@ -1,0 +1,86 @@
+"""The query service's response bodies, and the refusals every protected endpoint may give."""
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.adapters.http import ErrorBody
+
+
+class CaseSummaryOut(BaseModel):
+    case_id: str
+    case_type: str
+    status: str
+    owner_department: str
+    assigned_officer: str | None
+    channel: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    version: int
+    last_event_at: datetime
+    last_recorded_at: datetime
+
+
+class DeadlineOut(BaseModel):
+    clock: str
+    due_day: date
+    due_at: datetime
+    light: str
+
+
+class CaseOut(CaseSummaryOut):
+    deadlines: list[DeadlineOut]
+    light: str | None
+    """The worst light of its open deadlines (红灯 red, 黄灯 yellow, 绿灯 green); None if none."""
+
+
+class CasePage(BaseModel):
+    cases: list[CaseSummaryOut]
+    next: str | None
+    """Pass as ``after`` for the next page; None on the last page."""
+
+
+class DeadlineRow(BaseModel):
+    case_id: str
+    case_type: str
+    clock: str
+    owner_department: str
+    assigned_officer: str | None
+    due_day: date
+    due_at: datetime
+    light: str
+
+
+class ActivityRow(BaseModel):
+    officer_id: str
+    occurred_at: datetime
+    recorded_at: datetime
+    event_id: str
+    case_id: str
+    case_type: str
+    version: int
+    type: str
+    role: str
+    department: str
+    certificate: str | None
+
+
+class HistoryEntry(BaseModel):
+    event_id: str
+    version: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: dict[str, Any]
+    department: str
+    submission_id: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+refused: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in ((401, "No valid token"), (403, "Not for this token"), (404, "Not found"))
+}
