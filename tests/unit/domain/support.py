@@ -302,6 +302,120 @@ def run(
     return state, events
 
 
+def example(type_: str, who: str | dict[str, Any], at: datetime, **overrides: Any) -> Action:
+    """A step with the example payload of its model (``overrides`` changed)."""
+    return Action(type_, who, at, example_payload(type_, **overrides))
+
+
+REGISTER_COMPLAINT = example("complaint.register", PETITION_OFFICER, china(2020, 9, 24))
+"""The complaint most tests start from: registered on Thu 2020-09-24 by PETITION_OFFICER…"""
+ACCEPT_COMPLAINT = Action("complaint.accept", PETITION_OFFICER, china(2020, 9, 25))
+"""…and accepted the next day: the reply is due by Thu 2020-10-22 (15 working days)."""
+
+
+def state_after(actions: Sequence[Action]) -> CaseState | None:
+    """The state a case reaches by ``actions`` (each must be accepted); None without actions."""
+    return run(actions)[0] if actions else None
+
+
+def walk(
+    stages: Sequence[tuple[Action, str, str, Sequence[str]]],
+) -> tuple[list[CaseState], list[Event]]:
+    """Open a case and take each step (each must be accepted); every state on the way, the events.
+
+    A stage is a step, the event it records, the status it leads to and the clocks then running
+    (in order). After each step: those, the version and the last hash, and no closing time before
+    the status "closed", which closes the case at the time of its step. At the end the events are
+    one valid history (``assert_history``) whose fold is the last state.
+    """
+    state: CaseState | None = None
+    states: list[CaseState] = []
+    events: list[Event] = []
+    for action, event_type, status, clocks in stages:
+        state, event = take(state, action)
+        events.append(event)
+        states.append(state)
+        assert event.type == event_type, action.type
+        assert state.status == status, action.type
+        assert [c.rule for c in state.clocks] == list(clocks), status
+        assert state.version == len(events)
+        assert state.last_hash == event.hash
+        assert state.closed_at == (action.at if status == "closed" else None), status
+    assert_history(events, [event_type for _, event_type, _, _ in stages])
+    assert fold(events) == state
+    return states, events
+
+
+def due(state: CaseState, clock: str) -> date:
+    """The due day of a running clock."""
+    found = state.clock(clock)
+    assert found is not None, f"{clock} is not running"
+    return found.due_day()
+
+
+def take(state: CaseState | None, step: Action, **kwargs: Any) -> tuple[CaseState, Event]:
+    """Take ``step``, which must be accepted: the new state and its event.
+
+    ``kwargs`` go to ``submit`` (expected_version, case_id, recorded_at).
+    """
+    return accepted(
+        state,
+        step.type,
+        step.payload,
+        actor=step.actor_fields(),
+        occurred_at=step.at,
+        **kwargs,
+    )
+
+
+def end(state: CaseState, step: Action, event_type: str, status: str) -> tuple[CaseState, Event]:
+    """Take a step that ends the case: it records ``event_type`` and leads to ``status``, the case
+    is closed at the step's time and no clock runs. The new state and the event."""
+    state, event = take(state, step)
+    assert event.type == event_type
+    assert state.status == status
+    assert state.closed_at == step.at
+    assert state.clocks == ()
+    return state, event
+
+
+def _assert_says(refused: Rejection, says: Iterable[str]) -> None:
+    for text in says:
+        assert text in refused.message, f"{text!r} is not in the message: {refused.message}"
+
+
+def refuse(
+    state: CaseState | None, step: Action, code: RejectionCode, *says: str, **kwargs: Any
+) -> Rejection:
+    """``step`` must be refused with ``code``, by a message that names each of ``says``.
+
+    ``kwargs`` go to ``submit`` (expected_version, case_id, recorded_at).
+    """
+    refused = rejected(
+        state,
+        step.type,
+        step.payload,
+        code,
+        actor=step.actor_fields(),
+        occurred_at=step.at,
+        **kwargs,
+    )
+    _assert_says(refused, says)
+    return refused
+
+
+def refuse_to_parse(
+    step: Action, code: RejectionCode, *says: str, case_id: str = CASE_ID
+) -> Rejection:
+    """``step`` must not even parse: refused with ``code``, by a message naming each of ``says``."""
+    refused = parse_rejection(
+        step.type, step.payload, actor=step.actor_fields(), occurred_at=step.at, case_id=case_id
+    )
+    assert refused.code is code, refused
+    _assert_says(refused, says)
+    return refused
+
+
 # --- the hash chain -----------------------------------------------------------------------------
 
 

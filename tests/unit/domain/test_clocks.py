@@ -15,52 +15,46 @@ from events.errors import Rejection, RejectionCode
 from events.officers import SYSTEM_CLOCK_ID
 from events.state import CaseState
 from tests.unit.domain.support import (
+    ACCEPT_COMPLAINT,
+    CASE_ID,
     ENFORCER,
     LEGAL_REVIEWER,
     MEDIATOR,
     PETITION_OFFICER,
+    REGISTER_COMPLAINT,
     SUPERVISOR,
     SYSTEM,
     Action,
-    accepted,
     actor,
     china,
-    example_payload,
-    rejected,
+    due,
+    example,
+    refuse,
     run,
     submit,
+    take,
 )
 
-REGISTER = Action(
-    "complaint.register",
-    PETITION_OFFICER,
-    china(2020, 9, 24),
-    example_payload("complaint.register"),
+ASSIGN = Action("complaint.assign", PETITION_OFFICER, china(2020, 9, 28), {"department": "信访办"})
+INVESTIGATE = Action(
+    "complaint.investigate", PETITION_OFFICER, china(2020, 9, 29), {"findings": "f"}
 )
-ACCEPT = Action("complaint.accept", PETITION_OFFICER, china(2020, 9, 25))
+REPLY = Action(
+    "complaint.reply", PETITION_OFFICER, china(2020, 9, 30), {"reply": "r", "method": "phone"}
+)
 OFFICER = actor(PETITION_OFFICER)
 
 
 def complaint() -> CaseState:
-    return run([REGISTER, ACCEPT])[0]
-
-
-def due(state: CaseState, clock: str) -> date:
-    found = state.clock(clock)
-    assert found is not None, f"{clock} is not running"
-    return found.due_day()
+    return run([REGISTER_COMPLAINT, ACCEPT_COMPLAINT])[0]
 
 
 def suspend(state: CaseState, at: datetime, who: str = PETITION_OFFICER) -> CaseState:
-    return accepted(
-        state, "case.suspend", {"reason": "当事人申请中止"}, actor=actor(who), occurred_at=at
-    )[0]
+    return take(state, Action("case.suspend", who, at, {"reason": "当事人申请中止"}))[0]
 
 
 def resume(state: CaseState, at: datetime, who: str = PETITION_OFFICER) -> CaseState:
-    return accepted(
-        state, "case.resume", {"note": "中止情形消除"}, actor=actor(who), occurred_at=at
-    )[0]
+    return take(state, Action("case.resume", who, at, {"note": "中止情形消除"}))[0]
 
 
 def signal(
@@ -115,8 +109,8 @@ def test_suspension_pauses_every_running_clock() -> None:
     rules = (*DEFAULT_RULES, extra)
     _, events = run(
         [
-            REGISTER,
-            ACCEPT,
+            REGISTER_COMPLAINT,
+            ACCEPT_COMPLAINT,
             Action("case.suspend", PETITION_OFFICER, china(2020, 9, 28), {"reason": "中止"}),
             Action("case.resume", PETITION_OFFICER, china(2020, 10, 12), {"note": "恢复"}),
         ]
@@ -144,31 +138,15 @@ def test_suspension_pauses_every_running_clock() -> None:
 @pytest.mark.parametrize(
     ("steps", "who"),
     [
-        ([REGISTER], PETITION_OFFICER),
-        (
-            [
-                REGISTER,
-                ACCEPT,
-                Action(
-                    "complaint.assign",
-                    PETITION_OFFICER,
-                    china(2020, 9, 28),
-                    {"department": "信访办"},
-                ),
-                Action(
-                    "complaint.investigate", PETITION_OFFICER, china(2020, 9, 29), {"findings": "f"}
-                ),
-            ],
+        pytest.param([REGISTER_COMPLAINT], PETITION_OFFICER, id="complaint-registered"),
+        pytest.param(
+            [REGISTER_COMPLAINT, ACCEPT_COMPLAINT, ASSIGN, INVESTIGATE],
             PETITION_OFFICER,
+            id="complaint-investigated",
         ),
-        (
+        pytest.param(
             [
-                Action(
-                    "mediation.accept",
-                    MEDIATOR,
-                    china(2020, 9, 1),
-                    example_payload("mediation.accept"),
-                ),
+                example("mediation.accept", MEDIATOR, china(2020, 9, 1)),
                 Action(
                     "mediation.assign_mediator",
                     MEDIATOR,
@@ -178,27 +156,13 @@ def test_suspension_pauses_every_running_clock() -> None:
                 Action("mediation.hold_session", MEDIATOR, china(2020, 9, 3), {"notes": "n"}),
             ],
             MEDIATOR,
+            id="mediation-in-session",
         ),
-        (
+        pytest.param(
             [
-                Action(
-                    "enforcement.register_source",
-                    ENFORCER,
-                    china(2020, 9, 1),
-                    example_payload("enforcement.register_source"),
-                ),
-                Action(
-                    "enforcement.file",
-                    ENFORCER,
-                    china(2020, 9, 2),
-                    example_payload("enforcement.file"),
-                ),
-                Action(
-                    "enforcement.collect_evidence",
-                    ENFORCER,
-                    china(2020, 9, 3),
-                    example_payload("enforcement.collect_evidence"),
-                ),
+                example("enforcement.register_source", ENFORCER, china(2020, 9, 1)),
+                example("enforcement.file", ENFORCER, china(2020, 9, 2)),
+                example("enforcement.collect_evidence", ENFORCER, china(2020, 9, 3)),
                 Action(
                     "enforcement.review",
                     ENFORCER,
@@ -211,22 +175,12 @@ def test_suspension_pauses_every_running_clock() -> None:
                     china(2020, 9, 7),
                     {"approved": True, "opinion": "同意"},
                 ),
-                Action(
-                    "enforcement.notify_party",
-                    ENFORCER,
-                    china(2020, 9, 8),
-                    example_payload("enforcement.notify_party"),
-                ),
+                example("enforcement.notify_party", ENFORCER, china(2020, 9, 8)),
                 Action("enforcement.request_hearing", ENFORCER, china(2020, 9, 9)),
             ],
             ENFORCER,
+            id="hearing-requested",
         ),
-    ],
-    ids=[
-        "complaint-registered",
-        "complaint-investigated",
-        "mediation-in-session",
-        "hearing-requested",
     ],
 )
 def test_resumption_returns_to_the_exact_previous_status(steps: list[Action], who: str) -> None:
@@ -255,35 +209,17 @@ def test_while_suspended_ordinary_steps_are_illegal(
     step: str, payload: dict[str, object] | None
 ) -> None:
     state = suspend(complaint(), china(2020, 10, 12))
-    refused = rejected(
-        state,
-        step,
-        payload,
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=OFFICER,
-        occurred_at=china(2020, 10, 13),
-    )
-    assert step in refused.message
-    assert "'suspended'" in refused.message
-    assert state.case_id in refused.message
+    ordinary = Action(step, OFFICER, china(2020, 10, 13), payload)
+    refuse(state, ordinary, RejectionCode.ILLEGAL_TRANSITION, step, "'suspended'", CASE_ID)
 
 
 def test_while_suspended_documents_and_supervision_notes_are_recorded() -> None:
     state = suspend(complaint(), china(2020, 10, 12))
-    state, event = accepted(
-        state,
-        "case.attach_document",
-        example_payload("case.attach_document"),
-        actor=OFFICER,
-        occurred_at=china(2020, 10, 13),
-    )
+    state, event = take(state, example("case.attach_document", OFFICER, china(2020, 10, 13)))
     assert event.type == "case.document_attached"
-    state, event = accepted(
-        state,
-        "case.note_supervision",
-        {"note": "请尽快恢复办理"},
-        actor=actor(SUPERVISOR),
-        occurred_at=china(2020, 10, 14),
+    note = {"note": "请尽快恢复办理"}
+    state, event = take(
+        state, Action("case.note_supervision", SUPERVISOR, china(2020, 10, 14), note)
     )
     assert event.type == "case.supervision_noted"
     assert state.status == "suspended"
@@ -291,51 +227,30 @@ def test_while_suspended_documents_and_supervision_notes_are_recorded() -> None:
 
 
 def test_resuming_a_case_that_is_not_suspended_is_illegal() -> None:
-    refused = rejected(
-        complaint(),
-        "case.resume",
-        None,
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=OFFICER,
-        occurred_at=china(2020, 10, 13),
-    )
-    assert "case.resume" in refused.message
-    assert "suspended" in refused.message
+    resume = Action("case.resume", OFFICER, china(2020, 10, 13))
+    refuse(complaint(), resume, RejectionCode.ILLEGAL_TRANSITION, "case.resume", "suspended")
 
 
 # --- extensions ---------------------------------------------------------------------------------
 
 
 def test_extension_moves_petition_handling_by_the_days_granted() -> None:
+    def extend(days: int, reason: str, at: datetime) -> Action:
+        payload = {"clock": "petition.handling", "days": days, "reason": reason}
+        return Action("case.extend", PETITION_OFFICER, at, payload)
+
     state, _ = run(
         [
-            Action(
-                "petition.register",
-                PETITION_OFFICER,
-                china(2020, 5, 29),
-                example_payload("petition.register"),
-            ),
+            example("petition.register", PETITION_OFFICER, china(2020, 5, 29)),
             Action("petition.accept", PETITION_OFFICER, china(2020, 6, 1)),
         ]
     )
     assert due(state, "petition.handling") == date(2020, 7, 31)
-    state, event = accepted(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 14, "reason": "情况复杂，经负责人批准"},
-        actor=OFFICER,
-        occurred_at=china(2020, 7, 20),
-    )
+    state, event = take(state, extend(14, "情况复杂，经负责人批准", china(2020, 7, 20)))
     assert event.type == "case.deadline_extended"
     assert state.status == "accepted"
     assert due(state, "petition.handling") == date(2020, 8, 14)
-    state, _ = accepted(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 16, "reason": "再次延期"},
-        actor=OFFICER,
-        occurred_at=china(2020, 8, 10),
-    )
+    state, _ = take(state, extend(16, "再次延期", china(2020, 8, 10)))
     # 2020-06-01 + 90 days is Sunday 2020-08-30: the period ends on Monday 2020-08-31
     assert due(state, "petition.handling") == date(2020, 8, 31)
 
@@ -343,55 +258,59 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
 # --- the system clock ---------------------------------------------------------------------------
 
 
-def test_warning_only_when_yellow_and_only_once() -> None:
+@pytest.mark.parametrize(
+    ("kind", "too_early", "light", "in_time", "event_type", "recorded", "again"),
+    [
+        pytest.param(
+            "warning",
+            china(2020, 10, 16),  # Fri Oct 16: 4 working days left, green
+            "green",
+            china(2020, 10, 19),  # 3 left: yellow
+            "case.deadline_warning_recorded",
+            "complaint.reply:yellow:2020-10-22",
+            china(2020, 10, 20),
+            id="warning-when-yellow",
+        ),
+        pytest.param(
+            "breach",
+            china(2020, 10, 22, 23, 59),  # the last minute of the due day is still yellow
+            "yellow",
+            china(2020, 10, 23, 0, 0),
+            "case.deadline_breached",
+            "complaint.reply:red:2020-10-22",
+            china(2020, 10, 26),
+            id="breach-when-red",
+        ),
+    ],
+)
+def test_a_signal_only_in_its_light_and_only_once(
+    kind: str,
+    too_early: datetime,
+    light: str,
+    in_time: datetime,
+    event_type: str,
+    recorded: str,
+    again: datetime,
+) -> None:
+    def record(at: datetime) -> Action:
+        return Action(f"case.record_deadline_{kind}", SYSTEM, at, {"clock": "complaint.reply"})
+
     state = complaint()
-    assert signal(state, "warning", "complaint.reply", china(2020, 10, 16)) is (
-        RejectionCode.ILLEGAL_TRANSITION
-    )  # Fri Oct 16: 4 working days left, green
-    refused = rejected(
-        state,
-        "case.record_deadline_warning",
-        {"clock": "complaint.reply"},
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=SYSTEM,
-        occurred_at=china(2020, 10, 16),
-    )
-    assert "green" in refused.message
-    assert "2020-10-22" in refused.message
-    warned = signal(state, "warning", "complaint.reply", china(2020, 10, 19))  # 3 left: yellow
-    assert isinstance(warned, tuple)
-    state, event_type = warned
-    assert event_type == "case.deadline_warning_recorded"
-    assert state.signals == frozenset({"complaint.reply:yellow:2020-10-22"})
+    illegal = RejectionCode.ILLEGAL_TRANSITION
+    refuse(state, record(too_early), illegal, light, "2020-10-22")
+    signalled = signal(state, kind, "complaint.reply", in_time)
+    assert isinstance(signalled, tuple)
+    state, signalled_type = signalled
+    assert signalled_type == event_type
+    assert state.signals == frozenset({recorded})
     assert state.status == "accepted"
-    refused = rejected(
-        state,
-        "case.record_deadline_warning",
-        {"clock": "complaint.reply"},
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=SYSTEM,
-        occurred_at=china(2020, 10, 20),
-    )
-    assert "already recorded" in refused.message
-    assert state.case_id in refused.message
+    refuse(state, record(again), illegal, "already recorded", CASE_ID)
 
 
-def test_breach_only_when_red_and_only_once() -> None:
-    state = complaint()
-    # the last minute of the due day is still yellow
-    assert signal(state, "breach", "complaint.reply", china(2020, 10, 22, 23, 59)) is (
-        RejectionCode.ILLEGAL_TRANSITION
-    )
-    breached = signal(state, "breach", "complaint.reply", china(2020, 10, 23, 0, 0))
+def test_a_warning_not_recorded_in_time_may_still_be_recorded_once_the_light_is_red() -> None:
+    breached = signal(complaint(), "breach", "complaint.reply", china(2020, 10, 23, 0, 0))
     assert isinstance(breached, tuple)
-    state, event_type = breached
-    assert event_type == "case.deadline_breached"
-    assert state.signals == frozenset({"complaint.reply:red:2020-10-22"})
-    assert signal(state, "breach", "complaint.reply", china(2020, 10, 26)) is (
-        RejectionCode.ILLEGAL_TRANSITION
-    )
-    # a warning not recorded in time may still be recorded once the light is red
-    warned = signal(state, "warning", "complaint.reply", china(2020, 10, 26))
+    warned = signal(breached[0], "warning", "complaint.reply", china(2020, 10, 26))
     assert isinstance(warned, tuple)
     assert warned[0].signals == frozenset(
         {"complaint.reply:red:2020-10-22", "complaint.reply:yellow:2020-10-22"}
@@ -400,34 +319,12 @@ def test_breach_only_when_red_and_only_once() -> None:
 
 def test_no_signal_on_a_clock_that_is_not_running() -> None:
     state = complaint()
-    refused = rejected(
-        state,
-        "case.record_deadline_breach",
-        {"clock": "petition.handling"},
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=SYSTEM,
-        occurred_at=china(2020, 12, 1),
+    breach = Action(
+        "case.record_deadline_breach", SYSTEM, china(2020, 12, 1), {"clock": "petition.handling"}
     )
-    assert "petition.handling" in refused.message
-    assert "not running" in refused.message
+    refuse(state, breach, RejectionCode.ILLEGAL_TRANSITION, "petition.handling", "not running")
     # the reply stops the reply clock: no red light after it, however late
-    state, _ = run(
-        [
-            Action(
-                "complaint.assign", PETITION_OFFICER, china(2020, 9, 28), {"department": "信访办"}
-            ),
-            Action(
-                "complaint.investigate", PETITION_OFFICER, china(2020, 9, 29), {"findings": "f"}
-            ),
-            Action(
-                "complaint.reply",
-                PETITION_OFFICER,
-                china(2020, 9, 30),
-                {"reply": "r", "method": "phone"},
-            ),
-        ],
-        state,
-    )
+    state, _ = run([ASSIGN, INVESTIGATE, REPLY], state)
     assert state.clocks == ()
     assert signal(state, "breach", "complaint.reply", china(2020, 12, 1)) is (
         RejectionCode.ILLEGAL_TRANSITION
@@ -437,7 +334,7 @@ def test_no_signal_on_a_clock_that_is_not_running() -> None:
 def test_no_signal_on_a_closed_case() -> None:
     state, _ = run(
         [
-            REGISTER,
+            REGISTER_COMPLAINT,
             Action("complaint.not_accept", PETITION_OFFICER, china(2020, 9, 25), {"reason": "r"}),
         ]
     )
@@ -458,16 +355,7 @@ def test_a_suspended_clock_keeps_the_light_it_had() -> None:
 
 
 def test_enforcement_filing_breach_in_working_days() -> None:
-    state, _ = run(
-        [
-            Action(
-                "enforcement.register_source",
-                ENFORCER,
-                china(2020, 9, 1),
-                example_payload("enforcement.register_source"),
-            )
-        ]
-    )
+    state, _ = run([example("enforcement.register_source", ENFORCER, china(2020, 9, 1))])
     assert due(state, "enforcement.filing") == date(2020, 9, 22)
     assert signal(state, "breach", "enforcement.filing", china(2020, 9, 22, 18, 0)) is (
         RejectionCode.ILLEGAL_TRANSITION
@@ -475,15 +363,5 @@ def test_enforcement_filing_breach_in_working_days() -> None:
     breached = signal(state, "breach", "enforcement.filing", china(2020, 9, 23, 8, 0))
     assert isinstance(breached, tuple)
     # filing stops the filing clock and starts the decision clock
-    state, _ = run(
-        [
-            Action(
-                "enforcement.file",
-                ENFORCER,
-                china(2020, 9, 24),
-                example_payload("enforcement.file"),
-            )
-        ],
-        breached[0],
-    )
+    state, _ = run([example("enforcement.file", ENFORCER, china(2020, 9, 24))], breached[0])
     assert [c.rule for c in state.clocks] == ["enforcement.decision"]

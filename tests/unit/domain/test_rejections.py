@@ -4,7 +4,9 @@ The order of the checks is the one lifecycle.py documents: each rejection names 
 wrong.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,8 @@ from events.errors import RejectionCode
 from events.officers import SYSTEM_CLOCK_ID
 from events.state import CaseState
 from tests.unit.domain.support import (
+    ACCEPT_COMPLAINT,
+    CASE_ID,
     ENFORCER,
     EXPIRED_ENFORCER,
     LEGAL_REVIEWER,
@@ -19,6 +23,7 @@ from tests.unit.domain.support import (
     OTHER_OFFICER,
     PETITION_OFFICER,
     PETITION_OFFICER_2,
+    REGISTER_COMPLAINT,
     SC,
     SUPERVISOR,
     SYSTEM,
@@ -26,231 +31,147 @@ from tests.unit.domain.support import (
     XF,
     ZX,
     Action,
-    accepted,
     actor,
     china,
+    example,
     example_payload,
-    parse_rejection,
-    rejected,
+    refuse,
+    refuse_to_parse,
     run,
+    state_after,
+    take,
 )
 
-COMPLAINT = [
-    Action(
-        "complaint.register",
-        PETITION_OFFICER,
-        china(2020, 9, 24),
-        example_payload("complaint.register"),
-    ),
-    Action("complaint.accept", PETITION_OFFICER, china(2020, 9, 25)),
-]
+COMPLAINT = [REGISTER_COMPLAINT, ACCEPT_COMPLAINT]
+NEXT_DAY = china(2020, 9, 26)  # the day after the complaint was accepted
 PETITION = [
-    Action(
-        "petition.register",
-        PETITION_OFFICER,
-        china(2020, 6, 1),
-        example_payload("petition.register"),
-    ),
+    example("petition.register", PETITION_OFFICER, china(2020, 6, 1)),
     Action("petition.accept", PETITION_OFFICER, china(2020, 6, 1)),
 ]
-ENFORCEMENT_SOURCE = Action(
-    "enforcement.register_source",
-    ENFORCER,
-    china(2020, 6, 1),
-    example_payload("enforcement.register_source"),
-)
+# an enforcement case by ENFORCER, to the step each list is named after
+SOURCE_REGISTERED = [example("enforcement.register_source", ENFORCER, china(2020, 6, 1))]
+FILED = [*SOURCE_REGISTERED, example("enforcement.file", ENFORCER, china(2020, 6, 2))]
+REVIEWED = [
+    *FILED,
+    example("enforcement.collect_evidence", ENFORCER, china(2020, 6, 5)),
+    Action(
+        "enforcement.review", ENFORCER, china(2020, 6, 8), {"opinion": "事实清楚", "major": True}
+    ),
+]
+APPROVED = {"approved": True, "opinion": "同意"}
+LEGALLY_REVIEWED = [
+    *REVIEWED,
+    Action("enforcement.record_legal_review", LEGAL_REVIEWER, china(2020, 6, 9), APPROVED),
+]
+UNKNOWN_OFFICER = {"officer_id": "DY-XX-99", "role": "officer", "department": XF}
+TO_XF = {"department": XF}
+URGE = {"note": "请加快办理"}
+SELF_APPROVED = {"approved": True, "opinion": "自审通过"}
+
+
+def notify(day: int) -> Action:
+    return example("enforcement.notify_party", ENFORCER, china(2020, 6, day))
+
+
+def transfer(who: str, at: datetime, to: str, reason: str) -> Action:
+    return Action("case.transfer", who, at, {"to_department": to, "reason": reason})
 
 
 def complaint() -> CaseState:
     return run(COMPLAINT)[0]
 
 
-def petition() -> CaseState:
-    return run(PETITION)[0]
-
-
-def enforcement_until(last: str) -> CaseState:
-    """An enforcement case by ENFORCER, advanced to (and including) the step ``last``."""
-    steps = [
-        ENFORCEMENT_SOURCE,
-        Action(
-            "enforcement.file", ENFORCER, china(2020, 6, 2), example_payload("enforcement.file")
-        ),
-        Action(
-            "enforcement.collect_evidence",
-            ENFORCER,
-            china(2020, 6, 5),
-            example_payload("enforcement.collect_evidence"),
-        ),
-        Action(
-            "enforcement.review",
-            ENFORCER,
-            china(2020, 6, 8),
-            {"opinion": "事实清楚", "major": True},
-        ),
-    ]
-    names = [s.type for s in steps]
-    return run(steps[: names.index(last) + 1])[0]
-
-
 # --- the case and its type ----------------------------------------------------------------------
 
 
 def test_unknown_case() -> None:
-    refused = rejected(
-        None,
-        "complaint.accept",
-        None,
-        RejectionCode.UNKNOWN_CASE,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 25),
-        case_id="TS-2020-0404",
-    )
-    assert "TS-2020-0404" in refused.message
+    accept = Action("complaint.accept", PETITION_OFFICER, china(2020, 9, 25))
+    refuse(None, accept, RejectionCode.UNKNOWN_CASE, "TS-2020-0404", case_id="TS-2020-0404")
 
 
 @pytest.mark.parametrize("opening", ["complaint.register", "petition.register"])
 def test_case_exists(opening: str) -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        opening,
-        example_payload(opening),
-        RejectionCode.CASE_EXISTS,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert state.case_id in refused.message
-    assert "complaint" in refused.message
-    assert "version 2" in refused.message
+    again = example(opening, PETITION_OFFICER, NEXT_DAY)
+    refuse(complaint(), again, RejectionCode.CASE_EXISTS, CASE_ID, "complaint", "version 2")
 
 
 def test_wrong_case_type() -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        "petition.handle",
-        {"record": "办理"},
-        RejectionCode.WRONG_CASE_TYPE,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "petition.handle" in refused.message
-    assert state.case_id in refused.message
-    assert "complaint" in refused.message
+    handle = Action("petition.handle", PETITION_OFFICER, NEXT_DAY, {"record": "办理"})
+    code = RejectionCode.WRONG_CASE_TYPE
+    refuse(complaint(), handle, code, "petition.handle", CASE_ID, "complaint")
 
 
-def test_version_conflict() -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        "complaint.assign",
-        {"department": XF},
-        RejectionCode.VERSION_CONFLICT,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-        expected_version=1,
-    )
-    assert state.case_id in refused.message
-    assert "expected_version 1" in refused.message
-    assert "version 2" in refused.message
-    state, event = accepted(
-        state,
-        "complaint.assign",
-        {"department": XF},
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-        expected_version=2,
-    )
-    assert event.version == 3
-
-
-def test_version_of_a_new_case_is_zero() -> None:
-    register = COMPLAINT[0]
-    refused = rejected(
-        None,
-        register.type,
-        register.payload,
-        RejectionCode.VERSION_CONFLICT,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=register.at,
-        expected_version=1,
-    )
-    assert "version 0" in refused.message
-    _, event = accepted(
-        None,
-        register.type,
-        register.payload,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=register.at,
-        expected_version=0,
-    )
-    assert event.version == 1
+@pytest.mark.parametrize(
+    ("before", "step", "says", "current"),
+    [
+        pytest.param(
+            COMPLAINT,
+            Action("complaint.assign", PETITION_OFFICER, NEXT_DAY, TO_XF),
+            (CASE_ID, "expected_version 1", "version 2"),
+            2,
+            id="a-step-on-a-case",
+        ),
+        pytest.param([], COMPLAINT[0], ("version 0",), 0, id="a-new-case-is-version-zero"),
+    ],
+)
+def test_version_conflict(
+    before: list[Action], step: Action, says: tuple[str, ...], current: int
+) -> None:
+    """expected_version 1 is refused, the ``current`` version accepted."""
+    state = state_after(before)
+    refuse(state, step, RejectionCode.VERSION_CONFLICT, *says, expected_version=1)
+    _, event = take(state, step, expected_version=current)
+    assert event.version == current + 1
 
 
 # --- who may act --------------------------------------------------------------------------------
 
 
-def test_forbidden_role_unknown_officer() -> None:
-    refused = rejected(
-        complaint(),
-        "complaint.assign",
-        {"department": XF},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor={"officer_id": "DY-XX-99", "role": "officer", "department": XF},
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "unknown officer DY-XX-99" in refused.message
-
-
-def test_forbidden_role_officer_claiming_another_department() -> None:
-    refused = rejected(
-        complaint(),
-        "complaint.assign",
-        {"department": XF},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=actor(OTHER_OFFICER, department=XF),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert OTHER_OFFICER in refused.message
-    assert ZX in refused.message
-    assert XF in refused.message
-
-
-def test_forbidden_role_officer_claiming_a_role_they_lack() -> None:
-    refused = rejected(
-        complaint(),
-        "case.note_supervision",
-        {"note": "请加快办理"},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=actor(PETITION_OFFICER, role="supervisor"),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert PETITION_OFFICER in refused.message
-    assert "supervisor" in refused.message
-
-
-def test_forbidden_role_an_enforcement_officer_cannot_record_the_legal_review() -> None:
-    refused = rejected(
-        enforcement_until("enforcement.review"),
-        "enforcement.record_legal_review",
-        {"approved": True, "opinion": "自审通过"},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 9),
-    )
-    assert "enforcement.record_legal_review" in refused.message
-    assert "legal_reviewer" in refused.message
-    assert "enforcement_officer" in refused.message
+@pytest.mark.parametrize(
+    ("before", "step", "says"),
+    [
+        pytest.param(
+            COMPLAINT,
+            Action("complaint.assign", UNKNOWN_OFFICER, NEXT_DAY, TO_XF),
+            ("unknown officer DY-XX-99",),
+            id="unknown-officer",
+        ),
+        pytest.param(
+            COMPLAINT,
+            Action("complaint.assign", actor(OTHER_OFFICER, department=XF), NEXT_DAY, TO_XF),
+            (OTHER_OFFICER, ZX, XF),
+            id="officer-claiming-another-department",
+        ),
+        pytest.param(
+            COMPLAINT,
+            Action(
+                "case.note_supervision", actor(PETITION_OFFICER, role="supervisor"), NEXT_DAY, URGE
+            ),
+            (PETITION_OFFICER, "supervisor"),
+            id="officer-claiming-a-role-they-lack",
+        ),
+        pytest.param(
+            REVIEWED,
+            Action("enforcement.record_legal_review", ENFORCER, china(2020, 6, 9), SELF_APPROVED),
+            ("enforcement.record_legal_review", "legal_reviewer", "enforcement_officer"),
+            id="enforcement-officer-recording-the-legal-review",
+        ),
+        pytest.param(
+            COMPLAINT,
+            Action("case.note_supervision", PETITION_OFFICER, NEXT_DAY, URGE),
+            ("case.note_supervision", "supervisor"),
+            id="non-supervisor-noting-supervision",
+        ),
+    ],
+)
+def test_forbidden_role(before: list[Action], step: Action, says: tuple[str, ...]) -> None:
+    refuse(state_after(before), step, RejectionCode.FORBIDDEN_ROLE, *says)
 
 
 def test_the_legal_reviewer_of_another_department_records_the_legal_review() -> None:
-    state, event = accepted(
-        enforcement_until("enforcement.review"),
-        "enforcement.record_legal_review",
-        {"approved": True, "opinion": "同意"},
-        actor=actor(LEGAL_REVIEWER),
-        occurred_at=china(2020, 6, 9),
+    state, event = take(
+        state_after(REVIEWED),
+        Action("enforcement.record_legal_review", LEGAL_REVIEWER, china(2020, 6, 9), APPROVED),
     )
     assert state.status == "legally_reviewed"
     assert event.actor.officer_id == LEGAL_REVIEWER
@@ -258,28 +179,10 @@ def test_the_legal_reviewer_of_another_department_records_the_legal_review() -> 
     assert state.owner_department != "司法所"
 
 
-def test_forbidden_role_a_non_supervisor_adds_a_supervision_note() -> None:
-    refused = rejected(
-        complaint(),
-        "case.note_supervision",
-        {"note": "请加快办理"},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "case.note_supervision" in refused.message
-    assert "supervisor" in refused.message
-
-
 def test_a_supervisor_of_another_department_adds_a_supervision_note() -> None:
     before = complaint()
-    state, event = accepted(
-        before,
-        "case.note_supervision",
-        {"note": "请于5个工作日内报送办理进展", "respond_by": "2020-10-09"},
-        actor=actor(SUPERVISOR),
-        occurred_at=china(2020, 9, 26),
-    )
+    note = {"note": "请于5个工作日内报送办理进展", "respond_by": "2020-10-09"}
+    state, event = take(before, Action("case.note_supervision", SUPERVISOR, NEXT_DAY, note))
     assert event.type == "case.supervision_noted"
     assert event.department == "督查室"
     assert state.status == before.status
@@ -298,25 +201,14 @@ def test_a_supervisor_of_another_department_adds_a_supervision_note() -> None:
 )
 def test_forbidden_role_nobody_poses_as_the_system_clock(step: str, who: dict[str, str]) -> None:
     payload = {"clock": "complaint.reply"} if "deadline" in step else {"department": XF}
-    refused = rejected(
-        complaint(),
-        step,
-        payload,
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=who,
-        occurred_at=china(2020, 10, 20),
-    )
-    assert step in refused.message
-    assert who["officer_id"] in refused.message
+    posing = Action(step, who, china(2020, 10, 20), payload)
+    refuse(complaint(), posing, RejectionCode.FORBIDDEN_ROLE, step, who["officer_id"])
 
 
 def test_the_system_clock_records_a_deadline_warning() -> None:
-    state, event = accepted(
-        complaint(),
-        "case.record_deadline_warning",
-        {"clock": "complaint.reply"},
-        actor=SYSTEM,
-        occurred_at=china(2020, 10, 20),
+    warning = {"clock": "complaint.reply"}
+    state, event = take(
+        complaint(), Action("case.record_deadline_warning", SYSTEM, china(2020, 10, 20), warning)
     )
     assert event.actor.officer_id == SYSTEM_CLOCK_ID
     assert event.actor.role == "system"
@@ -326,76 +218,46 @@ def test_the_system_clock_records_a_deadline_warning() -> None:
 # --- certificates -------------------------------------------------------------------------------
 
 
-def test_certificate_required_when_expired_on_occurred_at() -> None:
-    refused = rejected(
-        None,
-        ENFORCEMENT_SOURCE.type,
-        ENFORCEMENT_SOURCE.payload,
-        RejectionCode.CERTIFICATE_REQUIRED,
-        actor=actor(EXPIRED_ENFORCER),
-        occurred_at=china(2020, 7, 1),
-    )
-    assert "enforcement.register_source" in refused.message
-    assert EXPIRED_ENFORCER in refused.message
-    assert "2020-07-01" in refused.message
-    assert "2020-06-30" in refused.message  # the end of its validity
+@pytest.mark.parametrize(
+    ("before", "step", "says"),
+    [
+        pytest.param(
+            [],
+            replace(SOURCE_REGISTERED[0], actor=EXPIRED_ENFORCER, at=china(2020, 7, 1)),
+            # the last one is the end of its validity
+            ("enforcement.register_source", EXPIRED_ENFORCER, "2020-07-01", "2020-06-30"),
+            id="expired-on-occurred-at",
+        ),
+        pytest.param(
+            SOURCE_REGISTERED,
+            example("case.attach_document", UNCERTIFIED_ENFORCER, china(2020, 6, 2)),
+            (UNCERTIFIED_ENFORCER, "no enforcement certificate"),
+            id="without-any-certificate",
+        ),
+    ],
+)
+def test_certificate_required(before: list[Action], step: Action, says: tuple[str, ...]) -> None:
+    refuse(state_after(before), step, RejectionCode.CERTIFICATE_REQUIRED, *says)
 
 
 def test_certificate_is_judged_on_occurred_at_not_recorded_at() -> None:
     # recorded two weeks after expiry, but it happened on the last day of validity: accepted
-    state, event = accepted(
-        None,
-        ENFORCEMENT_SOURCE.type,
-        ENFORCEMENT_SOURCE.payload,
-        actor=actor(EXPIRED_ENFORCER),
-        occurred_at=china(2020, 6, 30, 23, 59),
-        recorded_at=china(2020, 7, 15),
-    )
+    source = replace(SOURCE_REGISTERED[0], actor=EXPIRED_ENFORCER, at=china(2020, 6, 30, 23, 59))
+    state, event = take(None, source, recorded_at=china(2020, 7, 15))
     assert event.actor.certificate == "44200120150004"
     assert event.recorded_at == china(2020, 7, 15)
     # 2020-06-30 16:30 UTC is already 2020-07-01 in China: expired
-    refused = rejected(
-        state,
-        "enforcement.file",
-        example_payload("enforcement.file"),
-        RejectionCode.CERTIFICATE_REQUIRED,
-        actor=actor(EXPIRED_ENFORCER),
-        occurred_at=datetime(2020, 6, 30, 16, 30, tzinfo=UTC),
-        recorded_at=datetime(2020, 6, 30, 16, 31, tzinfo=UTC),
-    )
-    assert "2020-07-01" in refused.message
+    file = example("enforcement.file", EXPIRED_ENFORCER, datetime(2020, 6, 30, 16, 30, tzinfo=UTC))
+    recorded_at = datetime(2020, 6, 30, 16, 31, tzinfo=UTC)
+    refuse(state, file, RejectionCode.CERTIFICATE_REQUIRED, "2020-07-01", recorded_at=recorded_at)
     # another officer of the department, with a valid certificate, carries on
-    state, _ = accepted(
-        state,
-        "enforcement.file",
-        example_payload("enforcement.file"),
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 7, 1),
-    )
+    state, _ = take(state, replace(file, actor=ENFORCER, at=china(2020, 7, 1)))
     assert state.status == "filed"
 
 
-def test_certificate_required_without_any_certificate() -> None:
-    refused = rejected(
-        enforcement_until("enforcement.register_source"),
-        "case.attach_document",
-        example_payload("case.attach_document"),
-        RejectionCode.CERTIFICATE_REQUIRED,
-        actor=actor(UNCERTIFIED_ENFORCER),
-        occurred_at=china(2020, 6, 2),
-    )
-    assert UNCERTIFIED_ENFORCER in refused.message
-    assert "no enforcement certificate" in refused.message
-
-
 def test_the_certificate_recorded_is_the_directory_s_not_the_claimed_one() -> None:
-    _, event = accepted(
-        None,
-        ENFORCEMENT_SOURCE.type,
-        ENFORCEMENT_SOURCE.payload,
-        actor={**actor(ENFORCER), "certificate": "FORGED-0001"},
-        occurred_at=china(2020, 6, 1),
-    )
+    forged = {**actor(ENFORCER), "certificate": "FORGED-0001"}
+    _, event = take(None, replace(SOURCE_REGISTERED[0], actor=forged))
     assert event.actor.certificate == "44200120180003"
 
 
@@ -403,300 +265,186 @@ def test_the_certificate_recorded_is_the_directory_s_not_the_claimed_one() -> No
 
 
 def test_wrong_department() -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        "complaint.assign",
-        {"department": ZX},
-        RejectionCode.WRONG_DEPARTMENT,
-        actor=actor(OTHER_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert state.case_id in refused.message
-    assert XF in refused.message
-    assert ZX in refused.message
+    assign = Action("complaint.assign", OTHER_OFFICER, NEXT_DAY, {"department": ZX})
+    refuse(complaint(), assign, RejectionCode.WRONG_DEPARTMENT, CASE_ID, XF, ZX)
 
 
-def test_after_a_transfer_the_new_owner_acts_and_the_old_one_cannot() -> None:
-    state, event = accepted(
-        petition(),
-        "case.transfer",
-        {"to_department": ZX, "reason": "属综治中心职责"},
-        actor=actor(PETITION_OFFICER_2),
-        occurred_at=china(2020, 6, 2),
-    )
+@pytest.mark.parametrize(
+    ("before", "transfer", "step", "new_owner", "says", "status", "certificate"),
+    [
+        pytest.param(
+            PETITION,
+            transfer(PETITION_OFFICER_2, china(2020, 6, 2), ZX, "属综治中心职责"),
+            Action("petition.handle", PETITION_OFFICER, china(2020, 6, 3), {"record": "办理"}),
+            OTHER_OFFICER,
+            (ZX, XF),
+            "handled",
+            None,
+            id="petition-to-another-department",
+        ),
+        pytest.param(
+            FILED,
+            transfer(ENFORCER, china(2020, 6, 3), SC, "属市场监管职责"),
+            example("enforcement.collect_evidence", ENFORCER, china(2020, 6, 4)),
+            MARKET_ENFORCER,
+            (),
+            "investigating",
+            "44200120190007",
+            id="enforcement-to-another-enforcement-department",
+        ),
+    ],
+)
+def test_after_a_transfer_the_new_owner_acts_and_the_old_one_cannot(
+    before: list[Action],
+    transfer: Action,
+    step: Action,
+    new_owner: str,
+    says: tuple[str, ...],
+    status: str,
+    certificate: str | None,
+) -> None:
+    """``step`` by an officer of the old owner is refused, the same step by ``new_owner`` not."""
+    before_state = run(before)[0]
+    state, event = take(before_state, transfer)
     assert event.type == "case.transferred"
-    assert state.owner_department == ZX
-    assert state.status == "accepted"  # a transfer does not change the status
-    refused = rejected(
-        state,
-        "petition.handle",
-        {"record": "办理"},
-        RejectionCode.WRONG_DEPARTMENT,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 6, 3),
-    )
-    assert ZX in refused.message
-    assert XF in refused.message
-    state, _ = accepted(
-        state,
-        "petition.handle",
-        {"record": "办理"},
-        actor=actor(OTHER_OFFICER),
-        occurred_at=china(2020, 6, 3),
-    )
-    assert state.status == "handled"
-
-
-def test_an_enforcement_case_transferred_to_another_enforcement_department() -> None:
-    state, _ = accepted(
-        enforcement_until("enforcement.file"),
-        "case.transfer",
-        {"to_department": SC, "reason": "属市场监管职责"},
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 3),
-    )
-    rejected(
-        state,
-        "enforcement.collect_evidence",
-        example_payload("enforcement.collect_evidence"),
-        RejectionCode.WRONG_DEPARTMENT,
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 4),
-    )
-    state, event = accepted(
-        state,
-        "enforcement.collect_evidence",
-        example_payload("enforcement.collect_evidence"),
-        actor=actor(MARKET_ENFORCER),
-        occurred_at=china(2020, 6, 4),
-    )
-    assert event.actor.certificate == "44200120190007"
-    assert state.status == "investigating"
+    assert transfer.payload is not None
+    assert state.owner_department == transfer.payload["to_department"]
+    assert state.status == before_state.status  # a transfer does not change the status
+    refuse(state, step, RejectionCode.WRONG_DEPARTMENT, *says)
+    state, event = take(state, replace(step, actor=new_owner))
+    assert event.actor.certificate == certificate
+    assert state.status == status
 
 
 # --- the lifecycle and its rules ----------------------------------------------------------------
 
 
-def test_illegal_transition() -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        "complaint.reply",
-        {"reply": "已处理", "method": "phone"},
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "complaint.reply" in refused.message
-    assert state.case_id in refused.message
-    assert "'accepted'" in refused.message
-    assert "investigated" in refused.message  # where it may be taken from
-
-
-def test_legal_review_required() -> None:
-    state, _ = run(
-        [
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        pytest.param(
             Action(
-                "enforcement.notify_party",
-                ENFORCER,
-                china(2020, 6, 9),
-                example_payload("enforcement.notify_party"),
-            )
-        ],
-        enforcement_until("enforcement.review"),
-    )
-    refused = rejected(
-        state,
-        "enforcement.decide",
-        example_payload("enforcement.decide"),
-        RejectionCode.LEGAL_REVIEW_REQUIRED,
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 20),
-    )
-    assert state.case_id in refused.message
-
-
-def test_hearing_required() -> None:
-    state, _ = run(
-        [
-            Action(
-                "enforcement.record_legal_review",
-                LEGAL_REVIEWER,
-                china(2020, 6, 9),
-                {"approved": True, "opinion": "同意"},
+                "complaint.reply",
+                PETITION_OFFICER,
+                NEXT_DAY,
+                {"reply": "已处理", "method": "phone"},
             ),
+            # the last is the status it may be taken from
+            ("complaint.reply", CASE_ID, "'accepted'", "investigated"),
+            id="reply-before-the-investigation",
+        ),
+        pytest.param(
             Action(
-                "enforcement.notify_party",
-                ENFORCER,
-                china(2020, 6, 10),
-                example_payload("enforcement.notify_party"),
+                "case.extend",
+                PETITION_OFFICER,
+                NEXT_DAY,
+                {"clock": "petition.handling", "days": 5, "reason": "情况复杂"},
             ),
-            Action("enforcement.request_hearing", ENFORCER, china(2020, 6, 11)),
-        ],
-        enforcement_until("enforcement.review"),
-    )
-    refused = rejected(
-        state,
-        "enforcement.decide",
-        example_payload("enforcement.decide", major=True),
-        RejectionCode.HEARING_REQUIRED,
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 20),
-    )
-    assert state.case_id in refused.message
+            ("petition.handling", "complaint.reply"),  # names what runs
+            id="extending-a-clock-that-does-not-run",
+        ),
+    ],
+)
+def test_illegal_transition(step: Action, says: tuple[str, ...]) -> None:
+    refuse(complaint(), step, RejectionCode.ILLEGAL_TRANSITION, *says)
 
 
-def test_reply_required_for_a_complaint() -> None:
-    state = complaint()
-    refused = rejected(
-        state,
-        "complaint.close",
-        None,
-        RejectionCode.REPLY_REQUIRED,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "complaint" in refused.message
-    assert state.case_id in refused.message
+@pytest.mark.parametrize(
+    ("before", "decision", "code"),
+    [
+        pytest.param(
+            [*REVIEWED, notify(9)],
+            example_payload("enforcement.decide"),
+            RejectionCode.LEGAL_REVIEW_REQUIRED,
+            id="legal-review-required",
+        ),
+        pytest.param(
+            [
+                *LEGALLY_REVIEWED,
+                notify(10),
+                Action("enforcement.request_hearing", ENFORCER, china(2020, 6, 11)),
+            ],
+            example_payload("enforcement.decide", major=True),
+            RejectionCode.HEARING_REQUIRED,
+            id="hearing-required",
+        ),
+    ],
+)
+def test_the_decision_waits(
+    before: list[Action], decision: dict[str, Any], code: RejectionCode
+) -> None:
+    decide = Action("enforcement.decide", ENFORCER, china(2020, 6, 20), decision)
+    refuse(state_after(before), decide, code, CASE_ID)
 
 
-def test_reply_required_for_a_petition_before_the_opinion() -> None:
-    state, _ = run(
-        [Action("petition.handle", PETITION_OFFICER, china(2020, 6, 5), {"record": "已协调"})],
-        petition(),
-    )
-    refused = rejected(
-        state,
-        "petition.close",
-        {"note": "已办结"},
-        RejectionCode.REPLY_REQUIRED,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 6, 6),
-    )
-    assert "petition" in refused.message
-    assert state.case_id in refused.message
-    assert "'handled'" in refused.message
+@pytest.mark.parametrize(
+    ("before", "close", "says"),
+    [
+        pytest.param(
+            COMPLAINT,
+            Action("complaint.close", PETITION_OFFICER, NEXT_DAY),
+            ("complaint", CASE_ID),
+            id="complaint-closed-before-the-reply",
+        ),
+        pytest.param(
+            [
+                *PETITION,
+                Action(
+                    "petition.handle", PETITION_OFFICER, china(2020, 6, 5), {"record": "已协调"}
+                ),
+            ],
+            Action("petition.close", PETITION_OFFICER, china(2020, 6, 6), {"note": "已办结"}),
+            ("petition", CASE_ID, "'handled'"),
+            id="petition-closed-before-the-opinion",
+        ),
+    ],
+)
+def test_reply_required(before: list[Action], close: Action, says: tuple[str, ...]) -> None:
+    refuse(state_after(before), close, RejectionCode.REPLY_REQUIRED, *says)
 
 
 def test_limit_exceeded_extending_petition_handling_beyond_thirty_days() -> None:
-    state = petition()
-    refused = rejected(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 31, "reason": "情况复杂"},
-        RejectionCode.LIMIT_EXCEEDED,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 7, 20),
-    )
-    assert "petition.handling" in refused.message
-    assert "30" in refused.message
-    state, _ = accepted(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 20, "reason": "情况复杂"},
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 7, 20),
-    )
-    refused = rejected(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 11, "reason": "仍需延期"},
-        RejectionCode.LIMIT_EXCEEDED,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 7, 21),
-    )
-    assert "10 more day(s)" in refused.message
-    assert "not 11" in refused.message
-    state, _ = accepted(
-        state,
-        "case.extend",
-        {"clock": "petition.handling", "days": 10, "reason": "仍需延期"},
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 7, 21),
-    )
+    def extend(days: int, reason: str, day: int) -> Action:
+        payload = {"clock": "petition.handling", "days": days, "reason": reason}
+        return Action("case.extend", PETITION_OFFICER, china(2020, 7, day), payload)
+
+    state = run(PETITION)[0]
+    exceeded = RejectionCode.LIMIT_EXCEEDED
+    refuse(state, extend(31, "情况复杂", 20), exceeded, "petition.handling", "30")
+    state, _ = take(state, extend(20, "情况复杂", 20))
+    refuse(state, extend(11, "仍需延期", 21), exceeded, "10 more day(s)", "not 11")
+    state, _ = take(state, extend(10, "仍需延期", 21))
     clock = state.clock("petition.handling")
     assert clock is not None
     assert clock.extended_by == 30
 
 
 def test_limit_exceeded_for_a_clock_that_is_not_extendable() -> None:
-    refused = rejected(
-        complaint(),
-        "case.extend",
-        {"clock": "complaint.reply", "days": 1, "reason": "情况复杂"},
-        RejectionCode.LIMIT_EXCEEDED,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "complaint.reply" in refused.message
-    assert "0 more day(s)" in refused.message
-
-
-def test_extending_a_clock_that_does_not_run_is_illegal() -> None:
-    refused = rejected(
-        complaint(),
-        "case.extend",
-        {"clock": "petition.handling", "days": 5, "reason": "情况复杂"},
-        RejectionCode.ILLEGAL_TRANSITION,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
-    assert "petition.handling" in refused.message
-    assert "complaint.reply" in refused.message  # names what runs
+    payload = {"clock": "complaint.reply", "days": 1, "reason": "情况复杂"}
+    extend = Action("case.extend", PETITION_OFFICER, NEXT_DAY, payload)
+    refuse(complaint(), extend, RejectionCode.LIMIT_EXCEEDED, "complaint.reply", "0 more day(s)")
 
 
 def test_missing_field_in_a_submission() -> None:
-    missing = parse_rejection(
-        "enforcement.decide",
-        {
-            "decision_number": "罚〔2020〕1号",
-            "penalty": example_payload("enforcement.decide")["penalty"],
-        },
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 6, 20),
-    )
-    assert missing.code is RejectionCode.MISSING_FIELD
-    assert "enforcement.decide.payload.legal_basis" in missing.message
+    penalty = example_payload("enforcement.decide")["penalty"]
+    payload = {"decision_number": "罚〔2020〕1号", "penalty": penalty}
+    decide = Action("enforcement.decide", ENFORCER, china(2020, 6, 20), payload)
+    refuse_to_parse(decide, RejectionCode.MISSING_FIELD, "enforcement.decide.payload.legal_basis")
 
 
 def test_missing_field_bank_receipt_of_a_fine() -> None:
-    state, _ = run(
+    state = run(
         [
-            Action(
-                "enforcement.record_legal_review",
-                LEGAL_REVIEWER,
-                china(2020, 6, 9),
-                {"approved": True, "opinion": "同意"},
-            ),
-            Action(
-                "enforcement.notify_party",
-                ENFORCER,
-                china(2020, 6, 10),
-                example_payload("enforcement.notify_party"),
-            ),
-            Action(
-                "enforcement.decide",
-                ENFORCER,
-                china(2020, 6, 20),
-                example_payload("enforcement.decide"),
-            ),
+            *LEGALLY_REVIEWED,
+            notify(10),
+            example("enforcement.decide", ENFORCER, china(2020, 6, 20)),
             Action(
                 "enforcement.serve_decision", ENFORCER, china(2020, 6, 21), {"method": "直接送达"}
             ),
-        ],
-        enforcement_until("enforcement.review"),
-    )
-    refused = rejected(
-        state,
-        "enforcement.execute",
-        {"note": "当事人已缴纳"},
-        RejectionCode.MISSING_FIELD,
-        actor=actor(ENFORCER),
-        occurred_at=china(2020, 7, 6),
-    )
-    assert "payload.bank_receipt" in refused.message
-    assert state.case_id in refused.message
+        ]
+    )[0]
+    execute = Action("enforcement.execute", ENFORCER, china(2020, 7, 6), {"note": "当事人已缴纳"})
+    refuse(state, execute, RejectionCode.MISSING_FIELD, "payload.bank_receipt", CASE_ID)
 
 
 @pytest.mark.parametrize(
@@ -735,62 +483,60 @@ def test_missing_field_bank_receipt_of_a_fine() -> None:
         "type",
     ],
 )
-def test_invalid_payload(step: str, payload: dict[str, object], field: str) -> None:
-    refused = parse_rejection(step, payload, actor=actor(ENFORCER), occurred_at=china(2020, 6, 20))
-    assert refused.code is RejectionCode.INVALID_PAYLOAD
-    assert f"{step}.{field}" in refused.message
+def test_invalid_payload(step: str, payload: dict[str, Any], field: str) -> None:
+    invalid = Action(step, ENFORCER, china(2020, 6, 20), payload)
+    refuse_to_parse(invalid, RejectionCode.INVALID_PAYLOAD, f"{step}.{field}")
 
 
-def test_invalid_envelope() -> None:
-    unknown = parse_rejection(
-        "complaint.delete", {}, actor=actor(PETITION_OFFICER), occurred_at=china(2020, 9, 26)
-    )
-    assert unknown.code is RejectionCode.INVALID_PAYLOAD
-    assert "complaint.delete" in unknown.message
-    bad_id = parse_rejection(
-        "complaint.accept",
-        None,
-        actor=actor(PETITION_OFFICER),
-        occurred_at=china(2020, 9, 26),
-        case_id="../etc/passwd",
-    )
-    assert bad_id.code is RejectionCode.INVALID_PAYLOAD
-    assert "case_id" in bad_id.message
+@pytest.mark.parametrize(
+    ("step", "payload", "case_id", "says"),
+    [
+        ("complaint.delete", {}, CASE_ID, "complaint.delete"),
+        ("complaint.accept", None, "../etc/passwd", "case_id"),
+    ],
+    ids=["unknown-step", "case-id-not-a-case-number"],
+)
+def test_invalid_envelope(
+    step: str, payload: dict[str, Any] | None, case_id: str, says: str
+) -> None:
+    invalid = Action(step, PETITION_OFFICER, NEXT_DAY, payload)
+    refuse_to_parse(invalid, RejectionCode.INVALID_PAYLOAD, says, case_id=case_id)
 
 
 # --- the order of the checks --------------------------------------------------------------------
 
 
-def test_the_first_thing_wrong_is_named() -> None:
-    state = complaint()
-    # a stale version by an unknown officer: the version is checked first
-    rejected(
-        state,
-        "complaint.reply",
-        {"reply": "r", "method": "phone"},
-        RejectionCode.VERSION_CONFLICT,
-        actor={"officer_id": "DY-XX-99", "role": "officer", "department": ZX},
-        occurred_at=china(2020, 9, 26),
-        expected_version=1,
-    )
-    # a supervisor-only step in the wrong status by another department: the role first
-    rejected(
-        state,
-        "complaint.reply",
-        {"reply": "r", "method": "phone"},
-        RejectionCode.FORBIDDEN_ROLE,
-        actor=actor(SUPERVISOR),
-        occurred_at=china(2020, 9, 26),
-    )
-    # another department, a step not allowed from the status: the department first
-    rejected(
-        state,
-        "complaint.reply",
-        {"reply": "r", "method": "phone"},
-        RejectionCode.WRONG_DEPARTMENT,
-        actor=actor(OTHER_OFFICER),
-        occurred_at=china(2020, 9, 26),
-    )
+@pytest.mark.parametrize(
+    ("who", "expected_version", "code"),
+    [
+        # a stale version by an unknown officer: the version is checked first
+        pytest.param(
+            {"officer_id": "DY-XX-99", "role": "officer", "department": ZX},
+            1,
+            RejectionCode.VERSION_CONFLICT,
+            id="the-version-before-the-officer",
+        ),
+        # a supervisor-only step in the wrong status by another department: the role first
+        pytest.param(
+            actor(SUPERVISOR),
+            None,
+            RejectionCode.FORBIDDEN_ROLE,
+            id="the-role-before-the-department",
+        ),
+        # another department, a step not allowed from the status: the department first
+        pytest.param(
+            actor(OTHER_OFFICER),
+            None,
+            RejectionCode.WRONG_DEPARTMENT,
+            id="the-department-before-the-status",
+        ),
+    ],
+)
+def test_the_first_thing_wrong_is_named(
+    who: dict[str, Any], expected_version: int | None, code: RejectionCode
+) -> None:
+    reply = Action("complaint.reply", who, NEXT_DAY, {"reply": "r", "method": "phone"})
+    refuse(complaint(), reply, code, expected_version=expected_version)
 
 
 def test_every_rejection_code_has_a_test_above() -> None:
