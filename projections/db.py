@@ -51,3 +51,8 @@ async def create_tables(conn: Connection, ddl: str) -> None:
 async def use_schema(conn: Connection, schema: str) -> None:
     """Unqualified names mean ``schema`` (then ``public``) until the caller's transaction ends."""
     await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+
+
+async def fetch_dicts(conn: Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of a query as plain dicts (what the API returns and the commands print)."""
+    return [dict(row) for row in await conn.fetch(sql, *args)]

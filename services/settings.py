@@ -1,9 +1,12 @@
 """Configuration shared by every service: CASETRAIL_* environment variables, localhost defaults."""
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from projections.db import with_database
 
 
 class Settings(BaseSettings):
@@ -39,6 +42,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
     )
     max_body_bytes: int = 64 * 1024
+
+    def isolated(self, topic_prefix: str, database: str | None = None) -> "Settings":
+        """These settings with topics (and, if named, a database) of their own: a benchmark's
+        or a test's, which never touch anybody else's data."""
+        update: dict[str, Any] = {"topic_prefix": topic_prefix}
+        if database is not None:
+            update["postgres_dsn"] = with_database(self.postgres_dsn, database)
+        return self.model_copy(update=update)
 
     def as_env(self) -> dict[str, str]:
         """The CASETRAIL_* variables that give a child process exactly these settings."""

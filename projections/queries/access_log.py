@@ -6,7 +6,7 @@ Not a projection of the log: the query service writes it as it answers, so it is
 from dataclasses import dataclass
 from typing import Any
 
-from projections.db import Connection, create_tables
+from projections.db import Connection, create_tables, fetch_dicts
 
 DDL = """
 CREATE TABLE IF NOT EXISTS personal_data_reads (
@@ -50,10 +50,10 @@ async def record(conn: Connection, read: Read) -> None:
 
 async def reads(conn: Connection, case_id: str | None, limit: int = 500) -> list[dict[str, Any]]:
     """The latest reads, newest first: of one case, or of any."""
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         "SELECT at, token_id, role, reader, case_id, events FROM personal_data_reads"
         " WHERE $1::text IS NULL OR case_id = $1 ORDER BY at DESC LIMIT $2",
         case_id,
         limit,
     )
-    return [dict(row) for row in rows]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from events.model import Event
-from projections.db import Connection
+from projections.db import Connection, fetch_dicts
 from projections.queries.deadlines import light
 from projections.read_models.audit_trail import ENVELOPE_COLUMNS
 
@@ -125,7 +125,7 @@ async def listed(conn: Connection, where: CaseFilter, after: Key | None, limit: 
         sql += f" WHERE {' AND '.join(conditions)}"
     # One row more than asked for tells whether another page follows.
     sql += f" ORDER BY last_recorded_at DESC, case_id DESC LIMIT {params.bind(limit + 1)}"
-    rows = [dict(row) for row in await conn.fetch(sql, *params.values)]
+    rows = await fetch_dicts(conn, sql, *params.values)
     page = rows[:limit]
     last = page[-1] if len(rows) > limit else None
     return Page(page, (last["last_recorded_at"], last["case_id"]) if last else None)
@@ -141,11 +141,11 @@ async def summary(conn: Connection, case_id: str) -> dict[str, Any] | None:
 
 async def history(conn: Connection, case_id: str) -> list[dict[str, Any]]:
     """Every step of a case, oldest first, as the audit trail holds it."""
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         f"SELECT {', '.join(HISTORY_COLUMNS)} FROM audit_trail WHERE case_id = $1 ORDER BY version",
         case_id,
     )
-    return [dict(row) for row in rows]
 
 
 async def recorded_events(conn: Connection, case_id: str) -> list[Event]:

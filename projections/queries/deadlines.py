@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from projections.db import Connection
+from projections.db import Connection, fetch_dicts
 
 DEADLINE_COLUMNS = (
     "case_id",
@@ -27,12 +27,12 @@ def light(alias: str) -> str:
 
 async def of_case(conn: Connection, case_id: str) -> list[dict[str, Any]]:
     """A case's open deadlines with their lights, the soonest due first."""
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         f"SELECT d.clock, d.due_day, d.due_at, {light('d')} AS light FROM deadlines d"
         " WHERE d.case_id = $1 ORDER BY d.due_at",
         case_id,
     )
-    return [dict(row) for row in rows]
 
 
 async def lit(
@@ -45,7 +45,8 @@ async def lit(
     """The open deadlines whose light is ``colour``, the most urgent first: of ``department`` if
     given, and only of ``departments`` (None: of every department)."""
     columns = ", ".join(f"d.{column}" for column in DEADLINE_COLUMNS)
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         f"SELECT {columns}, {light('d')} AS light FROM deadlines d WHERE {light('d')} = $1"
         " AND ($2::text IS NULL OR d.owner_department = $2)"
         " AND ($3::text[] IS NULL OR d.owner_department = ANY($3))"
@@ -55,4 +56,3 @@ async def lit(
         departments,
         limit,
     )
-    return [dict(row) for row in rows]

@@ -2,16 +2,16 @@
 
 from typing import Any
 
-from projections.db import Connection
+from projections.db import Connection, fetch_dicts
 
 
 async def activity(conn: Connection, officer_id: str, limit: int) -> list[dict[str, Any]]:
     """Every action of one officer, oldest first."""
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         "SELECT officer_id, occurred_at, recorded_at, event_id::text, case_id, case_type,"
         " version, type, role, department, certificate FROM officer_activity"
         " WHERE officer_id = $1 ORDER BY occurred_at, event_id LIMIT $2",
         officer_id,
         limit,
     )
-    return [dict(row) for row in rows]

@@ -16,7 +16,7 @@ from events.calendar import CHINA
 from events.decide import evolve
 from events.model import Event
 from events.state import CaseState
-from projections.db import Connection
+from projections.db import Connection, fetch_dicts
 from projections.read_models.cases import FACTS_AS_OF_DDL, CaseFacts, facts_after, facts_row
 
 
@@ -78,13 +78,13 @@ async def figures(
     select = [f"{_DIMENSION_SQL[d]} AS {d.value}" for d in dims]
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     order = f" ORDER BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
-    rows = await conn.fetch(
+    return await fetch_dicts(
+        conn,
         f"SELECT {', '.join([*select, MEASURES])} FROM case_facts"
         f" WHERE opened_at >= $1 AND opened_at < $2{group}{order}",
         period.start,
         period.end,
     )
-    return [dict(row) for row in rows]
 
 
 def year_over_year(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:

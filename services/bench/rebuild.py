@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from projections.catalog import PROJECTIONS
-from projections.db import connect, with_database
+from projections.db import connect
 from projections.read_models import audit_trail
 from services.adapters.kafka import create_topics, delete_topics, partitioner
 from services.bench.queries import query_latency
@@ -32,13 +32,8 @@ async def bench_rebuild(
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     database = f"casetrail_bench_{run}"
-    settings = base.model_copy(
-        update={
-            "topic_prefix": f"bench-{run}",
-            "postgres_dsn": with_database(base.postgres_dsn, database),
-            "officers_file": base.officers_file or OFFICERS_FILE,
-        }
-    )
+    settings = base.isolated(f"bench-{run}", database)
+    settings.officers_file = settings.officers_file or OFFICERS_FILE
     async with connect(base.postgres_dsn) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
         await create_topics(settings, quiet)

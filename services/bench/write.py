@@ -30,12 +30,8 @@ async def bench_write(
     base: Settings, count: int, per_case: int, lone: int, say: Say
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
-    settings = base.model_copy(
-        update={
-            "topic_prefix": f"bench-{run}",
-            "officers_file": base.officers_file or OFFICERS_FILE,
-        }
-    )
+    settings = base.isolated(f"bench-{run}")
+    settings.officers_file = settings.officers_file or OFFICERS_FILE
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings.kafka_bootstrap, baseline_topic, settings.partitions)

@@ -40,12 +40,7 @@ async def isolated(servers: Settings) -> AsyncIterator[Settings]:
     """Topics and a database of its own, so that rebuilds see exactly this test's log."""
     tag = uuid.uuid4().hex[:6]
     database = f"{urlsplit(servers.postgres_dsn).path.lstrip('/')}_{tag}"
-    settings = servers.model_copy(
-        update={
-            "topic_prefix": f"{servers.topic_prefix}-{tag}",
-            "postgres_dsn": with_database(servers.postgres_dsn, database),
-        }
-    )
+    settings = servers.isolated(f"{servers.topic_prefix}-{tag}", database)
     async with connect(with_database(servers.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
         await create_topics(settings, quiet)
