@@ -7,7 +7,6 @@ models use it, and so does every service (which may import ``projections``, neve
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -25,11 +24,6 @@ async def connect(dsn: str, connect_timeout: float = 60) -> AsyncIterator[asyncp
         yield conn
     finally:
         await conn.close()
-
-
-def with_database(dsn: str, database: str) -> str:
-    """The same server and role, another database (``postgres`` to create or drop one)."""
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
 
 
 async def create_pool(

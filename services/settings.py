@@ -2,11 +2,15 @@
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from projections.db import with_database
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server and role, another database (``postgres`` to create or drop one)."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
 
 
 class Settings(BaseSettings):

@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from projections.db import connect, with_database
+from projections.db import connect
 from services import tokens
 from services.adapters.kafka import delete_topics
 from services.demo import OFFICERS_FILE
 from services.infra import components
 from services.infra.servers import free_port
-from services.settings import Settings
+from services.settings import Settings, with_database
 from services.tokens import TokenRole
 from tests.support import RUNNING, Service, casetrail, eventually, healthy
 

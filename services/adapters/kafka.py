@@ -3,7 +3,8 @@
 - ``admin``: an admin client, closed when the block ends;
 - ``committed_consumer``: a consumer that sees committed records only and never commits offsets;
 - ``read_until`` / ``read_to_end``: records of assigned partitions up to given end offsets;
-- the topic layout of DESIGN.md: ``create_topics``, ``check_copartitioned``, ``delete_topics``.
+- the topic layout of ``../shared/DESIGN.md``: ``create_topics``, ``check_copartitioned``,
+  ``delete_topics``.
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -58,7 +59,13 @@ async def read_until(
     remaining = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
     while remaining:
         fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_records)
-        wanted = {tp: [r for r in rs if r.offset < ends[tp]] for tp, rs in fetched.items()}
+        wanted = {}
+        for tp, records in fetched.items():
+            wanted[tp] = [r for r in records if r.offset < ends[tp]]
+            if len(wanted[tp]) < len(records):
+                # Records past the end were fetched: the next read of this consumer (a later
+                # pass with later ends) must start at the end, not after what was dropped.
+                consumer.seek(tp, ends[tp])
         yield {tp: records for tp, records in wanted.items() if records}
         for tp in list(remaining):
             if await consumer.position(tp) >= ends[tp]:

@@ -21,7 +21,7 @@ from services.bench.queries import query_latency
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.demo import OFFICERS_FILE
+from services.demo import demo_settings
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
 from services.settings import Settings
@@ -32,8 +32,7 @@ async def bench_rebuild(
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     database = f"casetrail_bench_{run}"
-    settings = base.isolated(f"bench-{run}", database)
-    settings.officers_file = settings.officers_file or OFFICERS_FILE
+    settings = demo_settings(base.isolated(f"bench-{run}", database))
     async with connect(base.postgres_dsn) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
         await create_topics(settings, quiet)

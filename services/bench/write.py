@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.adapters.kafka import create_topic, create_topics, delete_topics
 from services.bench.figures import figures
 from services.bench.workload import submissions
-from services.demo import OFFICERS_FILE
+from services.demo import demo_settings
 from services.infra.processes import start_service, stop
 from services.integrity.checkpoints import ensure_dev_key
 from services.progress import Say, quiet
@@ -30,8 +30,7 @@ async def bench_write(
     base: Settings, count: int, per_case: int, lone: int, say: Say
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
-    settings = base.isolated(f"bench-{run}")
-    settings.officers_file = settings.officers_file or OFFICERS_FILE
+    settings = demo_settings(base.isolated(f"bench-{run}"))
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings.kafka_bootstrap, baseline_topic, settings.partitions)

@@ -22,7 +22,7 @@ def fail(error: Exception | str, code: int = 1) -> typer.Exit:
     return typer.Exit(code=code)
 
 
-def with_database(
+def on_database(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], *errors: type[Exception]
 ) -> T:
     """Run ``work`` on one connection; exit 2 with a clear message when PostgreSQL (or ``work``,

@@ -1,8 +1,8 @@
 """The ``casetrail`` command: local infrastructure, the services, the demo, and the auditor's and
 operator's tools. Each group of commands lives in its own module; this one puts them together.
 
-Commands import what they run inside their bodies, so that ``casetrail --help`` and a quick
-command do not load the web framework, the Kafka clients and the whole domain.
+Commands import what they run inside their bodies, so that a command loads only what it runs:
+the web framework and the services' runtimes load for the service that needs them.
 """
 
 import asyncio
@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import infra, readpath, tokens
+from services.cli import infra, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
@@ -275,7 +275,7 @@ def verify_history(
 
 
 # The read path's commands come last in the help, after the services and the auditor's verify.
-for command in (readpath.lag, readpath.rebuild, readpath.replay, readpath.stats):
+for command in (read_side.lag, read_side.rebuild, read_side.replay, read_side.stats):
     app.command()(command)
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from services import tokens
-from services.cli.common import fail, with_database
+from services.cli.common import fail, on_database
 from services.settings import Settings
 from services.tokens import TokenRole
 
@@ -32,7 +32,7 @@ def create(
     if chosen is TokenRole.DEPARTMENT and len(departments) != 1:
         raise typer.BadParameter("a department token needs exactly one --department")
     label = name or ",".join(departments) or chosen.value
-    token, secret = with_database(
+    token, secret = on_database(
         Settings(), lambda conn: tokens.create(conn, chosen, departments, label)
     )
     typer.echo(f"token {token.token_id} ({chosen.value} {','.join(departments)}):")
@@ -42,7 +42,7 @@ def create(
 @app.command("list")
 def listed() -> None:
     """Every token: id, role, departments, name, created, revoked."""
-    for token in with_database(Settings(), tokens.listed):
+    for token in on_database(Settings(), tokens.listed):
         revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
         typer.echo(
             f"{token.token_id}  {token.role:<10} {','.join(token.departments):<16}"
@@ -53,6 +53,6 @@ def listed() -> None:
 @app.command("revoke")
 def revoke(token_id: Annotated[str, typer.Argument(help="The token's id")]) -> None:
     """Revoke a token: the gateway refuses it within seconds."""
-    if not with_database(Settings(), lambda conn: tokens.revoke(conn, token_id)):
+    if not on_database(Settings(), lambda conn: tokens.revoke(conn, token_id)):
         raise fail(f"no live token {token_id}")
     typer.echo(f"token {token_id} revoked")

@@ -11,20 +11,15 @@ import httpx
 from projections.db import connect
 from services import tokens
 from services.adapters.kafka import create_topics
-from services.demo import OFFICERS_FILE
+from services.demo import demo_settings
 from services.demo.petitions import OFFICER, load_petitions
 from services.demo.year import load as load_year
 from services.infra import InfraError, answers, components, wait_until
-from services.infra.processes import SERVICES, start_service, stop
+from services.infra.processes import SERVICES, start_service, stop_all
 from services.integrity.checkpoints import ensure_dev_key
 from services.progress import Say
 from services.settings import Settings
 from services.tokens import TokenRole
-
-
-def demo_settings(settings: Settings) -> Settings:
-    """The settings with the demo town's officers unless a directory is named."""
-    return settings.model_copy(update={"officers_file": settings.officers_file or OFFICERS_FILE})
 
 
 async def demo_token(settings: Settings, role: TokenRole = TokenRole.DEPARTMENT) -> str:
@@ -109,5 +104,4 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     except KeyboardInterrupt:
         say("stopping the services")
     finally:
-        for process in processes:
-            stop(process, timeout=15)
+        stop_all(processes, timeout=15)

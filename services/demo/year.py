@@ -287,28 +287,28 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
         yield case
 
 
-def demo_year(seed: int = 2020) -> list[dict[str, Any]]:
+def submissions(seed: int = 2020) -> list[dict[str, Any]]:
     """Every submission of the demo's 2019 and 2020, each case's in order."""
     rng = Random(seed)
-    submissions: list[dict[str, Any]] = []
+    every: list[dict[str, Any]] = []
     for year in (2019, 2020):
         for kind in (petitions, complaints, mediations, enforcement):
             for case in kind(rng, year):
-                submissions += case.steps
-    return submissions
+                every += case.steps
+    return every
 
 
 async def load(settings: Settings, say: Say) -> dict[str, int]:
     """Publish the demo year to the submissions topic (key = case_id, as any department's
     Kafka client would) and wait until every submission has its outcome."""
-    submissions = demo_year()
-    wanted = {s["submission_id"] for s in submissions}
+    bodies = submissions()
+    wanted = {s["submission_id"] for s in bodies}
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10
     )
     await producer.start()
     try:
-        for body in submissions:
+        for body in bodies:
             await producer.send(
                 settings.submissions_topic,
                 json.dumps(body, ensure_ascii=False).encode(),
@@ -317,7 +317,7 @@ async def load(settings: Settings, say: Say) -> dict[str, int]:
         await producer.flush()
     finally:
         await producer.stop()
-    say(f"published {len(submissions)} submissions of 2019 and 2020; waiting for the decider")
+    say(f"published {len(bodies)} submissions of 2019 and 2020; waiting for the decider")
     progress = Progress(len(wanted), say, unit="decided")
     deadline = asyncio.get_running_loop().time() + 600
     partitions = [TopicPartition(settings.outcomes_topic, p) for p in range(settings.partitions)]

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from projections.db import connect, with_database
+from projections.db import connect
 from services.infra.servers import InfraError, LocalServer, answers, run
 from services.progress import Say
-from services.settings import Settings
+from services.settings import Settings, with_database
 
 
 class LocalPostgres(LocalServer):

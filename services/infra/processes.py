@@ -29,6 +29,18 @@ def stop(process: subprocess.Popen[bytes], kill: bool = False, timeout: float = 
         process.kill()
     else:
         process.terminate()
+    _wait(process, timeout)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    """SIGTERM to every one first, so that they stop together; then wait for each."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        _wait(process, timeout)
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> None:
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

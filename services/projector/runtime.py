@@ -123,7 +123,8 @@ class ProjectionRunner(ConsumerRebalanceListener):
     async def _apply_one_by_one(self, tp: TopicPartition, records: list[Record]) -> None:
         for record in records:
             try:
-                await self._write(tp, self.positions[tp], [record])
+                if not await self._write(tp, self.positions[tp], [record]):
+                    return  # another instance moved on: carry on from its checkpoint
             except BuildSwitched as switched:
                 await self._switch(switched)
                 return
@@ -133,7 +134,9 @@ class ProjectionRunner(ConsumerRebalanceListener):
                 self.consumer.pause(tp)
                 return
 
-    async def _write(self, tp: TopicPartition, start: int, records: list[Record]) -> None:
+    async def _write(self, tp: TopicPartition, start: int, records: list[Record]) -> bool:
+        """Write a batch from ``start``; False if another instance had already moved the
+        partition's checkpoint (then the consumer is moved to where that instance stopped)."""
         batch = [LoggedEvent.parse(r.value, r.partition, r.offset) for r in records]
         async with self.pool.acquire() as conn:
             stored = await apply.write_live(
@@ -150,6 +153,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
             )
             self.consumer.seek(tp, stored)
         self.positions[tp] = stored
+        return stored == batch[-1].offset + 1
 
     async def _switch(self, switched: BuildSwitched) -> None:
         """A rebuild published a new build: carry on there, from its own checkpoints."""

@@ -19,7 +19,7 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     decider.start()
     projector.start()
     counts = await demo_year.load(isolated, lambda _: None)
-    assert counts == {"accepted": len(demo_year.demo_year())}, counts
+    assert counts == {"accepted": len(demo_year.submissions())}, counts
     await caught_up(isolated)
     async with connect(isolated.postgres_dsn) as conn:
         by_type = await statistics.report(conn, 2020, [Dimension.CASE_TYPE])

@@ -15,14 +15,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from projections.catalog import PROJECTIONS
-from projections.db import connect, with_database
+from projections.db import connect
 from services.adapters.kafka import create_topics, delete_topics
 from services.bench.workload import submissions
 from services.progress import quiet
 from services.projector import lag as lags
 from services.projector.lag import Lag
 from services.projector.rebuild import rebuild
-from services.settings import Settings
+from services.settings import Settings, with_database
 from tests.integration.test_decider_guarantees import all_outcomes, publish
 from tests.support import Service, casetrail
 

@@ -64,6 +64,16 @@ def test_compose_is_valid_and_every_service_command_exists() -> None:
             assert dependency in services, (name, dependency)
 
 
+def test_the_decider_in_compose_has_an_officer_directory_that_the_image_holds() -> None:
+    """The decider refuses to start without CASETRAIL_OFFICERS_FILE: compose names the demo's,
+    which the image holds because the Dockerfile copies services/ to /app."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    path = compose["services"]["decider"]["environment"]["CASETRAIL_OFFICERS_FILE"]
+    assert path.startswith("/app/"), path
+    assert (ROOT / path.removeprefix("/app/")).is_file(), path
+    assert "COPY services ./services" in (ROOT / "Dockerfile").read_text()
+
+
 def test_asyncapi_document_describes_the_kafka_contract() -> None:
     result = CliRunner().invoke(app, ["asyncapi"])
     assert result.exit_code == 0, result.output

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 
 from events.as_of import Basis, replay
 from events.deadlines import worst
-from events.hashing import GENESIS_HASH
-from events.model import CaseId, Event
+from events.model import CaseId
 from projections.db import Connection
 from projections.queries import access_log, cases, deadlines
 from projections.queries.cases import CaseFilter, Key
+from services.adapters.event_log import case_events
 from services.adapters.http import ApiError, ErrorCode
-from services.adapters.log import case_events
+from services.integrity.case_chain import broken_links
 from services.query.access import CASE_READERS, Reader
 from services.query.dependencies import AppSettings, Caller, Pool
 from services.query.schemas import CaseOut, CasePage, HistoryEntry, refused
@@ -47,17 +47,6 @@ async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str,
         raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id}")
     who.check_case(case["owner_department"])
     return case
-
-
-def broken_links(events: list[Event]) -> list[int]:
-    """The versions whose hash is not over their event, or whose prev_hash is not the hash
-    before."""
-    previous, broken = GENESIS_HASH, []
-    for event in events:
-        if event.computed_hash() != event.hash or event.prev_hash != previous:
-            broken.append(event.version)
-        previous = event.hash
-    return broken
 
 
 @router.get("/cases", response_model=CasePage, responses=refused)

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from events.as_of import Basis
 from events.model import Event
 from projections.queries.statistics import Dimension, report
+from services.adapters.event_log import read_events
 from services.adapters.http import ApiError, ErrorCode
-from services.adapters.log import read_events
 from services.query.dependencies import AppSettings, Caller, Pool
 from services.query.schemas import refused
 from services.tokens import TokenRole

@@ -14,9 +14,9 @@ from events.as_of import replay as replay_case
 from events.calendar import CHINA
 from projections.queries import statistics
 from projections.queries.statistics import Dimension
+from services.adapters.event_log import case_events, read_events
 from services.adapters.kafka import TopologyError
-from services.adapters.log import case_events, read_events
-from services.cli.common import AsJson, fail, instant, with_database
+from services.cli.common import AsJson, fail, instant, on_database
 from services.projector.lag import lag as lag_of
 from services.projector.rebuild import RebuildError
 from services.projector.rebuild import rebuild as rebuild_projection
@@ -27,7 +27,7 @@ def lag(as_json: AsJson = False) -> None:
     """How far each projection is behind the log, and any event it could not apply.
     Exits 1 when a projection is unhealthy."""
     settings = Settings()
-    report = with_database(settings, lambda conn: lag_of(settings, conn), TopologyError)
+    report = on_database(settings, lambda conn: lag_of(settings, conn), TopologyError)
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in report], default=str, ensure_ascii=False))
     else:
@@ -141,7 +141,7 @@ def stats(
         events = await read_events(settings) if at is not None else []
         return await statistics.report(conn, year, dimensions, at, basis, events)
 
-    result = with_database(settings, figures, TopologyError)
+    result = on_database(settings, figures, TopologyError)
     if as_json:
         typer.echo(json.dumps(result, default=str, ensure_ascii=False))
         return
