@@ -3,8 +3,7 @@
 from events import payloads as p
 from events.lifecycles.shared import (
     CLOSED,
-    assign_effect,
-    check_assignment,
+    assignment_step,
     lifecycle,
     reply_before_closing,
 )
@@ -53,16 +52,7 @@ COMPLAINT = lifecycle(
             frozenset({"registered"}),
             "not_accepted",
         ),
-        Step(
-            "complaint.assign",
-            "complaint.assigned",
-            "分派 / Assign to a department",
-            p.Assignment,
-            frozenset({"accepted", "assigned"}),
-            "assigned",
-            check=check_assignment,
-            effect=assign_effect,
-        ),
+        assignment_step("complaint", "分派 / Assign to a department"),
         Step(
             "complaint.investigate",
             "complaint.investigated",

@@ -3,8 +3,7 @@
 from events import payloads as p
 from events.lifecycles.shared import (
     CLOSED,
-    assign_effect,
-    check_assignment,
+    assignment_step,
     lifecycle,
     reply_before_closing,
 )
@@ -55,16 +54,7 @@ PETITION = lifecycle(
             frozenset({"registered"}),
             "not_accepted",
         ),
-        Step(
-            "petition.assign",
-            "petition.assigned",
-            "转送/交办 / Send to the responsible unit",
-            p.Assignment,
-            frozenset({"accepted", "assigned"}),
-            "assigned",
-            check=check_assignment,
-            effect=assign_effect,
-        ),
+        assignment_step("petition", "转送/交办 / Send to the responsible unit"),
         Step(
             "petition.handle",
             "petition.handled",

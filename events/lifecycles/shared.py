@@ -83,6 +83,37 @@ def _signal_effect(light: Light) -> Any:
     return effect
 
 
+def _signal_step(
+    light: Light, submission: str, event: str, title: str, allowed_from: frozenset[str]
+) -> Step:
+    """A deadline signal: only the system clock records it, on any case, in its own light."""
+    return Step(
+        submission,
+        event,
+        title,
+        p.DeadlineSignal,
+        allowed_from,
+        roles=frozenset({Role.SYSTEM}),
+        owner_only=False,
+        check=_signal_check(light),
+        effect=_signal_effect(light),
+    )
+
+
+def assignment_step(kind: str, title: str) -> Step:
+    """Assigning a complaint or a petition to a department (and perhaps an officer)."""
+    return Step(
+        f"{kind}.assign",
+        f"{kind}.assigned",
+        title,
+        p.Assignment,
+        frozenset({"accepted", "assigned"}),
+        "assigned",
+        check=check_assignment,
+        effect=assign_effect,
+    )
+
+
 def _unknown_department(department: str, ctx: Context) -> Rejection | None:
     if any(officer.department == department for officer in ctx.officers.values()):
         return None
@@ -188,27 +219,19 @@ def shared_steps(
             p.Document,
             everything - terminal,
         ),
-        Step(
+        _signal_step(
+            Light.YELLOW,
             "case.record_deadline_warning",
             "case.deadline_warning_recorded",
             "黄灯预警 / Deadline warning",
-            p.DeadlineSignal,
             everything - terminal,
-            roles=frozenset({Role.SYSTEM}),
-            owner_only=False,
-            check=_signal_check(Light.YELLOW),
-            effect=_signal_effect(Light.YELLOW),
         ),
-        Step(
+        _signal_step(
+            Light.RED,
             "case.record_deadline_breach",
             "case.deadline_breached",
             "红灯警示 / Deadline breached",
-            p.DeadlineSignal,
             everything - terminal,
-            roles=frozenset({Role.SYSTEM}),
-            owner_only=False,
-            check=_signal_check(Light.RED),
-            effect=_signal_effect(Light.RED),
         ),
     ]
     if reopen_to is not None:

@@ -93,12 +93,15 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
     """Valid payloads for the step: its examples, with the fields that steer the case varied."""
     fields = step.payload.model_fields
     clocks = sorted({r.name for r in DEFAULT_RULES if r.case_type == case_type})
-    penalty = st.fixed_dictionaries(
-        {
-            "kind": st.sampled_from([k.value for k in PenaltyKind]),
-            "amount_fen": st.integers(0, 10_000_000),
-            "description": st.just("处罚"),
-        }
+    # a valid penalty: a fine always has an amount (payloads.Penalty refuses one without)
+    penalty = st.sampled_from(list(PenaltyKind)).flatmap(
+        lambda kind: st.fixed_dictionaries(
+            {
+                "kind": st.just(kind.value),
+                "amount_fen": st.integers(1 if kind is PenaltyKind.FINE else 0, 10_000_000),
+                "description": st.just("处罚"),
+            }
+        )
     )
     # mostly departments that can work the case (others leave it with nobody who can act)
     departments = st.one_of(
