@@ -8,6 +8,7 @@ of that department).
 import hashlib
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -110,12 +111,15 @@ async def holder(conn: Connection, secret: str) -> Token | None:
 
 class TokenCache:
     """Looks bearer tokens up in PostgreSQL, remembering answers for a few seconds: a revoked
-    token stops working within ``ttl`` seconds, and a busy service does not ask every time."""
+    token stops working within ``ttl`` seconds, and a busy service does not ask every time.
 
-    def __init__(self, ttl: float = 5.0):
-        self.ttl = ttl
+    It remembers at most ``capacity`` answers, the most recent: a client sending endless made-up
+    tokens costs lookups, never the service's memory."""
+
+    def __init__(self, ttl: float = 5.0, capacity: int = 10_000):
+        self.ttl, self.capacity = ttl, capacity
         self.pool: asyncpg.Pool | None = None
-        self.known: dict[str, tuple[float, Token | None]] = {}
+        self.known: OrderedDict[str, tuple[float, Token | None]] = OrderedDict()
 
     async def start(self, dsn: str) -> None:
         self.pool = await create_pool(dsn)
@@ -135,4 +139,7 @@ class TokenCache:
             async with self.pool.acquire() as conn:
                 cached = (now + self.ttl, await holder(conn, secret))
             self.known[secret] = cached
+            self.known.move_to_end(secret)
+            while len(self.known) > self.capacity:
+                self.known.popitem(last=False)
         return cached[1]

@@ -109,8 +109,8 @@ def assignment_step(kind: str, title: str) -> Step:
         p.Assignment,
         frozenset({"accepted", "assigned"}),
         "assigned",
-        check=check_assignment,
-        effect=assign_effect,
+        check=_check_assignment,
+        effect=_assign_effect,
     )
 
 
@@ -134,7 +134,7 @@ def _check_transfer(
     return _unknown_department(payload.to_department, ctx)
 
 
-def check_assignment(
+def _check_assignment(
     state: CaseState, payload: p.Assignment, ctx: Context, _: datetime
 ) -> Rejection | None:
     unknown = _unknown_department(payload.department, ctx)
@@ -153,7 +153,7 @@ def _transfer_effect(state: CaseState, payload: p.Transfer) -> dict[str, Any]:
     return {"owner_department": payload.to_department, "assigned_officer": None}
 
 
-def assign_effect(state: CaseState, payload: p.Assignment) -> dict[str, Any]:
+def _assign_effect(state: CaseState, payload: p.Assignment) -> dict[str, Any]:
     return {"owner_department": payload.department, "assigned_officer": payload.officer_id}
 
 

@@ -9,7 +9,14 @@ import typer
 
 from services.adapters.kafka import TopologyError, create_topics
 from services.cli.common import fail
-from services.infra import InfraError, LocalPostgres, LocalServer, components
+from services.infra import (
+    InfraError,
+    LocalPostgres,
+    LocalServer,
+    bring_up,
+    components,
+    stop_started,
+)
 from services.integrity.checkpoints import ensure_dev_key
 from services.settings import Settings
 
@@ -40,13 +47,17 @@ def _topics_and_key(settings: Settings) -> None:
 
 @app.command("up")
 def up(which: Components = None) -> None:
-    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database."""
+    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database.
+    If that fails, the servers this call started are stopped again."""
     settings = Settings()
     try:
-        for server in _chosen(settings, which):
-            server.up(typer.echo)
-        if Component.KAFKA in (which or list(Component)):
-            _topics_and_key(settings)
+        started = bring_up(_chosen(settings, which), typer.echo)
+        try:
+            if Component.KAFKA in (which or list(Component)):
+                _topics_and_key(settings)
+        except BaseException:
+            stop_started(started, typer.echo)
+            raise
     except (InfraError, TopologyError) as error:
         raise fail(error) from error
 

@@ -14,7 +14,7 @@ from services.adapters.kafka import create_topics
 from services.demo import demo_settings
 from services.demo.petitions import OFFICER, load_petitions
 from services.demo.year import load as load_year
-from services.infra import InfraError, answers, components, wait_until
+from services.infra import InfraError, answers, bring_up, components, stop_started, wait_until
 from services.infra.processes import SERVICES, start_service, stop_all
 from services.integrity.checkpoints import ensure_dev_key
 from services.progress import Say
@@ -65,14 +65,14 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     settings = demo_settings(settings)
-    for server in components(settings).values():
-        server.up(say)
-    asyncio.run(create_topics(settings, say))
-    ensure_dev_key(settings.signing_key_path)
+    started = bring_up(components(settings).values(), say)
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
     query_url = f"http://127.0.0.1:{settings.query_port}"
-    processes = start_services(settings, say)
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        asyncio.run(create_topics(settings, say))
+        ensure_dev_key(settings.signing_key_path)
+        processes = start_services(settings, say)
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")
         load_petitions(gateway_url, asyncio.run(demo_token(settings)), say)
@@ -102,6 +102,12 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
                 time.sleep(1)
             say("a service exited; see the logs in " + str(settings.state_dir / "logs"))
     except KeyboardInterrupt:
-        say("stopping the services")
+        say("stopping the services")  # Kafka and PostgreSQL stay up, as the demo said
+    except Exception:
+        # A demo that failed to start stops everything it started, servers included.
+        stop_all(processes, timeout=15)
+        processes = []
+        stop_started(started, say)
+        raise
     finally:
         stop_all(processes, timeout=15)

@@ -1,12 +1,16 @@
 """PostgreSQL on loopback: a server already answering, or a cluster of our own in the state
-directory (installing Debian's package when there is none)."""
+directory (installing Debian's package when there is none). As root, the cluster runs as the
+postgres user; when that user cannot reach the state directory (a clone in a mode-700 home), the
+cluster lives under /var/lib/casetrail instead."""
 
 import asyncio
 import contextlib
 import glob
+import hashlib
 import os
 import shutil
 import signal
+import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +20,27 @@ from projections.db import connect
 from services.infra.servers import InfraError, LocalServer, answers, run
 from services.progress import Say
 from services.settings import Settings, with_database
+
+SHARED_CLUSTERS = Path("/var/lib/casetrail")
+
+
+def cluster_dir(state_dir: Path) -> Path:
+    """Where our own cluster lives: in the state directory, unless we run as root and the
+    postgres user (whom PostgreSQL runs as) cannot reach it, as in a clone inside a mode-700
+    home; then in a directory named after the state directory under ``SHARED_CLUSTERS``."""
+    own = (state_dir / "postgres").resolve()
+    if os.geteuid() != 0 or _searchable_by_others(own.parent):
+        return own
+    return SHARED_CLUSTERS / hashlib.sha256(str(own).encode()).hexdigest()[:16] / "postgres"
+
+
+def _searchable_by_others(path: Path) -> bool:
+    """Every existing directory from ``path`` up to / lets other users through (o+x)."""
+    return all(
+        directory.stat().st_mode & stat.S_IXOTH
+        for directory in (path, *path.parents)
+        if directory.exists()
+    )
 
 
 class LocalPostgres(LocalServer):
@@ -27,7 +52,7 @@ class LocalPostgres(LocalServer):
         url = urlsplit(settings.postgres_dsn)
         self.user, self.password = url.username or "casetrail", url.password or "casetrail"
         self.database = url.path.lstrip("/") or "casetrail"
-        self.dir = (settings.state_dir / "postgres").resolve()
+        self.dir = cluster_dir(settings.state_dir)
         self.data = self.dir / "data"
         host, port = url.hostname or "127.0.0.1", url.port or 5432
         super().__init__(host, port, self.dir / "postgres.pid", str(self.data))
@@ -79,6 +104,11 @@ class LocalPostgres(LocalServer):
     def _start_own_cluster(self, bin_dir: Path, say: Say) -> None:
         sockets = self.dir / "run"
         sockets.mkdir(parents=True, exist_ok=True)
+        if self.dir.is_relative_to(SHARED_CLUSTERS):
+            # Created by us, as root: whatever the umask, the postgres user must get through.
+            for directory in (SHARED_CLUSTERS, self.dir.parent):
+                directory.chmod(0o755)
+            say(f"postgres: the state directory is out of the postgres user's reach: {self.dir}")
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
             shutil.chown(sockets, "postgres", "postgres")

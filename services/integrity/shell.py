@@ -11,7 +11,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from projections import builds
-from projections.db import connect
+from projections.db import connect, fetch_dicts
 from projections.read_models.audit_trail import COLUMNS, JSON_COLUMNS, AuditTrail
 from services.adapters.kafka import TopologyError, read_to_end, topic_partitions
 from services.integrity.audit_pairing import LogIndex
@@ -76,19 +76,18 @@ async def read_audit_trail(
     one of its events or places on the log)."""
     columns = ", ".join(f"{c}::text AS {c}" if c in JSON_COLUMNS else c for c in COLUMNS)
     if case is None:
-        rows = await conn.fetch(f"SELECT {columns} FROM audit_trail")
-    else:
-        mine = LogIndex(events, case).in_scope
-        rows = await conn.fetch(
-            f"SELECT {columns} FROM audit_trail WHERE case_id = $1 OR event_id = ANY($2::uuid[])"
-            " OR (log_partition, log_offset) IN"
-            " (SELECT * FROM unnest($3::integer[], $4::bigint[]))",
-            case,
-            [uuid.UUID(e.fields["event_id"]) for e in mine],
-            [e.partition for e in mine],
-            [e.offset for e in mine],
-        )
-    return [dict(row) for row in rows]
+        return await fetch_dicts(conn, f"SELECT {columns} FROM audit_trail")
+    mine = LogIndex(events, case).in_scope
+    return await fetch_dicts(
+        conn,
+        f"SELECT {columns} FROM audit_trail WHERE case_id = $1 OR event_id = ANY($2::uuid[])"
+        " OR (log_partition, log_offset) IN"
+        " (SELECT * FROM unnest($3::integer[], $4::bigint[]))",
+        case,
+        [uuid.UUID(e.fields["event_id"]) for e in mine],
+        [e.partition for e in mine],
+        [e.offset for e in mine],
+    )
 
 
 async def verify_system(
