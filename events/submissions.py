@@ -97,6 +97,7 @@ Submission: Any = Annotated[
     Field(discriminator="type"),
 ]
 SUBMISSION: TypeAdapter[SubmissionBase] = TypeAdapter(Submission)
+_CASE_ID: TypeAdapter[str] = TypeAdapter(CaseId)
 
 
 def rejection_for(error: ValidationError) -> Rejection:
@@ -126,9 +127,15 @@ def parse_submission(raw: bytes | str | dict[str, Any]) -> SubmissionBase | Reje
 
 
 def attribution(raw: bytes | str) -> tuple[uuid.UUID, str] | None:
-    """The submission_id and case_id of a submission that failed validation, when readable."""
+    """The submission_id and case_id of a submission that failed validation, when readable: a
+    UUID and a well-formed case_id (anything else could not be answered on the outcomes topic).
+    Never raises, whatever the bytes (deep nesting, invalid UTF-8, huge numbers)."""
     try:
-        body = json.loads(raw)
-        return uuid.UUID(str(body["submission_id"])), str(body["case_id"])
-    except (ValueError, TypeError, KeyError):
+        # Numbers stay text: a number too long for int() must not hide whose submission it is.
+        body = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
+        submission_id, case_id = body["submission_id"], body["case_id"]
+        if not isinstance(submission_id, str) or not isinstance(case_id, str):
+            return None
+        return uuid.UUID(submission_id), _CASE_ID.validate_python(case_id)
+    except (ValueError, TypeError, KeyError, RecursionError, ValidationError):
         return None

@@ -96,6 +96,15 @@ async def whole_topic(
     ]
 
 
+async def dead_letters(settings: Settings) -> list[tuple[bytes, dict[str, str]]]:
+    """Every dead letter: the refused record's bytes, and the headers that say why."""
+    tps = [TopicPartition(settings.deadletter_topic, 0)]
+    return [
+        (record.value or b"", {name: value.decode() for name, value in record.headers})
+        async for record in read_to_end(settings.kafka_bootstrap, tps)
+    ]
+
+
 def healthy(url: str) -> bool | None:
     try:
         return True if httpx.get(f"{url}/health", timeout=2).status_code == 200 else None

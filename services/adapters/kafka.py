@@ -19,10 +19,17 @@ from services.settings import Settings
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
+DEAD_LETTER_MAX_BYTES = 2 * 1024 * 1024
+"""The dead-letter topic takes records twice Kafka's default size: a refused submission of any
+size the submissions topic accepted fits whole, with the headers that say why it was refused."""
 
 
 class TopologyError(RuntimeError):
     """The topics are missing or laid out against DESIGN.md (e.g. unequal partition counts)."""
+
+
+class UnequalPartitions(TopologyError):
+    """Topics that must be co-partitioned are not: only an operator can fix that."""
 
 
 @asynccontextmanager
@@ -140,7 +147,7 @@ async def check_copartitioned(settings: Settings) -> int:
         for name, tps in (await _partitions(settings.kafka_bootstrap, topics)).items()
     }
     if len(set(counts.values())) != 1:
-        raise TopologyError(f"submissions, events and outcomes need equal partitions: {counts}")
+        raise UnequalPartitions(f"submissions, events and outcomes need equal partitions: {counts}")
     return counts[settings.events_topic]
 
 
@@ -159,7 +166,10 @@ async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
         settings.events_topic: (settings.partitions, forever),
         settings.outcomes_topic: (settings.partitions, days),
         settings.checkpoints_topic: (settings.partitions, forever),
-        settings.deadletter_topic: (1, forever),
+        settings.deadletter_topic: (
+            1,
+            {**forever, "max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
+        ),
     }
     async with admin(settings.kafka_bootstrap) as client:
         existing = set(await client.list_topics())

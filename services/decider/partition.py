@@ -16,6 +16,9 @@ from events.officers import Officer
 from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
 
+MESSAGE_CHARS = 2000
+"""A rejection message is cut here: it may quote what the client sent, however long."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -35,6 +38,8 @@ class PartitionState:
     officers: Mapping[str, Officer]
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
     partition: int = 0
+    max_bytes: int = 64 * 1024
+    """Larger records are refused: every event and outcome stays far below Kafka's size limit."""
     partition_of: Callable[[str], int] | None = None
     """Where a case's submissions must arrive (None: not checked). A client partitioning by
     another hash than Kafka's default would split a case's history over two partitions."""
@@ -89,18 +94,31 @@ class PartitionState:
     def decide_record(
         self, value: bytes | None, now: datetime, key: bytes | None = None
     ) -> Decision:
-        submission = parse_submission(value or b"")
+        """Whatever the bytes, a decision: an answer for every record, never an exception (one
+        record that could not be decided would stop its whole partition)."""
+        raw = value or b""
+        if len(raw) > self.max_bytes:
+            message = f"a submission has at most {self.max_bytes} bytes; this one has {len(raw)}"
+            return self._refused(
+                raw, Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message), now
+            )
+        try:
+            return self._decide(raw, now, key)
+        except Exception as error:
+            # Nothing was staged: _decide stages only once the whole answer is known.
+            message = f"the decider could not read this record: {type(error).__name__}: {error}"
+            return self._refused(
+                raw, Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message), now
+            )
+
+    def _decide(self, raw: bytes, now: datetime, key: bytes | None) -> Decision:
+        submission = parse_submission(raw)
         if not isinstance(submission, Rejection):
             misplaced = self._misplaced(submission.case_id, key)
             if misplaced is not None:
                 submission = misplaced
         if isinstance(submission, Rejection):
-            # Rejected when we can tell whose it is; otherwise a dead letter, with the reason.
-            whose = attribution(value or b"")
-            if whose is None:
-                return Decision(outcome=None, dead_letter_reason=submission.message)
-            submission_id, case_id = whose
-            return Decision(_rejected(submission_id, case_id, submission, self.case(case_id), now))
+            return self._refused(raw, submission, now)
 
         earlier = self.staged_outcomes.get(submission.submission_id) or self.outcomes.get(
             submission.submission_id
@@ -113,23 +131,32 @@ class PartitionState:
         result = decide(state, submission, Context(now, self.officers, self.rules))
         if isinstance(result, Rejection):
             outcome = _rejected(submission.submission_id, case_id, result, state, now)
-        else:
-            for event in result:
-                state = evolve(state, event, self.rules)
-            assert state is not None
-            self.staged_cases[case_id] = state
-            outcome = Outcome(
-                submission_id=submission.submission_id,
-                case_id=case_id,
-                status="accepted",
-                events=tuple(
-                    EventRef(event_id=e.event_id, version=e.version, type=e.type) for e in result
-                ),
-                version=state.version,
-                decided_at=now,
-            )
+            self.staged_outcomes[submission.submission_id] = outcome
+            return Decision(outcome=outcome)
+        for event in result:
+            state = evolve(state, event, self.rules)
+        assert state is not None
+        outcome = Outcome(
+            submission_id=submission.submission_id,
+            case_id=case_id,
+            status="accepted",
+            events=tuple(
+                EventRef(event_id=e.event_id, version=e.version, type=e.type) for e in result
+            ),
+            version=state.version,
+            decided_at=now,
+        )
+        self.staged_cases[case_id] = state
         self.staged_outcomes[submission.submission_id] = outcome
-        return Decision(outcome=outcome, events=result if isinstance(result, tuple) else ())
+        return Decision(outcome=outcome, events=result)
+
+    def _refused(self, raw: bytes, rejection: Rejection, now: datetime) -> Decision:
+        """Rejected when we can tell whose it is; otherwise a dead letter, with the reason."""
+        whose = attribution(raw)
+        if whose is None:
+            return Decision(outcome=None, dead_letter_reason=rejection.message[:MESSAGE_CHARS])
+        submission_id, case_id = whose
+        return Decision(_rejected(submission_id, case_id, rejection, self.case(case_id), now))
 
 
 def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -> str | None:
@@ -141,6 +168,10 @@ def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -
             f" partitioner), not {got}: publish with the default partitioner"
         )
     return None
+
+
+def _invalid(message: str) -> Rejection:
+    return Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message)
 
 
 def _rejected(
@@ -155,7 +186,7 @@ def _rejected(
         case_id=case_id,
         status="rejected",
         code=rejection.code,
-        message=rejection.message,
+        message=rejection.message[:MESSAGE_CHARS],
         version=state.version if state is not None else 0,
         decided_at=now,
     )

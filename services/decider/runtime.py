@@ -9,27 +9,50 @@ partition p of their topics, so the state a decider needs always lives in the pa
 It also chains every event of partition p (``events.hashing.partition_chain``) and, every N
 events or T seconds, publishes a checkpoint of the chain signed with its Ed25519 key to
 partition p of the checkpoints topic, in the same transaction as the events it covers.
+
+How a partition changes hands (the order matters; each step closes a race):
+
+1. Revoked: the rebalance listener waits for the batch in flight (``lock``), so the offsets it
+   commits are final before anyone else takes the partition over. The partition is kept aside.
+2. Assigned: a partition kept aside comes back as it was (the sticky assignor makes this the
+   usual case: nothing to re-read). A new one is paused and marked pending: the listener returns
+   at once, because aiokafka sends no heartbeats while it runs.
+3. Taken over, in the main loop: start the producer (fencing the previous owner and completing
+   its last transaction), read the partition's checkpoints, events and outcomes, fetch the
+   committed offset (final now), seek there and resume. Records below that offset, fetched
+   before the seek, are dropped; nothing is decided twice and nothing skipped.
+4. Any failure to write a batch (Kafka away, fenced by a successor) releases the partition's
+   producer and marks it pending again, with a growing delay: it is taken over afresh, from the
+   log, which is the only state that counts. The process itself never gives up.
 """
 
 import asyncio
-import base64
-import json
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import ProducerFenced
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import RecordMetadata
-from pydantic import ValidationError
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
-from services.adapters.kafka import check_copartitioned, partitioner, read_to_end
+from services.adapters.kafka import (
+    DEAD_LETTER_MAX_BYTES,
+    Record,
+    TopologyError,
+    UnequalPartitions,
+    check_copartitioned,
+    partitioner,
+    read_to_end,
+)
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, load_private_key, sign
@@ -103,6 +126,23 @@ class OwnedPartition:
     producer: AIOKafkaProducer
     state: PartitionState
     chain: PartitionChain
+    next_offset: int
+    """The next submission to decide: every record before it has its answer on the log."""
+
+
+@dataclass
+class Backoff:
+    """When to try again after the n-th failure in a row: 1 s, 2 s, 4 s … at most ``cap``."""
+
+    cap: float = 30.0
+    failures: dict[int, int] = field(default_factory=dict)
+
+    def failed(self, key: int) -> float:
+        self.failures[key] = self.failures.get(key, 0) + 1
+        return min(self.cap, 2.0 ** (self.failures[key] - 1))
+
+    def succeeded(self, key: int) -> None:
+        self.failures.pop(key, None)
 
 
 class Decider(ConsumerRebalanceListener):
@@ -110,56 +150,126 @@ class Decider(ConsumerRebalanceListener):
         self.settings = settings
         self.officers = load_officers(settings.officers_file)
         self.signing_key = load_private_key(settings.signing_key_path)
+        self.lock = asyncio.Lock()
+        """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
+        self.kept: dict[int, OwnedPartition] = {}
+        """Revoked, kept until the new assignment says whether they come back."""
+        self.pending: dict[int, float] = {}
+        """Assigned but not taken over yet (paused), with the monotonic time of the next try."""
+        self.backoff = Backoff()
+        self.closing: set[asyncio.Task[None]] = set()
         self.partition_count = 0
-        self.consumer = AIOKafkaConsumer(
-            settings.submissions_topic,
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.decider_group,
+        self.consumer = self._consumer()
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.decider_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            session_timeout_ms=settings.decider_session_timeout_ms,
-            heartbeat_interval_ms=settings.decider_session_timeout_ms // 3,
+            session_timeout_ms=self.settings.decider_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.decider_session_timeout_ms // 3,
+            # Sticky: after a rebalance most partitions stay where they were and need no
+            # take-over. Round robin as well, so that deciders of an older release can still
+            # join the group during a rolling upgrade.
+            partition_assignment_strategy=(StickyPartitionAssignor, RoundRobinPartitionAssignor),
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.partition_count = await check_copartitioned(self.settings)
-        self.consumer.subscribe([self.settings.submissions_topic], listener=self)
-        await self.consumer.start()
+        if not await self._connect(stop):
+            return
         log.info("decider started, group %s", self.settings.decider_group)
         activity = Activity()
+        failures = Backoff(cap=10.0)
         try:
             while not stop.is_set():
-                waited = time.perf_counter()
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-                started = time.perf_counter()
-                # Each partition has its own producer and state: their transactions overlap.
-                await asyncio.gather(
-                    *(self._decide_batch(tp, records) for tp, records in batches.items())
-                )
-                await asyncio.gather(*(self._checkpoint_if_due(o) for o in self.owned.values()))
-                activity.add(batches, started - waited, time.perf_counter() - started)
-        except ProducerFenced:
-            # We stalled and another decider took our partitions over: nothing we wrote since
-            # is visible. Exit; whoever supervises us starts a fresh decider.
-            log.error("fenced by a newer decider for one of our partitions: leaving the group")
-            raise
+                try:
+                    await self._take_over_due()
+                    waited = time.perf_counter()
+                    batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+                    started = time.perf_counter()
+                    async with self.lock:
+                        await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
+                        await _each(self._checkpoint_if_due(o) for o in list(self.owned.values()))
+                    activity.add(batches, started - waited, time.perf_counter() - started)
+                    failures.succeeded(0)
+                except KafkaError as error:
+                    # The consumer reports trouble with the group or the brokers; it reconnects
+                    # by itself: wait a little and carry on.
+                    delay = failures.failed(0)
+                    log.warning("Kafka: %s; going on in %.0f s", error, delay)
+                    await _sleep(stop, delay)
         finally:
             await self.consumer.stop()
-            await self._release(list(self.owned))
+            for owned in [*self.owned.values(), *self.kept.values()]:
+                self._close(owned)
+            self.owned.clear()
+            self.kept.clear()
+            await asyncio.gather(*self.closing, return_exceptions=True)
+
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Wait for Kafka and the topics (an outage at start is no reason to exit); False if
+        stopped before they came. Unequal partition counts need an operator: that raises."""
+        backoff = Backoff(cap=10.0)
+        while not stop.is_set():
+            try:
+                self.partition_count = await check_copartitioned(self.settings)
+                self.consumer.subscribe([self.settings.submissions_topic], listener=self)
+                await self.consumer.start()
+                return True
+            except UnequalPartitions:
+                raise
+            except (KafkaError, OSError, TopologyError) as error:
+                delay = backoff.failed(0)
+                log.warning(
+                    "waiting for Kafka at %s (%s); trying again in %.0f s",
+                    self.settings.kafka_bootstrap,
+                    error,
+                    delay,
+                )
+                await self.consumer.stop()
+                self.consumer = self._consumer()  # a consumer that failed to start is spent
+                await _sleep(stop, delay)
+        return False
 
     # --- partition ownership -------------------------------------------------------------
 
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        for tp in assigned:
-            if tp.partition not in self.owned:
-                self.owned[tp.partition] = await self._take_over(tp.partition)
-
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        await self._release([tp.partition for tp in revoked])
+        async with self.lock:
+            for tp in revoked:
+                self.pending.pop(tp.partition, None)
+                owned = self.owned.pop(tp.partition, None)
+                if owned is not None:
+                    self.kept[tp.partition] = owned
 
-    async def _take_over(self, partition: int) -> OwnedPartition:
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        # No await before the loop ends: the main loop sees either all of this or none of it.
+        now = time.monotonic()
+        for tp in assigned:
+            kept = self.kept.pop(tp.partition, None)
+            if kept is not None:
+                # Ours before and ours again: if someone else had it meanwhile, their producer
+                # fenced ours and the next batch fails over to a fresh take-over.
+                self.owned[tp.partition] = kept
+                self.consumer.seek(tp, kept.next_offset)
+            elif tp.partition not in self.owned:
+                self.pending[tp.partition] = now
+                self.consumer.pause(tp)
+        for kept in self.kept.values():
+            self._close(kept)
+        self.kept.clear()
+
+    async def _take_over_due(self) -> None:
+        if not any(at <= time.monotonic() for at in self.pending.values()):
+            return
+        async with self.lock:
+            due = [p for p, at in self.pending.items() if at <= time.monotonic()]
+            await _each(self._take_over(p) for p in due)
+
+    async def _take_over(self, partition: int) -> None:
+        tp = TopicPartition(self.settings.submissions_topic, partition)
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             transactional_id=f"{self.settings.decider_group}.p{partition}",
@@ -168,17 +278,59 @@ class Decider(ConsumerRebalanceListener):
             # CONCURRENT_TRANSACTIONS (the previous commit still writing its markers) is retried
             # after this: the default 100 ms would dominate the latency of back-to-back batches.
             retry_backoff_ms=10,
+            # Dead letters carry a refused record whole, plus headers (the topic allows it).
+            max_request_size=DEAD_LETTER_MAX_BYTES,
         )
-        # Starting the producer initialises its transactional id: any earlier owner of this
-        # partition is fenced and its open transaction aborted before we read the log.
-        await producer.start()
+        try:
+            # Starting the producer initialises its transactional id: any earlier owner of this
+            # partition is fenced and its open transaction completed before we read the log.
+            await producer.start()
+            state, chain = await self._replay(partition)
+            next_offset = await self.consumer.committed(tp)
+            if next_offset is None:
+                next_offset = (await self.consumer.beginning_offsets([tp]))[tp]
+        except Exception as error:
+            delay = self.backoff.failed(partition)
+            log.warning(
+                "partition %d: take-over failed (%s: %s); trying again in %.0f s",
+                partition,
+                type(error).__name__,
+                error,
+                delay,
+            )
+            self.pending[partition] = time.monotonic() + delay
+            self._close_producer(producer)
+            return
+        if partition not in self.pending or tp not in self.consumer.assignment():
+            self._close_producer(producer)  # no longer ours
+            return
+        del self.pending[partition]
+        self.backoff.succeeded(partition)
+        self.owned[partition] = OwnedPartition(partition, producer, state, chain, next_offset)
+        self.consumer.seek(tp, next_offset)
+        self.consumer.resume(tp)
+        log.info(
+            "partition %d taken over: %d events replayed, deciding from offset %d",
+            partition,
+            chain.count,
+            next_offset,
+        )
+
+    async def _replay(self, partition: int) -> tuple[PartitionState, PartitionChain]:
+        """The partition's state and chain, from its checkpoints, events and outcomes. Records
+        that cannot be read are skipped with an error (only the decider writes these topics:
+        someone else put them there, and `casetrail verify` names them)."""
         bootstrap = self.settings.kafka_bootstrap
         last_checkpoint = None
         checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
         async for record in read_to_end(bootstrap, checkpoints):
-            last_checkpoint = Checkpoint.model_validate_json(record.value or b"")
+            checkpoint = _read(Checkpoint, record)
+            last_checkpoint = checkpoint or last_checkpoint
         state = PartitionState(
-            self.officers, partition=partition, partition_of=partitioner(self.partition_count)
+            self.officers,
+            partition=partition,
+            partition_of=partitioner(self.partition_count),
+            max_bytes=self.settings.max_body_bytes,
         )
         chain = PartitionChain()
         topics = [
@@ -187,50 +339,84 @@ class Decider(ConsumerRebalanceListener):
         ]
         async for record in read_to_end(bootstrap, topics):
             if record.topic == self.settings.events_topic:
-                try:
-                    event = Event.model_validate_json(record.value or b"")
-                except ValidationError as error:
-                    # Only the decider writes here: this record was put in by someone else. It
-                    # belongs to no case, so deciding goes on; `casetrail verify` names it.
-                    log.error(
-                        "partition %d@%d of the log is not an event, skipped: %s",
-                        partition,
-                        record.offset,
-                        error,
-                    )
+                event = _read(Event, record)
+                if event is None or not _replayed(state.replay_event, event, record):
                     continue
-                state.replay_event(event)
                 chain = chain.extended([event.hash], record.offset)
                 if last_checkpoint and chain.count == last_checkpoint.count:
                     _compare(partition, chain, last_checkpoint)
             else:
-                state.replay_outcome(Outcome.model_validate_json(record.value or b""))
+                outcome = _read(Outcome, record)
+                if outcome is not None:
+                    state.replay_outcome(outcome)
         if last_checkpoint is not None:
             chain = replace(chain, checkpointed_count=last_checkpoint.count)
-        log.info("partition %d taken over: %d events replayed", partition, chain.count)
-        return OwnedPartition(partition, producer, state, chain)
+        return state, chain
 
-    async def _release(self, partitions: list[int]) -> None:
-        for partition in partitions:
-            owned = self.owned.pop(partition, None)
-            if owned is not None:
-                await owned.producer.stop()
+    def _release(self, owned: OwnedPartition, error: BaseException) -> None:
+        """Writing failed: drop the partition's producer and state, take it over afresh later."""
+        partition = owned.partition
+        delay = self.backoff.failed(partition)
+        log.warning(
+            "partition %d: writing failed (%s: %s); taking it over again in %.0f s",
+            partition,
+            type(error).__name__,
+            error,
+            delay,
+        )
+        self.owned.pop(partition, None)
+        self._close(owned)
+        tp = TopicPartition(self.settings.submissions_topic, partition)
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
+            self.pending[partition] = time.monotonic() + delay
+
+    def _close(self, owned: OwnedPartition) -> None:
+        owned.state.abort()
+        self._close_producer(owned.producer)
+
+    def _close_producer(self, producer: AIOKafkaProducer) -> None:
+        """Stop a producer in the background: with Kafka away that can take a while, and no
+        partition should wait for another's goodbye."""
+
+        async def close() -> None:
+            try:
+                async with asyncio.timeout(60):
+                    await producer.stop()
+            except Exception as error:
+                log.debug("closing a producer: %s", error)
+
+        task = asyncio.create_task(close())
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
 
     # --- deciding -----------------------------------------------------------------------
 
-    async def _decide_batch(
-        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
+    async def _decide_batch(self, tp: TopicPartition, records: list[Record]) -> None:
         owned = self.owned.get(tp.partition)
         if owned is None:
-            # The fetcher runs while the rebalance listener is still taking the partition over,
-            # so records can arrive before we own it. Fetch them again once we do; if the
-            # partition was revoked instead, its next owner decides them.
-            if tp in self.consumer.assignment():
-                self.consumer.seek(tp, records[0].offset)
+            return  # not ours, or not yet: paused until taken over, which seeks back
+        # Records before next_offset were fetched before the take-over's seek: decided already.
+        records = [r for r in records if r.offset >= owned.next_offset]
+        if not records:
             return
+        try:
+            chain = await self._write(owned, tp, records, datetime.now(UTC))
+        except Exception as error:
+            self._release(owned, error)
+            return
+        owned.state.commit()
+        owned.chain = chain
+        owned.next_offset = records[-1].offset + 1
+        self.backoff.succeeded(owned.partition)
+        log.debug("partition %d: %d submissions decided", tp.partition, len(records))
+
+    async def _write(
+        self, owned: OwnedPartition, tp: TopicPartition, records: list[Record], now: datetime
+    ) -> PartitionChain:
+        """One transaction: the batch's events, outcomes and dead letters, maybe a checkpoint,
+        and the consumed offset. Returns the chain after it."""
         state, producer, p = owned.state, owned.producer, tp.partition
-        now = datetime.now(UTC)
         chain = owned.chain
         try:
             async with producer.transaction():
@@ -253,10 +439,8 @@ class Decider(ConsumerRebalanceListener):
                             partition=p,
                         )
                     else:
-                        await producer.send(
-                            self.settings.deadletter_topic,
-                            _dead_letter(record, decision.dead_letter_reason or ""),
-                            key=record.key,
+                        await self._send_dead_letter(
+                            producer, record, decision.dead_letter_reason or ""
                         )
                 if written:
                     # Offsets are known once the broker has the events (still uncommitted).
@@ -269,9 +453,22 @@ class Decider(ConsumerRebalanceListener):
         except BaseException:
             state.abort()
             raise
-        state.commit()
-        owned.chain = chain
-        log.debug("partition %d: %d submissions decided", p, len(records))
+        return chain
+
+    async def _send_dead_letter(
+        self, producer: AIOKafkaProducer, record: Record, reason: str
+    ) -> None:
+        value, headers = dead_letter(record, reason)
+        try:
+            await producer.send(
+                self.settings.deadletter_topic, value, key=record.key, headers=headers
+            )
+        except MessageSizeTooLargeError:
+            # Larger than even the dead-letter topic takes (its source topic allows more than
+            # ours does): keep the start, say so; the original stays on its topic for a week.
+            cut = value[: DEAD_LETTER_MAX_BYTES // 2]
+            headers.append(("casetrail.truncated_from", str(len(value)).encode()))
+            await producer.send(self.settings.deadletter_topic, cut, headers=headers)
 
     async def _checkpoint(
         self, owned: OwnedPartition, chain: PartitionChain, now: datetime, only_if_due: bool
@@ -297,9 +494,73 @@ class Decider(ConsumerRebalanceListener):
             self.settings.checkpoint_every_events, self.settings.checkpoint_every_s
         ):
             return
-        async with owned.producer.transaction():
-            chain = await self._checkpoint(owned, owned.chain, datetime.now(UTC), only_if_due=False)
+        try:
+            async with owned.producer.transaction():
+                chain = await self._checkpoint(
+                    owned, owned.chain, datetime.now(UTC), only_if_due=False
+                )
+        except Exception as error:
+            self._release(owned, error)
+            return
         owned.chain = chain
+
+
+def dead_letter(record: Record, reason: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A refused record as a dead letter: its bytes exactly as they came, and where it came from
+    and why it was refused in headers (as Kafka Connect's dead-letter queues do)."""
+    headers = [
+        ("casetrail.error", reason[:2000].encode()),
+        ("casetrail.topic", record.topic.encode()),
+        ("casetrail.partition", str(record.partition).encode()),
+        ("casetrail.offset", str(record.offset).encode()),
+    ]
+    return record.value or b"", headers
+
+
+T = TypeVar("T", Event, Outcome, Checkpoint)
+
+
+def _read(model: type[T], record: Record) -> T | None:
+    try:
+        return model.model_validate_json(record.value or b"")
+    except Exception as error:
+        log.error(
+            "%s p%d@%d is not a valid %s, skipped: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            model.__name__,
+            str(error)[:500],
+        )
+        return None
+
+
+def _replayed(replay: Callable[[Event], None], event: Event, record: Record) -> bool:
+    try:
+        replay(event)
+        return True
+    except Exception as error:
+        log.error(
+            "%s p%d@%d cannot be folded into its case, skipped: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            error,
+        )
+        return False
+
+
+async def _each(tasks: Iterable[Awaitable[None]]) -> None:
+    """Run side by side and wait for all: none may be left running when the lock is let go."""
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, BaseException):
+            log.error("unexpected: %s", result, exc_info=result)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _compare(partition: int, chain: PartitionChain, checkpoint: Checkpoint) -> None:
@@ -313,20 +574,6 @@ def _compare(partition: int, chain: PartitionChain, checkpoint: Checkpoint) -> N
             chain.head,
             checkpoint.head,
         )
-
-
-def _dead_letter(record: ConsumerRecord[bytes, bytes], reason: str) -> bytes:
-    return json.dumps(
-        {
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "error": reason,
-            # base64 keeps bytes that are not UTF-8: a dead letter must be recoverable exactly
-            "raw_base64": base64.b64encode(record.value or b"").decode(),
-        },
-        ensure_ascii=False,
-    ).encode()
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -4,6 +4,8 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from events.errors import RejectionCode
 from events.model import Event
 from services.decider.officers import load_officers
@@ -119,3 +121,57 @@ def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
     assert "key must be its case_id" in decision.outcome.message
     right = state.decide_record(record("register"), NOW, key=b"XF-7")
     assert len(right.events) == 1
+
+
+HOSTILE = [
+    b"[" * 200_000,
+    b"[" * 5000 + b"]" * 5000,
+    b'{"type": "\xff\xfe"}',
+    b"\x00" * 64,
+    b"9" * 100_000,
+    b'{"submission_id": 1e999999}',
+    b"[]",
+    b"",
+    None,
+    b'"' + b"x" * 1_000_000 + b'"',
+    b'{"submission_id": "6035ac02-77a6-4060-bb4c-2a6045c5c280", "case_id": "' + b"C" * 5000 + b'"}',
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:30])
+def test_any_bytes_get_an_answer_and_leave_no_trace(value: bytes | None) -> None:
+    state = PartitionState(OFFICERS)
+    decision = state.decide_record(value, NOW, key=b"XF-7")
+    assert decision.outcome is None
+    assert decision.dead_letter_reason
+    assert len(decision.dead_letter_reason) <= 2000
+    assert state.staged_cases == {}
+    assert state.staged_outcomes == {}
+
+
+def test_a_record_too_large_is_rejected_when_attributable() -> None:
+    body = json.loads(record("register"))
+    body["payload"]["summary"] = "长" * 30_000
+    decision = PartitionState(OFFICERS).decide_record(json.dumps(body).encode(), NOW)
+    assert decision.outcome is not None
+    assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
+    assert "at most 65536 bytes" in decision.outcome.message
+
+
+def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong while deciding one record (here: a bug in a lifecycle), that record
+    is rejected and nothing it staged survives; the next record is decided normally."""
+    import services.decider.partition as partition
+
+    def broken(*_: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    state = PartitionState(OFFICERS)
+    monkeypatch.setattr(partition, "decide", broken)
+    decision = state.decide_record(record("register"), NOW)
+    assert decision.outcome is not None
+    assert decision.outcome.status == "rejected"
+    assert "RecursionError" in decision.outcome.message
+    assert state.staged_cases == {}
+    monkeypatch.undo()
+    assert state.decide_record(record("register"), NOW).events
