@@ -28,6 +28,8 @@ class ProblemKind(StrEnum):
     FORGED_CHECKPOINT = "forged_checkpoint"
     # a record of the checkpoints topic is not a checkpoint
     UNREADABLE_CHECKPOINT = "unreadable_checkpoint"
+    # a record of the outcomes topic is not an outcome (only the decider writes there)
+    UNREADABLE_OUTCOME = "unreadable_outcome"
     # a partition's chain, or its offset, after a checkpoint's count is not the one signed
     LOG_DIFFERS_FROM_CHECKPOINT = "log_differs_from_checkpoint"
     # a checkpoint covers more events than its partition holds

@@ -93,7 +93,8 @@ async def read_audit_trail(
 async def verify_system(
     settings: Settings, case: str | None = None, audit_trail: bool = True
 ) -> Verification:
-    """Read the log (events and checkpoints topics) and the audit trail, and verify them.
+    """Read the log (events, checkpoints and outcomes topics) and the audit trail, and verify
+    them.
 
     The audit trail is read in one REPEATABLE READ snapshot taken before the log is read, so
     that every row and the projection's progress come from one moment and every event they
@@ -107,6 +108,7 @@ async def verify_system(
     if not audit_trail:
         events = await read_topic(settings, settings.events_topic)
         checkpoints = await read_topic(settings, settings.checkpoints_topic)
+        outcomes = await read_topic(settings, settings.outcomes_topic)
     else:
         url = urlsplit(settings.postgres_dsn)  # named without its password
         database = f"PostgreSQL at {url.hostname}:{url.port or 5432}{url.path}"
@@ -118,9 +120,10 @@ async def verify_system(
                 projected = await audit_trail_progress(conn, settings.events_topic)
                 events = await read_topic(settings, settings.events_topic)
                 checkpoints = await read_topic(settings, settings.checkpoints_topic)
+                outcomes = await read_topic(settings, settings.outcomes_topic)
                 rows = await read_audit_trail(conn, events, case)
                 await snapshot.rollback()
-    result = verify(events, checkpoints, public_key, rows, projected, case)
+    result = verify(events, checkpoints, public_key, rows, projected, case, outcomes)
     if case is not None and result.intact and not result.events and not result.audit_rows:
         raise CannotVerify(f"no case {case} on the log or in the audit trail")
     return result

@@ -8,6 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from events.model import Outcome
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import Checkpoint
 from services.integrity.log_check import read_event, verify_log
@@ -92,11 +93,13 @@ def verify(
     rows: Iterable[Mapping[str, Any]] | None,
     projected: Mapping[int, int],
     case: str | None = None,
+    outcome_records: Iterable[Record] = (),
 ) -> Verification:
-    """The log (``events`` and ``checkpoint_records`` as stored) and, unless ``rows`` is None,
-    the audit trail against it. With ``case``, the chains and checkpoints are still computed over
-    the whole log, but only problems touching that case are reported, plus those of whole
-    partitions; the audit trail is compared for that case only."""
+    """The log (``events`` and ``checkpoint_records`` as stored, and the outcomes topic, which
+    must hold nothing but outcomes) and, unless ``rows`` is None, the audit trail against it.
+    With ``case``, the chains and checkpoints are still computed over the whole log, but only
+    problems touching that case are reported, plus those of whole partitions; the audit trail
+    is compared for that case only."""
     problems: list[Problem] = []
     checkpoints = []
     for partition, offset, raw in checkpoint_records:
@@ -108,6 +111,18 @@ def verify(
                     ProblemKind.UNREADABLE_CHECKPOINT,
                     f"checkpoints p{partition}@{offset}",
                     f"not a checkpoint: {error.errors()[0]['msg']}",
+                    partition=partition,
+                )
+            )
+    for partition, offset, raw in outcome_records:
+        try:
+            Outcome.model_validate_json(raw)
+        except ValidationError as error:
+            problems.append(
+                Problem(
+                    ProblemKind.UNREADABLE_OUTCOME,
+                    f"outcomes p{partition}@{offset}",
+                    f"not an outcome: {error.errors()[0]['msg']}",
                     partition=partition,
                 )
             )

@@ -310,7 +310,9 @@ def decided(count: int, per_case: int) -> list[dict[str, Any]]:
 
 async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -> list[int]:
     """Append with a plain producer, as anyone with access to the broker could; the offsets."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         sent = [

@@ -14,7 +14,7 @@ from events.model import Outcome
 from services.bench.workload import submissions
 from services.settings import Settings
 from tests.integration.test_decider_guarantees import all_outcomes, log  # noqa: F401
-from tests.support import Service, dead_letters
+from tests.support import Service, casetrail, dead_letters
 
 DEEP = 200_000
 
@@ -65,14 +65,21 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
 ) -> None:
     records, answered = hostile()
     valid = submissions(300, 3, uuid.uuid4().hex[:6])
-    decider = Service("decider", log, tmp_path)
-    decider.start()
     producer = AIOKafkaProducer(
-        bootstrap_servers=log.kafka_bootstrap, acks="all", max_request_size=2 * 1024 * 1024
+        bootstrap_servers=log.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=2 * 1024 * 1024,
     )
     await producer.start()
+    decider = Service("decider", log, tmp_path)
     placed: dict[str, tuple[int, int]] = {}
     try:
+        # Junk where only the decider writes, read when it takes the partitions over.
+        for topic in (log.outcomes_topic, log.checkpoints_topic):
+            for value in (b"[" * DEEP, b"\xff", b'{"count": -1}'):
+                await producer.send_and_wait(topic, value, partition=0)
+        decider.start()
         # Hostile records in the middle of a valid stream, on every partition.
         for case_id, value in valid[:150]:
             await producer.send(log.submissions_topic, value, key=case_id.encode())
@@ -120,3 +127,10 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
             assert letter[0] == (value or b""), f"{what}: the raw bytes are kept exactly"
             assert letter[1]["casetrail.error"], what
     await asyncio.to_thread(decider.stop)
+
+    verified = casetrail(log, "verify", "--log-only", "--json")
+    problems = [(p["kind"], p["where"]) for p in json.loads(verified.stdout)["problems"]]
+    assert sorted(problems) == sorted(
+        [("unreadable_outcome", f"outcomes p0@{offset}") for offset in range(3)]
+        + [("unreadable_checkpoint", f"checkpoints p0@{offset}") for offset in range(3)]
+    )

@@ -385,3 +385,16 @@ def test_forged_records_never_crash_the_check() -> None:
     records += [(1, 100 + i, raw) for i, raw in enumerate(junk)]
     result = verify(records, checkpoints, KEY.public_key(), rows, everything_projected(records))
     assert [p.kind for p in result.problems] == ["unreadable_event"] * 4
+
+
+def test_a_record_on_the_outcomes_topic_that_is_no_outcome_is_named() -> None:
+    """Only the decider writes outcomes; anything else there is a problem (the decider skips it
+    when it takes the partition over), never a crash of the check."""
+    records = logged()
+    outcomes = [(0, 3, b"[" * 100_000), (1, 0, b'{"status": "accepted"}'), (1, 1, b"\xff")]
+    result = verify(records, [], KEY.public_key(), None, {}, None, outcomes)
+    assert [(p.kind, p.where) for p in result.problems] == [
+        ("unreadable_outcome", "outcomes p0@3"),
+        ("unreadable_outcome", "outcomes p1@0"),
+        ("unreadable_outcome", "outcomes p1@1"),
+    ]
