@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from services import logs
 from services.cli import infra, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
@@ -37,7 +38,7 @@ app.add_typer(bench_app, name="bench")
 
 
 def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
 
     async def runner() -> None:
         stop = asyncio.Event()
@@ -80,6 +81,7 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
 
     from services.gateway.app import create_app
 
+    logs.configure()
     settings = Settings()
     uvicorn.run(create_app(settings), host=host, port=port or settings.gateway_port)
 
@@ -91,6 +93,7 @@ def query(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
 
     from services.query.app import create_app
 
+    logs.configure()
     settings = Settings()
     uvicorn.run(create_app(settings), host=host, port=port or settings.query_port)
 

@@ -2,7 +2,7 @@
 
 Dependencies point one way: ``events`` (the pure domain) ← ``projections`` (the read side,
 PostgreSQL) ← ``services``. Inside ``services``, the shared rooms (adapters, settings, tokens,
-integrity, infra, progress) import no process; a process (decider, projector, gateway, query)
+integrity, infra, progress, logs) import no process; a process (decider, projector, gateway, query)
 imports no other process; the tools (demo, bench) import no command line; only the command
 line may import inside a function. No import cycles anywhere.
 
@@ -51,7 +51,7 @@ PROJECTION_LIBRARIES = PURE_LIBRARIES | {"asyncpg"}
 """What ``projections`` may import besides the standard library and ``events``."""
 
 PROCESSES = frozenset({"decider", "projector", "gateway", "query"})
-SHARED = frozenset({"adapters", "settings", "tokens", "integrity", "infra", "progress"})
+SHARED = frozenset({"adapters", "settings", "tokens", "integrity", "infra", "progress", "logs"})
 TOOLS = frozenset({"demo", "bench"})
 RANK = {**dict.fromkeys(SHARED, 0), **dict.fromkeys(PROCESSES, 1), **dict.fromkeys(TOOLS, 2)}
 RANK["cli"] = 3

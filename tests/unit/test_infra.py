@@ -121,3 +121,28 @@ def test_a_start_that_succeeds_names_what_it_started() -> None:
     kafka = _Server("kafka", answering=False, fails=False, log=log)
     assert bring_up([found, kafka], log.append) == [kafka]
     assert log == ["up found", "up kafka"]
+
+
+def test_a_repeated_complaint_is_logged_once_per_interval_with_a_count() -> None:
+    """An outage makes Kafka's client complain hundreds of times a second: the log says it
+    once every few seconds, with how many it held back, and lets every other line through."""
+    import logging
+
+    from services.logs import Repeats
+
+    repeats = Repeats(every=60)
+
+    def record(level: int, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka", level, __file__, 1, msg, args, None)
+
+    first = record(logging.ERROR, "Unable to update metadata from %s", 1)
+    assert repeats.filter(first)
+    template = "Unable to update metadata from %s"
+    held = [repeats.filter(record(logging.ERROR, template, n)) for n in range(500)]
+    assert not any(held)
+    assert repeats.filter(record(logging.ERROR, "another complaint"))
+    assert repeats.filter(record(logging.INFO, "Unable to update metadata from %s", 1))
+    repeats.seen[("aiokafka", "Unable to update metadata from %s")] = (0.0, 500)
+    later = record(logging.ERROR, "Unable to update metadata from %s", 1)
+    assert repeats.filter(later)
+    assert later.getMessage().startswith("Unable to update metadata from 1 [500 more like this")
