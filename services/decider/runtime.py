@@ -24,6 +24,12 @@ How a partition changes hands (the order matters; each step closes a race):
 4. Any failure to write a batch (Kafka away, fenced by a successor) releases the partition's
    producer and marks it pending again, with a growing delay: it is taken over afresh, from the
    log, which is the only state that counts. The process itself never gives up.
+
+Why not the cooperative-sticky protocol (KIP-429), which revokes only the partitions that move:
+aiokafka 0.14 speaks the eager protocol only (its assignors are range, round robin and an eager
+sticky one), so every rebalance revokes everything. Keeping revoked partitions aside until the
+new assignment is known, with the sticky assignor, gives most of the benefit: a partition that
+stays is never re-read, and one that moves is handed over by the steps above.
 """
 
 import asyncio
