@@ -151,6 +151,10 @@ class Backoff:
         self.failures.pop(key, None)
 
 
+GOODBYE_S = 5.0
+"""How long a stopping decider waits for its last round, the group and its producers."""
+
+
 class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -187,33 +191,57 @@ class Decider(ConsumerRebalanceListener):
         if not await self._connect(stop):
             return
         log.info("decider started, group %s", self.settings.decider_group)
+        deciding = asyncio.create_task(self._decide_until(stop))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({deciding, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            # Stopping: the round in flight may finish, unless Kafka is away and it would wait
+            # for Kafka. Cut short, its transaction never commits and the next owner aborts it.
+            await asyncio.wait({deciding}, timeout=GOODBYE_S)
+        finally:
+            stopping.cancel()
+            while not deciding.done():
+                # Again if need be: an abort awaiting an absent Kafka ends at the next cancel.
+                deciding.cancel()
+                await asyncio.wait({deciding}, timeout=1.0)
+            await self._goodbye()
+        error = None if deciding.cancelled() else deciding.exception()
+        if error is not None:
+            raise error  # a bug, not an outage: let it be seen
+
+    async def _decide_until(self, stop: asyncio.Event) -> None:
         activity = Activity()
         failures = Backoff(cap=10.0)
-        try:
-            while not stop.is_set():
-                try:
-                    await self._take_over_due()
-                    waited = time.perf_counter()
-                    batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-                    started = time.perf_counter()
-                    async with self.lock:
-                        await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
-                        await _each(self._checkpoint_if_due(o) for o in list(self.owned.values()))
-                    activity.add(batches, started - waited, time.perf_counter() - started)
-                    failures.succeeded(0)
-                except KafkaError as error:
-                    # The consumer reports trouble with the group or the brokers; it reconnects
-                    # by itself: wait a little and carry on.
-                    delay = failures.failed(0)
-                    log.warning("Kafka: %s; going on in %.0f s", error, delay)
-                    await _sleep(stop, delay)
-        finally:
-            await self.consumer.stop()
-            for owned in [*self.owned.values(), *self.kept.values()]:
-                self._close(owned)
-            self.owned.clear()
-            self.kept.clear()
-            await asyncio.gather(*self.closing, return_exceptions=True)
+        while not stop.is_set():
+            try:
+                await self._take_over_due()
+                waited = time.perf_counter()
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+                started = time.perf_counter()
+                async with self.lock:
+                    await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
+                    await _each(self._checkpoint_if_due(o) for o in list(self.owned.values()))
+                activity.add(batches, started - waited, time.perf_counter() - started)
+                failures.succeeded(0)
+            except KafkaError as error:
+                # The consumer reports trouble with the group or the brokers; it reconnects by
+                # itself: wait a little and carry on.
+                delay = failures.failed(0)
+                log.warning("Kafka: %s; going on in %.0f s", error, delay)
+                await _sleep(stop, delay)
+
+    async def _goodbye(self) -> None:
+        """Leave the group and close the producers, each for a while at most (Kafka may be
+        away: then the group notices our absence after the session timeout)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(GOODBYE_S):
+                await self.consumer.stop()
+        for owned in [*self.owned.values(), *self.kept.values()]:
+            self._close(owned)
+        self.owned.clear()
+        self.kept.clear()
+        if self.closing:
+            await asyncio.wait(self.closing, timeout=GOODBYE_S)
 
     async def _connect(self, stop: asyncio.Event) -> bool:
         """Wait for Kafka and the topics (an outage at start is no reason to exit); False if
