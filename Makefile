@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install clean chromium
+.PHONY: demo test faults lint install clean chromium
 
 $(BIN)/casetrail: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: install
 ## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running).
 test: lint chromium
 	$(BIN)/pytest
+
+## The fault suite alone (part of `make test` too): rebalances, SIGKILLs, hostile records, PostgreSQL
+## and Kafka outages, a broker killed in a 3-broker cluster; real processes, loopback only.
+faults: install
+	$(BIN)/pytest tests/faults -v
 
 ## The browser test drives Debian's Chromium (no browser download from the internet), with a
 ## font for Chinese so that its screenshots are readable.

@@ -7,10 +7,12 @@ transaction as the rows, so a crash can never apply an event twice or skip one.
 """
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from projections import builds
 from projections.db import Connection
 from projections.projection import LoggedEvent, Projection
+from projections.transient import describe
 
 
 class BuildSwitched(Exception):
@@ -51,7 +53,11 @@ async def write_live(
     """The live projector's batch: written only if ``build`` is still live (else BuildSwitched)
     and the partition's stored checkpoint is still ``start``, so that an instance that lost the
     partition can never write behind its successor. Returns the checkpoint after the call: past
-    the batch if it was written, else the one the other instance stored."""
+    the batch if it was written, else the one the other instance stored.
+
+    The same transaction clears what the partition's health reports: the error rows of events
+    now behind the checkpoint (the event at an error row has applied after all) and the
+    partition's ``projection_retrying`` row (a write went through)."""
     partition = batch[0].partition
     async with conn.transaction():
         # FOR SHARE on the live build: no rebuild can switch while this batch is written.
@@ -65,10 +71,21 @@ async def write_live(
             topic,
             partition,
         )
-        if stored != start:
-            return stored
-        await write_batch(conn, projection, topic, partition, batch)
-    return batch[-1].offset + 1
+        if stored == start:
+            await write_batch(conn, projection, topic, partition, batch)
+            stored = batch[-1].offset + 1
+        await conn.execute(
+            "WITH cleared AS (DELETE FROM projection_errors WHERE projection = $1 AND build = $2"
+            " AND topic = $3 AND partition = $4 AND log_offset < $5)"
+            " DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
+            " AND topic = $3 AND partition = $4",
+            projection.name,
+            build,
+            topic,
+            partition,
+            stored,
+        )
+    return stored
 
 
 async def stored_offsets(
@@ -88,6 +105,50 @@ async def stored_offsets(
     return {row["partition"]: row["next_offset"] for row in rows}
 
 
+async def forget_retrying(
+    conn: Connection, projection: str, build: int, topic: str, partitions: Iterable[int]
+) -> None:
+    """Drop the ``projection_retrying`` rows of partitions a projector has just been given: they
+    belonged to their previous owner, and the new one starts afresh."""
+    await conn.execute(
+        "DELETE FROM projection_retrying WHERE projection = $1 AND build = $2 AND topic = $3"
+        " AND partition = ANY($4::integer[])",
+        projection,
+        build,
+        topic,
+        list(partitions),
+    )
+
+
+async def record_retrying(
+    conn: Connection,
+    projection: str,
+    build: int,
+    topic: str,
+    partition: int,
+    since: datetime,
+    attempts: int,
+    error: str,
+) -> None:
+    """A partition whose writes keep failing for a passing reason (``projections.transient``):
+    since when, how many attempts, the last error. The next write that goes through deletes the
+    row (``write_live``)."""
+    await conn.execute(
+        "INSERT INTO projection_retrying"
+        " (projection, build, topic, partition, since, attempts, last_error)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (projection, build, topic, partition)"
+        " DO UPDATE SET since = EXCLUDED.since, attempts = EXCLUDED.attempts,"
+        " last_error = EXCLUDED.last_error, last_attempt = now()",
+        projection,
+        build,
+        topic,
+        partition,
+        since,
+        attempts,
+        error,
+    )
+
+
 async def record_error(
     conn: Connection,
     projection: str,
@@ -98,14 +159,17 @@ async def record_error(
     error: Exception,
 ) -> None:
     """An event the projection cannot apply, with its coordinates (``casetrail lag`` and
-    ``GET /health/projections`` report it)."""
+    ``GET /health/projections`` report it until the event applies: ``write_live`` clears it).
+    The partition has stopped: it is no longer retrying."""
     await conn.execute(
-        "INSERT INTO projection_errors (projection, build, topic, partition, log_offset, error)"
+        "WITH stopped AS (DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
+        " AND topic = $3 AND partition = $4)"
+        " INSERT INTO projection_errors (projection, build, topic, partition, log_offset, error)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         projection,
         build,
         topic,
         partition,
         offset,
-        f"{type(error).__name__}: {error}"[:2000],
+        describe(error),
     )

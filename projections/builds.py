@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS projection_builds (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS projection_builds_one_live
     ON projection_builds (projection) WHERE state = 'live';
+-- Events a build could not apply: its partition stopped there (until the event applies).
 CREATE TABLE IF NOT EXISTS projection_errors (
     projection  text NOT NULL,
     build       integer NOT NULL,
@@ -32,6 +33,18 @@ CREATE TABLE IF NOT EXISTS projection_errors (
     error       text NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (projection, build, topic, partition, log_offset)
+);
+-- Partitions whose writes keep failing for a reason that passes (services.projector.runtime).
+CREATE TABLE IF NOT EXISTS projection_retrying (
+    projection   text NOT NULL,
+    build        integer NOT NULL,
+    topic        text NOT NULL,
+    partition    integer NOT NULL,
+    since        timestamptz NOT NULL,
+    attempts     integer NOT NULL,
+    last_error   text NOT NULL,
+    last_attempt timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, build, topic, partition)
 );
 """
 

@@ -30,8 +30,23 @@ async def create_pool(
     dsn: str,
     max_size: int = 4,
     init: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
+    *,
+    lazy: bool = False,
+    connect_timeout: float = 60,
 ) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=init)
+    """A pool that opens one connection straight away (so that a wrong address fails early),
+    or, ``lazy``, none until one is acquired: then creating it never fails, and every acquire
+    while PostgreSQL is down raises that request's own (transient) connection error.
+
+    A pool recovers by itself when PostgreSQL comes back: an acquire replaces a connection the
+    server closed with a new one."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=0 if lazy else 1,
+        max_size=max_size,
+        init=init,
+        timeout=connect_timeout,
+    )
 
 
 async def create_tables(conn: Connection, ddl: str) -> None:

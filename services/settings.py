@@ -16,7 +16,23 @@ def with_database(dsn: str, database: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASETRAIL_", extra="ignore")
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="host:port of one broker or several, comma-separated (list every broker of a"
+        " cluster, so that clients start while any one of them is down)",
+    )
+    kafka_brokers: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="How many brokers the cluster has: 'infra up' starts that many local nodes,"
+        " and topics get min(3, brokers) replicas (with 3: min.insync.replicas=2)",
+    )
+    kafka_fsync_before_ack: bool = Field(
+        default=False,
+        description="Local brokers fsync each append to disk before acknowledging it"
+        " (log.flush.interval.messages=1); off, Kafka acknowledges from the page cache",
+    )
     postgres_dsn: str = "postgresql://casetrail:casetrail@127.0.0.1:5432/casetrail"
     topic_prefix: str = Field(
         default="casetrail", description="Topics are <prefix>.submissions, <prefix>.events, …"
@@ -62,6 +78,12 @@ class Settings(BaseSettings):
             for name, value in self.model_dump().items()
             if value is not None
         }
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap addresses one by one (for clients that want a list, e.g. faststream,
+        which takes a string as one address)."""
+        return [address.strip() for address in self.kafka_bootstrap.split(",") if address.strip()]
 
     @property
     def signing_key_path(self) -> Path:

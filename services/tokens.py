@@ -5,7 +5,9 @@ department token, the one department it speaks for (the gateway lets it submit o
 of that department).
 """
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -16,6 +18,9 @@ from enum import StrEnum
 import asyncpg
 
 from projections.db import Connection, create_pool, create_tables
+from projections.transient import is_transient
+
+log = logging.getLogger("casetrail.tokens")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS access_tokens (
@@ -114,29 +119,54 @@ class TokenCache:
     token stops working within ``ttl`` seconds, and a busy service does not ask every time.
 
     It remembers at most ``capacity`` answers, the most recent: a client sending endless made-up
-    tokens costs lookups, never the service's memory."""
+    tokens costs lookups, never the service's memory.
+
+    PostgreSQL may be down when the service starts or go away later: ``start`` never fails for
+    that (its pool connects lazily), and a lookup that cannot reach PostgreSQL raises the
+    connection's own error, which ``projections.transient.is_transient`` recognises (the HTTP
+    services answer 503 ``database_unavailable``); the next lookup tries again, so the cache
+    recovers by itself. A remembered answer is never kept past its ``ttl`` to bridge an outage:
+    a revoked token must stop working."""
 
     def __init__(self, ttl: float = 5.0, capacity: int = 10_000):
         self.ttl, self.capacity = ttl, capacity
         self.pool: asyncpg.Pool | None = None
         self.known: OrderedDict[str, tuple[float, Token | None]] = OrderedDict()
+        self.table_ready = False
+        self._preparing = asyncio.Lock()
 
     async def start(self, dsn: str) -> None:
-        self.pool = await create_pool(dsn)
-        async with self.pool.acquire() as conn:
-            await create_tables(conn, DDL)
+        self.pool = await create_pool(dsn, lazy=True, connect_timeout=10)
+        try:
+            await self._prepare()
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("tokens: PostgreSQL does not answer (%s); looking up later", error)
 
     async def stop(self) -> None:
         if self.pool is not None:
             await self.pool.close()
+
+    async def _prepare(self) -> asyncpg.Pool:
+        """The pool, once the tokens table exists (created on the first lookup that reaches
+        PostgreSQL, if PostgreSQL was down at start)."""
+        assert self.pool is not None, "start() first"
+        if not self.table_ready:
+            async with self._preparing:
+                if not self.table_ready:
+                    async with self.pool.acquire() as conn:
+                        await create_tables(conn, DDL)
+                    self.table_ready = True
+        return self.pool
 
     async def holder(self, secret: str) -> Token | None:
         """The live token with this secret, or None."""
         now = time.monotonic()
         cached = self.known.get(secret)
         if cached is None or cached[0] < now:
-            assert self.pool is not None
-            async with self.pool.acquire() as conn:
+            pool = await self._prepare()
+            async with pool.acquire() as conn:
                 cached = (now + self.ttl, await holder(conn, secret))
             self.known[secret] = cached
             self.known.move_to_end(secret)

@@ -1,19 +1,26 @@
 """Helpers for tests that run the real servers and services as separate processes."""
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
+from pydantic import ValidationError
 
+from events.model import Outcome
 from services.adapters.kafka import read_to_end
 from services.infra.processes import start_service, stop
+from services.integrity.checkpoints import Checkpoint, load_public_key
+from services.integrity.log_check import verify_log
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -110,3 +117,104 @@ def healthy(url: str) -> bool | None:
         return True if httpx.get(f"{url}/health", timeout=2).status_code == 200 else None
     except httpx.HTTPError:
         return None
+
+
+# --- the decider's promise, checked on the topics ---------------------------------------------
+
+
+async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks: int) -> None:
+    """Publish in ``chunks`` spread over time, so that the stream outlives several faults."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        size = -(-len(messages) // chunks)
+        for start in range(0, len(messages), size):
+            for case_id, value in messages[start : start + size]:
+                await producer.send(settings.submissions_topic, value, key=case_id.encode())
+            await producer.flush()
+            await asyncio.sleep(0.4)
+    finally:
+        await producer.stop()
+
+
+def submission_ids(messages: Iterable[tuple[str, bytes]]) -> set[str]:
+    return {json.loads(value)["submission_id"] for _, value in messages}
+
+
+def outcome_or_none(value: bytes) -> Outcome | None:
+    """An outcome; None for junk put on the topic by a test (``casetrail verify`` names it)."""
+    try:
+        return Outcome.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+async def all_outcomes(settings: Settings, expected: set[str], seconds: float) -> list[Outcome]:
+    """Every outcome on the topic, once each submission of ``expected`` has one."""
+    decided: set[str] = set()
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                records = await whole_topic(settings, settings.outcomes_topic)
+                outcomes = [o for _, _, value in records if (o := outcome_or_none(value))]
+                decided = {str(o.submission_id) for o in outcomes}
+                if decided >= expected:
+                    return outcomes
+                await asyncio.sleep(1)
+    except TimeoutError:
+        missing = len(expected - decided)
+        raise AssertionError(f"{missing} submissions have no outcome after {seconds}s") from None
+
+
+async def assert_exactly_once(
+    settings: Settings,
+    expected: set[str],
+    sent: set[str] | None = None,
+    resent: bool = False,
+    seconds: float = 240,
+) -> dict[str, int]:
+    """The decider's promise: every submission of ``expected`` has exactly one answer (with
+    ``resent``, clients sent some again and got the very same outcome again: one distinct
+    outcome each), none of a submission that was not ``sent`` (default: ``expected``); every
+    accepted step is exactly one event; versions are gapless per case; the signed log
+    verifies. Returns the figures."""
+    sent = expected if sent is None else sent
+    outcomes = await all_outcomes(settings, expected, seconds)
+    answers: dict[str, set[Outcome]] = {}
+    for outcome in outcomes:
+        answers.setdefault(str(outcome.submission_id), set()).add(outcome)
+    assert set(answers) <= sent, "no answer to a submission nobody sent"
+    if not resent:
+        repeated = Counter(str(o.submission_id) for o in outcomes)
+        assert [s for s, n in repeated.items() if n != 1] == [], "one outcome per submission"
+    assert [s for s, a in answers.items() if len(a) != 1] == [], "one answer per submission"
+    accepted = {s for s, a in answers.items() if next(iter(a)).status == "accepted"}
+
+    events = await whole_topic(settings, settings.events_topic)
+    written = Counter(json.loads(raw)["submission_id"] for _, _, raw in events)
+    assert [s for s, n in written.items() if n != 1] == [], "each accepted step exactly once"
+    assert set(written) == accepted, "an event for every accepted submission, none for others"
+    versions: dict[str, list[int]] = {}
+    for _, _, raw in sorted(events):  # (partition, offset): the log's order
+        event = json.loads(raw)
+        versions.setdefault(event["case_id"], []).append(event["version"])
+    gaps = {case: v for case, v in versions.items() if v != list(range(1, len(v) + 1))}
+    assert gaps == {}, "versions gapless per case"
+
+    checkpoints = [
+        Checkpoint.model_validate_json(raw)
+        for _, _, raw in await whole_topic(settings, settings.checkpoints_topic)
+    ]
+    report = verify_log(events, checkpoints, load_public_key(settings.signing_key_path))
+    assert report.intact, [str(p) for p in report.problems[:10]]
+    assert report.checkpoints > 0
+    return {
+        "sent": len(sent),
+        "outcomes": len(outcomes),
+        "submissions answered": len(answers),
+        "accepted": len(accepted),
+        "events": len(events),
+        "checkpoints": report.checkpoints,
+    }

@@ -7,6 +7,7 @@ the decider's ``RejectionCode`` instead (its values are codes of the same shape)
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from projections.transient import describe, is_transient
 from services.tokens import Token, TokenCache
 
 
@@ -35,6 +37,10 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    """503: PostgreSQL does not answer (down, restarting, out of connections); try again."""
+    KAFKA_UNAVAILABLE = "kafka_unavailable"
+    """503: the gateway cannot reach Kafka; resend the same submission (same submission_id)."""
 
 
 class ErrorBody(BaseModel):
@@ -51,9 +57,19 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+RETRY_AFTER_S = 5
+"""What a 503 (``database_unavailable``, ``kafka_unavailable``) asks the client to wait before
+trying again."""
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {"code": code, "message": message, **extra}
     return JSONResponse(status_code=status, content=body)
+
+
+def database_unavailable(message: str) -> ApiError:
+    """The 503 for a request that needs PostgreSQL while it does not answer."""
+    return ApiError(503, ErrorCode.DATABASE_UNAVAILABLE, message)
 
 
 async def authenticated(tokens: TokenCache, authorization: str | None) -> Token:
@@ -81,7 +97,20 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.code in (ErrorCode.DATABASE_UNAVAILABLE, ErrorCode.KAFKA_UNAVAILABLE):
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    # A request whose database call failed for a reason that passes (PostgreSQL down, restarting,
+    # the connection lost) gets a 503 it may retry; any other error stays the 500 it is.
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc
+        return await api_error(request, database_unavailable(f"PostgreSQL: {describe(exc)}"))
+
+    for error_class in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(error_class, database_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

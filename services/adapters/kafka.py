@@ -3,8 +3,8 @@
 - ``admin``: an admin client, closed when the block ends;
 - ``committed_consumer``: a consumer that sees committed records only and never commits offsets;
 - ``read_until`` / ``read_to_end``: records of assigned partitions up to given end offsets;
-- the topic layout of ``../shared/DESIGN.md``: ``create_topics``, ``check_copartitioned``,
-  ``delete_topics``.
+- the topic layout of ``../shared/DESIGN.md``: ``create_topics`` (replicated for the cluster's
+  size: ``replication``), ``check_copartitioned``, ``delete_topics``.
 """
 
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.settings import Settings
@@ -30,6 +31,25 @@ class TopologyError(RuntimeError):
 
 class UnequalPartitions(TopologyError):
     """Topics that must be co-partitioned are not: only an operator can fix that."""
+
+
+def unreachable(error: BaseException) -> bool:
+    """Kafka, or a topic, is not there (yet): worth waiting for, where unequal partition counts
+    are not."""
+    return isinstance(error, (KafkaError, OSError, TopologyError)) and not isinstance(
+        error, UnequalPartitions
+    )
+
+
+async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    """``consumer``, started; if it cannot start, it is stopped (it is spent) and the error
+    raised: make a new one to try again."""
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
 
 
 @asynccontextmanager
@@ -157,44 +177,69 @@ async def event_partitions(settings: Settings) -> list[TopicPartition]:
     return [TopicPartition(settings.events_topic, p) for p in range(count)]
 
 
-async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
-    """Create the topics DESIGN.md lists; check the partition counts of those that exist."""
-    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-    days = {"retention.ms": WEEK_MS}
-    wanted = {
-        settings.submissions_topic: (settings.partitions, days),
-        settings.events_topic: (settings.partitions, forever),
-        settings.outcomes_topic: (settings.partitions, days),
-        settings.checkpoints_topic: (settings.partitions, forever),
-        settings.deadletter_topic: (
-            1,
-            {**forever, "max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
-        ),
+def replication(brokers: int) -> tuple[int, dict[str, str]]:
+    """Replicas per partition and the topic config that goes with them, for a cluster of
+    ``brokers``: min(3, brokers) replicas; with 3, a write is acknowledged (acks=all) once two
+    replicas have it, so one broker may fail without losing an acknowledged record or stopping
+    writes. One broker: one replica, min.insync.replicas=1 (nothing survives that broker's disk)."""
+    replicas = min(3, brokers)
+    return replicas, {"min.insync.replicas": "2" if replicas >= 3 else "1"}
+
+
+def topic_layout(settings: Settings) -> dict[str, tuple[int, int, dict[str, str]]]:
+    """Each topic DESIGN.md lists: (partitions, replicas, topic config)."""
+    replicas, durable = replication(settings.kafka_brokers)
+    forever = {"retention.ms": "-1", "retention.bytes": "-1", **durable}
+    days = {"retention.ms": WEEK_MS, **durable}
+    dead_letters = {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
+    return {
+        settings.submissions_topic: (settings.partitions, replicas, days),
+        settings.events_topic: (settings.partitions, replicas, forever),
+        settings.outcomes_topic: (settings.partitions, replicas, days),
+        settings.checkpoints_topic: (settings.partitions, replicas, forever),
+        settings.deadletter_topic: (1, replicas, {**forever, **dead_letters}),
     }
+
+
+async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
+    """Create the topics DESIGN.md lists, replicated as ``replication`` says for the settings'
+    broker count; check the partition counts (and that no topic has fewer replicas than wanted)
+    of those that exist."""
+    layout = topic_layout(settings)
     async with admin(settings.kafka_bootstrap) as client:
         existing = set(await client.list_topics())
         missing = [
-            NewTopic(name, count, 1, topic_configs=config)
-            for name, (count, config) in wanted.items()
+            NewTopic(name, count, replicas, topic_configs=config)
+            for name, (count, replicas, config) in layout.items()
             if name not in existing
         ]
         if missing:
             await client.create_topics(missing)
-            say("topics: created " + ", ".join(t.name for t in missing))
-        present = [name for name in wanted if name in existing]
+            each = f" ({missing[0].replication_factor} replicas each)"
+            say("topics: created " + ", ".join(t.name for t in missing) + each)
+        present = [name for name in layout if name in existing]
         for description in await client.describe_topics(present) if present else []:
-            name, count = description["topic"], len(description["partitions"])
-            if count != wanted[name][0]:
+            name, partitions = description["topic"], description["partitions"]
+            count, replicas, _ = layout[name]
+            if len(partitions) != count:
                 raise TopologyError(
-                    f"topic {name} has {count} partitions, settings say {wanted[name][0]}"
+                    f"topic {name} has {len(partitions)} partitions, settings say {count}"
+                )
+            fewest = min(len(p["replicas"]) for p in partitions)
+            if fewest < replicas:
+                raise TopologyError(
+                    f"topic {name} has {fewest} replicas, {settings.kafka_brokers} brokers"
+                    f" want {replicas}"
                 )
         if present:
             say("topics: present " + ", ".join(present))
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+async def create_topic(bootstrap: str, name: str, partitions: int, brokers: int = 1) -> None:
+    """One topic (a test's or a benchmark's baseline), replicated as ``replication`` says."""
+    replicas, config = replication(brokers)
     async with admin(bootstrap) as client:
-        await client.create_topics([NewTopic(name, partitions, 1)])
+        await client.create_topics([NewTopic(name, partitions, replicas, topic_configs=config)])
 
 
 async def delete_topics(settings: Settings) -> None:
@@ -206,11 +251,15 @@ async def delete_topics(settings: Settings) -> None:
             await client.delete_topics(doomed)
 
 
-async def kafka_ready(bootstrap: str) -> bool:
-    """Whether the broker answers admin requests (it may accept connections before that)."""
+async def kafka_ready(bootstrap: str, brokers: int = 1) -> bool:
+    """Whether the broker answers admin requests (it may accept connections before that) and
+    the cluster has at least ``brokers`` brokers registered and unfenced."""
     try:
         async with admin(bootstrap) as client:
             await client.list_topics()
+            if brokers > 1:
+                described = await client.describe_cluster()
+                return len(described["brokers"]) >= brokers
         return True
     except Exception:
         return False

@@ -76,7 +76,11 @@ async def _write_log(
     state = PartitionState(load_officers(settings.officers_file))
     partition_of = partitioner(settings.partitions)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, max_batch_size=1 << 20
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=1 << 20,
     )
     await producer.start()
     rows: list[tuple[Any, ...]] = []

@@ -33,7 +33,9 @@ async def bench_write(
     settings = demo_settings(base.isolated(f"bench-{run}"))
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
-    await create_topic(settings.kafka_bootstrap, baseline_topic, settings.partitions)
+    await create_topic(
+        settings.kafka_bootstrap, baseline_topic, settings.partitions, settings.kafka_brokers
+    )
     ensure_dev_key(settings.signing_key_path)
     decider = start_service("decider", settings, settings.state_dir / "logs" / "bench-decider.log")
     bootstrap, into, out_of = (
@@ -84,7 +86,12 @@ async def _round_trip(
         auto_offset_reset="latest",
         fetch_max_wait_ms=5,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0 if lone else 5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=0 if lone else 5,
+    )
     await consumer.start()
     await producer.start()
     await consumer.seek_to_end()

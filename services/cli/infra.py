@@ -11,6 +11,7 @@ from services.adapters.kafka import TopologyError, create_topics
 from services.cli.common import fail
 from services.infra import (
     InfraError,
+    LocalKafkaCluster,
     LocalPostgres,
     LocalServer,
     bring_up,
@@ -34,6 +35,27 @@ Components = Annotated[
 ]
 
 
+Brokers = Annotated[
+    int | None,
+    typer.Option(
+        "--brokers",
+        min=1,
+        max=9,
+        help="Kafka brokers: 1, or 3 for a local cluster (nodes on consecutive ports from"
+        " CASETRAIL_KAFKA_BOOTSTRAP's first, or on each address it lists), topics with 3"
+        " replicas and min.insync.replicas=2 (default: CASETRAIL_KAFKA_BROKERS, 1)",
+        show_default=False,
+    ),
+]
+
+
+def _settings(brokers: int | None) -> Settings:
+    settings = Settings()
+    if brokers is None:
+        return settings
+    return settings.model_copy(update={"kafka_brokers": brokers})
+
+
 def _chosen(settings: Settings, which: list[Component] | None) -> list[LocalServer]:
     everything = components(settings)
     return [everything[c.value] for c in (which or list(Component))]
@@ -46,10 +68,11 @@ def _topics_and_key(settings: Settings) -> None:
 
 
 @app.command("up")
-def up(which: Components = None) -> None:
+def up(which: Components = None, brokers: Brokers = None) -> None:
     """Start Kafka and PostgreSQL if they do not answer, then create the topics and database.
-    If that fails, the servers this call started are stopped again."""
-    settings = Settings()
+    If that fails, the servers this call started are stopped again. With --brokers 3, a local
+    3-node Kafka cluster (run it again to bring back a node that died)."""
+    settings = _settings(brokers)
     try:
         started = bring_up(_chosen(settings, which), typer.echo)
         try:
@@ -60,13 +83,19 @@ def up(which: Components = None) -> None:
             raise
     except (InfraError, TopologyError) as error:
         raise fail(error) from error
+    kafka = components(settings)["kafka"]
+    if isinstance(kafka, LocalKafkaCluster) and kafka.bootstrap != settings.kafka_bootstrap:
+        typer.echo(
+            "clients: export CASETRAIL_KAFKA_BOOTSTRAP="
+            f"{kafka.bootstrap} CASETRAIL_KAFKA_BROKERS={settings.kafka_brokers}"
+        )
 
 
 @app.command("init")
-def init() -> None:
-    """Create the topics, the database and a development signing key, on servers that already
-    run (e.g. under Docker)."""
-    settings = Settings()
+def init(brokers: Brokers = None) -> None:
+    """Create the topics (replicated for --brokers), the database and a development signing key,
+    on servers that already run (e.g. under Docker)."""
+    settings = _settings(brokers)
     try:
         _topics_and_key(settings)
         asyncio.run(LocalPostgres(settings).ensure_database(typer.echo))
@@ -75,18 +104,20 @@ def init() -> None:
 
 
 @app.command("down")
-def down(which: Components = None) -> None:
-    """Stop the servers that 'infra up' started (by pid); servers found running are left alone."""
-    for server in _chosen(Settings(), which):
+def down(which: Components = None, brokers: Brokers = None) -> None:
+    """Stop the servers that 'infra up' started (by pid), every node of a cluster (give the same
+    --brokers as to 'up'); servers found running are left alone."""
+    for server in _chosen(_settings(brokers), which):
         server.down(typer.echo)
 
 
 @app.command("status")
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    brokers: Brokers = None,
 ) -> None:
-    """Say which servers answer where, and which of them 'infra up' started."""
-    statuses = [server.status() for server in _chosen(Settings(), None)]
+    """Say which servers answer where (each node of a cluster), and which 'infra up' started."""
+    statuses = [s for server in _chosen(_settings(brokers), None) for s in server.statuses()]
     if as_json:
         typer.echo(json.dumps([s.__dict__ for s in statuses]))
         return

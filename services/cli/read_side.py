@@ -24,8 +24,8 @@ from services.settings import Settings
 
 
 def lag(as_json: AsJson = False) -> None:
-    """How far each projection is behind the log, and any event it could not apply.
-    Exits 1 when a projection is unhealthy."""
+    """How far each projection is behind the log, any event it could not apply, and partitions
+    retrying after failures that pass. Exits 1 when a projection is unhealthy."""
     settings = Settings()
     report = on_database(settings, lambda conn: lag_of(settings, conn), TopologyError)
     if as_json:
@@ -38,6 +38,8 @@ def lag(as_json: AsJson = False) -> None:
             for error in r.errors:
                 where = f"p{error['partition']}@{error['log_offset']}"
                 typer.echo(f"  {where}: {error['error']} (stopped here)")
+            for retry in r.retrying:
+                typer.echo(f"  p{retry['partition']}: {retry['summary']}")
     if not all(r.healthy for r in report):
         raise typer.Exit(1)
 

@@ -50,14 +50,15 @@ from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
+from projections.transient import Backoff, keep_trying
 from services.adapters.kafka import (
     DEAD_LETTER_MAX_BYTES,
     Record,
-    TopologyError,
-    UnequalPartitions,
     check_copartitioned,
     partitioner,
     read_to_end,
+    started,
+    unreachable,
 )
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
@@ -136,21 +137,6 @@ class OwnedPartition:
     """The next submission to decide: every record before it has its answer on the log."""
 
 
-@dataclass
-class Backoff:
-    """When to try again after the n-th failure in a row: 1 s, 2 s, 4 s … at most ``cap``."""
-
-    cap: float = 30.0
-    failures: dict[int, int] = field(default_factory=dict)
-
-    def failed(self, key: int) -> float:
-        self.failures[key] = self.failures.get(key, 0) + 1
-        return min(self.cap, 2.0 ** (self.failures[key] - 1))
-
-    def succeeded(self, key: int) -> None:
-        self.failures.pop(key, None)
-
-
 GOODBYE_S = 5.0
 """How long a stopping decider waits for its last round, the group and its producers."""
 
@@ -167,13 +153,14 @@ class Decider(ConsumerRebalanceListener):
         """Revoked, kept until the new assignment says whether they come back."""
         self.pending: dict[int, float] = {}
         """Assigned but not taken over yet (paused), with the monotonic time of the next try."""
-        self.backoff = Backoff()
+        self.backoffs: dict[int, Backoff] = {}
+        """Per partition: how long to wait before taking it over again after a failure."""
         self.closing: set[asyncio.Task[None]] = set()
         self.partition_count = 0
-        self.consumer = self._consumer()
+        self.consumer: AIOKafkaConsumer  # made, and made again, by _connect
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.decider_group,
             enable_auto_commit=False,
@@ -186,6 +173,8 @@ class Decider(ConsumerRebalanceListener):
             # join the group during a rolling upgrade.
             partition_assignment_strategy=(StickyPartitionAssignor, RoundRobinPartitionAssignor),
         )
+        consumer.subscribe([self.settings.submissions_topic], listener=self)
+        return consumer
 
     async def run(self, stop: asyncio.Event) -> None:
         if not await self._connect(stop):
@@ -211,22 +200,22 @@ class Decider(ConsumerRebalanceListener):
 
     async def _decide_until(self, stop: asyncio.Event) -> None:
         activity = Activity()
-        failures = Backoff(cap=10.0)
+        failures = Backoff(first=1.0, cap=10.0)
         while not stop.is_set():
             try:
                 await self._take_over_due()
                 waited = time.perf_counter()
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-                started = time.perf_counter()
+                began = time.perf_counter()
                 async with self.lock:
                     await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
                     await _each(self._checkpoint_if_due(o) for o in list(self.owned.values()))
-                activity.add(batches, started - waited, time.perf_counter() - started)
-                failures.succeeded(0)
+                activity.add(batches, began - waited, time.perf_counter() - began)
+                failures = Backoff(first=1.0, cap=10.0)
             except KafkaError as error:
                 # The consumer reports trouble with the group or the brokers; it reconnects by
                 # itself: wait a little and carry on.
-                delay = failures.failed(0)
+                delay = failures.next_delay()
                 log.warning("Kafka: %s; going on in %.0f s", error, delay)
                 await _sleep(stop, delay)
 
@@ -246,27 +235,16 @@ class Decider(ConsumerRebalanceListener):
     async def _connect(self, stop: asyncio.Event) -> bool:
         """Wait for Kafka and the topics (an outage at start is no reason to exit); False if
         stopped before they came. Unequal partition counts need an operator: that raises."""
-        backoff = Backoff(cap=10.0)
-        while not stop.is_set():
-            try:
-                self.partition_count = await check_copartitioned(self.settings)
-                self.consumer.subscribe([self.settings.submissions_topic], listener=self)
-                await self.consumer.start()
-                return True
-            except UnequalPartitions:
-                raise
-            except (KafkaError, OSError, TopologyError) as error:
-                delay = backoff.failed(0)
-                log.warning(
-                    "waiting for Kafka at %s (%s); trying again in %.0f s",
-                    self.settings.kafka_bootstrap,
-                    error,
-                    delay,
-                )
-                await self.consumer.stop()
-                self.consumer = self._consumer()  # a consumer that failed to start is spent
-                await _sleep(stop, delay)
-        return False
+
+        async def attempt() -> AIOKafkaConsumer:
+            self.partition_count = await check_copartitioned(self.settings)
+            # The listener works on self.consumer, and may be called before start() returns.
+            self.consumer = self._consumer()
+            return await started(self.consumer)
+
+        waiting = f"waiting for Kafka at {self.settings.kafka_bootstrap}"
+        backoff = Backoff(first=1.0, cap=10.0)
+        return await keep_trying(attempt, waiting, log, stop, unreachable, backoff) is not None
 
     # --- partition ownership -------------------------------------------------------------
 
@@ -279,7 +257,7 @@ class Decider(ConsumerRebalanceListener):
                     self.kept[tp.partition] = owned
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        # No await before the loop ends: the main loop sees either all of this or none of it.
+        # No await here: the main loop sees either all of this or none of it.
         now = time.monotonic()
         for tp in assigned:
             kept = self.kept.pop(tp.partition, None)
@@ -287,13 +265,18 @@ class Decider(ConsumerRebalanceListener):
                 # Ours before and ours again: if someone else had it meanwhile, their producer
                 # fenced ours and the next batch fails over to a fresh take-over.
                 self.owned[tp.partition] = kept
-                self.consumer.seek(tp, kept.next_offset)
             elif tp.partition not in self.owned:
                 self.pending[tp.partition] = now
-                self.consumer.pause(tp)
         for kept in self.kept.values():
             self._close(kept)
         self.kept.clear()
+        # Positions last: aiokafka logs and swallows a listener's exception, so the bookkeeping
+        # above must hold even if one of these fails (a take-over seeks and resumes anyway).
+        for tp in assigned:
+            if tp.partition in self.pending:
+                self.consumer.pause(tp)
+            else:
+                self.consumer.seek(tp, self.owned[tp.partition].next_offset)
 
     async def _take_over_due(self) -> None:
         if not any(at <= time.monotonic() for at in self.pending.values()):
@@ -324,7 +307,7 @@ class Decider(ConsumerRebalanceListener):
             if next_offset is None:
                 next_offset = (await self.consumer.beginning_offsets([tp]))[tp]
         except Exception as error:
-            delay = self.backoff.failed(partition)
+            delay = self._backoff(partition).next_delay()
             log.warning(
                 "partition %d: take-over failed (%s: %s); trying again in %.0f s",
                 partition,
@@ -339,7 +322,6 @@ class Decider(ConsumerRebalanceListener):
             self._close_producer(producer)  # no longer ours
             return
         del self.pending[partition]
-        self.backoff.succeeded(partition)
         self.owned[partition] = OwnedPartition(partition, producer, state, chain, next_offset)
         self.consumer.seek(tp, next_offset)
         self.consumer.resume(tp)
@@ -390,7 +372,7 @@ class Decider(ConsumerRebalanceListener):
     def _release(self, owned: OwnedPartition, error: BaseException) -> None:
         """Writing failed: drop the partition's producer and state, take it over afresh later."""
         partition = owned.partition
-        delay = self.backoff.failed(partition)
+        delay = self._backoff(partition).next_delay()
         log.warning(
             "partition %d: writing failed (%s: %s); taking it over again in %.0f s",
             partition,
@@ -404,6 +386,11 @@ class Decider(ConsumerRebalanceListener):
         if tp in self.consumer.assignment():
             self.consumer.pause(tp)
             self.pending[partition] = time.monotonic() + delay
+
+    def _backoff(self, partition: int) -> Backoff:
+        """1 s, 2 s, 4 s … at most 30 s between take-overs of a partition that keeps failing;
+        forgotten once a batch of it commits."""
+        return self.backoffs.setdefault(partition, Backoff(first=1.0, cap=30.0))
 
     def _close(self, owned: OwnedPartition) -> None:
         owned.state.abort()
@@ -442,7 +429,7 @@ class Decider(ConsumerRebalanceListener):
         owned.state.commit()
         owned.chain = chain
         owned.next_offset = records[-1].offset + 1
-        self.backoff.succeeded(owned.partition)
+        self.backoffs.pop(owned.partition, None)
         log.debug("partition %d: %d submissions decided", tp.partition, len(records))
 
     async def _write(

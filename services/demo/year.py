@@ -304,7 +304,10 @@ async def load(settings: Settings, say: Say) -> dict[str, int]:
     bodies = submissions()
     wanted = {s["submission_id"] for s in bodies}
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=10,
     )
     await producer.start()
     try:

@@ -1,16 +1,24 @@
 """The gateway: departments POST submissions over HTTP; it publishes them to Kafka and waits for
 the decider's outcome, answering 201 (accepted), 4xx (rejected, with the code) or 202 (still
-pending after the timeout, with a URL to ask again)."""
+pending after the timeout, with a URL to ask again).
+
+Kafka may be away when the gateway starts or go away later: the gateway keeps serving, answers
+503 ``kafka_unavailable`` to submissions it could not hand over (the client resends the same
+submission: the decider never decides a submission_id twice), says so at ``/health``, and
+reconnects by itself."""
 
 import asyncio
+import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from faststream.exceptions import FastStreamException
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
 from starlette.middleware.base import RequestResponseEndpoint
@@ -29,6 +37,8 @@ from services.adapters.http import (
 )
 from services.settings import Settings
 from services.tokens import Token, TokenCache, TokenRole
+
+log = logging.getLogger("casetrail.gateway")
 
 HTTP_STATUS_OF = {
     RejectionCode.INVALID_PAYLOAD: 422,
@@ -89,7 +99,14 @@ def outcome_response(outcome: Outcome, accepted_status: int = 201) -> JSONRespon
 def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker, Publisher]:
     """The gateway's side of Kafka: what it publishes and what it reads. The AsyncAPI document
     (``casetrail asyncapi``) is generated from these declarations."""
-    broker = KafkaBroker(settings.kafka_bootstrap)
+    broker = KafkaBroker(
+        settings.kafka_servers,  # a list: faststream would take "a:1,b:2" for one host
+        acks="all",
+        enable_idempotence=True,
+        # A submission not handed over in this time gets a 503 (resend), not a hung request.
+        request_timeout_ms=int(settings.outcome_timeout_s * 1000),
+        log_level=logging.DEBUG,  # not two INFO lines for every outcome that passes by
+    )
     submissions = broker.publisher(
         settings.submissions_topic,
         title=settings.submissions_topic,
@@ -112,17 +129,78 @@ def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker,
     return broker, submissions
 
 
+class KafkaLink:
+    """The gateway's connection to Kafka: made in the background, retried until it holds."""
+
+    def __init__(self, broker: KafkaBroker, bootstrap: str):
+        self.broker, self.bootstrap = broker, bootstrap
+        self.connected = False
+        self.last_error = "not connected yet"
+
+    async def connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.broker.start()
+                self.connected = True
+                log.info("connected to Kafka at %s", self.bootstrap)
+                return
+            except (KafkaError, OSError, FastStreamException) as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.warning("Kafka at %s: %s; trying again in %.0f s", self.bootstrap, error, delay)
+                await self.broker.stop()  # what the failed start half-opened
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def disconnect(self) -> None:
+        """Stop the broker; with Kafka away that would wait for it, so only for a while."""
+        try:
+            async with asyncio.timeout(5):
+                await self.broker.stop()
+        except TimeoutError:
+            log.warning("Kafka at %s did not answer the goodbye; stopping anyway", self.bootstrap)
+
+    async def hand_over(self, publish: Callable[[], Awaitable[object]], seconds: float) -> None:
+        """Publish, or raise the 503 that tells the client to resend the same submission."""
+        if not self.connected:
+            raise self._unavailable(self.last_error)
+        try:
+            async with asyncio.timeout(seconds):
+                await publish()
+        except (KafkaError, FastStreamException, TimeoutError) as error:
+            raise self._unavailable(f"{type(error).__name__}: {error}") from error
+
+    async def problem(self) -> str | None:
+        """None when Kafka answers; else what is wrong, for ``/health``."""
+        if not self.connected:
+            return f"connecting to {self.bootstrap}: {self.last_error}"
+        if not await self.broker.ping(timeout=2.0):
+            return f"{self.bootstrap} does not answer"
+        return None
+
+    def _unavailable(self, why: str) -> ApiError:
+        return ApiError(
+            503,
+            ErrorCode.KAFKA_UNAVAILABLE,
+            f"Kafka 暂不可用，请稍后用同一 submission_id 重新提交 / Kafka is unavailable ({why});"
+            " resend the same submission (same submission_id) later: it is never decided twice",
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     outcomes = Outcomes()
     broker, submissions = kafka_contract(settings, outcomes)
     known_tokens = TokenCache()
 
+    kafka = KafkaLink(broker, settings.kafka_bootstrap)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await known_tokens.start(settings.postgres_dsn)
-        await broker.start()
+        connecting = asyncio.create_task(kafka.connect())
         yield
-        await broker.stop()
+        connecting.cancel()
+        await kafka.disconnect()
         await known_tokens.stop()
 
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Token:
@@ -177,8 +255,11 @@ def create_app(settings: Settings) -> FastAPI:
             )
         future = outcomes.expect(submission.submission_id)
         try:
-            await submissions.publish(
-                submission.model_dump_json().encode(), key=submission.case_id.encode()
+            await kafka.hand_over(
+                lambda: submissions.publish(
+                    submission.model_dump_json().encode(), key=submission.case_id.encode()
+                ),
+                settings.outcome_timeout_s,
             )
             outcome = await asyncio.wait_for(asyncio.shield(future), settings.outcome_timeout_s)
         except TimeoutError:
@@ -204,8 +285,12 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return outcome_response(outcome, accepted_status=200)
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/health", responses={503: {"description": "Kafka does not answer"}})
+    async def health() -> JSONResponse:
+        """200 when the gateway can hand submissions to Kafka; 503 (saying why) when not."""
+        problem = await kafka.problem()
+        if problem is None:
+            return JSONResponse({"status": "ok", "kafka": "ok"})
+        return JSONResponse({"status": "unavailable", "kafka": problem}, status_code=503)
 
     return app

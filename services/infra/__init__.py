@@ -3,7 +3,7 @@ and the service processes the demo and the tests start."""
 
 from collections.abc import Iterable
 
-from services.infra.kafka_server import LocalKafka
+from services.infra.kafka_server import LocalKafka, LocalKafkaCluster, local_kafka
 from services.infra.postgres_server import LocalPostgres
 from services.infra.servers import InfraError, LocalServer, ServerStatus, answers, wait_until
 from services.progress import Say
@@ -12,6 +12,7 @@ from services.settings import Settings
 __all__ = [
     "InfraError",
     "LocalKafka",
+    "LocalKafkaCluster",
     "LocalPostgres",
     "LocalServer",
     "ServerStatus",
@@ -24,7 +25,9 @@ __all__ = [
 
 
 def components(settings: Settings) -> dict[str, LocalServer]:
-    return {"kafka": LocalKafka(settings), "postgres": LocalPostgres(settings)}
+    """The local servers: Kafka (one broker, or a cluster of ``CASETRAIL_KAFKA_BROKERS``) and
+    PostgreSQL."""
+    return {"kafka": local_kafka(settings), "postgres": LocalPostgres(settings)}
 
 
 def bring_up(servers: Iterable[LocalServer], say: Say) -> list[LocalServer]:

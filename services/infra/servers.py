@@ -80,13 +80,18 @@ class LocalServer:
         self.host, self.port = host, port
         self.pid_file, self.marker = pid_file, marker
 
+    def running_pid(self) -> int | None:
+        """The pid of the process ``up`` started, while it still runs."""
+        return _running(self.pid_file, self.marker)
+
     def status(self) -> ServerStatus:
         return ServerStatus(
-            self.name,
-            f"{self.host}:{self.port}",
-            answers(self.host, self.port),
-            _running(self.pid_file, self.marker),
+            self.name, f"{self.host}:{self.port}", answers(self.host, self.port), self.running_pid()
         )
+
+    def statuses(self) -> list[ServerStatus]:
+        """One status per process (a local Kafka cluster has one per node)."""
+        return [self.status()]
 
     def up(self, say: Say) -> None:
         raise NotImplementedError

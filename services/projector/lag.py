@@ -19,10 +19,11 @@ class Lag:
     build: int | None
     behind: dict[int, int]
     errors: list[dict[str, Any]]
+    retrying: list[dict[str, Any]]
 
     @property
     def healthy(self) -> bool:
-        return self.build is not None and not self.errors
+        return self.build is not None and not self.errors and not self.retrying
 
 
 async def lag(settings: Settings, conn: Connection) -> list[Lag]:
@@ -33,8 +34,9 @@ async def lag(settings: Settings, conn: Connection) -> list[Lag]:
         build = await builds.live_build(conn, name)
         stored = await builds.live_offsets(conn, name, settings.events_topic)
         errors = await health.errors(conn, name, build) if build is not None else []
+        retrying = await health.retrying(conn, name, build) if build is not None else []
         behind = await _behind(settings, stored, ends)
-        report.append(Lag(name, build, behind, errors))
+        report.append(Lag(name, build, behind, errors, retrying))
     return report
 
 

@@ -1,15 +1,29 @@
-"""Composition root of the projector: one runner per projection, sharing a connection pool."""
+"""Composition root of the projector: one runner per projection, sharing a connection pool.
+
+The projector never exits because PostgreSQL is away: it waits for it at start-up (a warning a
+try), and the runners wait out outages while they run (``services.projector.runtime``)."""
 
 import asyncio
+import logging
 
 from projections.catalog import PROJECTIONS
 from projections.db import create_pool
+from projections.transient import keep_trying
 from services.projector.runtime import ProjectionRunner
 from services.settings import Settings
 
+log = logging.getLogger("casetrail.projector")
+
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    pool = await create_pool(settings.postgres_dsn)
+    pool = await keep_trying(
+        lambda: create_pool(settings.postgres_dsn, connect_timeout=10),
+        "connecting to PostgreSQL",
+        log,
+        stop,
+    )
+    if pool is None:
+        return  # stopped before PostgreSQL answered
     try:
         runners = [
             ProjectionRunner(

@@ -7,25 +7,69 @@ used. On every assignment the runtime seeks to the stored offsets, and a batch i
 the stored offset is still the one it started from, so an instance that lost its partition can
 never write behind its successor.
 
-An event a projection cannot apply is never skipped: the events before it are applied, the
-error is recorded with the event's coordinates in ``projection_errors``, and that partition
-stops advancing until someone fixes the cause and restarts the projector.
+A write that fails is one of two things (``projections.transient.is_transient`` tells which):
+
+- **A failure that passes**: the connection was lost or refused, PostgreSQL is restarting, out of
+  connections or broke a deadlock by rolling this transaction back. Nothing is wrong with the
+  events: the partition is paused, sought back to its stored offset and tried again after a
+  backoff (0.2 s doubling to 5 s), for as long as it takes. The loop never sleeps for it: the
+  other partitions go on, and the consumer keeps polling, so it stays in its group however long
+  PostgreSQL is away. Reading the stored offsets at an assignment is retried the same way.
+- **An event the projection cannot apply** (a bug, a constraint the data breaks, a payload it
+  does not understand): it is never skipped. The events before it are applied, the error is
+  recorded with the event's coordinates in ``projection_errors``, and that partition stops
+  advancing until someone fixes the cause and restarts the projector (or the partition moves to
+  another instance, which tries it once more). The batch that gets past the event deletes its
+  error row in its own transaction, so the projection reports healthy again.
+
+Where an operator sees a partition retrying: the state lives in this process, since while
+PostgreSQL is down nothing else can hold it, and failed attempts log warnings with how long the
+partition has been retrying and how many attempts it took (at most one a projection every 10 s,
+with a count of those held back: ``services.logs``). Each failed attempt also upserts, best
+effort, a ``projection_retrying`` row (since, attempts, last error): that write succeeds exactly
+when PostgreSQL answers but the partition's writes still fail (deadlocks over and over, lock or
+statement timeouts), and then ``GET /health/projections`` and ``casetrail lag`` show it and
+answer 503 / exit 1. While PostgreSQL is down altogether they cannot read anything and say so
+themselves (503 ``database_unavailable``). The first write that goes through deletes the row in
+its own transaction; a new owner of the partition deletes the previous owner's row when it is
+assigned the partition. No health endpoint of the projector's own: one more port to configure
+and watch, for what those two already show.
 """
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 
 from projections import apply, builds
 from projections.apply import BuildSwitched
 from projections.projection import LoggedEvent, Projection
-from services.adapters.kafka import Record
+from projections.transient import Backoff, describe, is_transient, keep_trying
+from services.adapters.kafka import Record, started, unreachable
 
 log = logging.getLogger("casetrail.projector")
+
+REPORT_TIMEOUT_S = 5.0
+"""How long recording a partition's retry state may take (it is best effort)."""
+
+
+@dataclass
+class Retry:
+    """A partition whose writes (or whose stored offset) failed for a reason that passes."""
+
+    error: str
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    backoff: Backoff = field(default_factory=Backoff)
+    due: float | None = None
+    """When to try again (monotonic); None once resumed, while the retried batch is fetched."""
 
 
 class ProjectionRunner(ConsumerRebalanceListener):
@@ -42,65 +86,201 @@ class ProjectionRunner(ConsumerRebalanceListener):
     ):
         self.projection = projection
         self.pool = pool
+        # A logger per projection: a complaint repeated during an outage is logged at most
+        # once per 10 s per logger and message (services.logs), so each projection still shows.
+        self.log = log.getChild(projection.name)
         self.topic = topic
         self.batch_size = batch_size
         self.batch_ms = batch_ms
         self.build = 0
         self.positions: dict[TopicPartition, int] = {}
+        """The next offset to apply, per partition whose stored offset is known."""
+        self.unplaced: set[TopicPartition] = set()
+        """Assigned, but the stored offset could not be read yet (paused meanwhile)."""
+        self.retrying: dict[TopicPartition, Retry] = {}
         self.stuck: set[TopicPartition] = set()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=group_id,
+        self.bootstrap, self.group_id = bootstrap, group_id
+        self.consumer: AIOKafkaConsumer  # made, and made again, by run
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
+        consumer.subscribe([self.topic], listener=self)
+        return consumer
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.build = await builds.ensure_live(self.pool, self.projection)
-        self.consumer.subscribe([self.topic], listener=self)
-        await self.consumer.start()
-        log.info("projection %s build %d started", self.projection.name, self.build)
+        name = self.projection.name
+        build = await keep_trying(
+            lambda: builds.ensure_live(self.pool, self.projection),
+            f"{name}: reading the live build",
+            self.log,
+            stop,
+        )
+        if build is None:
+            return  # stopped before PostgreSQL answered
+        self.build = build
+        waiting = f"{name}: waiting for Kafka at {self.bootstrap}"
+        backoff = Backoff(first=1.0, cap=10.0)
+
+        async def attempt() -> AIOKafkaConsumer:
+            # The listener works on self.consumer, and may be called before start() returns.
+            self.consumer = self._consumer()
+            return await started(self.consumer)
+
+        if await keep_trying(attempt, waiting, self.log, stop, unreachable, backoff) is None:
+            return  # stopped before Kafka answered
+        self.log.info("projection %s build %d started", name, self.build)
         try:
             while not stop.is_set():
-                batches = await self.consumer.getmany(
-                    timeout_ms=self.batch_ms, max_records=self.batch_size
-                )
+                await self._retry_due()
+                try:
+                    batches = await self.consumer.getmany(
+                        timeout_ms=self.batch_ms, max_records=self.batch_size
+                    )
+                except KafkaError as error:
+                    # Trouble with the group or the brokers: the consumer reconnects by itself.
+                    delay = backoff.next_delay()
+                    self.log.warning("%s: Kafka: %s; going on in %.0f s", name, error, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                backoff = Backoff(first=1.0, cap=10.0)
                 for tp, records in batches.items():
                     await self._apply(tp, records)
         finally:
-            await self.consumer.stop()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):  # Kafka may be away: then the group notices
+                    await self.consumer.stop()
 
     # --- where to read from ------------------------------------------------------------
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        await self._seek_to_stored(list(assigned))
+        await self._place(list(assigned))
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # Whoever gets a partition next starts from its stored offset, afresh: a stopped
+        # partition is tried once more then (and stops again if its event still fails).
         for tp in revoked:
             self.positions.pop(tp, None)
+            self.unplaced.discard(tp)
+            self.retrying.pop(tp, None)
+            self.stuck.discard(tp)
 
-    async def _seek_to_stored(self, partitions: list[TopicPartition]) -> None:
-        async with self.pool.acquire() as conn:
-            stored = await apply.stored_offsets(
-                conn,
+    async def _place(self, partitions: list[TopicPartition]) -> None:
+        """Seek to the stored offsets; if PostgreSQL does not answer, pause the partitions and
+        try again later (``_retry_due``)."""
+        if not partitions:
+            return
+        numbers = [tp.partition for tp in partitions]
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await apply.stored_offsets(
+                    conn, self.projection.name, self.build, self.topic, numbers
+                )
+                await apply.forget_retrying(
+                    conn, self.projection.name, self.build, self.topic, numbers
+                )
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            for tp in partitions:
+                self.positions.pop(tp, None)
+                self.unplaced.add(tp)
+                await self._failed(tp, "reading its stored offset", error)
+            return
+        for tp in partitions:
+            self.positions[tp] = stored[tp.partition]
+            self.consumer.seek(tp, stored[tp.partition])
+            if tp in self.unplaced:
+                self.unplaced.discard(tp)
+                self._recovered(tp)
+                self.consumer.resume(tp)
+
+    # --- retrying ------------------------------------------------------------------------
+
+    async def _failed(self, tp: TopicPartition, doing: str, error: Exception) -> None:
+        """A failure that passes: pause the partition and try it again after a backoff."""
+        retry = self.retrying.get(tp)
+        if retry is None:
+            retry = self.retrying[tp] = Retry(describe(error))
+        retry.error = describe(error)
+        delay = retry.backoff.next_delay()
+        retry.due = time.monotonic() + delay
+        self.consumer.pause(tp)
+        self.log.warning(
+            "%s p%d: %s failed (%s); trying again in %.1f s: retrying since %s, for %.1f s,"
+            " %d attempts",
+            self.projection.name,
+            tp.partition,
+            doing,
+            retry.error,
+            delay,
+            retry.since.isoformat(timespec="seconds"),
+            retry.backoff.elapsed,
+            retry.backoff.attempts,
+        )
+        try:
+            async with asyncio.timeout(REPORT_TIMEOUT_S), self.pool.acquire() as conn:
+                await apply.record_retrying(
+                    conn,
+                    self.projection.name,
+                    self.build,
+                    tp.topic,
+                    tp.partition,
+                    retry.since,
+                    retry.backoff.attempts,
+                    retry.error,
+                )
+        except Exception as unrecorded:
+            # PostgreSQL is down altogether: the warning above is all there can be for now.
+            self.log.debug(
+                "%s p%d: retry state not recorded: %s",
                 self.projection.name,
-                self.build,
-                self.topic,
-                [tp.partition for tp in partitions],
+                tp.partition,
+                unrecorded,
             )
-        self.positions = {tp: stored[tp.partition] for tp in partitions}
-        for tp, offset in self.positions.items():
-            self.consumer.seek(tp, offset)
+
+    def _recovered(self, tp: TopicPartition) -> None:
+        retry = self.retrying.pop(tp, None)
+        if retry is not None:
+            self.log.info(
+                "%s p%d: going on after %.1f s of retrying (%d attempts; last error: %s)",
+                self.projection.name,
+                tp.partition,
+                retry.backoff.elapsed,
+                retry.backoff.attempts,
+                retry.error,
+            )
+
+    async def _retry_due(self) -> None:
+        """Try again the partitions whose backoff is over: read the stored offsets of those
+        that have none yet, and resume the others from their stored offset."""
+        now = time.monotonic()
+        due = [tp for tp, r in self.retrying.items() if r.due is not None and r.due <= now]
+        if not due:
+            return
+        await self._place([tp for tp in due if tp in self.unplaced])
+        for tp in due:
+            retry = self.retrying.get(tp)
+            if retry is None or tp in self.unplaced or tp not in self.positions:
+                continue  # placed just now, or still waiting to be
+            retry.due = None
+            self.consumer.seek(tp, self.positions[tp])
+            self.consumer.resume(tp)
 
     # --- applying ------------------------------------------------------------------------
 
     async def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
         start = self.positions.get(tp)
-        if start is None or tp in self.stuck:
+        retry = self.retrying.get(tp)
+        if start is None or tp in self.stuck or (retry is not None and retry.due is not None):
             # Fetched while the rebalance listener was still seeking to the stored offsets:
             # fetch again from there once it has (or leave them to the partition's new owner).
-            if start is None and tp in self.consumer.assignment():
+            if start is None and tp not in self.unplaced and tp in self.consumer.assignment():
                 self.consumer.seek(tp, records[0].offset)
             return
         records = [r for r in records if r.offset >= start]  # fetched before our seek
@@ -111,7 +291,10 @@ class ProjectionRunner(ConsumerRebalanceListener):
         except BuildSwitched as switched:
             await self._switch(switched)
         except Exception as error:
-            log.warning(
+            if is_transient(error):
+                await self._failed(tp, f"writing the batch at {start}", error)
+                return
+            self.log.warning(
                 "%s: batch at p%d@%d failed (%s): one by one",
                 self.projection.name,
                 tp.partition,
@@ -119,20 +302,25 @@ class ProjectionRunner(ConsumerRebalanceListener):
                 error,
             )
             await self._apply_one_by_one(tp, records)
+        else:
+            self._recovered(tp)
 
     async def _apply_one_by_one(self, tp: TopicPartition, records: list[Record]) -> None:
         for record in records:
             try:
                 if not await self._write(tp, self.positions[tp], [record]):
+                    self._recovered(tp)
                     return  # another instance moved on: carry on from its checkpoint
             except BuildSwitched as switched:
                 await self._switch(switched)
                 return
             except Exception as error:
-                await self._record_error(tp, record.offset, error)
-                self.stuck.add(tp)
-                self.consumer.pause(tp)
+                if is_transient(error):
+                    await self._failed(tp, f"writing the event at {record.offset}", error)
+                else:
+                    await self._stop_at(tp, record.offset, error)
                 return
+        self._recovered(tp)
 
     async def _write(self, tp: TopicPartition, start: int, records: list[Record]) -> bool:
         """Write a batch from ``start``; False if another instance had already moved the
@@ -144,7 +332,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
             )
         if stored != batch[-1].offset + 1:
             # Another instance wrote this partition meanwhile: resume from what it stored.
-            log.warning(
+            self.log.warning(
                 "%s p%d: checkpoint %s, batch from %d",
                 self.projection.name,
                 tp.partition,
@@ -157,14 +345,15 @@ class ProjectionRunner(ConsumerRebalanceListener):
 
     async def _switch(self, switched: BuildSwitched) -> None:
         """A rebuild published a new build: carry on there, from its own checkpoints."""
-        log.info(
+        self.log.info(
             "%s: build %s is live now (was %d)", self.projection.name, switched.live, self.build
         )
         self.build = switched.live or 0
-        await self._seek_to_stored(list(self.positions))
+        await self._place(list(self.positions))
 
-    async def _record_error(self, tp: TopicPartition, offset: int, error: Exception) -> None:
-        log.error(
+    async def _stop_at(self, tp: TopicPartition, offset: int, error: Exception) -> None:
+        """An event the projection cannot apply: record it, and stop the partition there."""
+        self.log.error(
             "%s cannot apply the event at %s p%d@%d: %s; the partition stops here",
             self.projection.name,
             tp.topic,
@@ -172,7 +361,17 @@ class ProjectionRunner(ConsumerRebalanceListener):
             offset,
             error,
         )
-        async with self.pool.acquire() as conn:
-            await apply.record_error(
-                conn, self.projection.name, self.build, tp.topic, tp.partition, offset, error
-            )
+        try:
+            async with self.pool.acquire() as conn:
+                await apply.record_error(
+                    conn, self.projection.name, self.build, tp.topic, tp.partition, offset, error
+                )
+        except Exception as failure:
+            if not is_transient(failure):
+                raise
+            # Try the partition again: it meets the event again, and records it then.
+            await self._failed(tp, f"recording the error at {offset}", failure)
+            return
+        self.retrying.pop(tp, None)
+        self.stuck.add(tp)
+        self.consumer.pause(tp)

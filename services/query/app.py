@@ -1,6 +1,8 @@
 """The query service: supervisors and auditors read the projections over HTTP."""
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -12,11 +14,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from projections.catalog import ensure_schema
 from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
-from services.adapters.http import install_error_handlers
+from projections.transient import is_transient, keep_trying
+from services.adapters.http import ErrorBody, install_error_handlers
 from services.query.dependencies import Pool
 from services.query.routers import ROUTERS
 from services.settings import Settings
 from services.tokens import TokenCache
+
+log = logging.getLogger("casetrail.query")
 
 
 async def _decode_jsonb(conn: asyncpg.Connection) -> None:
@@ -24,15 +29,43 @@ async def _decode_jsonb(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _prepare(pool: asyncpg.Pool) -> None:
+    """What the endpoints read must exist: a live build of every projection, the access log."""
+    await ensure_schema(pool)
+    async with pool.acquire() as conn:
+        await ensure_access_log(conn)
+
+
+async def _prepare_when_it_answers(app: FastAPI) -> None:
+    try:
+        await keep_trying(lambda: _prepare(app.state.pool), "query: preparing the read side", log)
+    except Exception:
+        log.exception("query: cannot prepare the read side; every request answers 503")
+        raise
+    app.state.ready = True
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings.postgres_dsn, max_size=8, init=_decode_jsonb)
-        await ensure_schema(app.state.pool)
-        async with app.state.pool.acquire() as conn:
-            await ensure_access_log(conn)
+        # The pool connects lazily: the service starts, and stays up, while PostgreSQL is
+        # down; requests that need it get 503 database_unavailable until it answers again.
+        app.state.pool = await create_pool(
+            settings.postgres_dsn, max_size=8, init=_decode_jsonb, lazy=True, connect_timeout=10
+        )
         await app.state.tokens.start(settings.postgres_dsn)
+        preparing: asyncio.Task[None] | None = None
+        try:
+            await _prepare(app.state.pool)
+            app.state.ready = True
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("query: PostgreSQL does not answer (%s); waiting for it", error)
+            preparing = asyncio.create_task(_prepare_when_it_answers(app))
         yield
+        if preparing is not None:
+            preparing.cancel()
         await app.state.tokens.stop()
         await app.state.pool.close()
 
@@ -42,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.ready = False
     app.state.tokens = TokenCache()
     install_error_handlers(app, settings.max_body_bytes)
     for router in ROUTERS:
@@ -54,8 +88,9 @@ def create_app(settings: Settings) -> FastAPI:
         """The dashboard: one self-contained page (Chinese first) that reads this API."""
         return HTMLResponse(dashboard)
 
-    @app.get("/health")
+    @app.get("/health", responses={503: {"model": ErrorBody, "description": "No database"}})
     async def health(pool: Pool) -> JSONResponse:
+        """200 when the service can read PostgreSQL; 503 ``database_unavailable`` otherwise."""
         await pool.fetchval("SELECT 1")
         return JSONResponse({"status": "ok"})
 

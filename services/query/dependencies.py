@@ -7,7 +7,7 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.adapters.http import authenticated
+from services.adapters.http import authenticated, database_unavailable
 from services.query.access import Reader
 from services.settings import Settings
 from services.tokens import TokenCache
@@ -19,6 +19,9 @@ bearer = HTTPBearer(auto_error=False, description="A token from `casetrail token
 
 
 def _pool(request: Request) -> asyncpg.Pool:
+    """The pool, once the read side is prepared (503 until PostgreSQL has answered once)."""
+    if not request.app.state.ready:
+        raise database_unavailable("waiting for PostgreSQL to answer for the first time")
     pool: asyncpg.Pool = request.app.state.pool
     return pool
 

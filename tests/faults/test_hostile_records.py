@@ -13,8 +13,7 @@ from aiokafka import AIOKafkaProducer
 from events.model import Outcome
 from services.bench.workload import submissions
 from services.settings import Settings
-from tests.integration.test_decider_guarantees import all_outcomes, log  # noqa: F401
-from tests.support import Service, casetrail, dead_letters
+from tests.support import Service, all_outcomes, casetrail, dead_letters
 
 DEEP = 200_000
 
@@ -60,7 +59,7 @@ def hostile() -> tuple[list[tuple[str, bytes | None, bytes | None]], dict[str, b
 
 
 async def test_hostile_records_get_answers_and_never_stop_the_decider(
-    log: Settings,  # noqa: F811
+    log: Settings,
     tmp_path: Path,
 ) -> None:
     records, answered = hostile()
@@ -77,16 +76,16 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
     try:
         # Junk where only the decider writes, read when it takes the partitions over.
         for topic in (log.outcomes_topic, log.checkpoints_topic):
-            for value in (b"[" * DEEP, b"\xff", b'{"count": -1}'):
-                await producer.send_and_wait(topic, value, partition=0)
+            for junk in (b"[" * DEEP, b"\xff", b'{"count": -1}'):
+                await producer.send_and_wait(topic, junk, partition=0)
         decider.start()
         # Hostile records in the middle of a valid stream, on every partition.
         for case_id, value in valid[:150]:
             await producer.send(log.submissions_topic, value, key=case_id.encode())
-        for what, key, value in records:
+        for what, key, hostile_value in records:
             for partition in range(log.partitions):
                 sent = await producer.send_and_wait(
-                    log.submissions_topic, value, key=key, partition=partition
+                    log.submissions_topic, hostile_value, key=key, partition=partition
                 )
                 placed[f"{what} #{partition}"] = (sent.partition, sent.offset)
         for case_id, value in valid[150:]:
@@ -118,13 +117,13 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
         (int(headers["casetrail.partition"]), int(headers["casetrail.offset"])): (value, headers)
         for value, headers in await dead_letters(log)
     }
-    for what, _, value in records:
+    for what, _, hostile_value in records:
         if what.startswith("attributable"):
             continue
         for partition in range(log.partitions):
             letter = dead.get(placed[f"{what} #{partition}"])
             assert letter is not None, f"{what} on partition {partition}: no dead letter"
-            assert letter[0] == (value or b""), f"{what}: the raw bytes are kept exactly"
+            assert letter[0] == (hostile_value or b""), f"{what}: the raw bytes are kept exactly"
             assert letter[1]["casetrail.error"], what
     await asyncio.to_thread(decider.stop)
 

@@ -13,8 +13,10 @@ from services.settings import Settings
 async def ten_records(servers: Settings) -> TopicPartition:
     """A topic of one partition holding ten records, 0 to 9."""
     tp = TopicPartition(f"{servers.topic_prefix}.adapter-{uuid.uuid4().hex[:6]}", 0)
-    await create_topic(servers.kafka_bootstrap, tp.topic, 1)
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    await create_topic(servers.kafka_bootstrap, tp.topic, 1, servers.kafka_brokers)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         for number in range(10):

@@ -11,20 +11,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from projections.catalog import PROJECTIONS
-from projections.db import connect
+from projections import builds
+from projections.catalog import PROJECTIONS, ensure_schema
+from projections.db import connect, create_pool
 from services.adapters.kafka import create_topics, delete_topics
 from services.bench.workload import submissions
+from services.infra.servers import free_port
 from services.progress import quiet
 from services.projector import lag as lags
 from services.projector.lag import Lag
 from services.projector.rebuild import rebuild
 from services.settings import Settings, with_database
-from tests.integration.test_decider_guarantees import all_outcomes, publish
-from tests.support import Service, casetrail
+from tests.support import (
+    Service,
+    all_outcomes,
+    casetrail,
+    eventually,
+    healthy,
+    publish,
+    whole_topic,
+)
 
 ORDER = {
     "case_summary": "case_id",
@@ -65,6 +75,17 @@ async def caught_up(settings: Settings, seconds: float = 120) -> list[Lag]:
             async with connect(settings.postgres_dsn) as conn:
                 report = await lags.lag(settings, conn)
             if all(sum(r.behind.values()) == 0 for r in report) or any(r.errors for r in report):
+                return report
+            await asyncio.sleep(0.5)
+
+
+async def healthy_and_caught_up(settings: Settings, seconds: float = 120) -> list[Lag]:
+    """Waits for every projection to be healthy (no error, nothing retrying) and caught up."""
+    async with asyncio.timeout(seconds):
+        while True:
+            async with connect(settings.postgres_dsn) as conn:
+                report = await lags.lag(settings, conn)
+            if all(r.healthy and sum(r.behind.values()) == 0 for r in report):
                 return report
             await asyncio.sleep(0.5)
 
@@ -165,7 +186,9 @@ async def test_an_event_that_cannot_be_applied_stops_only_its_partition(
 ) -> None:
     projector = Service("projector", isolated, tmp_path)
     projector.start()
-    producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka_bootstrap)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=isolated.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         poison = await producer.send_and_wait(
@@ -190,3 +213,199 @@ async def test_an_event_that_cannot_be_applied_stops_only_its_partition(
     assert f"p0@{poison.offset}" in code.stdout
     await asyncio.to_thread(projector.stop)
     await asyncio.to_thread(decider.stop)
+
+
+async def errors_and_retries(settings: Settings) -> tuple[list[dict[str, Any]], list[Any]]:
+    async with connect(settings.postgres_dsn) as conn:
+        errors = [dict(r) for r in await conn.fetch("SELECT * FROM projection_errors")]
+        retrying = [dict(r) for r in await conn.fetch("SELECT * FROM projection_retrying")]
+    return errors, retrying
+
+
+async def test_an_event_that_applies_after_a_fix_clears_its_error_and_its_partition_goes_on(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    """An event the projection cannot apply (here a trigger refuses one case's rows, as a bug
+    or a constraint would) stops its partition with an error row; once the cause is gone and
+    the projector restarts, the batch that gets past the event deletes the row."""
+    run = uuid.uuid4().hex[:6]
+    refused = f"BENCH-{run}-000003"
+    async with connect(isolated.postgres_dsn) as conn:
+        pool = await create_pool(isolated.postgres_dsn, max_size=1)
+        try:
+            await ensure_schema(pool)
+        finally:
+            await pool.close()
+        build = await builds.live_build(conn, "audit_trail")
+        schema = builds.schema_of("audit_trail", build or 0)
+        await conn.execute(
+            "CREATE FUNCTION refuse_one_case() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.case_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+            " RETURN NEW; END $$"
+        )
+        await conn.execute(
+            f'CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".audit_trail'
+            " FOR EACH ROW EXECUTE FUNCTION refuse_one_case()"
+        )
+    decider, projector = (
+        Service("decider", isolated, tmp_path),
+        Service("projector", isolated, tmp_path),
+    )
+    decider.start()
+    projector.start()
+    messages = submissions(300, 3, run)
+    await publish(isolated, messages, chunks=2)
+    await decided(isolated, messages)
+    report = {r.projection: r for r in await caught_up(isolated)}
+    stopped = report.pop("audit_trail")
+    (error,) = stopped.errors
+    assert "refused by the test" in error["error"]
+    assert stopped.behind[error["partition"]] > 0, "its partition stops at the event"
+    assert all(stopped.behind[p] == 0 for p in stopped.behind if p != error["partition"])
+    assert all(r.healthy for r in report.values()), "the other projections go on"
+    async with httpx.AsyncClient() as client:
+        reading = isolated.model_copy(update={"query_port": free_port()})
+        query = Service("query", reading, tmp_path)
+        query.start()
+        url = f"http://127.0.0.1:{reading.query_port}"
+        await asyncio.to_thread(eventually, lambda: healthy(url), 30, url)
+        answer = await client.get(f"{url}/health/projections")
+        assert answer.status_code == 503
+        assert {p["projection"]: p["errors"] for p in answer.json()["projections"]} == {
+            "audit_trail": 1,
+            "cases": 0,
+            "officer_activity": 0,
+        }
+
+        # The fix: the cause is gone, and the projector restarts.
+        async with connect(isolated.postgres_dsn) as conn:
+            await conn.execute(f'DROP TRIGGER refuse ON "{schema}".audit_trail')
+        await asyncio.to_thread(projector.stop)
+        projector.start()
+        await healthy_and_caught_up(isolated)
+        assert await errors_and_retries(isolated) == ([], [])
+        answer = await client.get(f"{url}/health/projections")
+        assert answer.status_code == 200, answer.text
+    live = await snapshot(isolated)
+    assert len(live["audit_trail"]) == len(messages)
+    assert sum(r["case_id"] == refused for r in live["audit_trail"]) == 3
+    await asyncio.to_thread(query.stop)
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
+
+
+async def test_connections_killed_while_it_writes_are_retried_not_recorded_as_errors(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    """pg_terminate_backend on the projector's connections, again and again while it writes:
+    failures that pass. No error row, nothing stops, every event applied exactly once."""
+    messages = submissions(3000, 6, uuid.uuid4().hex[:6])
+    decider, projector = (
+        Service("decider", isolated, tmp_path),
+        Service("projector", isolated, tmp_path),
+    )
+    decider.start()
+    projector.start()
+    publishing = asyncio.create_task(publish(isolated, messages, chunks=20))
+    terminated = 0
+    async with connect(isolated.postgres_dsn) as conn:
+        while not publishing.done() or terminated < 20:
+            terminated += await conn.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await asyncio.sleep(0.3)
+    await publishing
+    await decided(isolated, messages)
+    report = await caught_up(isolated)
+    assert all(r.healthy for r in report), report
+    assert await errors_and_retries(isolated) == ([], [])
+    projector.check_alive()
+    output = projector.log.read_text(errors="replace")
+    assert "trying again" in output
+    assert "cannot apply" not in output
+    live = await snapshot(isolated)
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
+    events = await whole_topic(isolated, isolated.events_topic)
+    assert len(live["audit_trail"]) == len(events) == len(messages)
+    assert sorted((r["log_partition"], r["log_offset"]) for r in live["audit_trail"]) == sorted(
+        (partition, offset) for partition, offset, _ in events
+    ), "every event once, none twice"
+    for name in PROJECTIONS:
+        await rebuild(isolated, name, quiet)
+    assert await snapshot(isolated) == live
+
+
+async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    """A failure that passes but lasts (here every write to audit_trail times out on a lock the
+    test holds): the projection is reported retrying, with since when, how many attempts and
+    the last error, by GET /health/projections (503) and `casetrail lag` (exit 1); no error
+    row, the other projections go on, and once the lock is gone it goes on by itself."""
+    async with connect(isolated.postgres_dsn) as conn:
+        pool = await create_pool(isolated.postgres_dsn, max_size=1)
+        try:
+            await ensure_schema(pool)
+        finally:
+            await pool.close()
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f"ALTER DATABASE \"{database}\" SET lock_timeout = '300ms'")
+        schema = builds.schema_of("audit_trail", await builds.live_build(conn, "audit_trail") or 0)
+    reading = isolated.model_copy(update={"query_port": free_port()})
+    decider, projector, query = (
+        Service(name, reading, tmp_path) for name in ("decider", "projector", "query")
+    )
+    for service in (decider, projector, query):
+        service.start()
+    url = f"http://127.0.0.1:{reading.query_port}"
+    await asyncio.to_thread(eventually, lambda: healthy(url), 30, url)
+    messages = submissions(200, 2, uuid.uuid4().hex[:6])
+    async with connect(isolated.postgres_dsn) as holder, httpx.AsyncClient(base_url=url) as client:
+        locked = holder.transaction()
+        await locked.start()
+        await holder.execute(f'LOCK TABLE "{schema}".audit_trail IN ACCESS EXCLUSIVE MODE')
+        await publish(isolated, messages, chunks=1)
+        await decided(isolated, messages)
+
+        async def retrying_twice() -> dict[str, Any]:
+            async with asyncio.timeout(60):
+                while True:
+                    answer = await client.get("/health/projections")
+                    report = {p["projection"]: p for p in answer.json()["projections"]}
+                    if any(r["attempts"] >= 2 for r in report["audit_trail"]["retrying"]):
+                        assert answer.status_code == 503
+                        return report
+                    await asyncio.sleep(0.3)
+
+        report = await retrying_twice()
+        retry = report["audit_trail"]["retrying"][0]
+        assert retry["summary"].startswith("retrying since ")
+        assert "LockNotAvailableError" in retry["last_error"], retry
+        assert report["audit_trail"]["errors"] == 0
+        assert report["cases"]["healthy"]
+        assert report["officer_activity"]["healthy"]
+        lag = await asyncio.to_thread(casetrail, isolated, "lag")
+        assert lag.returncode == 1
+        assert "retrying since" in lag.stdout
+        assert "LockNotAvailableError" in lag.stdout
+        async with asyncio.timeout(60):  # the other projections go on meanwhile
+            while True:
+                async with connect(isolated.postgres_dsn) as conn:
+                    others = [
+                        r for r in await lags.lag(isolated, conn) if r.projection != "audit_trail"
+                    ]
+                if all(r.healthy and sum(r.behind.values()) == 0 for r in others):
+                    break
+                await asyncio.sleep(0.5)
+
+        await locked.rollback()
+        await healthy_and_caught_up(isolated)
+        answer = await client.get("/health/projections")
+        assert answer.status_code == 200, answer.text
+    assert await errors_and_retries(isolated) == ([], [])
+    live = await snapshot(isolated)
+    assert len(live["audit_trail"]) == len(messages)
+    for service in (query, projector, decider):
+        await asyncio.to_thread(service.stop)

@@ -2,12 +2,14 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 import yaml
 from typer.testing import CliRunner
 
+from services.adapters.kafka import replication
 from services.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,7 @@ def test_compose_is_valid_and_every_service_command_exists() -> None:
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         command = service.get("command")
-        if name in {"kafka", "postgres"}:
+        if name in {"kafka", "postgres"} or service.get("image", "").startswith("apache/kafka"):
             continue
         assert isinstance(command, list), name
         assert command[0] == "casetrail", name
@@ -84,3 +86,71 @@ def test_asyncapi_document_describes_the_kafka_contract() -> None:
         schemas
     )
     assert schemas["Person"]["properties"]["name"]["x-personal-data"] is True
+
+
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
+
+
+def test_the_cluster_profile_runs_three_kafka_nodes_replicated_three_times() -> None:
+    """``--profile cluster``: three KRaft nodes (broker and controller each) that replicate the
+    internal topics three times and need two replicas for a write, as the local cluster does."""
+    services = _compose()["services"]
+    nodes = {
+        name: service
+        for name, service in services.items()
+        if service.get("image", "").startswith("apache/kafka")
+        and "cluster" in service.get("profiles", [])
+    }
+    assert sorted(nodes) == ["kafka-1", "kafka-2", "kafka-3"]
+    voters = {f"{i}@kafka-{i}:9093" for i in (1, 2, 3)}
+    ids = set()
+    for name, node in nodes.items():
+        env = {key: str(value) for key, value in node["environment"].items()}
+        ids.add(env["KAFKA_NODE_ID"])
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters, name
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2", name
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2", name
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false", name
+        assert env["CLUSTER_ID"] == str(nodes["kafka-1"]["environment"]["CLUSTER_ID"])
+        assert node["volumes"] == [f"{name}-data:/var/lib/kafka/data"]
+    assert ids == {"1", "2", "3"}
+
+
+def test_the_cluster_profile_creates_topics_with_three_replicas() -> None:
+    """Its init job runs ``casetrail infra init --brokers 3`` against all three nodes: topics
+    with 3 replicas and min.insync.replicas=2 (``replication``), after every node is healthy."""
+    services = _compose()["services"]
+    init = services["init-cluster"]
+    assert init["profiles"] == ["cluster"]
+    assert init["command"] == ["casetrail", "infra", "init", "--brokers", "3"]
+    assert ("infra", "init") in command_paths(CLI)
+    result = CliRunner().invoke(app, ["infra", "init", "--help"])
+    assert "--brokers" in result.output
+    env = {key: str(value) for key, value in init["environment"].items()}
+    assert env["CASETRAIL_KAFKA_BOOTSTRAP"].split(",") == [f"kafka-{i}:9092" for i in (1, 2, 3)]
+    assert env["CASETRAIL_KAFKA_BROKERS"] == "3"
+    for node in ("kafka-1", "kafka-2", "kafka-3"):
+        assert init["depends_on"][node] == {"condition": "service_healthy"}
+    assert replication(3) == (3, {"min.insync.replicas": "2"})
+
+
+def test_the_services_wait_for_whichever_init_ran() -> None:
+    """The services depend on both init jobs, each optional: without the profile only `init`
+    exists, with it (and `--scale init=0`) only `init-cluster` runs."""
+    services = _compose()["services"]
+    for name in ("decider", "projector", "gateway", "query"):
+        depends = services[name]["depends_on"]
+        assert set(depends) == {"init", "init-cluster"}, name
+        assert all(d["required"] is False for d in depends.values()), name
+        assert services[name]["environment"]["CASETRAIL_KAFKA_BOOTSTRAP"] == (
+            "${CASETRAIL_KAFKA_BOOTSTRAP:-kafka:9092}"
+        )
+    assert "profiles" not in services["kafka"]
+    assert "profiles" not in services["init"]

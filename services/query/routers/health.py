@@ -1,6 +1,7 @@
 """The projections' health, for operators and load balancers: no token needed."""
 
 from fastapi import APIRouter
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from projections.queries.health import live_builds
@@ -11,10 +12,13 @@ router = APIRouter()
 
 @router.get("/health/projections")
 async def projections_health(pool: Pool) -> JSONResponse:
-    """Each projection's live build and the events it could not apply (503 if any)."""
+    """Each projection's live build, the events it could not apply, and its partitions
+    retrying after failures that pass ("retrying since …, N attempts, last error …"): 503 if
+    any (and 503 ``database_unavailable`` when PostgreSQL does not answer)."""
     async with pool.acquire() as conn:
         report = await live_builds(conn)
-    healthy = all(row["errors"] == 0 for row in report)
+    healthy = all(row["healthy"] for row in report)
     return JSONResponse(
-        {"healthy": healthy, "projections": report}, status_code=200 if healthy else 503
+        jsonable_encoder({"healthy": healthy, "projections": report}),
+        status_code=200 if healthy else 503,
     )

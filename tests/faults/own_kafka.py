@@ -1,0 +1,44 @@
+"""A Kafka of a test's own, to stop, kill and start at will: one broker or a cluster, in a
+scratch directory, on free ports, with the same code as ``casetrail infra``. The shared broker
+(127.0.0.1:9092) that every other test uses is never touched."""
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from services.adapters.kafka import create_topics
+from services.infra.kafka_server import local_kafka
+from services.infra.servers import LocalServer
+from services.progress import quiet
+from services.settings import Settings
+from tests.faults.cluster import free_port_block, link_jars
+
+
+@contextmanager
+def own_kafka(base: Settings, brokers: int = 1) -> Iterator[tuple[Settings, LocalServer]]:
+    """``base`` with a Kafka of its own (``brokers`` nodes, the topics created), started;
+    stopped and removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix="casetrail-own-kafka-", dir="/tmp"))
+    first = free_port_block(2 * brokers)
+    settings = base.model_copy(
+        update={
+            "state_dir": scratch,
+            "kafka_bootstrap": ",".join(f"127.0.0.1:{first + i}" for i in range(brokers)),
+            "kafka_brokers": brokers,
+            "signing_key_file": base.signing_key_path,
+        }
+    )
+    link_jars(scratch / "kafka")
+    server = local_kafka(settings)
+    try:
+        server.up(quiet)
+        asyncio.run(create_topics(settings, quiet))
+        yield settings, server
+    finally:
+        try:
+            server.down(quiet)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
