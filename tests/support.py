@@ -80,6 +80,14 @@ class Service:
             raise AssertionError(f"service {self.name} exited:\n{tail}")
 
 
+def start_services(settings: Settings, log_dir: Path, *names: str) -> list[Service]:
+    """Each named service in its own process, started, in this order."""
+    services = [Service(name, settings, log_dir) for name in names]
+    for service in services:
+        service.start()
+    return services
+
+
 def eventually(probe: Callable[[], T | None], timeout: float = 30, what: str = "it") -> T:
     """Poll ``probe`` until it returns something other than None."""
     deadline = time.monotonic() + timeout

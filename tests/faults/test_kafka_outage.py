@@ -18,18 +18,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from projections.catalog import PROJECTIONS
 from projections.db import connect
 from services import tokens
 from services.bench.workload import submissions
 from services.infra.servers import LocalServer, free_port
 from services.progress import quiet
-from services.projector.rebuild import rebuild
 from services.settings import Settings, with_database
 from services.tokens import TokenRole
 from tests.faults.own_kafka import own_kafka
-from tests.integration.test_projections import healthy_and_caught_up, snapshot
-from tests.support import Service, assert_exactly_once, casetrail, eventually, healthy
+from tests.integration.test_projections import (
+    assert_equals_a_rebuild,
+    healthy_and_caught_up,
+    snapshot,
+)
+from tests.support import (
+    assert_exactly_once,
+    casetrail,
+    eventually,
+    healthy,
+    start_services,
+)
 
 CASES, STEPS, WORKERS = 120, 5, 12
 OUTAGE_AFTER_S, OUTAGE_S = 6.0, 15.0
@@ -122,9 +130,7 @@ async def test_kafka_down_and_back_while_departments_submit(
     _, broker = kafka
     async with connect(system.postgres_dsn) as conn:
         _, token = await tokens.create(conn, TokenRole.DEPARTMENT, ["信访办"], "outage test")
-    services = [Service(name, system, tmp_path) for name in ("decider", "projector", "gateway")]
-    for service in services:
-        service.start()
+    services = start_services(system, tmp_path, "decider", "projector", "gateway")
     gateway_url = f"http://127.0.0.1:{system.gateway_port}"
     await asyncio.to_thread(eventually, lambda: healthy(gateway_url), 60, gateway_url)
 
@@ -182,6 +188,4 @@ async def test_kafka_down_and_back_while_departments_submit(
     live = await snapshot(system)
     for service in services:
         await asyncio.to_thread(service.stop)
-    for name in PROJECTIONS:
-        await rebuild(system, name, quiet)
-    assert await snapshot(system) == live, "every read model equals a rebuild from offset 0"
+    await assert_equals_a_rebuild(system, live)

@@ -26,14 +26,18 @@ from services.adapters.kafka import create_topics, delete_topics, end_offsets
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.progress import quiet
-from services.projector.rebuild import rebuild
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.e2e.test_gateway import bearer
 from tests.e2e.test_petition_flow import register_body
 from tests.faults.own_postgres import OwnPostgres, own_postgres
-from tests.integration.test_projections import decided, healthy_and_caught_up, snapshot
-from tests.support import Service, eventually, healthy, publish, whole_topic
+from tests.integration.test_projections import (
+    assert_equals_a_rebuild,
+    decided,
+    healthy_and_caught_up,
+    snapshot,
+)
+from tests.support import eventually, healthy, publish, start_services, whole_topic
 
 OUTAGE_S = 20.0
 STREAM = 6000
@@ -136,11 +140,7 @@ async def test_postgres_down_for_20_seconds_mid_stream_loses_and_doubles_nothing
 ) -> None:
     async with connect(system.postgres_dsn) as conn:
         _, token = await tokens.create(conn, TokenRole.AUDITOR, [], "outage test")
-    decider, projector, query = (
-        Service(name, system, tmp_path) for name in ("decider", "projector", "query")
-    )
-    for service in (decider, projector, query):
-        service.start()
+    decider, projector, query = start_services(system, tmp_path, "decider", "projector", "query")
     url = f"http://127.0.0.1:{system.query_port}"
     await asyncio.to_thread(eventually, lambda: healthy(url), 60, url)
 
@@ -210,9 +210,7 @@ async def test_postgres_down_for_20_seconds_mid_stream_loses_and_doubles_nothing
     assert sorted((r["log_partition"], r["log_offset"]) for r in live["audit_trail"]) == sorted(
         (partition, offset) for partition, offset, _ in events
     ), "every event applied once: none skipped, none twice"
-    for name in PROJECTIONS:
-        await rebuild(system, name, quiet)
-    assert await snapshot(system) == live, "every read model equals a rebuild from offset 0"
+    await assert_equals_a_rebuild(system, live)
 
 
 async def until_answered(
@@ -242,9 +240,7 @@ async def test_services_started_while_postgres_is_down_wait_for_it(
         _, office = await tokens.create(conn, TokenRole.DEPARTMENT, ["信访办"], "outage test")
     await asyncio.to_thread(postgres.stop)
     system = system.model_copy(update={"gateway_port": free_port()})
-    running = [Service(name, system, tmp_path) for name in SERVICES]
-    for service in running:
-        service.start()
+    running = start_services(system, tmp_path, *SERVICES)
     messages = submissions(300, 3, uuid.uuid4().hex[:6])
     await publish(system, messages, chunks=3)
     await decided(system, messages)  # the decider needs no PostgreSQL

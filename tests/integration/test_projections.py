@@ -33,6 +33,7 @@ from tests.support import (
     eventually,
     healthy,
     publish,
+    start_services,
     whole_topic,
 )
 
@@ -59,6 +60,16 @@ async def isolated(servers: Settings) -> AsyncIterator[Settings]:
         finally:
             await delete_topics(settings)
             await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def assert_equals_a_rebuild(
+    settings: Settings, live: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Every projection rebuilt from offset 0 holds exactly the rows ``live`` (a snapshot) held:
+    the live projector applied every event once, none skipped, none twice."""
+    for name in PROJECTIONS:
+        await rebuild(settings, name, quiet)
+    assert await snapshot(settings) == live, "every read model equals a rebuild from offset 0"
 
 
 async def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
@@ -121,10 +132,7 @@ async def test_projector_killed_at_random_equals_a_rebuild_from_offset_zero(
     await asyncio.to_thread(projector.stop)
     await asyncio.to_thread(decider.stop)
     assert len(live["audit_trail"]) == len(messages)
-
-    for name in PROJECTIONS:
-        await rebuild(isolated, name, quiet)
-    assert await snapshot(isolated) == live
+    await assert_equals_a_rebuild(isolated, live)
 
 
 async def test_a_rebuild_while_queries_run_never_shows_a_half_built_build(
@@ -332,9 +340,7 @@ async def test_connections_killed_while_it_writes_are_retried_not_recorded_as_er
     assert sorted((r["log_partition"], r["log_offset"]) for r in live["audit_trail"]) == sorted(
         (partition, offset) for partition, offset, _ in events
     ), "every event once, none twice"
-    for name in PROJECTIONS:
-        await rebuild(isolated, name, quiet)
-    assert await snapshot(isolated) == live
+    await assert_equals_a_rebuild(isolated, live)
 
 
 async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
@@ -354,11 +360,7 @@ async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
         await conn.execute(f"ALTER DATABASE \"{database}\" SET lock_timeout = '300ms'")
         schema = builds.schema_of("audit_trail", await builds.live_build(conn, "audit_trail") or 0)
     reading = isolated.model_copy(update={"query_port": free_port()})
-    decider, projector, query = (
-        Service(name, reading, tmp_path) for name in ("decider", "projector", "query")
-    )
-    for service in (decider, projector, query):
-        service.start()
+    decider, projector, query = start_services(reading, tmp_path, "decider", "projector", "query")
     url = f"http://127.0.0.1:{reading.query_port}"
     await asyncio.to_thread(eventually, lambda: healthy(url), 30, url)
     messages = submissions(200, 2, uuid.uuid4().hex[:6])
