@@ -25,6 +25,9 @@ def about(text: str, example: Any, **constraints: Any) -> Any:
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 """Required text: blank (whitespace only) is missing, not given."""
 SHA256 = {"pattern": r"^[0-9a-f]{64}$"}
+MAX_FEN = 10**15
+"""The largest amount a step may name: ten trillion yuan, far above any real one and far below
+what the read models' 64-bit columns hold (a larger one would stop a projection)."""
 
 
 class Person(Frozen):
@@ -166,7 +169,9 @@ class MediationAccepted(Frozen):
     parties: tuple[Person, ...] = about(
         "当事人 / Parties", [{"name": "甲"}, {"name": "乙"}], min_length=2
     )
-    amount_in_dispute_fen: int = about("争议金额（分）/ Amount in dispute, fen", 12_000_000, ge=0)
+    amount_in_dispute_fen: int = about(
+        "争议金额（分）/ Amount in dispute, fen", 12_000_000, ge=0, le=MAX_FEN
+    )
 
 
 class MediatorAssigned(Frozen):
@@ -178,7 +183,7 @@ class Session(Frozen):
 
 
 class Agreement(Frozen):
-    amount_fen: int = about("协议金额（分）/ Agreed amount, fen", 10_000_000, ge=0)
+    amount_fen: int = about("协议金额（分）/ Agreed amount, fen", 10_000_000, ge=0, le=MAX_FEN)
     terms: Text = about("协议内容 / Terms", "乙方分两期支付租金")
 
 
@@ -263,7 +268,7 @@ class PenaltyKind(StrEnum):
 
 class Penalty(Frozen):
     kind: PenaltyKind = about("处罚种类 / Kind of penalty", "fine")
-    amount_fen: int = about("罚款金额（分）/ Fine, fen", 500_000, default=0, ge=0)
+    amount_fen: int = about("罚款金额（分）/ Fine, fen", 500_000, default=0, ge=0, le=MAX_FEN)
     description: Text = about("处罚内容 / What it is", "罚款人民币伍仟元")
 
     @model_validator(mode="after")

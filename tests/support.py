@@ -3,7 +3,9 @@
 import asyncio
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +88,28 @@ def start_services(settings: Settings, log_dir: Path, *names: str) -> list[Servi
     for service in services:
         service.start()
     return services
+
+
+def free_port_block(count: int, attempts: int = 200) -> int:
+    """The first of ``count`` consecutive loopback ports that nothing listens on right now,
+    below Linux's ephemeral range (32768 and up): a server stopped on purpose must find its
+    ports free again, not taken meanwhile by some client's outgoing connection."""
+    chance = random.Random()
+    for _ in range(attempts):
+        base = chance.randrange(20_000, 32_000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def eventually(probe: Callable[[], T | None], timeout: float = 30, what: str = "it") -> T:

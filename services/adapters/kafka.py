@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -112,6 +113,18 @@ async def read_to_end(bootstrap: str, partitions: list[TopicPartition]) -> Async
             for records in batches.values():
                 for record in records:
                     yield record
+
+
+async def max_message_bytes(bootstrap: str, topic: str) -> int:
+    """The largest record batch ``topic`` takes (its max.message.bytes, whoever set it)."""
+    wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
+    async with admin(bootstrap) as client:
+        described = await client.describe_configs([wanted])
+    for resource in described[0].to_object()["resources"]:
+        for entry in resource["config_entries"]:
+            if entry["config_names"] == "max.message.bytes":
+                return int(entry["config_value"])
+    raise TopologyError(f"topic {topic} does not exist on {bootstrap}: run 'casetrail infra up'")
 
 
 async def end_offsets(

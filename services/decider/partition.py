@@ -120,9 +120,7 @@ class PartitionState:
         if isinstance(submission, Rejection):
             return self._refused(raw, submission, now)
 
-        earlier = self.staged_outcomes.get(submission.submission_id) or self.outcomes.get(
-            submission.submission_id
-        )
+        earlier = self._answered(submission.submission_id)
         if earlier is not None:
             return Decision(outcome=earlier)  # a re-sent submission: same answer, nothing new
 
@@ -151,12 +149,21 @@ class PartitionState:
         return Decision(outcome=outcome, events=result)
 
     def _refused(self, raw: bytes, rejection: Rejection, now: datetime) -> Decision:
-        """Rejected when we can tell whose it is; otherwise a dead letter, with the reason."""
+        """Rejected when we can tell whose it is; otherwise a dead letter, with the reason. A
+        submission_id already answered keeps its answer, as any resend does."""
         whose = attribution(raw)
         if whose is None:
             return Decision(outcome=None, dead_letter_reason=rejection.message[:MESSAGE_CHARS])
         submission_id, case_id = whose
-        return Decision(_rejected(submission_id, case_id, rejection, self.case(case_id), now))
+        earlier = self._answered(submission_id)
+        if earlier is not None:
+            return Decision(outcome=earlier)
+        outcome = _rejected(submission_id, case_id, rejection, self.case(case_id), now)
+        self.staged_outcomes[submission_id] = outcome
+        return Decision(outcome)
+
+    def _answered(self, submission_id: uuid.UUID) -> Outcome | None:
+        return self.staged_outcomes.get(submission_id) or self.outcomes.get(submission_id)
 
 
 def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -> str | None:

@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
@@ -55,6 +55,7 @@ from services.adapters.kafka import (
     DEAD_LETTER_MAX_BYTES,
     Record,
     check_copartitioned,
+    max_message_bytes,
     partitioner,
     read_to_end,
     started,
@@ -62,7 +63,7 @@ from services.adapters.kafka import (
 )
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.integrity.checkpoints import Checkpoint, load_private_key, sign
+from services.integrity.checkpoints import Checkpoint, load_private_key, sign, signature_valid
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -146,6 +147,7 @@ class Decider(ConsumerRebalanceListener):
         self.settings = settings
         self.officers = load_officers(settings.officers_file)
         self.signing_key = load_private_key(settings.signing_key_path)
+        self.public_key = self.signing_key.public_key()
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -157,6 +159,8 @@ class Decider(ConsumerRebalanceListener):
         """Per partition: how long to wait before taking it over again after a failure."""
         self.closing: set[asyncio.Task[None]] = set()
         self.partition_count = 0
+        self.dead_letter_limit = 1_048_588
+        """The dead-letter topic's max.message.bytes (read at start; Kafka's default here)."""
         self.consumer: AIOKafkaConsumer  # made, and made again, by _connect
 
     def _consumer(self) -> AIOKafkaConsumer:
@@ -238,6 +242,10 @@ class Decider(ConsumerRebalanceListener):
 
         async def attempt() -> AIOKafkaConsumer:
             self.partition_count = await check_copartitioned(self.settings)
+            bootstrap, topic = self.settings.kafka_bootstrap, self.settings.deadletter_topic
+            # At most what our producers send (max_request_size), whatever the topic takes.
+            limit = await max_message_bytes(bootstrap, topic)
+            self.dead_letter_limit = min(limit, DEAD_LETTER_MAX_BYTES)
             # The listener works on self.consumer, and may be called before start() returns.
             self.consumer = self._consumer()
             return await started(self.consumer)
@@ -341,7 +349,9 @@ class Decider(ConsumerRebalanceListener):
         checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
         async for record in read_to_end(bootstrap, checkpoints):
             checkpoint = _read(Checkpoint, record)
-            last_checkpoint = checkpoint or last_checkpoint
+            if checkpoint is None or not self._ours(checkpoint, partition, record):
+                continue
+            last_checkpoint = checkpoint
         state = PartitionState(
             self.officers,
             partition=partition,
@@ -368,6 +378,15 @@ class Decider(ConsumerRebalanceListener):
         if last_checkpoint is not None:
             chain = replace(chain, checkpointed_count=last_checkpoint.count)
         return state, chain
+
+    def _ours(self, checkpoint: Checkpoint, partition: int, record: Record) -> bool:
+        """Whether a checkpoint is one we signed for this partition: a forged one (say with a
+        huge count) must not stop the partition's checkpoints; `casetrail verify` names it."""
+        if checkpoint.partition == partition and signature_valid(checkpoint, self.public_key):
+            return True
+        where = (record.topic, record.partition, record.offset)
+        log.error("%s p%d@%d: not a checkpoint we signed for this partition, skipped", *where)
+        return False
 
     def _release(self, owned: OwnedPartition, error: BaseException) -> None:
         """Writing failed: drop the partition's producer and state, take it over afresh later."""
@@ -442,32 +461,40 @@ class Decider(ConsumerRebalanceListener):
         try:
             async with producer.transaction():
                 written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
+                sent: list[asyncio.Future[RecordMetadata]] = []
                 for record in records:
                     decision = state.decide_record(record.value, now, record.key)
                     for event in decision.events:
-                        sent = await producer.send(
+                        future = await producer.send(
                             self.settings.events_topic,
                             event.model_dump_json().encode(),
                             key=event.case_id.encode(),
                             partition=p,
                         )
-                        written.append((event.hash, sent))
+                        written.append((event.hash, future))
                     if decision.outcome is not None:
-                        await producer.send(
+                        future = await producer.send(
                             self.settings.outcomes_topic,
                             decision.outcome.model_dump_json().encode(),
                             key=decision.outcome.case_id.encode(),
                             partition=p,
                         )
                     else:
-                        await self._send_dead_letter(
-                            producer, record, decision.dead_letter_reason or ""
+                        key, value, headers = dead_letter(
+                            record, decision.dead_letter_reason or "", self.dead_letter_limit
                         )
+                        future = await producer.send(
+                            self.settings.deadletter_topic, value, key=key, headers=headers
+                        )
+                    sent.append(future)
                 if written:
                     # Offsets are known once the broker has the events (still uncommitted).
                     last = await written[-1][1]
                     chain = chain.extended([h for h, _ in written], last.offset)
                     chain = await self._checkpoint(owned, chain, now, only_if_due=True)
+                # aiokafka commits a transaction even if one of its records was refused: every
+                # record must be in before the offsets say the batch is done.
+                await asyncio.gather(*sent, *(future for _, future in written))
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )
@@ -475,21 +502,6 @@ class Decider(ConsumerRebalanceListener):
             state.abort()
             raise
         return chain
-
-    async def _send_dead_letter(
-        self, producer: AIOKafkaProducer, record: Record, reason: str
-    ) -> None:
-        value, headers = dead_letter(record, reason)
-        try:
-            await producer.send(
-                self.settings.deadletter_topic, value, key=record.key, headers=headers
-            )
-        except MessageSizeTooLargeError:
-            # Larger than even the dead-letter topic takes (its source topic allows more than
-            # ours does): keep the start, say so; the original stays on its topic for a week.
-            cut = value[: DEAD_LETTER_MAX_BYTES // 2]
-            headers.append(("casetrail.truncated_from", str(len(value)).encode()))
-            await producer.send(self.settings.deadletter_topic, cut, headers=headers)
 
     async def _checkpoint(
         self, owned: OwnedPartition, chain: PartitionChain, now: datetime, only_if_due: bool
@@ -526,16 +538,30 @@ class Decider(ConsumerRebalanceListener):
         owned.chain = chain
 
 
-def dead_letter(record: Record, reason: str) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """A refused record as a dead letter: its bytes exactly as they came, and where it came from
-    and why it was refused in headers (as Kafka Connect's dead-letter queues do)."""
+def dead_letter(
+    record: Record, reason: str, limit: int
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """A refused record as a dead letter (key, value, headers): its bytes as they came, and where
+    it came from and why it was refused in headers (as Kafka Connect's dead-letter queues do).
+    Cut to fit ``limit`` (the dead-letter topic's max.message.bytes) if it must, saying so; the
+    original stays on its topic, at the offset the headers name."""
     headers = [
         ("casetrail.error", reason[:2000].encode()),
         ("casetrail.topic", record.topic.encode()),
         ("casetrail.partition", str(record.partition).encode()),
         ("casetrail.offset", str(record.offset).encode()),
     ]
-    return record.value or b"", headers
+    key = record.key if record.key is None or len(record.key) <= 1024 else None
+    value = record.value or b""
+    room = limit - HEADROOM_BYTES - len(key or b"")
+    if len(value) > room:
+        headers.append(("casetrail.truncated_from", str(len(value)).encode()))
+        value = value[:room]
+    return key, value, headers
+
+
+HEADROOM_BYTES = 16 * 1024
+"""What a dead letter leaves under the topic's limit for its headers and Kafka's framing."""
 
 
 T = TypeVar("T", Event, Outcome, Checkpoint)

@@ -8,6 +8,7 @@ submission: the decider never decides a submission_id twice), says so at ``/heal
 reconnects by itself."""
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from faststream.exceptions import FastStreamException
@@ -145,10 +146,11 @@ class KafkaLink:
                 self.connected = True
                 log.info("connected to Kafka at %s", self.bootstrap)
                 return
-            except (KafkaError, OSError, FastStreamException) as error:
+            except Exception as error:
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("Kafka at %s: %s; trying again in %.0f s", self.bootstrap, error, delay)
-                await self.broker.stop()  # what the failed start half-opened
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()  # what the failed start half-opened
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -167,6 +169,11 @@ class KafkaLink:
         try:
             async with asyncio.timeout(seconds):
                 await publish()
+        except MessageSizeTooLargeError as error:
+            # No resend helps: the body (sent chunked, without a length) is too large.
+            raise ApiError(
+                413, ErrorCode.PAYLOAD_TOO_LARGE, f"too large for Kafka: {error}"
+            ) from error
         except (KafkaError, FastStreamException, TimeoutError) as error:
             raise self._unavailable(f"{type(error).__name__}: {error}") from error
 

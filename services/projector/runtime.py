@@ -194,11 +194,27 @@ class ProjectionRunner(ConsumerRebalanceListener):
             return
         for tp in partitions:
             self.positions[tp] = stored[tp.partition]
-            self.consumer.seek(tp, stored[tp.partition])
+            self._seek(tp, stored[tp.partition])
             if tp in self.unplaced:
                 self.unplaced.discard(tp)
                 self._recovered(tp)
-                self.consumer.resume(tp)
+                self._resume(tp)
+
+    # Positions only of partitions still assigned: a batch or a retry may end after a rebalance
+    # took its partition away (a listener revokes without waiting for it), and aiokafka raises
+    # for a partition it no longer has. Its next owner starts from the stored offset anyway.
+
+    def _pause(self, tp: TopicPartition) -> None:
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
+
+    def _resume(self, tp: TopicPartition) -> None:
+        if tp in self.consumer.assignment():
+            self.consumer.resume(tp)
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        if tp in self.consumer.assignment():
+            self.consumer.seek(tp, offset)
 
     # --- retrying ------------------------------------------------------------------------
 
@@ -210,7 +226,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         retry.error = describe(error)
         delay = retry.backoff.next_delay()
         retry.due = time.monotonic() + delay
-        self.consumer.pause(tp)
+        self._pause(tp)
         self.log.warning(
             "%s p%d: %s failed (%s); trying again in %.1f s: retrying since %s, for %.1f s,"
             " %d attempts",
@@ -269,8 +285,8 @@ class ProjectionRunner(ConsumerRebalanceListener):
             if retry is None or tp in self.unplaced or tp not in self.positions:
                 continue  # placed just now, or still waiting to be
             retry.due = None
-            self.consumer.seek(tp, self.positions[tp])
-            self.consumer.resume(tp)
+            self._seek(tp, self.positions[tp])
+            self._resume(tp)
 
     # --- applying ------------------------------------------------------------------------
 
@@ -281,7 +297,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
             # Fetched while the rebalance listener was still seeking to the stored offsets:
             # fetch again from there once it has (or leave them to the partition's new owner).
             if start is None and tp not in self.unplaced and tp in self.consumer.assignment():
-                self.consumer.seek(tp, records[0].offset)
+                self._seek(tp, records[0].offset)
             return
         records = [r for r in records if r.offset >= start]  # fetched before our seek
         if not records:
@@ -339,8 +355,9 @@ class ProjectionRunner(ConsumerRebalanceListener):
                 stored,
                 start,
             )
-            self.consumer.seek(tp, stored)
-        self.positions[tp] = stored
+            self._seek(tp, stored)
+        if tp in self.consumer.assignment():  # not if revoked meanwhile
+            self.positions[tp] = stored
         return stored == batch[-1].offset + 1
 
     async def _switch(self, switched: BuildSwitched) -> None:
@@ -374,4 +391,4 @@ class ProjectionRunner(ConsumerRebalanceListener):
             return
         self.retrying.pop(tp, None)
         self.stuck.add(tp)
-        self.consumer.pause(tp)
+        self._pause(tp)

@@ -5,9 +5,7 @@ whether every replica is back in sync)."""
 
 import asyncio
 import os
-import random
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,31 +16,11 @@ from services.adapters.kafka import admin
 from services.demo import OFFICERS_FILE
 from services.infra import LocalKafkaCluster
 from services.settings import Settings
-from tests.support import casetrail
+from tests.support import casetrail, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = 3
 INTERNAL_TOPICS = ["__consumer_offsets", "__transaction_state"]
-
-
-def free_port_block(count: int, attempts: int = 200) -> int:
-    """The first of ``count`` consecutive loopback ports that nothing listens on right now."""
-    chance = random.Random()
-    for _ in range(attempts):
-        base = chance.randrange(20_000, 60_000 - count)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def link_jars(home: Path) -> None:

@@ -14,7 +14,8 @@ from services.infra.kafka_server import local_kafka
 from services.infra.servers import LocalServer
 from services.progress import quiet
 from services.settings import Settings
-from tests.faults.cluster import free_port_block, link_jars
+from tests.faults.cluster import link_jars
+from tests.support import free_port_block
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from services.infra import LocalPostgres
-from services.infra.servers import free_port
 from services.settings import Settings
+from tests.support import free_port_block
 
 
 class OwnPostgres:
@@ -51,7 +51,7 @@ def own_postgres(base: Settings) -> Iterator[OwnPostgres]:
     settings = base.model_copy(
         update={
             "state_dir": scratch,
-            "postgres_dsn": f"postgresql://casetrail:casetrail@127.0.0.1:{free_port()}/casetrail",
+            "postgres_dsn": f"postgresql://casetrail:casetrail@127.0.0.1:{free_port_block(1)}/casetrail",
             # The decider signs checkpoints with the key `infra up` made for the shared servers.
             "signing_key_file": base.signing_key_path,
         }

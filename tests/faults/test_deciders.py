@@ -50,6 +50,7 @@ async def test_two_deciders_and_a_rebalance_mid_stream(log: Settings, tmp_path: 
     await asyncio.sleep(2)
     second.start()  # a rebalance: partitions move to the newcomer
     await asyncio.sleep(5)
+    first.check_alive()
     await asyncio.to_thread(first.stop)  # and back, as the first leaves
     await publishing
     try:
@@ -68,8 +69,16 @@ async def test_three_deciders_joining_and_leaving_mid_stream(log: Settings, tmp_
     first, second, third = deciders
     first.start()
     publishing = asyncio.create_task(publish(log, messages, chunks=40))
-    for change in (second.start, third.start, first.stop, first.start, second.stop, third.stop):
+    for service, change in (
+        (second, second.start),
+        (third, third.start),
+        (first, first.stop),
+        (first, first.start),
+        (second, second.stop),
+        (third, third.stop),
+    ):
         await asyncio.sleep(2.5)
+        service.check_alive()  # a decider that died on its own would have left quietly
         await asyncio.to_thread(change)
     await publishing
     try:
@@ -97,5 +106,6 @@ async def test_a_stalled_decider_is_fenced_when_it_wakes_up(log: Settings, tmp_p
         await assert_all_accepted_once(log, messages)
     finally:
         successor.check_alive()
+        zombie.check_alive()  # woken and fenced, it carries on as a member like any other
         await asyncio.to_thread(successor.stop)
         await asyncio.to_thread(zombie.stop)

@@ -35,6 +35,7 @@ from tests.support import (
     assert_exactly_once,
     casetrail,
     eventually,
+    free_port_block,
     healthy,
     start_services,
 )
@@ -57,7 +58,7 @@ async def system(kafka: tuple[Settings, LocalServer]) -> AsyncIterator[Settings]
     settings = base.model_copy(
         update={
             "postgres_dsn": with_database(base.postgres_dsn, database),
-            "gateway_port": free_port(),
+            "gateway_port": free_port_block(1),  # restarted: a port no client takes meanwhile
             "query_port": free_port(),
             "outcome_timeout_s": 3.0,
             "decider_session_timeout_ms": 6000,
@@ -147,8 +148,11 @@ async def test_kafka_down_and_back_while_departments_submit(
     decider, _, gateway = services
     for service in (decider, gateway):
         stopping = time.monotonic()
+        service.check_alive()
         await asyncio.to_thread(service.stop)
-        print(f"{service.name} stopped in {time.monotonic() - stopping:.1f} s with Kafka away")
+        took = time.monotonic() - stopping
+        print(f"{service.name} stopped in {took:.1f} s with Kafka away")
+        assert took < 15, f"{service.name} needed the SIGKILL after 20 s to stop"
         service.start()
     await asyncio.sleep(OUTAGE_S)
     for service in services:

@@ -175,3 +175,35 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
     assert state.staged_cases == {}
     monkeypatch.undo()
     assert state.decide_record(record("register"), NOW).events
+
+
+def test_a_refused_resend_of_an_answered_submission_keeps_its_answer() -> None:
+    """An accepted submission sent again oversize (or malformed, or misplaced) is still the
+    same submission: it keeps its answer, live as after a take-over."""
+    state = PartitionState(OFFICERS)
+    value = record("register")
+    accepted = state.decide_record(value, NOW).outcome
+    state.commit()
+    body = json.loads(value)
+    body["payload"]["summary"] = "长" * 30_000
+    again = state.decide_record(json.dumps(body).encode(), NOW)
+    assert again.outcome == accepted
+    assert again.events == ()
+
+
+def test_a_dead_letter_fits_its_topic_and_says_when_it_was_cut() -> None:
+    from aiokafka import ConsumerRecord
+
+    from services.decider.runtime import HEADROOM_BYTES, dead_letter
+
+    def consumed(value: bytes, key: bytes | None) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord("s", 2, 7, 0, 0, key, value, None, len(key or b""), len(value), [])
+
+    key, value, headers = dead_letter(consumed(b"x" * 100, b"k"), "bad", 1_048_588)
+    assert (key, value) == (b"k", b"x" * 100)
+    assert dict(headers)["casetrail.offset"] == b"7"
+    assert "casetrail.truncated_from" not in dict(headers)
+    key, value, headers = dead_letter(consumed(b"y" * 1_048_000, b"K" * 5000), "bad", 1_048_588)
+    assert key is None, "a key too large to keep: the coordinates name the original"
+    assert len(value) == 1_048_588 - HEADROOM_BYTES
+    assert dict(headers)["casetrail.truncated_from"] == b"1048000"
