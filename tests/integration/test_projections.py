@@ -3,7 +3,6 @@ crashes, a rebuild never disturbs readers, and an event that cannot be applied i
 (DESIGN.md, guarantee 4)."""
 
 import asyncio
-import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ from tests.support import (
     healthy,
     publish,
     start_services,
+    submission_ids,
     whole_topic,
 )
 
@@ -102,20 +102,14 @@ async def healthy_and_caught_up(settings: Settings, seconds: float = 120) -> lis
 
 
 async def decided(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
-    expected = {json.loads(value)["submission_id"] for _, value in messages}
-    await all_outcomes(settings, expected, seconds=180)
+    await all_outcomes(settings, submission_ids(messages), seconds=180)
 
 
 async def test_projector_killed_at_random_equals_a_rebuild_from_offset_zero(
     isolated: Settings, tmp_path: Path
 ) -> None:
     messages = submissions(4000, 8, uuid.uuid4().hex[:6])
-    decider, projector = (
-        Service("decider", isolated, tmp_path),
-        Service("projector", isolated, tmp_path),
-    )
-    decider.start()
-    projector.start()
+    decider, projector = start_services(isolated, tmp_path, "decider", "projector")
     chaos = random.Random(5)
     publishing = asyncio.create_task(publish(isolated, messages, chunks=30))
     kills = 0
@@ -139,12 +133,7 @@ async def test_a_rebuild_while_queries_run_never_shows_a_half_built_build(
     isolated: Settings, tmp_path: Path
 ) -> None:
     first = submissions(3000, 6, uuid.uuid4().hex[:6])
-    decider, projector = (
-        Service("decider", isolated, tmp_path),
-        Service("projector", isolated, tmp_path),
-    )
-    decider.start()
-    projector.start()
+    decider, projector = start_services(isolated, tmp_path, "decider", "projector")
     await publish(isolated, first, chunks=3)
     await decided(isolated, first)
     await caught_up(isolated)
@@ -255,12 +244,7 @@ async def test_an_event_that_applies_after_a_fix_clears_its_error_and_its_partit
             f'CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".audit_trail'
             " FOR EACH ROW EXECUTE FUNCTION refuse_one_case()"
         )
-    decider, projector = (
-        Service("decider", isolated, tmp_path),
-        Service("projector", isolated, tmp_path),
-    )
-    decider.start()
-    projector.start()
+    decider, projector = start_services(isolated, tmp_path, "decider", "projector")
     messages = submissions(300, 3, run)
     await publish(isolated, messages, chunks=2)
     await decided(isolated, messages)
@@ -308,12 +292,7 @@ async def test_connections_killed_while_it_writes_are_retried_not_recorded_as_er
     """pg_terminate_backend on the projector's connections, again and again while it writes:
     failures that pass. No error row, nothing stops, every event applied exactly once."""
     messages = submissions(3000, 6, uuid.uuid4().hex[:6])
-    decider, projector = (
-        Service("decider", isolated, tmp_path),
-        Service("projector", isolated, tmp_path),
-    )
-    decider.start()
-    projector.start()
+    decider, projector = start_services(isolated, tmp_path, "decider", "projector")
     publishing = asyncio.create_task(publish(isolated, messages, chunks=20))
     terminated = 0
     async with connect(isolated.postgres_dsn) as conn:
