@@ -72,6 +72,19 @@ async def assert_equals_a_rebuild(
     assert await snapshot(settings) == live, "every read model equals a rebuild from offset 0"
 
 
+async def live_audit_trail_schema(settings: Settings) -> str:
+    """The schema of the audit trail's live build, created if need be (a test tampers there)."""
+    pool = await create_pool(settings.postgres_dsn, max_size=1)
+    try:
+        await ensure_schema(pool)
+        async with pool.acquire() as conn:
+            return builds.schema_of(
+                "audit_trail", await builds.live_build(conn, "audit_trail") or 0
+            )
+    finally:
+        await pool.close()
+
+
 async def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     async with connect(settings.postgres_dsn) as conn:
         return {
@@ -227,14 +240,8 @@ async def test_an_event_that_applies_after_a_fix_clears_its_error_and_its_partit
     the projector restarts, the batch that gets past the event deletes the row."""
     run = uuid.uuid4().hex[:6]
     refused = f"BENCH-{run}-000003"
+    schema = await live_audit_trail_schema(isolated)
     async with connect(isolated.postgres_dsn) as conn:
-        pool = await create_pool(isolated.postgres_dsn, max_size=1)
-        try:
-            await ensure_schema(pool)
-        finally:
-            await pool.close()
-        build = await builds.live_build(conn, "audit_trail")
-        schema = builds.schema_of("audit_trail", build or 0)
         await conn.execute(
             "CREATE FUNCTION refuse_one_case() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
             f" IF NEW.case_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
@@ -329,15 +336,10 @@ async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
     test holds): the projection is reported retrying, with since when, how many attempts and
     the last error, by GET /health/projections (503) and `casetrail lag` (exit 1); no error
     row, the other projections go on, and once the lock is gone it goes on by itself."""
+    schema = await live_audit_trail_schema(isolated)
     async with connect(isolated.postgres_dsn) as conn:
-        pool = await create_pool(isolated.postgres_dsn, max_size=1)
-        try:
-            await ensure_schema(pool)
-        finally:
-            await pool.close()
         database = await conn.fetchval("SELECT current_database()")
         await conn.execute(f"ALTER DATABASE \"{database}\" SET lock_timeout = '300ms'")
-        schema = builds.schema_of("audit_trail", await builds.live_build(conn, "audit_trail") or 0)
     reading = isolated.model_copy(update={"query_port": free_port()})
     decider, projector, query = start_services(reading, tmp_path, "decider", "projector", "query")
     url = f"http://127.0.0.1:{reading.query_port}"
