@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 private key (PEM) signing checkpoints; <state_dir>/keys/… when unset",
     )
+    key_ring_file: Path | None = Field(
+        default=None,
+        description="The pinned public key ring (JSON, see services/integrity/keyring.py):"
+        " the only keys whose signatures count; <state_dir>/keys/ring.json when unset",
+    )
     checkpoint_every_events: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=10.0, gt=0)
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
@@ -88,6 +93,10 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key_file or self.state_dir / "keys" / "checkpoint-ed25519.pem"
+
+    @property
+    def key_ring_path(self) -> Path:
+        return self.key_ring_file or self.state_dir / "keys" / "ring.json"
 
     @property
     def submissions_topic(self) -> str:

@@ -1,0 +1,203 @@
+"""The public key ring: every Ed25519 key whose signature CaseTrail accepts, and what for.
+
+One JSON file (``CASETRAIL_KEY_RING_FILE``, default ``<state_dir>/keys/ring.json``), pinned by
+whoever verifies: ``casetrail verify``, the decider and the query service trust a signature only
+if its key is in the ring, for that purpose, and was valid when the signature was made. A key
+found beside a private key, or inside what is being verified, is never trusted by itself.
+
+Purposes:
+
+- ``checkpoint``: the decider's key for signed checkpoints of the log;
+- ``department``: a department's key for the submissions it publishes (``department`` names it);
+- ``gateway``: the gateway's key, vouching for submissions it accepted with a department's
+  token (the submission names that department).
+
+Rotation adds a key and closes the old one's validity (``valid_until``); old signatures stay
+verifiable with the old key, new ones must use a key valid at the time they claim.
+
+The file holds public keys only; each private key lives in its own PEM file (mode 600) with the
+one service or department that signs with it.
+"""
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class KeyPurpose(StrEnum):
+    CHECKPOINT = "checkpoint"
+    DEPARTMENT = "department"
+    GATEWAY = "gateway"
+
+
+class KeyRingError(ValueError):
+    """The key ring file is missing or not a key ring; the message says which and why."""
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """First 16 hex digits of SHA-256 of the raw public key."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RingKey:
+    key_id: str
+    purpose: KeyPurpose
+    public_key: Ed25519PublicKey
+    valid_from: datetime
+    valid_until: datetime | None = None
+    department: str | None = None
+    """For a department key: the department it signs for."""
+    note: str = ""
+
+    def valid_at(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+    def as_json(self) -> dict[str, Any]:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "key_id": self.key_id,
+            "purpose": self.purpose.value,
+            "department": self.department,
+            "public_key": base64.b64encode(raw).decode(),
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> "RingKey":
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_key"]))
+        purpose = KeyPurpose(entry["purpose"])
+        department = entry.get("department")
+        if (purpose is KeyPurpose.DEPARTMENT) != bool(department):
+            raise ValueError("a department key, and only a department key, names its department")
+        if key_id(public) != entry["key_id"]:
+            raise ValueError(f"key_id {entry['key_id']} is not the id of its public key")
+        until = entry.get("valid_until")
+        return cls(
+            key_id=entry["key_id"],
+            purpose=purpose,
+            public_key=public,
+            valid_from=_utc(entry["valid_from"]),
+            valid_until=_utc(until) if until else None,
+            department=department,
+            note=str(entry.get("note") or ""),
+        )
+
+
+def _utc(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return at.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: tuple[RingKey, ...] = field(default_factory=tuple)
+
+    def get(self, wanted: str, purpose: KeyPurpose) -> RingKey | None:
+        """The key with this id, if the ring holds it for ``purpose``."""
+        for key in self.keys:
+            if key.key_id == wanted and key.purpose is purpose:
+                return key
+        return None
+
+    def current(self, purpose: KeyPurpose, department: str | None = None) -> list[RingKey]:
+        now = datetime.now(UTC)
+        return [
+            k
+            for k in self.keys
+            if k.purpose is purpose and k.department == department and k.valid_at(now)
+        ]
+
+    def with_key(self, key: RingKey) -> "KeyRing":
+        return KeyRing((*[k for k in self.keys if k.key_id != key.key_id], key))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"keys": [key.as_json() for key in self.keys]}
+
+
+def load_ring(path: Path) -> KeyRing:
+    """The ring in ``path``; KeyRingError when it is missing or any entry is bad (a ring with a
+    bad entry is not half-trusted)."""
+    try:
+        document = json.loads(path.read_bytes())
+        return KeyRing(tuple(RingKey.from_json(entry) for entry in document["keys"]))
+    except FileNotFoundError:
+        raise KeyRingError(f"no key ring at {path}: create one with 'casetrail keys'") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise KeyRingError(f"{path} is not a valid key ring: {error}") from error
+
+
+def save_ring(path: Path, ring: KeyRing) -> None:
+    """Write the ring atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(ring.as_json(), ensure_ascii=False, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """A private key in PKCS#8 PEM, readable by its owner only (created so, never widened)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def new_key(
+    ring_path: Path,
+    private_path: Path,
+    purpose: KeyPurpose,
+    department: str | None = None,
+    note: str = "",
+    retire_current: bool = False,
+) -> RingKey:
+    """Make a key pair: the private key to ``private_path``, the public key into the ring. With
+    ``retire_current``, the keys of the same purpose (and department) valid now end now: a
+    rotation."""
+    ring = load_ring(ring_path) if ring_path.exists() else KeyRing()
+    now = datetime.now(UTC)
+    if retire_current:
+        for old in ring.current(purpose, department):
+            ring = ring.with_key(
+                RingKey(
+                    old.key_id,
+                    old.purpose,
+                    old.public_key,
+                    old.valid_from,
+                    now,
+                    old.department,
+                    old.note,
+                )
+            )
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key()
+    key = RingKey(key_id(public), purpose, public, now, None, department, note)
+    write_private_key(private_path, private)
+    save_ring(ring_path, ring.with_key(key))
+    return key
