@@ -1,16 +1,37 @@
 """Configuration shared by every service: CASETRAIL_* environment variables, localhost defaults."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def with_database(dsn: str, database: str) -> str:
     """The same server and role, another database (``postgres`` to create or drop one)."""
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+class KafkaRole(StrEnum):
+    """Who a Kafka client is: each CaseTrail process signs in (SASL/SCRAM-SHA-512) as its own
+    user, and Kafka's ACLs (``services.adapters.kafka_acls``) let each do only its part."""
+
+    ADMIN = "admin"
+    """Creates topics and ACLs (``casetrail infra up``, tests, benchmarks); a super user."""
+    DECIDER = "decider"
+    """The only writer of events, outcomes, checkpoints and dead letters."""
+    GATEWAY = "gateway"
+    """Writes submissions, reads outcomes."""
+    DEPARTMENT = "department"
+    """A department publishing straight to Kafka: writes submissions, reads outcomes."""
+    PROJECTOR = "projector"
+    """Reads events (its consumer groups: the projections')."""
+    QUERY = "query"
+    """Reads events, checkpoints and outcomes (replay, as-of, a case's verification)."""
+    AUDITOR = "auditor"
+    """Reads the log: events, checkpoints, outcomes, dead letters (``casetrail verify`` …)."""
 
 
 class Settings(BaseSettings):
@@ -32,6 +53,28 @@ class Settings(BaseSettings):
         default=False,
         description="Local brokers fsync each append to disk before acknowledging it"
         " (log.flush.interval.messages=1); off, Kafka acknowledges from the page cache",
+    )
+    kafka_user: str | None = Field(
+        default=None,
+        description="The Kafka user (SASL/SCRAM-SHA-512) this process signs in as; unset, each"
+        " process signs in as the user of its role (decider, gateway, projector, …)",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None, description="That user's password (else kafka_password_file)"
+    )
+    kafka_password_file: Path | None = Field(
+        default=None,
+        description="A file holding that user's password; unset: <state_dir>/secrets/kafka/"
+        "<user>.password, where 'casetrail infra up' keeps the development passwords",
+    )
+    kafka_tls: bool = Field(
+        default=False,
+        description="Talk to Kafka over TLS (SASL_SSL); local brokers then listen with TLS",
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None,
+        description="The CA certificate (PEM) that signed the brokers' certificates (TLS);"
+        " unset: <state_dir>/secrets/kafka/ca.pem, made by 'casetrail infra up'",
     )
     postgres_dsn: str = "postgresql://casetrail:casetrail@127.0.0.1:5432/casetrail"
     topic_prefix: str = Field(
@@ -79,10 +122,27 @@ class Settings(BaseSettings):
     def as_env(self) -> dict[str, str]:
         """The CASETRAIL_* variables that give a child process exactly these settings."""
         return {
-            f"CASETRAIL_{name.upper()}": str(value)
+            f"CASETRAIL_{name.upper()}": str(
+                value.get_secret_value() if isinstance(value, SecretStr) else value
+            )
             for name, value in self.model_dump().items()
             if value is not None
         }
+
+    def as_kafka_user(self, role: KafkaRole) -> "Settings":
+        """These settings, signing in to Kafka as ``role``'s user unless a user is configured."""
+        if self.kafka_user is not None:
+            return self
+        return self.model_copy(update={"kafka_user": role.value})
+
+    @property
+    def kafka_secrets_dir(self) -> Path:
+        """Where 'casetrail infra up' keeps the development Kafka passwords and certificates."""
+        return self.state_dir / "secrets" / "kafka"
+
+    @property
+    def kafka_ca_path(self) -> Path:
+        return self.kafka_ca_file or self.kafka_secrets_dir / "ca.pem"
 
     @property
     def kafka_servers(self) -> list[str]:

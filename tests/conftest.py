@@ -5,6 +5,7 @@ its own topic prefix and database so it never touches demo data, and at the end 
 stops exactly the servers it started."""
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     tag = uuid.uuid4().hex[:8]
-    base = Settings(state_dir=ROOT / ".local")
+    # The repository's own state directory, unless one is given (a second local Kafka).
+    base = (
+        Settings() if "CASETRAIL_STATE_DIR" in os.environ else Settings(state_dir=ROOT / ".local")
+    )
     dsn = with_database(base.postgres_dsn, f"casetrail_test_{tag}")
     return base.model_copy(
         update={

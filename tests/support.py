@@ -19,11 +19,11 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from events.model import Outcome
-from services.adapters.kafka import read_to_end
+from services.adapters.kafka import client_options, read_to_end
 from services.infra.processes import start_service, stop
 from services.integrity.checkpoints import Checkpoint, load_public_key
 from services.integrity.log_check import verify_log
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ async def whole_topic(
     tps = [TopicPartition(topic, p) for p in range(partitions or settings.partitions)]
     return [
         (record.partition, record.offset, record.value or b"")
-        async for record in read_to_end(settings.kafka_bootstrap, tps)
+        async for record in read_to_end(settings.as_kafka_user(KafkaRole.AUDITOR), tps)
     ]
 
 
@@ -140,7 +140,7 @@ async def dead_letters(settings: Settings) -> list[tuple[bytes, dict[str, str]]]
     tps = [TopicPartition(settings.deadletter_topic, 0)]
     return [
         (record.value or b"", {name: value.decode() for name, value in record.headers})
-        async for record in read_to_end(settings.kafka_bootstrap, tps)
+        async for record in read_to_end(settings.as_kafka_user(KafkaRole.AUDITOR), tps)
     ]
 
 
@@ -157,7 +157,9 @@ def healthy(url: str) -> bool | None:
 async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks: int) -> None:
     """Publish in ``chunks`` spread over time, so that the stream outlives several faults."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:

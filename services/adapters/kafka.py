@@ -1,5 +1,7 @@
 """The one place that knows how CaseTrail talks to Kafka's admin API and reads committed records.
 
+- ``client_options``: how every client connects (SASL/SCRAM-SHA-512 as the settings' user, TLS
+  if configured); every function here takes the settings, so it signs in as their user;
 - ``admin``: an admin client, closed when the block ends;
 - ``committed_consumer``: a consumer that sees committed records only and never commits offsets;
 - ``read_until`` / ``read_to_end``: records of assigned partitions up to given end offsets;
@@ -15,9 +17,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
+from faststream.security import SASLScram512
 
-from services.settings import Settings
+from services.adapters.kafka_acls import all_grants, create_acls, delete_acls
+from services.settings import KafkaRole, Settings
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
@@ -32,6 +37,62 @@ class TopologyError(RuntimeError):
 
 class UnequalPartitions(TopologyError):
     """Topics that must be co-partitioned are not: only an operator can fix that."""
+
+
+class KafkaCredentialsError(RuntimeError):
+    """This process has no Kafka user or password: a configuration error, not an outage."""
+
+
+SASL_MECHANISM = "SCRAM-SHA-512"
+
+
+def kafka_password(settings: Settings) -> str:
+    """The password of the settings' Kafka user: given, in the given file, or in the file
+    'casetrail infra up' made for a development user."""
+    if settings.kafka_password is not None:
+        return settings.kafka_password.get_secret_value()
+    path = (
+        settings.kafka_password_file
+        or settings.kafka_secrets_dir / f"{settings.kafka_user}.password"
+    )
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise KafkaCredentialsError(
+            f"no password for Kafka user {settings.kafka_user!r} ({error}): set"
+            " CASETRAIL_KAFKA_PASSWORD or CASETRAIL_KAFKA_PASSWORD_FILE, or run"
+            " 'casetrail infra up' for the development users"
+        ) from error
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """The connection options of every Kafka client CaseTrail makes: the bootstrap list, signed
+    in as the settings' user (SASL/SCRAM-SHA-512), over TLS when ``kafka_tls``."""
+    if settings.kafka_user is None:
+        raise KafkaCredentialsError(
+            "no Kafka user: set CASETRAIL_KAFKA_USER (each service signs in as its own user)"
+        )
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_servers,
+        "security_protocol": "SASL_SSL" if settings.kafka_tls else "SASL_PLAINTEXT",
+        "sasl_mechanism": SASL_MECHANISM,
+        "sasl_plain_username": settings.kafka_user,
+        "sasl_plain_password": kafka_password(settings),
+    }
+    if settings.kafka_tls:
+        options["ssl_context"] = create_ssl_context(cafile=str(settings.kafka_ca_path))
+    return options
+
+
+def scram_security(settings: Settings) -> SASLScram512:
+    """``client_options`` for faststream's brokers (which also put it in the AsyncAPI document)."""
+    options = client_options(settings)
+    return SASLScram512(
+        options["sasl_plain_username"],
+        options["sasl_plain_password"],
+        ssl_context=options.get("ssl_context"),
+        use_ssl=settings.kafka_tls,
+    )
 
 
 def unreachable(error: BaseException) -> bool:
@@ -54,8 +115,8 @@ async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
 
 
 @asynccontextmanager
-async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(**client_options(settings))
     await client.start()
     try:
         yield client
@@ -64,10 +125,10 @@ async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 @asynccontextmanager
-async def committed_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+async def committed_consumer(settings: Settings, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
     """A started consumer in read_committed mode that commits nothing (assign partitions to it)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(settings),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
@@ -100,10 +161,12 @@ async def read_until(
                 remaining.discard(tp)
 
 
-async def read_to_end(bootstrap: str, partitions: list[TopicPartition]) -> AsyncIterator[Record]:
+async def read_to_end(
+    settings: Settings, partitions: list[TopicPartition]
+) -> AsyncIterator[Record]:
     """Every committed record of the given partitions, from the beginning to the end offsets as
     they are when the call starts."""
-    async with committed_consumer(bootstrap) as consumer:
+    async with committed_consumer(settings) as consumer:
         consumer.assign(partitions)
         # With read_committed these are the last stable offsets, so open transactions of a
         # fenced writer can never hold us up once its successor initialised.
@@ -115,23 +178,25 @@ async def read_to_end(bootstrap: str, partitions: list[TopicPartition]) -> Async
                     yield record
 
 
-async def max_message_bytes(bootstrap: str, topic: str) -> int:
+async def max_message_bytes(settings: Settings, topic: str) -> int:
     """The largest record batch ``topic`` takes (its max.message.bytes, whoever set it)."""
     wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
-    async with admin(bootstrap) as client:
+    async with admin(settings) as client:
         described = await client.describe_configs([wanted])
     for resource in described[0].to_object()["resources"]:
         for entry in resource["config_entries"]:
             if entry["config_names"] == "max.message.bytes":
                 return int(entry["config_value"])
-    raise TopologyError(f"topic {topic} does not exist on {bootstrap}: run 'casetrail infra up'")
+    raise TopologyError(
+        f"topic {topic} does not exist on {settings.kafka_bootstrap}: run 'casetrail infra up'"
+    )
 
 
 async def end_offsets(
-    bootstrap: str, partitions: list[TopicPartition]
+    settings: Settings, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
     """The last stable offsets: where a read_committed reader of each partition ends today."""
-    async with committed_consumer(bootstrap) as consumer:
+    async with committed_consumer(settings) as consumer:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return ends
 
@@ -146,19 +211,19 @@ def partitioner(count: int) -> Callable[[str], int]:
 # --- the topic layout ----------------------------------------------------------------------------
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
     """Every partition of ``topic``; TopologyError if it does not exist."""
-    return (await _partitions(bootstrap, [topic]))[topic]
+    return (await _partitions(settings, [topic]))[topic]
 
 
-async def _partitions(bootstrap: str, topics: list[str]) -> dict[str, list[TopicPartition]]:
-    async with admin(bootstrap) as client:
+async def _partitions(settings: Settings, topics: list[str]) -> dict[str, list[TopicPartition]]:
+    async with admin(settings) as client:
         described = await client.describe_topics(topics)
     found = {}
     for description in described:
         if description["error_code"] != 0 or not description["partitions"]:
             raise TopologyError(
-                f"topic {description['topic']} does not exist on {bootstrap}: run"
+                f"topic {description['topic']} does not exist on {settings.kafka_bootstrap}: run"
                 " 'casetrail infra up'"
             )
         found[description["topic"]] = sorted(
@@ -175,19 +240,16 @@ async def check_copartitioned(settings: Settings) -> int:
     """The decider owns submissions partition p and events partition p together: both topics
     (and outcomes) must exist with the same number of partitions. Returns that number."""
     topics = [settings.submissions_topic, settings.events_topic, settings.outcomes_topic]
-    counts = {
-        name: len(tps)
-        for name, tps in (await _partitions(settings.kafka_bootstrap, topics)).items()
-    }
+    counts = {name: len(tps) for name, tps in (await _partitions(settings, topics)).items()}
     if len(set(counts.values())) != 1:
         raise UnequalPartitions(f"submissions, events and outcomes need equal partitions: {counts}")
     return counts[settings.events_topic]
 
 
 async def event_partitions(settings: Settings) -> list[TopicPartition]:
-    """The partitions of the log of record (checked against the submissions and outcomes)."""
-    count = await check_copartitioned(settings)
-    return [TopicPartition(settings.events_topic, p) for p in range(count)]
+    """The partitions of the log of record (readers may see no other topic: the decider checks
+    that the submissions and outcomes match them)."""
+    return await topic_partitions(settings, settings.events_topic)
 
 
 def replication(brokers: int) -> tuple[int, dict[str, str]]:
@@ -216,10 +278,12 @@ def topic_layout(settings: Settings) -> dict[str, tuple[int, int, dict[str, str]
 
 async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
     """Create the topics DESIGN.md lists, replicated as ``replication`` says for the settings'
-    broker count; check the partition counts (and that no topic has fewer replicas than wanted)
-    of those that exist."""
+    broker count, and the ACLs that let each CaseTrail user do its part on them
+    (``kafka_acls``); check the partition counts (and that no topic has fewer replicas than
+    wanted) of those that exist. Signs in as the admin user unless a user is configured."""
     layout = topic_layout(settings)
-    async with admin(settings.kafka_bootstrap) as client:
+    async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
+        await create_acls(client, all_grants(settings))
         existing = set(await client.list_topics())
         missing = [
             NewTopic(name, count, replicas, topic_configs=config)
@@ -248,27 +312,29 @@ async def create_topics(settings: Settings, say: Callable[[str], None]) -> None:
             say("topics: present " + ", ".join(present))
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int, brokers: int = 1) -> None:
-    """One topic (a test's or a benchmark's baseline), replicated as ``replication`` says."""
-    replicas, config = replication(brokers)
-    async with admin(bootstrap) as client:
+async def create_topic(settings: Settings, name: str, partitions: int) -> None:
+    """One topic (a test's or a benchmark's baseline), replicated as ``replication`` says; only
+    the admin user may use it."""
+    replicas, config = replication(settings.kafka_brokers)
+    async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
         await client.create_topics([NewTopic(name, partitions, replicas, topic_configs=config)])
 
 
 async def delete_topics(settings: Settings) -> None:
-    """Every topic with the settings' prefix (a test run's or a benchmark's)."""
-    async with admin(settings.kafka_bootstrap) as client:
+    """Every topic with the settings' prefix (a test run's or a benchmark's), and its ACLs."""
+    async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
+        await delete_acls(client, all_grants(settings))
         prefix = settings.topic_prefix + "."
         doomed = [name for name in await client.list_topics() if name.startswith(prefix)]
         if doomed:
             await client.delete_topics(doomed)
 
 
-async def kafka_ready(bootstrap: str, brokers: int = 1) -> bool:
+async def kafka_ready(settings: Settings, brokers: int = 1) -> bool:
     """Whether the broker answers admin requests (it may accept connections before that) and
     the cluster has at least ``brokers`` brokers registered and unfenced."""
     try:
-        async with admin(bootstrap) as client:
+        async with admin(settings) as client:
             await client.list_topics()
             if brokers > 1:
                 described = await client.describe_cluster()

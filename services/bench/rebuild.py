@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from projections.catalog import PROJECTIONS
 from projections.db import connect
 from projections.read_models import audit_trail
-from services.adapters.kafka import create_topics, delete_topics, partitioner
+from services.adapters.kafka import client_options, create_topics, delete_topics, partitioner
 from services.bench.queries import query_latency
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
@@ -24,7 +24,7 @@ from services.decider.partition import PartitionState
 from services.demo import demo_settings
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 async def bench_rebuild(
@@ -76,7 +76,8 @@ async def _write_log(
     state = PartitionState(load_officers(settings.officers_file))
     partition_of = partitioner(settings.partitions)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        # Straight onto the events topic: only the admin user may (this is a benchmark's log).
+        **client_options(settings.as_kafka_user(KafkaRole.ADMIN)),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,

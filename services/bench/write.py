@@ -16,14 +16,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.adapters.kafka import create_topic, create_topics, delete_topics
+from services.adapters.kafka import client_options, create_topic, create_topics, delete_topics
 from services.bench.figures import figures
 from services.bench.workload import submissions
 from services.demo import demo_settings
 from services.infra.processes import start_service, stop
 from services.integrity.checkpoints import ensure_dev_key
 from services.progress import Say, quiet
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 async def bench_write(
@@ -33,30 +33,28 @@ async def bench_write(
     settings = demo_settings(base.isolated(f"bench-{run}"))
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
-    await create_topic(
-        settings.kafka_bootstrap, baseline_topic, settings.partitions, settings.kafka_brokers
-    )
+    await create_topic(settings, baseline_topic, settings.partitions)
     ensure_dev_key(settings.signing_key_path)
     decider = start_service("decider", settings, settings.state_dir / "logs" / "bench-decider.log")
-    bootstrap, into, out_of = (
-        settings.kafka_bootstrap,
-        settings.submissions_topic,
-        settings.outcomes_topic,
-    )
+    # Both sides sign in (SASL/SCRAM): CaseTrail's as a department, the baseline's as admin,
+    # the only user allowed on its topic.
+    department, admin = (settings.as_kafka_user(r) for r in (KafkaRole.DEPARTMENT, KafkaRole.ADMIN))
+    into, out_of = settings.submissions_topic, settings.outcomes_topic
     try:
-        await _round_trip(bootstrap, into, out_of, submissions(per_case, per_case, f"{run}w"), True)
+        warm_up = submissions(per_case, per_case, f"{run}w")
+        await _round_trip(department, into, out_of, warm_up, True)
         say(f"decider ready; publishing {count} submissions")
         messages = submissions(count, per_case, run)
-        bulk = figures(count, *await _round_trip(bootstrap, into, out_of, messages, False))
+        bulk = figures(count, *await _round_trip(department, into, out_of, messages, False))
         say(f"casetrail: {bulk.per_second} submissions/s; now {lone} one at a time")
         singles = submissions(lone, 2, f"{run}l")
-        single = figures(lone, *await _round_trip(bootstrap, into, out_of, singles, True))
+        single = figures(lone, *await _round_trip(department, into, out_of, singles, True))
     finally:
         stop(decider, timeout=30)
     say("baseline: raw aiokafka, the same messages through one topic")
     raw = baseline_topic
-    raw_bulk = figures(count, *await _round_trip(bootstrap, raw, raw, messages, False))
-    raw_single = figures(lone, *await _round_trip(bootstrap, raw, raw, singles, True))
+    raw_bulk = figures(count, *await _round_trip(admin, raw, raw, messages, False))
+    raw_single = figures(lone, *await _round_trip(admin, raw, raw, singles, True))
     await delete_topics(settings)
     size = statistics.mean(len(value) for _, value in messages)
     return {
@@ -72,7 +70,7 @@ async def bench_write(
 
 
 async def _round_trip(
-    bootstrap: str,
+    kafka: Settings,
     send_topic: str,
     receive_topic: str,
     messages: list[tuple[str, bytes]],
@@ -81,13 +79,13 @@ async def _round_trip(
     """Send every message, read a reply for each; the seconds it took and each latency."""
     consumer = AIOKafkaConsumer(
         receive_topic,
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         isolation_level="read_committed",
         auto_offset_reset="latest",
         fetch_max_wait_ms=5,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         acks="all",
         enable_idempotence=True,
         linger_ms=0 if lone else 5,

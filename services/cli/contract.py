@@ -4,18 +4,26 @@ import json
 from typing import Any
 
 from faststream.specification import AsyncAPI
+from pydantic import SecretStr
 
 from events import contract
 from events.errors import MEANING
 from events.lifecycles import LIFECYCLES
 from services.gateway.app import Outcomes, kafka_contract
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 def asyncapi_document() -> dict[str, Any]:
     # Default settings: the document describes the standard topic names, whatever the
     # environment this runs in.
-    standard = Settings(kafka_bootstrap="127.0.0.1:9092", topic_prefix="casetrail")
+    # A department's user: the document says how publishers sign in (never with which password).
+    standard = Settings(
+        kafka_bootstrap="127.0.0.1:9092",
+        topic_prefix="casetrail",
+        kafka_user=KafkaRole.DEPARTMENT.value,
+        kafka_password=SecretStr("not-in-the-document"),
+        kafka_tls=False,
+    )
     broker, _ = kafka_contract(standard, Outcomes())
     document = AsyncAPI(
         broker,

@@ -2,12 +2,16 @@
 
 import asyncio
 import json
+import secrets
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 
-from services.adapters.kafka import TopologyError, create_topics
+from services.adapters.kafka import KafkaCredentialsError, TopologyError, admin, create_topics
+from services.adapters.kafka_acls import AclError, create_acls, role_grants, set_password
 from services.cli.common import fail
 from services.infra import (
     InfraError,
@@ -19,7 +23,7 @@ from services.infra import (
     stop_started,
 )
 from services.integrity.checkpoints import ensure_dev_key
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
 
@@ -125,3 +129,35 @@ def status(
         state = "answering" if s.answering else "not answering"
         owner = f"started by casetrail, pid {s.pid}" if s.pid else "not started by casetrail"
         typer.echo(f"{s.name:<9} {s.address:<16} {state:<14} {owner}")
+
+
+@app.command("kafka-user")
+def kafka_user(
+    name: Annotated[str, typer.Argument(help="The Kafka user, e.g. a department's publisher")],
+    role: Annotated[
+        KafkaRole, typer.Option(help="What it may do (the ACLs of services/adapters/kafka_acls.py)")
+    ] = KafkaRole.DEPARTMENT,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Its password, from this file (default: a new one, printed once)"),
+    ] = None,
+) -> None:
+    """Create a Kafka user (SASL/SCRAM-SHA-512), or give it a new password, and grant it the
+    ACLs of ROLE on the topics of CASETRAIL_TOPIC_PREFIX. Runs as the admin user. A department
+    that publishes straight to Kafka gets a user of its own this way; its submissions must
+    still be signed with its key (docs/signing.md)."""
+    settings = Settings()
+    password = password_file.read_text().strip() if password_file else secrets.token_urlsafe(24)
+
+    async def register() -> None:
+        async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
+            await set_password(client, name, password)
+            await create_acls(client, role_grants(settings, role, user=name))
+
+    try:
+        asyncio.run(register())
+    except (KafkaError, AclError, KafkaCredentialsError, OSError) as error:
+        raise fail(error) from error
+    typer.echo(f"kafka user {name}: role {role.value} on {settings.topic_prefix}.*")
+    if password_file is None:
+        typer.echo(f"password (shown once, keep it in the publisher's secret store): {password}")

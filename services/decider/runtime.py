@@ -55,6 +55,7 @@ from services.adapters.kafka import (
     DEAD_LETTER_MAX_BYTES,
     Record,
     check_copartitioned,
+    client_options,
     max_message_bytes,
     partitioner,
     read_to_end,
@@ -64,7 +65,7 @@ from services.adapters.kafka import (
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, load_private_key, sign, signature_valid
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.decider")
 
@@ -144,7 +145,7 @@ GOODBYE_S = 5.0
 
 class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
-        self.settings = settings
+        self.settings = settings.as_kafka_user(KafkaRole.DECIDER)
         self.officers = load_officers(settings.officers_file)
         self.signing_key = load_private_key(settings.signing_key_path)
         self.public_key = self.signing_key.public_key()
@@ -165,7 +166,7 @@ class Decider(ConsumerRebalanceListener):
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             group_id=self.settings.decider_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -242,9 +243,8 @@ class Decider(ConsumerRebalanceListener):
 
         async def attempt() -> AIOKafkaConsumer:
             self.partition_count = await check_copartitioned(self.settings)
-            bootstrap, topic = self.settings.kafka_bootstrap, self.settings.deadletter_topic
             # At most what our producers send (max_request_size), whatever the topic takes.
-            limit = await max_message_bytes(bootstrap, topic)
+            limit = await max_message_bytes(self.settings, self.settings.deadletter_topic)
             self.dead_letter_limit = min(limit, DEAD_LETTER_MAX_BYTES)
             # The listener works on self.consumer, and may be called before start() returns.
             self.consumer = self._consumer()
@@ -296,7 +296,7 @@ class Decider(ConsumerRebalanceListener):
     async def _take_over(self, partition: int) -> None:
         tp = TopicPartition(self.settings.submissions_topic, partition)
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             transactional_id=f"{self.settings.decider_group}.p{partition}",
             enable_idempotence=True,
             acks="all",
@@ -344,10 +344,9 @@ class Decider(ConsumerRebalanceListener):
         """The partition's state and chain, from its checkpoints, events and outcomes. Records
         that cannot be read are skipped with an error (only the decider writes these topics:
         someone else put them there, and `casetrail verify` names them)."""
-        bootstrap = self.settings.kafka_bootstrap
         last_checkpoint = None
         checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
-        async for record in read_to_end(bootstrap, checkpoints):
+        async for record in read_to_end(self.settings, checkpoints):
             checkpoint = _read(Checkpoint, record)
             if checkpoint is None or not self._ours(checkpoint, partition, record):
                 continue
@@ -363,7 +362,7 @@ class Decider(ConsumerRebalanceListener):
             TopicPartition(self.settings.events_topic, partition),
             TopicPartition(self.settings.outcomes_topic, partition),
         ]
-        async for record in read_to_end(bootstrap, topics):
+        async for record in read_to_end(self.settings, topics):
             if record.topic == self.settings.events_topic:
                 event = _read(Event, record)
                 if event is None or not _replayed(state.replay_event, event, record):

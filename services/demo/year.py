@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from events.calendar import CHINA
 from events.model import Outcome
-from services.adapters.kafka import read_to_end
+from services.adapters.kafka import client_options, read_to_end
 from services.progress import Progress, Say
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 NAMESPACE = uuid.UUID("6f1c1f0e-4a43-4c1e-9d0e-2b1d7a0c2019")
 XF1 = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -301,10 +301,11 @@ def submissions(seed: int = 2020) -> list[dict[str, Any]]:
 async def load(settings: Settings, say: Say) -> dict[str, int]:
     """Publish the demo year to the submissions topic (key = case_id, as any department's
     Kafka client would) and wait until every submission has its outcome."""
+    settings = settings.as_kafka_user(KafkaRole.DEPARTMENT)
     bodies = submissions()
     wanted = {s["submission_id"] for s in bodies}
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=10,
@@ -326,7 +327,7 @@ async def load(settings: Settings, say: Say) -> dict[str, int]:
     partitions = [TopicPartition(settings.outcomes_topic, p) for p in range(settings.partitions)]
     while True:
         outcomes: dict[str, Outcome] = {}
-        async for record in read_to_end(settings.kafka_bootstrap, partitions):
+        async for record in read_to_end(settings, partitions):
             outcome = Outcome.model_validate_json(record.value or b"")
             if str(outcome.submission_id) in wanted:
                 outcomes[str(outcome.submission_id)] = outcome

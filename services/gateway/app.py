@@ -36,7 +36,8 @@ from services.adapters.http import (
     error_response,
     install_error_handlers,
 )
-from services.settings import Settings
+from services.adapters.kafka import scram_security
+from services.settings import KafkaRole, Settings
 from services.tokens import Token, TokenCache, TokenRole
 
 log = logging.getLogger("casetrail.gateway")
@@ -102,6 +103,7 @@ def kafka_contract(settings: Settings, outcomes: Outcomes) -> tuple[KafkaBroker,
     (``casetrail asyncapi``) is generated from these declarations."""
     broker = KafkaBroker(
         settings.kafka_servers,  # a list: faststream would take "a:1,b:2" for one host
+        security=scram_security(settings),
         acks="all",
         enable_idempotence=True,
         # A submission not handed over in this time gets a 503 (resend), not a hung request.
@@ -195,6 +197,7 @@ class KafkaLink:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    settings = settings.as_kafka_user(KafkaRole.GATEWAY)
     outcomes = Outcomes()
     broker, submissions = kafka_contract(settings, outcomes)
     known_tokens = TokenCache()

@@ -15,6 +15,14 @@ Ports: node i listens for clients on the i-th address of ``CASETRAIL_KAFKA_BOOTS
 lists one address per broker, otherwise on consecutive ports from its first address (9092, 9093,
 9094); the controllers listen on the ports just above the highest broker port (9095, 9096,
 9097). One node keeps its controller on the broker port + 1 (9093), as before.
+
+Security: clients and brokers sign in with SASL/SCRAM-SHA-512 on the broker listener (over TLS
+with ``CASETRAIL_KAFKA_TLS``), the standard authorizer denies whatever no ACL allows, and
+``admin`` is the only super user. The SCRAM users (one per ``KafkaRole``) are written into the
+metadata when the storage is formatted (``--add-scram``: the brokers need ``admin`` before any
+controller can be asked). The controller listener takes ``admin`` only, with SASL/PLAIN from the
+properties file (KRaft controllers cannot check SCRAM before they have read the metadata).
+Passwords and certificates: ``services.infra.kafka_secrets``.
 """
 
 import asyncio
@@ -28,7 +36,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.kafka import kafka_ready
+from services.adapters.kafka import SASL_MECHANISM, kafka_ready
+from services.infra.kafka_secrets import ensure_certificates, ensure_passwords
 from services.infra.servers import (
     InfraError,
     LocalServer,
@@ -39,7 +48,7 @@ from services.infra.servers import (
     wait_until,
 )
 from services.progress import Say
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 POM = Path(__file__).with_name("kafka") / "pom.xml"
 SINGLE_HEAP = ["-Xms512m", "-Xmx1g"]
@@ -87,12 +96,56 @@ def kafka_nodes(settings: Settings) -> list[KafkaNode]:
     ]
 
 
+@dataclass(frozen=True)
+class BrokerSecurity:
+    admin_password: str
+    tls: tuple[Path, Path] | None = None
+    """(CA certificate, broker key and certificate) when the broker listener speaks TLS."""
+
+
+def security_properties(security: BrokerSecurity) -> list[str]:
+    """SASL/SCRAM on the broker listener, SASL/PLAIN for ``admin`` on the controller listener,
+    ACLs enforced, ``admin`` the only super user."""
+    password = security.admin_password
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    protocol = "SASL_SSL" if security.tls else "SASL_PLAINTEXT"
+    lines = [
+        f"listener.security.protocol.map=BROKER:{protocol},CONTROLLER:SASL_PLAINTEXT",
+        "inter.broker.listener.name=BROKER",
+        f"sasl.enabled.mechanisms={SASL_MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={SASL_MECHANISM}",
+        f"listener.name.broker.{SASL_MECHANISM.lower()}.sasl.jaas.config={scram} required"
+        f' username="admin" password="{password}";',
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain} required"
+        f' username="admin" password="{password}" user_admin="{password}";',
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:admin",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+    if security.tls:
+        ca, key_store = security.tls
+        lines += [
+            "listener.name.broker.ssl.keystore.type=PEM",
+            f"listener.name.broker.ssl.keystore.location={key_store}",
+            "listener.name.broker.ssl.truststore.type=PEM",
+            f"listener.name.broker.ssl.truststore.location={ca}",
+        ]
+    return lines
+
+
 def server_properties(
-    node: KafkaNode, nodes: list[KafkaNode], data: Path, fsync_before_ack: bool = False
+    node: KafkaNode,
+    nodes: list[KafkaNode],
+    data: Path,
+    security: BrokerSecurity,
+    fsync_before_ack: bool = False,
 ) -> str:
     """The server.properties of ``node`` in a local cluster of ``nodes`` (one node: itself)."""
     cluster = len(nodes) > 1
-    listeners = f"PLAINTEXT://{node.address},CONTROLLER://{node.controller}"
+    listeners = f"BROKER://{node.address},CONTROLLER://{node.controller}"
     if cluster:
         voters = ",".join(f"{n.node_id}@{n.controller}" for n in nodes)
         quorum = f"controller.quorum.voters={voters}"
@@ -104,9 +157,9 @@ def server_properties(
         f"node.id={node.node_id}",
         quorum,
         f"listeners={listeners}",
-        f"advertised.listeners=PLAINTEXT://{node.address}",
+        f"advertised.listeners=BROKER://{node.address}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        *security_properties(security),
         f"log.dirs={data}",
         "num.partitions=1",
         "auto.create.topics.enable=false",
@@ -187,9 +240,24 @@ class LocalKafka(LocalServer):
         """Write the configuration, format the storage if new, and start the JVM."""
         self.dir.mkdir(parents=True, exist_ok=True)
         data = self.dir / "data"
-        self.properties.write_text(
-            server_properties(self.node, self.cluster, data, self.settings.kafka_fsync_before_ack)
+        passwords = ensure_passwords(self.settings)
+        tls = None
+        if self.settings.kafka_tls:
+            tls = ensure_certificates(self.settings, sorted({n.host for n in self.cluster}))
+        security = BrokerSecurity(passwords[KafkaRole.ADMIN], tls)
+        properties = server_properties(
+            self.node, self.cluster, data, security, self.settings.kafka_fsync_before_ack
         )
+        # The properties hold the admin password: readable by their owner only.
+        self.properties.touch(mode=0o600)
+        self.properties.chmod(0o600)
+        self.properties.write_text(properties)
+        users = self.dir / "users.formatted"
+        if (data / "meta.properties").exists() and not users.exists():
+            raise InfraError(
+                f"{data} was formatted before Kafka had users (SASL/SCRAM); it holds development"
+                f" data only: remove {self.dir} and run 'casetrail infra up' again"
+            )
         (self.dir / "log4j2.properties").write_text(_log4j_properties(self.dir / "server.log"))
         java_opts = [f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}"]
         if not (data / "meta.properties").exists():
@@ -210,9 +278,18 @@ class LocalKafka(LocalServer):
                     "-c",
                     str(self.properties),
                     *quorum,
+                    *(
+                        arg
+                        for user, password in passwords.items()
+                        for arg in (
+                            "--add-scram",
+                            f"{SASL_MECHANISM}=[name={user},password={password}]",
+                        )
+                    ),
                 ],
                 "formatting Kafka storage",
             )
+            users.write_text("SCRAM users: " + ", ".join(passwords) + "\n")
         log = open(self.dir / "kafka.out", "ab")  # noqa: SIM115 - the broker keeps it open
         process = subprocess.Popen(
             [
@@ -237,7 +314,20 @@ class LocalKafka(LocalServer):
         if process.poll() is not None:
             log_tail = tail(self.dir / "server.log")
             raise InfraError(f"{self.name} exited with {process.returncode}; log:\n{log_tail}")
-        return answers(self.host, self.port) and asyncio.run(kafka_ready(self.node.address))
+        return answers(self.host, self.port) and asyncio.run(
+            kafka_ready(self.admin_settings(self.node.address))
+        )
+
+    def admin_settings(self, bootstrap: str) -> Settings:
+        """The settings' own, signed in as the brokers' super user, for ``bootstrap``."""
+        return self.settings.model_copy(
+            update={
+                "kafka_bootstrap": bootstrap,
+                "kafka_user": KafkaRole.ADMIN.value,
+                "kafka_password": None,
+                "kafka_password_file": None,
+            }
+        )
 
     def classpath(self, say: Say) -> str:
         home = os.environ.get("KAFKA_HOME")
@@ -329,7 +419,8 @@ class LocalKafkaCluster(LocalServer):
         def ready() -> bool:
             if not all(node.ready(process) for node, process in processes):
                 return False
-            return asyncio.run(kafka_ready(self.bootstrap, brokers=len(self.nodes)))
+            admin = self.nodes[0].admin_settings(self.bootstrap)
+            return asyncio.run(kafka_ready(admin, brokers=len(self.nodes)))
 
         try:
             for node in missing:

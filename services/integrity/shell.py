@@ -18,7 +18,7 @@ from services.integrity.audit_pairing import LogIndex
 from services.integrity.checkpoints import load_public_key
 from services.integrity.problems import Record
 from services.integrity.verification import Verification, verify
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 class CannotVerify(RuntimeError):
@@ -56,14 +56,14 @@ async def read_topic(settings: Settings, topic: str) -> list[Record]:
     bootstrap = settings.kafka_bootstrap
     with _talking_to(f"Kafka at {bootstrap}"):
         try:
-            partitions = await topic_partitions(bootstrap, topic)
+            partitions = await topic_partitions(settings, topic)
         except TopologyError as error:
             # Not the adapter's message: its advice to run 'casetrail infra up' would create an
             # empty topic where a log of record has gone missing.
             raise CannotVerify(f"topic {topic} does not exist on {bootstrap}") from error
         records = [
             (record.partition, record.offset, record.value or b"")
-            async for record in read_to_end(bootstrap, partitions)
+            async for record in read_to_end(settings, partitions)
         ]
     # read_to_end interleaves the partitions' batches.
     return sorted(records, key=lambda r: (r[0], r[1]))
@@ -99,6 +99,7 @@ async def verify_system(
     The audit trail is read in one REPEATABLE READ snapshot taken before the log is read, so
     that every row and the projection's progress come from one moment and every event they
     refer to is already on the log when it is read. Raises ``CannotVerify``."""
+    settings = settings.as_kafka_user(KafkaRole.AUDITOR)  # unless a user is configured
     try:
         public_key = load_public_key(settings.signing_key_path)
     except (OSError, ValueError) as error:

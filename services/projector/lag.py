@@ -10,7 +10,7 @@ from projections.catalog import PROJECTIONS
 from projections.db import Connection
 from projections.queries import health
 from services.adapters.kafka import committed_consumer, end_offsets, event_partitions
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class Lag:
 
 
 async def lag(settings: Settings, conn: Connection) -> list[Lag]:
+    settings = settings.as_kafka_user(KafkaRole.PROJECTOR)  # unless a user is configured
     partitions = await event_partitions(settings)
-    ends = await end_offsets(settings.kafka_bootstrap, partitions)
+    ends = await end_offsets(settings, partitions)
     report = []
     for name in PROJECTIONS:
         build = await builds.live_build(conn, name)
@@ -51,7 +52,7 @@ async def _behind(
     starts = {tp: start for tp, start in starts.items() if start < ends[tp]}
     if not starts:
         return behind
-    async with committed_consumer(settings.kafka_bootstrap) as consumer:
+    async with committed_consumer(settings) as consumer:
         consumer.assign(list(starts))
         for tp, start in starts.items():
             consumer.seek(tp, start)

@@ -10,7 +10,7 @@ from projections.catalog import PROJECTIONS
 from projections.db import create_pool
 from projections.transient import keep_trying
 from services.projector.runtime import ProjectionRunner
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.projector")
 
@@ -29,7 +29,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             ProjectionRunner(
                 projection,
                 pool,
-                bootstrap=settings.kafka_bootstrap,
+                kafka=settings.as_kafka_user(KafkaRole.PROJECTOR),
                 topic=settings.events_topic,
                 group_id=settings.projection_group(projection.name, projection.version),
                 batch_size=settings.projector_batch_events,

@@ -16,7 +16,7 @@ from projections.db import Connection, create_pool
 from projections.projection import LoggedEvent, Projection
 from services.adapters.kafka import Record, committed_consumer, event_partitions, read_until
 from services.progress import Progress, Say
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 
 class RebuildError(RuntimeError):
@@ -26,6 +26,7 @@ class RebuildError(RuntimeError):
 async def rebuild(settings: Settings, name: str, say: Say, batch_size: int = 5000) -> int:
     """Build the next build of ``name`` from offset 0 beside the live one, catch up to the live
     head, switch readers atomically, drop the old build. Returns the new build number."""
+    settings = settings.as_kafka_user(KafkaRole.PROJECTOR)  # unless a user is configured
     projection = PROJECTIONS.get(name)
     if projection is None:
         raise RebuildError(f"unknown projection {name!r}; known: {', '.join(PROJECTIONS)}")
@@ -40,7 +41,7 @@ async def rebuild(settings: Settings, name: str, say: Say, batch_size: int = 500
         say(f"{name}: building build {build} from offset 0 beside the live build")
         partitions = await event_partitions(settings)
         big_fetches = {"max_partition_fetch_bytes": 8 * 1024 * 1024}
-        async with committed_consumer(settings.kafka_bootstrap, **big_fetches) as consumer:
+        async with committed_consumer(settings, **big_fetches) as consumer:
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)

@@ -53,7 +53,8 @@ from projections import apply, builds
 from projections.apply import BuildSwitched
 from projections.projection import LoggedEvent, Projection
 from projections.transient import Backoff, describe, is_transient, keep_trying
-from services.adapters.kafka import Record, started, unreachable
+from services.adapters.kafka import Record, client_options, started, unreachable
+from services.settings import Settings
 
 log = logging.getLogger("casetrail.projector")
 
@@ -78,7 +79,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         projection: Projection,
         pool: asyncpg.Pool,
         *,
-        bootstrap: str,
+        kafka: Settings,
         topic: str,
         group_id: str,
         batch_size: int = 1000,
@@ -99,12 +100,12 @@ class ProjectionRunner(ConsumerRebalanceListener):
         """Assigned, but the stored offset could not be read yet (paused meanwhile)."""
         self.retrying: dict[TopicPartition, Retry] = {}
         self.stuck: set[TopicPartition] = set()
-        self.bootstrap, self.group_id = bootstrap, group_id
+        self.kafka, self.group_id = kafka, group_id
         self.consumer: AIOKafkaConsumer  # made, and made again, by run
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **client_options(self.kafka),
             group_id=self.group_id,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -124,7 +125,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         if build is None:
             return  # stopped before PostgreSQL answered
         self.build = build
-        waiting = f"{name}: waiting for Kafka at {self.bootstrap}"
+        waiting = f"{name}: waiting for Kafka at {self.kafka.kafka_bootstrap}"
         backoff = Backoff(first=1.0, cap=10.0)
 
         async def attempt() -> AIOKafkaConsumer:

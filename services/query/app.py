@@ -18,7 +18,7 @@ from projections.transient import is_transient, keep_trying
 from services.adapters.http import ErrorBody, install_error_handlers
 from services.query.dependencies import Pool
 from services.query.routers import ROUTERS
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from services.tokens import TokenCache
 
 log = logging.getLogger("casetrail.query")
@@ -46,6 +46,8 @@ async def _prepare_when_it_answers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    settings = settings.as_kafka_user(KafkaRole.QUERY)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The pool connects lazily: the service starts, and stays up, while PostgreSQL is

@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaProducer
 from events.model import Event, Outcome
 from projections import builds
 from projections.db import connect
-from services.settings import Settings
+from services.adapters.kafka import client_options
+from services.settings import KafkaRole, Settings
 from tests.support import Service, dead_letters, whole_topic
 
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -211,7 +212,9 @@ async def test_raw_kafka_garbage_never_blocks_the_partition(
     invalid = register_body(case_id)
     invalid["payload"]["channel"] = "pigeon"
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from projections.db import connect
 from projections.read_models import audit_trail
-from services.adapters.kafka import create_topics, delete_topics
+from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
@@ -31,7 +31,7 @@ from services.infra.servers import free_port
 from services.integrity.checkpoints import load_private_key, sign
 from services.integrity.shell import verify_system
 from services.integrity.verification import Verification
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
 from tests.support import Service, casetrail
 
@@ -309,9 +309,12 @@ def decided(count: int, per_case: int) -> list[dict[str, Any]]:
 
 
 async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -> list[int]:
-    """Append with a plain producer, as anyone with access to the broker could; the offsets."""
+    """Append with a plain producer, as an insider with the brokers' admin password could (no
+    other user may write these topics); the offsets."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(settings.as_kafka_user(KafkaRole.ADMIN)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:

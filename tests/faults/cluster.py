@@ -15,7 +15,7 @@ from typing import Any
 from services.adapters.kafka import admin
 from services.demo import OFFICERS_FILE
 from services.infra import LocalKafkaCluster
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from tests.support import casetrail, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ class Cluster:
     async def partitions(self, topics: list[str]) -> list[dict[str, Any]]:
         """Each partition of ``topics`` as the cluster's metadata tells it (leader, replicas,
         isr), with its topic's name."""
-        async with admin(self.settings.kafka_bootstrap) as client:
+        async with admin(self.settings.as_kafka_user(KafkaRole.ADMIN)) as client:
             described = await client.describe_topics(topics)
         return [
             {**partition, "topic": topic["topic"]}

@@ -19,9 +19,11 @@ from tests.support import free_port_block
 
 
 @contextmanager
-def own_kafka(base: Settings, brokers: int = 1) -> Iterator[tuple[Settings, LocalServer]]:
-    """``base`` with a Kafka of its own (``brokers`` nodes, the topics created), started;
-    stopped and removed afterwards."""
+def own_kafka(
+    base: Settings, brokers: int = 1, tls: bool = False
+) -> Iterator[tuple[Settings, LocalServer]]:
+    """``base`` with a Kafka of its own (``brokers`` nodes, over TLS if ``tls``, its own users
+    and passwords, the topics created), started; stopped and removed afterwards."""
     scratch = Path(tempfile.mkdtemp(prefix="casetrail-own-kafka-", dir="/tmp"))
     first = free_port_block(2 * brokers)
     settings = base.model_copy(
@@ -29,6 +31,7 @@ def own_kafka(base: Settings, brokers: int = 1) -> Iterator[tuple[Settings, Loca
             "state_dir": scratch,
             "kafka_bootstrap": ",".join(f"127.0.0.1:{first + i}" for i in range(brokers)),
             "kafka_brokers": brokers,
+            "kafka_tls": tls,
             "signing_key_file": base.signing_key_path,
         }
     )

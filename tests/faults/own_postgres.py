@@ -56,6 +56,8 @@ def own_postgres(base: Settings) -> Iterator[OwnPostgres]:
             "signing_key_file": base.signing_key_path,
         }
     )
+    # Kafka as before: the same users and passwords (kept under the state directory).
+    (scratch / "secrets").symlink_to(base.kafka_secrets_dir.resolve().parent)
     server = OwnPostgres(settings)
     try:
         server.start()

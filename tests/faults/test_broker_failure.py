@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.adapters.kafka import create_topics, delete_topics, topic_layout
+from services.adapters.kafka import client_options, create_topics, delete_topics, topic_layout
 from services.bench.workload import submissions
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from tests.faults.cluster import INTERNAL_TOPICS, Cluster, cluster_of_three
 from tests.support import Service, assert_exactly_once, submission_ids
 
@@ -72,7 +72,7 @@ async def publish(settings: Settings, messages: list[tuple[str, bytes]], stream:
     (or failure) as it comes, not in sending order, so that a stalled partition never hides the
     others' acknowledgements."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

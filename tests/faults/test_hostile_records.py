@@ -11,8 +11,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from events.model import Outcome
+from services.adapters.kafka import client_options
 from services.bench.workload import submissions
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from tests.support import Service, all_outcomes, casetrail, dead_letters
 
 DEEP = 200_000
@@ -65,19 +66,25 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
     records, answered = hostile()
     valid = submissions(300, 3, uuid.uuid4().hex[:6])
     producer = AIOKafkaProducer(
-        bootstrap_servers=log.kafka_bootstrap,
+        **client_options(log.as_kafka_user(KafkaRole.DEPARTMENT)),
         acks="all",
         enable_idempotence=True,
         max_request_size=2 * 1024 * 1024,
     )
+    insider = AIOKafkaProducer(**client_options(log.as_kafka_user(KafkaRole.ADMIN)))
     await producer.start()
     decider = Service("decider", log, tmp_path)
     placed: dict[str, tuple[int, int]] = {}
     try:
-        # Junk where only the decider writes, read when it takes the partitions over.
-        for topic in (log.outcomes_topic, log.checkpoints_topic):
-            for junk in (b"[" * DEEP, b"\xff", b'{"count": -1}'):
-                await producer.send_and_wait(topic, junk, partition=0)
+        # Junk where only the decider writes (an insider with the admin password could), read
+        # when it takes the partitions over.
+        await insider.start()
+        try:
+            for topic in (log.outcomes_topic, log.checkpoints_topic):
+                for junk in (b"[" * DEEP, b"\xff", b'{"count": -1}'):
+                    await insider.send_and_wait(topic, junk, partition=0)
+        finally:
+            await insider.stop()
         decider.start()
         # Hostile records in the middle of a valid stream, on every partition.
         for case_id, value in valid[:150]:

@@ -26,7 +26,7 @@ from services.adapters.kafka import create_topics, delete_topics, end_offsets
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.progress import quiet
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from services.tokens import TokenRole
 from tests.e2e.test_gateway import bearer
 from tests.e2e.test_petition_flow import register_body
@@ -165,7 +165,7 @@ async def test_postgres_down_for_20_seconds_mid_stream_loses_and_doubles_nothing
         + ("still running" if not publishing.done() else "over")
     )
     partitions = [TopicPartition(system.events_topic, p) for p in range(system.partitions)]
-    backlog = await end_offsets(system.kafka_bootstrap, partitions)
+    backlog = await end_offsets(system.as_kafka_user(KafkaRole.AUDITOR), partitions)
     await applied_up_to(system, backlog)
     backlog_applied = time.monotonic() - restarted[0]
     print(

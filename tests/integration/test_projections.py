@@ -17,14 +17,14 @@ from aiokafka import AIOKafkaProducer
 from projections import builds
 from projections.catalog import PROJECTIONS, ensure_schema
 from projections.db import connect, create_pool
-from services.adapters.kafka import create_topics, delete_topics
+from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.progress import quiet
 from services.projector import lag as lags
 from services.projector.lag import Lag
 from services.projector.rebuild import rebuild
-from services.settings import Settings, with_database
+from services.settings import KafkaRole, Settings, with_database
 from tests.support import (
     Service,
     all_outcomes,
@@ -197,7 +197,10 @@ async def test_an_event_that_cannot_be_applied_stops_only_its_partition(
     projector = Service("projector", isolated, tmp_path)
     projector.start()
     producer = AIOKafkaProducer(
-        bootstrap_servers=isolated.kafka_bootstrap, acks="all", enable_idempotence=True
+        # Straight onto the events topic: only the admin user may, besides the decider.
+        **client_options(isolated.as_kafka_user(KafkaRole.ADMIN)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:

@@ -11,10 +11,18 @@ from typer.testing import CliRunner
 from services.adapters.kafka import replication, topic_layout
 from services.cli.main import app
 from services.infra import LocalKafka, LocalKafkaCluster, components
-from services.infra.kafka_server import KafkaNode, kafka_nodes, server_properties
+from services.infra.kafka_server import (
+    BrokerSecurity,
+    KafkaNode,
+    kafka_nodes,
+    security_properties,
+    server_properties,
+)
 from services.infra.servers import InfraError, free_port
 from services.settings import Settings
 from tests.support import eventually
+
+SECURITY = BrokerSecurity("admin-password")
 
 
 def parsed(text: str) -> dict[str, str]:
@@ -29,15 +37,15 @@ def test_one_broker_is_configured_exactly_as_before(tmp_path: Path) -> None:
     assert kafka.dir == (tmp_path / "kafka").resolve()
     assert kafka.pid_file == kafka.dir / "kafka.pid"
     data = kafka.dir / "data"
-    assert server_properties(kafka.node, kafka.cluster, data) == "\n".join(
+    assert server_properties(kafka.node, kafka.cluster, data, SECURITY) == "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             "controller.quorum.bootstrap.servers=127.0.0.1:9093",
-            "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
-            "advertised.listeners=PLAINTEXT://127.0.0.1:9092",
+            "listeners=BROKER://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+            "advertised.listeners=BROKER://127.0.0.1:9092",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            *security_properties(SECURITY),
             f"log.dirs={data}",
             "num.partitions=1",
             "auto.create.topics.enable=false",
@@ -49,6 +57,28 @@ def test_one_broker_is_configured_exactly_as_before(tmp_path: Path) -> None:
         ]
     )
     assert isinstance(components(settings)["kafka"], LocalKafka)
+
+
+def test_every_client_signs_in_and_only_acls_allow() -> None:
+    """SASL/SCRAM-SHA-512 for clients and between brokers, PLAIN for admin alone on the
+    controllers, the standard authorizer denying what no ACL allows, admin the only super user;
+    TLS on the broker listener when asked."""
+    plain = parsed("\n".join(security_properties(SECURITY)))
+    assert (
+        plain["listener.security.protocol.map"] == "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    )
+    assert plain["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert plain["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert plain["allow.everyone.if.no.acl.found"] == "false"
+    assert plain["super.users"] == "User:admin"
+    assert plain["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert 'user_admin="admin-password"' in plain["listener.name.controller.plain.sasl.jaas.config"]
+    tls = parsed(
+        "\n".join(security_properties(BrokerSecurity("pw", (Path("ca.pem"), Path("b.pem")))))
+    )
+    assert tls["listener.security.protocol.map"] == "BROKER:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+    assert tls["listener.name.broker.ssl.keystore.location"] == "b.pem"
+    assert tls["listener.name.broker.ssl.truststore.location"] == "ca.pem"
 
 
 def test_one_broker_listens_on_the_first_address_of_a_longer_bootstrap() -> None:
@@ -90,15 +120,17 @@ def test_a_node_of_three_has_a_static_quorum_and_replicates_internal_topics_thre
     cluster = LocalKafkaCluster(settings)
     second = cluster.node(2)
     assert second.dir == (tmp_path / "kafka" / "node-2").resolve()
-    properties = parsed(server_properties(second.node, second.cluster, second.dir / "data"))
+    properties = parsed(
+        server_properties(second.node, second.cluster, second.dir / "data", SECURITY)
+    )
     assert properties == {
         "process.roles": "broker,controller",
         "node.id": "2",
         "controller.quorum.voters": "1@127.0.0.1:19095,2@127.0.0.1:19096,3@127.0.0.1:19097",
-        "listeners": "PLAINTEXT://127.0.0.1:19093,CONTROLLER://127.0.0.1:19096",
-        "advertised.listeners": "PLAINTEXT://127.0.0.1:19093",
+        "listeners": "BROKER://127.0.0.1:19093,CONTROLLER://127.0.0.1:19096",
+        "advertised.listeners": "BROKER://127.0.0.1:19093",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        **parsed("\n".join(security_properties(SECURITY))),
         "log.dirs": str(second.dir / "data"),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
@@ -128,8 +160,8 @@ def test_each_node_has_its_own_directory_pid_file_and_ports(tmp_path: Path) -> N
 
 def test_flushing_before_acknowledging_is_one_line_and_off_by_default(tmp_path: Path) -> None:
     node = kafka_nodes(Settings())[0]
-    assert "log.flush" not in server_properties(node, [node], tmp_path)
-    flushing = parsed(server_properties(node, [node], tmp_path, fsync_before_ack=True))
+    assert "log.flush" not in server_properties(node, [node], tmp_path, SECURITY)
+    flushing = parsed(server_properties(node, [node], tmp_path, SECURITY, fsync_before_ack=True))
     assert flushing["log.flush.interval.messages"] == "1"
     assert Settings().kafka_fsync_before_ack is False
 
