@@ -23,9 +23,9 @@ from services.tokens import Token, TokenCache
 class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN_ROLE = "forbidden_role"
-    FORBIDDEN_CASE = "forbidden_case"
     FORBIDDEN_DEPARTMENT = "forbidden_department"
     UNKNOWN_CASE = "unknown_case"
+    """404: no such case, or one the caller may not read (the same answer for both)."""
     UNKNOWN_SUBMISSION = "unknown_submission"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_INSTANT = "invalid_instant"

@@ -39,10 +39,9 @@ class Reader:
             return list(self.token.departments)
         return []
 
-    def check_case(self, owner_department: str) -> None:
+    def may_read_case(self, owner_department: str) -> bool:
         scope = self.departments()
-        if scope is not None and owner_department not in scope:
-            raise ApiError(403, ErrorCode.FORBIDDEN_CASE, "this case belongs to another department")
+        return scope is None or owner_department in scope
 
     def sees_personal_data(self, owner_department: str, respondent: str | None) -> bool:
         if respondent is not None and respondent in self.token.departments:

@@ -39,13 +39,18 @@ def key_of(after: str) -> Key:
         ) from None
 
 
+def unknown_case(case_id: str) -> ApiError:
+    """The one answer for a case that does not exist and for a case the caller may not read:
+    a 403 for the latter would tell anyone with a token which case ids exist."""
+    return ApiError(404, ErrorCode.UNKNOWN_CASE, f"没有此案件 / no case {case_id}")
+
+
 async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str, Any]:
-    """The case's summary if it exists and ``who`` may read it; 403 or 404 otherwise."""
+    """The case's summary if it exists and ``who`` may read it; 404 otherwise (either way)."""
     who.require(*CASE_READERS)
     case = await cases.summary(conn, case_id)
-    if case is None:
-        raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id}")
-    who.check_case(case["owner_department"])
+    if case is None or not who.may_read_case(case["owner_department"]):
+        raise unknown_case(case_id)
     return case
 
 
