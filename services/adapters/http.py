@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     FORBIDDEN_DEPARTMENT = "forbidden_department"
     UNKNOWN_CASE = "unknown_case"
     """404: no such case, or one the caller may not read (the same answer for both)."""
+    UNKNOWN_OFFICER = "unknown_officer"
+    """404: no activity of this officer that the caller may read."""
     UNKNOWN_SUBMISSION = "unknown_submission"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_INSTANT = "invalid_instant"

@@ -133,6 +133,21 @@ async def test_an_auditor_reads_everything_and_every_read_is_logged(
     assert petition in {a["case_id"] for a in activity}
 
 
+async def test_a_limited_supervisor_reads_only_its_departments_officers(
+    as_role: Client, petition: str
+) -> None:
+    own = await as_role(TokenRole.SUPERVISOR, ["信访办"])
+    activity = await own.get("/officers/DY-XF-01/activity")
+    assert activity.status_code == 200, activity.text
+    assert petition in {a["case_id"] for a in activity.json()}
+    assert {a["department"] for a in activity.json()} == {"信访办"}
+    other = await as_role(TokenRole.SUPERVISOR, ["司法所"])
+    for officer in ("DY-XF-01", "nobody-at-all"):
+        refused = await other.get(f"/officers/{officer}/activity")
+        assert refused.status_code == 404, officer
+        assert refused.json()["code"] == "unknown_officer"
+
+
 async def test_the_public_sees_statistics_only(as_role: Client, petition: str) -> None:
     public = await as_role(TokenRole.PUBLIC, [])
     figures = await public.get("/statistics", params={"year": 2020, "by": "case_type"})
