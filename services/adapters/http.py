@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN_ROLE = "forbidden_role"
     FORBIDDEN_DEPARTMENT = "forbidden_department"
+    FORBIDDEN_SYSTEM_CLOCK = "forbidden_system_clock"
+    """403: a department token submitted as the system clock (role ``system`` or officer
+    ``system-clock``), which alone records deadline warnings and breaches, on any case."""
     UNKNOWN_CASE = "unknown_case"
     """404: no such case, or one the caller may not read (the same answer for both)."""
     UNKNOWN_OFFICER = "unknown_officer"

@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from events.errors import RejectionCode
 from events.model import Outcome
+from events.officers import SYSTEM_CLOCK_ID, Role
 from events.submissions import Submission, SubmissionBase
 from services.adapters.http import (
     ApiError,
@@ -253,6 +254,18 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
+        actor = submission.actor
+        if actor.role == Role.SYSTEM or actor.officer_id == SYSTEM_CLOCK_ID:
+            # The clock's steps are the ones a case's owner does not check (the decider lets
+            # the clock signal on any case): a department speaking as the clock could light
+            # another department's case red.
+            raise ApiError(
+                403,
+                ErrorCode.FORBIDDEN_SYSTEM_CLOCK,
+                "部门令牌不能以系统时钟身份提交（期限预警与超期由系统时钟记录）/ a department"
+                f" token never submits as the system clock ({SYSTEM_CLOCK_ID}, role"
+                f" {Role.SYSTEM.value}): deadline warnings and breaches are the clock's alone",
+            )
         if submission.actor.department not in token.departments:
             raise ApiError(
                 403,

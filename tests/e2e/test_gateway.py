@@ -15,7 +15,7 @@ from services import tokens
 from services.infra.servers import free_port
 from services.settings import Settings
 from services.tokens import TokenRole
-from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
 from tests.support import Service, eventually, healthy
 
 
@@ -160,3 +160,40 @@ async def test_a_slow_decision_is_answered_202_with_a_url_to_ask_again(
             assert answer.json()["status"] == "accepted"
     finally:
         gateway.stop()
+
+
+def as_the_clock(case_id: str, actor: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "case.record_deadline_warning",
+        "submission_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": actor,
+        "occurred_at": "2020-03-20T09:00:00+08:00",
+        "payload": {"clock": "petition.handling"},
+    }
+
+
+async def test_a_department_token_never_submits_as_the_system_clock(
+    gateway: httpx.AsyncClient, bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The clock signals on any department's case: a department speaking as the clock (with
+    its own department, as the gateway asks) would light another department's case red."""
+    case_id = new_case_id()  # a 信访办 petition
+    assert (await gateway.post("/submissions", json=register_body(case_id))).status_code == 201
+    _, other_office = await new_token(settings, "综治中心")
+    for actor in (
+        {"officer_id": "system-clock", "role": "system", "department": "综治中心"},
+        {"officer_id": "DY-ZX-01", "role": "system", "department": "综治中心"},
+        {"officer_id": "system-clock", "role": "officer", "department": "综治中心"},
+    ):
+        response = await bare_gateway.post(
+            "/submissions", json=as_the_clock(case_id, actor), headers=bearer(other_office)
+        )
+        assert response.status_code == 403, actor
+        assert response.json()["code"] == "forbidden_system_clock"
+    # Its own department's case neither: the clock is no department's officer.
+    own = {"officer_id": "system-clock", "role": "system", "department": "信访办"}
+    response = await gateway.post("/submissions", json=as_the_clock(case_id, own))
+    assert response.json()["code"] == "forbidden_system_clock"
+    assert [e.version for e in await events_of(settings, case_id)] == [1]
+
