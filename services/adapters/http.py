@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_OFFICER = "unknown_officer"
     """404: no activity of this officer that the caller may read."""
     UNKNOWN_SUBMISSION = "unknown_submission"
+    """404: no outcome seen for this submission, or one another department submitted."""
     INVALID_CURSOR = "invalid_cursor"
     INVALID_INSTANT = "invalid_instant"
     INVALID_DIMENSION = "invalid_dimension"

@@ -197,3 +197,25 @@ async def test_a_department_token_never_submits_as_the_system_clock(
     assert response.json()["code"] == "forbidden_system_clock"
     assert [e.version for e in await events_of(settings, case_id)] == [1]
 
+
+async def test_an_outcome_is_shown_only_to_the_department_that_submitted(
+    gateway: httpx.AsyncClient, bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = register_body(new_case_id())
+    assert (await gateway.post("/submissions", json=body)).status_code == 201
+    mine = await gateway.get(f"/submissions/{body['submission_id']}")
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["status"] == "accepted"
+
+    _, other_office = await new_token(settings, "综治中心")
+    unknown_id = str(uuid.uuid4())
+    theirs = await bare_gateway.get(
+        f"/submissions/{body['submission_id']}", headers=bearer(other_office)
+    )
+    unknown = await bare_gateway.get(f"/submissions/{unknown_id}", headers=bearer(other_office))
+    assert (theirs.status_code, unknown.status_code) == (404, 404)
+    assert theirs.json() == {
+        **unknown.json(),
+        "message": unknown.json()["message"].replace(unknown_id, body["submission_id"]),
+    }
+    assert theirs.json()["code"] == "unknown_submission"
