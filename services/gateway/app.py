@@ -189,7 +189,8 @@ class KafkaLink:
             async with asyncio.timeout(seconds):
                 await publish()
         except MessageSizeTooLargeError as error:
-            # No resend helps: the body (sent chunked, without a length) is too large.
+            # No resend helps: the body is within CASETRAIL_MAX_BODY_BYTES but over Kafka's
+            # own limit for a record.
             raise ApiError(
                 413, ErrorCode.PAYLOAD_TOO_LARGE, f"too large for Kafka: {error}"
             ) from error

@@ -2,9 +2,10 @@
 concurrency under concurrent submissions, on the real stack."""
 
 import asyncio
+import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -219,3 +220,46 @@ async def test_an_outcome_is_shown_only_to_the_department_that_submitted(
         "message": unknown.json()["message"].replace(unknown_id, body["submission_id"]),
     }
     assert theirs.json()["code"] == "unknown_submission"
+
+
+def hundred_megabytes_chunked(url: str, headers: dict[str, str]) -> tuple[httpx.Response, int]:
+    """POST 100 MB from a generator (so chunked, without Content-Length); the answer and how
+    many bytes the generator had given by then.
+
+    A plain httpx.Client: the async one cannot read an answer once a write has failed (its
+    transport closes on the error), and a server that stops reading a body must close the
+    connection under the writer."""
+    given = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal given
+        chunk = b" " * 65536
+        while given < 100 * 2**20:
+            given += len(chunk)
+            yield chunk
+
+    with httpx.Client(timeout=30) as client:
+        response = client.post(
+            url, content=body(), headers={"content-type": "application/json", **headers}
+        )
+    assert "content-length" not in response.request.headers
+    return response, given
+
+
+async def test_a_chunked_body_over_the_limit_is_cut_off_early_with_413(
+    services: dict[str, Service], settings: Settings, petition_office_token: str
+) -> None:
+    """The gateway stops reading soon after the limit and answers 413 in the usual error
+    shape, with a token or without one (the body used to be read whole, before the token was
+    looked at)."""
+    url = f"http://127.0.0.1:{settings.gateway_port}/submissions"
+    for headers in ({}, bearer(petition_office_token)):
+        started = time.monotonic()
+        response, given = await asyncio.to_thread(hundred_megabytes_chunked, url, headers)
+        took = time.monotonic() - started
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "payload_too_large"
+        assert str(settings.max_body_bytes) in response.json()["message"]
+        # What the socket buffers took before the gateway stopped reading, not 100 MB.
+        assert given < 20 * 2**20, given
+        assert took < 10, took
