@@ -2,7 +2,7 @@
 
 A token is shown once, when created; only its SHA-256 is kept. Each token has a role and, for a
 department token, the one department it speaks for (the gateway lets it submit only as officers
-of that department).
+of that department, never as the system clock).
 """
 
 import asyncio

@@ -1,10 +1,12 @@
 """Who may read what (DOMAIN.md, Privacy): the scope of each token role.
 
 - department: its own cases, with the personal data of their complainants and petitioners;
-- supervisor: every department's cases (or the listed ones), never personal data;
+- supervisor: every department's cases (or the listed ones, and only what officers did for
+  those), never personal data;
 - auditor: everything, personal data included; every read of personal data is logged;
 - public: aggregate statistics only.
-Nobody sees the personal data of a case about their own department (the respondent).
+Nobody sees the personal data of a case about their own department (the respondent). A case
+outside a reader's scope is unknown to it (404), exactly like a case that does not exist.
 """
 
 from dataclasses import dataclass
