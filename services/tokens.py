@@ -2,7 +2,7 @@
 
 A token is shown once, when created; only its SHA-256 is kept. Each token has a role and, for a
 department token, the one department it speaks for (the gateway lets it submit only as officers
-of that department).
+of that department, never as the system clock).
 """
 
 import asyncio
@@ -115,11 +115,13 @@ async def holder(conn: Connection, secret: str) -> Token | None:
 
 
 class TokenCache:
-    """Looks bearer tokens up in PostgreSQL, remembering answers for a few seconds: a revoked
+    """Looks bearer tokens up in PostgreSQL, remembering live ones for a few seconds: a revoked
     token stops working within ``ttl`` seconds, and a busy service does not ask every time.
 
-    It remembers at most ``capacity`` answers, the most recent: a client sending endless made-up
-    tokens costs lookups, never the service's memory.
+    It remembers only live tokens, keyed by the SHA-256 of their secret (the key PostgreSQL
+    holds too), at most ``capacity`` of them, the most recently used: no bearer string is kept
+    in memory, and a client sending made-up tokens costs a lookup each, never the service's
+    memory nor a real token's place in the cache.
 
     PostgreSQL may be down when the service starts or go away later: ``start`` never fails for
     that (its pool connects lazily), and a lookup that cannot reach PostgreSQL raises the
@@ -131,7 +133,8 @@ class TokenCache:
     def __init__(self, ttl: float = 5.0, capacity: int = 10_000):
         self.ttl, self.capacity = ttl, capacity
         self.pool: asyncpg.Pool | None = None
-        self.known: OrderedDict[str, tuple[float, Token | None]] = OrderedDict()
+        self.known: OrderedDict[str, tuple[float, Token]] = OrderedDict()
+        """Live tokens by the SHA-256 of their secret: until when the answer holds, the token."""
         self.table_ready = False
         self._preparing = asyncio.Lock()
 
@@ -162,14 +165,18 @@ class TokenCache:
 
     async def holder(self, secret: str) -> Token | None:
         """The live token with this secret, or None."""
+        key = _hash(secret)
         now = time.monotonic()
-        cached = self.known.get(secret)
-        if cached is None or cached[0] < now:
-            pool = await self._prepare()
-            async with pool.acquire() as conn:
-                cached = (now + self.ttl, await holder(conn, secret))
-            self.known[secret] = cached
-            self.known.move_to_end(secret)
+        cached = self.known.get(key)
+        if cached is not None and cached[0] >= now:
+            self.known.move_to_end(key)
+            return cached[1]
+        self.known.pop(key, None)
+        pool = await self._prepare()
+        async with pool.acquire() as conn:
+            token = await holder(conn, secret)
+        if token is not None:
+            self.known[key] = (now + self.ttl, token)
             while len(self.known) > self.capacity:
                 self.known.popitem(last=False)
-        return cached[1]
+        return token

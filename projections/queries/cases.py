@@ -29,6 +29,7 @@ HISTORY_COLUMNS = (
     "event_id::text",
     "version",
     "type",
+    "schema_version",
     "occurred_at",
     "recorded_at",
     "actor",

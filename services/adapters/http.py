@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.transient import describe, is_transient
 from services.tokens import Token, TokenCache
@@ -23,10 +23,16 @@ from services.tokens import Token, TokenCache
 class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN_ROLE = "forbidden_role"
-    FORBIDDEN_CASE = "forbidden_case"
     FORBIDDEN_DEPARTMENT = "forbidden_department"
+    FORBIDDEN_SYSTEM_CLOCK = "forbidden_system_clock"
+    """403: a department token submitted as the system clock (role ``system`` or officer
+    ``system-clock``), which alone records deadline warnings and breaches, on any case."""
     UNKNOWN_CASE = "unknown_case"
+    """404: no such case, or one the caller may not read (the same answer for both)."""
+    UNKNOWN_OFFICER = "unknown_officer"
+    """404: no activity of this officer that the caller may read."""
     UNKNOWN_SUBMISSION = "unknown_submission"
+    """404: no outcome seen for this submission, or one another department submitted."""
     INVALID_CURSOR = "invalid_cursor"
     INVALID_INSTANT = "invalid_instant"
     INVALID_DIMENSION = "invalid_dimension"
@@ -119,13 +125,65 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         )
         return error_response(exc.status_code, code, str(exc.detail))
 
-    class BodyLimit(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-                return error_response(
-                    413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body_bytes} bytes"
-                )
-            return await call_next(request)
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
 
-    app.add_middleware(BodyLimit)
+
+class BodyLimit:
+    """413 ``payload_too_large`` for a request body over ``max_body_bytes``, read or not.
+
+    A declared ``Content-Length`` over the limit is refused before a byte of the body is read.
+    A body without one (chunked) is counted as it streams in, and cut off as soon as the count
+    passes the limit: the 413 goes out at once, the rest of the body is never read (the server
+    closes the connection), and the endpoint, which was still reading, is told the client went
+    away; whatever it answers to that is dropped. Without this, a chunked body of any size was
+    read whole, and before the token was even looked at.
+
+    Plain ASGI, not ``BaseHTTPMiddleware``: it must stand between the server's ``receive`` and
+    whatever reads the body."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app, self.max_body_bytes = app, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        cut_off = started = False
+
+        async def counted() -> Message:
+            nonlocal received, cut_off
+            if cut_off:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    cut_off = True
+                    if not started:
+                        await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_cut_off(message: Message) -> None:
+            nonlocal started
+            if cut_off:
+                return  # the 413 has been answered; the endpoint's answer goes nowhere
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, unless_cut_off)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"请求内容超过 {self.max_body_bytes} 字节 / request body over"
+            f" {self.max_body_bytes} bytes",
+        )
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)

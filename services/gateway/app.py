@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from events.errors import RejectionCode
 from events.model import Outcome
+from events.officers import SYSTEM_CLOCK_ID, Role
 from events.submissions import Submission, SubmissionBase
 from services.adapters.http import (
     ApiError,
@@ -63,12 +64,30 @@ HTTP_STATUS_OF = {
 class Outcomes:
     """Outcomes seen on the outcomes topic, and the requests waiting for them.
 
-    Keeps the most recent ``capacity`` outcomes so that a client answered 202 can ask later."""
+    Keeps the most recent ``capacity`` outcomes so that a client answered 202 can ask later, and
+    which department sent each of the last ``capacity`` submissions through this gateway: an
+    outcome is shown only to that department (it names the case and its version, and a
+    rejection's message quotes what was sent)."""
 
     def __init__(self, capacity: int = 100_000):
         self.capacity = capacity
         self.waiting: dict[uuid.UUID, asyncio.Future[Outcome]] = {}
         self.recent: OrderedDict[uuid.UUID, Outcome] = OrderedDict()
+        self.senders: OrderedDict[uuid.UUID, str] = OrderedDict()
+
+    def sent_by(self, submission_id: uuid.UUID, department: str) -> None:
+        """Remember who sent a submission. The first sender keeps it: a resend of the same
+        ``submission_id`` by another department does not make the outcome theirs."""
+        self.senders.setdefault(submission_id, department)
+        self.senders.move_to_end(submission_id)
+        while len(self.senders) > self.capacity:
+            self.senders.popitem(last=False)
+
+    def outcome_for(self, submission_id: uuid.UUID, departments: tuple[str, ...]) -> Outcome | None:
+        """The outcome of a submission one of ``departments`` sent through this gateway."""
+        if self.senders.get(submission_id) not in departments:
+            return None
+        return self.recent.get(submission_id)
 
     def expect(self, submission_id: uuid.UUID) -> asyncio.Future[Outcome]:
         return self.waiting.setdefault(submission_id, asyncio.get_running_loop().create_future())
@@ -172,7 +191,8 @@ class KafkaLink:
             async with asyncio.timeout(seconds):
                 await publish()
         except MessageSizeTooLargeError as error:
-            # No resend helps: the body (sent chunked, without a length) is too large.
+            # No resend helps: the body is within CASETRAIL_MAX_BODY_BYTES but over Kafka's
+            # own limit for a record.
             raise ApiError(
                 413, ErrorCode.PAYLOAD_TOO_LARGE, f"too large for Kafka: {error}"
             ) from error
@@ -256,6 +276,18 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
+        actor = submission.actor
+        if actor.role == Role.SYSTEM or actor.officer_id == SYSTEM_CLOCK_ID:
+            # The clock's steps are the ones a case's owner does not check (the decider lets
+            # the clock signal on any case): a department speaking as the clock could light
+            # another department's case red.
+            raise ApiError(
+                403,
+                ErrorCode.FORBIDDEN_SYSTEM_CLOCK,
+                "部门令牌不能以系统时钟身份提交（期限预警与超期由系统时钟记录）/ a department"
+                f" token never submits as the system clock ({SYSTEM_CLOCK_ID}, role"
+                f" {Role.SYSTEM.value}): deadline warnings and breaches are the clock's alone",
+            )
         if submission.actor.department not in token.departments:
             raise ApiError(
                 403,
@@ -263,6 +295,7 @@ def create_app(settings: Settings) -> FastAPI:
                 f"this token speaks for {', '.join(token.departments)}, not for"
                 f" {submission.actor.department}",
             )
+        outcomes.sent_by(submission.submission_id, actor.department)
         future = outcomes.expect(submission.submission_id)
         try:
             await kafka.hand_over(
@@ -287,11 +320,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def submission_outcome(
         submission_id: uuid.UUID, token: Annotated[Token, Depends(caller)]
     ) -> JSONResponse:
-        """The outcome of an earlier submission, if this gateway has seen it."""
-        outcome = outcomes.recent.get(submission_id)
+        """The outcome of an earlier submission this token's department sent through this
+        gateway, if the gateway has seen it; 404 otherwise (another department's submission
+        answers like an unknown one)."""
+        outcome = outcomes.outcome_for(submission_id, token.departments)
         if outcome is None:
             return error_response(
-                404, ErrorCode.UNKNOWN_SUBMISSION, f"no outcome seen for submission {submission_id}"
+                404,
+                ErrorCode.UNKNOWN_SUBMISSION,
+                f"没有此提交的结果 / no outcome seen for submission {submission_id}",
             )
         return outcome_response(outcome, accepted_status=200)
 

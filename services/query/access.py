@@ -1,16 +1,18 @@
 """Who may read what (DOMAIN.md, Privacy): the scope of each token role.
 
 - department: its own cases, with the personal data of their complainants and petitioners;
-- supervisor: every department's cases (or the listed ones), never personal data;
+- supervisor: every department's cases (or the listed ones, and only what officers did for
+  those), never personal data;
 - auditor: everything, personal data included; every read of personal data is logged;
 - public: aggregate statistics only.
-Nobody sees the personal data of a case about their own department (the respondent).
+Nobody sees the personal data of a case about their own department (the respondent). A case
+outside a reader's scope is unknown to it (404), exactly like a case that does not exist.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from events.privacy import mask_personal
+from events.privacy import MASK, mask_personal
 from projections.queries.access_log import Read
 from services.adapters.http import ApiError, ErrorCode
 from services.tokens import Token, TokenRole
@@ -39,16 +41,19 @@ class Reader:
             return list(self.token.departments)
         return []
 
-    def check_case(self, owner_department: str) -> None:
+    def may_read_case(self, owner_department: str) -> bool:
         scope = self.departments()
-        if scope is not None and owner_department not in scope:
-            raise ApiError(403, ErrorCode.FORBIDDEN_CASE, "this case belongs to another department")
+        return scope is None or owner_department in scope
 
     def sees_personal_data(self, owner_department: str, respondent: str | None) -> bool:
         if respondent is not None and respondent in self.token.departments:
             return False  # never the unit the complaint or petition is about
         if self.token.role is TokenRole.AUDITOR:
             return True
+        if respondent == MASK:
+            # The opening step's payload could not be read in the current schema, so nobody
+            # can tell which unit it is about: only an auditor sees the personal data.
+            return False
         return (
             self.token.role is TokenRole.DEPARTMENT and owner_department in self.token.departments
         )
@@ -57,12 +62,22 @@ class Reader:
         self, owner_department: str, steps: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], bool]:
         """A case's steps as this reader may see them, and whether they show personal data (a
-        read the access log must record)."""
-        respondent = steps[0]["payload"].get("respondent") if steps else None
+        read the access log must record).
+
+        Both are decided on each payload upcast to the current schema (``mask_personal``): a
+        step stored at an older schema version is masked, and its read logged, like a new one.
+        A reader who may see personal data gets the payloads as stored (the record the hashes
+        cover); any other reader gets them masked, in the current schema, with the
+        ``schema_version`` of what it is shown."""
+        masked = [mask_personal(s["type"], s["schema_version"], s["payload"]) for s in steps]
+        respondent = masked[0].payload.get("respondent") if masked else None
         if not self.sees_personal_data(owner_department, respondent):
-            masked = [{**s, "payload": mask_personal(s["type"], s["payload"])[0]} for s in steps]
-            return masked, False
-        return steps, any(mask_personal(s["type"], s["payload"])[1] for s in steps)
+            shown = [
+                {**step, "payload": m.payload, "schema_version": m.schema_version}
+                for step, m in zip(steps, masked, strict=True)
+            ]
+            return shown, False
+        return steps, any(m.personal for m in masked)
 
     def access_entry(self, case_id: str, events: int) -> Read:
         """The access-log entry for this reader's read of ``events`` events of a case."""

@@ -9,7 +9,7 @@ from importlib import resources
 
 import asyncpg
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from projections.catalog import ensure_schema
 from projections.db import create_pool
@@ -22,6 +22,21 @@ from services.settings import KafkaRole, Settings
 from services.tokens import TokenCache
 
 log = logging.getLogger("casetrail.query")
+
+DASHBOARD_HEADERS = {
+    # Only this service's own script, style and API: no inline script (an injected one would
+    # run with the reader's token), nothing from elsewhere, no framing (clickjacking), no form
+    # posting anywhere, no <base> redirecting the relative URLs.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self';"
+    " img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # Links out of the dashboard tell nobody where they came from (a case id in the address).
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",
+}
+"""Sent with the dashboard's page, script and style."""
 
 
 async def _decode_jsonb(conn: asyncpg.Connection) -> None:
@@ -83,12 +98,32 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
 
-    dashboard = resources.files("services.query").joinpath("dashboard.html").read_text("utf-8")
+    assets = resources.files("services.query")
+    pages = {
+        name: (assets.joinpath(name).read_text("utf-8"), media_type)
+        for name, media_type in (
+            ("dashboard.html", "text/html; charset=utf-8"),
+            ("dashboard.js", "text/javascript; charset=utf-8"),
+            ("dashboard.css", "text/css; charset=utf-8"),
+        )
+    }
+
+    def page(name: str) -> Response:
+        text, media_type = pages[name]
+        return Response(text, media_type=media_type, headers=DASHBOARD_HEADERS)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def dashboard_page() -> HTMLResponse:
-        """The dashboard: one self-contained page (Chinese first) that reads this API."""
-        return HTMLResponse(dashboard)
+    async def dashboard_page() -> Response:
+        """The dashboard (Chinese first): a page, its script and its style, all served here."""
+        return page("dashboard.html")
+
+    @app.get("/dashboard.js", include_in_schema=False)
+    async def dashboard_script() -> Response:
+        return page("dashboard.js")
+
+    @app.get("/dashboard.css", include_in_schema=False)
+    async def dashboard_style() -> Response:
+        return page("dashboard.css")
 
     @app.get("/health", responses={503: {"model": ErrorBody, "description": "No database"}})
     async def health(pool: Pool) -> JSONResponse:

@@ -44,7 +44,18 @@ async def _reader(
     return Reader(await authenticated(tokens, presented))
 
 
+async def _maybe_reader(
+    tokens: Annotated[TokenCache, Depends(_tokens)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Reader | None:
+    if credentials is None:
+        return None
+    return Reader(await authenticated(tokens, f"Bearer {credentials.credentials}"))
+
+
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Reader, Depends(_reader)]
 """The reader a request's bearer token presents (401 without a live one)."""
+MaybeCaller = Annotated[Reader | None, Depends(_maybe_reader)]
+"""None without a token; the reader a token presents (401 for one that is not live)."""

@@ -70,6 +70,9 @@ class HistoryEntry(BaseModel):
     event_id: str
     version: int
     type: str
+    schema_version: int
+    """The version of ``payload``'s shape: as stored for a reader who sees personal data; the
+    current one when masked (masking runs on the payload upcast to the current schema)."""
     occurred_at: datetime
     recorded_at: datetime
     actor: dict[str, Any]

@@ -2,9 +2,10 @@
 concurrency under concurrent submissions, on the real stack."""
 
 import asyncio
+import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from services import tokens
 from services.infra.servers import free_port
 from services.settings import Settings
 from services.tokens import TokenRole
-from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
 from tests.support import Service, eventually, healthy
 
 
@@ -160,3 +161,105 @@ async def test_a_slow_decision_is_answered_202_with_a_url_to_ask_again(
             assert answer.json()["status"] == "accepted"
     finally:
         gateway.stop()
+
+
+def as_the_clock(case_id: str, actor: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "case.record_deadline_warning",
+        "submission_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": actor,
+        "occurred_at": "2020-03-20T09:00:00+08:00",
+        "payload": {"clock": "petition.handling"},
+    }
+
+
+async def test_a_department_token_never_submits_as_the_system_clock(
+    gateway: httpx.AsyncClient, bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The clock signals on any department's case: a department speaking as the clock (with
+    its own department, as the gateway asks) would light another department's case red."""
+    case_id = new_case_id()  # a 信访办 petition
+    assert (await gateway.post("/submissions", json=register_body(case_id))).status_code == 201
+    _, other_office = await new_token(settings, "综治中心")
+    for actor in (
+        {"officer_id": "system-clock", "role": "system", "department": "综治中心"},
+        {"officer_id": "DY-ZX-01", "role": "system", "department": "综治中心"},
+        {"officer_id": "system-clock", "role": "officer", "department": "综治中心"},
+    ):
+        response = await bare_gateway.post(
+            "/submissions", json=as_the_clock(case_id, actor), headers=bearer(other_office)
+        )
+        assert response.status_code == 403, actor
+        assert response.json()["code"] == "forbidden_system_clock"
+    # Its own department's case neither: the clock is no department's officer.
+    own = {"officer_id": "system-clock", "role": "system", "department": "信访办"}
+    response = await gateway.post("/submissions", json=as_the_clock(case_id, own))
+    assert response.json()["code"] == "forbidden_system_clock"
+    assert [e.version for e in await events_of(settings, case_id)] == [1]
+
+
+async def test_an_outcome_is_shown_only_to_the_department_that_submitted(
+    gateway: httpx.AsyncClient, bare_gateway: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = register_body(new_case_id())
+    assert (await gateway.post("/submissions", json=body)).status_code == 201
+    mine = await gateway.get(f"/submissions/{body['submission_id']}")
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["status"] == "accepted"
+
+    _, other_office = await new_token(settings, "综治中心")
+    unknown_id = str(uuid.uuid4())
+    theirs = await bare_gateway.get(
+        f"/submissions/{body['submission_id']}", headers=bearer(other_office)
+    )
+    unknown = await bare_gateway.get(f"/submissions/{unknown_id}", headers=bearer(other_office))
+    assert (theirs.status_code, unknown.status_code) == (404, 404)
+    assert theirs.json() == {
+        **unknown.json(),
+        "message": unknown.json()["message"].replace(unknown_id, body["submission_id"]),
+    }
+    assert theirs.json()["code"] == "unknown_submission"
+
+
+def hundred_megabytes_chunked(url: str, headers: dict[str, str]) -> tuple[httpx.Response, int]:
+    """POST 100 MB from a generator (so chunked, without Content-Length); the answer and how
+    many bytes the generator had given by then.
+
+    A plain httpx.Client: the async one cannot read an answer once a write has failed (its
+    transport closes on the error), and a server that stops reading a body must close the
+    connection under the writer."""
+    given = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal given
+        chunk = b" " * 65536
+        while given < 100 * 2**20:
+            given += len(chunk)
+            yield chunk
+
+    with httpx.Client(timeout=30) as client:
+        response = client.post(
+            url, content=body(), headers={"content-type": "application/json", **headers}
+        )
+    assert "content-length" not in response.request.headers
+    return response, given
+
+
+async def test_a_chunked_body_over_the_limit_is_cut_off_early_with_413(
+    services: dict[str, Service], settings: Settings, petition_office_token: str
+) -> None:
+    """The gateway stops reading soon after the limit and answers 413 in the usual error
+    shape, with a token or without one (the body used to be read whole, before the token was
+    looked at)."""
+    url = f"http://127.0.0.1:{settings.gateway_port}/submissions"
+    for headers in ({}, bearer(petition_office_token)):
+        started = time.monotonic()
+        response, given = await asyncio.to_thread(hundred_megabytes_chunked, url, headers)
+        took = time.monotonic() - started
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "payload_too_large"
+        assert str(settings.max_body_bytes) in response.json()["message"]
+        # What the socket buffers took before the gateway stopped reading, not 100 MB.
+        assert given < 20 * 2**20, given
+        assert took < 10, took

@@ -67,12 +67,23 @@ async def test_the_owning_department_reads_its_case_with_personal_data_and_it_is
     assert {c["owner_department"] for c in listed} == {"信访办"}
 
 
-async def test_another_department_may_not_read_the_case(as_role: Client, petition: str) -> None:
+async def test_a_case_it_may_not_read_is_unknown_to_it(as_role: Client, petition: str) -> None:
+    """Another department's case answers exactly like a case that does not exist, on every
+    case endpoint: a 403 would tell which case ids exist."""
     other = await as_role(TokenRole.DEPARTMENT, ["司法所"])
-    for path in (f"/cases/{petition}", f"/cases/{petition}/history"):
-        response = await other.get(path)
-        assert response.status_code == 403, path
-        assert response.json()["code"] == "forbidden_case"
+    limited = await as_role(TokenRole.SUPERVISOR, ["司法所"])
+    missing = new_case_id()
+    for who in (other, limited):
+        for path in ("", "/history", "/chain"):
+            refused = await who.get(f"/cases/{petition}{path}")
+            unknown = await who.get(f"/cases/{missing}{path}")
+            assert (refused.status_code, unknown.status_code) == (404, 404), path
+            assert refused.json() == {
+                **unknown.json(),
+                "message": unknown.json()["message"].replace(missing, petition),
+            }, path
+            assert refused.json()["code"] == "unknown_case"
+            assert refused.headers.keys() == unknown.headers.keys()
     assert (await other.get("/cases")).json()["cases"] == []
 
 
@@ -108,7 +119,7 @@ async def test_a_supervisor_reads_every_case_but_no_personal_data(
     assert (await query.get("/access-log", params={"case_id": petition})).json() == []
     assert (await supervisor.get("/access-log")).status_code == 403
     limited = await as_role(TokenRole.SUPERVISOR, ["司法所"])
-    assert (await limited.get(f"/cases/{petition}")).status_code == 403
+    assert (await limited.get(f"/cases/{petition}")).status_code == 404
 
 
 async def test_an_auditor_reads_everything_and_every_read_is_logged(
@@ -120,6 +131,21 @@ async def test_an_auditor_reads_everything_and_every_read_is_logged(
     assert [(e["role"], e["events"]) for e in log] == [("auditor", 2)]
     activity = (await query.get("/officers/DY-XF-01/activity")).json()
     assert petition in {a["case_id"] for a in activity}
+
+
+async def test_a_limited_supervisor_reads_only_its_departments_officers(
+    as_role: Client, petition: str
+) -> None:
+    own = await as_role(TokenRole.SUPERVISOR, ["信访办"])
+    activity = await own.get("/officers/DY-XF-01/activity")
+    assert activity.status_code == 200, activity.text
+    assert petition in {a["case_id"] for a in activity.json()}
+    assert {a["department"] for a in activity.json()} == {"信访办"}
+    other = await as_role(TokenRole.SUPERVISOR, ["司法所"])
+    for officer in ("DY-XF-01", "nobody-at-all"):
+        refused = await other.get(f"/officers/{officer}/activity")
+        assert refused.status_code == 404, officer
+        assert refused.json()["code"] == "unknown_officer"
 
 
 async def test_the_public_sees_statistics_only(as_role: Client, petition: str) -> None:

@@ -1,6 +1,8 @@
 """The dashboard in a real browser (Debian's Chromium, headless) against the demo year: the
 figures on the page are the API's and the report's, a figure drills down to its cases and a
-case to its timeline, and the language switches. Screenshots go to docs/screenshots/."""
+case to its timeline, the chain badge says what it checked, the language switches; the token
+leaves the address and the history at once, lives in the tab only and goes at logout; a strict
+Content-Security-Policy holds (no violation). Screenshots go to docs/screenshots/."""
 
 import asyncio
 from pathlib import Path
@@ -53,8 +55,27 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 1400})
-        await page.goto(f"{url}/#token={token}")
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        loaded = await page.goto(f"{url}/#token={token}")
+        assert loaded is not None
+        policy = loaded.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src 'self';" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert loaded.headers["x-content-type-options"] == "nosniff"
+        assert loaded.headers["referrer-policy"] == "no-referrer"
         await page.wait_for_selector('body[data-ready="#/"]')
+        # The token left the address bar and this history entry at once, and lives in this
+        # tab's sessionStorage only.
+        assert token not in page.url
+        assert page.url == f"{url}/#/"
+        assert await page.evaluate("sessionStorage.getItem('casetrail.token')") == token
+        assert await page.evaluate("Object.keys(localStorage)") in ([], ["lang"])
         # What the page shows is what the API computed, and what the report says.
         assert await figure(page, "petition-cases") == str(petitions["cases"]) == "276"
         assert await figure(page, "petition-persons") == "649"
@@ -75,7 +96,11 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         assert await page.locator("#cases tr").count() == 1 + 28
         await page.locator("#cases a").first.click()
         await page.wait_for_selector('body[data-ready^="#/case/"]')
-        assert "记录完整" in await page.inner_text("#badge")
+        # The badge says what it checked, and what it did not.
+        badge = await page.inner_text("#badge")
+        assert "审计记录哈希链自洽" in badge
+        assert "仅核对数据库" in badge
+        assert "casetrail verify" in badge
         assert await page.locator("#timeline tr").count() >= 3
         await page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
 
@@ -83,9 +108,27 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         await page.click("#lang")
         # The click redraws the page: wait until the English one is drawn, not the old one.
         await page.wait_for_selector('html[lang="en"] body[data-ready^="#/case/"]')
-        assert "History intact" in await page.inner_text("#badge")
+        badge = await page.inner_text("#badge")
+        assert "hash chain consistent (database only" in badge
+        assert "run casetrail verify" in badge
         await page.goto(f"{url}/#/")
         await page.wait_for_selector('body[data-ready="#/"]')
         assert "Petitions" in await page.inner_text("main")
         await page.screenshot(path=str(SHOTS / "overview-en.png"), full_page=True)
+
+        # No entry of the tab's history holds the token (Chromium's own list, through CDP).
+        cdp = await page.context.new_cdp_session(page)
+        entries = [e["url"] for e in (await cdp.send("Page.getNavigationHistory"))["entries"]]
+        assert f"{url}/#/" in entries
+        assert len(entries) >= 4, entries  # the overview, the list, a case, the overview again
+        assert all(token not in entry for entry in entries), entries
+
+        # Logging out forgets the token: the page asks for one again.
+        await page.goto(f"{url}/#/")
+        await page.wait_for_selector('body[data-ready="#/"]')
+        await page.click("#logout")
+        await page.wait_for_selector('body[data-ready="token"]')
+        assert await page.evaluate("sessionStorage.getItem('casetrail.token')") is None
+        assert await page.locator("#logout").is_hidden()
+        assert refused == [], refused
         await browser.close()

@@ -25,6 +25,8 @@ from services.projector import lag as lags
 from services.projector.lag import Lag
 from services.projector.rebuild import rebuild
 from services.settings import KafkaRole, Settings, with_database
+from services.tokens import TokenRole
+from tests.conftest import make_token
 from tests.support import (
     Service,
     all_outcomes,
@@ -247,7 +249,9 @@ async def test_an_event_that_applies_after_a_fix_clears_its_error_and_its_partit
     async with connect(isolated.postgres_dsn) as conn:
         await conn.execute(
             "CREATE FUNCTION refuse_one_case() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            f" IF NEW.case_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+            # The error text quotes the payload, as a validation error quotes what it refused.
+            f" IF NEW.case_id = '{refused}' THEN"
+            " RAISE EXCEPTION 'refused by the test: %', NEW.payload; END IF;"
             " RETURN NEW; END $$"
         )
         await conn.execute(
@@ -273,11 +277,26 @@ async def test_an_event_that_applies_after_a_fix_clears_its_error_and_its_partit
         await asyncio.to_thread(eventually, lambda: healthy(url), 30, url)
         answer = await client.get(f"{url}/health/projections")
         assert answer.status_code == 503
-        assert {p["projection"]: p["errors"] for p in answer.json()["projections"]} == {
-            "audit_trail": 1,
-            "cases": 0,
-            "officer_activity": 0,
-        }
+        # Without a token (or with a supervisor's): status words and counts, no error text.
+        supervisor = await make_token(isolated, TokenRole.SUPERVISOR, [])
+        for headers in ({}, {"Authorization": f"Bearer {supervisor}"}):
+            answer = await client.get(f"{url}/health/projections", headers=headers)
+            assert answer.status_code == 503
+            assert answer.json()["projections"] == [
+                {"projection": name, "status": word, "errors": n, "partitions_retrying": 0}
+                for name, word, n in (
+                    ("audit_trail", "failing", 1),
+                    ("cases", "ok", 0),
+                    ("officer_activity", "ok", 0),
+                )
+            ]
+            assert "refused" not in answer.text
+        auditor = await make_token(isolated, TokenRole.AUDITOR, [])
+        answer = await client.get(
+            f"{url}/health/projections", headers={"Authorization": f"Bearer {auditor}"}
+        )
+        details = {p["projection"]: p for p in answer.json()["projections"]}
+        assert "refused by the test: {" in details["audit_trail"]["first_error"]
 
         # The fix: the cause is gone, and the projector restarts.
         async with connect(isolated.postgres_dsn) as conn:
@@ -348,7 +367,11 @@ async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
     url = f"http://127.0.0.1:{reading.query_port}"
     await asyncio.to_thread(eventually, lambda: healthy(url), 30, url)
     messages = submissions(200, 2, uuid.uuid4().hex[:6])
-    async with connect(isolated.postgres_dsn) as holder, httpx.AsyncClient(base_url=url) as client:
+    auditor = {"Authorization": f"Bearer {await make_token(isolated, TokenRole.AUDITOR, [])}"}
+    async with (
+        connect(isolated.postgres_dsn) as holder,
+        httpx.AsyncClient(base_url=url, headers=auditor) as client,
+    ):
         locked = holder.transaction()
         await locked.start()
         await holder.execute(f'LOCK TABLE "{schema}".audit_trail IN ACCESS EXCLUSIVE MODE')

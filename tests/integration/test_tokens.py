@@ -1,5 +1,7 @@
-"""The token cache on the real PostgreSQL: answers are remembered, and memory stays bounded."""
+"""The token cache on the real PostgreSQL: live tokens are remembered (by hash, never by secret),
+made-up ones never are, and memory stays bounded."""
 
+import hashlib
 import secrets
 
 from services.settings import Settings
@@ -7,20 +9,40 @@ from services.tokens import TokenCache, TokenRole
 from tests.conftest import make_token
 
 
-async def test_made_up_tokens_never_grow_the_cache_past_its_capacity(servers: Settings) -> None:
+def made_up() -> str:
+    return f"ct_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}"
+
+
+async def test_made_up_tokens_are_never_remembered(servers: Settings) -> None:
     real = await make_token(servers, TokenRole.AUDITOR, [])
     cache = TokenCache(capacity=5)
     await cache.start(servers.postgres_dsn)
     try:
-        for _ in range(50):
-            assert (
-                await cache.holder(f"ct_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}") is None
-            )
-            assert len(cache.known) <= 5
         token = await cache.holder(real)
         assert token is not None
         assert token.role is TokenRole.AUDITOR
-        assert len(cache.known) == 5
-        assert next(reversed(cache.known)) == real  # the newest answer is kept
+        for _ in range(50):
+            assert await cache.holder(made_up()) is None
+        # Only the real token is held, and by the hash PostgreSQL keeps, not by its secret.
+        assert list(cache.known) == [hashlib.sha256(real.encode()).hexdigest()]
+        assert await cache.holder(real) == token
+    finally:
+        await cache.stop()
+
+
+async def test_live_tokens_are_remembered_up_to_the_capacity_most_recent_first(
+    servers: Settings,
+) -> None:
+    secrets_ = [await make_token(servers, TokenRole.PUBLIC, []) for _ in range(7)]
+    cache = TokenCache(capacity=5)
+    await cache.start(servers.postgres_dsn)
+    try:
+        for secret in secrets_:
+            assert await cache.holder(secret) is not None
+            assert len(cache.known) <= 5
+        assert await cache.holder(secrets_[2]) is not None  # used again: the newest
+        hashes = [hashlib.sha256(s.encode()).hexdigest() for s in secrets_]
+        assert list(cache.known) == [hashes[i] for i in (3, 4, 5, 6, 2)]
+        assert all(secret not in repr(cache.known) for secret in secrets_)
     finally:
         await cache.stop()

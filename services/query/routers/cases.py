@@ -22,6 +22,13 @@ from services.tokens import TokenRole
 
 router = APIRouter()
 
+CHAIN_CHECKED = (
+    "仅数据库中的审计记录（未核对 Kafka 日志与签名检查点：请运行 casetrail verify）/ the"
+    " audit-trail rows in the database only (not the Kafka log nor its signed checkpoints: run"
+    " casetrail verify)"
+)
+"""What ``/cases/{id}/chain`` checked, in its answer, so that no client reads more into it."""
+
 
 def cursor(key: Key) -> str:
     """The opaque ``next`` of a page, which the client passes back as ``after``."""
@@ -39,13 +46,18 @@ def key_of(after: str) -> Key:
         ) from None
 
 
+def unknown_case(case_id: str) -> ApiError:
+    """The one answer for a case that does not exist and for a case the caller may not read:
+    a 403 for the latter would tell anyone with a token which case ids exist."""
+    return ApiError(404, ErrorCode.UNKNOWN_CASE, f"没有此案件 / no case {case_id}")
+
+
 async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str, Any]:
-    """The case's summary if it exists and ``who`` may read it; 403 or 404 otherwise."""
+    """The case's summary if it exists and ``who`` may read it; 404 otherwise (either way)."""
     who.require(*CASE_READERS)
     case = await cases.summary(conn, case_id)
-    if case is None:
-        raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id}")
-    who.check_case(case["owner_department"])
+    if case is None or not who.may_read_case(case["owner_department"]):
+        raise unknown_case(case_id)
     return case
 
 
@@ -148,9 +160,18 @@ async def case_as_of(
 @router.get("/cases/{case_id}/chain", responses=refused)
 async def case_chain(who: Caller, pool: Pool, case_id: CaseId) -> dict[str, Any]:
     """The case's hash chain recomputed from its audit-trail rows: every hash over its
-    event, every prev_hash the hash before. (``casetrail verify`` also checks the log.)"""
+    event, every prev_hash the hash before. That is all: the hashes have no key, so whoever
+    can write the database can rewrite a case with its hashes and keep this ``intact``; only
+    ``casetrail verify`` holds the rows against the Kafka log and its signed checkpoints.
+    ``checked`` says so in every answer."""
     async with pool.acquire() as conn:
         await visible_case(conn, who, case_id)
         events = await cases.recorded_events(conn, case_id)
     broken = broken_links(events)
-    return {"case_id": case_id, "events": len(events), "intact": not broken, "broken": broken}
+    return {
+        "case_id": case_id,
+        "events": len(events),
+        "intact": not broken,
+        "broken": broken,
+        "checked": CHAIN_CHECKED,
+    }
