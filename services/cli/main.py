@@ -52,14 +52,18 @@ def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[Non
 
 @app.command()
 def decider() -> None:
-    """Run the decider: submissions in, events and outcomes out, in Kafka transactions."""
+    """Run the decider: submissions in, events and outcomes out, in Kafka transactions; signed
+    checkpoints with CASETRAIL_SIGNING_KEY_FILE, which the key ring must hold; GET /health on
+    CASETRAIL_DECIDER_HEALTH_PORT."""
+    from services.decider.health import HealthUnavailable
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
+    from services.integrity.checkpoints import SigningKeyNotTrusted
 
     try:
         _run_until_signalled(run)
-    except NoOfficers as error:
-        raise fail(error, code=2) from None
+    except (NoOfficers, SigningKeyNotTrusted, HealthUnavailable) as error:
+        raise fail(f"the decider does not start: {error}", code=2) from None
 
 
 @app.command()
