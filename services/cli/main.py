@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from services import logs
-from services.cli import infra, read_side, tokens
+from services.cli import checkpoints, infra, keys, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(infra.app, name="infra")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(keys.app, name="keys")
+app.add_typer(checkpoints.app, name="checkpoints")
 bench_app = typer.Typer(
     help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
 )
