@@ -263,8 +263,10 @@ def verify_history(
     ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Recompute every chain, check every signed checkpoint and compare the audit trail with the
-    log row by row. Exit 0: intact; 1: problems, one line each; 2: could not verify."""
+    """Recompute every chain, check every checkpoint against the pinned key ring
+    (CASETRAIL_KEY_RING_FILE), name every event no trusted checkpoint covers (once older than
+    CASETRAIL_VERIFY_GRACE_S), and compare the audit trail with the log row by row. Exit 0:
+    intact; 1: problems, one line each; 2: could not verify."""
     from services.integrity.shell import CannotVerify, verify_system
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the error below says it once
