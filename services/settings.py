@@ -89,19 +89,36 @@ class Settings(BaseSettings):
 
     signing_key_file: Path | None = Field(
         default=None,
-        description="Ed25519 private key (PEM) signing checkpoints; <state_dir>/keys/… when unset",
+        description="The decider's Ed25519 private key (PEM) signing checkpoints (only the decider"
+        " needs it); <state_dir>/keys/… when unset",
     )
     key_ring_file: Path | None = Field(
         default=None,
         description="The pinned public key ring (JSON, see services/integrity/keyring.py):"
         " the only keys whose signatures count; <state_dir>/keys/ring.json when unset",
     )
-    checkpoint_every_events: int = Field(default=1000, ge=1)
-    checkpoint_every_s: float = Field(default=10.0, gt=0)
+    verify_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="verify: an event no signed checkpoint covers is a problem once recorded"
+        " longer ago than this (before, a note: its transaction's checkpoint may be on its way)",
+    )
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
     projector_batch_ms: int = Field(default=200, ge=1, description="How long a batch may wait")
     decider_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
+    )
+    decider_health_host: str = Field(
+        default="127.0.0.1", description="Where the decider's GET /health listens"
+    )
+    decider_health_port: int = Field(
+        default=8002, ge=0, le=65535, description="The decider's GET /health (0: any free port)"
+    )
+    decider_refusal_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the decider checks a partition it refuses again (the log no"
+        " longer matches its signed checkpoints), so that it resumes once an operator fixed it",
     )
 
     gateway_port: int = 8000

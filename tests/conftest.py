@@ -43,6 +43,8 @@ def settings() -> Settings:
             "query_port": free_port(),
             "outcome_timeout_s": 20.0,
             "officers_file": OFFICERS_FILE,
+            # Any free port: tests start several deciders side by side.
+            "decider_health_port": 0,
         }
     )
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +22,8 @@ from pydantic import ValidationError
 from events.model import Outcome
 from services.adapters.kafka import client_options, read_to_end
 from services.infra.processes import start_service, stop
-from services.integrity.checkpoints import Checkpoint, load_public_key
+from services.integrity.checkpoints import Checkpoint
+from services.integrity.keyring import load_ring
 from services.integrity.log_check import verify_log
 from services.settings import KafkaRole, Settings
 
@@ -213,7 +215,7 @@ async def assert_exactly_once(
     ``resent``, clients sent some again and got the very same outcome again: one distinct
     outcome each), none of a submission that was not ``sent`` (default: ``expected``); every
     accepted step is exactly one event; versions are gapless per case; the signed log
-    verifies. Returns the figures."""
+    verifies, every event covered by a checkpoint. Returns the figures."""
     sent = expected if sent is None else sent
     outcomes = await all_outcomes(settings, expected, seconds)
     answers: dict[str, set[Outcome]] = {}
@@ -241,9 +243,12 @@ async def assert_exactly_once(
         Checkpoint.model_validate_json(raw)
         for _, _, raw in await whole_topic(settings, settings.checkpoints_topic)
     ]
-    report = verify_log(events, checkpoints, load_public_key(settings.signing_key_path))
+    ring, grace = load_ring(settings.key_ring_path), timedelta(seconds=settings.verify_grace_s)
+    report = verify_log(events, checkpoints, ring, datetime.now(UTC), grace)
     assert report.intact, [str(p) for p in report.problems[:10]]
     assert report.checkpoints > 0
+    # Each event's checkpoint commits with it (read after the events, it is there).
+    assert report.recent == [], "every event covered by a signed checkpoint"
     return {
         "sent": len(sent),
         "outcomes": len(outcomes),

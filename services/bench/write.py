@@ -21,7 +21,7 @@ from services.bench.figures import figures
 from services.bench.workload import submissions
 from services.demo import demo_settings
 from services.infra.processes import start_service, stop
-from services.integrity.checkpoints import ensure_dev_key
+from services.integrity.keyring import ensure_dev_keys
 from services.progress import Say, quiet
 from services.settings import KafkaRole, Settings
 
@@ -31,10 +31,12 @@ async def bench_write(
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     settings = demo_settings(base.isolated(f"bench-{run}"))
+    # Its GET /health on any free port: a demo's decider may hold the usual one.
+    settings = settings.model_copy(update={"decider_health_port": 0})
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings, baseline_topic, settings.partitions)
-    ensure_dev_key(settings.signing_key_path)
+    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
     decider = start_service("decider", settings, settings.state_dir / "logs" / "bench-decider.log")
     # Both sides sign in (SASL/SCRAM): CaseTrail's as a department, the baseline's as admin,
     # the only user allowed on its topic.

@@ -22,7 +22,7 @@ from services.infra import (
     components,
     stop_started,
 )
-from services.integrity.checkpoints import ensure_dev_key
+from services.integrity.keyring import ensure_dev_keys
 from services.settings import KafkaRole, Settings
 
 app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
@@ -67,15 +67,17 @@ def _chosen(settings: Settings, which: list[Component] | None) -> list[LocalServ
 
 def _topics_and_key(settings: Settings) -> None:
     asyncio.run(create_topics(settings, typer.echo))
-    if ensure_dev_key(settings.signing_key_path):
-        typer.echo(f"checkpoints: created a development signing key {settings.signing_key_path}")
+    done = ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    if done:
+        typer.echo(f"keys: {done}")
 
 
 @app.command("up")
 def up(which: Components = None, brokers: Brokers = None) -> None:
-    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database.
-    If that fails, the servers this call started are stopped again. With --brokers 3, a local
-    3-node Kafka cluster (run it again to bring back a node that died)."""
+    """Start Kafka and PostgreSQL if they do not answer, then create the topics and database,
+    and a development key ring with the decider's checkpoint key if missing. If that fails, the
+    servers this call started are stopped again. With --brokers 3, a local 3-node Kafka cluster
+    (run it again to bring back a node that died)."""
     settings = _settings(brokers)
     try:
         started = bring_up(_chosen(settings, which), typer.echo)
@@ -97,8 +99,8 @@ def up(which: Components = None, brokers: Brokers = None) -> None:
 
 @app.command("init")
 def init(brokers: Brokers = None) -> None:
-    """Create the topics (replicated for --brokers), the database and a development signing key,
-    on servers that already run (e.g. under Docker)."""
+    """Create the topics (replicated for --brokers), the database, and a development key ring
+    with a checkpoint key if there is none, on servers that already run (e.g. under Docker)."""
     settings = _settings(brokers)
     try:
         _topics_and_key(settings)

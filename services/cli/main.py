@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from services import logs
-from services.cli import infra, read_side, tokens
+from services.cli import checkpoints, infra, keys, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(infra.app, name="infra")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(keys.app, name="keys")
+app.add_typer(checkpoints.app, name="checkpoints")
 bench_app = typer.Typer(
     help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
 )
@@ -52,14 +54,18 @@ def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[Non
 
 @app.command()
 def decider() -> None:
-    """Run the decider: submissions in, events and outcomes out, in Kafka transactions."""
+    """Run the decider: submissions in, events and outcomes out, in Kafka transactions; signed
+    checkpoints with CASETRAIL_SIGNING_KEY_FILE, which the key ring must hold; GET /health on
+    CASETRAIL_DECIDER_HEALTH_PORT."""
+    from services.decider.health import HealthUnavailable
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
+    from services.integrity.checkpoints import SigningKeyNotTrusted
 
     try:
         _run_until_signalled(run)
-    except NoOfficers as error:
-        raise fail(error, code=2) from None
+    except (NoOfficers, SigningKeyNotTrusted, HealthUnavailable) as error:
+        raise fail(f"the decider does not start: {error}", code=2) from None
 
 
 @app.command()
@@ -257,8 +263,10 @@ def verify_history(
     ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Recompute every chain, check every signed checkpoint and compare the audit trail with the
-    log row by row. Exit 0: intact; 1: problems, one line each; 2: could not verify."""
+    """Recompute every chain, check every checkpoint against the pinned key ring
+    (CASETRAIL_KEY_RING_FILE), name every event no trusted checkpoint covers (once older than
+    CASETRAIL_VERIFY_GRACE_S), and compare the audit trail with the log row by row. Exit 0:
+    intact; 1: problems, one line each; 2: could not verify."""
     from services.integrity.shell import CannotVerify, verify_system
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the error below says it once

@@ -6,9 +6,20 @@ partition p from the events and outcomes topics, and then writes, per batch of s
 events, the outcomes and the consumed offsets in one Kafka transaction. Events and outcomes go to
 partition p of their topics, so the state a decider needs always lives in the partitions it owns.
 
-It also chains every event of partition p (``events.hashing.partition_chain``) and, every N
-events or T seconds, publishes a checkpoint of the chain signed with its Ed25519 key to
-partition p of the checkpoints topic, in the same transaction as the events it covers.
+It also chains every event of partition p (``events.hashing.partition_chain``) and, in every
+transaction that appends events, publishes a checkpoint of the chain covering them, signed with
+its Ed25519 key (which the pinned key ring must hold as a checkpoint key), to partition p of the
+checkpoints topic. Events and their checkpoint commit together (readers see committed records
+only), so every committed event is covered by a signed checkpoint, and an event that none covers
+was not written by a decider.
+
+It never signs over a record it did not write: before serving a partition it checks the
+partition's chain against the latest checkpoint signed with a key of the ring (``PartitionAudit``).
+If the log differs from it, or holds events after it (or events and no checkpoint at all), the
+partition is refused: nothing is decided or signed for it, the log says why, ``GET /health``
+answers 503 naming it, and the check runs again every ``decider_refusal_retry_s`` seconds, in the
+background, so that the partition is served again once an operator has dealt with the records
+(README: "When the decider refuses a partition").
 
 How a partition changes hands (the order matters; each step closes a race):
 
@@ -18,9 +29,10 @@ How a partition changes hands (the order matters; each step closes a race):
    usual case: nothing to re-read). A new one is paused and marked pending: the listener returns
    at once, because aiokafka sends no heartbeats while it runs.
 3. Taken over, in the main loop: start the producer (fencing the previous owner and completing
-   its last transaction), read the partition's checkpoints, events and outcomes, fetch the
-   committed offset (final now), seek there and resume. Records below that offset, fetched
-   before the seek, are dropped; nothing is decided twice and nothing skipped.
+   its last transaction), read the partition's checkpoints, events and outcomes, check the
+   events against the latest signed checkpoint (or refuse the partition, leaving it paused),
+   fetch the committed offset (final now), seek there and resume. Records below that offset,
+   fetched before the seek, are dropped; nothing is decided twice and nothing skipped.
 4. Any failure to write a batch (Kafka away, fenced by a successor) releases the partition's
    producer and marks it pending again, with a growing delay: it is taken over afresh, from the
    log, which is the only state that counts. The process itself never gives up.
@@ -62,9 +74,11 @@ from services.adapters.kafka import (
     started,
     unreachable,
 )
+from services.decider import health
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.integrity.checkpoints import Checkpoint, load_private_key, sign, signature_valid
+from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
+from services.integrity.log_check import PartitionAudit, untrusted
 from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -72,13 +86,11 @@ log = logging.getLogger("casetrail.decider")
 
 @dataclass(frozen=True)
 class PartitionChain:
-    """The chain over one partition of the events topic, and its last checkpoint."""
+    """The chain over one partition of the events topic."""
 
     head: str = GENESIS_HASH
     count: int = 0
     last_offset: int = -1
-    checkpointed_count: int = 0
-    checkpointed_at: float = field(default_factory=time.monotonic)
 
     def extended(self, event_hashes: list[str], last_offset: int) -> "PartitionChain":
         head = self.head
@@ -88,13 +100,18 @@ class PartitionChain:
             self, head=head, count=self.count + len(event_hashes), last_offset=last_offset
         )
 
-    def due(self, every_events: int, every_s: float) -> bool:
-        new = self.count - self.checkpointed_count
-        waited = time.monotonic() - self.checkpointed_at
-        return new >= every_events or (new > 0 and waited >= every_s)
 
-    def checkpointed(self) -> "PartitionChain":
-        return replace(self, checkpointed_count=self.count, checkpointed_at=time.monotonic())
+SIGNING_KEY_NOT_TRUSTED = "signing_key_not_trusted"
+"""A refusal's kind when the decider's own key is the trouble (the others: a ProblemKind)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a partition is not served."""
+
+    kind: str
+    reason: str
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -147,8 +164,8 @@ class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings.as_kafka_user(KafkaRole.DECIDER)
         self.officers = load_officers(settings.officers_file)
-        self.signing_key = load_private_key(settings.signing_key_path)
-        self.public_key = self.signing_key.public_key()
+        self.signer = Signer(settings.signing_key_path, settings.key_ring_path)
+        self.signer.check(datetime.now(UTC))  # SigningKeyNotTrusted: refuse to start
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -158,6 +175,12 @@ class Decider(ConsumerRebalanceListener):
         """Assigned but not taken over yet (paused), with the monotonic time of the next try."""
         self.backoffs: dict[int, Backoff] = {}
         """Per partition: how long to wait before taking it over again after a failure."""
+        self.refused: dict[int, Refusal] = {}
+        """Assigned, paused, and not served: the log does not match its signed checkpoints."""
+        self.rechecks: dict[int, asyncio.Task[None]] = {}
+        """Per refused partition: the background check that makes it pending again once the
+        log verifies."""
+        self.connected = False
         self.closing: set[asyncio.Task[None]] = set()
         self.partition_count = 0
         self.dead_letter_limit = 1_048_588
@@ -182,8 +205,40 @@ class Decider(ConsumerRebalanceListener):
         return consumer
 
     async def run(self, stop: asyncio.Event) -> None:
+        host, port = self.settings.decider_health_host, self.settings.decider_health_port
+        server = await health.serve(host, port, self.health)
+        log.info("GET /health on %s:%d", host, server.sockets[0].getsockname()[1])
+        try:
+            await self._run(stop)
+        finally:
+            server.close()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``GET /health``: 200 while every assigned partition is served or being taken over,
+        503 while one is refused (or Kafka was never reached). Places and reasons only: no
+        record's content."""
+        partitions: dict[str, dict[str, Any]] = {}
+        for p in sorted({*self.owned, *self.pending, *self.kept, *self.refused}):
+            refusal = self.refused.get(p)
+            if refusal is not None:
+                partitions[str(p)] = {
+                    "state": "refused",
+                    "kind": refusal.kind,
+                    "reason": refusal.reason,
+                    "since": refusal.since.isoformat(),
+                }
+            elif p in self.owned:
+                partitions[str(p)] = {"state": "serving"}
+            else:
+                partitions[str(p)] = {"state": "taking_over"}
+        status = "refusing" if self.refused else "ok" if self.connected else "waiting_for_kafka"
+        body = {"status": status, "key_id": self.signer.key_id, "partitions": partitions}
+        return (200 if status == "ok" else 503), body
+
+    async def _run(self, stop: asyncio.Event) -> None:
         if not await self._connect(stop):
             return
+        self.connected = True
         log.info("decider started, group %s", self.settings.decider_group)
         deciding = asyncio.create_task(self._decide_until(stop))
         stopping = asyncio.create_task(stop.wait())
@@ -214,7 +269,6 @@ class Decider(ConsumerRebalanceListener):
                 began = time.perf_counter()
                 async with self.lock:
                     await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
-                    await _each(self._checkpoint_if_due(o) for o in list(self.owned.values()))
                 activity.add(batches, began - waited, time.perf_counter() - began)
                 failures = Backoff(first=1.0, cap=10.0)
             except KafkaError as error:
@@ -234,6 +288,8 @@ class Decider(ConsumerRebalanceListener):
             self._close(owned)
         self.owned.clear()
         self.kept.clear()
+        for recheck in self.rechecks.values():
+            recheck.cancel()
         if self.closing:
             await asyncio.wait(self.closing, timeout=GOODBYE_S)
 
@@ -278,6 +334,12 @@ class Decider(ConsumerRebalanceListener):
         for kept in self.kept.values():
             self._close(kept)
         self.kept.clear()
+        # A refused partition that comes back is checked again at once (pending); one that
+        # went elsewhere is its new owner's to refuse.
+        for partition in list(self.refused):
+            self._stop_recheck(partition)
+            if partition not in self.pending:
+                del self.refused[partition]
         # Positions last: aiokafka logs and swallows a listener's exception, so the bookkeeping
         # above must hold even if one of these fails (a take-over seeks and resumes anyway).
         for tp in assigned:
@@ -310,7 +372,8 @@ class Decider(ConsumerRebalanceListener):
             # Starting the producer initialises its transactional id: any earlier owner of this
             # partition is fenced and its open transaction completed before we read the log.
             await producer.start()
-            state, chain = await self._replay(partition)
+            state = self._new_state(partition)
+            refusal, chain = await self._replay(partition, state)
             next_offset = await self.consumer.committed(tp)
             if next_offset is None:
                 next_offset = (await self.consumer.beginning_offsets([tp]))[tp]
@@ -329,7 +392,13 @@ class Decider(ConsumerRebalanceListener):
         if partition not in self.pending or tp not in self.consumer.assignment():
             self._close_producer(producer)  # no longer ours
             return
+        if refusal is not None:
+            self._close_producer(producer)  # holds no transaction: nothing is written
+            self._refuse(partition, refusal)
+            return
         del self.pending[partition]
+        if self.refused.pop(partition, None) is not None:
+            log.warning("partition %d: the log verifies again; serving it", partition)
         self.owned[partition] = OwnedPartition(partition, producer, state, chain, next_offset)
         self.consumer.seek(tp, next_offset)
         self.consumer.resume(tp)
@@ -340,52 +409,119 @@ class Decider(ConsumerRebalanceListener):
             next_offset,
         )
 
-    async def _replay(self, partition: int) -> tuple[PartitionState, PartitionChain]:
-        """The partition's state and chain, from its checkpoints, events and outcomes. Records
-        that cannot be read are skipped with an error (only the decider writes these topics:
-        someone else put them there, and `casetrail verify` names them)."""
-        last_checkpoint = None
-        checkpoints = [TopicPartition(self.settings.checkpoints_topic, partition)]
-        async for record in read_to_end(self.settings, checkpoints):
-            checkpoint = _read(Checkpoint, record)
-            if checkpoint is None or not self._ours(checkpoint, partition, record):
-                continue
-            last_checkpoint = checkpoint
-        state = PartitionState(
+    def _new_state(self, partition: int) -> PartitionState:
+        return PartitionState(
             self.officers,
             partition=partition,
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,
         )
+
+    async def _replay(
+        self, partition: int, state: PartitionState | None
+    ) -> tuple[Refusal | None, PartitionChain]:
+        """The partition's chain from its events, checked against its latest checkpoint signed
+        with a key of the ring, and (with a ``state``) the partition's state folded from its
+        events and outcomes. Returns why the partition must be refused, if it must.
+
+        Records that cannot be read or folded are skipped with an error where they do not make
+        the partition refused (only the decider writes these topics: someone else put them
+        there, and ``casetrail verify`` names them). Without a ``state``: a quiet check."""
         chain = PartitionChain()
-        topics = [
-            TopicPartition(self.settings.events_topic, partition),
-            TopicPartition(self.settings.outcomes_topic, partition),
-        ]
-        async for record in read_to_end(self.settings, topics):
+        try:
+            self.signer.check(datetime.now(UTC))
+        except SigningKeyNotTrusted as error:
+            return Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), chain
+        loud = state is not None
+        ring = self.signer.ring
+        # Only the latest trusted checkpoint counts here, and only it is kept: a partition
+        # gets one per transaction. Earlier ones are verify's to compare with the log.
+        latest: Checkpoint | None = None
+        tps = [TopicPartition(self.settings.checkpoints_topic, partition)]
+        async for record in read_to_end(self.settings, tps):
+            checkpoint = _read(Checkpoint, record, loud)
+            if checkpoint is None or (latest is not None and checkpoint.count <= latest.count):
+                continue
+            where = (record.topic, record.partition, record.offset)
+            if checkpoint.partition != partition:
+                if loud:
+                    log.error("%s p%d@%d: a checkpoint of another partition, skipped", *where)
+                continue
+            problem = untrusted(checkpoint, ring)
+            if problem is not None:
+                if loud:
+                    log.error("%s p%d@%d skipped: %s", *where, problem)
+                continue
+            latest = checkpoint
+        audit = PartitionAudit(partition, [] if latest is None else [latest])
+        tps = [TopicPartition(self.settings.events_topic, partition)]
+        if state is not None:
+            tps.append(TopicPartition(self.settings.outcomes_topic, partition))
+        async for record in read_to_end(self.settings, tps):
             if record.topic == self.settings.events_topic:
-                event = _read(Event, record)
-                if event is None or not _replayed(state.replay_event, event, record):
+                if audit.event(record.offset, record.value or b"") is None or state is None:
                     continue
-                chain = chain.extended([event.hash], record.offset)
-                if last_checkpoint and chain.count == last_checkpoint.count:
-                    _compare(partition, chain, last_checkpoint)
-            else:
+                event = _read(Event, record)
+                if event is not None:
+                    _replayed(state.replay_event, event, record)
+            elif state is not None:
                 outcome = _read(Outcome, record)
                 if outcome is not None:
                     state.replay_outcome(outcome)
-        if last_checkpoint is not None:
-            chain = replace(chain, checkpointed_count=last_checkpoint.count)
-        return state, chain
+        refusal = audit.refusal()
+        if refusal is not None:
+            return Refusal(refusal.kind.value, str(refusal)), chain
+        for problem in audit.problems if loud else ():
+            # Junk before the latest checkpoint, which matches the log and covers it all.
+            log.error("partition %d: %s, skipped", partition, problem)
+        return None, PartitionChain(audit.head, audit.count, audit.last_offset)
 
-    def _ours(self, checkpoint: Checkpoint, partition: int, record: Record) -> bool:
-        """Whether a checkpoint is one we signed for this partition: a forged one (say with a
-        huge count) must not stop the partition's checkpoints; `casetrail verify` names it."""
-        if checkpoint.partition == partition and signature_valid(checkpoint, self.public_key):
-            return True
-        where = (record.topic, record.partition, record.offset)
-        log.error("%s p%d@%d: not a checkpoint we signed for this partition, skipped", *where)
-        return False
+    def _refuse(self, partition: int, refusal: Refusal) -> None:
+        """Leave the partition paused, unserved, and check it again in the background."""
+        earlier = self.refused.get(partition)
+        if earlier is not None:
+            refusal = replace(refusal, since=earlier.since)
+        self.refused[partition] = refusal
+        self.pending.pop(partition, None)
+        log.error(
+            "partition %d REFUSED: %s. Nothing is decided or signed for it until its log"
+            " verifies (checked again every %.0f s); 'casetrail verify' names the records, the"
+            " README says what to do ('When the decider refuses a partition')",
+            partition,
+            refusal.reason,
+            self.settings.decider_refusal_retry_s,
+        )
+        self._stop_recheck(partition)
+        self.rechecks[partition] = asyncio.create_task(self._recheck(partition))
+
+    async def _recheck(self, partition: int) -> None:
+        """Check a refused partition every few seconds, away from the main loop (a long
+        partition must not hold the others up); once it verifies, it is taken over afresh,
+        which checks it again after fencing."""
+        while True:
+            await asyncio.sleep(self.settings.decider_refusal_retry_s)
+            try:
+                refusal, _ = await self._replay(partition, None)
+            except Exception as error:
+                log.warning("partition %d: checking it again failed: %s", partition, error)
+                continue
+            earlier = self.refused.get(partition)
+            if earlier is None:
+                return  # no longer ours
+            if refusal is not None:
+                self.refused[partition] = replace(refusal, since=earlier.since)
+                log.error("partition %d still refused: %s", partition, refusal.reason)
+                continue
+            tp = TopicPartition(self.settings.submissions_topic, partition)
+            if tp in self.consumer.assignment():
+                self.pending[partition] = time.monotonic()
+            self.rechecks.pop(partition, None)
+            return
+
+    def _stop_recheck(self, partition: int) -> None:
+        recheck = self.rechecks.pop(partition, None)
+        if recheck is not None:
+            recheck.cancel()
 
     def _release(self, owned: OwnedPartition, error: BaseException) -> None:
         """Writing failed: drop the partition's producer and state, take it over afresh later."""
@@ -453,8 +589,8 @@ class Decider(ConsumerRebalanceListener):
     async def _write(
         self, owned: OwnedPartition, tp: TopicPartition, records: list[Record], now: datetime
     ) -> PartitionChain:
-        """One transaction: the batch's events, outcomes and dead letters, maybe a checkpoint,
-        and the consumed offset. Returns the chain after it."""
+        """One transaction: the batch's events, outcomes and dead letters, a signed checkpoint
+        covering the events (if any), and the consumed offset. Returns the chain after it."""
         state, producer, p = owned.state, owned.producer, tp.partition
         chain = owned.chain
         try:
@@ -487,10 +623,18 @@ class Decider(ConsumerRebalanceListener):
                         )
                     sent.append(future)
                 if written:
-                    # Offsets are known once the broker has the events (still uncommitted).
+                    # Offsets are known once the broker has the events (still uncommitted). The
+                    # checkpoint commits with them: no reader ever sees them uncovered.
                     last = await written[-1][1]
                     chain = chain.extended([h for h, _ in written], last.offset)
-                    chain = await self._checkpoint(owned, chain, now, only_if_due=True)
+                    signed = self.signer.sign(p, chain.last_offset, chain.count, chain.head, now)
+                    future = await producer.send(
+                        self.settings.checkpoints_topic,
+                        signed.record(),
+                        key=str(p).encode(),
+                        partition=p,
+                    )
+                    sent.append(future)
                 # aiokafka commits a transaction even if one of its records was refused: every
                 # record must be in before the offsets say the batch is done.
                 await asyncio.gather(*sent, *(future for _, future in written))
@@ -501,40 +645,6 @@ class Decider(ConsumerRebalanceListener):
             state.abort()
             raise
         return chain
-
-    async def _checkpoint(
-        self, owned: OwnedPartition, chain: PartitionChain, now: datetime, only_if_due: bool
-    ) -> PartitionChain:
-        """Send a signed checkpoint of ``chain`` in the producer's open transaction."""
-        due = chain.due(self.settings.checkpoint_every_events, self.settings.checkpoint_every_s)
-        if only_if_due and not due:
-            return chain
-        checkpoint = sign(
-            self.signing_key, owned.partition, chain.last_offset, chain.count, chain.head, now
-        )
-        await owned.producer.send(
-            self.settings.checkpoints_topic,
-            checkpoint.model_dump_json().encode(),
-            key=str(owned.partition).encode(),
-            partition=owned.partition,
-        )
-        return chain.checkpointed()
-
-    async def _checkpoint_if_due(self, owned: OwnedPartition) -> None:
-        """A checkpoint for a partition that has gone quiet, in a transaction of its own."""
-        if not owned.chain.due(
-            self.settings.checkpoint_every_events, self.settings.checkpoint_every_s
-        ):
-            return
-        try:
-            async with owned.producer.transaction():
-                chain = await self._checkpoint(
-                    owned, owned.chain, datetime.now(UTC), only_if_due=False
-                )
-        except Exception as error:
-            self._release(owned, error)
-            return
-        owned.chain = chain
 
 
 def dead_letter(
@@ -566,10 +676,12 @@ HEADROOM_BYTES = 16 * 1024
 T = TypeVar("T", Event, Outcome, Checkpoint)
 
 
-def _read(model: type[T], record: Record) -> T | None:
+def _read(model: type[T], record: Record, loud: bool = True) -> T | None:
     try:
         return model.model_validate_json(record.value or b"")
     except Exception as error:
+        if not loud:
+            return None
         log.error(
             "%s p%d@%d is not a valid %s, skipped: %s",
             record.topic,
@@ -607,19 +719,6 @@ async def _each(tasks: Iterable[Awaitable[None]]) -> None:
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-def _compare(partition: int, chain: PartitionChain, checkpoint: Checkpoint) -> None:
-    if chain.head != checkpoint.head or chain.last_offset != checkpoint.offset:
-        # The log no longer matches what was signed: say so loudly; `casetrail verify` tells
-        # the auditor exactly where.
-        log.error(
-            "partition %d: the log differs from checkpoint at count %d (head %s, signed %s)",
-            partition,
-            checkpoint.count,
-            chain.head,
-            checkpoint.head,
-        )
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

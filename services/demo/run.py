@@ -16,7 +16,7 @@ from services.demo.petitions import OFFICER, load_petitions
 from services.demo.year import load as load_year
 from services.infra import InfraError, answers, bring_up, components, stop_started, wait_until
 from services.infra.processes import SERVICES, start_service, stop_all
-from services.integrity.checkpoints import ensure_dev_key
+from services.integrity.keyring import ensure_dev_keys
 from services.progress import Say
 from services.settings import Settings
 from services.tokens import TokenRole
@@ -71,7 +71,7 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         asyncio.run(create_topics(settings, say))
-        ensure_dev_key(settings.signing_key_path)
+        ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
         processes = start_services(settings, say)
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")

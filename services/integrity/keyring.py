@@ -23,7 +23,8 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -152,14 +153,20 @@ def save_ring(path: Path, ring: KeyRing) -> None:
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
-    """A private key in PKCS#8 PEM, readable by its owner only (created so, never widened)."""
+    """A private key in PKCS#8 PEM, readable by its owner only (created so, never widened), put
+    in place by a rename: a decider that reloads its key on rotation never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 600
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -184,20 +191,30 @@ def new_key(
     now = datetime.now(UTC)
     if retire_current:
         for old in ring.current(purpose, department):
-            ring = ring.with_key(
-                RingKey(
-                    old.key_id,
-                    old.purpose,
-                    old.public_key,
-                    old.valid_from,
-                    now,
-                    old.department,
-                    old.note,
-                )
-            )
+            ring = ring.with_key(replace(old, valid_until=now))
     private = Ed25519PrivateKey.generate()
     public = private.public_key()
     key = RingKey(key_id(public), purpose, public, now, None, department, note)
+    # The private key first: a decider that sees the new ring finds the new key in place.
     write_private_key(private_path, private)
     save_ring(ring_path, ring.with_key(key))
     return key
+
+
+def ensure_dev_keys(ring_path: Path, private_path: Path) -> str | None:
+    """For development (``casetrail infra up``, the demo): a checkpoint key at ``private_path``
+    registered in the ring at ``ring_path``, made if missing. What was done, or None.
+
+    A development key from before the ring (no ring yet) is registered as valid since its
+    file was written, so that the checkpoints it signed then still verify. A ring that exists
+    and does not hold the key is the operator's: left alone (the decider will say so)."""
+    if not private_path.exists():
+        key = new_key(ring_path, private_path, KeyPurpose.CHECKPOINT, note="development")
+        return f"created a development checkpoint key {key.key_id} ({private_path}, {ring_path})"
+    if ring_path.exists():
+        return None
+    public = load_private_key(private_path).public_key()
+    since = datetime.fromtimestamp(private_path.stat().st_mtime, UTC)
+    key = RingKey(key_id(public), KeyPurpose.CHECKPOINT, public, since, note="development")
+    save_ring(ring_path, KeyRing((key,)))
+    return f"registered the development checkpoint key {key.key_id} in a new ring {ring_path}"

@@ -24,8 +24,12 @@ class ProblemKind(StrEnum):
     DUPLICATE_EVENT = "duplicate_event"
     # a case has events on more than one partition
     CASE_ON_TWO_PARTITIONS = "case_on_two_partitions"
-    # a checkpoint's signature does not verify with the public key
+    # a checkpoint's signature does not verify with the key of the ring it names
     FORGED_CHECKPOINT = "forged_checkpoint"
+    # a checkpoint names a key the pinned ring does not hold as a checkpoint key
+    UNKNOWN_CHECKPOINT_KEY = "unknown_checkpoint_key"
+    # a checkpoint was signed (created_at) outside its key's validity period in the ring
+    CHECKPOINT_KEY_NOT_VALID = "checkpoint_key_not_valid"
     # a record of the checkpoints topic is not a checkpoint
     UNREADABLE_CHECKPOINT = "unreadable_checkpoint"
     # a record of the outcomes topic is not an outcome (only the decider writes there)
@@ -34,6 +38,11 @@ class ProblemKind(StrEnum):
     LOG_DIFFERS_FROM_CHECKPOINT = "log_differs_from_checkpoint"
     # a checkpoint covers more events than its partition holds
     TRUNCATED_AFTER_CHECKPOINT = "truncated_after_checkpoint"
+    # an event older than the grace period that no trusted checkpoint covers: the decider signs
+    # a checkpoint in the transaction of every event it writes, so no decider wrote it
+    UNCOVERED_EVENT = "uncovered_event"
+    # events older than the grace period are on the log, and not one checkpoint
+    NO_CHECKPOINTS = "no_checkpoints"
     # Of the audit trail against the log:
     # a row differs from the event it claims to be in some envelope field
     AUDIT_ROW_ALTERED = "audit_row_altered"

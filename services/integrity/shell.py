@@ -1,28 +1,36 @@
 """The I/O shell of verification: reads Kafka and PostgreSQL and hands what it read to the pure
-``verification.verify`` (``verify_system``, behind ``casetrail verify``)."""
+``verification.verify`` (``verify_system``, behind ``casetrail verify``); and an operator's
+adoption of events no decider wrote (``accept_events``, behind ``casetrail checkpoints accept``).
+"""
 
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from projections import builds
 from projections.db import connect, fetch_dicts
 from projections.read_models.audit_trail import COLUMNS, JSON_COLUMNS, AuditTrail
-from services.adapters.kafka import TopologyError, read_to_end, topic_partitions
+from services.adapters.kafka import TopologyError, client_options, read_to_end, topic_partitions
 from services.integrity.audit_pairing import LogIndex
-from services.integrity.checkpoints import load_public_key
+from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
+from services.integrity.keyring import KeyRingError, load_ring
+from services.integrity.log_check import adoption
 from services.integrity.problems import Record
 from services.integrity.verification import Verification, verify
 from services.settings import KafkaRole, Settings
 
 
 class CannotVerify(RuntimeError):
-    """Verification could not run: a server does not answer, a topic, table or key is missing."""
+    """Verification could not run: a server does not answer, a topic, table or the key ring is
+    missing."""
 
 
 @contextmanager
@@ -101,9 +109,10 @@ async def verify_system(
     refer to is already on the log when it is read. Raises ``CannotVerify``."""
     settings = settings.as_kafka_user(KafkaRole.AUDITOR)  # unless a user is configured
     try:
-        public_key = load_public_key(settings.signing_key_path)
-    except (OSError, ValueError) as error:
-        raise CannotVerify(f"no public key to check the checkpoints with: {error}") from error
+        # The pinned ring only: never a key beside the private key, never one the log names.
+        ring = load_ring(settings.key_ring_path)
+    except KeyRingError as error:
+        raise CannotVerify(f"no key ring to check the checkpoints with: {error}") from error
     rows: list[dict[str, Any]] | None = None
     projected: dict[int, int] = {}
     if not audit_trail:
@@ -124,7 +133,71 @@ async def verify_system(
                 outcomes = await read_topic(settings, settings.outcomes_topic)
                 rows = await read_audit_trail(conn, events, case)
                 await snapshot.rollback()
-    result = verify(events, checkpoints, public_key, rows, projected, case, outcomes)
+    # The events are read before the checkpoints: the checkpoint of an event's transaction is
+    # on the log by then (the grace period covers commit markers still on their way).
+    now, grace = datetime.now(UTC), timedelta(seconds=settings.verify_grace_s)
+    result = verify(
+        events, checkpoints, ring, rows, projected, case, outcomes, now=now, grace=grace
+    )
     if case is not None and result.intact and not result.events and not result.audit_rows:
         raise CannotVerify(f"no case {case} on the log or in the audit trail")
     return result
+
+
+class CannotAccept(RuntimeError):
+    """The events must not be adopted; ``reasons`` says why, one line each."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+async def accept_events(
+    settings: Settings, partition: int, through: int, reason: str
+) -> tuple[Checkpoint, int]:
+    """Sign, with the decider's key, a checkpoint over ``partition``'s events through offset
+    ``through`` that says an operator adopted them and why; append it to the partition's
+    checkpoints. Returns it, and how many events it adopted. Raises CannotAccept when the
+    events must not be adopted, CannotVerify when it cannot be done.
+
+    No fencing is needed: checkpoints vouch for a prefix of an append-only partition, so one
+    signed here holds whatever a decider appends meanwhile (the latest one counts)."""
+    # Only the decider writes checkpoints: this runs where its key is, as its Kafka user.
+    settings = settings.as_kafka_user(KafkaRole.DECIDER)
+    signer = Signer(settings.signing_key_path, settings.key_ring_path)
+    try:
+        signer.check(datetime.now(UTC))
+    except SigningKeyNotTrusted as error:
+        raise CannotVerify(f"cannot sign: {error}") from error
+    events = [
+        (offset, raw)
+        for p, offset, raw in await read_topic(settings, settings.events_topic)
+        if p == partition
+    ]
+    checkpoints = []
+    for p, _, raw in await read_topic(settings, settings.checkpoints_topic):
+        if p == partition:
+            try:
+                checkpoints.append(Checkpoint.model_validate_json(raw))
+            except ValidationError:
+                continue  # junk vouches for nothing; verify names it
+    now = datetime.now(UTC)
+    audit, why = adoption(partition, events, checkpoints, signer.ring, through, now)
+    if why:
+        raise CannotAccept(why)
+    adopted = audit.count - (audit.latest.count if audit.latest else 0)
+    checkpoint = signer.sign(partition, through, audit.count, audit.head, now, reason)
+    bootstrap = settings.kafka_bootstrap
+    with _talking_to(f"Kafka at {bootstrap}"):
+        producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                settings.checkpoints_topic,
+                checkpoint.record(),
+                key=str(partition).encode(),
+                partition=partition,
+            )
+        finally:
+            await producer.stop()
+    return checkpoint, adopted

@@ -2,15 +2,16 @@
 trail against it, from records and rows already read (``shell`` reads them)."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from events.model import Outcome
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import Checkpoint
+from services.integrity.keyring import KeyRing
 from services.integrity.log_check import read_event, verify_log
 from services.integrity.problems import Problem, ProblemKind, Record, order
 
@@ -31,11 +32,15 @@ class Verification:
     audit_rows: int | None
     """Audit rows compared; None when the audit trail was not compared (log only)."""
     not_yet_projected: int
-    after_last_checkpoint: int
-    """Events (of the case) that no valid checkpoint covers yet."""
+    recent_uncovered: int
+    """Events (of the case) that no trusted checkpoint covers yet, recorded within the grace
+    period (older ones are problems)."""
     log_events: int
     log_cases: int
     problems: list[Problem]
+    grace_s: float = 0.0
+    adopted: list[dict[str, Any]] = field(default_factory=list)
+    """Checkpoints an operator signed to adopt events no decider wrote: where and why."""
 
     @property
     def intact(self) -> bool:
@@ -64,10 +69,17 @@ class Verification:
                 f"note: {_plural(self.not_yet_projected, 'event')} not in the audit trail yet"
                 " (the projection has not reached them)"
             )
-        if self.after_last_checkpoint:
+        if self.recent_uncovered:
             notes.append(
-                f"note: {_plural(self.after_last_checkpoint, 'event')} after the last signed"
-                " checkpoint of their partition: only their hash chains vouch for them"
+                f"note: {_plural(self.recent_uncovered, 'event')} recorded in the last"
+                f" {self.grace_s:g} s not covered by a signed checkpoint yet (a problem if still"
+                " so after that: the decider signs one with every write)"
+            )
+        for adopted in self.adopted:
+            notes.append(
+                f"note: p{adopted['partition']}: the events through offset {adopted['offset']}"
+                f" were adopted by an operator at {adopted['created_at']} (key"
+                f" {adopted['key_id']}): {adopted['reason']}"
             )
         return notes
 
@@ -80,7 +92,8 @@ class Verification:
             "checkpoints": self.checkpoints,
             "audit_rows": self.audit_rows,
             "not_yet_projected": self.not_yet_projected,
-            "after_last_checkpoint": self.after_last_checkpoint,
+            "recent_uncovered": self.recent_uncovered,
+            "adopted": self.adopted,
             "log": {"events": self.log_events, "cases": self.log_cases},
             "problems": [p.as_json() for p in self.problems],
         }
@@ -89,14 +102,19 @@ class Verification:
 def verify(
     events: Sequence[Record],
     checkpoint_records: Iterable[Record],
-    public_key: Ed25519PublicKey | None,
+    ring: KeyRing,
     rows: Iterable[Mapping[str, Any]] | None,
     projected: Mapping[int, int],
     case: str | None = None,
     outcome_records: Iterable[Record] = (),
+    *,
+    now: datetime,
+    grace: timedelta,
 ) -> Verification:
     """The log (``events`` and ``checkpoint_records`` as stored, and the outcomes topic, which
     must hold nothing but outcomes) and, unless ``rows`` is None, the audit trail against it.
+    Checkpoints count only if signed with a checkpoint key of ``ring`` valid when signed;
+    events they do not cover are problems once recorded more than ``grace`` before ``now``.
     With ``case``, the chains and checkpoints are still computed over the whole log, but only
     problems touching that case are reported, plus those of whole partitions; the audit trail
     is compared for that case only."""
@@ -126,23 +144,11 @@ def verify(
                     partition=partition,
                 )
             )
-    log = verify_log(events, checkpoints, public_key)
+    log = verify_log(events, checkpoints, ring, now, grace)
     # Problems of a whole partition (case_id None) count for a case too: the partition chain is
     # what vouches for the case's place on the log, and for a case removed altogether.
     problems += [p for p in log.problems if case is None or p.case_id in (None, case)]
-
-    counts: dict[int, int] = {}
-    in_scope = after_last_checkpoint = 0
-    for partition, _, raw in events:
-        try:
-            fields = read_event(raw)
-        except (ValueError, KeyError, TypeError):
-            continue
-        counts[partition] = counts.get(partition, 0) + 1
-        if case is None or fields["case_id"] == case:
-            in_scope += 1
-            if counts[partition] > log.sealed.get(partition, 0):
-                after_last_checkpoint += 1
+    in_scope = log.events if case is None else _events_of(events, case)
 
     audit = None
     if rows is not None:
@@ -156,8 +162,31 @@ def verify(
         + sum(p.kind == ProblemKind.UNREADABLE_CHECKPOINT for p in problems),
         audit_rows=None if audit is None else audit.rows,
         not_yet_projected=0 if audit is None else audit.not_yet_projected,
-        after_last_checkpoint=after_last_checkpoint,
+        recent_uncovered=sum(case is None or e.case_id == case for e in log.recent),
         log_events=log.events,
         log_cases=log.cases,
         problems=sorted(problems, key=order),
+        grace_s=grace.total_seconds(),
+        adopted=[
+            {
+                "partition": c.partition,
+                "offset": c.offset,
+                "count": c.count,
+                "created_at": c.created_at.isoformat(),
+                "key_id": c.key_id,
+                "reason": c.operator_reason,
+            }
+            for c in log.adopted
+        ],
     )
+
+
+def _events_of(events: Sequence[Record], case: str) -> int:
+    """How many readable events of the log are the case's."""
+    count = 0
+    for _, _, raw in events:
+        try:
+            count += read_event(raw)["case_id"] == case
+        except (ValueError, KeyError, TypeError):
+            continue
+    return count

@@ -1,5 +1,7 @@
 """`casetrail verify` on the real Kafka and PostgreSQL (DESIGN.md, guarantee 5): an intact system
-verifies, and each tampering with the audit trail or the log is named with its place.
+verifies, and each tampering with the audit trail or the log is named with its place; only
+checkpoints signed with a key of the pinned ring vouch for events, and events none vouches for
+are named once older than the grace period.
 
 Each tampering with the audit trail is undone before its test ends, so that every test starts
 from an intact system. Tampering with the log cannot be undone (Kafka appends only), so those
@@ -11,13 +13,14 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from projections.db import connect
@@ -28,7 +31,8 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
 from services.infra.servers import free_port
-from services.integrity.checkpoints import load_private_key, sign
+from services.integrity.checkpoints import sign
+from services.integrity.keyring import load_private_key
 from services.integrity.shell import verify_system
 from services.integrity.verification import Verification
 from services.settings import KafkaRole, Settings
@@ -299,16 +303,19 @@ async def own_log(servers: Settings) -> AsyncIterator[Settings]:
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
 
 
-def decided(count: int, per_case: int) -> list[dict[str, Any]]:
-    """Events as the decider writes them, for ``count`` submissions of ``per_case`` per case."""
+def decided(count: int, per_case: int, at: datetime = NOW) -> list[dict[str, Any]]:
+    """Events as the decider writes them (recorded ``at``), for ``count`` submissions of
+    ``per_case`` per case."""
     state = PartitionState(load_officers(OFFICERS_FILE))
     events = []
     for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
-        events += [e.model_dump(mode="json") for e in state.decide_record(value, NOW).events]
+        events += [e.model_dump(mode="json") for e in state.decide_record(value, at).events]
     return events
 
 
-async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -> list[int]:
+async def append(
+    settings: Settings, topic: str, values: list[dict[str, Any]], partition: int = 0
+) -> list[int]:
     """Append with a plain producer, as an insider with the brokers' admin password could (no
     other user may write these topics); the offsets."""
     producer = AIOKafkaProducer(
@@ -320,7 +327,7 @@ async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -
     try:
         sent = [
             await producer.send_and_wait(
-                topic, json.dumps(v, ensure_ascii=False).encode(), partition=0
+                topic, json.dumps(v, ensure_ascii=False).encode(), partition=partition
             )
             for v in values
         ]
@@ -329,13 +336,20 @@ async def append(settings: Settings, topic: str, values: list[dict[str, Any]]) -
     return [metadata.offset for metadata in sent]
 
 
-def checkpoint(settings: Settings, events: list[dict[str, Any]], offset: int) -> dict[str, Any]:
-    """A checkpoint signed with the real key over the partition chain of ``events``."""
+def checkpoint(
+    settings: Settings,
+    events: list[dict[str, Any]],
+    offset: int,
+    key: Ed25519PrivateKey | None = None,
+) -> dict[str, Any]:
+    """A checkpoint over the partition chain of ``events``, signed now with the decider's key
+    (which the ring holds, valid from when it was made) or with ``key``."""
     head = GENESIS_HASH
     for event in events:
         head = partition_chain(head, event["hash"])
-    key = load_private_key(settings.signing_key_path)
-    return sign(key, 0, offset, len(events), head, NOW).model_dump(mode="json")
+    key = key or load_private_key(settings.signing_key_path)
+    signed = sign(key, 0, offset, len(events), head, datetime.now(UTC))
+    return signed.model_dump(mode="json", exclude_none=True)
 
 
 async def chain_with_checkpoint(settings: Settings) -> list[dict[str, Any]]:
@@ -365,8 +379,9 @@ async def test_a_forged_event_in_kafka_is_named(own_log: Settings, forgery: str,
     (offset,) = await append(own_log, own_log.events_topic, [forged])
 
     result = await verify_system(own_log, audit_trail=False)
-    assert named(result) == [(kind, f"p0@{offset}")]
-    assert result.problems[0].case_id == last["case_id"]
+    # Recorded long ago (it says), and no checkpoint covers it: no decider wrote it.
+    assert set(named(result)) == {(kind, f"p0@{offset}"), ("uncovered_event", f"p0@{offset}")}
+    assert {p.case_id for p in result.problems} == {last["case_id"]}
     other_case = events[3]["case_id"]
     assert (await verify_system(own_log, other_case, audit_trail=False)).intact
 
@@ -396,3 +411,58 @@ async def test_a_truncation_after_a_checkpoint_is_named(own_log: Settings) -> No
     command = casetrail(own_log, "verify", "--log-only")
     assert command.returncode == 1, command.stdout + command.stderr
     assert command.stdout.splitlines()[0].startswith("truncated_after_checkpoint at p0: ")
+
+
+# --- what vouches for the log -----------------------------------------------------------------
+
+
+async def test_a_log_re_signed_with_a_key_outside_the_ring_fails(own_log: Settings) -> None:
+    """Forged events and a checkpoint over them, signed with the forger's own key."""
+    events = decided(6, 3)
+    offsets = await append(own_log, own_log.events_topic, events)
+    forger = Ed25519PrivateKey.generate()
+    resigned = checkpoint(own_log, events, offsets[-1], forger)
+    await append(own_log, own_log.checkpoints_topic, [resigned])
+
+    result = await verify_system(own_log, audit_trail=False)
+    assert set(named(result)) == {
+        ("unknown_checkpoint_key", "checkpoint p0 count 6"),
+        *(("uncovered_event", f"p0@{offset}") for offset in offsets),
+    }
+    (unknown,) = [p for p in result.problems if p.kind == "unknown_checkpoint_key"]
+    assert f"signed with key {resigned['key_id']}" in unknown.detail
+    command = casetrail(own_log, "verify", "--log-only")
+    assert command.returncode == 1, command.stdout + command.stderr
+    assert "unknown_checkpoint_key at checkpoint p0 count 6: " in command.stdout
+    assert command.stdout.splitlines()[-1].endswith(": 7 problems")
+
+
+async def test_events_and_an_empty_checkpoints_topic_fail(own_log: Settings) -> None:
+    offsets = await append(own_log, own_log.events_topic, decided(4, 2))
+    result = await verify_system(own_log, audit_trail=False)
+    assert named(result) == [
+        ("no_checkpoints", "the checkpoints topic"),
+        *(("uncovered_event", f"p0@{offset}") for offset in offsets),
+    ]
+    command = casetrail(own_log, "verify", "--log-only", "--json")
+    assert command.returncode == 1, command.stdout + command.stderr
+    assert json.loads(command.stdout)["problems"][0]["kind"] == "no_checkpoints"
+
+
+async def test_uncovered_events_within_the_grace_period_are_a_note(own_log: Settings) -> None:
+    recorded = datetime.now(UTC) - timedelta(seconds=5)
+    await append(own_log, own_log.events_topic, decided(4, 2, recorded))
+    result = await verify_system(own_log, audit_trail=False)
+    assert result.intact, [str(p) for p in result.problems]
+    assert result.recent_uncovered == 4
+    command = casetrail(own_log, "verify", "--log-only")
+    assert command.returncode == 0, command.stdout + command.stderr
+    assert "note: 4 events recorded in the last 60 s not covered by a signed checkpoint yet" in (
+        command.stdout
+    )
+    # With no grace at all, the same events are problems.
+    strict = own_log.model_copy(update={"verify_grace_s": 0})
+    assert {p.kind for p in (await verify_system(strict, audit_trail=False)).problems} == {
+        "no_checkpoints",
+        "uncovered_event",
+    }

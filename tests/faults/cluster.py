@@ -46,8 +46,7 @@ class Cluster:
             officers_file=OFFICERS_FILE,
             signing_key_file=state_dir / "keys" / "checkpoint-ed25519.pem",
             decider_session_timeout_ms=6000,
-            checkpoint_every_events=500,
-            checkpoint_every_s=2.0,
+            decider_health_port=0,
         )
         self.local = LocalKafkaCluster(self.settings)
         self.started_in = 0.0

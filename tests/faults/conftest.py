@@ -16,8 +16,6 @@ async def log(servers: Settings) -> AsyncIterator[Settings]:
         update={
             "topic_prefix": f"{servers.topic_prefix}-{uuid.uuid4().hex[:6]}",
             "decider_session_timeout_ms": 6000,
-            "checkpoint_every_events": 500,
-            "checkpoint_every_s": 2.0,
         }
     )
     await create_topics(settings, lambda _: None)

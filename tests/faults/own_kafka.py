@@ -33,6 +33,7 @@ def own_kafka(
             "kafka_brokers": brokers,
             "kafka_tls": tls,
             "signing_key_file": base.signing_key_path,
+            "key_ring_file": base.key_ring_path,
         }
     )
     link_jars(scratch / "kafka")

@@ -62,8 +62,6 @@ async def system(kafka: tuple[Settings, LocalServer]) -> AsyncIterator[Settings]
             "query_port": free_port(),
             "outcome_timeout_s": 3.0,
             "decider_session_timeout_ms": 6000,
-            "checkpoint_every_events": 200,
-            "checkpoint_every_s": 2.0,
         }
     )
     async with connect(with_database(base.postgres_dsn, "postgres")) as admin:

@@ -154,3 +154,29 @@ def test_the_services_wait_for_whichever_init_ran() -> None:
         )
     assert "profiles" not in services["kafka"]
     assert "profiles" not in services["init"]
+
+
+def test_only_the_decider_holds_the_private_checkpoint_key() -> None:
+    """The private key's volume is mounted into the decider (read-only) and the init jobs that
+    make a development key, never into a service that faces users; every service gets the
+    public key ring, read-only, and is told where it is."""
+    services = _compose()["services"]
+    for name in ("decider", "projector", "gateway", "query", "init", "init-cluster"):
+        service = services[name]
+        mounts = {volume.split(":")[0]: volume for volume in service["volumes"]}
+        holds_key = name in {"decider", "init", "init-cluster"}
+        assert ("keys" in mounts) == holds_key, name
+        assert ("CASETRAIL_SIGNING_KEY_FILE" in service["environment"]) == holds_key, name
+        assert service["environment"]["CASETRAIL_KEY_RING_FILE"] == "/ring/ring.json", name
+        assert mounts["ring"].startswith("ring:/ring"), name
+        if not name.startswith("init"):
+            assert mounts["ring"].endswith(":ro"), name
+    assert services["decider"]["volumes"] == ["keys:/keys:ro", "ring:/ring:ro"]
+    assert services["decider"]["environment"]["CASETRAIL_SIGNING_KEY_FILE"].startswith("/keys/")
+    assert "8002/health" in " ".join(services["decider"]["healthcheck"]["test"])
+
+
+def test_the_key_and_checkpoint_commands_exist() -> None:
+    paths = set(command_paths(CLI))
+    assert {("keys", "create"), ("keys", "rotate"), ("keys", "list")} <= paths
+    assert ("checkpoints", "accept") in paths

@@ -1,0 +1,209 @@
+"""The key ring and its command: ``casetrail keys create``, ``rotate`` and ``list``; the
+development ring ``infra up`` makes; the decider's signer, which trusts the ring only."""
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner, Result
+
+from services.cli.main import app
+from services.demo import OFFICERS_FILE
+from services.integrity.checkpoints import Signer, SigningKeyNotTrusted
+from services.integrity.keyring import (
+    KeyPurpose,
+    ensure_dev_keys,
+    key_id,
+    load_private_key,
+    load_ring,
+    new_key,
+    write_private_key,
+)
+
+
+def keys(state: Path, *args: str) -> Result:
+    env = {"CASETRAIL_STATE_DIR": str(state)}
+    return CliRunner().invoke(app, ["keys", *args], env=env)
+
+
+def test_create_a_checkpoint_key_for_the_decider(tmp_path: Path) -> None:
+    result = keys(tmp_path, "create", "--note", "the decider")
+    assert result.exit_code == 0, result.output
+    private = tmp_path / "keys" / "checkpoint-ed25519.pem"  # CASETRAIL_SIGNING_KEY_FILE's default
+    assert os.stat(private).st_mode & 0o777 == 0o600
+    (key,) = load_ring(tmp_path / "keys" / "ring.json").keys
+    assert key.key_id == key_id(load_private_key(private).public_key())
+    assert (key.purpose, key.department, key.valid_until, key.note) == (
+        "checkpoint",
+        None,
+        None,
+        "the decider",
+    )
+    assert f"checkpoint key {key.key_id}" in result.output
+    # A second create would overwrite the private key: refused.
+    again = keys(tmp_path, "create")
+    assert again.exit_code == 1
+    assert "'casetrail keys rotate' replaces a key" in again.output
+
+
+def test_create_department_and_gateway_keys(tmp_path: Path) -> None:
+    out = tmp_path / "信访办.pem"
+    result = keys(
+        tmp_path, "create", "--purpose", "department", "--department", "信访办", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert keys(tmp_path, "create", "--purpose", "gateway").exit_code == 0
+    ring = load_ring(tmp_path / "keys" / "ring.json")
+    department, gateway = ring.keys
+    assert (department.purpose, department.department) == (KeyPurpose.DEPARTMENT, "信访办")
+    assert department.key_id == key_id(load_private_key(out).public_key())
+    assert ring.get(department.key_id, KeyPurpose.DEPARTMENT) == department
+    assert ring.get(department.key_id, KeyPurpose.CHECKPOINT) is None
+    assert (tmp_path / "keys" / "gateway.pem").exists()
+    assert gateway.purpose is KeyPurpose.GATEWAY
+
+    for wrong in (["--purpose", "department"], ["--purpose", "gateway", "--department", "x"]):
+        refused = keys(tmp_path, "create", *wrong, "--out", str(tmp_path / "x.pem"))
+        assert refused.exit_code == 2, refused.output
+        assert "--department goes with --purpose department" in refused.output
+
+
+def test_rotate_retires_the_current_key_and_replaces_the_private_key(tmp_path: Path) -> None:
+    assert keys(tmp_path, "rotate").exit_code == 2  # no ring yet
+    assert keys(tmp_path, "create").exit_code == 0
+    private = tmp_path / "keys" / "checkpoint-ed25519.pem"
+    before = private.read_bytes()
+    result = keys(tmp_path, "rotate")
+    assert result.exit_code == 0, result.output
+    assert private.read_bytes() != before
+    old, new = load_ring(tmp_path / "keys" / "ring.json").keys
+    assert old.valid_until == new.valid_from
+    assert new.valid_until is None
+    assert new.key_id == key_id(load_private_key(private).public_key())
+    now = datetime.now(UTC)
+    assert not old.valid_at(now)
+    assert new.valid_at(now)
+    assert f"key {old.key_id}: valid until" in result.output
+
+    # Rotating a department's key leaves the others alone.
+    assert (
+        keys(tmp_path, "create", "--purpose", "department", "--department", "信访办").exit_code == 0
+    )
+    assert (
+        keys(tmp_path, "rotate", "--purpose", "department", "--department", "信访办").exit_code == 0
+    )
+    ring = load_ring(tmp_path / "keys" / "ring.json")
+    assert [k.key_id for k in ring.current(KeyPurpose.CHECKPOINT)] == [new.key_id]
+    assert len(ring.current(KeyPurpose.DEPARTMENT, "信访办")) == 1
+    none_to_rotate = keys(tmp_path, "rotate", "--purpose", "gateway")
+    assert none_to_rotate.exit_code == 1
+    assert "no key of that purpose valid now" in none_to_rotate.output
+
+
+def test_list_shows_the_ring(tmp_path: Path) -> None:
+    assert keys(tmp_path, "list").exit_code == 2  # no ring: says so
+    assert keys(tmp_path, "create").exit_code == 0
+    assert keys(tmp_path, "rotate").exit_code == 0
+    assert (
+        keys(tmp_path, "create", "--purpose", "department", "--department", "信访办").exit_code == 0
+    )
+    listed = keys(tmp_path, "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == f"key ring {tmp_path / 'keys' / 'ring.json'}:"
+    assert [line.split()[1:3] for line in lines[1:]] == [
+        ["checkpoint", "-"],
+        ["checkpoint", "-"],
+        ["department", "信访办"],
+    ]
+    assert ["retired" in lines[1], "valid" in lines[2]] == [True, True]
+    document = json.loads(keys(tmp_path, "list", "--json").output)
+    assert [(k["purpose"], k["department"], k["state"]) for k in document["keys"]] == [
+        ("checkpoint", None, "retired"),
+        ("checkpoint", None, "valid"),
+        ("department", "信访办", "valid"),
+    ]
+    assert "private" not in json.dumps(document)
+
+
+def test_the_development_keys_are_made_once(tmp_path: Path) -> None:
+    ring, private = tmp_path / "keys" / "ring.json", tmp_path / "keys" / "checkpoint-ed25519.pem"
+    said = ensure_dev_keys(ring, private)
+    assert said is not None
+    assert said.startswith("created a development checkpoint key")
+    assert ensure_dev_keys(ring, private) is None
+    (key,) = load_ring(ring).keys
+    assert key.key_id == key_id(load_private_key(private).public_key())
+
+
+def test_a_development_key_from_before_the_ring_is_registered_since_it_was_written(
+    tmp_path: Path,
+) -> None:
+    ring, private = tmp_path / "ring.json", tmp_path / "checkpoint-ed25519.pem"
+    write_private_key(private, Ed25519PrivateKey.generate())
+    written = time.time() - 3600
+    os.utime(private, (written, written))
+    said = ensure_dev_keys(ring, private)
+    assert said is not None
+    assert "registered the development checkpoint key" in said
+    (key,) = load_ring(ring).keys
+    assert key.valid_from == datetime.fromtimestamp(written, UTC)  # its old checkpoints count
+
+
+def test_an_operators_ring_is_left_alone(tmp_path: Path) -> None:
+    ring, private = tmp_path / "ring.json", tmp_path / "checkpoint-ed25519.pem"
+    new_key(ring, tmp_path / "other.pem", KeyPurpose.CHECKPOINT)
+    write_private_key(private, Ed25519PrivateKey.generate())
+    assert ensure_dev_keys(ring, private) is None
+    assert len(load_ring(ring).keys) == 1
+
+
+# --- the decider's signer -----------------------------------------------------------------------
+
+
+def test_the_signer_signs_only_with_a_checkpoint_key_of_the_ring(tmp_path: Path) -> None:
+    ring, private = tmp_path / "ring.json", tmp_path / "checkpoint.pem"
+    with pytest.raises(SigningKeyNotTrusted, match="no key ring at"):
+        Signer(private, ring).check(datetime.now(UTC))
+    new_key(ring, tmp_path / "department.pem", KeyPurpose.DEPARTMENT, "信访办")
+    write_private_key(private, Ed25519PrivateKey.generate())
+    signer = Signer(private, ring)
+    with pytest.raises(SigningKeyNotTrusted, match="is not a checkpoint key of the ring"):
+        signer.check(datetime.now(UTC))
+
+    first = new_key(ring, private, KeyPurpose.CHECKPOINT)  # the signer reads both files again
+    assert signer.key_id == first.key_id
+    checkpoint = signer.sign(0, 10, 6, "0" * 64, datetime.now(UTC))
+    assert checkpoint.key_id == first.key_id
+
+    second = new_key(ring, private, KeyPurpose.CHECKPOINT, retire_current=True)
+    assert signer.key_id == second.key_id  # rotated while it runs: the new key from now on
+    assert signer.sign(0, 12, 7, "0" * 64, datetime.now(UTC)).key_id == second.key_id
+
+
+def test_the_signer_stops_at_its_keys_retirement(tmp_path: Path) -> None:
+    ring, private = tmp_path / "ring.json", tmp_path / "checkpoint.pem"
+    new_key(ring, private, KeyPurpose.CHECKPOINT)
+    kept = private.read_bytes()
+    signer = Signer(private, ring)
+    new_key(ring, tmp_path / "elsewhere.pem", KeyPurpose.CHECKPOINT, retire_current=True)
+    assert private.read_bytes() == kept  # the old key still in its file, retired in the ring
+    with pytest.raises(SigningKeyNotTrusted, match="rotated"):
+        signer.check(datetime.now(UTC))
+
+
+def test_the_decider_does_not_start_with_a_key_outside_the_ring(tmp_path: Path) -> None:
+    env = {"CASETRAIL_STATE_DIR": str(tmp_path), "CASETRAIL_OFFICERS_FILE": str(OFFICERS_FILE)}
+    result = CliRunner().invoke(app, ["decider"], env=env)
+    assert result.exit_code == 2
+    assert "the decider does not start: no key ring at" in result.output
+
+    new_key(tmp_path / "keys" / "ring.json", tmp_path / "other.pem", KeyPurpose.CHECKPOINT)
+    write_private_key(tmp_path / "keys" / "checkpoint-ed25519.pem", Ed25519PrivateKey.generate())
+    result = CliRunner().invoke(app, ["decider"], env=env)
+    assert result.exit_code == 2
+    assert "is not a checkpoint key of the ring" in result.output
