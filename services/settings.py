@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         description="The pinned public key ring (JSON, see services/integrity/keyring.py):"
         " the only keys whose signatures count; <state_dir>/keys/ring.json when unset",
     )
+    gateway_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) with which the gateway vouches for the submissions"
+        " it accepted with a department's token; <state_dir>/keys/gateway-ed25519.pem when unset",
+    )
+    require_signatures: bool = Field(
+        default=True,
+        description="The decider rejects an unsigned submission (unsigned_submission). false:"
+        " unsigned ones pass unvouched (signed ones are still checked); a switch for benchmarks"
+        " and for migrating clients only, never for production",
+    )
     checkpoint_every_events: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=10.0, gt=0)
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
@@ -93,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key_file or self.state_dir / "keys" / "checkpoint-ed25519.pem"
+
+    @property
+    def gateway_signing_key_path(self) -> Path:
+        return self.gateway_signing_key_file or self.state_dir / "keys" / "gateway-ed25519.pem"
 
     @property
     def key_ring_path(self) -> Path:

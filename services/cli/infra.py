@@ -19,6 +19,7 @@ from services.infra import (
     stop_started,
 )
 from services.integrity.checkpoints import ensure_dev_key
+from services.integrity.signing import ensure_dev_keys
 from services.settings import Settings
 
 app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
@@ -65,6 +66,7 @@ def _topics_and_key(settings: Settings) -> None:
     asyncio.run(create_topics(settings, typer.echo))
     if ensure_dev_key(settings.signing_key_path):
         typer.echo(f"checkpoints: created a development signing key {settings.signing_key_path}")
+    ensure_dev_keys(settings, typer.echo)  # the gateway's, and each department's of the officers
 
 
 @app.command("up")

@@ -80,10 +80,15 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     import uvicorn
 
     from services.gateway.app import create_app
+    from services.integrity.signing import NoGatewayKey
 
     logs.configure()
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host, port=port or settings.gateway_port)
+    try:
+        gateway_app = create_app(settings)
+    except NoGatewayKey as error:
+        raise fail(error, code=2) from None
+    uvicorn.run(gateway_app, host=host, port=port or settings.gateway_port)
 
 
 @app.command()

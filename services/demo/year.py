@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from events.calendar import CHINA
 from events.model import Outcome
 from services.adapters.kafka import read_to_end
+from services.integrity.signing import DepartmentSigners
 from services.progress import Progress, Say
 from services.settings import Settings
 
@@ -299,9 +300,11 @@ def submissions(seed: int = 2020) -> list[dict[str, Any]]:
 
 
 async def load(settings: Settings, say: Say) -> dict[str, int]:
-    """Publish the demo year to the submissions topic (key = case_id, as any department's
-    Kafka client would) and wait until every submission has its outcome."""
-    bodies = submissions()
+    """Publish the demo year to the submissions topic (key = case_id, each signed with its
+    department's key, as any department's Kafka client would) and wait until every submission
+    has its outcome."""
+    signers = DepartmentSigners.load(settings)
+    bodies = [signers.sign(body) for body in submissions()]
     wanted = {s["submission_id"] for s in bodies}
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,

@@ -30,6 +30,9 @@ def own_kafka(base: Settings, brokers: int = 1) -> Iterator[tuple[Settings, Loca
             "kafka_bootstrap": ",".join(f"127.0.0.1:{first + i}" for i in range(brokers)),
             "kafka_brokers": brokers,
             "signing_key_file": base.signing_key_path,
+            # And the key ring, the gateway's key and the departments' beside it: the same.
+            "key_ring_file": base.key_ring_path,
+            "gateway_signing_key_file": base.gateway_signing_key_path,
         }
     )
     link_jars(scratch / "kafka")

@@ -54,6 +54,8 @@ def own_postgres(base: Settings) -> Iterator[OwnPostgres]:
             "postgres_dsn": f"postgresql://casetrail:casetrail@127.0.0.1:{free_port_block(1)}/casetrail",
             # The decider signs checkpoints with the key `infra up` made for the shared servers.
             "signing_key_file": base.signing_key_path,
+            "key_ring_file": base.key_ring_path,
+            "gateway_signing_key_file": base.gateway_signing_key_path,
         }
     )
     server = OwnPostgres(settings)
