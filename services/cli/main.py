@@ -55,10 +55,11 @@ def decider() -> None:
     """Run the decider: submissions in, events and outcomes out, in Kafka transactions."""
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
+    from services.integrity.keyring import KeyRingError
 
     try:
         _run_until_signalled(run)
-    except NoOfficers as error:
+    except (NoOfficers, KeyRingError) as error:
         raise fail(error, code=2) from None
 
 

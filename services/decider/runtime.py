@@ -64,6 +64,7 @@ from services.adapters.kafka import (
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, load_private_key, sign, signature_valid
+from services.integrity.signing import verifier
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -146,6 +147,8 @@ class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.officers = load_officers(settings.officers_file)
+        # Read once, like the officers: a key added to the ring counts after a restart.
+        self.signatures = verifier(settings)
         self.signing_key = load_private_key(settings.signing_key_path)
         self.public_key = self.signing_key.public_key()
         self.lock = asyncio.Lock()
@@ -354,6 +357,7 @@ class Decider(ConsumerRebalanceListener):
             last_checkpoint = checkpoint
         state = PartitionState(
             self.officers,
+            self.signatures,
             partition=partition,
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,

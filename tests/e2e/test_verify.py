@@ -33,6 +33,7 @@ from services.integrity.shell import verify_system
 from services.integrity.verification import Verification
 from services.settings import Settings
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.signing import VERIFIER, signed_json
 from tests.support import Service, casetrail
 
 SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
@@ -301,10 +302,12 @@ NOW = datetime(2020, 6, 2, tzinfo=UTC)
 
 def decided(count: int, per_case: int) -> list[dict[str, Any]]:
     """Events as the decider writes them, for ``count`` submissions of ``per_case`` per case."""
-    state = PartitionState(load_officers(OFFICERS_FILE))
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
     events = []
     for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
-        events += [e.model_dump(mode="json") for e in state.decide_record(value, NOW).events]
+        events += [
+            e.model_dump(mode="json") for e in state.decide_record(signed_json(value), NOW).events
+        ]
     return events
 
 

@@ -20,6 +20,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import sign
 from services.integrity.verification import Verification, verify
+from tests.signing import VERIFIER, signed_json
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -32,9 +33,9 @@ def logged() -> Records:
     on the real log where transaction markers take offsets too."""
     records: Records = []
     for partition in (0, 1):
-        state = PartitionState(load_officers(OFFICERS_FILE))
+        state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
         for _, value in submissions(6, 3, f"audit{partition}"):
-            for event in state.decide_record(value, NOW).events:
+            for event in state.decide_record(signed_json(value), NOW).events:
                 offset = 2 * sum(1 for r in records if r[0] == partition)
                 records.append((partition, offset, event.model_dump_json().encode()))
     return records
