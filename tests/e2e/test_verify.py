@@ -74,7 +74,7 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 
 COLUMNS = ", ".join(
-    f"{c}::text AS {c}" if c in ("actor", "payload") else c for c in audit_trail.COLUMNS
+    f"{c}::text AS {c}" if c in audit_trail.JSON_COLUMNS else c for c in audit_trail.COLUMNS
 )
 
 
@@ -190,7 +190,7 @@ async def test_a_deleted_row_is_named(
         ] == [("audit_row_missing", cases[1], original["log_partition"], original["log_offset"])]
     finally:
         values = ", ".join(
-            f"${i}::jsonb" if c in ("actor", "payload") else f"${i}"
+            f"${i}::jsonb" if c in audit_trail.JSON_COLUMNS else f"${i}"
             for i, c in enumerate(audit_trail.COLUMNS, start=1)
         )
         await db.execute(
@@ -262,7 +262,8 @@ async def test_an_extra_row_is_named(
     await db.execute(
         f"INSERT INTO audit_trail ({', '.join(audit_trail.COLUMNS)})"
         f" SELECT $1, case_id, case_type, 2, 'petition.accepted', schema_version, occurred_at,"
-        " recorded_at, actor, department, submission_id, correlation_id, causation_id, payload,"
+        " recorded_at, actor, department, submission_id, correlation_id, causation_id,"
+        " vouched_by, payload,"
         " prev_hash, hash, log_partition, log_offset + 1000000"
         " FROM audit_trail WHERE event_id = $2",
         invented,

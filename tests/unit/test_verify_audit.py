@@ -59,6 +59,7 @@ def row_of(record: tuple[int, int, bytes]) -> Row:
         "submission_id": e.submission_id,
         "correlation_id": e.correlation_id,
         "causation_id": e.causation_id,
+        "vouched_by": e.vouched_by.model_dump_json() if e.vouched_by else None,
         "payload": json.dumps(e.payload, ensure_ascii=False),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
@@ -102,7 +103,7 @@ def test_json_compares_by_value_and_timestamps_as_instants() -> None:
     rows = [row_of(r) for r in records]
     china = timezone(timedelta(hours=8))
     for row in rows:
-        for column in ("actor", "payload"):
+        for column in ("actor", "vouched_by", "payload"):
             value = json.loads(row[column])
             row[column] = json.dumps(dict(reversed(value.items())), indent=1, ensure_ascii=False)
         row["occurred_at"] = row["occurred_at"].astimezone(china)
@@ -117,6 +118,8 @@ def _changed(column: str, value: Any) -> Any:
         return value + timedelta(microseconds=1)
     if column in ("actor", "payload"):
         return json.dumps({**json.loads(value), "officer_id": "DY-XF-99"}, ensure_ascii=False)
+    if column == "vouched_by":
+        return json.dumps({**json.loads(value), "kind": "gateway"}, ensure_ascii=False)
     if isinstance(value, int):
         return value + 1
     return f"{value}x"
