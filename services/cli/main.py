@@ -218,15 +218,24 @@ def bench_write(
     submissions: Annotated[int, typer.Option(help="How many submissions", min=10)] = 20_000,
     per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
     lone: Annotated[int, typer.Option(help="Submissions sent one at a time", min=10)] = 200,
+    unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--unsigned",
+            help="Without signatures: submissions unsigned, the decider requiring none"
+            " (to compare with the default, where each is signed and verified)",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up')."""
+    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up'),
+    and what signing and verifying cost per submission."""
     from services.bench.write import bench_write as run
     from services.bench.write import report
     from services.progress import quiet
 
     say = quiet if as_json else typer.echo
-    result = asyncio.run(run(Settings(), submissions, per_case, lone, say))
+    result = asyncio.run(run(Settings(), submissions, per_case, lone, say, not unsigned))
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 
