@@ -21,7 +21,7 @@ rejection names the first thing wrong:
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from events.calendar import local_day
@@ -72,7 +72,7 @@ def decide(
         refused = _refused_by_state(lifecycle, step, state, submission, ctx)
         if refused is not None:
             return refused
-    return (_record(lifecycle, step, state, submission, actor, ctx.recorded_at),)
+    return (_record(lifecycle, step, state, submission, actor, ctx),)
 
 
 def evolve(
@@ -255,7 +255,7 @@ def _record(
     state: CaseState | None,
     submission: SubmissionBase,
     actor: Actor,
-    recorded_at: datetime,
+    ctx: Context,
 ) -> Event:
     fields: dict[str, Any] = {
         "event_id": event_id_for(submission.submission_id, 0),
@@ -265,12 +265,13 @@ def _record(
         "type": step.event,
         "schema_version": CURRENT_VERSIONS.get(step.event, 1),
         "occurred_at": submission.occurred_at,
-        "recorded_at": recorded_at,
+        "recorded_at": ctx.recorded_at,
         "actor": actor,
         "department": actor.department,
         "submission_id": submission.submission_id,
         "correlation_id": submission.correlation_id or submission.submission_id,
         "causation_id": submission.submission_id,
+        "vouched_by": ctx.vouched_by,
         "payload": submission.payload.model_dump(mode="json"),
         "prev_hash": state.last_hash if state is not None else GENESIS_HASH,
         "hash": GENESIS_HASH,  # placeholder: the hash covers every other field

@@ -24,6 +24,10 @@ class RejectionCode(StrEnum):
     HEARING_REQUIRED = "hearing_required"
     REPLY_REQUIRED = "reply_required"
     LIMIT_EXCEEDED = "limit_exceeded"
+    UNSIGNED_SUBMISSION = "unsigned_submission"
+    UNKNOWN_SIGNER = "unknown_signer"
+    BAD_SIGNATURE = "bad_signature"
+    SIGNER_DEPARTMENT_MISMATCH = "signer_department_mismatch"
 
 
 MEANING: dict[RejectionCode, str] = {
@@ -63,6 +67,22 @@ MEANING: dict[RejectionCode, str] = {
         "A complaint or petition cannot be closed before the reply or opinion is given."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
+    RejectionCode.UNSIGNED_SUBMISSION: (
+        "The submission carries no signature: every step is signed by a key registered for its"
+        " department, or by the gateway for a department's token (docs/signing.md)."
+    ),
+    RejectionCode.UNKNOWN_SIGNER: (
+        "The signature's key is not in the key ring as a department or gateway key, or is not"
+        " valid at the time of the decision."
+    ),
+    RejectionCode.BAD_SIGNATURE: (
+        "The signature does not verify over the submission's canonical JSON: it was altered"
+        " after signing, or signed with another key."
+    ),
+    RejectionCode.SIGNER_DEPARTMENT_MISMATCH: (
+        "The signature vouches for another department than the actor's, or its key may not"
+        " vouch for that department (the system clock's steps only by the clock's own key)."
+    ),
 }
 """What each code means: published in docs/lifecycles.md."""
 

@@ -73,6 +73,54 @@ class Actor(Frozen):
     )
 
 
+SIGNATURE_EXAMPLE = {
+    "key_id": "c8b38bd68c3c3201",
+    "department": "信访办",
+    "value": "lpqiDo0mv8o748y4alz06uaSOHneAxQz8CDKnFjzjBp9sTYY"
+    "PQYR8Qjap1uM0/oBhpu/bRULQh+eIiISFxndBg==",
+}
+"""The signature of docs/signing.md's worked example (tests/vectors/signed_submission.json)."""
+
+
+class Signature(Frozen):
+    """Who vouches for a submission: a key of the key ring, the department it vouches for, and
+    an Ed25519 signature over the submission's canonical JSON (``events.signing``,
+    docs/signing.md)."""
+
+    key_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="密钥编号 / The signing key's id in the key ring: the first 16 hex digits of"
+        " SHA-256 of its raw public key",
+        examples=[SIGNATURE_EXAMPLE["key_id"]],
+    )
+    department: str = Field(
+        min_length=1,
+        max_length=64,
+        description="担保部门 / The department the signer vouches for: the actor's (the system"
+        " clock's own key vouches for 'system-clock')",
+        examples=["信访办"],
+    )
+    value: str = Field(
+        min_length=1,
+        max_length=200,
+        description="签名值 / Base64 of the 64-byte Ed25519 signature of the canonical JSON of"
+        " the whole submission without signature.value",
+        examples=[SIGNATURE_EXAMPLE["value"]],
+    )
+
+
+class VouchedBy(Frozen):
+    """Who vouched for the step an event records: the key whose signature the decider checked
+    (``kind``: a department's own key, or the gateway's for a department token)."""
+
+    key_id: str = Field(description="签名密钥编号 / Key id in the key ring")
+    department: str = Field(description="担保部门 / The department vouched for")
+    kind: Literal["department", "gateway"] = Field(
+        description="签名方 / A department's own key, or the gateway's (vouching for a token)"
+    )
+
+
 class Event(Frozen):
     """The envelope of every event on the log (DESIGN.md, "The event envelope")."""
 
@@ -89,6 +137,14 @@ class Event(Frozen):
     submission_id: uuid.UUID
     correlation_id: uuid.UUID
     causation_id: uuid.UUID
+    vouched_by: VouchedBy | None = Field(
+        default=None,
+        # Absent, not null, when nobody vouched (events written before signatures): the JSON and
+        # so the hash of every event recorded before stay exactly as they were.
+        exclude_if=lambda value: value is None,
+        description="担保人 / Whose signature the decider checked; absent on events recorded"
+        " before submissions were signed",
+    )
     payload: dict[str, Any]
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")

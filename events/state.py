@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
-from events.model import CaseType, Frozen
+from events.model import CaseType, Frozen, VouchedBy
 from events.officers import Officer
 
 
@@ -49,3 +49,5 @@ class Context:
     recorded_at: datetime
     officers: Mapping[str, Officer]
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
+    vouched_by: VouchedBy | None = None
+    """Whose signature the decider checked on this submission (recorded in its events)."""

@@ -12,7 +12,7 @@ from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from events.errors import Rejection, RejectionCode
 from events.lifecycles import LIFECYCLES
-from events.model import Actor, CaseId, Frozen, UtcDatetime
+from events.model import SIGNATURE_EXAMPLE, Actor, CaseId, Frozen, Signature, UtcDatetime
 
 
 class SubmissionBase(Frozen):
@@ -40,6 +40,13 @@ class SubmissionBase(Frozen):
     )
     correlation_id: uuid.UUID | None = Field(
         default=None, description="关联编号 / Ties related submissions together", examples=[None]
+    )
+    signature: Signature | None = Field(
+        default=None,
+        description="签名 / Who vouches for this submission (docs/signing.md): the decider"
+        " rejects one without (unsigned_submission); the gateway signs what it accepts with a"
+        " token",
+        examples=[SIGNATURE_EXAMPLE],
     )
     payload: Any
 

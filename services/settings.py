@@ -103,6 +103,17 @@ class Settings(BaseSettings):
         description="verify: an event no signed checkpoint covers is a problem once recorded"
         " longer ago than this (before, a note: its transaction's checkpoint may be on its way)",
     )
+    gateway_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) with which the gateway vouches for the submissions"
+        " it accepted with a department's token; <state_dir>/keys/gateway-ed25519.pem when unset",
+    )
+    require_signatures: bool = Field(
+        default=True,
+        description="The decider rejects an unsigned submission (unsigned_submission). false:"
+        " unsigned ones pass unvouched (signed ones are still checked); a switch for benchmarks"
+        " and for migrating clients only, never for production",
+    )
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
     projector_batch_ms: int = Field(default=200, ge=1, description="How long a batch may wait")
     decider_session_timeout_ms: int = Field(
@@ -170,6 +181,10 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key_file or self.state_dir / "keys" / "checkpoint-ed25519.pem"
+
+    @property
+    def gateway_signing_key_path(self) -> Path:
+        return self.gateway_signing_key_file or self.state_dir / "keys" / "gateway-ed25519.pem"
 
     @property
     def key_ring_path(self) -> Path:

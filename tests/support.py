@@ -25,6 +25,7 @@ from services.infra.processes import start_service, stop
 from services.integrity.checkpoints import Checkpoint
 from services.integrity.keyring import load_ring
 from services.integrity.log_check import verify_log
+from services.integrity.signing import DepartmentSigners
 from services.settings import KafkaRole, Settings
 
 T = TypeVar("T")
@@ -156,8 +157,19 @@ def healthy(url: str) -> bool | None:
 # --- the decider's promise, checked on the topics ---------------------------------------------
 
 
+def signed_messages(
+    settings: Settings, messages: list[tuple[str, bytes]]
+) -> list[tuple[str, bytes]]:
+    """Each submission signed with its department's development key, as a department's own
+    Kafka client sends it (records that are no submissions stay as they are)."""
+    signers = DepartmentSigners.load(settings)
+    return [(case_id, signers.sign_json(value)) for case_id, value in messages]
+
+
 async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks: int) -> None:
-    """Publish in ``chunks`` spread over time, so that the stream outlives several faults."""
+    """Publish in ``chunks`` spread over time, so that the stream outlives several faults; each
+    submission signed by its department."""
+    messages = signed_messages(settings, messages)
     producer = AIOKafkaProducer(
         **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
         acks="all",

@@ -35,6 +35,7 @@ HISTORY_COLUMNS = (
     "actor",
     "department",
     "submission_id::text",
+    "vouched_by",
     "payload",
     "prev_hash",
     "hash",

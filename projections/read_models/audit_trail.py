@@ -26,6 +26,7 @@ COLUMNS = (
     "submission_id",
     "correlation_id",
     "causation_id",
+    "vouched_by",
     "payload",
     "prev_hash",
     "hash",
@@ -35,7 +36,7 @@ COLUMNS = (
 """Every envelope field, then where the event is on the log."""
 
 ENVELOPE_COLUMNS = COLUMNS[:-2]
-JSON_COLUMNS = frozenset({"actor", "payload"})
+JSON_COLUMNS = frozenset({"actor", "vouched_by", "payload"})
 
 
 def row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
@@ -54,6 +55,7 @@ def row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
         event.submission_id,
         event.correlation_id,
         event.causation_id,
+        event.vouched_by.model_dump_json() if event.vouched_by else None,
         json.dumps(event.payload, ensure_ascii=False),
         event.prev_hash,
         event.hash,
@@ -64,7 +66,7 @@ def row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
 
 class AuditTrail:
     name = "audit_trail"
-    version = 1
+    version = 2  # 2: vouched_by (an upgrade runs `casetrail rebuild audit_trail`)
     tables: tuple[str, ...] = ("audit_trail",)
     ddl = """
     CREATE TABLE audit_trail (
@@ -81,6 +83,7 @@ class AuditTrail:
         submission_id   uuid NOT NULL,
         correlation_id  uuid NOT NULL,
         causation_id    uuid NOT NULL,
+        vouched_by      jsonb,  -- who vouched: {key_id, department, kind}; null before signatures
         payload         jsonb NOT NULL,
         prev_hash       text NOT NULL,
         hash            text NOT NULL,

@@ -3,36 +3,61 @@
 N submissions are published straight to Kafka, the decider (a separate process, as in
 production) decides them, and every outcome is read back. The baseline is raw aiokafka moving
 the same messages through the same broker: produce, then consume. The ratio says what
-CaseTrail's guarantees cost: transactions, state, validation, hashing.
+CaseTrail's guarantees cost: transactions, state, validation, hashing, and checking who vouched
+for each submission: by default every submission is signed with its department's development
+key and the decider verifies it; ``--unsigned`` measures the same without signatures (the
+decider runs with CASETRAIL_REQUIRE_SIGNATURES=false). Either way the report adds what signing
+and verifying cost per submission, measured in this process without Kafka.
 """
 
 import asyncio
+import base64
 import json
 import statistics
 import time
 import uuid
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from events.model import VouchedBy
+from events.signing import signed_bytes
+from events.submissions import SubmissionBase, parse_submission
 from services.adapters.kafka import client_options, create_topic, create_topics, delete_topics
 from services.bench.figures import figures
 from services.bench.workload import submissions
+from services.decider.officers import load_officers
+from services.decider.partition import PartitionState
 from services.demo import demo_settings
 from services.infra.processes import start_service, stop
-from services.integrity.keyring import ensure_dev_keys
+from services.integrity.keyring import KeyRing, ensure_dev_keys, load_ring
+from services.integrity.signing import (
+    DepartmentSigners,
+    SubmissionVerifier,
+    ensure_dev_signing_keys,
+)
 from services.progress import Say, quiet
 from services.settings import KafkaRole, Settings
 
 
 async def bench_write(
-    base: Settings, count: int, per_case: int, lone: int, say: Say
+    base: Settings, count: int, per_case: int, lone: int, say: Say, signed: bool = True
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     settings = demo_settings(base.isolated(f"bench-{run}"))
     # Its GET /health on any free port: a demo's decider may hold the usual one.
-    settings = settings.model_copy(update={"decider_health_port": 0})
+    settings = settings.model_copy(update={"decider_health_port": 0, "require_signatures": signed})
+    ensure_dev_signing_keys(settings, say)
+    signers = DepartmentSigners.load(settings)
+
+    def sign(messages: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        # Before the clock starts: signing is the department's work, not the decider's.
+        if not signed:
+            return messages
+        return [(case_id, signers.sign_json(value)) for case_id, value in messages]
+
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings, baseline_topic, settings.partitions)
@@ -43,13 +68,13 @@ async def bench_write(
     department, admin = (settings.as_kafka_user(r) for r in (KafkaRole.DEPARTMENT, KafkaRole.ADMIN))
     into, out_of = settings.submissions_topic, settings.outcomes_topic
     try:
-        warm_up = submissions(per_case, per_case, f"{run}w")
+        warm_up = sign(submissions(per_case, per_case, f"{run}w"))
         await _round_trip(department, into, out_of, warm_up, True)
         say(f"decider ready; publishing {count} submissions")
-        messages = submissions(count, per_case, run)
+        messages = sign(submissions(count, per_case, run))
         bulk = figures(count, *await _round_trip(department, into, out_of, messages, False))
         say(f"casetrail: {bulk.per_second} submissions/s; now {lone} one at a time")
-        singles = submissions(lone, 2, f"{run}l")
+        singles = sign(submissions(lone, 2, f"{run}l"))
         single = figures(lone, *await _round_trip(department, into, out_of, singles, True))
     finally:
         stop(decider, timeout=30)
@@ -61,6 +86,8 @@ async def bench_write(
     size = statistics.mean(len(value) for _, value in messages)
     return {
         "submissions": count,
+        "signed": signed,
+        "signature_costs_us": signature_costs(settings, signers),
         "per_case": per_case,
         "partitions": settings.partitions,
         "mean_message_bytes": round(size),
@@ -132,6 +159,64 @@ async def _round_trip(
     return time.perf_counter() - started, latencies
 
 
+def signature_costs(
+    settings: Settings, signers: DepartmentSigners, count: int = 2000
+) -> dict[str, float]:
+    """What signing and verifying cost per submission (µs, medians of ``count``), in this
+    process: a department signing its JSON (parse, canonicalise, Ed25519, write); the decider's
+    check (canonicalise what it parsed, look up the key, Ed25519 verify), of which Ed25519
+    alone; and, to set them against, the decider's whole pure decision of a submission with and
+    without the check (validation, domain rules, event and hash)."""
+    run = uuid.uuid4().hex[:6]
+    plain = submissions(count, 10, f"cost{run}")
+    signed_values, sign_times = [], []
+    for _, value in plain:
+        began = time.perf_counter()
+        signed_values.append(signers.sign_json(value))
+        sign_times.append(time.perf_counter() - began)
+    officers = load_officers(settings.officers_file)
+    checking = SubmissionVerifier(load_ring(settings.key_ring_path))
+    now = datetime.now(UTC)
+    verify_times, ed25519_times = [], []
+    for value in signed_values:
+        submission = parse_submission(value)
+        assert isinstance(submission, SubmissionBase)
+        signature = submission.signature
+        assert signature is not None
+        began = time.perf_counter()
+        vouched = checking.vouch(value, submission, now)
+        verify_times.append(time.perf_counter() - began)
+        assert isinstance(vouched, VouchedBy), vouched
+        key = checking.keys[signature.key_id].public_key
+        raw = base64.b64decode(signature.value)
+        document = signed_bytes(json.loads(value))
+        began = time.perf_counter()
+        key.verify(raw, document)
+        ed25519_times.append(time.perf_counter() - began)
+
+    def deciding(verifier: SubmissionVerifier, values: list[bytes]) -> float:
+        state, times = PartitionState(officers, verifier), []
+        for value in values:
+            began = time.perf_counter()
+            state.decide_record(value, now)
+            times.append(time.perf_counter() - began)
+            state.commit()
+        return _micros(times)
+
+    unchecked = SubmissionVerifier(KeyRing(), required=False)
+    return {
+        "sign": _micros(sign_times),
+        "verify": _micros(verify_times),
+        "ed25519_verify": _micros(ed25519_times),
+        "decide_with_check": deciding(checking, signed_values),
+        "decide_without_check": deciding(unchecked, [value for _, value in plain]),
+    }
+
+
+def _micros(seconds: list[float]) -> float:
+    return round(statistics.median(seconds) * 1_000_000, 1)
+
+
 def _submission_id(value: bytes) -> str:
     return str(json.loads(value)["submission_id"])
 
@@ -153,5 +238,16 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"throughput ratio casetrail/aiokafka: {result['throughput_ratio']}; "
         f"lone p50 ratio: {result['lone_p50_ratio']}"
+    )
+    costs = result["signature_costs_us"]
+    lines.append(
+        (
+            "signed by each department's key, verified by the decider"
+            if result["signed"]
+            else "unsigned (--unsigned: the decider requires no signature)"
+        )
+        + f"; per submission (µs, medians): sign {costs['sign']}, verify {costs['verify']}"
+        f" (Ed25519 alone {costs['ed25519_verify']}); the decider's pure decision"
+        f" {costs['decide_with_check']} with the check, {costs['decide_without_check']} without"
     )
     return "\n".join(lines)

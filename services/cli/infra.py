@@ -23,6 +23,7 @@ from services.infra import (
     stop_started,
 )
 from services.integrity.keyring import ensure_dev_keys
+from services.integrity.signing import ensure_dev_signing_keys
 from services.settings import KafkaRole, Settings
 
 app = typer.Typer(help="Local Kafka and PostgreSQL, without Docker.", no_args_is_help=True)
@@ -70,6 +71,7 @@ def _topics_and_key(settings: Settings) -> None:
     done = ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
     if done:
         typer.echo(f"keys: {done}")
+    ensure_dev_signing_keys(settings, typer.echo)  # the gateway's, each department's
 
 
 @app.command("up")

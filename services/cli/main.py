@@ -61,10 +61,11 @@ def decider() -> None:
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
     from services.integrity.checkpoints import SigningKeyNotTrusted
+    from services.integrity.keyring import KeyRingError
 
     try:
         _run_until_signalled(run)
-    except (NoOfficers, SigningKeyNotTrusted, HealthUnavailable) as error:
+    except (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError) as error:
         raise fail(f"the decider does not start: {error}", code=2) from None
 
 
@@ -86,10 +87,15 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     import uvicorn
 
     from services.gateway.app import create_app
+    from services.integrity.signing import NoGatewayKey
 
     logs.configure()
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host, port=port or settings.gateway_port)
+    try:
+        gateway_app = create_app(settings)
+    except NoGatewayKey as error:
+        raise fail(error, code=2) from None
+    uvicorn.run(gateway_app, host=host, port=port or settings.gateway_port)
 
 
 @app.command()
@@ -218,15 +224,24 @@ def bench_write(
     submissions: Annotated[int, typer.Option(help="How many submissions", min=10)] = 20_000,
     per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
     lone: Annotated[int, typer.Option(help="Submissions sent one at a time", min=10)] = 200,
+    unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--unsigned",
+            help="Without signatures: submissions unsigned, the decider requiring none"
+            " (to compare with the default, where each is signed and verified)",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up')."""
+    """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up'),
+    and what signing and verifying cost per submission."""
     from services.bench.write import bench_write as run
     from services.bench.write import report
     from services.progress import quiet
 
     say = quiet if as_json else typer.echo
-    result = asyncio.run(run(Settings(), submissions, per_case, lone, say))
+    result = asyncio.run(run(Settings(), submissions, per_case, lone, say, not unsigned))
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 

@@ -1,6 +1,19 @@
 """What the decider knows about one partition it owns, and how it answers one submission.
 
 No I/O here: the runtime feeds in raw records and writes out what ``decide_record`` returns.
+
+A record is answered by the first of these that refuses it, else by ``events.decide``:
+
+1. at most ``max_bytes`` (``invalid_payload``);
+2. it parses as a submission (``invalid_payload``, ``missing_field``);
+3. its key is its case_id and it sits on that case's partition (``invalid_payload``);
+4. who vouches for it (``services.integrity.signing.SubmissionVerifier``: ``unsigned_submission``,
+   ``unknown_signer``, ``bad_signature``, ``signer_department_mismatch``);
+5. a submission_id already answered keeps its answer, whatever the record says now: a resend,
+   well signed or not, can change nothing;
+6. the domain's checks (``events.decide``); the events record who vouched (``vouched_by``).
+
+A refusal at steps 1 to 4 also leaves an earlier answer to the same submission_id as it was.
 """
 
 import uuid
@@ -15,6 +28,7 @@ from events.model import Event, EventRef, Outcome
 from events.officers import Officer
 from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
+from services.integrity.signing import SubmissionVerifier
 
 MESSAGE_CHARS = 2000
 """A rejection message is cut here: it may quote what the client sent, however long."""
@@ -36,6 +50,8 @@ class PartitionState:
     transaction in progress; they become part of the state only when it commits."""
 
     officers: Mapping[str, Officer]
+    signatures: SubmissionVerifier
+    """Who may vouch for a submission: the key ring, and whether a signature is required."""
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
     partition: int = 0
     max_bytes: int = 64 * 1024
@@ -119,6 +135,9 @@ class PartitionState:
                 submission = misplaced
         if isinstance(submission, Rejection):
             return self._refused(raw, submission, now)
+        vouched = self.signatures.vouch(raw, submission, now)
+        if isinstance(vouched, Rejection):
+            return self._refused(raw, vouched, now)
 
         earlier = self._answered(submission.submission_id)
         if earlier is not None:
@@ -126,7 +145,8 @@ class PartitionState:
 
         case_id = submission.case_id
         state = self.case(case_id)
-        result = decide(state, submission, Context(now, self.officers, self.rules))
+        context = Context(now, self.officers, self.rules, vouched_by=vouched)
+        result = decide(state, submission, context)
         if isinstance(result, Rejection):
             outcome = _rejected(submission.submission_id, case_id, result, state, now)
             self.staged_outcomes[submission.submission_id] = outcome

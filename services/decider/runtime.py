@@ -79,6 +79,7 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
+from services.integrity.signing import verifier
 from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -166,6 +167,8 @@ class Decider(ConsumerRebalanceListener):
         self.officers = load_officers(settings.officers_file)
         self.signer = Signer(settings.signing_key_path, settings.key_ring_path)
         self.signer.check(datetime.now(UTC))  # SigningKeyNotTrusted: refuse to start
+        # Read once, like the officers: a key added to the ring counts after a restart.
+        self.signatures = verifier(settings)
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -412,6 +415,7 @@ class Decider(ConsumerRebalanceListener):
     def _new_state(self, partition: int) -> PartitionState:
         return PartitionState(
             self.officers,
+            self.signatures,
             partition=partition,
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,

@@ -17,6 +17,7 @@ from services.demo.year import load as load_year
 from services.infra import InfraError, answers, bring_up, components, stop_started, wait_until
 from services.infra.processes import SERVICES, start_service, stop_all
 from services.integrity.keyring import ensure_dev_keys
+from services.integrity.signing import ensure_dev_signing_keys
 from services.progress import Say
 from services.settings import Settings
 from services.tokens import TokenRole
@@ -72,6 +73,7 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     try:
         asyncio.run(create_topics(settings, say))
         ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+        ensure_dev_signing_keys(settings, say)
         processes = start_services(settings, say)
         for url in (gateway_url, query_url):
             wait_healthy(url, processes, settings.state_dir / "logs")

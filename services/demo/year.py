@@ -21,6 +21,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from events.calendar import CHINA
 from events.model import Outcome
 from services.adapters.kafka import client_options, read_to_end
+from services.demo import demo_settings
+from services.integrity.signing import DepartmentSigners
 from services.progress import Progress, Say
 from services.settings import KafkaRole, Settings
 
@@ -299,10 +301,13 @@ def submissions(seed: int = 2020) -> list[dict[str, Any]]:
 
 
 async def load(settings: Settings, say: Say) -> dict[str, int]:
-    """Publish the demo year to the submissions topic (key = case_id, as any department's
-    Kafka client would) and wait until every submission has its outcome."""
+    """Publish the demo year to the submissions topic (key = case_id, each signed with its
+    department's key, as any department's Kafka client would) and wait until every submission
+    has its outcome."""
     settings = settings.as_kafka_user(KafkaRole.DEPARTMENT)
-    bodies = submissions()
+    # Each department of the officer directory (the demo town's unless another is configured).
+    signers = DepartmentSigners.load(demo_settings(settings))
+    bodies = [signers.sign(body) for body in submissions()]
     wanted = {s["submission_id"] for s in bodies}
     producer = AIOKafkaProducer(
         **client_options(settings),

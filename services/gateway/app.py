@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import orjson
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
@@ -38,6 +39,7 @@ from services.adapters.http import (
     install_error_handlers,
 )
 from services.adapters.kafka import scram_security
+from services.integrity.signing import Signer, gateway_signer
 from services.settings import KafkaRole, Settings
 from services.tokens import Token, TokenCache, TokenRole
 
@@ -58,6 +60,10 @@ HTTP_STATUS_OF = {
     RejectionCode.HEARING_REQUIRED: 409,
     RejectionCode.REPLY_REQUIRED: 409,
     RejectionCode.LIMIT_EXCEEDED: 409,
+    RejectionCode.UNSIGNED_SUBMISSION: 403,
+    RejectionCode.UNKNOWN_SIGNER: 403,
+    RejectionCode.BAD_SIGNATURE: 403,
+    RejectionCode.SIGNER_DEPARTMENT_MISMATCH: 403,
 }
 
 
@@ -216,9 +222,25 @@ class KafkaLink:
         )
 
 
+async def vouched_body(
+    submission: SubmissionBase, request: Request, signer: Signer | None
+) -> bytes:
+    """What the gateway publishes. A submission its department signed goes on byte for byte as
+    it came: the decider checks the department's own signature (and rejects a bad one, which
+    tells the client its signing is broken). Any other the gateway signs, vouching for the
+    department the token speaks for (checked: the actor's)."""
+    if submission.signature is not None:
+        return await request.body()
+    document = submission.model_dump(mode="json", exclude={"signature"})
+    if signer is not None:
+        document = signer.sign(document, submission.actor.department)
+    return orjson.dumps(document)
+
+
 def create_app(settings: Settings) -> FastAPI:
     settings = settings.as_kafka_user(KafkaRole.GATEWAY)
     outcomes = Outcomes()
+    signer = gateway_signer(settings)
     broker, submissions = kafka_contract(settings, outcomes)
     known_tokens = TokenCache()
 
@@ -272,7 +294,7 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     async def submit(
-        submission: Submission, token: Annotated[Token, Depends(caller)]
+        submission: Submission, token: Annotated[Token, Depends(caller)], request: Request
     ) -> JSONResponse:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
@@ -296,12 +318,11 @@ def create_app(settings: Settings) -> FastAPI:
                 f" {submission.actor.department}",
             )
         outcomes.sent_by(submission.submission_id, actor.department)
+        body = await vouched_body(submission, request, signer)
         future = outcomes.expect(submission.submission_id)
         try:
             await kafka.hand_over(
-                lambda: submissions.publish(
-                    submission.model_dump_json().encode(), key=submission.case_id.encode()
-                ),
+                lambda: submissions.publish(body, key=submission.case_id.encode()),
                 settings.outcome_timeout_s,
             )
             outcome = await asyncio.wait_for(asyncio.shield(future), settings.outcome_timeout_s)

@@ -17,7 +17,7 @@ const TEXT = {
     broken: "审计记录哈希链不一致：数据库中的记录被改动或损坏（请运行 casetrail verify 查明）",
     deadlines: "期限", more: "更多",
     token: "请输入访问令牌（casetrail tokens create）", none: "无", year: "年度",
-    list: "案件列表", logout: "退出",
+    list: "案件列表", logout: "退出", vouched: "担保签名", gatewayKey: "网关", departmentKey: "部门密钥",
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
@@ -31,7 +31,8 @@ const TEXT = {
     intact: "Audit-trail hash chain consistent (database only: not checked against the Kafka log or its signed checkpoints; run casetrail verify for that)",
     broken: "Audit-trail hash chain broken: rows in the database were altered or damaged (run casetrail verify to find out)",
     deadlines: "Deadlines", more: "More", token: "Access token (casetrail tokens create)", none: "none",
-    year: "Year", list: "Cases", logout: "Log out",
+    year: "Year", list: "Cases", logout: "Log out", vouched: "Vouched by", gatewayKey: "gateway",
+    departmentKey: "department key",
   },
 };
 let lang = localStorage.getItem("lang") || "zh";
@@ -63,6 +64,8 @@ async function api(path) {
   return response.json();
 }
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+// Who vouched for a step: the gateway (for a department's token) or a department's own key.
+const vouched = (v) => v ? `${esc(v.department)} · ${t(v.kind === "gateway" ? "gatewayKey" : "departmentKey")} <code>${esc(v.key_id)}</code>` : "—";
 const pct = (x) => (x == null ? "–" : (Number(x) * 100).toFixed(0) + "%");
 const change = (x) => x == null ? "–" : `<span class="${x < 0 ? "down" : "up"}">${x > 0 ? "+" : ""}${(x * 100).toFixed(0)}%</span>`;
 const day = (iso) => new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai", dateStyle: "medium", timeStyle: "short" });
@@ -167,8 +170,8 @@ async function casePage(id) {
     <div class="row"><span>${t("officer")}</span><span>${esc(c.assigned_officer || "–")}</span></div>
     <div class="row"><span>${t("opened")}</span><span>${day(c.opened_at)}</span></div>
     <div class="row"><span>${t("deadlines")}</span><span>${deadlines}</span></div></div>
-    <section><h2>${t("timeline")}</h2><table id="timeline"><tr><th>#</th><th>${t("step")}</th><th>${t("actor")}</th><th>${t("occurred")}</th><th>${t("recorded")}</th></tr>` +
-    history.map((e) => `<tr><td>${e.version}</td><td>${esc(e.type)}</td><td>${esc(e.actor.officer_id)} · ${esc(e.actor.role)} · ${esc(e.actor.department)}${e.actor.certificate ? " · 证 " + esc(e.actor.certificate) : ""}</td><td>${day(e.occurred_at)}</td><td>${day(e.recorded_at)}</td></tr>`).join("") +
+    <section><h2>${t("timeline")}</h2><table id="timeline"><tr><th>#</th><th>${t("step")}</th><th>${t("actor")}</th><th>${t("occurred")}</th><th>${t("recorded")}</th><th>${t("vouched")}</th></tr>` +
+    history.map((e) => `<tr><td>${e.version}</td><td>${esc(e.type)}</td><td>${esc(e.actor.officer_id)} · ${esc(e.actor.role)} · ${esc(e.actor.department)}${e.actor.certificate ? " · 证 " + esc(e.actor.certificate) : ""}</td><td>${day(e.occurred_at)}</td><td>${day(e.recorded_at)}</td><td>${vouched(e.vouched_by)}</td></tr>`).join("") +
     "</table></section>";
 }
 

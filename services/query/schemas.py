@@ -78,6 +78,8 @@ class HistoryEntry(BaseModel):
     actor: dict[str, Any]
     department: str
     submission_id: str
+    vouched_by: dict[str, Any] | None = None
+    """Whose signature the decider checked: key_id, department, kind (department or gateway)."""
     payload: dict[str, Any]
     prev_hash: str
     hash: str

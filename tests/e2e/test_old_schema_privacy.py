@@ -26,6 +26,7 @@ from services.tokens import TokenRole
 from tests.conftest import make_token
 from tests.e2e.test_verify import append
 from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
+from tests.signing import VERIFIER, signed_json
 from tests.support import eventually, healthy, start_services
 
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -79,7 +80,7 @@ def old_complaint_assigned_to_its_respondent(case_id: str) -> list[dict[str, Any
     """The v1 registration, then accepted and assigned to 综治中心 (the unit complained
     about, which so comes to own the case), as the decider decides them."""
     registered = v1_complaint(case_id)
-    state = PartitionState(load_officers(OFFICERS_FILE))
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
     state.replay_event(registered)
     events = [registered]
     now = datetime.now(UTC)
@@ -87,7 +88,7 @@ def old_complaint_assigned_to_its_respondent(case_id: str) -> list[dict[str, Any
         step(case_id, "complaint.accept", "2019-11-05T02:00:00Z", {"note": "属实，受理"}),
         step(case_id, "complaint.assign", "2019-11-06T02:00:00Z", {"department": "综治中心"}),
     ):
-        decision = state.decide_record(value, now)
+        decision = state.decide_record(signed_json(value), now)
         assert decision.outcome is not None
         assert decision.outcome.status == "accepted", decision.outcome.message
         state.commit()

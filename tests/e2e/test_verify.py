@@ -37,6 +37,7 @@ from services.integrity.shell import verify_system
 from services.integrity.verification import Verification
 from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.signing import VERIFIER, signed_json
 from tests.support import Service, casetrail
 
 SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
@@ -77,7 +78,7 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 
 COLUMNS = ", ".join(
-    f"{c}::text AS {c}" if c in ("actor", "payload") else c for c in audit_trail.COLUMNS
+    f"{c}::text AS {c}" if c in audit_trail.JSON_COLUMNS else c for c in audit_trail.COLUMNS
 )
 
 
@@ -193,7 +194,7 @@ async def test_a_deleted_row_is_named(
         ] == [("audit_row_missing", cases[1], original["log_partition"], original["log_offset"])]
     finally:
         values = ", ".join(
-            f"${i}::jsonb" if c in ("actor", "payload") else f"${i}"
+            f"${i}::jsonb" if c in audit_trail.JSON_COLUMNS else f"${i}"
             for i, c in enumerate(audit_trail.COLUMNS, start=1)
         )
         await db.execute(
@@ -265,7 +266,8 @@ async def test_an_extra_row_is_named(
     await db.execute(
         f"INSERT INTO audit_trail ({', '.join(audit_trail.COLUMNS)})"
         f" SELECT $1, case_id, case_type, 2, 'petition.accepted', schema_version, occurred_at,"
-        " recorded_at, actor, department, submission_id, correlation_id, causation_id, payload,"
+        " recorded_at, actor, department, submission_id, correlation_id, causation_id,"
+        " vouched_by, payload,"
         " prev_hash, hash, log_partition, log_offset + 1000000"
         " FROM audit_trail WHERE event_id = $2",
         invented,
@@ -306,10 +308,12 @@ NOW = datetime(2020, 6, 2, tzinfo=UTC)
 def decided(count: int, per_case: int, at: datetime = NOW) -> list[dict[str, Any]]:
     """Events as the decider writes them (recorded ``at``), for ``count`` submissions of
     ``per_case`` per case."""
-    state = PartitionState(load_officers(OFFICERS_FILE))
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
     events = []
     for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
-        events += [e.model_dump(mode="json") for e in state.decide_record(value, at).events]
+        events += [
+            e.model_dump(mode="json") for e in state.decide_record(signed_json(value), at).events
+        ]
     return events
 
 

@@ -33,7 +33,9 @@ def own_kafka(
             "kafka_brokers": brokers,
             "kafka_tls": tls,
             "signing_key_file": base.signing_key_path,
+            # And the key ring, the gateway's key and the departments' beside it: the same.
             "key_ring_file": base.key_ring_path,
+            "gateway_signing_key_file": base.gateway_signing_key_path,
         }
     )
     link_jars(scratch / "kafka")

@@ -55,6 +55,7 @@ def own_postgres(base: Settings) -> Iterator[OwnPostgres]:
             # The decider signs checkpoints with the key `infra up` made for the shared servers.
             "signing_key_file": base.signing_key_path,
             "key_ring_file": base.key_ring_path,
+            "gateway_signing_key_file": base.gateway_signing_key_path,
         }
     )
     # Kafka as before: the same users and passwords (kept under the state directory).

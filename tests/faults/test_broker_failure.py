@@ -25,7 +25,7 @@ from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.settings import KafkaRole, Settings
 from tests.faults.cluster import INTERNAL_TOPICS, Cluster, cluster_of_three
-from tests.support import Service, assert_exactly_once, submission_ids
+from tests.support import Service, assert_exactly_once, signed_messages, submission_ids
 
 STREAM_S = 15.0
 SUBMISSIONS = 3000  # 300 cases of 10 steps, published evenly over STREAM_S
@@ -71,6 +71,7 @@ async def publish(settings: Settings, messages: list[tuple[str, bytes]], stream:
     """Publish evenly over STREAM_S with acks=all and idempotence; record each acknowledgement
     (or failure) as it comes, not in sending order, so that a stalled partition never hides the
     others' acknowledgements."""
+    messages = signed_messages(settings, messages)
     producer = AIOKafkaProducer(
         **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
         acks="all",

@@ -14,7 +14,7 @@ from events.model import Outcome
 from services.adapters.kafka import client_options
 from services.bench.workload import submissions
 from services.settings import KafkaRole, Settings
-from tests.support import Service, all_outcomes, casetrail, dead_letters
+from tests.support import Service, all_outcomes, casetrail, dead_letters, signed_messages
 
 DEEP = 200_000
 
@@ -64,7 +64,7 @@ async def test_hostile_records_get_answers_and_never_stop_the_decider(
     tmp_path: Path,
 ) -> None:
     records, answered = hostile()
-    valid = submissions(300, 3, uuid.uuid4().hex[:6])
+    valid = signed_messages(log, submissions(300, 3, uuid.uuid4().hex[:6]))
     producer = AIOKafkaProducer(
         **client_options(log.as_kafka_user(KafkaRole.DEPARTMENT)),
         acks="all",

@@ -11,6 +11,7 @@ from events.model import Event
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
+from tests.signing import VERIFIER, signed
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -27,11 +28,11 @@ def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -
     }
     if kind == "register":
         body["payload"] = {"channel": "online", "persons": 1, "summary": "咨询"}
-    return json.dumps(body).encode()
+    return json.dumps(signed(body)).encode()
 
 
 def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
-    state = PartitionState(OFFICERS)
+    state = PartitionState(OFFICERS, VERIFIER)
     value = record("register")
     first = state.decide_record(value, NOW)
     again_in_same_batch = state.decide_record(value, NOW)
@@ -43,7 +44,7 @@ def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
 
 
 def test_aborted_batch_leaves_no_trace() -> None:
-    state = PartitionState(OFFICERS)
+    state = PartitionState(OFFICERS, VERIFIER)
     state.decide_record(record("register"), NOW)
     state.abort()
     assert state.cases == {}
@@ -53,12 +54,12 @@ def test_aborted_batch_leaves_no_trace() -> None:
 
 
 def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
-    live = PartitionState(OFFICERS)
+    live = PartitionState(OFFICERS, VERIFIER)
     register_value = record("register")
     decided = live.decide_record(register_value, NOW)
     live.commit()
 
-    rebuilt = PartitionState(OFFICERS)
+    rebuilt = PartitionState(OFFICERS, VERIFIER)
     for event in decided.events:
         rebuilt.replay_event(Event.model_validate_json(event.model_dump_json()))
     assert rebuilt.cases == live.cases
@@ -69,11 +70,14 @@ def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
 
 
 def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None:
-    live = PartitionState(OFFICERS)
+    live = PartitionState(OFFICERS, VERIFIER)
     decided = live.decide_record(record("register"), NOW)
     assert decided.outcome is not None
     (event,) = decided.events
-    outcome_first, events_first = PartitionState(OFFICERS), PartitionState(OFFICERS)
+    outcome_first, events_first = (
+        PartitionState(OFFICERS, VERIFIER),
+        PartitionState(OFFICERS, VERIFIER),
+    )
     outcome_first.replay_outcome(decided.outcome)
     outcome_first.replay_event(event)
     events_first.replay_event(event)
@@ -88,7 +92,7 @@ def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None
 def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() -> None:
     body = json.loads(record("register"))
     body["payload"]["persons"] = -1
-    decision = PartitionState(OFFICERS).decide_record(json.dumps(body).encode(), NOW)
+    decision = PartitionState(OFFICERS, VERIFIER).decide_record(json.dumps(body).encode(), NOW)
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
     assert "payload.persons" in decision.outcome.message
@@ -96,7 +100,7 @@ def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() 
 
 
 def test_unreadable_record_is_a_dead_letter() -> None:
-    decision = PartitionState(OFFICERS).decide_record(b"\xff not json", NOW)
+    decision = PartitionState(OFFICERS, VERIFIER).decide_record(b"\xff not json", NOW)
     assert decision.outcome is None
     assert decision.dead_letter_reason
 
@@ -104,7 +108,7 @@ def test_unreadable_record_is_a_dead_letter() -> None:
 def test_a_submission_on_the_wrong_partition_is_rejected_not_decided() -> None:
     """A client hashing keys differently would split a case over two partitions (and two
     deciders): the decider refuses, naming the partition the case belongs on."""
-    state = PartitionState(OFFICERS, partition=0, partition_of=lambda case_id: 2)
+    state = PartitionState(OFFICERS, VERIFIER, partition=0, partition_of=lambda case_id: 2)
     decision = state.decide_record(record("register"), NOW, key=b"XF-7")
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
@@ -114,7 +118,7 @@ def test_a_submission_on_the_wrong_partition_is_rejected_not_decided() -> None:
 
 
 def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
-    state = PartitionState(OFFICERS, partition=0, partition_of=lambda case_id: 0)
+    state = PartitionState(OFFICERS, VERIFIER, partition=0, partition_of=lambda case_id: 0)
     decision = state.decide_record(record("register"), NOW, key=b"someone-else")
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
@@ -140,7 +144,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:30])
 def test_any_bytes_get_an_answer_and_leave_no_trace(value: bytes | None) -> None:
-    state = PartitionState(OFFICERS)
+    state = PartitionState(OFFICERS, VERIFIER)
     decision = state.decide_record(value, NOW, key=b"XF-7")
     assert decision.outcome is None
     assert decision.dead_letter_reason
@@ -152,7 +156,7 @@ def test_any_bytes_get_an_answer_and_leave_no_trace(value: bytes | None) -> None
 def test_a_record_too_large_is_rejected_when_attributable() -> None:
     body = json.loads(record("register"))
     body["payload"]["summary"] = "长" * 30_000
-    decision = PartitionState(OFFICERS).decide_record(json.dumps(body).encode(), NOW)
+    decision = PartitionState(OFFICERS, VERIFIER).decide_record(json.dumps(body).encode(), NOW)
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
     assert "at most 65536 bytes" in decision.outcome.message
@@ -166,7 +170,7 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
     def broken(*_: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    state = PartitionState(OFFICERS)
+    state = PartitionState(OFFICERS, VERIFIER)
     monkeypatch.setattr(partition, "decide", broken)
     decision = state.decide_record(record("register"), NOW)
     assert decision.outcome is not None
@@ -180,7 +184,7 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
 def test_a_refused_resend_of_an_answered_submission_keeps_its_answer() -> None:
     """An accepted submission sent again oversize (or malformed, or misplaced) is still the
     same submission: it keeps its answer, live as after a take-over."""
-    state = PartitionState(OFFICERS)
+    state = PartitionState(OFFICERS, VERIFIER)
     value = record("register")
     accepted = state.decide_record(value, NOW).outcome
     state.commit()

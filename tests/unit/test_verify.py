@@ -16,6 +16,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.log_check import LogReport, verify_log
+from tests.signing import VERIFIER, signed_json
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -41,10 +42,10 @@ RING = ring_of()
 
 def logged() -> tuple[Records, list[Checkpoint]]:
     """Three cases of four events on partition 0, with a checkpoint after 6 and after 12."""
-    state = PartitionState(load_officers(OFFICERS_FILE))
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
     records: Records = []
     for _, value in submissions(12, 4, "verify"):
-        for event in state.decide_record(value, NOW).events:
+        for event in state.decide_record(signed_json(value), NOW).events:
             records.append((0, len(records) * 2, event.model_dump_json().encode()))
     head, checkpoints = GENESIS_HASH, []
     for count, (_, offset, raw) in enumerate(records, start=1):

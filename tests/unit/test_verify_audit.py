@@ -20,6 +20,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import sign
 from services.integrity.verification import Verification, verify
+from tests.signing import VERIFIER, signed_json
 from tests.unit.test_verify import GRACE, KEY, NOW, RING
 
 Records = list[tuple[int, int, bytes]]
@@ -31,9 +32,9 @@ def logged() -> Records:
     on the real log where transaction markers take offsets too."""
     records: Records = []
     for partition in (0, 1):
-        state = PartitionState(load_officers(OFFICERS_FILE))
+        state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
         for _, value in submissions(6, 3, f"audit{partition}"):
-            for event in state.decide_record(value, NOW).events:
+            for event in state.decide_record(signed_json(value), NOW).events:
                 offset = 2 * sum(1 for r in records if r[0] == partition)
                 records.append((partition, offset, event.model_dump_json().encode()))
     return records
@@ -57,6 +58,7 @@ def row_of(record: tuple[int, int, bytes]) -> Row:
         "submission_id": e.submission_id,
         "correlation_id": e.correlation_id,
         "causation_id": e.causation_id,
+        "vouched_by": e.vouched_by.model_dump_json() if e.vouched_by else None,
         "payload": json.dumps(e.payload, ensure_ascii=False),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
@@ -100,7 +102,7 @@ def test_json_compares_by_value_and_timestamps_as_instants() -> None:
     rows = [row_of(r) for r in records]
     china = timezone(timedelta(hours=8))
     for row in rows:
-        for column in ("actor", "payload"):
+        for column in ("actor", "vouched_by", "payload"):
             value = json.loads(row[column])
             row[column] = json.dumps(dict(reversed(value.items())), indent=1, ensure_ascii=False)
         row["occurred_at"] = row["occurred_at"].astimezone(china)
@@ -115,6 +117,8 @@ def _changed(column: str, value: Any) -> Any:
         return value + timedelta(microseconds=1)
     if column in ("actor", "payload"):
         return json.dumps({**json.loads(value), "officer_id": "DY-XF-99"}, ensure_ascii=False)
+    if column == "vouched_by":
+        return json.dumps({**json.loads(value), "kind": "gateway"}, ensure_ascii=False)
     if isinstance(value, int):
         return value + 1
     return f"{value}x"

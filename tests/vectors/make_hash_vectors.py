@@ -12,7 +12,7 @@ from typing import Any
 
 from events.decide import decide, evolve
 from events.hashing import canonical_json
-from events.model import Event
+from events.model import Event, VouchedBy
 from events.officers import Officer, Role
 from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
@@ -38,7 +38,11 @@ STEPS: list[tuple[str, dict[str, Any], str]] = [
         {"department": "信访办", "officer_id": "DY-XF-01"},
         "2020-09-27T08:00:00Z",
     ),
+    ("complaint.investigate", {"findings": "经现场核查，情况属实"}, "2020-09-27T18:00:00+08:00"),
 ]
+VOUCHED = {3: VouchedBy(key_id="c8b38bd68c3c3201", department="信访办", kind="gateway")}
+"""Who vouched, by step: the first three were recorded before submissions were signed, and so
+have no ``vouched_by`` at all; the fourth has one, which its hash covers."""
 
 
 def chain() -> list[Event]:
@@ -57,7 +61,9 @@ def chain() -> list[Event]:
         )
         assert isinstance(submission, SubmissionBase), submission
         recorded_at = datetime(2020, 9, 28, 1, 2, 3, index, tzinfo=UTC)
-        result = decide(state, submission, Context(recorded_at, {OFFICER.officer_id: OFFICER}))
+        officers = {OFFICER.officer_id: OFFICER}
+        context = Context(recorded_at, officers, vouched_by=VOUCHED.get(index))
+        result = decide(state, submission, context)
         assert isinstance(result, tuple), result
         for event in result:
             state = evolve(state, event)

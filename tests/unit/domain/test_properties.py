@@ -22,7 +22,7 @@ from events.decide import decide, evolve, fold
 from events.errors import Rejection, RejectionCode
 from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
-from events.model import Actor, CaseType, Event
+from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
 from events.payloads import PenaltyKind
 from events.state import CaseState, Context
@@ -255,6 +255,10 @@ def tampered(event: Event, name: str) -> Event:
         "submission_id": uuid.uuid4(),
         "correlation_id": uuid.uuid4(),
         "causation_id": uuid.uuid4(),
+        # Vouched for by someone else, or (when it was) by nobody: either changes the hash.
+        "vouched_by": VouchedBy(key_id="0" * 16, department="别的部门", kind="gateway")
+        if event.vouched_by is None
+        else None,
         "payload": {**event.payload, "note": "改过的"}
         if event.payload.get("note") != "改过的"
         else {},

@@ -557,4 +557,11 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.MISSING_FIELD,
         RejectionCode.INVALID_PAYLOAD,
     }
-    assert covered == set(RejectionCode)
+    # Who vouched is the decider's check before the domain's: tests/unit/test_signing.py.
+    signatures = {
+        RejectionCode.UNSIGNED_SUBMISSION,
+        RejectionCode.UNKNOWN_SIGNER,
+        RejectionCode.BAD_SIGNATURE,
+        RejectionCode.SIGNER_DEPARTMENT_MISMATCH,
+    }
+    assert covered | signatures == set(RejectionCode)

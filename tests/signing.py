@@ -1,0 +1,59 @@
+"""Keys for tests that decide submissions without the real key ring: one per department of the
+demo town, the gateway's and the system clock's, derived from their names (the same in every
+run), and a ring that holds them."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from events.signing import CLOCK_DEPARTMENT
+from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
+from services.integrity.signing import Signer, SubmissionVerifier
+
+DEPARTMENTS = (
+    "信访办",
+    "综治中心",
+    "市场监管分局",
+    "综合行政执法办",
+    "司法所",
+    "人民调解委员会",
+    "督查室",
+    CLOCK_DEPARTMENT,
+)
+SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def private_key(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"test {name}".encode()).digest())
+
+
+def ring_key(key: Ed25519PrivateKey, purpose: KeyPurpose, department: str | None = None) -> RingKey:
+    public = key.public_key()
+    return RingKey(key_id(public), purpose, public, SINCE, None, department)
+
+
+DEPARTMENT_SIGNERS = {d: Signer.of(private_key(d)) for d in DEPARTMENTS}
+GATEWAY = Signer.of(private_key("gateway"))
+RING = KeyRing(
+    (
+        *(ring_key(s.key, KeyPurpose.DEPARTMENT, d) for d, s in DEPARTMENT_SIGNERS.items()),
+        ring_key(GATEWAY.key, KeyPurpose.GATEWAY),
+    )
+)
+VERIFIER = SubmissionVerifier(RING)
+"""Signatures required, by the keys above."""
+UNCHECKED = SubmissionVerifier(KeyRing(), required=False)
+"""For tests about something else that decide unsigned submissions."""
+
+
+def signed(document: dict[str, Any], department: str | None = None) -> dict[str, Any]:
+    """``document`` signed by its actor's department's key (or ``department``'s)."""
+    department = department or document["actor"]["department"]
+    return DEPARTMENT_SIGNERS[department].sign(document, department)
+
+
+def signed_json(value: bytes) -> bytes:
+    return json.dumps(signed(json.loads(value)), ensure_ascii=False).encode()

@@ -1,0 +1,66 @@
+"""Writes tests/vectors/signed_submission.json: a submission signed with a fixed key.
+
+Run once when the signing rule changes on purpose: `python -m tests.vectors.make_signing_vectors`.
+Ed25519 signatures are deterministic, so the same key and bytes give the same signature in any
+language: ``sign_submission.mjs`` checks Node.js against these bytes, docs/signing.md shows the
+same with openssl.
+"""
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from events.signing import signed_bytes
+from services.integrity.keyring import key_id
+from services.integrity.signing import sign_submission
+
+SEED = hashlib.sha256(b"CaseTrail signing vector").digest()
+DEPARTMENT = "信访办"
+DOCUMENT: dict[str, Any] = {
+    "type": "petition.register",
+    "submission_id": "2f1d3c4e-5b6a-4789-9abc-def012345678",
+    "case_id": "XF-2021-0042",
+    "actor": {"officer_id": "DY-XF-01", "role": "officer", "department": DEPARTMENT},
+    "occurred_at": "2021-03-02T09:30:00+08:00",
+    "expected_version": None,
+    "payload": {"channel": "visit", "persons": 2, "summary": '厂房噪音扰民，"夜间"施工\n要求整改'},
+}
+
+
+def vector() -> dict[str, Any]:
+    key = Ed25519PrivateKey.from_private_bytes(SEED)
+    raw_public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    signed = sign_submission(DOCUMENT, key, DEPARTMENT)
+    # As a client might send it: another key order, spaces, non-ASCII characters escaped, an
+    # integer written as 2.0. The decider canonicalises what it parses, so it verifies alike.
+    reordered = {name: signed[name] for name in reversed(list(signed))}
+    sent = json.dumps(reordered, ensure_ascii=True, indent=1).replace(
+        '"persons": 2', '"persons": 2.0'
+    )
+    return {
+        "private_key_seed_hex": SEED.hex(),
+        "public_key_base64": base64.b64encode(raw_public).decode(),
+        "public_key_pem": key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+        "key_id": key_id(key.public_key()),
+        "department": DEPARTMENT,
+        "document": DOCUMENT,
+        "signed_bytes": signed_bytes(signed).decode(),
+        "signature": signed["signature"]["value"],
+        "signed_document": signed,
+        "sent": sent,
+    }
+
+
+if __name__ == "__main__":
+    path = Path(__file__).with_name("signed_submission.json")
+    path.write_text(json.dumps(vector(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(f"wrote {path}")

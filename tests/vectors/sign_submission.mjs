@@ -1,0 +1,62 @@
+// Signs and verifies a CaseTrail submission without any CaseTrail code: the recipe of
+// docs/signing.md in Node.js (18 or later), checked against signed_submission.json.
+// Usage: node sign_submission.mjs signed_submission.json   (exit 0 and "ok", or exit 1)
+import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+// Canonical JSON: keys sorted, no whitespace, strings and integers as JSON.stringify writes
+// them (RFC 8785 for what a submission holds: ASCII keys, integers, strings, booleans, null).
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  if (typeof value === "number" && !Number.isInteger(value)) throw new Error("integers only");
+  return JSON.stringify(value);
+}
+
+// What the signature covers: the whole document, "signature" included, without its "value".
+function signedBytes(document) {
+  const { value, ...claim } = document.signature;
+  return Buffer.from(canonical({ ...document, signature: claim }), "utf8");
+}
+
+function signSubmission(document, privateKey, keyId, department) {
+  const { signature, ...rest } = document;
+  const claimed = { ...rest, signature: { key_id: keyId, department } };
+  const value = sign(null, signedBytes(claimed), privateKey).toString("base64");
+  return { ...rest, signature: { key_id: keyId, department, value } };
+}
+
+const v = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const fail = (what) => {
+  console.log(`not ok: ${what}`);
+  process.exit(1);
+};
+const publicRaw = Buffer.from(v.public_key_base64, "base64");
+const privateKey = createPrivateKey({
+  key: {
+    kty: "OKP",
+    crv: "Ed25519",
+    d: Buffer.from(v.private_key_seed_hex, "hex").toString("base64url"),
+    x: publicRaw.toString("base64url"),
+  },
+  format: "jwk",
+});
+const publicKey = createPublicKey(v.public_key_pem);
+
+// 1. Signing the document gives the very bytes and signature of the vector.
+const signed = signSubmission(v.document, privateKey, v.key_id, v.department);
+if (signedBytes(signed).toString("utf8") !== v.signed_bytes) fail("canonical bytes differ");
+if (signed.signature.value !== v.signature) fail("signature differs");
+// 2. The document as sent (another layout) verifies: the decider's check, in JavaScript.
+const sent = JSON.parse(v.sent);
+const ok = verify(null, signedBytes(sent), publicKey, Buffer.from(sent.signature.value, "base64"));
+if (!ok) fail("the sent document does not verify");
+// 3. Any change breaks it.
+sent.payload.persons = 3;
+if (verify(null, signedBytes(sent), publicKey, Buffer.from(v.signature, "base64"))) {
+  fail("a changed document still verifies");
+}
+console.log("ok");
