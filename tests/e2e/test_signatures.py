@@ -12,8 +12,9 @@ from aiokafka import AIOKafkaProducer
 
 from events.model import Event, Outcome
 from projections.db import connect
+from services.adapters.kafka import client_options
 from services.integrity.signing import DepartmentSigners, Signer
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
 from tests.support import Service, all_outcomes
 
@@ -23,7 +24,9 @@ XF, ZX = "信访办", "综治中心"
 async def send_straight(settings: Settings, documents: list[dict[str, Any]]) -> list[Outcome]:
     """Publish to the submissions topic as any Kafka client can; each document's outcome."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:
