@@ -22,6 +22,7 @@ from services.infra import (
     components,
     stop_started,
 )
+from services.infra.broker_files import DATA, write_broker_files
 from services.integrity.keyring import ensure_dev_keys
 from services.integrity.signing import ensure_dev_signing_keys
 from services.settings import KafkaRole, Settings
@@ -165,3 +166,25 @@ def kafka_user(
     typer.echo(f"kafka user {name}: role {role.value} on {settings.topic_prefix}.*")
     if password_file is None:
         typer.echo(f"password (shown once, keep it in the publisher's secret store): {password}")
+
+
+@app.command("broker-files")
+def broker_files(
+    out: Annotated[Path, typer.Option(help="Where to write them (a volume of secrets)")],
+    node: Annotated[
+        list[str], typer.Option(help="A broker's host:port (repeat for each node of a cluster)")
+    ],
+    data: Annotated[str, typer.Option(help="The brokers' data directory")] = DATA,
+    broker_uid: Annotated[
+        int | None, typer.Option(help="Give the nodes' files to this user (apache/kafka: 1000)")
+    ] = None,
+) -> None:
+    """For brokers CaseTrail does not start (docker-compose.yml's apache/kafka nodes): each
+    node's server.properties and start script (SASL/SCRAM users formatted in once, ACLs
+    enforced), and a password file per CaseTrail user. See services/infra/broker_files.py."""
+    try:
+        for directory in write_broker_files(out, node, data, broker_uid):
+            typer.echo(f"kafka: wrote {directory}/server.properties and start.sh")
+    except (InfraError, OSError) as error:
+        raise fail(error) from error
+    typer.echo(f"users: a password file each in {out / 'users'}")

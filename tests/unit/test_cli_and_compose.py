@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from services.adapters.kafka import replication
 from services.cli.main import app
+from services.infra.broker_files import write_broker_files
+from services.settings import KafkaRole
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = typer.main.get_command(app)
@@ -93,9 +95,10 @@ def _compose() -> dict[str, Any]:
     return compose
 
 
-def test_the_cluster_profile_runs_three_kafka_nodes_replicated_three_times() -> None:
-    """``--profile cluster``: three KRaft nodes (broker and controller each) that replicate the
-    internal topics three times and need two replicas for a write, as the local cluster does."""
+def test_the_cluster_profile_runs_three_kafka_nodes_replicated_three_times(tmp_path: Path) -> None:
+    """``--profile cluster``: three KRaft nodes (broker and controller each), configured by
+    ``casetrail infra broker-files`` as the local cluster is: 3 voters, the internal topics
+    replicated three times, two replicas needed for a write, SASL/SCRAM and ACLs."""
     services = _compose()["services"]
     nodes = {
         name: service
@@ -104,23 +107,56 @@ def test_the_cluster_profile_runs_three_kafka_nodes_replicated_three_times() -> 
         and "cluster" in service.get("profiles", [])
     }
     assert sorted(nodes) == ["kafka-1", "kafka-2", "kafka-3"]
-    voters = {f"{i}@kafka-{i}:9093" for i in (1, 2, 3)}
-    ids = set()
+    job = services["kafka-secrets-cluster"]
+    hosts = [job["command"][i + 1] for i, arg in enumerate(job["command"]) if arg == "--node"]
+    assert hosts == [f"kafka-{i}:9092" for i in (1, 2, 3)]
     for name, node in nodes.items():
-        env = {key: str(value) for key, value in node["environment"].items()}
-        ids.add(env["KAFKA_NODE_ID"])
-        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters, name
-        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
-        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3", name
-        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3", name
-        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2", name
-        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3", name
-        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2", name
-        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false", name
-        assert env["CLUSTER_ID"] == str(nodes["kafka-1"]["environment"]["CLUSTER_ID"])
-        assert node["volumes"] == [f"{name}-data:/var/lib/kafka/data"]
-    assert ids == {"1", "2", "3"}
+        assert node["command"] == ["sh", "/kafka-node/start.sh"], name
+        i = name[-1]
+        assert node["volumes"] == [
+            f"{name}-data:/var/lib/kafka/data",
+            f"kafka-cluster-node-{i}:/kafka-node:ro",
+        ]
+        assert f"kafka-cluster-node-{i}:/kafka-secrets/node-{i}" in job["volumes"]
+    written = write_broker_files(tmp_path, hosts)
+    assert [d.name for d in written] == ["node-1", "node-2", "node-3"]
+    properties = dict(
+        line.split("=", 1)
+        for line in (tmp_path / "node-2" / "server.properties").read_text().splitlines()
+        if line
+    )
+    assert properties["controller.quorum.voters"] == ",".join(
+        f"{i}@kafka-{i}:9093" for i in (1, 2, 3)
+    )
+    assert properties["advertised.listeners"] == "BROKER://kafka-2:9092"
+    assert properties["listeners"] == "BROKER://:9092,CONTROLLER://:9093"
+    assert properties["transaction.state.log.min.isr"] == "2"
+    assert properties["min.insync.replicas"] == "2"
+    assert properties["allow.everyone.if.no.acl.found"] == "false"
+    script = (tmp_path / "node-2" / "start.sh").read_text()
+    assert "--standalone" not in script
+    assert script.count("--add-scram") == len(KafkaRole)
+    assert oct((tmp_path / "node-2" / "start.sh").stat().st_mode)[-3:] == "600"
+
+
+def test_each_service_signs_in_to_kafka_as_its_own_user_with_its_password_alone() -> None:
+    """A password per user, each in its own volume, mounted into the one service that signs
+    in as it; the brokers' admin into the init jobs only."""
+    services = _compose()["services"]
+    users = {
+        "decider": "decider",
+        "projector": "projector",
+        "gateway": "gateway",
+        "query": "query",
+        "init": "admin",
+        "init-cluster": "admin",
+    }
+    for name, user in users.items():
+        service = services[name]
+        assert service["environment"]["CASETRAIL_KAFKA_USER"] == user, name
+        assert service["environment"]["CASETRAIL_KAFKA_PASSWORD_FILE"] == "/kafka-user/password"
+        secrets = [v for v in service["volumes"] if v.startswith("kafka-user-")]
+        assert secrets == [f"kafka-user-{user}:/kafka-user:ro"], name
 
 
 def test_the_cluster_profile_creates_topics_with_three_replicas() -> None:
@@ -171,7 +207,7 @@ def test_only_the_decider_holds_the_private_checkpoint_key() -> None:
         assert mounts["ring"].startswith("ring:/ring"), name
         if not name.startswith("init"):
             assert mounts["ring"].endswith(":ro"), name
-    assert services["decider"]["volumes"] == ["keys:/keys:ro", "ring:/ring:ro"]
+    assert services["decider"]["volumes"][:2] == ["keys:/keys:ro", "ring:/ring:ro"]
     assert services["decider"]["environment"]["CASETRAIL_SIGNING_KEY_FILE"].startswith("/keys/")
     assert "8002/health" in " ".join(services["decider"]["healthcheck"]["test"])
 
