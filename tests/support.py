@@ -9,18 +9,20 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from events.model import Outcome
-from services.adapters.kafka import client_options, read_to_end
+from services.adapters.kafka import client_options, create_topics, delete_topics, read_to_end
 from services.infra.processes import start_service, stop
 from services.integrity.checkpoints import Checkpoint
 from services.integrity.keyring import load_ring
@@ -269,3 +271,17 @@ async def assert_exactly_once(
         "events": len(events),
         "checkpoints": report.checkpoints,
     }
+
+
+@asynccontextmanager
+async def own_topics(servers: Settings, name: str, **updates: Any) -> AsyncIterator[Settings]:
+    """``servers`` with topics (and their ACLs) of their own, named after ``name``, and the
+    other ``updates``; the topics are deleted afterwards."""
+    settings = servers.model_copy(
+        update={"topic_prefix": f"{servers.topic_prefix}-{name}-{uuid.uuid4().hex[:6]}", **updates}
+    )
+    await create_topics(settings, lambda _: None)
+    try:
+        yield settings
+    finally:
+        await delete_topics(settings)

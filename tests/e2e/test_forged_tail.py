@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from events.hashing import chain_hash
-from services.adapters.kafka import create_topics, delete_topics, partitioner
+from services.adapters.kafka import partitioner
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.integrity.shell import verify_system
@@ -30,6 +30,7 @@ from tests.support import (
     all_outcomes,
     casetrail,
     eventually,
+    own_topics,
     publish,
     submission_ids,
     whole_topic,
@@ -39,20 +40,15 @@ from tests.support import (
 @pytest.fixture
 async def own(servers: Settings) -> AsyncIterator[Settings]:
     """Topics of their own (two partitions), a decider health port, quick re-checks."""
-    settings = servers.model_copy(
-        update={
-            "topic_prefix": f"{servers.topic_prefix}-forged-{uuid.uuid4().hex[:6]}",
-            "partitions": 2,
-            "decider_health_port": free_port(),
-            "decider_refusal_retry_s": 2.0,
-            "decider_session_timeout_ms": 6000,
-        }
-    )
-    await create_topics(settings, lambda _: None)
-    try:
+    async with own_topics(
+        servers,
+        "forged",
+        partitions=2,
+        decider_health_port=free_port(),
+        decider_refusal_retry_s=2.0,
+        decider_session_timeout_ms=6000,
+    ) as settings:
         yield settings
-    finally:
-        await delete_topics(settings)
 
 
 def health(settings: Settings) -> tuple[int, dict[str, Any]] | None:

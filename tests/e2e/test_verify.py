@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from projections.db import connect
 from projections.read_models import audit_trail
-from services.adapters.kafka import client_options, create_topics, delete_topics
+from services.adapters.kafka import client_options
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
@@ -38,7 +38,7 @@ from services.integrity.verification import Verification
 from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
 from tests.signing import VERIFIER, signed_json
-from tests.support import Service, casetrail
+from tests.support import Service, casetrail, own_topics
 
 SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
 
@@ -289,17 +289,8 @@ async def test_an_extra_row_is_named(
 @pytest.fixture
 async def own_log(servers: Settings) -> AsyncIterator[Settings]:
     """Topics of their own (one partition), for a log that is tampered with for good."""
-    own = servers.model_copy(
-        update={
-            "topic_prefix": f"{servers.topic_prefix}-verify-{uuid.uuid4().hex[:6]}",
-            "partitions": 1,
-        }
-    )
-    await create_topics(own, lambda _: None)
-    try:
+    async with own_topics(servers, "verify", partitions=1) as own:
         yield own
-    finally:
-        await delete_topics(own)
 
 
 NOW = datetime(2020, 6, 2, tzinfo=UTC)

@@ -39,6 +39,9 @@ def own_kafka(
         }
     )
     link_jars(scratch / "kafka")
+    # The same keys (the departments' development keys live under the state directory); its
+    # own Kafka users and passwords, made when its broker is formatted.
+    (scratch / "keys").symlink_to((base.state_dir / "keys").resolve())
     server = local_kafka(settings)
     try:
         server.up(quiet)

@@ -58,8 +58,10 @@ def own_postgres(base: Settings) -> Iterator[OwnPostgres]:
             "gateway_signing_key_file": base.gateway_signing_key_path,
         }
     )
-    # Kafka as before: the same users and passwords (kept under the state directory).
+    # Kafka and the keys as before: the same users and passwords, the same key ring and the
+    # departments' development keys (all kept under the state directory).
     (scratch / "secrets").symlink_to(base.kafka_secrets_dir.resolve().parent)
+    (scratch / "keys").symlink_to((base.state_dir / "keys").resolve())
     server = OwnPostgres(settings)
     try:
         server.start()
