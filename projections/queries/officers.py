@@ -9,14 +9,18 @@ from projections.db import Connection, fetch_dicts
 async def activity(
     conn: Connection, officer_id: str, limit: int, departments: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Every action of one officer, oldest first; only those taken for one of ``departments``
-    (the acting officer's department at the time) unless that is None."""
+    """Every action of one officer, oldest first; unless ``departments`` is None, only those
+    taken for one of them (the acting officer's department at the time) on a case one of them
+    owns now: a case the reader may not open must not show here either."""
     return await fetch_dicts(
         conn,
-        "SELECT officer_id, occurred_at, recorded_at, event_id::text, case_id, case_type,"
-        " version, type, role, department, certificate FROM officer_activity"
-        " WHERE officer_id = $1 AND ($3::text[] IS NULL OR department = ANY($3::text[]))"
-        " ORDER BY occurred_at, event_id LIMIT $2",
+        "SELECT a.officer_id, a.occurred_at, a.recorded_at, a.event_id::text, a.case_id,"
+        " a.case_type, a.version, a.type, a.role, a.department, a.certificate"
+        " FROM officer_activity a"
+        " WHERE a.officer_id = $1 AND ($3::text[] IS NULL OR (a.department = ANY($3::text[])"
+        " AND EXISTS (SELECT 1 FROM case_summary c WHERE c.case_id = a.case_id"
+        " AND c.owner_department = ANY($3::text[]))))"
+        " ORDER BY a.occurred_at, a.event_id LIMIT $2",
         officer_id,
         limit,
         departments,

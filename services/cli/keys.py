@@ -17,6 +17,7 @@ from services.integrity.keyring import (
     load_ring,
     new_key,
 )
+from services.integrity.signing import department_key_path
 from services.settings import Settings
 
 app = typer.Typer(
@@ -36,7 +37,8 @@ Out = Annotated[
     Path | None,
     typer.Option(
         help="Where to write the private key (mode 600); default: CASETRAIL_SIGNING_KEY_FILE"
-        " for a checkpoint key, <state_dir>/keys/<purpose>[-<department>].pem otherwise",
+        " for a checkpoint key, CASETRAIL_GATEWAY_SIGNING_KEY_FILE for the gateway's,"
+        " <state_dir>/keys/departments/<department>-ed25519.pem for a department's",
         show_default=False,
     ),
 ]
@@ -44,10 +46,16 @@ Note = Annotated[str, typer.Option(help="What the key is for, kept in the ring")
 
 
 def _private_path(settings: Settings, purpose: KeyPurpose, department: str | None) -> Path:
+    """Where the one who signs with it looks for it (the settings' paths)."""
     if purpose is KeyPurpose.CHECKPOINT:
         return settings.signing_key_path
-    name = purpose.value if department is None else f"{purpose.value}-{department}"
-    return settings.state_dir / "keys" / f"{name}.pem"
+    if purpose is KeyPurpose.GATEWAY:
+        return settings.gateway_signing_key_path
+    assert department is not None
+    try:
+        return department_key_path(settings, department)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _checked(purpose: KeyPurpose, department: str | None) -> None:

@@ -141,6 +141,9 @@ class PartitionAudit:
         self.uncovered: list[Uncovered] = []
         self._latest_differs: Problem | None = None
         self._unreadable_after: Problem | None = None
+        self._altered: Problem | None = None
+        """The first event whose content does not match its own hash: a decider must not fold
+        it into a case, whatever the checkpoints say (``verify`` reports it on its own)."""
 
     def event(self, offset: int, raw: bytes) -> dict[str, Any] | None:
         """Chain the record at ``offset``; its fields, or None if it is no event."""
@@ -161,6 +164,15 @@ class PartitionAudit:
             ):
                 self._unreadable_after = problem
             return None
+        if self._altered is None and chain_hash(fields) != fields["hash"]:
+            self._altered = Problem(
+                ProblemKind.ALTERED_EVENT,
+                where,
+                f"{fields['case_id']} v{fields['version']}: content does not match its hash",
+                fields["case_id"],
+                self.partition,
+                offset,
+            )
         self.head = partition_chain(self.head, fields["hash"])
         self.count += 1
         self.last_offset = offset
@@ -209,6 +221,8 @@ class PartitionAudit:
         from an earlier checkpoint only is history, which ``casetrail verify`` keeps naming."""
         if self._latest_differs is not None:
             return self._latest_differs
+        if self._altered is not None:
+            return self._altered
         if self.truncated is not None:
             return self.truncated
         if self._unreadable_after is not None:

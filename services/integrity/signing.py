@@ -241,7 +241,8 @@ def officer_departments(settings: Settings) -> list[str]:
 def ensure_dev_signing_keys(settings: Settings, say: Say) -> None:
     """Development keys, where missing: the gateway's, and one per department of the officer
     directory, each private key in its PEM file (mode 600), each public key in the ring. A
-    private key whose public half is not in the ring (a ring made afresh) is put back in."""
+    private key whose public half is not in the ring is put in only when the ring has no key
+    for it at all (a ring made afresh); one removed or rotated out by an operator stays out."""
     _ensure(settings, settings.gateway_signing_key_path, KeyPurpose.GATEWAY, None, say)
     for department in officer_departments(settings):
         path = department_key_path(settings, department)
@@ -259,10 +260,16 @@ def _ensure(
         return
     ring = load_ring(ring_path) if ring_path.exists() else KeyRing()
     public = load_private_key(path).public_key()
-    if ring.get(key_id_of(public), purpose) is None:
-        entry = RingKey(key_id_of(public), purpose, public, datetime.now(UTC), None, department)
-        save_ring(ring_path, ring.with_key(entry))
-        say(f"signing: put the development {what} {entry.key_id} back in {ring_path}")
+    if ring.get(key_id_of(public), purpose) is not None:
+        return
+    if any(k.purpose is purpose and k.department == department for k in ring.keys):
+        # The ring knows other keys for this: an operator removed or rotated this one, and a
+        # development start must never trust it again behind their back.
+        say(f"signing: the development {what} in {path} is not in the ring; left out")
+        return
+    entry = RingKey(key_id_of(public), purpose, public, datetime.now(UTC), None, department)
+    save_ring(ring_path, ring.with_key(entry))
+    say(f"signing: put the development {what} {entry.key_id} in {ring_path} (a new ring)")
 
 
 class NoDepartmentKey(LookupError):

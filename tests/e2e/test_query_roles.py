@@ -108,6 +108,12 @@ async def test_the_unit_complained_about_never_sees_the_petitioner(
         "phone": "***",
         "address": None,
     }
+    # A supervisor of the department that handed it over can no longer open it, and its
+    # officers' activity no longer names it either.
+    former = await as_role(TokenRole.SUPERVISOR, ["信访办"])
+    assert (await former.get(f"/cases/{petition}")).status_code == 404
+    activity = (await former.get("/officers/DY-XF-01/activity")).json()
+    assert petition not in {a["case_id"] for a in activity}
 
 
 async def test_a_supervisor_reads_every_case_but_no_personal_data(

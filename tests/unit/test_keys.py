@@ -63,7 +63,7 @@ def test_create_department_and_gateway_keys(tmp_path: Path) -> None:
     assert department.key_id == key_id(load_private_key(out).public_key())
     assert ring.get(department.key_id, KeyPurpose.DEPARTMENT) == department
     assert ring.get(department.key_id, KeyPurpose.CHECKPOINT) is None
-    assert (tmp_path / "keys" / "gateway.pem").exists()
+    assert (tmp_path / "keys" / "gateway-ed25519.pem").exists()  # where the gateway reads it
     assert gateway.purpose is KeyPurpose.GATEWAY
 
     for wrong in (["--purpose", "department"], ["--purpose", "gateway", "--department", "x"]):

@@ -56,6 +56,17 @@ def test_a_log_that_differs_from_the_latest_checkpoint_is_refused() -> None:
     assert refusal(records, checkpoints) == ("log_differs_from_checkpoint", "p0@22")
 
 
+def test_an_event_altered_under_its_own_hash_is_refused_though_the_chain_matches() -> None:
+    """Someone who rewrote a payload and kept every hash field (so the chain and the
+    checkpoints still match) must not have the decider fold the new content into the case."""
+    records, checkpoints = logged()
+    partition, offset, raw = records[3]
+    fields = json.loads(raw)
+    fields["occurred_at"] = "2001-01-01T00:00:00Z"
+    records[3] = (partition, offset, json.dumps(fields).encode())
+    assert refusal(records, checkpoints) == ("altered_event", f"p0@{offset}")
+
+
 def test_a_truncated_log_is_refused() -> None:
     records, checkpoints = logged()
     assert refusal(records[:10], checkpoints) == ("truncated_after_checkpoint", "p0")
