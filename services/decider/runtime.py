@@ -51,6 +51,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -78,6 +79,7 @@ from services.decider import health
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
+from services.integrity.keyring import KeyRingError
 from services.integrity.log_check import PartitionAudit, untrusted
 from services.integrity.signing import verifier
 from services.settings import KafkaRole, Settings
@@ -167,8 +169,10 @@ class Decider(ConsumerRebalanceListener):
         self.officers = load_officers(settings.officers_file)
         self.signer = Signer(settings.signing_key_path, settings.key_ring_path)
         self.signer.check(datetime.now(UTC))  # SigningKeyNotTrusted: refuse to start
-        # Read once, like the officers: a key added to the ring counts after a restart.
+        # Read again whenever the ring file changes (before the next batch): a key revoked
+        # (its validity closed) or added counts at once, without a restart.
         self.signatures = verifier(settings)
+        self.ring_stamp = _file_stamp(settings.key_ring_path)
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -271,6 +275,7 @@ class Decider(ConsumerRebalanceListener):
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
                 began = time.perf_counter()
                 async with self.lock:
+                    self._reload_ring_if_changed()
                     await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
                 activity.add(batches, began - waited, time.perf_counter() - began)
                 failures = Backoff(first=1.0, cap=10.0)
@@ -280,6 +285,22 @@ class Decider(ConsumerRebalanceListener):
                 delay = failures.next_delay()
                 log.warning("Kafka: %s; going on in %.0f s", error, delay)
                 await _sleep(stop, delay)
+
+    def _reload_ring_if_changed(self) -> None:
+        """The submissions' verifier from the ring as it is now, if its file changed. A ring
+        that cannot be read is logged and the one read before kept: half a ring trusts less."""
+        stamp = _file_stamp(self.settings.key_ring_path)
+        if stamp == self.ring_stamp:
+            return
+        self.ring_stamp = stamp
+        try:
+            self.signatures = verifier(self.settings)
+        except KeyRingError as error:
+            log.error("the key ring changed and cannot be read, keeping the one before: %s", error)
+            return
+        for owned in [*self.owned.values(), *self.kept.values()]:
+            owned.state.signatures = self.signatures
+        log.info("the key ring changed: submissions are checked against it from now on")
 
     async def _goodbye(self) -> None:
         """Leave the group and close the producers, each for a while at most (Kafka may be
@@ -711,6 +732,15 @@ def _replayed(replay: Callable[[Event], None], event: Event, record: Record) -> 
             error,
         )
         return False
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """When a file last changed, and its size (None when it is missing)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 async def _each(tasks: Iterable[Awaitable[None]]) -> None:

@@ -5,6 +5,9 @@ it records the key that vouched in the event; the audit trail and the case histo
 import asyncio
 import json
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from events.model import Event, Outcome
 from projections.db import connect
 from services.adapters.kafka import client_options
+from services.integrity.keyring import KeyPurpose, load_private_key, load_ring, new_key, save_ring
 from services.integrity.signing import DepartmentSigners, Signer
 from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
@@ -136,3 +140,23 @@ async def test_a_gateway_step_records_the_gateways_key_and_the_tokens_department
     history = await query.get(f"/cases/{case_id}/history")
     assert history.status_code == 200, history.text
     assert [step["vouched_by"] for step in history.json()] == [vouched, vouched]
+
+
+async def test_a_key_added_or_revoked_in_the_ring_counts_without_a_restart(
+    services: dict[str, Service], settings: Settings, tmp_path: Path
+) -> None:
+    """The running decider reads the ring again when its file changes: a new key vouches at
+    once, and a key whose validity an operator closes is refused at once."""
+    added = new_key(settings.key_ring_path, tmp_path / "new.pem", KeyPurpose.DEPARTMENT, XF)
+    signer = Signer.of(load_private_key(tmp_path / "new.pem"))
+    (accepted,) = await send_straight(settings, [signer.sign(register_body(new_case_id()), XF)])
+    assert accepted.status == "accepted", accepted.message
+
+    ring = load_ring(settings.key_ring_path)
+    entry = ring.get(added.key_id, KeyPurpose.DEPARTMENT)
+    assert entry is not None
+    closed = replace(entry, valid_until=datetime.now(UTC))
+    save_ring(settings.key_ring_path, ring.with_key(closed))
+    (refused,) = await send_straight(settings, [signer.sign(register_body(new_case_id()), XF)])
+    assert refused.status == "rejected"
+    assert refused.code == "unknown_signer", refused.message
