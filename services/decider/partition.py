@@ -34,6 +34,21 @@ MESSAGE_CHARS = 2000
 """A rejection message is cut here: it may quote what the client sent, however long."""
 
 
+UNVOUCHED = frozenset(
+    {
+        RejectionCode.INVALID_PAYLOAD,
+        RejectionCode.MISSING_FIELD,
+        RejectionCode.UNSIGNED_SUBMISSION,
+        RejectionCode.UNKNOWN_SIGNER,
+        RejectionCode.BAD_SIGNATURE,
+        RejectionCode.SIGNER_DEPARTMENT_MISMATCH,
+    }
+)
+"""Refusals that come before anyone is known to have vouched for the record: answered, never
+remembered as the answer to its submission_id (a lifecycle's own invalid_payload, rare, is then
+decided again on a resend after a take-over: the same payload, the same answer)."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """What to write for one submission record: an outcome (None only for dead letters), the
@@ -85,7 +100,10 @@ class PartitionState:
         )
 
     def replay_outcome(self, outcome: Outcome) -> None:
-        """The outcome as it was published: it wins over one rebuilt from events."""
+        """The outcome as it was published: it wins over one rebuilt from events. A refusal of
+        a record nobody vouched for is not remembered (``_refused``)."""
+        if outcome.code in UNVOUCHED:
+            return
         self.outcomes[outcome.submission_id] = outcome
 
     def commit(self) -> None:
@@ -170,7 +188,13 @@ class PartitionState:
 
     def _refused(self, raw: bytes, rejection: Rejection, now: datetime) -> Decision:
         """Rejected when we can tell whose it is; otherwise a dead letter, with the reason. A
-        submission_id already answered keeps its answer, as any resend does."""
+        submission_id already answered keeps its answer, as any resend does.
+
+        The answer is not remembered: nobody vouched for this record, so its submission_id
+        must not be taken by it. Otherwise anyone who may publish could send garbage (or an
+        unsigned or wrongly signed copy) under an id a department will use, and the department's
+        real submission would then only get that rejection back. Take-over forgets such
+        answers too (``replay_outcome``)."""
         whose = attribution(raw)
         if whose is None:
             return Decision(outcome=None, dead_letter_reason=rejection.message[:MESSAGE_CHARS])
@@ -178,9 +202,7 @@ class PartitionState:
         earlier = self._answered(submission_id)
         if earlier is not None:
             return Decision(outcome=earlier)
-        outcome = _rejected(submission_id, case_id, rejection, self.case(case_id), now)
-        self.staged_outcomes[submission_id] = outcome
-        return Decision(outcome)
+        return Decision(_rejected(submission_id, case_id, rejection, self.case(case_id), now))
 
     def _answered(self, submission_id: uuid.UUID) -> Outcome | None:
         return self.staged_outcomes.get(submission_id) or self.outcomes.get(submission_id)

@@ -263,16 +263,28 @@ def test_a_resend_however_signed_gets_the_first_answer_and_changes_nothing() -> 
         assert (again.outcome, again.events) == (first.outcome, ())
 
 
-def test_a_submission_refused_for_its_signature_keeps_that_answer() -> None:
-    """Like any rejection: fixing the signature means a new submission_id."""
+def test_a_record_nobody_vouched_for_never_takes_its_submission_id() -> None:
+    """Anyone who may publish could send an unsigned or wrongly signed copy under an id a
+    department will use: it is answered, not remembered, so the department's own signed
+    submission with that id is still decided, live and after a take-over."""
     state = PartitionState(OFFICERS, VERIFIER)
     document = register()
     refused = state.decide_record(json.dumps(document).encode(), NOW)
-    state.commit()
-    again = state.decide_record(json.dumps(signed(document)).encode(), NOW)
     assert refused.outcome is not None
     assert refused.outcome.code is RejectionCode.UNSIGNED_SUBMISSION
-    assert (again.outcome, again.events) == (refused.outcome, ())
+    state.commit()
+    assert state.outcomes == {}
+    accepted = state.decide_record(json.dumps(signed(document)).encode(), NOW)
+    assert accepted.outcome is not None
+    assert accepted.outcome.status == "accepted"
+    assert accepted.events
+
+    taken_over = PartitionState(OFFICERS, VERIFIER)
+    taken_over.replay_outcome(refused.outcome)
+    assert taken_over.outcomes == {}
+    again = taken_over.decide_record(json.dumps(signed(document)).encode(), NOW)
+    assert again.outcome is not None
+    assert again.outcome.status == "accepted"
 
 
 def test_signatures_not_required_lets_unsigned_pass_and_still_checks_signed_ones() -> None:
