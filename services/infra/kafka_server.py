@@ -18,9 +18,10 @@ lists one address per broker, otherwise on consecutive ports from its first addr
 
 Security: clients and brokers sign in with SASL/SCRAM-SHA-512 on the broker listener (over TLS
 with ``CASETRAIL_KAFKA_TLS``), the standard authorizer denies whatever no ACL allows, and
-``admin`` is the only super user. The SCRAM users (one per ``KafkaRole``) are written into the
-metadata when the storage is formatted (``--add-scram``: the brokers need ``admin`` before any
-controller can be asked). The controller listener takes ``admin`` only, with SASL/PLAIN from the
+``admin`` is the only super user. ``admin`` is written into the metadata when the storage is
+formatted (``--add-scram``: the brokers need it before any controller can be asked); the other
+users (one per ``KafkaRole``) are made through the API once the broker answers (``make_users``),
+so that their passwords never appear on a command line. The controller listener takes ``admin`` only, with SASL/PLAIN from the
 properties file (KRaft controllers cannot check SCRAM before they have read the metadata).
 Passwords and certificates: ``services.infra.kafka_secrets``.
 """
@@ -36,7 +37,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.kafka import SASL_MECHANISM, kafka_ready
+from services.adapters.kafka import SASL_MECHANISM, admin, kafka_ready
+from services.adapters.kafka_acls import set_password
 from services.infra.kafka_secrets import ensure_certificates, ensure_passwords
 from services.infra.servers import (
     InfraError,
@@ -234,6 +236,7 @@ class LocalKafka(LocalServer):
         process = self.start(self.classpath(say), None, say)
         say(f"kafka: started pid {process.pid}, waiting for it to answer")
         wait_until(lambda: self.ready(process), 120, "kafka")
+        make_users([self], self.admin_settings(self.node.address), say)
         say(f"kafka: ready on {self.host}:{self.port}")
 
     def start(self, classpath: str, cluster_id: str | None, say: Say) -> subprocess.Popen[bytes]:
@@ -252,8 +255,8 @@ class LocalKafka(LocalServer):
         self.properties.touch(mode=0o600)
         self.properties.chmod(0o600)
         self.properties.write_text(properties)
-        users = self.dir / "users.formatted"
-        if (data / "meta.properties").exists() and not users.exists():
+        formatted, pending = self.dir / "users.formatted", self.dir / "users.pending"
+        if (data / "meta.properties").exists() and not (formatted.exists() or pending.exists()):
             raise InfraError(
                 f"{data} was formatted before Kafka had users (SASL/SCRAM); it holds development"
                 f" data only: remove {self.dir} and run 'casetrail infra up' again"
@@ -278,18 +281,14 @@ class LocalKafka(LocalServer):
                     "-c",
                     str(self.properties),
                     *quorum,
-                    *(
-                        arg
-                        for user, password in passwords.items()
-                        for arg in (
-                            "--add-scram",
-                            f"{SASL_MECHANISM}=[name={user},password={password}]",
-                        )
-                    ),
+                    # The brokers' own user only: arguments are visible to every local user
+                    # while the tool runs; the others are made through the API once it answers.
+                    "--add-scram",
+                    f"{SASL_MECHANISM}=[name=admin,password={passwords[KafkaRole.ADMIN]}]",
                 ],
                 "formatting Kafka storage",
             )
-            users.write_text("SCRAM users: " + ", ".join(passwords) + "\n")
+            pending.write_text("SCRAM users to make once the broker answers\n")
         log = open(self.dir / "kafka.out", "ab")  # noqa: SIM115 - the broker keeps it open
         process = subprocess.Popen(
             [
@@ -354,6 +353,28 @@ class LocalKafka(LocalServer):
                 "fetching Kafka with Maven",
             )
         return str(libs / "*")
+
+
+def make_users(nodes: list[LocalKafka], admin_settings: Settings, say: Say) -> None:
+    """Make CaseTrail's users (all but admin, made at format time) on brokers formatted by this
+    or an interrupted earlier start, through the API (AlterUserScramCredentials)."""
+    pending = [
+        node.dir / "users.pending" for node in nodes if (node.dir / "users.pending").exists()
+    ]
+    if not pending:
+        return
+    passwords = ensure_passwords(admin_settings)
+    users = {user: password for user, password in passwords.items() if user != KafkaRole.ADMIN}
+
+    async def make() -> None:
+        async with admin(admin_settings) as client:
+            for user, password in users.items():
+                await set_password(client, user, password)
+
+    asyncio.run(make())
+    for marker in pending:
+        marker.replace(marker.with_name("users.formatted"))
+    say("kafka: users " + ", ".join(users) + " made (SASL/SCRAM-SHA-512)")
 
 
 class LocalKafkaCluster(LocalServer):
@@ -427,6 +448,7 @@ class LocalKafkaCluster(LocalServer):
                 processes.append((node, node.start(classpath, cluster_id, say)))
                 say(f"{node.name}: started pid {processes[-1][1].pid} on {node.node.address}")
             wait_until(ready, 180, f"kafka cluster {self.bootstrap}")
+            make_users(self.nodes, self.nodes[0].admin_settings(self.bootstrap), say)
         except BaseException:
             self._stop([node for node, _ in processes], say)  # only what this call started
             raise
