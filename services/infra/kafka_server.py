@@ -21,8 +21,9 @@ with ``CASETRAIL_KAFKA_TLS``), the standard authorizer denies whatever no ACL al
 ``admin`` is the only super user. ``admin`` is written into the metadata when the storage is
 formatted (``--add-scram``: the brokers need it before any controller can be asked); the other
 users (one per ``KafkaRole``) are made through the API once the broker answers (``make_users``),
-so that their passwords never appear on a command line. The controller listener takes ``admin`` only, with SASL/PLAIN from the
-properties file (KRaft controllers cannot check SCRAM before they have read the metadata).
+so that their passwords never appear on a command line. The controller listener takes
+``admin`` only, with SASL/PLAIN from the properties file (KRaft controllers cannot check SCRAM
+before they have read the metadata).
 Passwords and certificates: ``services.infra.kafka_secrets``.
 """
 

@@ -215,14 +215,18 @@ class PartitionAudit:
             partition=self.partition,
         )
 
+    def damage(self) -> Problem | None:
+        """What no operator may adopt: the log differs from the latest trusted checkpoint (an
+        event put in or taken out before it), or an event's content does not match its hash."""
+        return self._latest_differs or self._altered
+
     def refusal(self) -> Problem | None:
         """Why a decider must not serve this partition (call after the last event), or None:
         the log must end as the latest checkpoint says, with nothing after it. What differs
         from an earlier checkpoint only is history, which ``casetrail verify`` keeps naming."""
-        if self._latest_differs is not None:
-            return self._latest_differs
-        if self._altered is not None:
-            return self._altered
+        damage = self.damage()
+        if damage is not None:
+            return damage
         if self.truncated is not None:
             return self.truncated
         if self._unreadable_after is not None:
@@ -441,6 +445,9 @@ def adoption(
         why.append(f"a signed checkpoint covers p{partition} through offset {through} already")
     if audit.truncated is not None:
         why.append(str(audit.truncated))
+    damage = audit.damage()
+    if damage is not None:
+        why.append(str(damage))
     # The grace does not matter: whether events are covered is what this is about.
     report = verify_log(records, signed, ring, now, timedelta(0))
     why += [

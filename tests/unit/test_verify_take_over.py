@@ -146,3 +146,14 @@ def test_an_operators_reason_is_signed() -> None:
     assert audit(records, [changed]).refusal() is None  # the audit trusts what it is given…
     assert untrusted(changed, RING) is not None  # …and the ring does not trust this one
     assert untrusted(adopted, RING) is None
+
+
+def test_nothing_is_adopted_over_a_log_that_differs_from_its_latest_checkpoint() -> None:
+    """An event slipped in before the latest checkpoint (the log no longer is what was signed)
+    must not be covered by an operator's adoption of a later tail."""
+    records, checkpoints = logged()
+    records = forged_tail(records, NOW)
+    partition, offset, raw = records[5]
+    records[5] = (partition, offset, json.dumps({**json.loads(raw), "hash": "0" * 64}).encode())
+    _, reasons = adoption(0, partition_events(records), checkpoints, RING, 24, LATER)
+    assert any("log_differs_from_checkpoint" in reason for reason in reasons), reasons
