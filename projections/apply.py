@@ -129,24 +129,42 @@ async def record_retrying(
     since: datetime,
     attempts: int,
     error: str,
+    failed_at: int | None = None,
 ) -> None:
     """A partition whose writes keep failing for a passing reason (``projections.transient``):
     since when, how many attempts, the last error. The next write that goes through deletes the
-    row (``write_live``)."""
-    await conn.execute(
-        "INSERT INTO projection_retrying"
-        " (projection, build, topic, partition, since, attempts, last_error)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (projection, build, topic, partition)"
-        " DO UPDATE SET since = EXCLUDED.since, attempts = EXCLUDED.attempts,"
-        " last_error = EXCLUDED.last_error, last_attempt = now()",
-        projection,
-        build,
-        topic,
-        partition,
-        since,
-        attempts,
-        error,
-    )
+    row (``write_live``).
+
+    With ``failed_at`` (the offset the failed write started at), nothing is recorded once the
+    partition's checkpoint is past it: a report that reached the server late (a slow or cut
+    connection) must not outlive the write that succeeded meanwhile. Both lock the checkpoint
+    row, so one of them always sees the other."""
+    async with conn.transaction():
+        if failed_at is not None:
+            await builds.use_build(conn, projection, build)
+            stored = await conn.fetchval(
+                "SELECT next_offset FROM projection_checkpoint WHERE topic = $1"
+                " AND partition = $2 FOR UPDATE",
+                topic,
+                partition,
+            )
+            if stored is not None and stored > failed_at:
+                return
+        await conn.execute(
+            "INSERT INTO projection_retrying"
+            " (projection, build, topic, partition, since, attempts, last_error)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (projection, build, topic, partition)"
+            " DO UPDATE SET since = EXCLUDED.since, attempts = EXCLUDED.attempts,"
+            " last_error = EXCLUDED.last_error, last_attempt = now()",
+            projection,
+            build,
+            topic,
+            partition,
+            since,
+            attempts,
+            error,
+        )
 
 
 async def record_error(

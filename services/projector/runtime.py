@@ -251,6 +251,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
                     retry.since,
                     retry.backoff.attempts,
                     retry.error,
+                    self.positions.get(tp),
                 )
         except Exception as unrecorded:
             # PostgreSQL is down altogether: the warning above is all there can be for now.
