@@ -6,6 +6,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from projections import builds
+from projections import apply, builds
 from projections.catalog import PROJECTIONS, ensure_schema
 from projections.db import connect, create_pool
 from services.adapters.kafka import client_options, create_topics, delete_topics
@@ -422,3 +423,30 @@ async def test_a_partition_retrying_shows_in_the_health_and_in_lag_then_goes_on(
     assert len(live["audit_trail"]) == len(messages)
     for service in (query, projector, decider):
         await asyncio.to_thread(service.stop)
+
+
+async def test_a_retry_report_that_arrives_late_never_outlives_the_write_that_went_through(
+    isolated: Settings,
+) -> None:
+    """The report of a failed write, reaching PostgreSQL after the retried write went through
+    (and cleared the partition's health), is not recorded: the partition is healthy."""
+    projection = PROJECTIONS["audit_trail"]
+    pool = await create_pool(isolated.postgres_dsn)
+    try:
+        build = await builds.ensure_live(pool, projection)
+        async with pool.acquire() as conn:
+            topic = isolated.events_topic
+            await apply.stored_offsets(conn, projection.name, build, topic, [0])
+            schema = builds.schema_of(projection.name, build)
+            await conn.execute(
+                f'UPDATE "{schema}".projection_checkpoint SET next_offset = 10'
+                " WHERE topic = $1 AND partition = 0",
+                topic,
+            )
+            since = datetime.now(UTC)
+            await apply.record_retrying(conn, projection.name, build, topic, 0, since, 1, "x", 4)
+            assert await conn.fetchval("SELECT count(*) FROM projection_retrying") == 0
+            await apply.record_retrying(conn, projection.name, build, topic, 0, since, 1, "x", 10)
+            assert await conn.fetchval("SELECT count(*) FROM projection_retrying") == 1
+    finally:
+        await pool.close()
