@@ -233,6 +233,7 @@ class LocalKafka(LocalServer):
     def up(self, say: Say) -> None:
         if answers(self.host, self.port):
             say(f"kafka: already answering on {self.host}:{self.port}")
+            signs_in(self.admin_settings(self.node.address))
             return
         process = self.start(self.classpath(say), None, say)
         say(f"kafka: started pid {process.pid}, waiting for it to answer")
@@ -356,6 +357,21 @@ class LocalKafka(LocalServer):
         return str(libs / "*")
 
 
+def signs_in(admin_settings: Settings, seconds: float = 30) -> None:
+    """A broker found answering must take our admin's password, or every client would fail to
+    sign in later, far from the cause: say so now (InfraError)."""
+    try:
+        # It may be starting (someone else's 'infra up'): a while to answer sign-ins.
+        wait_until(lambda: asyncio.run(kafka_ready(admin_settings)), seconds, "kafka sign-in")
+    except InfraError:
+        raise InfraError(
+            f"Kafka at {admin_settings.kafka_bootstrap} answers but does not let the admin user"
+            f" of {admin_settings.kafka_secrets_dir} sign in: it is another broker (or one from"
+            " before Kafka had users). Stop it, or point CASETRAIL_KAFKA_BOOTSTRAP and"
+            " CASETRAIL_STATE_DIR at the broker and secrets that belong together"
+        ) from None
+
+
 def make_users(nodes: list[LocalKafka], admin_settings: Settings, say: Say) -> None:
     """Make CaseTrail's users (all but admin, made at format time) on brokers formatted by this
     or an interrupted earlier start, through the API (AlterUserScramCredentials)."""
@@ -418,6 +434,7 @@ class LocalKafkaCluster(LocalServer):
         answering = [answers(n.host, n.port) for n in self.nodes]
         if all(answering):
             say(f"kafka: {len(self.nodes)} brokers already answering on {self.bootstrap}")
+            signs_in(self.nodes[0].admin_settings(self.bootstrap))
             return
         for node, up in zip(self.nodes, answering, strict=True):
             if up and node.status().pid is None:

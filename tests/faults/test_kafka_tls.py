@@ -4,12 +4,16 @@ its own."""
 
 import asyncio
 import ssl
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from services.adapters.kafka import client_options, read_to_end
+from services.infra.kafka_secrets import ensure_passwords
+from services.infra.kafka_server import signs_in
+from services.infra.servers import InfraError
 from services.settings import KafkaRole, Settings
 from tests.faults.own_kafka import own_kafka
 
@@ -50,3 +54,16 @@ async def _refused(consumer: AIOKafkaConsumer) -> None:
         async with asyncio.timeout(30):
             await consumer.start()
     await consumer.stop()
+
+
+def test_a_broker_that_does_not_take_our_admin_password_is_named(
+    servers: Settings, tmp_path: Path
+) -> None:
+    """'infra up' finding another broker (or one of another state directory) answering says so
+    at once, rather than leaving every client to fail to sign in later."""
+    with own_kafka(servers) as (settings, _):
+        signs_in(settings.as_kafka_user(KafkaRole.ADMIN), seconds=10)  # its own: fine
+        stranger = settings.model_copy(update={"state_dir": tmp_path, "kafka_user": "admin"})
+        ensure_passwords(stranger)  # other passwords
+        with pytest.raises(InfraError, match="does not let the admin user"):
+            signs_in(stranger, seconds=2)
