@@ -51,7 +51,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -79,9 +78,8 @@ from services.decider import health
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
-from services.integrity.keyring import KeyRingError
 from services.integrity.log_check import PartitionAudit, untrusted
-from services.integrity.signing import verifier
+from services.integrity.signing import SubmissionVerifier
 from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -169,10 +167,10 @@ class Decider(ConsumerRebalanceListener):
         self.officers = load_officers(settings.officers_file)
         self.signer = Signer(settings.signing_key_path, settings.key_ring_path)
         self.signer.check(datetime.now(UTC))  # SigningKeyNotTrusted: refuse to start
-        # Read again whenever the ring file changes (before the next batch): a key revoked
-        # (its validity closed) or added counts at once, without a restart.
-        self.signatures = verifier(settings)
-        self.ring_stamp = _file_stamp(settings.key_ring_path)
+        # The signer reads the ring again whenever its file changes; the submissions' check
+        # follows it before each batch, so a key revoked (its validity closed) or added counts
+        # at once, without a restart.
+        self.signatures = SubmissionVerifier(self.signer.ring, settings.require_signatures)
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -275,7 +273,7 @@ class Decider(ConsumerRebalanceListener):
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
                 began = time.perf_counter()
                 async with self.lock:
-                    self._reload_ring_if_changed()
+                    self._follow_the_ring()
                     await _each(self._decide_batch(tp, rs) for tp, rs in batches.items())
                 activity.add(batches, began - waited, time.perf_counter() - began)
                 failures = Backoff(first=1.0, cap=10.0)
@@ -286,18 +284,13 @@ class Decider(ConsumerRebalanceListener):
                 log.warning("Kafka: %s; going on in %.0f s", error, delay)
                 await _sleep(stop, delay)
 
-    def _reload_ring_if_changed(self) -> None:
-        """The submissions' verifier from the ring as it is now, if its file changed. A ring
-        that cannot be read is logged and the one read before kept: half a ring trusts less."""
-        stamp = _file_stamp(self.settings.key_ring_path)
-        if stamp == self.ring_stamp:
+    def _follow_the_ring(self) -> None:
+        """Check submissions against the ring the signer holds now (read again when its file
+        changed; a ring that cannot be read leaves the one before, and stops the signing)."""
+        ring = self.signer.ring
+        if ring is self.signatures.ring:
             return
-        self.ring_stamp = stamp
-        try:
-            self.signatures = verifier(self.settings)
-        except KeyRingError as error:
-            log.error("the key ring changed and cannot be read, keeping the one before: %s", error)
-            return
+        self.signatures = SubmissionVerifier(ring, self.settings.require_signatures)
         for owned in [*self.owned.values(), *self.kept.values()]:
             owned.state.signatures = self.signatures
         log.info("the key ring changed: submissions are checked against it from now on")
@@ -732,15 +725,6 @@ def _replayed(replay: Callable[[Event], None], event: Event, record: Record) -> 
             error,
         )
         return False
-
-
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    """When a file last changed, and its size (None when it is missing)."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_mtime_ns, status.st_size
 
 
 async def _each(tasks: Iterable[Awaitable[None]]) -> None:

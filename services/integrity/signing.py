@@ -209,15 +209,6 @@ def _department_refused(key: RingKey, vouched: str, submission: SubmissionBase) 
     return None
 
 
-def verifier(settings: Settings) -> SubmissionVerifier:
-    """The decider's verifier: the ring at ``settings.key_ring_path`` (KeyRingError when it is
-    missing or bad). With signatures not required, a missing ring is an empty one."""
-    path = settings.key_ring_path
-    if not settings.require_signatures and not path.exists():
-        return SubmissionVerifier(KeyRing(), required=False)
-    return SubmissionVerifier(load_ring(path), required=settings.require_signatures)
-
-
 # --- development keys ----------------------------------------------------------------------------
 
 
