@@ -64,7 +64,6 @@ class Pattern(IntEnum):
 class Operation(IntEnum):
     READ = 3
     WRITE = 4
-    DESCRIBE = 8
     DESCRIBE_CONFIGS = 10
 
 
