@@ -85,6 +85,7 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "extendable_by": rule.extendable_by,
         "warn_within_working_days": rule.warn_within,
         "source": rule.source,
+        "pauses": [{"on": pause.on, "until": pause.until} for pause in rule.pauses],
     }
 
 
@@ -93,7 +94,9 @@ def describe(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES)
         "case_type": lifecycle.case_type.value,
         "title": lifecycle.title,
         "statuses": list(lifecycle.statuses),
+        "status_titles": dict(lifecycle.status_titles),
         "terminal": sorted(lifecycle.terminal),
+        "refused": sorted(lifecycle.refused),
         "steps": [
             {
                 "submission": step.submission,

@@ -34,6 +34,18 @@ class Light(StrEnum):
     RED = "red"
 
 
+class Pause(Frozen):
+    """A stretch of time a clock does not count: from event type ``on`` until event type
+    ``until`` (the case's suspension pauses every clock as well)."""
+
+    on: str = Field(min_length=1, examples=["disclosure.correction_requested"])
+    until: str = Field(min_length=1, examples=["disclosure.correction_received"])
+
+
+SUSPENSION = "case.suspended"
+"""The pause every clock takes while the case is suspended (中止)."""
+
+
 class ClockRule(Frozen):
     """A configurable time limit: which event starts it, which stop it, how long it runs."""
 
@@ -48,6 +60,11 @@ class ClockRule(Frozen):
     )
     restarts_on: frozenset[str] = Field(
         default=frozenset(), description="Event types that start it afresh (e.g. reopening)."
+    )
+    pauses: tuple[Pause, ...] = Field(
+        default=(),
+        description="Stretches the law leaves out of the period (a correction asked of the"
+        " applicant, a hearing, testing): the clock stands still from `on` until `until`.",
     )
     extendable_by: int = Field(default=0, ge=0, description="Total extension allowed, in `unit`.")
     warn_within: int = Field(
@@ -156,7 +173,11 @@ class Clock(Frozen):
     extended_by: int = Field(default=0, ge=0, description="Extension granted so far, in `unit`.")
     paused_units: int = Field(default=0, ge=0, description="Units spent suspended, in `unit`.")
     paused_since: UtcDatetime | None = Field(
-        default=None, description="Set while the case is suspended."
+        default=None, description="Set while the clock stands still (suspension or a pause)."
+    )
+    paused_by: frozenset[str] = Field(
+        default=frozenset(),
+        description="What holds it still: the events that began each pause still running.",
     )
 
     @model_validator(mode="after")
@@ -204,22 +225,30 @@ class Clock(Frozen):
             day -= timedelta(days=1)
         return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
 
-    def paused(self, at: datetime) -> "Clock":
-        """Suspend the clock at `at`; a clock already suspended keeps its original start."""
+    def paused(self, at: datetime, by: str = SUSPENSION) -> "Clock":
+        """Stop the clock at `at` for `by`; a clock already standing still keeps its original
+        start and waits for every pause to end."""
         if self.paused_since is not None:
-            return self
-        return self._with(paused_since=at)
+            return self._with(paused_by=self.paused_by | {by})
+        return self._with(paused_since=at, paused_by=frozenset({by}))
 
-    def resumed(self, at: datetime) -> "Clock":
-        """Resume at `at`, adding the days suspended (in `unit`) to the period."""
+    def resumed(self, at: datetime, by: str = SUSPENSION) -> "Clock":
+        """End the pause `by` at `at`; once no pause holds the clock, the days it stood still
+        (in `unit`) are added to the period."""
         if self.paused_since is None:
             return self
+        # A clock paused before pauses were named has paused_by empty: any resumption ends it.
+        holding = self.paused_by - {by}
+        if holding:
+            return self._with(paused_by=holding)
         since, until = local_day(self.paused_since), local_day(at)
         if self.unit is DayCount.WORKING:
             spent = working_days_between(since, until)
         else:
             spent = calendar_days_between(since, until)
-        return self._with(paused_units=self.paused_units + spent, paused_since=None)
+        return self._with(
+            paused_units=self.paused_units + spent, paused_since=None, paused_by=frozenset()
+        )
 
     def extended(self, days: int) -> "Clock":
         """Grant an extension of `days` (in `unit`) within what the rule allows."""

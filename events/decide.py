@@ -21,11 +21,11 @@ rejection names the first thing wrong:
 
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from events.calendar import local_day
-from events.deadlines import DEFAULT_RULES, ClockRule, start_clock
+from events.deadlines import DEFAULT_RULES, SUSPENSION, Clock, ClockRule, start_clock
 from events.errors import Rejection, RejectionCode, reject
 from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
@@ -284,18 +284,34 @@ def _clocks_after(
     lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: tuple[ClockRule, ...]
 ) -> tuple[Any, ...]:
     at = event.occurred_at
+    by_name = {rule.name: rule for rule in rules}
     clocks = [clock for clock in state.clocks if event.type not in _stops(clock.rule, rules)]
-    if event.type == "case.suspended":
+    if event.type == SUSPENSION:
         clocks = [clock.paused(at) for clock in clocks]
     elif event.type == "case.resumed":
         clocks = [clock.resumed(at) for clock in clocks]
-    elif event.type == "case.deadline_extended":
+    clocks = [
+        _paused_or_resumed(clock, by_name.get(clock.rule), event.type, at) for clock in clocks
+    ]
+    if event.type == "case.deadline_extended":
         clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
     for rule in rules:
         starts = rule.starts_on == event.type or event.type in rule.restarts_on
         if rule.case_type == lifecycle.case_type and starts:
             clocks = [c for c in clocks if c.rule != rule.name] + [start_clock(rule, at)]
     return tuple(clocks)
+
+
+def _paused_or_resumed(
+    clock: Clock, rule: ClockRule | None, event_type: str, at: datetime
+) -> Clock:
+    """The clock after ``event_type`` began or ended one of its rule's pauses."""
+    for pause in rule.pauses if rule is not None else ():
+        if event_type == pause.on:
+            clock = clock.paused(at, pause.on)
+        elif event_type == pause.until:
+            clock = clock.resumed(at, pause.on)
+    return clock
 
 
 def _stops(rule_name: str, rules: tuple[ClockRule, ...]) -> frozenset[str]:

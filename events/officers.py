@@ -27,6 +27,15 @@ class Role(StrEnum):
     """The system clock: the only actor that records deadline warnings and breaches."""
 
 
+ROLE_TITLES: dict[Role, str] = {
+    Role.OFFICER: "部门工作人员 / Department officer",
+    Role.ENFORCEMENT_OFFICER: "持证执法人员 / Certified enforcement officer",
+    Role.LEGAL_REVIEWER: "法制审核人员 / Legal reviewer",
+    Role.MEDIATOR: "人民调解员 / Mediator",
+    Role.SUPERVISOR: "督查 / Supervisor",
+    Role.SYSTEM: "系统时钟 / System clock",
+}
+
 SYSTEM_CLOCK_ID = "system-clock"
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from events.model import Frozen, PersonalData
+from events.titles import titled
 
 Sha256 = str
 
@@ -95,6 +96,18 @@ class ComplaintChannel(StrEnum):
     VISIT = "visit"
 
 
+titled(
+    ComplaintChannel,
+    {
+        ComplaintChannel.PHONE: "电话 / Phone",
+        ComplaintChannel.HOTLINE_12345: "12345热线 / 12345 hotline",
+        ComplaintChannel.ONLINE: "网上 / Online",
+        ComplaintChannel.LETTER: "来信 / Letter",
+        ComplaintChannel.VISIT: "来访 / Visit",
+    },
+)
+
+
 class ComplaintRegistered(Frozen):
     channel: ComplaintChannel = about("渠道 / Channel", "hotline_12345")
     subject: Text = about("投诉内容 / What is complained about", "餐馆油烟扰民")
@@ -133,6 +146,17 @@ class PetitionChannel(StrEnum):
     PHONE = "phone"
 
 
+titled(
+    PetitionChannel,
+    {
+        PetitionChannel.LETTER: "来信 / Letter",
+        PetitionChannel.VISIT: "来访 / Visit",
+        PetitionChannel.ONLINE: "网上信访 / Online",
+        PetitionChannel.PHONE: "电话 / Phone",
+    },
+)
+
+
 class PetitionRegistered(Frozen):
     channel: PetitionChannel = about("信访渠道 / Channel", "visit")
     persons: int = about("人次 / Number of persons", 3, ge=1, le=10_000)
@@ -154,6 +178,12 @@ class Opinion(Frozen):
 class ReviewOutcome(StrEnum):
     UPHELD = "upheld"
     REVISED = "revised"
+
+
+titled(
+    ReviewOutcome,
+    {ReviewOutcome.UPHELD: "维持 / Upheld", ReviewOutcome.REVISED: "撤销或变更 / Revised"},
+)
 
 
 class ReviewDecision(Frozen):
@@ -264,6 +294,19 @@ class PenaltyKind(StrEnum):
     SUSPENSION = "suspension"
     REVOCATION = "revocation"
     OTHER = "other"
+
+
+titled(
+    PenaltyKind,
+    {
+        PenaltyKind.WARNING: "警告 / Warning",
+        PenaltyKind.FINE: "罚款 / Fine",
+        PenaltyKind.CONFISCATION: "没收违法所得、非法财物 / Confiscation",
+        PenaltyKind.SUSPENSION: "暂扣许可证件、责令停产停业 / Suspension",
+        PenaltyKind.REVOCATION: "吊销许可证件 / Revocation",
+        PenaltyKind.OTHER: "其他 / Other",
+    },
+)
 
 
 class Penalty(Frozen):

@@ -11,15 +11,15 @@ from events.lifecycles.table import Step
 from events.model import CaseType
 from events.officers import Role
 
-_COMPLAINT_STATUSES = (
-    "registered",
-    "accepted",
-    "not_accepted",
-    "assigned",
-    "investigated",
-    "replied",
-    CLOSED,
-)
+_COMPLAINT_STATUSES = {
+    "registered": "已登记 / Registered",
+    "accepted": "已受理 / Accepted",
+    "not_accepted": "不予受理 / Not accepted",
+    "assigned": "已分派 / Assigned",
+    "investigated": "已核查 / Investigated",
+    "replied": "已答复 / Replied",
+    CLOSED: "已办结 / Closed",
+}
 
 COMPLAINT = lifecycle(
     CaseType.COMPLAINT,
@@ -82,4 +82,5 @@ COMPLAINT = lifecycle(
         ),
     ),
     reopen_to="accepted",
+    refused=frozenset({"not_accepted"}),
 )

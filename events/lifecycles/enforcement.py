@@ -55,25 +55,24 @@ def _check_execution(
     return None
 
 
-_ENFORCEMENT_STATUSES = (
-    "source_registered",
-    "filing_declined",
-    "filed",
-    "investigating",
-    "reviewed",
-    "legally_reviewed",
-    "notified",
-    "hearing_requested",
-    "hearing_held",
-    "decided",
-    "served",
-    "executed",
-    "transferred_out",
-    CLOSED,
-)
-_BEFORE_DECISION = frozenset(_ENFORCEMENT_STATUSES[: _ENFORCEMENT_STATUSES.index("decided")]) - {
-    "filing_declined"
+_ENFORCEMENT_STATUSES = {
+    "source_registered": "已登记案源 / Source registered",
+    "filing_declined": "不予立案 / Filing declined",
+    "filed": "已立案 / Filed",
+    "investigating": "调查取证中 / Investigating",
+    "reviewed": "已审查 / Reviewed",
+    "legally_reviewed": "已法制审核 / Legally reviewed",
+    "notified": "已告知 / Party notified",
+    "hearing_requested": "已申请听证 / Hearing requested",
+    "hearing_held": "已听证 / Hearing held",
+    "decided": "已决定 / Decided",
+    "served": "已送达 / Served",
+    "executed": "已执行 / Executed",
+    "transferred_out": "已移送 / Transferred out",
+    CLOSED: "已结案归档 / Closed and archived",
 }
+_IN_ORDER = list(_ENFORCEMENT_STATUSES)
+_BEFORE_DECISION = frozenset(_IN_ORDER[: _IN_ORDER.index("decided")]) - {"filing_declined"}
 
 ENFORCEMENT = lifecycle(
     CaseType.ENFORCEMENT,
@@ -81,7 +80,8 @@ ENFORCEMENT = lifecycle(
     Role.ENFORCEMENT_OFFICER,
     _ENFORCEMENT_STATUSES,
     frozenset({"filing_declined", CLOSED}),
-    (
+    refused=frozenset({"filing_declined"}),
+    steps=(
         Step(
             "enforcement.register_source",
             "enforcement.source_registered",

@@ -23,16 +23,16 @@ def _check_mediator(
     return None
 
 
-_MEDIATION_STATUSES = (
-    "accepted",
-    "mediator_assigned",
-    "in_session",
-    "agreed",
-    "failed",
-    "judicially_confirmed",
-    "followed_up",
-    CLOSED,
-)
+_MEDIATION_STATUSES = {
+    "accepted": "已受理 / Accepted",
+    "mediator_assigned": "已指定调解员 / Mediator assigned",
+    "in_session": "调解中 / In session",
+    "agreed": "已达成协议 / Agreement reached",
+    "failed": "调解不成 / Failed",
+    "judicially_confirmed": "已司法确认 / Judicially confirmed",
+    "followed_up": "已回访 / Followed up",
+    CLOSED: "已结案 / Closed",
+}
 
 MEDIATION = lifecycle(
     CaseType.MEDIATION,

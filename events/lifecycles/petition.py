@@ -11,17 +11,17 @@ from events.lifecycles.table import Step
 from events.model import CaseType
 from events.officers import Role
 
-_PETITION_STATUSES = (
-    "registered",
-    "accepted",
-    "not_accepted",
-    "assigned",
-    "handled",
-    "opinion_issued",
-    "review_requested",
-    "reviewed",
-    CLOSED,
-)
+_PETITION_STATUSES = {
+    "registered": "已登记 / Registered",
+    "accepted": "已受理 / Accepted",
+    "not_accepted": "不予受理 / Not accepted",
+    "assigned": "已转送交办 / Sent to the responsible unit",
+    "handled": "办理中 / Being handled",
+    "opinion_issued": "已出具处理意见 / Opinion issued",
+    "review_requested": "已申请复查 / Review requested",
+    "reviewed": "已复查 / Reviewed",
+    CLOSED: "已办结 / Closed",
+}
 
 PETITION = lifecycle(
     CaseType.PETITION,
@@ -100,4 +100,5 @@ PETITION = lifecycle(
         ),
     ),
     reopen_to="assigned",
+    refused=frozenset({"not_accepted"}),
 )

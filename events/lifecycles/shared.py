@@ -7,6 +7,7 @@ own statuses. The checks that several case types use (assignment, reply before c
 here too.
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -253,19 +254,25 @@ def lifecycle(
     case_type: CaseType,
     title: str,
     working_role: Role,
-    statuses: tuple[str, ...],
+    statuses: Mapping[str, str],
     terminal: frozenset[str],
     steps: tuple[Step, ...],
     reopen_to: str | None = None,
+    refused: frozenset[str] = frozenset(),
 ) -> Lifecycle:
+    """A case type's lifecycle: ``statuses`` maps each status to its "中文 / English" label, in
+    the order of the work; the shared steps and the suspended status are added here."""
+    every = (*statuses, SUSPENDED)
     return Lifecycle(
         case_type=case_type,
         title=title,
         working_role=working_role,
         needs_certificate=working_role is Role.ENFORCEMENT_OFFICER,
-        statuses=(*statuses, SUSPENDED),
+        statuses=every,
         terminal=terminal,
-        steps=steps + shared_steps((*statuses, SUSPENDED), terminal, reopen_to),
+        steps=steps + shared_steps(every, terminal, reopen_to),
+        status_titles={**statuses, SUSPENDED: "已中止 / Suspended"},
+        refused=refused,
     )
 
 

@@ -1,6 +1,6 @@
 """What a lifecycle table is made of: steps, and a lifecycle that holds them."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,10 +57,20 @@ class Lifecycle:
     statuses: tuple[str, ...]
     terminal: frozenset[str]
     steps: tuple[Step, ...]
+    status_titles: Mapping[str, str]
+    """Every status's label, "中文 / English", as the dashboard and the documents show it."""
+    refused: frozenset[str] = frozenset()
+    """Terminal statuses that mean the case was never taken up (不予受理, 不予立案): statistics
+    count closure over the cases accepted, not over these."""
     by_submission: dict[str, Step] = field(init=False, repr=False)
     by_event: dict[str, Step] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        untitled = set(self.statuses) - set(self.status_titles)
+        if untitled:
+            raise ValueError(f"{self.case_type}: statuses without a title: {sorted(untitled)}")
+        if not self.refused <= self.terminal:
+            raise ValueError(f"{self.case_type}: refused statuses must be terminal")
         object.__setattr__(self, "by_submission", {s.submission: s for s in self.steps})
         object.__setattr__(self, "by_event", {s.event: s for s in self.steps})
 

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from events import contract
 from events.errors import MEANING
+from events.labels import catalogue
 from events.lifecycles import LIFECYCLES
 from services.gateway.app import Outcomes, kafka_contract
 from services.settings import KafkaRole, Settings
@@ -70,5 +71,6 @@ def contract_files() -> dict[str, str]:
         "contract/event.schema.json": _json(contract.event_schema()),
         "contract/asyncapi.json": _json(asyncapi_document()),
         "contract/lifecycles.json": _json(contract.describe_all()),
+        "contract/labels.json": _json(catalogue()),
         "lifecycles.md": lifecycles_markdown(),
     }

@@ -221,6 +221,21 @@ def test_suspended_working_day_clock_moves_by_the_suspended_working_days() -> No
     assert resumed.resumed(china(2020, 11, 1, 10, 0)) == resumed
 
 
+def test_overlapping_pauses_hold_the_clock_until_the_last_ends() -> None:
+    clock = complaint_clock()
+    # A correction is asked for on Mon Oct 12; the case is suspended on Wed Oct 14.
+    held = clock.paused(china(2020, 10, 12, 10, 0), "correction").paused(china(2020, 10, 14, 10, 0))
+    assert held.paused_by == {"correction", "case.suspended"}
+    # Resuming the case on Thu Oct 15 does not restart the clock: the correction still holds it.
+    still = held.resumed(china(2020, 10, 15, 10, 0))
+    assert still.paused_since == china(2020, 10, 12, 10, 0)
+    assert still.paused_by == {"correction"}
+    # The correction arrives on Fri Oct 16: Oct 13 to 16 are 4 working days not counted.
+    running = still.resumed(china(2020, 10, 16, 10, 0), "correction")
+    assert (running.paused_since, running.paused_by, running.paused_units) == (None, set(), 4)
+    assert running.due_day() == date(2020, 10, 28)
+
+
 def test_light_does_not_change_while_suspended() -> None:
     clock = complaint_clock()
     # Paused on Tue Oct 20 with Oct 21 and 22 remaining: yellow, and it stays yellow.
