@@ -232,7 +232,7 @@ def test_overlapping_pauses_hold_the_clock_until_the_last_ends() -> None:
     assert still.paused_by == {"correction"}
     # The correction arrives on Fri Oct 16: Oct 13 to 16 are 4 working days not counted.
     running = still.resumed(china(2020, 10, 16, 10, 0), "correction")
-    assert (running.paused_since, running.paused_by, running.paused_units) == (None, set(), 4)
+    assert (running.paused_since, running.paused_by, running.paused_units) == (None, frozenset(), 4)
     assert running.due_day() == date(2020, 10, 28)
 
 
