@@ -16,6 +16,7 @@ LIGHT_TITLES = {
     Light.GREEN: "绿灯 / Green",
     Light.YELLOW: "黄灯 / Yellow",
     Light.RED: "红灯 / Red",
+    Light.UNKNOWN: "无法计算 / Cannot be counted",
 }
 
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from events.calendar import CalendarNotCovered
+from events.deadlines import Clock
 from events.decide import evolve
 from events.model import Event
 from events.state import CaseState
@@ -89,7 +91,7 @@ FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMI
 
 class Cases:
     name = "cases"
-    version = 2
+    version = 3
     tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts")
     ddl = (
         """
@@ -113,10 +115,11 @@ class Cases:
         case_type        text NOT NULL,
         owner_department text NOT NULL,
         assigned_officer text,
-        due_day          date NOT NULL,
-        due_at           timestamptz NOT NULL,
-        yellow_from      timestamptz NOT NULL,
+        due_day          date,
+        due_at           timestamptz,
+        yellow_from      timestamptz,
         paused_light     text,
+        uncovered_year   integer,
         PRIMARY KEY (case_id, clock)
     );
     """
@@ -210,7 +213,7 @@ async def _write(
     )
     await conn.execute("DELETE FROM deadlines WHERE case_id = ANY($1)", case_ids)
     await conn.executemany(
-        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [
             (
                 state.case_id,
@@ -218,11 +221,7 @@ async def _write(
                 state.case_type.value,
                 state.owner_department,
                 state.assigned_officer,
-                clock.due_day(),
-                clock.due_at(),
-                clock.yellow_from(),
-                # A suspended clock shows the light it had when suspended.
-                clock.light(clock.paused_since) if clock.paused_since is not None else None,
+                *_due(clock),
             )
             for state in (states[c] for c in case_ids)
             for clock in state.clocks
@@ -241,3 +240,20 @@ async def _write(
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )
+
+
+def _due(clock: Clock) -> tuple[Any, ...]:
+    """due_day, due_at, yellow_from, paused_light and uncovered_year of a deadline row. A due day
+    the calendar cannot count (its year's schedule is missing) is stored as unknown with the
+    year, never guessed and never a reason to stop the projection."""
+    try:
+        return (
+            clock.due_day(),
+            clock.due_at(),
+            clock.yellow_from(),
+            # A suspended clock shows the light it had when suspended.
+            clock.light(clock.paused_since) if clock.paused_since is not None else None,
+            None,
+        )
+    except CalendarNotCovered as gap:
+        return (None, None, None, None, gap.year)

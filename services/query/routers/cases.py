@@ -69,7 +69,7 @@ async def list_cases(
     department: str | None = None,
     status: str | None = None,
     channel: str | None = None,
-    light: Literal["red", "yellow", "green"] | None = None,
+    light: Literal["red", "yellow", "green", "unknown"] | None = None,
     officer: str | None = None,
     opened_from: datetime | None = None,
     opened_to: datetime | None = None,
