@@ -68,6 +68,13 @@ class ActivityRow(BaseModel):
     certificate: str | None
 
 
+class OfficerOut(BaseModel):
+    officer_id: str
+    name: str
+    department: str
+    roles: list[str]
+
+
 class HistoryEntry(BaseModel):
     event_id: str
     version: int
