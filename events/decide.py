@@ -15,9 +15,11 @@ rejection names the first thing wrong:
    needs one (``certificate_required``);
 5. the actor's department owns the case or, for a step the law gives to another body, is that
    body (a petition review: the reviewing body the request named) (``wrong_department``);
-6. the lifecycle allows the step from the case's status (``illegal_transition``);
+6. the lifecycle allows the step from the case's status (``illegal_transition``, or the step's
+   more precise reason: ``reply_required``, ``final_stage_reached``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``illegal_transition``);
+   ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
+   ``illegal_transition``);
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 """

@@ -44,7 +44,8 @@ from events.state import CaseState, Context
 CONCLUDED = "concluded"
 REQUEST_WINDOW_DAYS = 30
 """信访工作条例 第三十五条、第三十六条: a review, or a second review, is asked within 30 days of
-receiving the written reply."""
+receiving the written reply (a period ending on a rest day runs to the next working day, as every
+calendar-day deadline here: 民法典 第二百零三条)."""
 
 _PETITION_STATUSES = {
     "registered": "已登记 / Registered",
@@ -162,17 +163,17 @@ def _check_review_request(
 
 
 def _explain_review_request(
-    state: CaseState, _: Any, ctx: Context, at: datetime
+    state: CaseState, payload: p.ReviewRequest, ctx: Context, at: datetime
 ) -> Rejection | None:
-    if state.review_level >= 1 and state.status == "reviewed":
-        return _check_review_request(state, _, ctx, at)
+    if state.status == "reviewed":
+        return _check_review_request(state, payload, ctx, at)
     return _final(state, "a review")
 
 
 def _check_second_review_request(
     state: CaseState, payload: p.ReviewRequest, ctx: Context, at: datetime
 ) -> Rejection | None:
-    if state.review_level != 1 or state.status not in ("reviewed", CLOSED):
+    if state.review_level != 1:
         return reject(
             RejectionCode.ILLEGAL_TRANSITION,
             f"a second review (复核) on petition {state.case_id} contests a review opinion (复查):"
