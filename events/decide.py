@@ -13,10 +13,13 @@ rejection names the first thing wrong:
 4. the actor is a known officer of the department they claim, holding a role the step allows
    (``forbidden_role``), with an enforcement certificate valid on ``occurred_at`` where the step
    needs one (``certificate_required``);
-5. the actor's department owns the case (``wrong_department``);
-6. the lifecycle allows the step from the case's status (``illegal_transition``);
+5. the actor's department owns the case or, for a step the law gives to another body, is that
+   body (a petition review: the reviewing body the request named) (``wrong_department``);
+6. the lifecycle allows the step from the case's status (``illegal_transition``, or the step's
+   more precise reason: ``reply_required``, ``final_stage_reached``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``illegal_transition``);
+   ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
+   ``illegal_transition``);
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 """
@@ -222,7 +225,15 @@ def _authorised_actor(
 def _refused_by_state(
     lifecycle: Lifecycle, step: Step, state: CaseState, submission: SubmissionBase, ctx: Context
 ) -> Rejection | None:
-    if step.owner_only and submission.actor.department != state.owner_department:
+    acting = step.acting_department(state, submission.payload) if step.acting_department else None
+    if acting is not None:
+        if submission.actor.department != acting:
+            return reject(
+                RejectionCode.WRONG_DEPARTMENT,
+                f"{submission.type} on case {state.case_id} is recorded by {acting}"
+                f" ({step.acting_department_is}), not by {submission.actor.department}",
+            )
+    elif step.owner_only and submission.actor.department != state.owner_department:
         return reject(
             RejectionCode.WRONG_DEPARTMENT,
             f"case {state.case_id} is owned by {state.owner_department}, not"

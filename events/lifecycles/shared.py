@@ -118,7 +118,7 @@ def assignment_step(kind: str, title: str) -> Step:
     )
 
 
-def _unknown_department(department: str, ctx: Context) -> Rejection | None:
+def unknown_department(department: str, ctx: Context) -> Rejection | None:
     if any(officer.department == department for officer in ctx.officers.values()):
         return None
     return reject(
@@ -135,13 +135,13 @@ def _check_transfer(
             RejectionCode.INVALID_PAYLOAD,
             f"case {state.case_id} is already owned by {payload.to_department}",
         )
-    return _unknown_department(payload.to_department, ctx)
+    return unknown_department(payload.to_department, ctx)
 
 
 def _check_assignment(
     state: CaseState, payload: p.Assignment, ctx: Context, _: datetime
 ) -> Rejection | None:
-    unknown = _unknown_department(payload.department, ctx)
+    unknown = unknown_department(payload.department, ctx)
     if unknown is not None or payload.officer_id is None:
         return unknown
     officer = ctx.officers.get(payload.officer_id)

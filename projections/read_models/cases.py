@@ -48,6 +48,9 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
             persons=getattr(payload, "persons", None),
             amount_in_dispute_fen=getattr(payload, "amount_in_dispute_fen", None),
         )
+    if event.type == "petition.visit_recorded":
+        # Person-visits (人次) are counted per visit: each repeat visit adds its persons.
+        return replace(facts, persons=(facts.persons or 0) + payload.persons)
     if event.type in ("complaint.replied", "petition.opinion_issued"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":

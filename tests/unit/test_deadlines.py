@@ -292,6 +292,15 @@ def test_default_rules() -> None:
     assert table == {
         "petition.acceptance": ("petition", 15, DayCount.CALENDAR, 0, "petition.registered"),
         "petition.handling": ("petition", 60, DayCount.CALENDAR, 30, "petition.accepted"),
+        "petition.review": ("petition", 30, DayCount.CALENDAR, 0, "petition.review_requested"),
+        "petition.second_review": (
+            "petition",
+            30,
+            DayCount.CALENDAR,
+            0,
+            "petition.second_review_requested",
+        ),
+        "complaint.acceptance": ("complaint", 7, DayCount.WORKING, 0, "complaint.registered"),
         "complaint.reply": ("complaint", 15, DayCount.WORKING, 0, "complaint.accepted"),
         "mediation.conclusion": ("mediation", 30, DayCount.CALENDAR, 0, "mediation.accepted"),
         "enforcement.filing": (

@@ -18,6 +18,8 @@ from events.state import CaseState
 from tests.unit.domain.support import (
     ACCEPT_COMPLAINT,
     CASE_ID,
+    CITY_GOV,
+    CITY_XF,
     ENFORCER,
     EXPIRED_ENFORCER,
     LEGAL_REVIEWER,
@@ -26,7 +28,9 @@ from tests.unit.domain.support import (
     PETITION_OFFICER,
     PETITION_OFFICER_2,
     REGISTER_COMPLAINT,
+    REVIEWER,
     SC,
+    SECOND_REVIEWER,
     SUPERVISOR,
     SYSTEM,
     UNCERTIFIED_ENFORCER,
@@ -574,6 +578,62 @@ def test_the_first_thing_wrong_is_named(
     refuse(complaint(), reply, code, expected_version=expected_version)
 
 
+# a petition answered by 信访办 and closed; the petitioner received the opinion on 2020-06-10
+ANSWERED = [
+    *PETITION,
+    Action("petition.handle", PETITION_OFFICER, china(2020, 6, 2), {"record": "核实"}),
+    Action("petition.issue_opinion", PETITION_OFFICER, china(2020, 6, 9), {"opinion": "答复"}),
+    Action("petition.close", PETITION_OFFICER, china(2020, 6, 9, 15)),
+    Action(
+        "petition.record_reply_receipt",
+        PETITION_OFFICER,
+        china(2020, 6, 10),
+        {"received_on": "2020-06-10", "method": "直接送达"},
+    ),
+]
+
+
+def request(kind: str, who: str, department: str, at: datetime) -> Action:
+    payload = {"reviewing_department": department, "reason": "不服"}
+    return Action(f"petition.request_{kind}", who, at, payload)
+
+
+def test_too_late_a_review_asked_after_thirty_days() -> None:
+    state = state_after(ANSWERED)
+    late = request("review", REVIEWER, CITY_XF, china(2020, 7, 13))  # 06-10 + 30: Fri 07-10
+    refuse(state, late, RejectionCode.TOO_LATE, "within 30 days", "2020-07-10")
+
+
+def test_final_stage_reached_no_review_after_the_second_review() -> None:
+    state = state_after(
+        [
+            *ANSWERED,
+            request("review", REVIEWER, CITY_XF, china(2020, 6, 20)),
+            Action(
+                "petition.decide_review",
+                REVIEWER,
+                china(2020, 7, 1),
+                {"outcome": "upheld", "opinion": "维持"},
+            ),
+            Action(
+                "petition.record_reply_receipt",
+                REVIEWER,
+                china(2020, 7, 2),
+                {"received_on": "2020-07-02", "method": "邮寄送达"},
+            ),
+            request("second_review", SECOND_REVIEWER, CITY_GOV, china(2020, 7, 10)),
+            Action(
+                "petition.decide_second_review",
+                SECOND_REVIEWER,
+                china(2020, 8, 1),
+                {"outcome": "upheld", "opinion": "维持"},
+            ),
+        ]
+    )
+    again = request("second_review", SECOND_REVIEWER, CITY_GOV, china(2020, 8, 5))
+    refuse(state, again, RejectionCode.FINAL_STAGE_REACHED, CASE_ID, "三级终结")
+
+
 def test_every_rejection_code_has_a_test_above() -> None:
     # a new code needs a realistic submission that produces it, in this file
     covered = {
@@ -592,6 +652,8 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.MISSING_FIELD,
         RejectionCode.CALENDAR_NOT_COVERED,
         RejectionCode.INVALID_PAYLOAD,
+        RejectionCode.TOO_LATE,
+        RejectionCode.FINAL_STAGE_REACHED,
     }
     # Who vouched is the decider's check before the domain's: tests/unit/test_signing.py.
     signatures = {
