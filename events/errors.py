@@ -64,7 +64,8 @@ MEANING: dict[RejectionCode, str] = {
         "The party asked for a hearing (听证), which must be held before the decision."
     ),
     RejectionCode.REPLY_REQUIRED: (
-        "A complaint or petition cannot be closed before the reply or opinion is given."
+        "A complaint, petition or information-disclosure request cannot be closed before the"
+        " reply, opinion or answer is given."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
     RejectionCode.UNSIGNED_SUBMISSION: (

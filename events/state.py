@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
 from events.model import CaseType, Frozen, VouchedBy
@@ -33,6 +33,11 @@ class CaseState(Frozen):
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0
+    correction_due: date | None = None
+    """While an information-disclosure request waits for its correction: the last day given
+    (补正期限), after which it is deemed withdrawn."""
+    third_party_objected: bool = False
+    """Whether a third party consulted on an information-disclosure request objected."""
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)

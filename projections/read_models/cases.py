@@ -42,7 +42,7 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
             persons=getattr(payload, "persons", None),
             amount_in_dispute_fen=getattr(payload, "amount_in_dispute_fen", None),
         )
-    if event.type in ("complaint.replied", "petition.opinion_issued"):
+    if event.type in ("complaint.replied", "petition.opinion_issued", "disclosure.answered"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":
         return replace(facts, mediation_result="agreed", agreed_amount_fen=payload.amount_fen)

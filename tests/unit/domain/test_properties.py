@@ -150,7 +150,11 @@ def check_state(lifecycle: Lifecycle, state: CaseState) -> None:
         assert all(clock.paused_since is not None for clock in state.clocks)
     else:
         assert state.suspended_from is None
-        assert all(clock.paused_since is None for clock in state.clocks)
+        # Outside a suspension a clock stands still only for a pause its own rule names.
+        pauses = {rule.name: {pause.on for pause in rule.pauses} for rule in DEFAULT_RULES}
+        for clock in state.clocks:
+            assert (clock.paused_since is None) == (not clock.paused_by), clock
+            assert clock.paused_by <= pauses[clock.rule], clock
     assert len({c.rule for c in state.clocks}) == len(state.clocks)
 
 
