@@ -32,6 +32,7 @@ SC = "市场监管分局"
 FZ = "司法所"
 TJ = "人民调解委员会"
 DC = "督查室"
+DZ = "党政办"
 
 
 def _officer(
@@ -71,6 +72,8 @@ LEGAL_REVIEWER = "DY-FZ-01"
 MEDIATOR = "DY-TJ-01"
 MEDIATOR_2 = "DY-TJ-02"
 SUPERVISOR = "DY-DC-01"
+DISCLOSURE_OFFICER = "DY-DZ-01"
+"""An officer of 党政办, the town office that registers and answers disclosure requests."""
 
 EXPIRY = date(2020, 6, 30)
 
@@ -110,16 +113,18 @@ OFFICERS: dict[str, Officer] = {
         _officer(MEDIATOR, TJ, Role.MEDIATOR),
         _officer(MEDIATOR_2, TJ, Role.MEDIATOR),
         _officer(SUPERVISOR, DC, Role.SUPERVISOR),
+        _officer(DISCLOSURE_OFFICER, DZ, Role.OFFICER),
     )
 }
 
-DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC)
+DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC, DZ)
 
 WORKING_ROLE_OFFICER: dict[str, str] = {
     "complaint": PETITION_OFFICER,
     "petition": PETITION_OFFICER,
     "mediation": MEDIATOR,
     "enforcement": ENFORCER,
+    "disclosure": DISCLOSURE_OFFICER,
 }
 """Who opens and works a case of each type in the tests."""
 

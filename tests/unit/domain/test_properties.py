@@ -24,7 +24,7 @@ from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
-from events.payloads import PenaltyKind
+from events.payloads import ConsultationView, DisclosureAnswerType, PenaltyKind
 from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
@@ -120,6 +120,9 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "to_department": departments,
         "mediator_id": st.sampled_from([MEDIATOR, MEDIATOR_2]),
         "outcome": st.sampled_from(["upheld", "revised"]),
+        "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
+        "ground": st.sampled_from([None, "third_party_rights"]),
+        "view": st.sampled_from([v.value for v in ConsultationView]),
     }
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
     return st.fixed_dictionaries(
