@@ -578,7 +578,7 @@ class DisclosureAnswer(Frozen):
     )
     public_interest: str | None = about(
         "不公开可能对公共利益造成重大影响的理由 / Why withholding would gravely harm the public"
-        " interest: required to disclose over a third party's objection",
+        " interest: required to disclose in full over a third party's objection",
         None,
         default=None,
         min_length=1,

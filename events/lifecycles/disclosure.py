@@ -26,7 +26,6 @@ CORRECTION_WITHIN = 7
 THIRD_PARTY_CLOCK = "disclosure.third_party_reply"
 
 _WITHHOLDING = frozenset({p.DisclosureAnswerType.WITHHELD, p.DisclosureAnswerType.PARTLY_DISCLOSED})
-_DISCLOSING = frozenset({p.DisclosureAnswerType.DISCLOSED, p.DisclosureAnswerType.PARTLY_DISCLOSED})
 
 
 def _check_correction_request(
@@ -104,7 +103,9 @@ def _check_answer(
             f"payload.holder: an answer '{answer}' names no other office (only 'not_this_office'"
             " does)",
         )
-    if answer in _DISCLOSING and state.third_party_objected and payload.public_interest is None:
+    # Partly disclosing withholds (with its ground) what the objection was about.
+    disclosed = answer is p.DisclosureAnswerType.DISCLOSED
+    if disclosed and state.third_party_objected and payload.public_interest is None:
         return reject(
             RejectionCode.MISSING_FIELD,
             f"payload.public_interest: a third party objected to disclosing on request"
