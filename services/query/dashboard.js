@@ -4,7 +4,7 @@
 const TEXT = {
   zh: {
     title: "大涌镇 案件督查 CaseTrail", overview: "总览", loading: "加载中…", lang: "English",
-    complaint: "投诉举报", petition: "信访", mediation: "人民调解", enforcement: "行政执法",
+    complaint: "投诉举报", petition: "信访", mediation: "人民调解", enforcement: "行政执法", disclosure: "政府信息公开申请",
     cases: "宗", closed: "办结", closure: "办结率", yoy: "同比", persons: "人次", online: "网络信访",
     replied: "回复率", agreed: "调解成功", amount: "涉案金额（万元）", trend: "月度趋势",
     red: "红灯（已超期）", yellow: "黄灯（临近期限）", case: "案件", clock: "时限", due: "到期日",
@@ -21,7 +21,7 @@ const TEXT = {
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
-    complaint: "Complaints", petition: "Petitions", mediation: "Mediations", enforcement: "Enforcement",
+    complaint: "Complaints", petition: "Petitions", mediation: "Mediations", enforcement: "Enforcement", disclosure: "Disclosure requests",
     cases: "cases", closed: "closed", closure: "Closure rate", yoy: "Year on year", persons: "persons",
     online: "Online petitions", replied: "Reply rate", agreed: "Settled", amount: "In dispute (10k yuan)",
     trend: "Monthly trend", red: "Red lights (overdue)", yellow: "Yellow lights (due soon)",
@@ -108,6 +108,7 @@ async function overview() {
     card("mediation", (r) => `<div class="row"><span>${t("agreed")}</span><span data-figure="mediation-agreed">${r.mediations_agreed} (${pct(r.mediation_success_rate)})</span></div>
       <div class="row"><span>${t("amount")}</span><span data-figure="mediation-amount">${(r.amount_in_dispute_fen / 1e6).toFixed(1)}</span></div>`),
     card("enforcement", () => ""),
+    card("disclosure", (r) => `<div class="row"><span>${t("replied")}</span><span>${pct(r.reply_rate)}</span></div>`),
   ].join("");
   view().innerHTML = `<h2>${YEAR} ${t("year")}</h2><div class="cards">${cards}</div>
     <section><h2>${t("trend")}</h2>${trend(byMonth.rows)}</section>
@@ -117,8 +118,8 @@ async function overview() {
 }
 
 function trend(rows) {
-  const types = ["petition", "complaint", "enforcement", "mediation"];
-  const colours = { petition: "#8b1a1a", complaint: "#2e6bd1", enforcement: "#6b4fbb", mediation: "#12b76a" };
+  const types = ["petition", "complaint", "enforcement", "mediation", "disclosure"];
+  const colours = { petition: "#8b1a1a", complaint: "#2e6bd1", enforcement: "#6b4fbb", mediation: "#12b76a", disclosure: "#b7791f" };
   const months = [...Array(12).keys()].map((m) => `${YEAR}-${String(m + 1).padStart(2, "0")}`);
   const count = (type, month) => (rows.find((r) => r.case_type === type && r.month === month) || { cases: 0 }).cases;
   const top = Math.max(1, ...months.map((m) => types.reduce((s, ty) => s + count(ty, m), 0)));
