@@ -557,28 +557,28 @@ titled(
 
 
 class DisclosureAnswer(Frozen):
+    """The answer to the applicant. A withheld or partly disclosed answer names its legal ground
+    (and no other answer does); an answer that it is not this office's to disclose names the
+    office that holds the information (and no other does); disclosing in full over a third
+    party's objection gives the public-interest reason (第三十二条)."""
+
     answer: DisclosureAnswerType = about("答复类型 / The answer", "partly_disclosed")
     reply: Text = about(
         "答复内容 / What the applicant was told",
         "现向您提供中标公告；投标报价明细涉及商业秘密，不予公开",
     )
     ground: WithholdingGround | None = about(
-        "不予公开的法律依据 / Legal ground for what is withheld: required for a withheld or"
-        " partly disclosed answer, and only then",
-        "third_party_rights",
-        default=None,
+        "不予公开的依据 / Legal ground for withholding", "third_party_rights", default=None
     )
     holder: str | None = about(
-        "负责公开该信息的机关 / The office that holds the information: required when it is not"
-        " this office's to disclose, and only then",
+        "负责公开的机关 / The office that holds it",
         None,
         default=None,
         min_length=1,
         max_length=200,
     )
     public_interest: str | None = about(
-        "不公开可能对公共利益造成重大影响的理由 / Why withholding would gravely harm the public"
-        " interest: required to disclose in full over a third party's objection",
+        "公开的公共利益理由 / Why the public interest requires disclosure",
         None,
         default=None,
         min_length=1,

@@ -14,6 +14,7 @@ import pytest
 
 from events.deadlines import Light
 from events.errors import RejectionCode
+from events.fields import search_texts
 from events.model import CaseType
 from events.payloads import DisclosureAnswerType, WithholdingGround
 from events.privacy import MASK, mask_personal
@@ -458,3 +459,14 @@ def test_the_applicant_and_the_consulted_party_are_personal_data() -> None:
     }
     assert shown[0].payload["information"] == "2020年南文村道路硬底化工程招投标结果"
     assert (shown[1].payload["name"], shown[1].payload["interests"]) == (MASK, "投标文件含商业秘密")
+
+
+def test_a_request_is_found_by_the_information_asked_for_never_by_its_applicant() -> None:
+    assert REGISTER.payload is not None
+    assert search_texts("disclosure.registered", REGISTER.payload) == [
+        ("information", "2020年南文村道路硬底化工程招投标结果")
+    ]
+    assert search_texts("disclosure.correction_received", CORRECTED.payload or {}) == [
+        ("information", "2020年南文村道路硬底化工程中标公告")
+    ]
+    assert search_texts("disclosure.third_party_consulted", CONSULT.payload or {}) == []
