@@ -196,6 +196,41 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         stops_on=frozenset({"enforcement.decision_made", "enforcement.case_transferred"}),
         source="行政处罚法（2021）第六十条（立案之日起九十日内作出决定）",
     ),
+    _rule(
+        name="disclosure.answer",
+        case_type="disclosure",
+        title="答复申请人 / Answer the applicant",
+        length=20,
+        unit=DayCount.WORKING,
+        extendable_by=20,
+        starts_on="disclosure.registered",
+        stops_on=frozenset({"disclosure.answered"}),
+        # 第三十条: the period runs afresh from the day the corrected request is received; the
+        # pause keeps it from lighting up while the applicant has the request.
+        restarts_on=frozenset({"disclosure.correction_received"}),
+        pauses=(
+            Pause(on="disclosure.correction_requested", until="disclosure.correction_received"),
+            Pause(on="disclosure.third_party_consulted", until="disclosure.third_party_replied"),
+        ),
+        source="政府信息公开条例（2019）第三十三条（收到申请之日起20个工作日内答复；经政府信息公开"
+        "工作机构负责人同意并告知申请人，可延长不超过20个工作日；征求第三方和其他机关意见所需时间"
+        "不计算在内）、第三十条（答复期限自收到补正的申请之日起计算）。大涌镇2020年法治政府建设"
+        "报告所称“登记之日起15个工作日内进行实质性审查”是本镇审查惯例，不是法定答复期限，"
+        "默认不采用 / The national rule; the town's 15 working days are its own review practice",
+    ),
+    _rule(
+        name="disclosure.third_party_reply",
+        case_type="disclosure",
+        title="第三方提出意见 / The consulted party's time for its opinion",
+        length=15,
+        unit=DayCount.WORKING,
+        starts_on="disclosure.third_party_consulted",
+        stops_on=frozenset({"disclosure.third_party_replied"}),
+        source="政府信息公开条例（2019）第三十二条（第三方自收到征求意见书之日起15个工作日内提出"
+        "意见，逾期未提出的由行政机关决定是否公开）；征求其他行政机关意见的15个工作日见第三十四条"
+        "（条文未经核对 / article not checked against the text）。自发出征求意见之日起算 / counted"
+        " from the day the consultation is sent",
+    ),
 )
 
 

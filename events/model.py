@@ -51,6 +51,7 @@ class CaseType(StrEnum):
     PETITION = "petition"
     MEDIATION = "mediation"
     ENFORCEMENT = "enforcement"
+    DISCLOSURE = "disclosure"
 
 
 class Actor(Frozen):

@@ -49,6 +49,11 @@ class CaseState(Frozen):
     """Petitions: 1 once a review (复查) was asked, 2 once a second review (复核) was."""
     reviewer_department: str | None = None
     """Petitions: the reviewing body of the review under way, or of the last one made."""
+    correction_due: date | None = None
+    """While an information-disclosure request waits for its correction: the last day given
+    (补正期限), after which it is deemed withdrawn."""
+    third_party_objected: bool = False
+    """Whether a third party consulted on an information-disclosure request objected."""
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)

@@ -51,7 +51,7 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
     if event.type == "petition.visit_recorded":
         # Person-visits (人次) are counted per visit: each repeat visit adds its persons.
         return replace(facts, persons=(facts.persons or 0) + payload.persons)
-    if event.type in ("complaint.replied", "petition.opinion_issued"):
+    if event.type in ("complaint.replied", "petition.opinion_issued", "disclosure.answered"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":
         return replace(facts, mediation_result="agreed", agreed_amount_fen=payload.amount_fen)

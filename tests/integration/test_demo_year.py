@@ -37,6 +37,7 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     async with connect(isolated.postgres_dsn) as conn:
         by_type = await statistics.report(conn, 2020, [Dimension.CASE_TYPE])
         by_channel = await statistics.report(conn, 2020, [Dimension.CASE_TYPE, Dimension.CHANNEL])
+        next_year = await statistics.report(conn, 2021, [Dimension.CASE_TYPE])
     rows = {row["case_type"]: row for row in by_type["rows"]}
     petitions = rows["petition"]
     assert (petitions["cases"], petitions["persons"]) == (276, 649)  # 276宗649人次
@@ -55,5 +56,13 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     assert (mediations["cases"], mediations["mediations_agreed"]) == (12, 12)  # 受理12宗，成功12宗
     assert float(mediations["mediation_success_rate"]) == 1.0
     assert mediations["amount_in_dispute_fen"] == 120_000_000  # 涉案金额约120万元
+    assert "disclosure" not in rows  # 依申请公开的信件0件
+    # The illustrative requests of 2021 (not from the report): all ended, all but the ones
+    # deemed withdrawn answered.
+    requests = demo_year.illustrative_disclosures()
+    answered = sum(any(s["type"] == "disclosure.answer" for s in r) for r in requests)
+    (disclosure,) = [r for r in next_year["rows"] if r["case_type"] == "disclosure"]
+    assert (disclosure["cases"], disclosure["closed"]) == (len(requests), len(requests))
+    assert disclosure["replied"] == answered < len(requests)
     await asyncio.to_thread(projector.stop)
     await asyncio.to_thread(decider.stop)

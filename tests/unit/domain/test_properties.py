@@ -24,7 +24,7 @@ from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
-from events.payloads import PenaltyKind, Satisfaction
+from events.payloads import ConsultationView, DisclosureAnswerType, PenaltyKind, Satisfaction
 from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
@@ -133,6 +133,9 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "received_on": st.dates(START.date(), START.date() + timedelta(days=400)),
         "persons": st.integers(1, 5),
         "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
+        "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
+        "ground": st.sampled_from([None, "third_party_rights"]),
+        "view": st.sampled_from([v.value for v in ConsultationView]),
     }
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
     named = st.fixed_dictionaries(
@@ -170,7 +173,11 @@ def check_state(lifecycle: Lifecycle, state: CaseState) -> None:
         assert all(clock.paused_since is not None for clock in state.clocks)
     else:
         assert state.suspended_from is None
-        assert all(clock.paused_since is None for clock in state.clocks)
+        # Outside a suspension a clock stands still only for a pause its own rule names.
+        pauses = {rule.name: {pause.on for pause in rule.pauses} for rule in DEFAULT_RULES}
+        for clock in state.clocks:
+            assert (clock.paused_since is None) == (not clock.paused_by), clock
+            assert clock.paused_by <= pauses[clock.rule], clock
     assert len({c.rule for c in state.clocks}) == len(state.clocks)
 
 
