@@ -16,7 +16,9 @@ rejection names the first thing wrong:
 5. the actor's department owns the case (``wrong_department``);
 6. the lifecycle allows the step from the case's status (``illegal_transition``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``illegal_transition``).
+   ``missing_field``, ``limit_exceeded``, ``illegal_transition``, ``invalid_payload``: e.g. a
+   link of a case to itself; a link's other case is never looked up, the decider sees one
+   case's events only).
 """
 
 import uuid

@@ -30,6 +30,9 @@ class CaseState(Frozen):
     signals: frozenset[str] = frozenset()
     """Deadline warnings and breaches the system clock recorded, as "clock:light:due day" (an
     extension moves the due day, so the new deadline can be signalled again)."""
+    links: frozenset[str] = frozenset()
+    """The links recorded on this case, as "kind:other case id" (not those recorded on the other
+    case: the decider sees one case's events only)."""
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0
