@@ -1,8 +1,9 @@
 """A demo 2019 and 2020 for Dayong town (大涌镇), shaped to the figures of its 2020 report.
 
 The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
--78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
-in dispute. Complaints and enforcement cases, which it does not count, are plausible numbers.
+-78% year on year, 99% of those accepted closed; 12 mediations accepted and all 12 settled,
+about ¥1.2 million in dispute. Complaints and enforcement cases, which it does not count, are
+plausible numbers.
 Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
 same submissions (same ids) every time, so loading twice changes nothing.
 """
@@ -35,10 +36,15 @@ ZF = {"officer_id": "DY-ZF-03", "role": "enforcement_officer", "department": "�
 SC = {"officer_id": "DY-SC-07", "role": "enforcement_officer", "department": "市场监管分局"}
 FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
 
-PETITIONS = {  # year: (cases, persons, online, still open)
-    2019: (303, 712, 127, 0),
-    2020: (276, 649, 28, 3),
+PETITIONS = {  # year: (cases, persons, online, not accepted, answered late, still open)
+    2019: (303, 712, 127, 8, 5, 0),
+    2020: (276, 649, 28, 6, 4, 3),
 }
+"""The report's 99% closure rate is over the petitions accepted: 2020's 270 accepted, 267 closed
+(98.9%); its 276 cases and 649 person-visits count every registration. The refusals and the
+late answers are the demo's own, plausible numbers (the report gives none)."""
+LATE_BY_DAYS = 75
+"""How long a late petition's written opinion takes after its handling: past the 60 days."""
 COMPLAINTS = {2019: (96, 0), 2020: (88, 3)}
 MEDIATIONS = {  # year: (accepted, settled, amount in dispute in fen)
     2019: (10, 9, 95_000_000),
@@ -65,6 +71,10 @@ class Case:
     def __init__(self, rng: Random, case_id: str, opened: datetime):
         self.rng, self.case_id, self.at = rng, case_id, opened
         self.steps: list[dict[str, Any]] = []
+
+    def wait(self, days: float) -> None:
+        """Let the case lie for ``days`` before its next step."""
+        self.at += timedelta(days=days)
 
     def step(
         self, kind: str, actor: dict[str, str], payload: dict[str, Any], days: float = 1.0
@@ -96,7 +106,7 @@ def _split(rng: Random, total: int, parts: int, least: int = 1) -> list[int]:
 
 
 def petitions(rng: Random, year: int) -> Iterator[Case]:
-    cases, persons, online, still_open = PETITIONS[year]
+    cases, persons, online, refused, late, still_open = PETITIONS[year]
     channels = ["online"] * online + [
         rng.choice(["visit", "visit", "letter", "phone"]) for _ in range(cases - online)
     ]
@@ -115,6 +125,10 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
                 "petitioners": [{"name": f"信访人{number + 1}", "phone": f"1380000{number:04d}"}],
             },
         )
+        if still_open <= number < still_open + refused:
+            case.step("petition.not_accept", XF1, {"reason": "已经或者依法应当通过诉讼途径解决"})
+            yield case
+            continue
         case.step("petition.accept", XF1, {"note": "符合受理条件"}, days=5)
         if number < still_open:
             yield case  # accepted, never answered: long past its deadline now (red)
@@ -124,6 +138,8 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
             case.step("petition.assign", XF1, {"department": "综治中心", "officer_id": "DY-ZX-01"})
             handler = ZX
         case.step("petition.handle", handler, {"record": "约谈信访人，现场核实"}, days=20)
+        if number < still_open + refused + late:
+            case.wait(LATE_BY_DAYS)  # answered past its 60 days: closed, but not on time
         case.step("petition.issue_opinion", handler, {"opinion": "依法处理，书面答复"}, days=20)
         case.step("petition.close", handler, {"note": "已答复，办结"})
         yield case
