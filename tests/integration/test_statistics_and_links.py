@@ -24,6 +24,7 @@ from services.query.app import create_app
 from services.settings import Settings, with_database
 from services.tokens import TokenRole
 from tests.conftest import make_token
+from tests.support import casetrail
 from tests.unit.domain.support import MEDIATOR, PETITION_OFFICER, Action, china, example, run
 
 XF, TJ = "信访办", "人民调解委员会"
@@ -152,6 +153,15 @@ async def test_closure_over_accepted_cases_and_on_time_closure_from_the_clocks(
     then = next(r for r in past["rows"] if r["case_type"] == "petition")
     assert (then["accepted"], then["closed"], then["closed_on_time"]) == (4, 1, 1)
     assert again["rows"] == now["rows"]
+    # The command line prints the same measures.
+    printed = casetrail(read_side, "stats", "--year", "2020").stdout
+    line = next(line for line in printed.splitlines() if line.startswith("petition "))
+    assert "5 cases" in line
+    assert "4 accepted" in line
+    assert "办结率 closed 75%" in line
+    assert "按期 on time 67%" in line
+    mediation = next(line for line in printed.splitlines() if line.startswith("mediation "))
+    assert "按期 on time n/a" in mediation
 
 
 @pytest.fixture
