@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from events.calendar import (
     CHINA,
+    CalendarNotCovered,
     add_calendar_days,
     add_working_days,
     calendar_days_between,
@@ -32,6 +33,9 @@ class Light(StrEnum):
     GREEN = "green"
     YELLOW = "yellow"
     RED = "red"
+    UNKNOWN = "unknown"
+    """The due day cannot be counted: it lies in a year no holiday schedule covers (the decider
+    refuses such deadlines; this shows only if the schedules changed after one was accepted)."""
 
 
 class Pause(Frozen):
@@ -206,8 +210,22 @@ class Clock(Frozen):
         """Working days after the China day of `at` up to and including the due day; 0 if past."""
         return working_days_between(local_day(at), self.due_day())
 
+    def counted_due_day(self) -> date | None:
+        """The due day, or None when the calendar cannot count it (``CalendarNotCovered``)."""
+        try:
+            return self.due_day()
+        except CalendarNotCovered:
+            return None
+
     def light(self, at: datetime) -> Light:
-        """Red once the due day is over, yellow within `warn_within` working days, else green."""
+        """Red once the due day is over, yellow within `warn_within` working days, else green;
+        unknown when the calendar cannot count the due day."""
+        try:
+            return self._light(at)
+        except CalendarNotCovered:
+            return Light.UNKNOWN
+
+    def _light(self, at: datetime) -> Light:
         # A suspended clock does not run: it shows what it showed when the suspension began.
         moment = self.paused_since if self.paused_since is not None else at
         today = local_day(moment)  # also rejects a naive instant before it is compared
@@ -265,9 +283,8 @@ class Clock(Frozen):
 def worst(lights: Iterable[str]) -> Light | None:
     """The case's light: the worst of its deadlines' (red, then yellow, then green)."""
     present = set(lights)
-    return next(
-        (light for light in (Light.RED, Light.YELLOW, Light.GREEN) if light in present), None
-    )
+    order = (Light.RED, Light.UNKNOWN, Light.YELLOW, Light.GREEN)
+    return next((light for light in order if light in present), None)
 
 
 def start_clock(rule: ClockRule, started_at: datetime) -> Clock:

@@ -19,6 +19,8 @@ rejection names the first thing wrong:
    ``missing_field``, ``limit_exceeded``, ``illegal_transition``, ``invalid_payload``: e.g. a
    link of a case to itself; a link's other case is never looked up, the decider sees one
    case's events only).
+8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
+   whose holiday schedule no source holds (``calendar_not_covered``).
 """
 
 import uuid
@@ -26,7 +28,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from events.calendar import local_day
+from events.calendar import CalendarNotCovered, local_day
 from events.deadlines import DEFAULT_RULES, SUSPENSION, Clock, ClockRule, start_clock
 from events.errors import Rejection, RejectionCode, reject
 from events.hashing import GENESIS_HASH
@@ -70,11 +72,16 @@ def decide(
     actor = _authorised_actor(lifecycle, step, submission, ctx)
     if isinstance(actor, Rejection):
         return actor
-    if state is not None:
-        refused = _refused_by_state(lifecycle, step, state, submission, ctx)
-        if refused is not None:
-            return refused
-    return (_record(lifecycle, step, state, submission, actor, ctx),)
+    try:
+        if state is not None:
+            refused = _refused_by_state(lifecycle, step, state, submission, ctx)
+            if refused is not None:
+                return refused
+        event = _record(lifecycle, step, state, submission, actor, ctx)
+        _count_every_deadline(state, evolve(state, event, ctx.rules))
+    except CalendarNotCovered as gap:
+        return reject(RejectionCode.CALENDAR_NOT_COVERED, f"case {submission.case_id}: {gap}")
+    return (event,)
 
 
 def evolve(
@@ -240,6 +247,14 @@ def _refused_by_state(
     if step.check is not None:
         return step.check(state, submission.payload, ctx, submission.occurred_at)
     return None
+
+
+def _count_every_deadline(before: CaseState | None, after: CaseState) -> None:
+    """Raise ``CalendarNotCovered`` if a deadline the step started or moved cannot be counted."""
+    unchanged = set(before.clocks) if before is not None else set()
+    for clock in after.clocks:
+        if clock not in unchanged:
+            clock.due_day()
 
 
 # --- recording and folding -----------------------------------------------------------------

@@ -28,6 +28,7 @@ class RejectionCode(StrEnum):
     UNKNOWN_SIGNER = "unknown_signer"
     BAD_SIGNATURE = "bad_signature"
     SIGNER_DEPARTMENT_MISMATCH = "signer_department_mismatch"
+    CALENDAR_NOT_COVERED = "calendar_not_covered"
 
 
 MEANING: dict[RejectionCode, str] = {
@@ -82,6 +83,11 @@ MEANING: dict[RejectionCode, str] = {
     RejectionCode.SIGNER_DEPARTMENT_MISMATCH: (
         "The signature vouches for another department than the actor's, or its key may not"
         " vouch for that department (the system clock's steps only by the clock's own key)."
+    ),
+    RejectionCode.CALENDAR_NOT_COVERED: (
+        "A deadline the step starts or moves would run into a year whose holiday schedule no"
+        " source holds yet: the step waits until an operator adds the State Council's notice"
+        " (a calendar file) rather than counting Monday to Friday."
     ),
 }
 """What each code means: published in docs/lifecycles.md."""

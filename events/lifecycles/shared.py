@@ -8,11 +8,11 @@ reply before closing) live here too.
 """
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from events import payloads as p
-from events.deadlines import Light
+from events.deadlines import Clock, Light
 from events.errors import Rejection, RejectionCode, reject
 from events.lifecycles.table import Lifecycle, Step
 from events.model import CaseType
@@ -84,8 +84,11 @@ def _link_effect(state: CaseState, payload: p.CaseLink) -> dict[str, Any]:
     return {"links": state.links | {link_key(payload.kind, payload.other_case_id)}}
 
 
-def _signal(clock: str, light: Light, due: date) -> str:
-    return f"{clock}:{light}:{due.isoformat()}"
+def _signal(clock: Clock, light: Light) -> str:
+    # The period's length in its unit, not its due day: an extension or a suspension lengthens
+    # it (so the new deadline can be signalled again), and folding never needs the calendar.
+    period = clock.length + clock.extended_by + clock.paused_units
+    return f"{clock.rule}:{light}:{period}{clock.unit.value[0]}"
 
 
 def _signal_check(light: Light) -> Any:
@@ -98,7 +101,7 @@ def _signal_check(light: Light) -> Any:
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"deadline {payload.clock} is not running on case {state.case_id}",
             )
-        if _signal(payload.clock, light, clock.due_day()) in state.signals:
+        if _signal(clock, light) in state.signals:
             return reject(
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"the {light} light of {payload.clock} is already recorded on case {state.case_id}",
@@ -119,7 +122,7 @@ def _signal_effect(light: Light) -> Any:
     def effect(state: CaseState, payload: p.DeadlineSignal) -> dict[str, Any]:
         clock = state.clock(payload.clock)
         assert clock is not None
-        return {"signals": state.signals | {_signal(payload.clock, light, clock.due_day())}}
+        return {"signals": state.signals | {_signal(clock, light)}}
 
     return effect
 

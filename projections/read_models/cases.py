@@ -5,6 +5,9 @@
 - ``deadlines``: every open clock with its due date and the instants its light turns yellow and
   red, so that red and yellow lists are plain indexed queries;
 - ``case_facts``: one row per case with what statistics count (``projections.queries.statistics``);
+- ``case_text``: what a case is found by (``events.fields.search_texts``: what it is about, its
+  filing and decision numbers; never personal data), a row per step and field, indexed by
+  trigrams so that a few Chinese characters find it;
 - ``case_links``: one row per link recorded (``case.linked``), read from both of its cases.
 """
 
@@ -12,7 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from events.calendar import CalendarNotCovered
+from events.deadlines import Clock
 from events.decide import evolve
+from events.fields import search_texts
 from events.lifecycles import LIFECYCLES
 from events.model import Event
 from events.payloads import CaseLink
@@ -47,13 +53,19 @@ def breached_before(state: CaseState | None, event: Event) -> bool:
     every breach of a running clock is seen at the next event of the case, so folding this over
     a closed case's events finds every deadline it missed, from the clocks alone. A clock that
     stands still (suspension, a pause the law leaves out) is judged at the instant it stopped,
-    as its light is; an extension granted after the due instant does not undo the breach.
+    as its light is; an extension granted after the due instant does not undo the breach. A
+    clock whose due day the calendar cannot count (a year no source covers) is not judged: its
+    light is unknown, and a breach is never guessed.
     """
     if state is None:
         return False
     for clock in state.clocks:
         moment = clock.paused_since if clock.paused_since is not None else event.occurred_at
-        if moment >= clock.due_at():
+        try:
+            due = clock.due_at()
+        except CalendarNotCovered:
+            continue
+        if moment >= due:
             return True
     return False
 
@@ -87,6 +99,12 @@ def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None)
 def refused(state: CaseState) -> bool:
     """Whether the case was never taken up (不予受理, 不予立案, …): its lifecycle's ``refused``."""
     return state.status in LIFECYCLES[state.case_type].refused
+
+
+def _texts(event: Event) -> list[tuple[str, str]]:
+    """What ``event`` adds to its case's searchable text, read in the current schema (the
+    decider validated it when it wrote it: upcasting is enough)."""
+    return search_texts(event.type, upcast(event.type, event.schema_version, dict(event.payload)))
 
 
 def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
@@ -162,10 +180,27 @@ def link_row(event: Event) -> tuple[Any, ...]:
 
 class Cases:
     name = "cases"
-    version = 3  # 3: case_links; case_facts.refused and .breached (`casetrail rebuild cases`)
-    tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts", "case_links")
+    version = 5  # 4: case_text; 5: case_links, case_facts.refused and .breached
+    tables: tuple[str, ...] = (
+        "case_summary",
+        "deadlines",
+        "case_facts",
+        "case_text",
+        "case_links",
+    )
     ddl = (
         """
+    -- Trigrams index Chinese as well as Latin text (a UTF-8 ctype counts CJK as letters); a
+    -- trusted extension, so the database's owner may create it. In public, not in the build's
+    -- schema: dropping a retired build must not drop it.
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    CREATE TABLE case_text (
+        case_id text NOT NULL,
+        version integer NOT NULL,
+        field   text NOT NULL,
+        text    text NOT NULL,
+        PRIMARY KEY (case_id, version, field)
+    );
     CREATE TABLE case_summary (
         case_id          text PRIMARY KEY,
         case_type        text NOT NULL,
@@ -186,10 +221,11 @@ class Cases:
         case_type        text NOT NULL,
         owner_department text NOT NULL,
         assigned_officer text,
-        due_day          date NOT NULL,
-        due_at           timestamptz NOT NULL,
-        yellow_from      timestamptz NOT NULL,
+        due_day          date,
+        due_at           timestamptz,
+        yellow_from      timestamptz,
         paused_light     text,
+        uncovered_year   integer,
         PRIMARY KEY (case_id, clock)
     );
     """
@@ -211,6 +247,9 @@ class Cases:
     CREATE INDEX case_facts_type_opened ON case_facts (case_type, opened_at);
     CREATE INDEX case_links_case ON case_links (case_id);
     CREATE INDEX case_links_other ON case_links (other_case_id);
+    -- Search (GET /cases?q=): a case id by its beginning, any case by a piece of its text.
+    CREATE INDEX case_summary_id_trigrams ON case_summary USING gin (case_id gin_trgm_ops);
+    CREATE INDEX case_text_trigrams ON case_text USING gin (text gin_trgm_ops);
     """
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
@@ -236,18 +275,22 @@ class Cases:
             for r in rows
         }
         last: dict[str, Event] = {}
+        texts: list[tuple[str, int, str, str]] = []
         for logged in batch:
             event = logged.event
             before = states.get(event.case_id)
             facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event, before)
             states[event.case_id] = evolve(before, event)
             last[event.case_id] = event
+            texts += [(event.case_id, event.version, *found) for found in _texts(event)]
         await _write(conn, case_ids, states, facts, last)
         links = [link_row(logged.event) for logged in batch if logged.event.type == LINKED]
         if links:
             await conn.executemany(
                 "INSERT INTO case_links VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", links
             )
+        if texts:
+            await conn.copy_records_to_table("case_text", records=texts)
 
 
 async def _write(
@@ -293,7 +336,7 @@ async def _write(
     )
     await conn.execute("DELETE FROM deadlines WHERE case_id = ANY($1)", case_ids)
     await conn.executemany(
-        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [
             (
                 state.case_id,
@@ -301,11 +344,7 @@ async def _write(
                 state.case_type.value,
                 state.owner_department,
                 state.assigned_officer,
-                clock.due_day(),
-                clock.due_at(),
-                clock.yellow_from(),
-                # A suspended clock shows the light it had when suspended.
-                clock.light(clock.paused_since) if clock.paused_since is not None else None,
+                *_due(clock),
             )
             for state in (states[c] for c in case_ids)
             for clock in state.clocks
@@ -326,3 +365,20 @@ async def _write(
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )
+
+
+def _due(clock: Clock) -> tuple[Any, ...]:
+    """due_day, due_at, yellow_from, paused_light and uncovered_year of a deadline row. A due day
+    the calendar cannot count (its year's schedule is missing) is stored as unknown with the
+    year, never guessed and never a reason to stop the projection."""
+    try:
+        return (
+            clock.due_day(),
+            clock.due_at(),
+            clock.yellow_from(),
+            # A suspended clock shows the light it had when suspended.
+            clock.light(clock.paused_since) if clock.paused_since is not None else None,
+            None,
+        )
+    except CalendarNotCovered as gap:
+        return (None, None, None, None, gap.year)

@@ -267,7 +267,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "green",
             china(2020, 10, 19),  # 3 left: yellow
             "case.deadline_warning_recorded",
-            "complaint.reply:yellow:2020-10-22",
+            "complaint.reply:yellow:15w",
             china(2020, 10, 20),
             id="warning-when-yellow",
         ),
@@ -277,7 +277,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "yellow",
             china(2020, 10, 23, 0, 0),
             "case.deadline_breached",
-            "complaint.reply:red:2020-10-22",
+            "complaint.reply:red:15w",
             china(2020, 10, 26),
             id="breach-when-red",
         ),
@@ -312,9 +312,7 @@ def test_a_warning_not_recorded_in_time_may_still_be_recorded_once_the_light_is_
     assert isinstance(breached, tuple)
     warned = signal(breached[0], "warning", "complaint.reply", china(2020, 10, 26))
     assert isinstance(warned, tuple)
-    assert warned[0].signals == frozenset(
-        {"complaint.reply:red:2020-10-22", "complaint.reply:yellow:2020-10-22"}
-    )
+    assert warned[0].signals == frozenset({"complaint.reply:red:15w", "complaint.reply:yellow:15w"})
 
 
 def test_no_signal_on_a_clock_that_is_not_running() -> None:

@@ -5,11 +5,13 @@ wrong.
 """
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from events import calendar
+from events.calendar import YearSchedule, with_operator_files
 from events.errors import RejectionCode
 from events.officers import SYSTEM_CLOCK_ID
 from events.state import CaseState
@@ -33,6 +35,7 @@ from tests.unit.domain.support import (
     Action,
     actor,
     china,
+    due,
     example,
     example_payload,
     refuse,
@@ -212,7 +215,39 @@ def test_the_system_clock_records_a_deadline_warning() -> None:
     )
     assert event.actor.officer_id == SYSTEM_CLOCK_ID
     assert event.actor.role == "system"
-    assert "complaint.reply:yellow:2020-10-22" in state.signals
+    assert "complaint.reply:yellow:15w" in state.signals
+
+
+def test_a_deadline_into_a_year_no_calendar_covers_is_refused() -> None:
+    # Accepted on Sun 2026-12-20, the 15-working-day reply would be due in January 2027, whose
+    # holiday schedule no source holds: the step is refused, not counted on Monday to Friday.
+    registered = state_after([example("complaint.register", PETITION_OFFICER, china(2026, 12, 18))])
+    accept = Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 20))
+    refused = refuse(registered, accept, RejectionCode.CALENDAR_NOT_COVERED, "2027", CASE_ID)
+    assert "2027年的节假日安排尚无来源" in refused.message
+    # A step that starts no deadline is not held up by the missing year.
+    take(registered, example("case.attach_document", PETITION_OFFICER, china(2026, 12, 21)))
+    # Accepted on 2026-12-01, the reply is due on 2026-12-22: nothing from 2027 is needed.
+    early = state_after([example("complaint.register", PETITION_OFFICER, china(2026, 11, 30))])
+    state, _ = take(early, Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 1)))
+    assert due(state, "complaint.reply") == date(2026, 12, 22)
+
+
+def test_a_deadline_into_2027_counts_once_the_operator_adds_the_notice() -> None:
+    schedule = YearSchedule.from_mapping(
+        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}, "test.toml"
+    )
+    previous = calendar.use(with_operator_files([schedule]))
+    try:
+        registered = state_after(
+            [example("complaint.register", PETITION_OFFICER, china(2026, 12, 18))]
+        )
+        state, _ = take(
+            registered, Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 20))
+        )
+        assert due(state, "complaint.reply") == date(2027, 1, 11)
+    finally:
+        calendar.use(previous)
 
 
 # --- certificates -------------------------------------------------------------------------------
@@ -555,6 +590,7 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.REPLY_REQUIRED,
         RejectionCode.LIMIT_EXCEEDED,
         RejectionCode.MISSING_FIELD,
+        RejectionCode.CALENDAR_NOT_COVERED,
         RejectionCode.INVALID_PAYLOAD,
     }
     # Who vouched is the decider's check before the domain's: tests/unit/test_signing.py.
