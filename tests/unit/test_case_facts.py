@@ -1,10 +1,11 @@
 """The facts statistics count, folded from a case's events: refused or accepted, on time or not
 (from the clocks themselves), and person-visits counted per visit."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from events.as_of import Basis
+from events.deadlines import Clock, DayCount
 from events.decide import evolve
 from events.model import Event
 from events.state import CaseState
@@ -238,3 +239,25 @@ def test_the_as_of_facts_fold_the_same_way() -> None:
     )
     assert after == dict(zip(COLUMNS, facts_row(*folded(events)), strict=True))
     assert after["breached"] is True
+
+
+def test_a_clock_the_calendar_cannot_count_is_never_judged_breached() -> None:
+    """A working-day clock into a year no source covers has an unknown due day: folding goes on
+    (a projection never stops on it), and no breach is guessed."""
+    state, events = run([REGISTER, ACCEPT])
+    uncounted = Clock(
+        rule="complaint.reply",
+        unit=DayCount.WORKING,
+        length=15,
+        warn_within=3,
+        extendable_by=0,
+        started_on=date(2099, 1, 5),
+    )
+    assert uncounted.counted_due_day() is None
+    before = state.model_copy(update={"clocks": (uncounted,)})
+    later = events[-1].model_copy(update={"version": 3, "occurred_at": china(2099, 12, 31)})
+    assert facts_after(CaseFacts(), later, before).breached is False
+    overdue = state.clock("petition.handling")
+    assert overdue is not None
+    both = state.model_copy(update={"clocks": (uncounted, overdue)})
+    assert facts_after(CaseFacts(), later, both).breached is True
