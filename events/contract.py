@@ -136,8 +136,9 @@ def mermaid(lifecycle: Lifecycle) -> str:
     for terminal in sorted(lifecycle.terminal):
         lines.append(f"    {terminal} --> [*]")
     lines.append(
-        "    note right of suspended: 任何办理中状态均可中止/恢复、转办、延期、督办、附件"
-        " / any open status: suspend and resume, transfer, extend, supervise, attach"
+        "    note right of suspended: 任何办理中状态均可中止/恢复、转办、延期、督办、附件；"
+        "任何状态均可关联案件 / any open status: suspend and resume, transfer, extend,"
+        " supervise, attach; any status: link to another case"
     )
     return "\n".join(lines) + "\n"
 

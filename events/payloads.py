@@ -12,8 +12,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from events.model import Frozen, PersonalData
-from events.titles import titled
+from events.model import CaseId, Frozen, PersonalData
+from events.titles import ENUM_TITLES, titled
 
 Sha256 = str
 
@@ -83,6 +83,39 @@ class Document(Frozen):
 
 class DeadlineSignal(Frozen):
     clock: str = about("时限 / Deadline", "petition.handling", min_length=1)
+
+
+class CaseLinkKind(StrEnum):
+    """How one case stands to another (案件关联)."""
+
+    RELATED = "related"
+    REPEAT_OF = "repeat_of"
+    ORIGINATED_FROM = "originated_from"
+
+
+titled(
+    CaseLinkKind,
+    {
+        CaseLinkKind.RELATED: "相关案件 / Related case",
+        CaseLinkKind.REPEAT_OF: "重复件（合并） / Repeat of (merged)",
+        CaseLinkKind.ORIGINATED_FROM: "由…转化而来 / Originated from",
+    },
+)
+
+LINK_SEEN_FROM_THE_OTHER_CASE = "CaseLinkKindSeenFromTheOtherCase"
+"""The labels of a link as the other case's page shows it: a link is recorded on one case, and
+read from both."""
+ENUM_TITLES[LINK_SEEN_FROM_THE_OTHER_CASE] = {
+    CaseLinkKind.RELATED.value: "相关案件 / Related case",
+    CaseLinkKind.REPEAT_OF.value: "有重复件（已合并） / Has a merged repeat",
+    CaseLinkKind.ORIGINATED_FROM.value: "转化为 / Led to",
+}
+
+
+class CaseLink(Frozen):
+    kind: CaseLinkKind = about("关联类型 / Kind of link", "originated_from")
+    other_case_id: CaseId = about("关联案件编号 / The other case", "TS-2020-0007")
+    note: str = about("说明 / Note", "由投诉举报转立案查处", default="", max_length=4000)
 
 
 # --- complaints (投诉举报) -------------------------------------------------------------------

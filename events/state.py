@@ -31,6 +31,9 @@ class CaseState(Frozen):
     """Deadline warnings and breaches the system clock recorded, as "clock:light:period" (the
     period's length with its extensions and suspensions: a longer period is a new deadline,
     which can be signalled again)."""
+    links: frozenset[str] = frozenset()
+    """The links recorded on this case, as "kind:other case id" (not those recorded on the other
+    case: the decider sees one case's events only)."""
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0

@@ -1,13 +1,13 @@
 """A demo 2019 and 2020 for Dayong town (大涌镇), shaped to the figures of its 2020 report.
 
 The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
--78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
-in dispute; no information-disclosure request (依申请公开) in 2020. Person-visits are counted per
-visit: the persons of each registration and of each repeat visit (重复信访) by the same people.
-Complaints and enforcement cases, which it does not count, are plausible numbers (so are the few
-reviews by the authorities above, the anonymous complaints and the follow-up visits); a few
-information-disclosure requests of early 2021, one of each answer, are illustrative, not from
-the report.
+-78% year on year, 99% of those accepted closed; 12 mediations accepted and all 12 settled,
+about ¥1.2 million in dispute; no information-disclosure request (依申请公开) in 2020.
+Person-visits are counted per visit: the persons of each registration and of each repeat visit
+(重复信访) by the same people. Complaints and enforcement cases, which it does not count, are
+plausible numbers (so are the refused and late petitions, the few reviews by the authorities
+above, the anonymous complaints and the follow-up visits); a few information-disclosure requests
+of early 2021, one of each answer, are illustrative, not from the report.
 Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
 same submissions (same ids) every time, so loading twice changes nothing.
 """
@@ -42,10 +42,15 @@ FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法�
 CITY_XF = {"officer_id": "ZS-XF-01", "role": "officer", "department": "中山市信访局"}
 CITY_GOV = {"officer_id": "ZS-ZF-01", "role": "officer", "department": "中山市人民政府"}
 
-PETITIONS = {  # year: (cases, persons, online, still open)
-    2019: (303, 712, 127, 0),
-    2020: (276, 649, 28, 3),
+PETITIONS = {  # year: (cases, persons, online, not accepted, answered late, still open)
+    2019: (303, 712, 127, 8, 5, 0),
+    2020: (276, 649, 28, 6, 4, 3),
 }
+"""The report's 99% closure rate is over the petitions accepted: 2020's 270 accepted, 267 closed
+(98.9%); its 276 cases and 649 person-visits count every registration. The refusals and the
+late answers are the demo's own, plausible numbers (the report gives none)."""
+LATE_BY_DAYS = 75
+"""How long a late petition's written opinion takes after its handling: past the 60 days."""
 REVIEWS = {  # year: (reviews by the authority above, of which taken on to a second review)
     2019: (2, 0),
     2020: (4, 1),
@@ -85,6 +90,10 @@ class Case:
     def __init__(self, rng: Random, case_id: str, opened: datetime):
         self.rng, self.case_id, self.at = rng, case_id, opened
         self.steps: list[dict[str, Any]] = []
+
+    def wait(self, days: float) -> None:
+        """Let the case lie for ``days`` before its next step."""
+        self.at += timedelta(days=days)
 
     def step(
         self, kind: str, actor: dict[str, str], payload: dict[str, Any], days: float = 1.0
@@ -150,7 +159,7 @@ def _reviews(case: Case, handler: dict[str, str], second: bool) -> None:
 
 
 def petitions(rng: Random, year: int) -> Iterator[Case]:
-    cases, persons, online, still_open = PETITIONS[year]
+    cases, persons, online, refused, late, still_open = PETITIONS[year]
     reviews, second_reviews = REVIEWS[year]
     channels = ["online"] * online + [
         rng.choice(["visit", "visit", "letter", "phone", "hotline_12345", "referred"])
@@ -178,6 +187,12 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
                 "petitioners": [{"name": f"信访人{number + 1}", "phone": f"1380000{number:04d}"}],
             },
         )
+        if still_open <= number < still_open + refused:
+            case.step("petition.not_accept", XF1, {"reason": "已经或者依法应当通过诉讼途径解决"})
+            for _ in range(repeats):  # refused, they come back all the same: each visit counts
+                _visit(case, rng, next(revisits))
+            yield case
+            continue
         case.step("petition.accept", XF1, {"note": "符合受理条件"}, days=5)
         # One visit after closing, when there are two and the year has room for it.
         after_closing = repeats == 2 and day.month <= 9
@@ -191,6 +206,8 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
             case.step("petition.assign", XF1, {"department": "综治中心", "officer_id": "DY-ZX-01"})
             handler = ZX
         case.step("petition.handle", handler, {"record": "约谈信访人，现场核实"}, days=20)
+        if number < still_open + refused + late:
+            case.wait(LATE_BY_DAYS)  # answered past its 60 days: closed, but not on time
         case.step("petition.issue_opinion", handler, {"opinion": "依法处理，书面答复"}, days=20)
         case.step("petition.close", handler, {"note": "已答复，办结"})
         if after_closing:
