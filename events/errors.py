@@ -24,6 +24,11 @@ class RejectionCode(StrEnum):
     HEARING_REQUIRED = "hearing_required"
     REPLY_REQUIRED = "reply_required"
     LIMIT_EXCEEDED = "limit_exceeded"
+    TWO_OFFICERS_REQUIRED = "two_officers_required"
+    COLLECTIVE_DISCUSSION_REQUIRED = "collective_discussion_required"
+    PERIOD_NOT_OVER = "period_not_over"
+    PERIOD_EXPIRED = "period_expired"
+    PUBLICATION_REQUIRED = "publication_required"
     UNSIGNED_SUBMISSION = "unsigned_submission"
     UNKNOWN_SIGNER = "unknown_signer"
     BAD_SIGNATURE = "bad_signature"
@@ -67,6 +72,28 @@ MEANING: dict[RejectionCode, str] = {
         "A complaint or petition cannot be closed before the reply or opinion is given."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
+    RejectionCode.TWO_OFFICERS_REQUIRED: (
+        "An investigative act (evidence, sampling) needs at least two enforcement officers of"
+        " the department with certificates valid that day, the actor and the ones named"
+        " (行政处罚法 第四十二条、第五十五条)."
+    ),
+    RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED: (
+        "A penalty in a major or complex enforcement case needs the department heads'"
+        " collective discussion (集体讨论, 行政处罚法 第五十七条第二款) first."
+    ),
+    RejectionCode.PERIOD_NOT_OVER: (
+        "The step may only follow a period that has not ended yet: the party's window for"
+        " statement, defence and hearing (陈述、申辩、听证) after a notice, the payment period,"
+        " ten days after a demand (催告), the periods for review and suit."
+    ),
+    RejectionCode.PERIOD_EXPIRED: (
+        "The step had to come within a period that has ended (a hearing request within five"
+        " days of the notice)."
+    ),
+    RejectionCode.PUBLICATION_REQUIRED: (
+        "An enforcement case with a penalty decision cannot be closed before its publication"
+        " (公示), or why it is not published, is recorded."
+    ),
     RejectionCode.UNSIGNED_SUBMISSION: (
         "The submission carries no signature: every step is signed by a key registered for its"
         " department, or by the gateway for a department's token (docs/signing.md)."

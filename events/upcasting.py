@@ -5,8 +5,14 @@ new version, ``CURRENT_VERSIONS`` names that version, and an upcaster turns a pa
 n into version n + 1. Hashes are always computed over the event as it was stored, never over an
 upcast payload.
 
-The change made so far: ``complaint.registered`` version 1 held the complainant as one free-text
-field, "name phone" as written on the old paper form; version 2 splits it into a ``Person``.
+The changes made so far:
+
+- ``complaint.registered`` version 1 held the complainant as one free-text field, "name phone"
+  as written on the old paper form; version 2 splits it into a ``Person``;
+- ``enforcement.evidence_collected`` version 2 names the other officers present (行政处罚法
+  第四十二条); version 1 named none, and reads as naming none: the rule binds new steps only;
+- ``enforcement.reviewed`` version 2 says whether the case is complex (情节复杂); version 1 did
+  not ask, and reads as not complex.
 """
 
 import re
@@ -33,10 +39,26 @@ def _split_complainant(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "complainant": person}
 
 
+def _no_other_officers(payload: dict[str, Any]) -> dict[str, Any]:
+    """enforcement.evidence_collected v1 → v2: nobody else was recorded, so nobody is named."""
+    return {**payload, "officers": []}
+
+
+def _not_complex(payload: dict[str, Any]) -> dict[str, Any]:
+    """enforcement.reviewed v1 → v2: a review that did not ask found nothing complex."""
+    return {**payload, "complex": False}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("complaint.registered", 1): _split_complainant,
+    ("enforcement.evidence_collected", 1): _no_other_officers,
+    ("enforcement.reviewed", 1): _not_complex,
 }
-CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 2}
+CURRENT_VERSIONS: dict[str, int] = {
+    "complaint.registered": 2,
+    "enforcement.evidence_collected": 2,
+    "enforcement.reviewed": 2,
+}
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class Step:
     """Run when the status does not allow the step: a more precise reason, if there is one, than
     illegal_transition (e.g. closing before the reply was given: reply_required)."""
     effect: Effect | None = None
+    stamps: str | None = None
+    """A state field set to when the step happened, for rules that count from it (the notice's
+    window, the payment period after service)."""
     leads_to: tuple[str, ...] = ()
     """For a computed ``to_status``: the statuses it can give (documentation only)."""
 
