@@ -3,7 +3,6 @@
 Pure: every instant is passed in, nothing here reads the clock.
 """
 
-import calendar as gregorian
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -375,7 +374,9 @@ def add_calendar_months(start: date, n: int) -> date:
     year, month = divmod(start.month - 1 + n, 12)
     year += start.year
     month += 1
-    day = date(year, month, min(start.day, gregorian.monthrange(year, month)[1]))
+    next_month = date(year + month // 12, month % 12 + 1, 1)
+    month_end = (next_month - timedelta(days=1)).day
+    day = date(year, month, min(start.day, month_end))
     while not is_working_day(day):
         day += timedelta(days=1)
     return day

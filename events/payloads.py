@@ -285,7 +285,7 @@ def other_officers() -> Any:
     # Empty by default so that events recorded before the rule still read; the decider
     # requires one for every new investigative act (行政处罚法 第四十二条).
     return about(
-        "其他执法人员（与办理人合计不少于两人）/ The other officers present besides the one who"
+        "其他执法人员（与办理人合计不少于两人） / The other officers present besides the one who"
         " records the step (at least two in all)",
         [{"officer_id": "DY-ZF-06", "certificate": "44200120190006"}],
         default=(),
@@ -469,7 +469,7 @@ titled(
     NoPenaltyGround,
     {
         NoPenaltyGround.FACTS_NOT_ESTABLISHED: (
-            "违法事实不能成立（第五十七条第一款第三项）/ The facts are not established"
+            "违法事实不能成立（第五十七条第一款第三项） / The facts are not established"
         ),
         NoPenaltyGround.MINOR_AND_CORRECTED: (
             "违法行为轻微并及时改正，没有造成危害后果（第三十三条第一款）"
@@ -480,14 +480,14 @@ titled(
             " / First offence, slight harm, corrected in time"
         ),
         NoPenaltyGround.NO_FAULT: (
-            "有证据足以证明没有主观过错（第三十三条第二款）/ Proven to be without fault"
+            "有证据足以证明没有主观过错（第三十三条第二款） / Proven to be without fault"
         ),
-        NoPenaltyGround.UNDER_FOURTEEN: "不满十四周岁（第三十条）/ Under fourteen",
+        NoPenaltyGround.UNDER_FOURTEEN: "不满十四周岁（第三十条） / Under fourteen",
         NoPenaltyGround.MENTAL_INCAPACITY: (
             "不能辨认或者不能控制自己行为的精神病人、智力残疾人（第三十一条）"
             " / Could not understand or control their conduct"
         ),
-        NoPenaltyGround.TIME_BARRED: "违法行为超过追责期限（第三十六条）/ Time-barred",
+        NoPenaltyGround.TIME_BARRED: "违法行为超过追责期限（第三十六条） / Time-barred",
     },
 )
 
@@ -534,7 +534,7 @@ class PaymentDemand(Frozen):
     """催告 (行政强制法 第三十五条、第五十四条)."""
 
     late_fine_fen: int = about(
-        "加处罚款（分）/ Late-payment fine named, fen (3% of the fine a day, at most the fine:"
+        "加处罚款（分） / Late-payment fine named, fen (3% of the fine a day, at most the fine:"
         " 行政处罚法 第七十二条)",
         150_000,
         default=0,
@@ -555,7 +555,7 @@ class NoAppeal(Frozen):
 class CourtApplication(Frozen):
     court: Text = about("人民法院 / Court", "中山市第一人民法院")
     amount_fen: int = about(
-        "申请执行金额（分）/ Amount to enforce, fen (fine and late-payment fine)",
+        "申请执行金额（分） / Amount to enforce, fen (fine and late-payment fine)",
         650_000,
         ge=0,
         le=MAX_FEN,
