@@ -51,7 +51,8 @@ SUSPENSION = "case.suspended"
 
 ENFORCEMENT_TESTING = Pause(on="enforcement.testing_started", until="enforcement.testing_finished")
 """Testing, inspection, quarantine, appraisal (检测、检验、检疫、鉴定): not counted in the
-filing or the decision period (市场监督管理行政处罚程序规定 第十八条第二款, 第六十四条)."""
+filing or the decision period (市场监督管理行政处罚程序规定 第十八条第二款; 第六十四条, its number
+not checked against the text)."""
 ENFORCEMENT_HEARING = Pause(on="enforcement.hearing_requested", until="enforcement.hearing_held")
 """From the party's request for a hearing until it is held: not counted in the decision period."""
 

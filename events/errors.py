@@ -75,7 +75,7 @@ MEANING: dict[RejectionCode, str] = {
     RejectionCode.TWO_OFFICERS_REQUIRED: (
         "An investigative act (evidence, sampling) needs at least two enforcement officers of"
         " the department with certificates valid that day, the actor and the ones named"
-        " (行政处罚法 第四十二条、第五十五条)."
+        " (行政处罚法 第四十二条; 第五十五条, not checked against the text)."
     ),
     RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED: (
         "A penalty in a major or complex enforcement case needs the department heads'"

@@ -4,17 +4,20 @@ The law behind the rules (行政处罚法 as revised in 2021 unless another law 
 
 - two officers with certificates valid that day on every investigative act: the evidence
   collected and samples sent for testing name the officer(s) present besides the actor
-  (第四十二条, 第五十五条);
+  (第四十二条; 第五十五条, article not checked against the text);
 - testing, inspection, quarantine and appraisal (检测、检验、检疫、鉴定) stop the filing and the
-  decision clocks (市场监督管理行政处罚程序规定 第十八条第二款, 第六十四条), and the case waits for
+  decision clocks (市场监督管理行政处罚程序规定 第十八条第二款; 第六十四条, its number not checked
+  against the text), and the case waits for
   the result before it is filed, declined or reviewed;
 - after the notice of the intended penalty (告知, 第四十四条) the party may state their case and
   defend it (陈述、申辩, 第四十五条) and ask for a hearing within five days (第六十四条第一项): a
-  decision inside that window needs their statement or express waiver (第六十二条), and a
+  decision inside that window needs their statement or express waiver (第六十二条, article not
+  checked against the text), and a
   decision may not be heavier than the notice (第四十五条第二款);
 - a penalty in a major or complex case needs the department heads' collective discussion
   (集体讨论, 第五十七条第二款); "major" is the flag that already requires the legal review
-  (法制审核, 第五十八条), "complex" the review's own finding (情节复杂);
+  (法制审核, 第五十八条, article not checked against the text), "complex" the review's own
+  finding (情节复杂);
 - a decision not to penalise (不予行政处罚, 第三十条、第三十一条、第三十三条、第三十六条,
   第五十七条第一款第二、三项) is served and closes the case without execution;
 - a penalty decision is served within seven days (第六十一条), published (公示, 第四十八条;
@@ -103,8 +106,8 @@ def _two_officers(
         return reject(
             RejectionCode.TWO_OFFICERS_REQUIRED,
             f"case {state.case_id}: an investigative act needs at least two enforcement officers"
-            f" with certificates valid that day (行政处罚法 第四十二条、第五十五条); name the"
-            f" other officer(s) present in payload.officers: {problem}",
+            f" with certificates valid that day (行政处罚法 第四十二条；第五十五条条文未经核对);"
+            f" name the other officer(s) present in payload.officers: {problem}",
         )
     return None
 
@@ -182,9 +185,8 @@ def _party_heard(state: CaseState, at: datetime) -> Rejection | None:
         RejectionCode.PERIOD_NOT_OVER,
         f"case {state.case_id}: the party was notified on {local_day(state.notified_at)} and"
         f" may state their case and defend it (陈述、申辩) and ask for a hearing (听证) until"
-        f" {end} (行政处罚法"
-        f" 第四十五条、第六十二条、第六十四条); record their statement or express waiver"
-        f" (enforcement.record_statement), or decide after {end}",
+        f" {end} (行政处罚法 第四十五条、第六十四条；第六十二条条文未经核对); record their"
+        f" statement or express waiver (enforcement.record_statement), or decide after {end}",
     )
 
 
@@ -296,7 +298,7 @@ def _check_collective_extension(
             RejectionCode.ILLEGAL_TRANSITION,
             f"case {state.case_id}: the head may still extend enforcement.decision by {left}"
             " day(s) (case.extend); the heads decide a further extension only when that is not"
-            " enough (市场监督管理行政处罚程序规定 第六十四条)",
+            " enough (市场监督管理行政处罚程序规定 第六十四条，条号未经核对)",
         )
     return None
 
