@@ -17,17 +17,22 @@ rejection names the first thing wrong:
    body (a petition review: the reviewing body the request named) (``wrong_department``);
 6. the lifecycle allows the step from the case's status (``illegal_transition``, or the step's
    more precise reason: ``reply_required``, ``final_stage_reached``);
-7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
-   ``illegal_transition``, and ``invalid_payload`` for a value the case rules out: a transfer to
-   its own department, a disclosure answer's ground where nothing is withheld, a link of a case
-   to itself (a link's other case is never looked up: the decider sees one case's events only);
+7. the step's own rules, each step's in the order its ``check`` gives them
+   (``legal_review_required``, ``collective_discussion_required``, ``hearing_required``,
+   ``two_officers_required``, ``period_not_over``, ``period_expired``,
+   ``publication_required``, ``reply_required``, ``missing_field``, ``limit_exceeded``,
+   ``wrong_department``, ``illegal_transition``, and ``invalid_payload`` for a
+   value the case rules out: a transfer to its own department, a disclosure answer's ground
+   where nothing is withheld, a link of a case to itself — a link's other case is never looked
+   up: the decider sees one case's events only); the actor authorised in 4 is in
+   ``Context.actor`` for rules that count people;
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 """
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,6 +80,7 @@ def decide(
     actor = _authorised_actor(lifecycle, step, submission, ctx)
     if isinstance(actor, Rejection):
         return actor
+    ctx = replace(ctx, actor=actor)
     try:
         if state is not None:
             refused = _refused_by_state(lifecycle, step, state, submission, ctx)
@@ -114,6 +120,8 @@ def evolve(
         updates["status"] = (
             step.to_status if isinstance(step.to_status, str) else step.to_status(state, payload)
         )
+    if step.stamps is not None:
+        updates[step.stamps] = at
     if step.effect is not None:
         updates.update(step.effect(state, payload))
     updates["clocks"] = _clocks_after(lifecycle, state, event, payload, rules)
@@ -323,6 +331,7 @@ def _clocks_after(
     ]
     if event.type == "case.deadline_extended":
         clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
+    clocks = [_further_extended(c, by_name.get(c.rule), event.type, payload) for c in clocks]
     for rule in rules:
         starts = rule.starts_on == event.type or event.type in rule.restarts_on
         if rule.case_type == lifecycle.case_type and starts:
@@ -339,6 +348,12 @@ def _paused_or_resumed(
             clock = clock.paused(at, pause.on)
         elif event_type == pause.until:
             clock = clock.resumed(at, pause.on)
+    return clock
+
+
+def _further_extended(clock: Clock, rule: ClockRule | None, event_type: str, payload: Any) -> Clock:
+    if rule is not None and rule.further_extension_on == event_type:
+        return clock.further_extended(payload.days)
     return clock
 
 

@@ -13,6 +13,10 @@ The changes made so far:
 - ``petition.review_requested`` version 1 held only the reason: the handling office recorded the
   review itself. Version 2 names the reviewing body, the authority above; a version-1 request
   names none (``NOT_NAMED``), and its review stays with the office that recorded it.
+- ``enforcement.evidence_collected`` version 2 names the other officers present (行政处罚法
+  第四十二条); version 1 named none, and reads as naming none: the rule binds new steps only.
+- ``enforcement.reviewed`` version 2 says whether the case is complex (情节复杂); version 1 did
+  not ask, and reads as not complex.
 """
 
 import re
@@ -50,12 +54,29 @@ def _unnamed_reviewer(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "reviewing_department": NOT_NAMED}
 
 
+def _no_other_officers(payload: dict[str, Any]) -> dict[str, Any]:
+    """enforcement.evidence_collected v1 → v2: nobody else was recorded, so nobody is named."""
+    return {**payload, "officers": []}
+
+
+def _not_complex(payload: dict[str, Any]) -> dict[str, Any]:
+    """enforcement.reviewed v1 → v2: a review that did not ask found nothing complex."""
+    return {**payload, "complex": False}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("complaint.registered", 1): _split_complainant,
     ("complaint.registered", 2): _named_complaint,
     ("petition.review_requested", 1): _unnamed_reviewer,
+    ("enforcement.evidence_collected", 1): _no_other_officers,
+    ("enforcement.reviewed", 1): _not_complex,
 }
-CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 3, "petition.review_requested": 2}
+CURRENT_VERSIONS: dict[str, int] = {
+    "complaint.registered": 3,
+    "petition.review_requested": 2,
+    "enforcement.evidence_collected": 2,
+    "enforcement.reviewed": 2,
+}
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -134,9 +134,10 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "persons": st.integers(1, 5),
         "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
         "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
-        "ground": st.sampled_from([None, "third_party_rights"]),
         "view": st.sampled_from([v.value for v in ConsultationView]),
     }
+    if case_type is CaseType.DISCLOSURE:  # enforcement's no-penalty "ground" is another enum
+        varied["ground"] = st.sampled_from([None, "third_party_rights"])
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
     named = st.fixed_dictionaries(
         {**base, **{name: s for name, s in varied.items() if name in fields}}
