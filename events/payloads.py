@@ -185,7 +185,7 @@ class Investigation(Frozen):
 
 class Reply(Frozen):
     reply: Text = about("答复内容 / Reply to the complainant", "已责令整改并复查")
-    method: str = about("答复方式 / How it was given", "phone", min_length=1, max_length=50)
+    method: str = about("答复方式 / How it was given", "电话答复", min_length=1, max_length=50)
 
 
 class Satisfaction(StrEnum):
@@ -210,7 +210,7 @@ titled(
 
 class ComplaintFollowUp(Frozen):
     satisfaction: Satisfaction = about("满意度 / The complainant's satisfaction", "satisfied")
-    method: str = about("回访方式 / How the visit was made", "phone", min_length=1, max_length=50)
+    method: str = about("回访方式 / How the visit was made", "电话回访", min_length=1, max_length=50)
     notes: str = about("回访情况 / Notes", "投诉人表示油烟已明显减少", default="", max_length=4000)
 
 

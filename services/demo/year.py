@@ -251,12 +251,12 @@ def complaints(rng: Random, year: int) -> Iterator[Case]:
             case.step("complaint.close", XF2, {"note": "匿名举报，已核查处理，无需答复"})
             yield case
             continue
-        case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "phone"}, days=5)
+        case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "电话答复"}, days=5)
         case.step("complaint.close", XF2, {})
         if number % 3 == 0 and not anonymous:
             # 信访办, which registered it, asks the complainant about the reply (回访).
             satisfaction = rng.choice(SATISFACTION)
-            visit = {"satisfaction": satisfaction, "method": "phone", "notes": "电话回访"}
+            visit = {"satisfaction": satisfaction, "method": "电话回访", "notes": "已回访"}
             case.step("complaint.follow_up", XF1, visit, days=5)
         yield case
 
