@@ -755,14 +755,38 @@ def _unpaid(case: Case, officer: dict[str, str], served: datetime) -> Case:
     return case
 
 
+def _link(cases: list[Case], sources: list[Case], lead: str | None, note: str) -> None:
+    """Link each case (those whose lead was ``lead``, when given) to the latest source case
+    opened before it, once each (案件关联: a complaint that led to a penalty case, a petition
+    passed on to mediation). The link is the case's last step, by its own officer."""
+    free = sorted(sources, key=lambda c: c.steps[0]["occurred_at"])
+    for case in cases:
+        opening = case.steps[0]
+        if lead is not None and opening["payload"].get("source") != lead:
+            continue
+        earlier = [c for c in free if c.steps[0]["occurred_at"] < opening["occurred_at"]]
+        if not earlier:
+            continue
+        source = earlier[-1]
+        free.remove(source)
+        # Its own draws, so that linking changes none of the cases generated after it.
+        case.rng = Random(case.case_id)
+        link = {"kind": "originated_from", "other_case_id": source.case_id, "note": note}
+        case.step("case.link", opening["actor"], link)
+
+
 def submissions(seed: int = 2020) -> list[dict[str, Any]]:
     """Every submission of the demo's 2019 and 2020, each case's in order, then the illustrative
     information-disclosure requests of 2021."""
     rng = Random(seed)
     every: list[dict[str, Any]] = []
     for year in (2019, 2020):
-        for kind in (petitions, complaints, mediations, enforcement):
-            for case in kind(rng, year):
+        made = {kind: list(kind(rng, year)) for kind in (petitions, complaints, mediations)}
+        made[enforcement] = list(enforcement(rng, year))
+        _link(made[enforcement], made[complaints], "群众举报", "由投诉举报转立案查处")
+        _link(made[mediations][:2], made[petitions], None, "信访事项转人民调解（访调对接）")
+        for cases in made.values():
+            for case in cases:
                 every += case.steps
     for request in illustrative_disclosures():
         every += request
