@@ -89,6 +89,7 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "warn_within_working_days": rule.warn_within,
         "source": rule.source,
         "pauses": [{"on": pause.on, "until": pause.until} for pause in rule.pauses],
+        "judges_handling": rule.judges_handling,
     }
 
 
@@ -168,6 +169,8 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
             paused = "".join(
                 f", not counting {pause['on']} to {pause['until']}" for pause in rule["pauses"]
             )
+            if not rule["judges_handling"]:
+                paused += ", not counted against on-time closing"
             starts = " or ".join([rule["starts_on"], *rule["restarts_on"]])
             unit = "months" if rule["unit"] == "month" else f"{rule['unit']} days"
             rows.append(

@@ -92,6 +92,13 @@ class ClockRule(Frozen):
         default=3, ge=0, description="Yellow when this many working days or fewer remain."
     )
     source: str = Field(min_length=1, description="The regulation or practice the default is from.")
+    judges_handling: bool = Field(
+        default=True,
+        description="False for a limit that is not the office's own handling of the case (the"
+        " party's time to pay, a consulted third party's time to answer, the reviewing body's"
+        " time for its review): it lights up like any other, but missing it does not make the"
+        " case's closing late (按期办结率).",
+    )
 
     @model_validator(mode="after")
     def _stop_differs_from_start(self) -> Self:
@@ -138,6 +145,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         starts_on="petition.review_requested",
         stops_on=frozenset({"petition.review_decided"}),
         # No extension: the article gives none (unlike the 60 days of handling).
+        judges_handling=False,  # the reviewing body's time, not the handling office's
         source="信访工作条例（2022）第三十五条（收到复查请求之日起30日内提出复查意见，条文未规定"
         "延长；内容与2005年《信访条例》第三十四条相同并经核对，2022年条号据第三方摘录、未经原文核对"
         " / content checked, the 2022 article number only against a secondary source）",
@@ -151,6 +159,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         starts_on="petition.second_review_requested",
         stops_on=frozenset({"petition.second_review_decided"}),
         pauses=(Pause(on="petition.hearing_scheduled", until="petition.hearing_concluded"),),
+        judges_handling=False,  # the reviewing body's time, not the handling office's
         source="信访工作条例（2022）第三十六条（收到复核请求之日起30日内提出复核意见，听证所需时间"
         "不计算在内，条文未规定延长；内容经广东省信访局公开答问核对，条号未经原文核对 / content"
         " checked, the article number not checked against the text）",
@@ -254,6 +263,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         # Once the fine is overdue the office's next lawful step is the demand (催告); from
         # then on the court-application clock is the one that matters.
         stops_on=frozenset({"enforcement.executed", "enforcement.payment_demanded"}),
+        judges_handling=False,  # the party's time to pay: the office acts once it is over
         source="行政处罚法（2021）第六十七条第三款（自收到行政处罚决定书之日起十五日内缴纳罚款）；"
         "第六十六条（在决定书载明的期限内履行）",
     ),
@@ -309,6 +319,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         unit=DayCount.WORKING,
         starts_on="disclosure.third_party_consulted",
         stops_on=frozenset({"disclosure.third_party_replied"}),
+        judges_handling=False,  # the consulted party's time: the office waits for it
         source="政府信息公开条例（2019）第三十二条（第三方自收到征求意见书之日起15个工作日内提出"
         "意见，逾期未提出的由行政机关决定是否公开）；征求其他行政机关意见的15个工作日见第三十四条"
         "（条文未经核对 / article not checked against the text）。自发出征求意见之日起算 / counted"
@@ -351,6 +362,9 @@ class Clock(Frozen):
     paused_by: frozenset[str] = Field(
         default=frozenset(),
         description="What holds it still: the events that began each pause still running.",
+    )
+    judges_handling: bool = Field(
+        default=True, description="Copied from its rule: missing it makes the closing late."
     )
 
     @model_validator(mode="after")
@@ -496,4 +510,5 @@ def start_clock(rule: ClockRule, started_at: datetime) -> Clock:
         warn_within=rule.warn_within,
         extendable_by=rule.extendable_by,
         started_on=local_day(started_at),
+        judges_handling=rule.judges_handling,
     )

@@ -55,11 +55,14 @@ def breached_before(state: CaseState | None, event: Event) -> bool:
     stands still (suspension, a pause the law leaves out) is judged at the instant it stopped,
     as its light is; an extension granted after the due instant does not undo the breach. A
     clock whose due day the calendar cannot count (a year no source covers) is not judged: its
-    light is unknown, and a breach is never guessed.
+    light is unknown, and a breach is never guessed. Only the limits of the office's own
+    handling count (``Clock.judges_handling``).
     """
     if state is None:
         return False
     for clock in state.clocks:
+        if not clock.judges_handling:
+            continue  # the party's, a third party's or the reviewing body's time
         moment = clock.paused_since if clock.paused_since is not None else event.occurred_at
         try:
             due = clock.due_at()
@@ -183,7 +186,9 @@ def link_row(event: Event) -> tuple[Any, ...]:
 
 class Cases:
     name = "cases"
-    version = 5  # 4: case_text; 5: case_links, case_facts.refused and .breached
+    # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: breached counts only
+    # the office's own time limits (Clock.judges_handling)
+    version = 6
     tables: tuple[str, ...] = (
         "case_summary",
         "deadlines",

@@ -1,6 +1,7 @@
 """The facts statistics count, folded from a case's events: refused or accepted, on time or not
 (from the clocks themselves), and person-visits counted per visit."""
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -8,6 +9,7 @@ from events.as_of import Basis
 from events.deadlines import Clock, DayCount
 from events.decide import evolve
 from events.model import Event
+from events.payloads import DisclosureAnswerType
 from events.state import CaseState
 from projections.queries.statistics import facts_as_of
 from projections.read_models.cases import (
@@ -17,7 +19,18 @@ from projections.read_models.cases import (
     facts_after,
     facts_row,
 )
-from tests.unit.domain.support import PETITION_OFFICER, Action, china, run
+from tests.unit.domain import test_disclosure as disclosure
+from tests.unit.domain import test_enforcement as enforcement
+from tests.unit.domain.support import (
+    CITY_XF,
+    ENFORCER,
+    PETITION_OFFICER,
+    REVIEWER,
+    Action,
+    china,
+    example,
+    run,
+)
 
 COLUMNS = [line.split()[0] for line in FACTS_COLUMNS.strip().splitlines()]
 
@@ -261,3 +274,61 @@ def test_a_clock_the_calendar_cannot_count_is_never_judged_breached() -> None:
     assert overdue is not None
     both = state.model_copy(update={"clocks": (uncounted, overdue)})
     assert facts_after(CaseFacts(), later, both).breached is True
+
+
+def test_periods_the_office_does_not_keep_never_make_its_closing_late() -> None:
+    """The party's fifteen days to pay, a consulted third party's fifteen working days and the
+    reviewing body's thirty days light up when they run out, but they are not the office's own
+    handling: a case closed by the lawful path after one of them ran out is closed on time."""
+    unpaid = [
+        *enforcement.SERVED,
+        enforcement.PUBLISH,
+        # the payment clock (due 2020-10-12) has run out: that is what allows the demand
+        enforcement.demand(china(2020, 10, 22), 150_000),
+        replace(enforcement.NO_APPEAL, at=china(2021, 3, 30)),
+        enforcement.apply_to_court(china(2021, 4, 1), 650_000),
+        example("enforcement.record_court_acceptance", ENFORCER, china(2021, 4, 6)),
+        replace(enforcement.CLOSE, at=china(2021, 4, 7)),
+    ]
+    no_reply = [
+        disclosure.REGISTER,
+        disclosure.CONSULT,
+        # recorded only once the party's fifteen working days are over
+        disclosure.opinion(date(2021, 3, 30), "no_reply"),
+        disclosure.answer(date(2021, 3, 31), DisclosureAnswerType.DISCLOSED),
+        replace(disclosure.CLOSE, at=china(2021, 4, 1)),
+    ]
+    reviewed_late = [
+        REGISTER,
+        ACCEPT,
+        handle(china(2020, 6, 10)),
+        opinion(china(2020, 6, 20)),
+        close(china(2020, 6, 22)),
+        Action(
+            "petition.record_reply_receipt",
+            PETITION_OFFICER,
+            china(2020, 6, 23),
+            {"received_on": "2020-06-23", "method": "直接送达"},
+        ),
+        Action(
+            "petition.request_review",
+            REVIEWER,
+            china(2020, 7, 1),
+            {"reviewing_department": CITY_XF, "reason": "不服"},
+        ),
+        # 中山市信访局 answers after its thirty days (due 2020-07-31)
+        Action(
+            "petition.decide_review",
+            REVIEWER,
+            china(2020, 8, 20),
+            {"outcome": "upheld", "opinion": "维持"},
+        ),
+        close(china(2020, 8, 21)),
+    ]
+    for actions in (unpaid, no_reply, reviewed_late):
+        facts = row(actions)
+        assert (facts["status"], facts["refused"]) == ("closed", False), actions[0].type
+        assert facts["breached"] is False, actions[0].type
+    # the office's own periods still count: the decision served after its seven days
+    served_late = [*enforcement.SERVED[:-1], replace(enforcement.SERVE, at=china(2020, 10, 10))]
+    assert row(served_late)["breached"] is True
