@@ -210,7 +210,9 @@ titled(
 
 class ComplaintFollowUp(Frozen):
     satisfaction: Satisfaction = about("满意度 / The complainant's satisfaction", "satisfied")
-    method: str = about("回访方式 / How the visit was made", "电话回访", min_length=1, max_length=50)
+    method: str = about(
+        "回访方式 / How the visit was made", "电话回访", min_length=1, max_length=50
+    )
     notes: str = about("回访情况 / Notes", "投诉人表示油烟已明显减少", default="", max_length=4000)
 
 
