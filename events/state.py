@@ -28,9 +28,9 @@ class CaseState(Frozen):
     clocks: tuple[Clock, ...] = ()
     """Every open deadline."""
     signals: frozenset[str] = frozenset()
-    """Deadline warnings and breaches the system clock recorded, as "clock:light:period" (the
-    period's length with its extensions and suspensions: a longer period is a new deadline,
-    which can be signalled again)."""
+    """Deadline warnings and breaches the system clock recorded, as "clock:light:start+period"
+    (the period's first day and its length with its extensions and suspensions: a clock started
+    afresh or a longer period is a new deadline, which can be signalled again)."""
     links: frozenset[str] = frozenset()
     """The links recorded on this case, as "kind:other case id" (not those recorded on the other
     case: the decider sees one case's events only)."""

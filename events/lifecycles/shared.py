@@ -85,10 +85,11 @@ def _link_effect(state: CaseState, payload: p.CaseLink) -> dict[str, Any]:
 
 
 def _signal(clock: Clock, light: Light) -> str:
-    # The period's length in its unit, not its due day: an extension or a suspension lengthens
-    # it (so the new deadline can be signalled again), and folding never needs the calendar.
-    period = clock.length + clock.extended_by + clock.paused_units
-    return f"{clock.rule}:{light}:{period}{clock.unit.value[0]}"
+    # The period by its first day and its length in its unit, not by its due day: a clock
+    # started afresh, an extension (the heads' further one too) or a suspension makes a new
+    # deadline, which can be signalled again, and folding never needs the calendar.
+    period = clock.length + clock.extended_by + clock.further_extended_by + clock.paused_units
+    return f"{clock.rule}:{light}:{clock.started_on.isoformat()}+{period}{clock.unit.value[0]}"
 
 
 def _signal_check(light: Light) -> Any:

@@ -5,6 +5,7 @@ Sat Oct 10) are in the counts. A complaint accepted on Fri 2020-09-25 must be re
 15 working days: by Thu 2020-10-22.
 """
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -275,7 +276,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "green",
             china(2020, 10, 19),  # 3 left: yellow
             "case.deadline_warning_recorded",
-            "complaint.reply:yellow:15w",
+            "complaint.reply:yellow:2020-09-25+15w",
             china(2020, 10, 20),
             id="warning-when-yellow",
         ),
@@ -285,7 +286,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "yellow",
             china(2020, 10, 23, 0, 0),
             "case.deadline_breached",
-            "complaint.reply:red:15w",
+            "complaint.reply:red:2020-09-25+15w",
             china(2020, 10, 26),
             id="breach-when-red",
         ),
@@ -320,7 +321,9 @@ def test_a_warning_not_recorded_in_time_may_still_be_recorded_once_the_light_is_
     assert isinstance(breached, tuple)
     warned = signal(breached[0], "warning", "complaint.reply", china(2020, 10, 26))
     assert isinstance(warned, tuple)
-    assert warned[0].signals == frozenset({"complaint.reply:red:15w", "complaint.reply:yellow:15w"})
+    assert warned[0].signals == frozenset(
+        {"complaint.reply:red:2020-09-25+15w", "complaint.reply:yellow:2020-09-25+15w"}
+    )
 
 
 def test_no_signal_on_a_clock_that_is_not_running() -> None:
@@ -384,7 +387,7 @@ def test_complaint_acceptance_breached_after_seven_working_days() -> None:
     )
     breached = signal(state, "breach", "complaint.acceptance", china(2020, 10, 11, 8))
     assert isinstance(breached, tuple)
-    assert breached[0].signals == frozenset({"complaint.acceptance:red:7w"})
+    assert breached[0].signals == frozenset({"complaint.acceptance:red:2020-09-24+7w"})
     # the acceptance stops it and starts the reply clock
     state, _ = run([ACCEPT_COMPLAINT], state)
     assert [c.rule for c in state.clocks] == ["complaint.reply"]
@@ -586,3 +589,40 @@ def test_the_decision_is_served_within_seven_days_or_the_light_turns_red() -> No
     state, _ = take(breached[0], serve)
     assert [c.rule for c in state.clocks] == ["enforcement.publication", "enforcement.payment"]
     assert due(state, "enforcement.payment") == date(2020, 10, 26)  # fifteen days from receipt
+
+
+def test_a_restarted_or_further_extended_deadline_lights_up_again() -> None:
+    """A signal belongs to one period of a clock: a clock started afresh (a reopened complaint)
+    or extended by the heads' collective decision has a new due day, and its lights are new."""
+    state = complaint()
+    breached = signal(state, "breach", "complaint.reply", china(2020, 10, 23))
+    assert isinstance(breached, tuple)
+    reopened, _ = run(
+        [
+            replace(ASSIGN, at=china(2020, 10, 24)),
+            replace(INVESTIGATE, at=china(2020, 10, 24)),
+            replace(REPLY, at=china(2020, 10, 26)),
+            Action("complaint.close", PETITION_OFFICER, china(2020, 10, 27)),
+            Action("case.reopen", PETITION_OFFICER, china(2020, 11, 2), {"reason": "再次反映"}),
+        ],
+        breached[0],
+    )
+    assert due(reopened, "complaint.reply") == date(2020, 11, 23)
+    for kind in ("warning", "breach"):
+        again = signal(reopened, kind, "complaint.reply", china(2020, 11, 24))
+        assert isinstance(again, tuple), kind
+    # the decision clock: breached after the head's 30 days, then extended by the heads
+    state, _ = run([*ENFORCEMENT_FILED, extend("enforcement.decision", 30, china(2020, 11, 27))])
+    breached = signal(state, "breach", "enforcement.decision", china(2021, 1, 5))
+    assert isinstance(breached, tuple)
+    further = example("enforcement.decide_further_extension", ENFORCER, china(2021, 1, 6), days=20)
+    state, _ = take(breached[0], further)
+    assert due(state, "enforcement.decision") == date(2021, 1, 21)
+    assert signal(state, "breach", "enforcement.decision", china(2021, 1, 8)) is (
+        RejectionCode.ILLEGAL_TRANSITION  # green again
+    )
+    again = signal(state, "breach", "enforcement.decision", china(2021, 1, 22))
+    assert isinstance(again, tuple)
+    assert signal(again[0], "breach", "enforcement.decision", china(2021, 1, 25)) is (
+        RejectionCode.ILLEGAL_TRANSITION  # once per period
+    )

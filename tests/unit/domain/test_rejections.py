@@ -227,7 +227,7 @@ def test_the_system_clock_records_a_deadline_warning() -> None:
     )
     assert event.actor.officer_id == SYSTEM_CLOCK_ID
     assert event.actor.role == "system"
-    assert "complaint.reply:yellow:15w" in state.signals
+    assert "complaint.reply:yellow:2020-09-25+15w" in state.signals
 
 
 def test_a_deadline_into_a_year_no_calendar_covers_is_refused() -> None:
