@@ -366,6 +366,12 @@ class Clock(Frozen):
     judges_handling: bool = Field(
         default=True, description="Copied from its rule: missing it makes the closing late."
     )
+    uncounted_pauses: tuple[tuple[date, date], ...] = Field(
+        default=(),
+        description="Stretches a clock in working days stood still whose working days the"
+        " calendar could not count when they ended (a year no source covered, in a fold"
+        " without the schedule the decider had): counted into the due day once it can.",
+    )
 
     @model_validator(mode="after")
     def _within_extension(self) -> Self:
@@ -386,6 +392,7 @@ class Clock(Frozen):
             )
         total = self.length + self.extended_by + self.further_extended_by + self.paused_units
         if self.unit is DayCount.WORKING:
+            total += sum(working_days_between(*pause) for pause in self.uncounted_pauses)
             return add_working_days(self.started_on, total)
         return add_calendar_days(self.started_on, total)
 
@@ -448,13 +455,17 @@ class Clock(Frozen):
         if holding:
             return self._with(paused_by=holding)
         since, until = local_day(self.paused_since), local_day(at)
-        if self.unit is DayCount.WORKING:
-            spent = working_days_between(since, until)  # months stand still in calendar days
-        else:
+        ended: dict[str, Any] = {"paused_since": None, "paused_by": frozenset()}
+        if self.unit is not DayCount.WORKING:  # months stand still in calendar days
             spent = calendar_days_between(since, until)
-        return self._with(
-            paused_units=self.paused_units + spent, paused_since=None, paused_by=frozenset()
-        )
+            return self._with(paused_units=self.paused_units + spent, **ended)
+        try:
+            spent = working_days_between(since, until)
+        except CalendarNotCovered:
+            # Folding never stops on an event the decider accepted: the stretch waits for the
+            # calendar, and the due day is unknown until then (never counted Monday to Friday).
+            return self._with(uncounted_pauses=(*self.uncounted_pauses, (since, until)), **ended)
+        return self._with(paused_units=self.paused_units + spent, **ended)
 
     def extended(self, days: int) -> "Clock":
         """Grant an extension of `days` (in `unit`) within what the rule allows."""

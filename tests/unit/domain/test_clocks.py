@@ -626,3 +626,42 @@ def test_a_restarted_or_further_extended_deadline_lights_up_again() -> None:
     assert signal(again[0], "breach", "enforcement.decision", china(2021, 1, 25)) is (
         RejectionCode.ILLEGAL_TRANSITION  # once per period
     )
+
+
+def test_a_suspension_the_calendar_cannot_count_never_stops_a_fold() -> None:
+    """A complaint suspended in December 2026 and resumed in January 2027, decided with the
+    operator's 2027 schedule: folded where that schedule is missing (a projector or an auditor's
+    replay without the file), the fold goes on and the due day is unknown, never guessed; with
+    the schedule it is the day decided."""
+    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}
+    previous = calendar.use(with_operator_files([YearSchedule.from_mapping(notice, "t.toml")]))
+    try:
+        state, events = run(
+            [
+                example("complaint.register", PETITION_OFFICER, china(2026, 11, 30)),
+                Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 1)),
+                Action("case.suspend", PETITION_OFFICER, china(2026, 12, 10), {"reason": "r"}),
+                Action("case.resume", PETITION_OFFICER, china(2027, 1, 6), {"note": "n"}),
+            ]
+        )
+        decided = due(state, "complaint.reply")
+    finally:
+        calendar.use(previous)
+    assert decided == date(2027, 1, 18)  # 18 working days stood still (New Year's Day off)
+    # without the schedule the decider refuses the resumption…
+    suspended = fold(events[:3])
+    assert suspended is not None
+    resumption = Action("case.resume", PETITION_OFFICER, china(2027, 1, 6), {"note": "n"})
+    refuse(suspended, resumption, RejectionCode.CALENDAR_NOT_COVERED, "2027")
+    # …and a fold of the resumption it accepted with the schedule goes on
+    folded = fold(events)
+    assert folded is not None
+    clock = folded.clock("complaint.reply")
+    assert clock is not None
+    assert clock.counted_due_day() is None
+    assert clock.light(china(2027, 1, 7)) is Light.UNKNOWN
+    previous = calendar.use(with_operator_files([YearSchedule.from_mapping(notice, "t.toml")]))
+    try:
+        assert clock.due_day() == decided
+    finally:
+        calendar.use(previous)
