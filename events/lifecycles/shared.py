@@ -67,15 +67,19 @@ def _check_link(
     处罚程序规定 第十八条, 条文未经核对 / article not checked against the text), a mediation
     passed on by a court, the police or the petition office (人民调解法 第十八条, 条文未经核对 /
     article not checked against the text)."""
-    if payload.other_case_id == state.case_id:
+    # Ids that differ only in case are one case number to the people who type and read them
+    # (search finds either): compared so, a typo cannot link a case to itself or twice.
+    if payload.other_case_id.casefold() == state.case_id.casefold():
         return reject(
             RejectionCode.INVALID_PAYLOAD,
-            f"case {state.case_id} cannot be linked to itself",
+            f"case {state.case_id} cannot be linked to itself ({payload.other_case_id})",
         )
-    if link_key(payload.kind, payload.other_case_id) in state.links:
+    key = link_key(payload.kind, payload.other_case_id).casefold()
+    same = next((link for link in sorted(state.links) if link.casefold() == key), None)
+    if same is not None:
         return reject(
             RejectionCode.ILLEGAL_TRANSITION,
-            f"case {state.case_id} is already linked to {payload.other_case_id} as {payload.kind}",
+            f"case {state.case_id} is already linked to {same.split(':', 1)[1]} as {payload.kind}",
         )
     return None
 

@@ -124,3 +124,14 @@ def test_link_kinds_have_labels_both_ways() -> None:
     assert values["CaseLinkKind"]["repeat_of"].startswith("重复件")
     assert values[LINK_SEEN_FROM_THE_OTHER_CASE]["originated_from"].startswith("转化为")
     assert catalogue()["events"]["case.linked"] == "关联案件 / Link to another case"
+
+
+def test_ids_that_differ_only_in_case_are_the_same_case_to_a_link() -> None:
+    """Officers type case numbers by hand and search finds them whatever their case: a link to
+    ``case-2020-0001`` from CASE-2020-0001 is a link to itself, and ``ts-2020-0001`` after
+    ``TS-2020-0001`` is the same link again."""
+    state, _ = run([REGISTER_COMPLAINT])
+    refuse(state, link(PETITION_OFFICER, CASE_ID.lower()), RejectionCode.INVALID_PAYLOAD, "itself")
+    state, _ = run([link(PETITION_OFFICER, "TS-2020-0001", "related")], state)
+    again = link(PETITION_OFFICER, "ts-2020-0001", "related", day=26)
+    refuse(state, again, RejectionCode.ILLEGAL_TRANSITION, "already linked", "TS-2020-0001")
