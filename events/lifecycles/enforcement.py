@@ -79,6 +79,13 @@ def _first(*checks: Check) -> Check:
 def _two_officers(
     state: CaseState, payload: p.Evidence | p.ExpertReferral, ctx: Context, at: datetime
 ) -> Rejection | None:
+    ids = [officer.officer_id for officer in payload.officers]
+    twice = sorted({officer_id for officer_id in ids if ids.count(officer_id) > 1})
+    if twice:
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"payload.officers names {', '.join(twice)} twice: name each officer present once",
+        )
     day = local_day(at)
     actor = ctx.actor.officer_id if ctx.actor is not None else None
     wrong: list[str] = []

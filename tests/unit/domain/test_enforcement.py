@@ -370,6 +370,14 @@ def test_evidence_needs_a_second_certified_officer_of_the_department() -> None:
     assert state.status == "investigating"
 
 
+def test_each_officer_present_is_named_once() -> None:
+    """The record says who was present: the same officer twice is one officer, and a list that
+    names someone twice is refused rather than kept as it came."""
+    state, _ = run([REGISTER, FILE])
+    twice = replace(EVIDENCE, payload={"items": ITEMS, "officers": on_duty(ENFORCER_2, ENFORCER_2)})
+    refuse(state, twice, RejectionCode.INVALID_PAYLOAD, "DY-ZF-06", "twice")
+
+
 def test_sampling_for_testing_is_an_investigative_act_too() -> None:
     state, _ = run([REGISTER])
     referral = example("enforcement.start_testing", ENFORCER, china(2020, 9, 2), officers=[])
