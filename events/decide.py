@@ -23,9 +23,9 @@ rejection names the first thing wrong:
    ``publication_required``, ``reply_required``, ``missing_field``, ``limit_exceeded``,
    ``wrong_department``, ``illegal_transition``, and ``invalid_payload`` for a
    value the case rules out: a transfer to its own department, a disclosure answer's ground
-   where nothing is withheld, a link of a case to itself — a link's other case is never looked
-   up: the decider sees one case's events only); the actor authorised in 4 is in
-   ``Context.actor`` for rules that count people;
+   where nothing is withheld, an officer named twice among those present, a link of a case to
+   itself — a link's other case is never looked up: the decider sees one case's events only);
+   the actor authorised in 4 is in ``Context.actor`` for rules that count people;
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 """
