@@ -665,3 +665,23 @@ def test_a_suspension_the_calendar_cannot_count_never_stops_a_fold() -> None:
         assert clock.due_day() == decided
     finally:
         calendar.use(previous)
+
+
+def test_a_signal_on_a_clock_the_rules_no_longer_run_still_folds() -> None:
+    """Time limits are configuration: a deployment that drops or renames a rule still folds
+    the warnings and breaches recorded under it (evolve never raises on an accepted event)."""
+    state, events = run([REGISTER_COMPLAINT, ACCEPT_COMPLAINT])
+    breached = signal(state, "breach", "complaint.reply", china(2020, 10, 23))
+    assert isinstance(breached, tuple)
+    result = submit(
+        state,
+        "case.record_deadline_breach",
+        {"clock": "complaint.reply"},
+        actor=SYSTEM,
+        occurred_at=china(2020, 10, 23),
+    )
+    assert not isinstance(result, Rejection)
+    without = tuple(rule for rule in DEFAULT_RULES if rule.name != "complaint.reply")
+    folded = fold([*events, *result], without)
+    assert folded is not None
+    assert (folded.version, folded.clocks, folded.signals) == (3, (), frozenset())
