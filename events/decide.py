@@ -330,7 +330,7 @@ def _clocks_after(
         _paused_or_resumed(clock, by_name.get(clock.rule), event.type, at) for clock in clocks
     ]
     if event.type == "case.deadline_extended":
-        clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
+        clocks = [_extended(c, payload.days) if c.rule == payload.clock else c for c in clocks]
     clocks = [_further_extended(c, by_name.get(c.rule), event.type, payload) for c in clocks]
     for rule in rules:
         starts = rule.starts_on == event.type or event.type in rule.restarts_on
@@ -349,6 +349,13 @@ def _paused_or_resumed(
         elif event_type == pause.until:
             clock = clock.resumed(at, pause.on)
     return clock
+
+
+def _extended(clock: Clock, days: int) -> Clock:
+    """The clock with an extension the decider granted; the decider checked it against its
+    rule, so a fold with a stricter rule (configuration changed since) honours the record."""
+    allowed = max(clock.extendable_by, clock.extended_by + days)
+    return clock.model_copy(update={"extendable_by": allowed}).extended(days)
 
 
 def _further_extended(clock: Clock, rule: ClockRule | None, event_type: str, payload: Any) -> Clock:

@@ -685,3 +685,23 @@ def test_a_signal_on_a_clock_the_rules_no_longer_run_still_folds() -> None:
     folded = fold([*events, *result], without)
     assert folded is not None
     assert (folded.version, folded.clocks, folded.signals) == (3, (), frozenset())
+
+
+def test_an_extension_granted_under_an_older_rule_still_folds() -> None:
+    """An extension the decider granted stays granted when the history is folded with a rule
+    that now allows less (or none): the fold honours the record instead of failing."""
+    extension = {"clock": "petition.handling", "days": 30, "reason": "情况复杂，经负责人批准"}
+    _, events = run(
+        [
+            example("petition.register", PETITION_OFFICER, china(2020, 5, 29)),
+            Action("petition.accept", PETITION_OFFICER, china(2020, 6, 1)),
+            Action("case.extend", PETITION_OFFICER, china(2020, 7, 20), extension),
+        ]
+    )
+    stricter = tuple(
+        rule.model_copy(update={"extendable_by": 0}) if rule.name == "petition.handling" else rule
+        for rule in DEFAULT_RULES
+    )
+    folded = fold(events, stricter)
+    assert folded is not None
+    assert due(folded, "petition.handling") == date(2020, 8, 31)  # 90 days, as granted
