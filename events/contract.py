@@ -86,6 +86,9 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "warn_within_working_days": rule.warn_within,
         "source": rule.source,
         "pauses": [{"on": pause.on, "until": pause.until} for pause in rule.pauses],
+        "per_event": rule.per_event,
+        "due_from": rule.due_from,
+        "follows_case": rule.follows_case,
     }
 
 
@@ -108,7 +111,7 @@ def describe(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES)
             }
             for step in lifecycle.steps
         ],
-        "deadlines": [_rule(r) for r in rules if r.case_type == lifecycle.case_type],
+        "deadlines": [_rule(r) for r in rules if r.applies_to(lifecycle.case_type)],
     }
 
 
@@ -156,6 +159,14 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
         rows += ["", "deadlines:"]
         for rule in description["deadlines"]:
             extension = f", extendable by {rule['extendable_by']}" if rule["extendable_by"] else ""
+            if rule["due_from"]:
+                extension += f", or to the day its {rule['due_from']} names"
+            if rule["per_event"]:
+                extension += (
+                    f", one clock per event (stopped by the one its {rule['per_event']} names)"
+                )
+            if not rule["follows_case"]:
+                extension += ", not paused by suspension nor stopped by closing"
             rows.append(
                 f"  {rule['name']}: {rule['length']} {rule['unit']} days from {rule['starts_on']}"
                 f"{extension} — {rule['source']}"

@@ -30,12 +30,23 @@ class CaseState(Frozen):
     signals: frozenset[str] = frozenset()
     """Deadline warnings and breaches the system clock recorded, as "clock:light:due day" (an
     extension moves the due day, so the new deadline can be signalled again)."""
+    recorded: frozenset[str] = frozenset()
+    """Every event type the case has recorded, at least once: rules that ask whether a step was
+    ever taken (a mediation is closed only after its follow-up, whatever came after it)."""
+    supervision_notes: frozenset[int] = frozenset()
+    """The case versions of its supervision notes (督办), each awaiting its answer until..."""
+    supervision_answered: frozenset[int] = frozenset()
+    """...its version is here."""
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)
+
+    def awaiting_answer(self) -> frozenset[int]:
+        """The supervision notes not answered yet, by case version."""
+        return self.supervision_notes - self.supervision_answered
 
     def light(self, at: datetime) -> Light | None:
         """The worst light of the open deadlines at ``at``; None when no clock runs."""

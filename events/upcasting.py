@@ -5,8 +5,12 @@ new version, ``CURRENT_VERSIONS`` names that version, and an upcaster turns a pa
 n into version n + 1. Hashes are always computed over the event as it was stored, never over an
 upcast payload.
 
-The change made so far: ``complaint.registered`` version 1 held the complainant as one free-text
-field, "name phone" as written on the old paper form; version 2 splits it into a ``Person``.
+The changes made so far:
+
+- ``complaint.registered`` version 1 held the complainant as one free-text field, "name phone" as
+  written on the old paper form; version 2 splits it into a ``Person``;
+- ``mediation.accepted`` version 2 may record a referral from another body (``referral``, 诉调、
+  访调、警调对接); a version 1 acceptance was nobody's referral.
 """
 
 import re
@@ -33,10 +37,16 @@ def _split_complainant(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "complainant": person}
 
 
+def _no_referral(payload: dict[str, Any]) -> dict[str, Any]:
+    """mediation.accepted v1 → v2: no referral was recorded before there was a field for it."""
+    return {**payload, "referral": None}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("complaint.registered", 1): _split_complainant,
+    ("mediation.accepted", 1): _no_referral,
 }
-CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 2}
+CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 2, "mediation.accepted": 2}
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -314,12 +314,24 @@ def test_default_rules() -> None:
             "enforcement.source_registered",
         ),
         "enforcement.decision": ("enforcement", 90, DayCount.CALENDAR, 30, "enforcement.filed"),
+        "mediation.judicial_confirmation": (
+            "mediation",
+            30,
+            DayCount.CALENDAR,
+            0,
+            "mediation.agreement_reached",
+        ),
+        "case.supervision_answer": ("*", 5, DayCount.WORKING, 0, "case.supervision_noted"),
     }
     assert RULES["petition.acceptance"].stops_on == {"petition.accepted", "petition.not_accepted"}
     assert RULES["mediation.conclusion"].stops_on == {
         "mediation.agreement_reached",
         "mediation.failed",
     }
+    assert RULES["mediation.conclusion"].restarts_on == {"mediation.application_accepted"}
+    supervision = RULES["case.supervision_answer"]
+    assert (supervision.per_event, supervision.due_from) == ("note_version", "respond_by")
+    assert [r.name for r in DEFAULT_RULES if not r.follows_case] == [supervision.name]
     assert all(rule.warn_within == 3 and rule.source for rule in DEFAULT_RULES)
     assert all(" / " in rule.title for rule in DEFAULT_RULES)
 
