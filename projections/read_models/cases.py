@@ -89,7 +89,8 @@ FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMI
 
 class Cases:
     name = "cases"
-    version = 2
+    # 3: a supervision clock per note, the new mediation steps (upgrade: `casetrail rebuild cases`)
+    version = 3
     tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts")
     ddl = (
         """

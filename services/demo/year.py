@@ -2,9 +2,12 @@
 
 The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
 -78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
-in dispute. Complaints and enforcement cases, which it does not count, are plausible numbers.
-Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
-same submissions (same ids) every time, so loading twice changes nothing.
+in dispute. Complaints and enforcement cases, which it does not count, are plausible numbers; so
+are the details the report leaves out: some mediations are applied for first, a third are
+referred by a court, the police or the petitions office, and in 2020 a supervisor urges four of
+them (督办), each note answered, one late and one after the case was closed. Every case is a
+sequence of submissions that the real decider decides; a fixed seed makes the same submissions
+(same ids) every time, so loading twice changes nothing.
 """
 
 import asyncio
@@ -18,7 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from events.calendar import CHINA
+from events.calendar import CHINA, add_calendar_days
 from events.model import Outcome
 from services.adapters.kafka import client_options, read_to_end
 from services.demo import demo_settings
@@ -34,6 +37,7 @@ TJ1 = {"officer_id": "DY-TJ-01", "role": "mediator", "department": "人民调解
 ZF = {"officer_id": "DY-ZF-03", "role": "enforcement_officer", "department": "综合行政执法办"}
 SC = {"officer_id": "DY-SC-07", "role": "enforcement_officer", "department": "市场监管分局"}
 FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
+DC = {"officer_id": "DY-DC-01", "role": "supervisor", "department": "督查室"}
 
 PETITIONS = {  # year: (cases, persons, online, still open)
     2019: (303, 712, 127, 0),
@@ -153,22 +157,57 @@ def complaints(rng: Random, year: int) -> Iterator[Case]:
         yield case
 
 
+REFERRALS = [  # 衔接: who sends a dispute to the mediation committee, and how they number it
+    ("court", "中山市第二人民法院", "({year})粤2072民诉前调{n}号"),
+    ("police", "中山市公安局大涌分局", "大公（治）调字〔{year}〕{n}号"),
+    ("petition", "大涌镇信访办", "XF-{year}-{n:04d}"),
+]
+SUPERVISED = {2020: {0: "on time", 1: "on time", 2: "late", 3: "after closing"}}
+"""Which mediations a supervisor urges (督办), by year and case number, and how it is answered."""
+
+
+def _supervise(case: Case, how: str) -> None:
+    """A supervision note with a reply-by date a week on, and its answer: within a few days,
+    or (late) days after it."""
+    respond_by = (case.at + timedelta(days=7)).date()
+    text = "请总结调解经验并报送" if how == "after closing" else "请加快调解进度，按期报送进展"
+    case.step("case.note_supervision", DC, {"note": text, "respond_by": respond_by.isoformat()})
+    noted = len(case.steps)  # every demo step is accepted, so the note is this case version
+    if how == "late":  # five days after the due day (a reply-by date on a holiday moves on)
+        due = add_calendar_days(respond_by, 0)
+        case.at = datetime.combine(due, case.at.timetz()) + timedelta(days=5)
+    answer = {"note_version": noted, "answer": "已组织双方再次调解，进展已书面报送"}
+    case.step("case.answer_supervision", TJ1, answer, days=3)
+
+
 def mediations(rng: Random, year: int) -> Iterator[Case]:
     accepted, settled, amount = MEDIATIONS[year]
+    supervised = SUPERVISED.get(year, {})
     for number, disputed in enumerate(_split(rng, amount, accepted, least=1_000_000)):
         case = Case(rng, f"TJ-{year}-{number + 1:04d}", _opened(rng, year))
-        case.step(
-            "mediation.accept",
-            TJ1,
-            {
-                "dispute": rng.choice(["租赁合同纠纷", "邻里纠纷", "劳务纠纷", "婚姻家庭纠纷"]),
-                "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
-                "amount_in_dispute_fen": disputed,
-            },
-        )
+        dispute: dict[str, Any] = {
+            "dispute": rng.choice(["租赁合同纠纷", "邻里纠纷", "劳务纠纷", "婚姻家庭纠纷"]),
+            "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
+            "amount_in_dispute_fen": disputed,
+        }
+        if number % 3 == 1:  # a third come from a court, the police or the petitions office
+            channel, body, reference = REFERRALS[number // 3 % len(REFERRALS)]
+            dispute["referral"] = {
+                "channel": channel,
+                "body": body,
+                "reference": reference.format(year=year, n=number + 1),
+            }
+        if number % 2:  # half are registered as an application first, then accepted
+            case.step("mediation.register_application", TJ1, dispute)
+            case.step("mediation.accept_application", TJ1, {"note": "符合受理条件"}, days=2)
+        else:
+            case.step("mediation.accept", TJ1, dispute)
         case.step("mediation.assign_mediator", TJ1, {"mediator_id": "DY-TJ-02"})
         for _ in range(rng.randint(1, 3)):
             case.step("mediation.hold_session", TJ1, {"notes": "双方陈述意见"}, days=5)
+        how = supervised.get(number)
+        if how is not None and how != "after closing":
+            _supervise(case, how)
         if number < settled:
             case.step(
                 "mediation.reach_agreement",
@@ -179,6 +218,11 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
                 },
                 days=5,
             )
+            if number == 4:  # the parties ask the court to confirm the agreement (司法确认)
+                court = {"court": "中山市第二人民法院", "note": "双方共同申请"}
+                case.step("mediation.record_confirmation_application", TJ1, court, days=3)
+                ruling = {"court": court["court"], "ruling_number": f"({year})粤2072民特{number}号"}
+                case.step("mediation.confirm_judicially", TJ1, ruling, days=10)
             case.step("mediation.follow_up", TJ1, {"performed": True, "notes": "已履行"}, days=10)
         else:
             case.step(
@@ -190,6 +234,8 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
                 },
             )
         case.step("mediation.close", TJ1, {})
+        if how == "after closing":
+            _supervise(case, how)
         yield case
 
 
