@@ -16,7 +16,12 @@ rejection names the first thing wrong:
 5. the actor's department owns the case (``wrong_department``);
 6. the lifecycle allows the step from the case's status (``illegal_transition``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``illegal_transition``).
+   ``missing_field``, ``limit_exceeded``, ``illegal_transition``, ``invalid_payload``).
+
+``evolve`` also moves the case's clocks by the rules of ``events.deadlines``: an event starts,
+stops, pauses or extends them; closing the case stops every clock but those owed outside its
+handling (``ClockRule.follows_case``: a supervision note's answer), and a rule with
+``per_event`` keeps one clock per starting event, stopped by the event that names it.
 """
 
 import uuid
