@@ -70,7 +70,8 @@ def _who(lifecycle: Lifecycle, step: Step) -> dict[str, Any]:
     return {
         "roles": roles,
         "certificate": lifecycle.needs_certificate and lifecycle.working_role in roles,
-        "owning_department_only": step.owner_only,
+        "owning_department_only": step.owner_only and step.acting_department is None,
+        "acting_department": step.acting_department_is or None,
     }
 
 
@@ -150,7 +151,10 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
     rows.append(f"{'step':<32} {'from':<42} {'to':<32} who")
     for step, described in zip(lifecycle.steps, description["steps"], strict=True):
         who = ", ".join(described["roles"]) + (" + certificate" if described["certificate"] else "")
-        who += "" if described["owning_department_only"] else " (any department)"
+        if described["acting_department"]:
+            who += f" ({described['acting_department']})"
+        elif not described["owning_department_only"]:
+            who += " (any department)"
         rows.append(
             f"{step.submission:<32} {_from_label(lifecycle, step):<42}"
             f" {', '.join(described['to']) or '(unchanged)':<32} {who}"

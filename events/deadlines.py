@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from events.calendar import (
     CHINA,
+    CalendarNotCovered,
     add_calendar_days,
     add_working_days,
     calendar_days_between,
@@ -32,6 +33,9 @@ class Light(StrEnum):
     GREEN = "green"
     YELLOW = "yellow"
     RED = "red"
+    UNKNOWN = "unknown"
+    """The due day cannot be counted: it lies in a year no holiday schedule covers (the decider
+    refuses such deadlines; this shows only if the schedules changed after one was accepted)."""
 
 
 class Pause(Frozen):
@@ -137,7 +141,8 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         unit=DayCount.CALENDAR,
         starts_on="petition.registered",
         stops_on=frozenset({"petition.accepted", "petition.not_accepted"}),
-        source="信访工作条例（15日内告知是否受理）",
+        source="信访工作条例（2022）（15日内告知是否受理；条号未经核对 / article number not"
+        " checked against the text）",
     ),
     _rule(
         name="petition.handling",
@@ -149,7 +154,48 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         starts_on="petition.accepted",
         stops_on=frozenset({"petition.opinion_issued"}),
         restarts_on=frozenset({"case.reopened"}),
-        source="信访工作条例（60日内办结，可延长不超过30日）",
+        source="信访工作条例（2022）（60日内办结，可延长不超过30日；条号未经核对 / article number"
+        " not checked against the text）",
+    ),
+    _rule(
+        name="petition.review",
+        case_type="petition",
+        title="复查意见 / Review opinion by the authority above",
+        length=30,
+        unit=DayCount.CALENDAR,
+        starts_on="petition.review_requested",
+        stops_on=frozenset({"petition.review_decided"}),
+        # No extension: the article gives none (unlike the 60 days of handling).
+        source="信访工作条例（2022）第三十五条（收到复查请求之日起30日内提出复查意见，条文未规定"
+        "延长；内容与2005年《信访条例》第三十四条相同并经核对，2022年条号据第三方摘录、未经原文核对"
+        " / content checked, the 2022 article number only against a secondary source）",
+    ),
+    _rule(
+        name="petition.second_review",
+        case_type="petition",
+        title="复核意见 / Second review opinion",
+        length=30,
+        unit=DayCount.CALENDAR,
+        starts_on="petition.second_review_requested",
+        stops_on=frozenset({"petition.second_review_decided"}),
+        pauses=(Pause(on="petition.hearing_scheduled", until="petition.hearing_concluded"),),
+        source="信访工作条例（2022）第三十六条（收到复核请求之日起30日内提出复核意见，听证所需时间"
+        "不计算在内，条文未规定延长；内容经广东省信访局公开答问核对，条号未经原文核对 / content"
+        " checked, the article number not checked against the text）",
+    ),
+    _rule(
+        name="complaint.acceptance",
+        case_type="complaint",
+        title="决定是否受理 / Decide whether to accept",
+        length=7,
+        unit=DayCount.WORKING,
+        starts_on="complaint.registered",
+        stops_on=frozenset({"complaint.accepted", "complaint.not_accepted"}),
+        source="市场监督管理投诉举报处理暂行办法（2019）第十四条（自收到投诉之日起七个工作日内作出"
+        "受理或者不予受理的决定；内容经市场监管部门公开办事指南核对，条号据第三方摘录、未经原文"
+        "核对）；该办法管市场监管投诉，本系统以之为所有投诉举报的默认值（可配置） / the market"
+        " regulators' rule for consumer complaints, used as every complaint's default"
+        " (configurable)",
     ),
     _rule(
         name="complaint.reply",
@@ -160,7 +206,9 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         starts_on="complaint.accepted",
         stops_on=frozenset({"complaint.replied"}),
         restarts_on=frozenset({"case.reopened"}),
-        source="本镇工作惯例（可配置） / The town's own practice (configurable)",
+        source="可配置的默认值，非法定期限：没有一条规定统一约束本镇收到的各类投诉举报的答复期限"
+        " / a configurable default, not a statutory period: no one rule sets the reply period"
+        " for every kind of complaint and report the town receives",
     ),
     _rule(
         name="mediation.conclusion",
@@ -287,8 +335,22 @@ class Clock(Frozen):
         """Working days after the China day of `at` up to and including the due day; 0 if past."""
         return working_days_between(local_day(at), self.due_day())
 
+    def counted_due_day(self) -> date | None:
+        """The due day, or None when the calendar cannot count it (``CalendarNotCovered``)."""
+        try:
+            return self.due_day()
+        except CalendarNotCovered:
+            return None
+
     def light(self, at: datetime) -> Light:
-        """Red once the due day is over, yellow within `warn_within` working days, else green."""
+        """Red once the due day is over, yellow within `warn_within` working days, else green;
+        unknown when the calendar cannot count the due day."""
+        try:
+            return self._light(at)
+        except CalendarNotCovered:
+            return Light.UNKNOWN
+
+    def _light(self, at: datetime) -> Light:
         # A suspended clock does not run: it shows what it showed when the suspension began.
         moment = self.paused_since if self.paused_since is not None else at
         today = local_day(moment)  # also rejects a naive instant before it is compared
@@ -346,9 +408,8 @@ class Clock(Frozen):
 def worst(lights: Iterable[str]) -> Light | None:
     """The case's light: the worst of its deadlines' (red, then yellow, then green)."""
     present = set(lights)
-    return next(
-        (light for light in (Light.RED, Light.YELLOW, Light.GREEN) if light in present), None
-    )
+    order = (Light.RED, Light.UNKNOWN, Light.YELLOW, Light.GREEN)
+    return next((light for light in order if light in present), None)
 
 
 def start_clock(

@@ -13,10 +13,15 @@ rejection names the first thing wrong:
 4. the actor is a known officer of the department they claim, holding a role the step allows
    (``forbidden_role``), with an enforcement certificate valid on ``occurred_at`` where the step
    needs one (``certificate_required``);
-5. the actor's department owns the case (``wrong_department``);
-6. the lifecycle allows the step from the case's status (``illegal_transition``);
+5. the actor's department owns the case or, for a step the law gives to another body, is that
+   body (a petition review: the reviewing body the request named) (``wrong_department``);
+6. the lifecycle allows the step from the case's status (``illegal_transition``, or the step's
+   more precise reason: ``reply_required``, ``final_stage_reached``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``illegal_transition``, ``invalid_payload``).
+   ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
+   ``illegal_transition``, ``invalid_payload``);
+8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
+   whose holiday schedule no source holds (``calendar_not_covered``).
 
 ``evolve`` also moves the case's clocks by the rules of ``events.deadlines``: an event starts,
 stops, pauses or extends them; closing the case stops every clock but those owed outside its
@@ -29,7 +34,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from events.calendar import local_day
+from events.calendar import CalendarNotCovered, local_day
 from events.deadlines import DEFAULT_RULES, SUSPENSION, Clock, ClockRule, start_clock
 from events.errors import Rejection, RejectionCode, reject
 from events.hashing import GENESIS_HASH
@@ -73,11 +78,16 @@ def decide(
     actor = _authorised_actor(lifecycle, step, submission, ctx)
     if isinstance(actor, Rejection):
         return actor
-    if state is not None:
-        refused = _refused_by_state(lifecycle, step, state, submission, ctx)
-        if refused is not None:
-            return refused
-    return (_record(lifecycle, step, state, submission, actor, ctx),)
+    try:
+        if state is not None:
+            refused = _refused_by_state(lifecycle, step, state, submission, ctx)
+            if refused is not None:
+                return refused
+        event = _record(lifecycle, step, state, submission, actor, ctx)
+        _count_every_deadline(state, evolve(state, event, ctx.rules))
+    except CalendarNotCovered as gap:
+        return reject(RejectionCode.CALENDAR_NOT_COVERED, f"case {submission.case_id}: {gap}")
+    return (event,)
 
 
 def evolve(
@@ -221,7 +231,15 @@ def _authorised_actor(
 def _refused_by_state(
     lifecycle: Lifecycle, step: Step, state: CaseState, submission: SubmissionBase, ctx: Context
 ) -> Rejection | None:
-    if step.owner_only and submission.actor.department != state.owner_department:
+    acting = step.acting_department(state, submission.payload) if step.acting_department else None
+    if acting is not None:
+        if submission.actor.department != acting:
+            return reject(
+                RejectionCode.WRONG_DEPARTMENT,
+                f"{submission.type} on case {state.case_id} is recorded by {acting}"
+                f" ({step.acting_department_is}), not by {submission.actor.department}",
+            )
+    elif step.owner_only and submission.actor.department != state.owner_department:
         return reject(
             RejectionCode.WRONG_DEPARTMENT,
             f"case {state.case_id} is owned by {state.owner_department}, not"
@@ -244,6 +262,14 @@ def _refused_by_state(
     if step.check is not None:
         return step.check(state, submission.payload, ctx, submission.occurred_at)
     return None
+
+
+def _count_every_deadline(before: CaseState | None, after: CaseState) -> None:
+    """Raise ``CalendarNotCovered`` if a deadline the step started or moved cannot be counted."""
+    unchanged = set(before.clocks) if before is not None else set()
+    for clock in after.clocks:
+        if clock not in unchanged:
+            clock.due_day()
 
 
 # --- recording and folding -----------------------------------------------------------------

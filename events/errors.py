@@ -28,6 +28,9 @@ class RejectionCode(StrEnum):
     UNKNOWN_SIGNER = "unknown_signer"
     BAD_SIGNATURE = "bad_signature"
     SIGNER_DEPARTMENT_MISMATCH = "signer_department_mismatch"
+    CALENDAR_NOT_COVERED = "calendar_not_covered"
+    TOO_LATE = "too_late"
+    FINAL_STAGE_REACHED = "final_stage_reached"
 
 
 MEANING: dict[RejectionCode, str] = {
@@ -52,7 +55,9 @@ MEANING: dict[RejectionCode, str] = {
         "An enforcement step by an officer without an enforcement certificate valid that day."
     ),
     RejectionCode.WRONG_DEPARTMENT: (
-        "Only the department that currently owns the case may take this step."
+        "Only the department that currently owns the case may take this step, or, for a step the"
+        " law gives to another body (a petition review: the reviewing body above the handling"
+        " office), only that body."
     ),
     RejectionCode.ILLEGAL_TRANSITION: (
         "The lifecycle does not allow this step from the case's current status."
@@ -64,7 +69,8 @@ MEANING: dict[RejectionCode, str] = {
         "The party asked for a hearing (听证), which must be held before the decision."
     ),
     RejectionCode.REPLY_REQUIRED: (
-        "A complaint or petition cannot be closed before the reply or opinion is given."
+        "A complaint or petition cannot be closed before the reply or opinion is given (an"
+        " anonymous complaint excepted), nor a complaint followed up without a reply."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
     RejectionCode.UNSIGNED_SUBMISSION: (
@@ -82,6 +88,19 @@ MEANING: dict[RejectionCode, str] = {
     RejectionCode.SIGNER_DEPARTMENT_MISMATCH: (
         "The signature vouches for another department than the actor's, or its key may not"
         " vouch for that department (the system clock's steps only by the clock's own key)."
+    ),
+    RejectionCode.CALENDAR_NOT_COVERED: (
+        "A deadline the step starts or moves would run into a year whose holiday schedule no"
+        " source holds yet: the step waits until an operator adds the State Council's notice"
+        " (a calendar file) rather than counting Monday to Friday."
+    ),
+    RejectionCode.TOO_LATE: (
+        "The step is a request the law allows only within a period, and the period is over (a"
+        " petition review asked more than 30 days after the petitioner received the reply)."
+    ),
+    RejectionCode.FINAL_STAGE_REACHED: (
+        "The matter has reached its final stage (三级终结: a petition after its second review,"
+        " 复核): a further review of the same matter is not accepted."
     ),
 }
 """What each code means: published in docs/lifecycles.md."""

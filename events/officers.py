@@ -6,8 +6,9 @@ constants: departments change, certificates expire.
 
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from events.model import Frozen
 
@@ -56,3 +57,13 @@ class Officer(Frozen):
     department: str = Field(min_length=1, max_length=64)
     roles: frozenset[Role]
     certificate: Certificate | None = None
+
+
+_OFFICERS = TypeAdapter(list[Officer])
+
+
+def directory(document: Any) -> dict[str, Officer]:
+    """Officers by id from a directory document (``{"officers": [...]}``, as JSON parsed);
+    raises ValueError, KeyError or TypeError when it is not one."""
+    officers = _OFFICERS.validate_python(document["officers"])
+    return {officer.officer_id: officer for officer in officers}

@@ -71,7 +71,7 @@ class SupervisionNote(Frozen):
 
 class SupervisionAnswer(Frozen):
     note_version: int = about(
-        "所答督办（督办记录的案件版本号）/ The note answered: the case version of its"
+        "所答督办（督办记录的案件版本号） / The note answered: the case version of its"
         " case.supervision_noted event",
         5,
         ge=1,
@@ -119,12 +119,31 @@ titled(
 
 
 class ComplaintRegistered(Frozen):
+    """Schema version 3: the complainant is optional, with ``anonymous`` saying why (匿名举报)."""
+
     channel: ComplaintChannel = about("渠道 / Channel", "hotline_12345")
     subject: Text = about("投诉内容 / What is complained about", "餐馆油烟扰民")
-    complainant: Person = about("投诉人 / Complainant", {"name": "王五"})
+    anonymous: bool = about(
+        "是否匿名 / Anonymous (匿名举报: no person is recorded, and none can be replied to)",
+        False,
+        default=False,
+    )
+    complainant: Person | None = about(
+        "投诉人 / Complainant (required unless anonymous; absent when anonymous)",
+        {"name": "王五"},
+        default=None,
+    )
     respondent: str | None = about(
         "被投诉单位 / The unit complained about", "某餐饮店", default=None, max_length=200
     )
+
+    @model_validator(mode="after")
+    def _named_or_anonymous(self) -> Self:
+        if self.anonymous and self.complainant is not None:
+            raise ValueError("an anonymous complaint records no complainant: leave it out")
+        if not self.anonymous and self.complainant is None:
+            raise ValueError("a named complaint needs its complainant (or anonymous: true)")
+        return self
 
 
 class NotAccepted(Frozen):
@@ -146,6 +165,32 @@ class Reply(Frozen):
     method: str = about("答复方式 / How it was given", "phone", min_length=1, max_length=50)
 
 
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+    UNREACHABLE = "unreachable"
+    DECLINED = "declined"
+
+
+titled(
+    Satisfaction,
+    {
+        Satisfaction.SATISFIED: "满意 / Satisfied",
+        Satisfaction.BASICALLY_SATISFIED: "基本满意 / Basically satisfied",
+        Satisfaction.DISSATISFIED: "不满意 / Dissatisfied",
+        Satisfaction.UNREACHABLE: "无法联系 / Could not be reached",
+        Satisfaction.DECLINED: "拒绝评价 / Declined to say",
+    },
+)
+
+
+class ComplaintFollowUp(Frozen):
+    satisfaction: Satisfaction = about("满意度 / The complainant's satisfaction", "satisfied")
+    method: str = about("回访方式 / How the visit was made", "phone", min_length=1, max_length=50)
+    notes: str = about("回访情况 / Notes", "投诉人表示油烟已明显减少", default="", max_length=4000)
+
+
 # --- petitions (信访) ------------------------------------------------------------------------
 
 
@@ -154,6 +199,8 @@ class PetitionChannel(StrEnum):
     VISIT = "visit"
     ONLINE = "online"
     PHONE = "phone"
+    HOTLINE_12345 = "hotline_12345"
+    REFERRED = "referred"
 
 
 titled(
@@ -163,6 +210,8 @@ titled(
         PetitionChannel.VISIT: "来访 / Visit",
         PetitionChannel.ONLINE: "网上信访 / Online",
         PetitionChannel.PHONE: "电话 / Phone",
+        PetitionChannel.HOTLINE_12345: "12345热线 / 12345 hotline",
+        PetitionChannel.REFERRED: "上级交办 / Referred from above",
     },
 )
 
@@ -183,6 +232,41 @@ class Handling(Frozen):
 
 class Opinion(Frozen):
     opinion: Text = about("处理意见 / Written opinion", "诉求合理，责成整改")
+
+
+class ReplyReceipt(Frozen):
+    received_on: date = about(
+        "签收日期 / The day the petitioner received the written reply", "2020-06-18"
+    )
+    method: Text = about("送达方式 / How it was delivered", "直接送达")
+
+
+NOT_NAMED = "（未记录） / (not recorded)"
+"""The reviewing body of a review asked before requests named it (review_requested v1)."""
+
+
+class ReviewRequest(Frozen):
+    """Schema version 2 of petition.review_requested (version 1 had only the reason)."""
+
+    reviewing_department: Text = about(
+        "复查（复核）机关 / The reviewing body: the authority above the one whose reply is"
+        " contested, which records the request and every step of its review",
+        "中山市信访局",
+        max_length=64,
+    )
+    reason: Text = about("请求理由 / Why the petitioner contests the reply", "对处理意见不服")
+
+
+class PetitionHearing(Frozen):
+    record: Text = about("听证情况 / What the hearing found", "听取信访人及原办理机关意见")
+
+
+class RepeatVisit(Frozen):
+    channel: PetitionChannel = about("信访渠道 / Channel of this visit", "visit")
+    persons: int = about("人次 / Number of persons this time", 2, ge=1, le=10_000)
+    note: str = about(
+        "本次诉求 / What was asked this time", "要求加快处理", default="", max_length=4000
+    )
 
 
 class ReviewOutcome(StrEnum):
@@ -241,7 +325,7 @@ class MediationApplication(Frozen):
         "争议金额（分）/ Amount in dispute, fen", 12_000_000, ge=0, le=MAX_FEN
     )
     referral: Referral | None = about(
-        "移交来源（诉调、访调、警调对接）/ Referred by another body, if it was",
+        "移交来源（诉调、访调、警调对接） / Referred by another body, if it was",
         None,
         default=None,
     )

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
 from events.model import CaseType, Frozen, VouchedBy
@@ -28,8 +28,9 @@ class CaseState(Frozen):
     clocks: tuple[Clock, ...] = ()
     """Every open deadline."""
     signals: frozenset[str] = frozenset()
-    """Deadline warnings and breaches the system clock recorded, as "clock:light:due day" (an
-    extension moves the due day, so the new deadline can be signalled again)."""
+    """Deadline warnings and breaches the system clock recorded, as "clock:light:period" (the
+    period's length with its extensions and suspensions: a longer period is a new deadline,
+    which can be signalled again)."""
     recorded: frozenset[str] = frozenset()
     """Every event type the case has recorded, at least once: rules that ask whether a step was
     ever taken (a mediation is closed only after its follow-up, whatever came after it)."""
@@ -40,6 +41,21 @@ class CaseState(Frozen):
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0
+    anonymous: bool = False
+    """Complaints: registered without any person (匿名举报): there may be no one to reply to."""
+    replied: bool = False
+    """Complaints: a reply was given to the complainant (a follow-up visit asks about it)."""
+    opinion_department: str | None = None
+    """Petitions: the handling office, which issued the written opinion (处理意见)."""
+    reply_department: str | None = None
+    """Petitions: who issued the latest written reply (the opinion, or a review's opinion)."""
+    reply_received_on: date | None = None
+    """Petitions: the day the petitioner received that reply; a review may be asked within 30
+    days of it."""
+    review_level: int = 0
+    """Petitions: 1 once a review (复查) was asked, 2 once a second review (复核) was."""
+    reviewer_department: str | None = None
+    """Petitions: the reviewing body of the review under way, or of the last one made."""
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)

@@ -8,7 +8,11 @@ upcast payload.
 The changes made so far:
 
 - ``complaint.registered`` version 1 held the complainant as one free-text field, "name phone" as
-  written on the old paper form; version 2 splits it into a ``Person``;
+  written on the old paper form; version 2 splits it into a ``Person``; version 3 makes the
+  complainant optional, with an explicit ``anonymous`` flag (every earlier complaint was named).
+- ``petition.review_requested`` version 1 held only the reason: the handling office recorded the
+  review itself. Version 2 names the reviewing body, the authority above; a version-1 request
+  names none (``NOT_NAMED``), and its review stays with the office that recorded it.
 - ``mediation.accepted`` version 2 may record a referral from another body (``referral``, 诉调、
   访调、警调对接); a version 1 acceptance was nobody's referral.
 """
@@ -19,6 +23,7 @@ from typing import Any
 
 from events.lifecycles import EVENT_PAYLOADS
 from events.model import Event, Frozen
+from events.payloads import NOT_NAMED
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -37,6 +42,16 @@ def _split_complainant(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "complainant": person}
 
 
+def _named_complaint(payload: dict[str, Any]) -> dict[str, Any]:
+    """complaint.registered v2 → v3: every v2 complaint named its complainant."""
+    return {**payload, "anonymous": False}
+
+
+def _unnamed_reviewer(payload: dict[str, Any]) -> dict[str, Any]:
+    """petition.review_requested v1 → v2: the request named no reviewing body."""
+    return {**payload, "reviewing_department": NOT_NAMED}
+
+
 def _no_referral(payload: dict[str, Any]) -> dict[str, Any]:
     """mediation.accepted v1 → v2: no referral was recorded before there was a field for it."""
     return {**payload, "referral": None}
@@ -44,9 +59,15 @@ def _no_referral(payload: dict[str, Any]) -> dict[str, Any]:
 
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("complaint.registered", 1): _split_complainant,
+    ("complaint.registered", 2): _named_complaint,
+    ("petition.review_requested", 1): _unnamed_reviewer,
     ("mediation.accepted", 1): _no_referral,
 }
-CURRENT_VERSIONS: dict[str, int] = {"complaint.registered": 2, "mediation.accepted": 2}
+CURRENT_VERSIONS: dict[str, int] = {
+    "complaint.registered": 3,
+    "petition.review_requested": 2,
+    "mediation.accepted": 2,
+}
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

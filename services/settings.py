@@ -86,6 +86,20 @@ class Settings(BaseSettings):
         default=None,
         description="The officer directory (JSON); the decider refuses to start without one",
     )
+    calendar_dir: Path | None = Field(
+        default=None,
+        description="Holiday schedules an operator adds when the packages lag behind the State"
+        " Council's notice: one <year>.toml per year (see 'casetrail calendar --help');"
+        " <state_dir>/calendar when unset. Every service must read the same files",
+    )
+    calendar_horizon_days: int = Field(
+        default=150,
+        ge=1,
+        le=3660,
+        description="Warn (health, logs, 'casetrail calendar check') when a day within this many"
+        " days from today lies in a year no holiday schedule covers: the longest deadline with"
+        " its extension (90 + 30 days) and some pauses",
+    )
 
     signing_key_file: Path | None = Field(
         default=None,
@@ -189,6 +203,10 @@ class Settings(BaseSettings):
     @property
     def key_ring_path(self) -> Path:
         return self.key_ring_file or self.state_dir / "keys" / "ring.json"
+
+    @property
+    def calendar_path(self) -> Path:
+        return self.calendar_dir or self.state_dir / "calendar"
 
     @property
     def submissions_topic(self) -> str:

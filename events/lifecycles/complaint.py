@@ -1,6 +1,16 @@
-"""Complaints and reports (投诉举报): registration to reply and closing."""
+"""Complaints and reports (投诉举报): registration to reply, closing and the follow-up visit.
+
+A complaint may be anonymous (匿名举报): it records no person, so nobody can be replied to, and it
+may be closed once investigated without a reply. A named complaint is closed only after its
+reply. A follow-up visit (回访) asks the complainant how satisfied they are with the reply: it
+needs a reply, and may come after closing.
+"""
+
+from datetime import datetime
+from typing import Any
 
 from events import payloads as p
+from events.errors import Rejection, RejectionCode, reject
 from events.lifecycles.shared import (
     CLOSED,
     assignment_step,
@@ -10,6 +20,7 @@ from events.lifecycles.shared import (
 from events.lifecycles.table import Step
 from events.model import CaseType
 from events.officers import Role
+from events.state import CaseState, Context
 
 _COMPLAINT_STATUSES = {
     "registered": "已登记 / Registered",
@@ -20,6 +31,28 @@ _COMPLAINT_STATUSES = {
     "replied": "已答复 / Replied",
     CLOSED: "已办结 / Closed",
 }
+
+
+def _check_close(state: CaseState, _: Any, ctx: Context, at: datetime) -> Rejection | None:
+    if state.status == "investigated" and not state.anonymous:
+        return reject(
+            RejectionCode.REPLY_REQUIRED,
+            f"complaint {state.case_id} cannot be closed before the reply is given"
+            " (it is 'investigated'; only an anonymous complaint, with nobody to reply to, is"
+            " closed without one)",
+        )
+    return None
+
+
+def _check_follow_up(state: CaseState, _: Any, ctx: Context, at: datetime) -> Rejection | None:
+    if not state.replied:
+        return reject(
+            RejectionCode.REPLY_REQUIRED,
+            f"complaint {state.case_id} was closed without a reply (anonymous): a follow-up visit"
+            " asks the complainant about the reply",
+        )
+    return None
+
 
 COMPLAINT = lifecycle(
     CaseType.COMPLAINT,
@@ -35,6 +68,7 @@ COMPLAINT = lifecycle(
             p.ComplaintRegistered,
             frozenset(),
             "registered",
+            effect=lambda s, payload: {"anonymous": payload.anonymous},
         ),
         Step(
             "complaint.accept",
@@ -68,17 +102,28 @@ COMPLAINT = lifecycle(
             p.Reply,
             frozenset({"investigated"}),
             "replied",
+            effect=lambda s, _: {"replied": True},
         ),
         Step(
             "complaint.close",
             "complaint.closed",
             "办结 / Close",
             p.Note,
-            frozenset({"replied"}),
+            frozenset({"investigated", "replied"}),
             CLOSED,
-            explain=reply_before_closing(
-                "complaint", frozenset({"accepted", "assigned", "investigated"})
-            ),
+            check=_check_close,
+            explain=reply_before_closing("complaint", frozenset({"accepted", "assigned"})),
+        ),
+        Step(
+            "complaint.follow_up",
+            "complaint.followed_up",
+            "回访 / Follow-up visit",
+            p.ComplaintFollowUp,
+            frozenset({"replied", CLOSED}),
+            check=_check_follow_up,
+            # The visit is often made by the office that registered the complaint (or the
+            # hotline), checking on the department that handled it.
+            owner_only=False,
         ),
     ),
     reopen_to="accepted",

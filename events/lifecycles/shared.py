@@ -8,12 +8,12 @@ reply before closing) live here too.
 """
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from events import payloads as p
 from events.calendar import local_day
-from events.deadlines import Light
+from events.deadlines import Clock, Light
 from events.errors import Rejection, RejectionCode, reject
 from events.lifecycles.table import Lifecycle, Step
 from events.model import CaseType
@@ -87,8 +87,11 @@ def _answer_effect(state: CaseState, payload: p.SupervisionAnswer) -> dict[str, 
     return {"supervision_answered": state.supervision_answered | {payload.note_version}}
 
 
-def _signal(clock: str, light: Light, due: date) -> str:
-    return f"{clock}:{light}:{due.isoformat()}"
+def _signal(clock: Clock, light: Light) -> str:
+    # The period's length in its unit, not its due day: an extension or a suspension lengthens
+    # it (so the new deadline can be signalled again), and folding never needs the calendar.
+    period = clock.length + clock.extended_by + clock.paused_units
+    return f"{clock.rule}:{light}:{period}{clock.unit.value[0]}"
 
 
 def _signal_check(light: Light) -> Any:
@@ -101,7 +104,7 @@ def _signal_check(light: Light) -> Any:
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"deadline {payload.clock} is not running on case {state.case_id}",
             )
-        if _signal(payload.clock, light, clock.due_day()) in state.signals:
+        if _signal(clock, light) in state.signals:
             return reject(
                 RejectionCode.ILLEGAL_TRANSITION,
                 f"the {light} light of {payload.clock} is already recorded on case {state.case_id}",
@@ -122,7 +125,7 @@ def _signal_effect(light: Light) -> Any:
     def effect(state: CaseState, payload: p.DeadlineSignal) -> dict[str, Any]:
         clock = state.clock(payload.clock)
         assert clock is not None
-        return {"signals": state.signals | {_signal(payload.clock, light, clock.due_day())}}
+        return {"signals": state.signals | {_signal(clock, light)}}
 
     return effect
 
@@ -159,7 +162,7 @@ def assignment_step(kind: str, title: str) -> Step:
     )
 
 
-def _unknown_department(department: str, ctx: Context) -> Rejection | None:
+def unknown_department(department: str, ctx: Context) -> Rejection | None:
     if any(officer.department == department for officer in ctx.officers.values()):
         return None
     return reject(
@@ -176,13 +179,13 @@ def _check_transfer(
             RejectionCode.INVALID_PAYLOAD,
             f"case {state.case_id} is already owned by {payload.to_department}",
         )
-    return _unknown_department(payload.to_department, ctx)
+    return unknown_department(payload.to_department, ctx)
 
 
 def _check_assignment(
     state: CaseState, payload: p.Assignment, ctx: Context, _: datetime
 ) -> Rejection | None:
-    unknown = _unknown_department(payload.department, ctx)
+    unknown = unknown_department(payload.department, ctx)
     if unknown is not None or payload.officer_id is None:
         return unknown
     officer = ctx.officers.get(payload.officer_id)

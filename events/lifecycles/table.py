@@ -15,6 +15,9 @@ Check = Callable[[CaseState, Any, Context, datetime], Rejection | None]
 Effect = Callable[[CaseState, Any], dict[str, Any]]
 """State fields an event changes besides its status: (state, payload) → updates."""
 NextStatus = Callable[[CaseState, Any], str]
+ActingDepartment = Callable[[CaseState, Any], str | None]
+"""The one department that may take a step whoever owns the case: (state, payload) → department,
+or None when the step follows ``owner_only``."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class Step:
     """Run when the status does not allow the step: a more precise reason, if there is one, than
     illegal_transition (e.g. closing before the reply was given: reply_required)."""
     effect: Effect | None = None
+    acting_department: ActingDepartment | None = None
+    """When it names a department, only that department's officers may take the step, instead of
+    the owner's: an act the law gives to another body (a petition review: the reviewing body)."""
+    acting_department_is: str = ""
+    """Who that department is, in words, for the published tables."""
     leads_to: tuple[str, ...] = ()
     """For a computed ``to_status``: the statuses it can give (documentation only)."""
 

@@ -56,6 +56,20 @@ class Placeholders:
         return f"${len(self.values)}"
 
 
+SEARCH = (
+    "(s.case_id ILIKE {0} || '%'"
+    " OR s.case_id IN (SELECT t.case_id FROM case_text t WHERE t.text ILIKE '%' || {0} || '%'))"
+)
+"""A word of a search: the beginning of the case id, or anywhere in the case's text. The
+subquery does not depend on the row, so PostgreSQL runs it once (a trigram index scan for a
+word of three characters or more; shorter ones read ``case_text`` whole) and hashes it."""
+
+
+def like_pattern(word: str) -> str:
+    """``word`` matched literally by LIKE: its wildcards (and the escape character) escaped."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     """Which cases to list; None matches any."""
@@ -75,11 +89,16 @@ class CaseFilter:
     """The departments the reader may see (None: every one)."""
     light: str | None = None
     """Cases with an open deadline of this light."""
+    q: str | None = None
+    """Words each of which begins the case id or is found in the case's text (``case_text``)."""
 
     def conditions(self) -> list[tuple[str, Any]]:
-        """Each condition on ``case_summary s``, ``{}`` marking where the placeholder of its value
-        goes (as in ``str.format``: the conditions hold no other braces), and the value."""
+        """Each condition on ``case_summary s``, ``{0}`` (or ``{}``) marking where the placeholder
+        of its value goes (as in ``str.format``: the conditions hold no other braces), and the
+        value."""
+        words = (self.q or "").split()
         return [
+            *((SEARCH, like_pattern(word)) for word in words),
             ("case_type = {}", self.case_type),
             ("owner_department = {}", self.department),
             ("status = {}", self.status),

@@ -19,7 +19,8 @@ def light(alias: str) -> str:
     """The light now of the deadline row ``alias``, as SQL. A suspended clock keeps the light it
     had when it was suspended; the projection stores that light in ``paused_light``."""
     return (
-        f"CASE WHEN {alias}.paused_light IS NOT NULL THEN {alias}.paused_light"
+        f"CASE WHEN {alias}.due_at IS NULL THEN 'unknown'"
+        f" WHEN {alias}.paused_light IS NOT NULL THEN {alias}.paused_light"
         f" WHEN now() >= {alias}.due_at THEN 'red'"
         f" WHEN now() >= {alias}.yellow_from THEN 'yellow' ELSE 'green' END"
     )
@@ -30,7 +31,7 @@ async def of_case(conn: Connection, case_id: str) -> list[dict[str, Any]]:
     return await fetch_dicts(
         conn,
         f"SELECT d.clock, d.due_day, d.due_at, {light('d')} AS light FROM deadlines d"
-        " WHERE d.case_id = $1 ORDER BY d.due_at",
+        " WHERE d.case_id = $1 ORDER BY d.due_at NULLS FIRST",
         case_id,
     )
 
@@ -50,7 +51,7 @@ async def lit(
         f"SELECT {columns}, {light('d')} AS light FROM deadlines d WHERE {light('d')} = $1"
         " AND ($2::text IS NULL OR d.owner_department = $2)"
         " AND ($3::text[] IS NULL OR d.owner_department = ANY($3))"
-        " ORDER BY d.due_at, d.case_id LIMIT $4",
+        " ORDER BY d.due_at NULLS FIRST, d.case_id LIMIT $4",
         colour,
         department,
         departments,

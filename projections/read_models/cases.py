@@ -4,17 +4,23 @@
   an event is the lifecycle's own ``evolve``;
 - ``deadlines``: every open clock with its due date and the instants its light turns yellow and
   red, so that red and yellow lists are plain indexed queries;
-- ``case_facts``: one row per case with what statistics count (``projections.queries.statistics``).
+- ``case_facts``: one row per case with what statistics count (``projections.queries.statistics``);
+- ``case_text``: what a case is found by (``events.fields.search_texts``: what it is about, its
+  filing and decision numbers; never personal data), a row per step and field, indexed by
+  trigrams so that a few Chinese characters find it.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from events.calendar import CalendarNotCovered
+from events.deadlines import Clock
 from events.decide import evolve
+from events.fields import search_texts
 from events.model import Event
 from events.state import CaseState
-from events.upcasting import typed_payload
+from events.upcasting import typed_payload, upcast
 from projections.db import Connection
 from projections.projection import LoggedEvent
 
@@ -42,6 +48,9 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
             persons=getattr(payload, "persons", None),
             amount_in_dispute_fen=getattr(payload, "amount_in_dispute_fen", None),
         )
+    if event.type == "petition.visit_recorded":
+        # Person-visits (人次) are counted per visit: each repeat visit adds its persons.
+        return replace(facts, persons=(facts.persons or 0) + payload.persons)
     if event.type in ("complaint.replied", "petition.opinion_issued"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":
@@ -49,6 +58,12 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
     if event.type == "mediation.failed":
         return replace(facts, mediation_result="failed")
     return facts
+
+
+def _texts(event: Event) -> list[tuple[str, str]]:
+    """What ``event`` adds to its case's searchable text, read in the current schema (the
+    decider validated it when it wrote it: upcasting is enough)."""
+    return search_texts(event.type, upcast(event.type, event.schema_version, dict(event.payload)))
 
 
 def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
@@ -89,11 +104,22 @@ FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMI
 
 class Cases:
     name = "cases"
-    # 3: a supervision clock per note, the new mediation steps (upgrade: `casetrail rebuild cases`)
-    version = 3
-    tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts")
+    # 5: a supervision clock per note, the new mediation steps (upgrade: `casetrail rebuild cases`)
+    version = 5
+    tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts", "case_text")
     ddl = (
         """
+    -- Trigrams index Chinese as well as Latin text (a UTF-8 ctype counts CJK as letters); a
+    -- trusted extension, so the database's owner may create it. In public, not in the build's
+    -- schema: dropping a retired build must not drop it.
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    CREATE TABLE case_text (
+        case_id text NOT NULL,
+        version integer NOT NULL,
+        field   text NOT NULL,
+        text    text NOT NULL,
+        PRIMARY KEY (case_id, version, field)
+    );
     CREATE TABLE case_summary (
         case_id          text PRIMARY KEY,
         case_type        text NOT NULL,
@@ -114,10 +140,11 @@ class Cases:
         case_type        text NOT NULL,
         owner_department text NOT NULL,
         assigned_officer text,
-        due_day          date NOT NULL,
-        due_at           timestamptz NOT NULL,
-        yellow_from      timestamptz NOT NULL,
+        due_day          date,
+        due_at           timestamptz,
+        yellow_from      timestamptz,
         paused_light     text,
+        uncovered_year   integer,
         PRIMARY KEY (case_id, clock)
     );
     """
@@ -136,6 +163,9 @@ class Cases:
     CREATE INDEX deadlines_yellow ON deadlines (yellow_from);
     CREATE INDEX deadlines_department ON deadlines (owner_department, due_at);
     CREATE INDEX case_facts_type_opened ON case_facts (case_type, opened_at);
+    -- Search (GET /cases?q=): a case id by its beginning, any case by a piece of its text.
+    CREATE INDEX case_summary_id_trigrams ON case_summary USING gin (case_id gin_trgm_ops);
+    CREATE INDEX case_text_trigrams ON case_text USING gin (text gin_trgm_ops);
     """
 
     async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
@@ -160,12 +190,16 @@ class Cases:
             for r in rows
         }
         last: dict[str, Event] = {}
+        texts: list[tuple[str, int, str, str]] = []
         for logged in batch:
             event = logged.event
             states[event.case_id] = evolve(states.get(event.case_id), event)
             facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event)
             last[event.case_id] = event
+            texts += [(event.case_id, event.version, *found) for found in _texts(event)]
         await _write(conn, case_ids, states, facts, last)
+        if texts:
+            await conn.copy_records_to_table("case_text", records=texts)
 
 
 async def _write(
@@ -211,7 +245,7 @@ async def _write(
     )
     await conn.execute("DELETE FROM deadlines WHERE case_id = ANY($1)", case_ids)
     await conn.executemany(
-        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [
             (
                 state.case_id,
@@ -219,11 +253,7 @@ async def _write(
                 state.case_type.value,
                 state.owner_department,
                 state.assigned_officer,
-                clock.due_day(),
-                clock.due_at(),
-                clock.yellow_from(),
-                # A suspended clock shows the light it had when suspended.
-                clock.light(clock.paused_since) if clock.paused_since is not None else None,
+                *_due(clock),
             )
             for state in (states[c] for c in case_ids)
             for clock in state.clocks
@@ -242,3 +272,20 @@ async def _write(
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )
+
+
+def _due(clock: Clock) -> tuple[Any, ...]:
+    """due_day, due_at, yellow_from, paused_light and uncovered_year of a deadline row. A due day
+    the calendar cannot count (its year's schedule is missing) is stored as unknown with the
+    year, never guessed and never a reason to stop the projection."""
+    try:
+        return (
+            clock.due_day(),
+            clock.due_at(),
+            clock.yellow_from(),
+            # A suspended clock shows the light it had when suspended.
+            clock.light(clock.paused_since) if clock.paused_since is not None else None,
+            None,
+        )
+    except CalendarNotCovered as gap:
+        return (None, None, None, None, gap.year)

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from services import logs
-from services.cli import checkpoints, infra, keys, read_side, tokens
+from services.cli import calendar, checkpoints, infra, keys, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
@@ -30,6 +30,25 @@ app.add_typer(infra.app, name="infra")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(keys.app, name="keys")
 app.add_typer(checkpoints.app, name="checkpoints")
+app.add_typer(calendar.app, name="calendar")
+
+
+@app.callback()
+def _every_command(context: typer.Context) -> None:
+    """Every command counts working days on the same calendar: the packages' years and the
+    operator's schedules (``casetrail calendar``)."""
+    if context.invoked_subcommand in ("calendar", "infra"):
+        return  # they read the files themselves, or never count a deadline
+    from services.adapters.calendar_files import install, install_and_warn
+
+    # The services say at their start when a year is missing; a tool need not say it each time.
+    services = ("decider", "projector", "query", "gateway", "demo")
+    try:
+        (install_and_warn if context.invoked_subcommand in services else install)(Settings())
+    except ValueError as error:
+        raise fail(error, code=2) from None
+
+
 bench_app = typer.Typer(
     help="Benchmarks against the real broker, with a baseline.", no_args_is_help=True
 )

@@ -113,7 +113,8 @@ def replay(
         f" owned by {state.owner_department}"
     )
     for clock in state.clocks:
-        typer.echo(f"  deadline {clock.rule}: due {clock.due_day()}, {clock.light(at)}")
+        due = clock.counted_due_day() or "not countable (calendar)"
+        typer.echo(f"  deadline {clock.rule}: due {due}, {clock.light(at)}")
     if replayed.counted < len(events):
         typer.echo(f"  (- {len(events) - replayed.counted} later step(s) not counted)")
 

@@ -3,11 +3,7 @@
 import json
 from pathlib import Path
 
-from pydantic import TypeAdapter
-
-from events.officers import Officer
-
-_OFFICERS = TypeAdapter(list[Officer])
+from events.officers import Officer, directory
 
 
 class NoOfficers(RuntimeError):
@@ -23,7 +19,6 @@ def load_officers(path: Path | None) -> dict[str, Officer]:
             ' (JSON: {"officers": [...]}; the demo\'s is services/demo/officers.json)'
         )
     try:
-        officers = _OFFICERS.validate_python(json.loads(path.read_text("utf-8"))["officers"])
+        return directory(json.loads(path.read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise NoOfficers(f"cannot read the officer directory {path}: {error}") from error
-    return {officer.officer_id: officer for officer in officers}

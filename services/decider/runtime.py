@@ -63,6 +63,7 @@ from aiokafka.structs import RecordMetadata
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
 from projections.transient import Backoff, keep_trying
+from services.adapters.calendar_files import coverage
 from services.adapters.kafka import (
     DEAD_LETTER_MAX_BYTES,
     Record,
@@ -237,7 +238,14 @@ class Decider(ConsumerRebalanceListener):
             else:
                 partitions[str(p)] = {"state": "taking_over"}
         status = "refusing" if self.refused else "ok" if self.connected else "waiting_for_kafka"
-        body = {"status": status, "key_id": self.signer.key_id, "partitions": partitions}
+        body = {
+            "status": status,
+            "key_id": self.signer.key_id,
+            "partitions": partitions,
+            # A missing holiday schedule does not stop the decider; it refuses the steps whose
+            # deadlines need it, and says so here before they come.
+            "calendar": coverage(self.settings).as_json(),
+        }
         return (200 if status == "ok" else 503), body
 
     async def _run(self, stop: asyncio.Event) -> None:

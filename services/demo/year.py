@@ -2,12 +2,15 @@
 
 The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
 -78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
-in dispute. Complaints and enforcement cases, which it does not count, are plausible numbers; so
-are the details the report leaves out: some mediations are applied for first, a third are
-referred by a court, the police or the petitions office, and in 2020 a supervisor urges four of
-them (督办), each note answered, one late and one after the case was closed. Every case is a
-sequence of submissions that the real decider decides; a fixed seed makes the same submissions
-(same ids) every time, so loading twice changes nothing.
+in dispute. Person-visits are counted per visit: the persons of each registration and of each
+repeat visit (重复信访) by the same people. Complaints and enforcement cases, which it does not
+count, are plausible numbers (so are the few reviews by the authorities above, the anonymous
+complaints and the follow-up visits), and so are the mediations' details the report leaves out:
+some are applied for first, a third are referred by a court, the police or the petitions office,
+and in 2020 a supervisor urges four of them (督办), each note answered, one late and one after
+the case was closed.
+Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
+same submissions (same ids) every time, so loading twice changes nothing.
 """
 
 import asyncio
@@ -37,11 +40,17 @@ TJ1 = {"officer_id": "DY-TJ-01", "role": "mediator", "department": "人民调解
 ZF = {"officer_id": "DY-ZF-03", "role": "enforcement_officer", "department": "综合行政执法办"}
 SC = {"officer_id": "DY-SC-07", "role": "enforcement_officer", "department": "市场监管分局"}
 FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
+CITY_XF = {"officer_id": "ZS-XF-01", "role": "officer", "department": "中山市信访局"}
+CITY_GOV = {"officer_id": "ZS-ZF-01", "role": "officer", "department": "中山市人民政府"}
 DC = {"officer_id": "DY-DC-01", "role": "supervisor", "department": "督查室"}
 
 PETITIONS = {  # year: (cases, persons, online, still open)
     2019: (303, 712, 127, 0),
     2020: (276, 649, 28, 3),
+}
+REVIEWS = {  # year: (reviews by the authority above, of which taken on to a second review)
+    2019: (2, 0),
+    2020: (4, 1),
 }
 COMPLAINTS = {2019: (96, 0), 2020: (88, 3)}
 MEDIATIONS = {  # year: (accepted, settled, amount in dispute in fen)
@@ -49,6 +58,15 @@ MEDIATIONS = {  # year: (accepted, settled, amount in dispute in fen)
     2020: (12, 12, 120_000_000),
 }
 ENFORCEMENT = {2019: 30, 2020: 36}
+SATISFACTION = (
+    "satisfied",
+    "satisfied",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+    "unreachable",
+)
+"""How complainants answer a follow-up visit (回访), most of them satisfied."""
 SUMMARIES = [
     "厂房噪音扰民",
     "宅基地界址纠纷",
@@ -99,27 +117,74 @@ def _split(rng: Random, total: int, parts: int, least: int = 1) -> list[int]:
     return [least + high - low for low, high in zip([0, *cuts], [*cuts, spare], strict=True)]
 
 
+def _day(moment: datetime) -> str:
+    return moment.astimezone(CHINA).date().isoformat()
+
+
+def _visit(case: Case, rng: Random, persons: int) -> None:
+    channel = rng.choice(["visit", "visit", "phone", "hotline_12345"])
+    note = rng.choice(["再次反映，要求尽快处理", "询问办理进展", "对处理结果仍有意见"])
+    case.step("petition.record_visit", XF1, {"channel": channel, "persons": persons, "note": note})
+
+
+def _reviews(case: Case, handler: dict[str, str], second: bool) -> None:
+    """The petitioner contests the opinion: the town's handling office records when they
+    received it; 中山市信访局 reviews it (复查) and, when ``second``, 中山市人民政府 makes the
+    second review (复核), with a hearing, which ends the matter."""
+    # The closing step handed the opinion over: received that day.
+    receipt = {"received_on": _day(case.at), "method": "直接送达"}
+    case.step("petition.record_reply_receipt", handler, receipt)
+    ask = {"reviewing_department": CITY_XF["department"], "reason": "对处理意见不服"}
+    case.step("petition.request_review", CITY_XF, ask, days=20)
+    opinion = {"outcome": "upheld", "opinion": "原处理意见事实清楚，维持"}
+    case.step("petition.decide_review", CITY_XF, opinion, days=25)
+    case.step("petition.close", handler, {"note": "复查意见已送达，办结"}, days=2)
+    if not second:
+        return
+    receipt = {"received_on": _day(case.at), "method": "邮寄送达"}
+    case.step("petition.record_reply_receipt", CITY_XF, receipt, days=3)
+    ask = {"reviewing_department": CITY_GOV["department"], "reason": "对复查意见不服"}
+    case.step("petition.request_second_review", CITY_GOV, ask, days=20)
+    case.step("petition.schedule_hearing", CITY_GOV, {"note": "重大复杂，举行听证"}, days=5)
+    case.step("petition.conclude_hearing", CITY_GOV, {"record": "听取各方意见"}, days=10)
+    final = {"outcome": "upheld", "opinion": "维持复查意见，信访事项终结"}
+    case.step("petition.decide_second_review", CITY_GOV, final, days=10)
+
+
 def petitions(rng: Random, year: int) -> Iterator[Case]:
     cases, persons, online, still_open = PETITIONS[year]
+    reviews, second_reviews = REVIEWS[year]
     channels = ["online"] * online + [
-        rng.choice(["visit", "visit", "letter", "phone"]) for _ in range(cases - online)
+        rng.choice(["visit", "visit", "letter", "phone", "hotline_12345", "referred"])
+        for _ in range(cases - online)
     ]
     rng.shuffle(channels)
-    for number, (channel, people) in enumerate(
-        zip(channels, _split(rng, persons, cases), strict=True)
+    opened = [_opened(rng, year) for _ in range(cases)]
+    # Repeat visits come within the registration's year (the petitions of the last two months
+    # have none), so that the year's person-visits are its registrations' and their visits'.
+    visits = [rng.choice((0, 0, 0, 0, 0, 1, 1, 2)) if day.month <= 10 else 0 for day in opened]
+    people = _split(rng, persons, cases + sum(visits))
+    revisits = iter(people[cases:])
+    reviewed = 0
+    for number, (channel, day, repeats, registered) in enumerate(
+        zip(channels, opened, visits, people[:cases], strict=True)
     ):
-        case = Case(rng, f"XF-{year}-{number + 1:04d}", _opened(rng, year))
+        case = Case(rng, f"XF-{year}-{number + 1:04d}", day)
         case.step(
             "petition.register",
             XF1,
             {
                 "channel": channel,
-                "persons": people,
+                "persons": registered,
                 "summary": rng.choice(SUMMARIES),
                 "petitioners": [{"name": f"信访人{number + 1}", "phone": f"1380000{number:04d}"}],
             },
         )
         case.step("petition.accept", XF1, {"note": "符合受理条件"}, days=5)
+        # One visit after closing, when there are two and the year has room for it.
+        after_closing = repeats == 2 and day.month <= 9
+        for _ in range(repeats - after_closing):
+            _visit(case, rng, next(revisits))
         if number < still_open:
             yield case  # accepted, never answered: long past its deadline now (red)
             continue
@@ -130,20 +195,29 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
         case.step("petition.handle", handler, {"record": "约谈信访人，现场核实"}, days=20)
         case.step("petition.issue_opinion", handler, {"opinion": "依法处理，书面答复"}, days=20)
         case.step("petition.close", handler, {"note": "已答复，办结"})
+        if after_closing:
+            _visit(case, rng, next(revisits))
+        if reviewed < reviews and day.month <= 5:
+            _reviews(case, handler, second=reviewed < second_reviews)
+            reviewed += 1
         yield case
+    assert reviewed == reviews, f"{year}: {reviewed} of {reviews} reviews placed"
 
 
 def complaints(rng: Random, year: int) -> Iterator[Case]:
     count, still_open = COMPLAINTS[year]
     for number in range(count):
         case = Case(rng, f"TS-{year}-{number + 1:04d}", _opened(rng, year))
+        # Every eighth is anonymous (匿名举报): no person is recorded.
+        anonymous = number % 8 == 4
+        who = {"anonymous": True} if anonymous else {"complainant": {"name": f"投诉人{number + 1}"}}
         case.step(
             "complaint.register",
             XF1,
             {
                 "channel": rng.choice(["hotline_12345", "phone", "online", "letter"]),
                 "subject": rng.choice(SUMMARIES),
-                "complainant": {"name": f"投诉人{number + 1}"},
+                **who,
             },
         )
         case.step("complaint.accept", XF1, {})
@@ -152,8 +226,17 @@ def complaints(rng: Random, year: int) -> Iterator[Case]:
             continue
         case.step("complaint.assign", XF1, {"department": "信访办", "officer_id": "DY-XF-02"})
         case.step("complaint.investigate", XF2, {"findings": "经现场核查，情况属实"}, days=7)
+        if anonymous and number % 16 == 4:
+            case.step("complaint.close", XF2, {"note": "匿名举报，已核查处理，无需答复"})
+            yield case
+            continue
         case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "phone"}, days=5)
         case.step("complaint.close", XF2, {})
+        if number % 3 == 0 and not anonymous:
+            # 信访办, which registered it, asks the complainant about the reply (回访).
+            satisfaction = rng.choice(SATISFACTION)
+            visit = {"satisfaction": satisfaction, "method": "phone", "notes": "电话回访"}
+            case.step("complaint.follow_up", XF1, visit, days=5)
         yield case
 
 

@@ -6,11 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from events.officers import Officer, directory
 from projections.catalog import ensure_schema
 from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
@@ -60,6 +62,21 @@ async def _prepare_when_it_answers(app: FastAPI) -> None:
     app.state.ready = True
 
 
+def read_directory(path: Path | None) -> dict[str, Officer]:
+    """The officer directory, to name officers on the screens. Without one the service still
+    answers (the screens show officer ids, marked as unknown), and says why in its log."""
+    if path is None:
+        log.warning("query: CASETRAIL_OFFICERS_FILE is not set; officers are shown by id")
+        return {}
+    try:
+        return directory(json.loads(path.read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.error(
+            "query: cannot read the officer directory %s (%s); officers shown by id", path, error
+        )
+        return {}
+
+
 def create_app(settings: Settings) -> FastAPI:
     settings = settings.as_kafka_user(KafkaRole.QUERY)
 
@@ -94,6 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.tokens = TokenCache()
+    app.state.officers = read_directory(settings.officers_file)
     install_error_handlers(app, settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)

@@ -7,6 +7,7 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from events.officers import Officer
 from services.adapters.http import authenticated, database_unavailable
 from services.query.access import Reader
 from services.settings import Settings
@@ -29,6 +30,11 @@ def _pool(request: Request) -> asyncpg.Pool:
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _directory(request: Request) -> dict[str, Officer]:
+    officers: dict[str, Officer] = request.app.state.officers
+    return officers
 
 
 def _tokens(request: Request) -> TokenCache:
@@ -55,6 +61,8 @@ async def _maybe_reader(
 
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 AppSettings = Annotated[Settings, Depends(_settings)]
+Directory = Annotated[dict[str, Officer], Depends(_directory)]
+"""The officer directory the service read at start (empty without one)."""
 Caller = Annotated[Reader, Depends(_reader)]
 """The reader a request's bearer token presents (401 without a live one)."""
 MaybeCaller = Annotated[Reader | None, Depends(_maybe_reader)]

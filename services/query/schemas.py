@@ -24,8 +24,9 @@ class CaseSummaryOut(BaseModel):
 
 class DeadlineOut(BaseModel):
     clock: str
-    due_day: date
-    due_at: datetime
+    due_day: date | None
+    """None when the calendar cannot count it (light ``unknown``)."""
+    due_at: datetime | None
     light: str
 
 
@@ -47,8 +48,9 @@ class DeadlineRow(BaseModel):
     clock: str
     owner_department: str
     assigned_officer: str | None
-    due_day: date
-    due_at: datetime
+    due_day: date | None
+    """None when the calendar cannot count it (light ``unknown``)."""
+    due_at: datetime | None
     light: str
 
 
@@ -64,6 +66,13 @@ class ActivityRow(BaseModel):
     role: str
     department: str
     certificate: str | None
+
+
+class OfficerOut(BaseModel):
+    officer_id: str
+    name: str
+    department: str
+    roles: list[str]
 
 
 class HistoryEntry(BaseModel):

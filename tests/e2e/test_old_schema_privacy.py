@@ -17,6 +17,7 @@ import httpx
 from events.hashing import GENESIS_HASH, chain_hash
 from events.model import Event
 from events.privacy import MASK
+from events.upcasting import CURRENT_VERSIONS
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
@@ -122,7 +123,8 @@ async def test_a_version_1_complainant_is_masked_and_its_read_logged(
             registered = answer.json()[0]
             # Masked in the current shape, and said so: the stored string is nowhere.
             assert registered["payload"]["complainant"] == {"name": MASK, "phone": MASK}
-            assert registered["schema_version"] == 2
+            assert registered["schema_version"] == CURRENT_VERSIONS["complaint.registered"]
+            assert registered["payload"]["anonymous"] is False  # v3: every old one was named
             assert "13800000000" not in answer.text
             assert "王五" not in answer.text
         assert (await auditor.get("/access-log", params={"case_id": case_id})).json() == []

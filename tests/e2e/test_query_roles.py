@@ -218,3 +218,60 @@ async def test_as_of_is_for_auditors_and_never_sticks(
     ):
         response = await supervisor.get(path, params=params)
         assert response.status_code == 403, path
+
+
+async def test_search_finds_a_case_by_its_words_and_number_never_by_personal_data(
+    as_role: Client, gateway: httpx.AsyncClient, query: httpx.AsyncClient
+) -> None:
+    case_id = new_case_id()
+    tag = case_id[-6:]
+    body = register_body(case_id)
+    body["payload"]["summary"] = f"鱼塘排污{tag}影响农田"
+    body["payload"]["petitioners"] = [{"name": f"钱{tag}", "phone": "13900000001"}]
+    assert (await gateway.post("/submissions", json=body)).status_code == 201
+    await summary_when(query, case_id, "registered")
+    office = await as_role(TokenRole.DEPARTMENT, ["信访办"])
+    supervisor = await as_role(TokenRole.SUPERVISOR, [])
+
+    async def found(who: httpx.AsyncClient, q: str) -> set[str]:
+        response = await who.get("/cases", params={"q": q, "limit": 500})
+        assert response.status_code == 200, response.text
+        return {c["case_id"] for c in response.json()["cases"]}
+
+    for who in (supervisor, office, query):
+        assert await found(who, f"排污{tag}") == {case_id}
+        assert await found(who, f"鱼塘 {tag}") == {case_id}  # every word, anywhere
+        assert await found(who, case_id[:-2].lower()) == {case_id}  # the id by its beginning
+        # Not by the petitioner's name, even for readers who see it: a reader shown *** must
+        # not find a case by what it hides, so nobody does.
+        assert await found(who, f"钱{tag}") == set()
+        assert await found(who, f"{tag} 没有这个词") == set()
+    # The wildcards of LIKE are plain characters in a search.
+    assert await found(query, "%_%") == set()
+    assert case_id not in await found(await as_role(TokenRole.DEPARTMENT, ["司法所"]), tag)
+
+
+async def test_labels_are_public_and_officers_are_named_to_case_readers(
+    as_role: Client, settings: Settings, query: httpx.AsyncClient
+) -> None:
+    url = f"http://127.0.0.1:{settings.query_port}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as anonymous:
+        labels = await anonymous.get("/labels")
+        assert labels.status_code == 200
+        assert labels.headers["cache-control"].startswith("public")
+        assert labels.json()["statuses"]["petition"]["registered"].startswith("已登记")
+        assert labels.json()["fields"]["petition.registered"]["summary"]["kind"] == "text"
+        again = await anonymous.get("/labels", headers={"If-None-Match": labels.headers["etag"]})
+        assert again.status_code == 304
+        assert (await anonymous.get("/officers")).status_code == 401
+    public = await as_role(TokenRole.PUBLIC, [])
+    assert (await public.get("/officers")).status_code == 403
+    for who in (await as_role(TokenRole.SUPERVISOR, []), query):
+        officers = {o["officer_id"]: o for o in (await who.get("/officers")).json()}
+        assert officers["DY-XF-01"] == {
+            "officer_id": "DY-XF-01",
+            "name": "王芳",
+            "department": "信访办",
+            "roles": ["officer"],
+        }
+        assert "certificate" not in officers["DY-SC-07"]

@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium, headless) against the demo year: the
 figures on the page are the API's and the report's, a figure drills down to its cases and a
-case to its timeline, the chain badge says what it checked, the language switches; the token
-leaves the address and the history at once, lives in the tab only and goes at logout; a strict
+case to its timeline, the chain badge says what it checked, the language switches; statuses,
+steps and coded values show by their labels (GET /labels), each step with its content as the
+role may see it, officers by name; the search and the filters find cases; the token leaves the
+address and the history at once, lives in the tab only and goes at logout; a strict
 Content-Security-Policy holds (no violation). Screenshots go to docs/screenshots/."""
 
 import asyncio
@@ -35,6 +37,16 @@ async def figure(page: Page, name: str) -> str:
     return (await page.locator(f'[data-figure="{name}"]').inner_text()).strip()
 
 
+def half(title: str, lang: str = "zh") -> str:
+    """One half of a "中文 / English" label, as the page shows it."""
+    chinese, _, english = title.partition(" / ")
+    return chinese if lang == "zh" else english
+
+
+async def texts(page: Page, selector: str) -> list[str]:
+    return [text.strip() for text in await page.locator(selector).all_inner_texts()]
+
+
 async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
     isolated: Settings,  # noqa: F811
     tmp_path: Path,
@@ -49,7 +61,20 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
     token = await make_token(settings, TokenRole.SUPERVISOR, [])
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as api:
         stats: dict[str, Any] = (await api.get("/statistics", params={"by": "case_type"})).json()
+        labels: dict[str, Any] = (await api.get("/labels")).json()
+        names = {o["officer_id"]: o["name"] for o in (await api.get("/officers")).json()}
+        online = (
+            await api.get(
+                "/cases",
+                params={"case_type": "petition", "channel": "online", "limit": 500},
+            )
+        ).json()["cases"]
+        histories = {
+            c["case_id"]: (await api.get(f"/cases/{c['case_id']}/history")).json() for c in online
+        }
+        decided = (await api.get("/cases", params={"q": "大涌执法罚〔2020〕4号"})).json()["cases"]
     petitions = next(r for r in stats["rows"] if r["case_type"] == "petition")
+    assert [c["case_id"] for c in decided] == ["ZF-2020-0004"]
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
@@ -87,6 +112,10 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         assert await figure(page, "mediation-agreed") == "12 (100%)"
         assert await figure(page, "mediation-amount") == "120.0"
         assert "大涌镇" in await page.title() or "案件督查" in await page.inner_text("h1")
+        # Every case type by its label from the lifecycle tables, none by its code.
+        titles = await texts(page, ".card[data-type] h2")
+        assert sorted(titles) == sorted(half(title) for title in labels["case_types"].values())
+        assert await page.locator(".raw").count() == 0
         await page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
         # Drill down: the 28 online petitions behind the figure.
@@ -94,15 +123,83 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         await page.wait_for_selector('body[data-ready^="#/cases"]')
         await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
         assert await page.locator("#cases tr").count() == 1 + 28
+        # Statuses and channels by their Chinese labels, never the codes.
+        petition_statuses = {half(title) for title in labels["statuses"]["petition"].values()}
+        shown = await texts(page, "#cases td.status")
+        assert len(shown) == 28
+        assert set(shown) <= petition_statuses, set(shown) - petition_statuses
+        assert await page.locator("#cases .raw").count() == 0
+        first = (await page.locator("#cases a").first.inner_text()).strip()
         await page.locator("#cases a").first.click()
         await page.wait_for_selector('body[data-ready^="#/case/"]')
+        # The case in the officials' words: its status, each step by its label with what was
+        # done (masked for this supervisor: the petitioners are ***), officers by name.
+        case = next(c for c in online if c["case_id"] == first)
+        status = half(labels["statuses"]["petition"][case["status"]])
+        assert (await page.inner_text("#case-status")).strip() == status
+        history = histories[first]
+        steps = await texts(page, "#timeline td.step")
+        assert steps == [half(labels["events"][e["type"]]) for e in history]
+        assert steps[0] == "登记"
+        registered = await page.locator(
+            "#timeline tr[data-event='petition.registered']"
+        ).inner_text()
+        assert "信访渠道" in registered
+        assert "网上信访" in registered
+        assert history[0]["payload"]["summary"] in registered
+        assert "信访人" in registered
+        assert "***" in registered
+        assert history[0]["payload"]["petitioners"][0]["name"] == "***"
+        timeline = await page.inner_text("#timeline")
+        assert "王芳" in timeline
+        assert all(names[e["actor"]["officer_id"]] in timeline for e in history)
+        assert "DY-XF-01" not in timeline
+        assert await page.locator(".raw").count() == 0
         # The badge says what it checked, and what it did not.
         badge = await page.inner_text("#badge")
         assert "审计记录哈希链自洽" in badge
         assert "仅核对数据库" in badge
         assert "casetrail verify" in badge
         assert await page.locator("#timeline tr").count() >= 3
+
+        # Search from the header by a decision number: one enforcement case, and its page
+        # shows the decision, the fine in yuan and the evidence's hash shortened.
+        await page.fill("#q", "大涌执法罚〔2020〕4号")
+        await page.press("#q", "Enter")
+        await page.wait_for_selector('body[data-ready^="#/cases?q="]')
+        await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
+        assert await texts(page, "#cases td:first-child") == ["ZF-2020-0004"]
+        await page.click("#cases a")
+        await page.wait_for_selector('body[data-ready="#/case/ZF-2020-0004"]')
+        decision = await page.locator(
+            "#timeline tr[data-event='enforcement.decision_made']"
+        ).inner_text()
+        assert "决定书号" in decision
+        assert "大涌执法罚〔2020〕4号" in decision
+        assert "罚款" in decision
+        assert "¥5,000.00" in decision
+        evidence = await page.locator(
+            "#timeline tr[data-event='enforcement.evidence_collected']"
+        ).inner_text()
+        assert "000000000000…" in evidence
+        assert f"{3:064x}" not in evidence  # the demo's hash of ZF-2020-0004's record
+        assert "案源登记" in await texts(page, "#timeline td.step")
+        assert "持证执法人员" in await page.inner_text("#timeline")
+        assert await page.locator(".raw").count() == 0
         await page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
+
+        # Filters: the petitions of 2020 by their status, the options labelled for that type.
+        await page.goto(f"{url}/#/cases?case_type=petition")
+        await page.wait_for_selector('body[data-ready="#/cases?case_type=petition"]')
+        options = await texts(page, "#f-status option")
+        assert options[1:] == [half(t) for t in labels["statuses"]["petition"].values()]
+        await page.select_option("#f-status", label=half(labels["statuses"]["petition"]["closed"]))
+        await page.wait_for_selector('body[data-ready="#/cases?case_type=petition&status=closed"]')
+        await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
+        assert set(await texts(page, "#cases td.status")) == {"已办结"}
+        await page.screenshot(path=str(SHOTS / "cases.png"), full_page=True)
+        await page.goto(f"{url}/#/case/{first}")
+        await page.wait_for_selector(f'body[data-ready="#/case/{first}"]')
 
         # English, second.
         await page.click("#lang")
@@ -111,16 +208,19 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         badge = await page.inner_text("#badge")
         assert "hash chain consistent (database only" in badge
         assert "run casetrail verify" in badge
+        english = half(labels["statuses"]["petition"][case["status"]], "en")
+        assert (await page.inner_text("#case-status")).strip() == english
+        assert (await texts(page, "#timeline td.step"))[0] == "Register"
         await page.goto(f"{url}/#/")
         await page.wait_for_selector('body[data-ready="#/"]')
-        assert "Petitions" in await page.inner_text("main")
+        assert half(labels["case_types"]["petition"], "en") in await page.inner_text("main")
         await page.screenshot(path=str(SHOTS / "overview-en.png"), full_page=True)
 
         # No entry of the tab's history holds the token (Chromium's own list, through CDP).
         cdp = await page.context.new_cdp_session(page)
         entries = [e["url"] for e in (await cdp.send("Page.getNavigationHistory"))["entries"]]
         assert f"{url}/#/" in entries
-        assert len(entries) >= 4, entries  # the overview, the list, a case, the overview again
+        assert len(entries) >= 4, entries  # the overview, lists, cases, the overview again
         assert all(token not in entry for entry in entries), entries
 
         # Logging out forgets the token: the page asks for one again.

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("events", "projections", "services")
 
-PURE_LIBRARIES = frozenset({"pydantic", "pydantic_core", "chinese_calendar", "orjson"})
+PURE_LIBRARIES = frozenset({"pydantic", "pydantic_core", "chinese_calendar", "holidays", "orjson"})
 """What ``events`` may import besides the standard library: small pure libraries."""
 PURE_STDLIB = frozenset(
     {

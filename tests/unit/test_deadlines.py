@@ -118,18 +118,6 @@ def test_calendar_day_clocks_whose_last_day_is_a_holiday() -> None:
     assert filed.due_day() == date(2020, 10, 9)
 
 
-def test_out_of_range_year_falls_back_to_monday_to_friday() -> None:
-    # 2030 is beyond the package's data: New Year's Day (a Tuesday) counts as a working day.
-    assert is_working_day(date(2030, 1, 1))
-    assert is_working_day(date(2030, 1, 4))  # Friday
-    assert not is_working_day(date(2030, 1, 5))  # Saturday
-    assert not is_working_day(date(2030, 1, 6))  # Sunday
-    assert add_working_days(date(2030, 1, 4), 5) == date(2030, 1, 11)
-    # After Mon 2029-12-31 up to Sun 2030-01-13: Jan 1-4 and Jan 7-11.
-    assert working_days_between(date(2029, 12, 31), date(2030, 1, 13)) == 9
-    assert add_calendar_days(date(2030, 1, 4), 1) == date(2030, 1, 7)
-
-
 @given(
     start=st.dates(min_value=date(2019, 1, 1), max_value=date(2021, 12, 31)),
     n=st.integers(min_value=0, max_value=60),
@@ -304,6 +292,15 @@ def test_default_rules() -> None:
     assert table == {
         "petition.acceptance": ("petition", 15, DayCount.CALENDAR, 0, "petition.registered"),
         "petition.handling": ("petition", 60, DayCount.CALENDAR, 30, "petition.accepted"),
+        "petition.review": ("petition", 30, DayCount.CALENDAR, 0, "petition.review_requested"),
+        "petition.second_review": (
+            "petition",
+            30,
+            DayCount.CALENDAR,
+            0,
+            "petition.second_review_requested",
+        ),
+        "complaint.acceptance": ("complaint", 7, DayCount.WORKING, 0, "complaint.registered"),
         "complaint.reply": ("complaint", 15, DayCount.WORKING, 0, "complaint.accepted"),
         "mediation.conclusion": ("mediation", 30, DayCount.CALENDAR, 0, "mediation.accepted"),
         "enforcement.filing": (

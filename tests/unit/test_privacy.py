@@ -67,17 +67,26 @@ def test_a_version_1_complainant_is_masked_in_its_upcast_shape() -> None:
     stored = {"channel": "phone", "subject": "油烟", "complainant": "王五 13800000000"}
     masked, found, version = mask_personal("complaint.registered", 1, stored)
     assert found
-    assert version == 2
+    assert version == 3  # upcast through v2 (a Person) to v3 (named: anonymous false)
+    assert masked["anonymous"] is False
     assert masked["complainant"] == {"name": MASK, "phone": MASK}
     assert masked["subject"] == "油烟"
     assert stored["complainant"] == "王五 13800000000"  # the stored payload is never changed
+
+
+def test_an_anonymous_complaint_holds_nothing_personal() -> None:
+    stored = {"channel": "hotline_12345", "subject": "夜间施工", "anonymous": True}
+    assert mask_personal("complaint.registered", 3, stored) == (stored, False, 3)
+    # as the decider stores it, with every field of the model
+    stored = {**stored, "complainant": None, "respondent": "某工地"}
+    assert mask_personal("complaint.registered", 3, stored) == (stored, False, 3)
 
 
 @pytest.mark.parametrize(
     ("event_type", "version", "payload"),
     [
         ("complaint.teleported", 1, {"who": "王五", "count": 3, "none": None}),  # unknown type
-        ("complaint.registered", 3, {"complainant": "王五", "subject": "油烟"}),  # too new
+        ("complaint.registered", 4, {"complainant": "王五", "subject": "油烟"}),  # too new
         ("complaint.registered", 1, {"subject": "油烟"}),  # v1 without a complainant
         ("petition.accepted", 0, {"note": "王五"}),  # no such version
     ],

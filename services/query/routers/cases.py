@@ -69,7 +69,7 @@ async def list_cases(
     department: str | None = None,
     status: str | None = None,
     channel: str | None = None,
-    light: Literal["red", "yellow", "green"] | None = None,
+    light: Literal["red", "yellow", "green", "unknown"] | None = None,
     officer: str | None = None,
     opened_from: datetime | None = None,
     opened_to: datetime | None = None,
@@ -77,6 +77,13 @@ async def list_cases(
     occurred_to: datetime | None = None,
     recorded_from: datetime | None = Query(None, description="Last step recorded from"),
     recorded_to: datetime | None = None,
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="Search: each word begins the case id or is found in what the case is about"
+        " (subject, summary, cause, dispute) or its filing, decision or ruling number; never in"
+        " personal data",
+    ),
     after: str | None = Query(None, description="The 'next' of the previous page"),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
@@ -96,6 +103,7 @@ async def list_cases(
         recorded_to=recorded_to,
         departments=who.departments(),
         light=light,
+        q=q,
     )
     start = key_of(after) if after is not None else None
     async with pool.acquire() as conn:

@@ -16,11 +16,12 @@ router = APIRouter()
 async def red_and_yellow(
     who: Caller,
     pool: Pool,
-    light: Literal["red", "yellow"] = "red",
+    light: Literal["red", "yellow", "unknown"] = "red",
     department: str | None = None,
     limit: int = Query(default=200, ge=1, le=2000),
 ) -> list[dict[str, Any]]:
-    """红灯/黄灯: open deadlines breached (red) or near (yellow), most urgent first."""
+    """红灯/黄灯: open deadlines breached (red) or near (yellow), most urgent first; unknown:
+    deadlines the calendar cannot count (a year with no holiday schedule)."""
     who.require(*CASE_READERS)
     async with pool.acquire() as conn:
         return await deadlines.lit(conn, light, department, who.departments(), limit)

@@ -13,7 +13,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from projections.queries.health import live_builds
-from services.query.dependencies import MaybeCaller, Pool
+from services.adapters.calendar_files import coverage
+from services.query.dependencies import AppSettings, MaybeCaller, Pool
 from services.tokens import TokenRole
 
 router = APIRouter()
@@ -54,3 +55,12 @@ async def projections_health(pool: Pool, who: MaybeCaller) -> JSONResponse:
         jsonable_encoder({"healthy": healthy, "projections": projections}),
         status_code=200 if healthy else 503,
     )
+
+
+@router.get("/health/calendar")
+async def calendar_health(settings: AppSettings) -> dict[str, Any]:
+    """How far ahead deadlines can be counted: the years from today to the horizon
+    (CASETRAIL_CALENDAR_HORIZON_DAYS) with the source of each, the first year no holiday schedule
+    covers, and a warning while there is one. Public data only, so no token is needed; always 200
+    (a missing year refuses the steps that need it, it stops nothing)."""
+    return coverage(settings).as_json()

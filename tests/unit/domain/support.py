@@ -32,6 +32,10 @@ SC = "市场监管分局"
 FZ = "司法所"
 TJ = "人民调解委员会"
 DC = "督查室"
+CITY_XF = "中山市信访局"
+"""The authority above the town's offices: it reviews their petition opinions (复查)."""
+CITY_GOV = "中山市人民政府"
+"""The authority above 中山市信访局: it makes the second review (复核)."""
 
 
 def _officer(
@@ -71,6 +75,10 @@ LEGAL_REVIEWER = "DY-FZ-01"
 MEDIATOR = "DY-TJ-01"
 MEDIATOR_2 = "DY-TJ-02"
 SUPERVISOR = "DY-DC-01"
+REVIEWER = "ZS-XF-01"
+"""An officer of 中山市信访局 (CITY_XF), who records reviews (复查)."""
+SECOND_REVIEWER = "ZS-ZF-01"
+"""An officer of 中山市人民政府 (CITY_GOV), who records second reviews (复核)."""
 
 EXPIRY = date(2020, 6, 30)
 
@@ -110,10 +118,12 @@ OFFICERS: dict[str, Officer] = {
         _officer(MEDIATOR, TJ, Role.MEDIATOR),
         _officer(MEDIATOR_2, TJ, Role.MEDIATOR),
         _officer(SUPERVISOR, DC, Role.SUPERVISOR),
+        _officer(REVIEWER, CITY_XF, Role.OFFICER),
+        _officer(SECOND_REVIEWER, CITY_GOV, Role.OFFICER),
     )
 }
 
-DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC)
+DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC, CITY_XF, CITY_GOV)
 
 WORKING_ROLE_OFFICER: dict[str, str] = {
     "complaint": PETITION_OFFICER,

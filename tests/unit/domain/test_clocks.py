@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 import pytest
 
+from events import calendar
+from events.calendar import YearSchedule, with_operator_files
 from events.deadlines import DEFAULT_RULES, ClockRule, DayCount, Light
 from events.decide import evolve, fold
 from events.errors import Rejection, RejectionCode
@@ -17,11 +19,15 @@ from events.state import CaseState
 from tests.unit.domain.support import (
     ACCEPT_COMPLAINT,
     CASE_ID,
+    CITY_GOV,
+    CITY_XF,
     ENFORCER,
     LEGAL_REVIEWER,
     MEDIATOR,
     PETITION_OFFICER,
     REGISTER_COMPLAINT,
+    REVIEWER,
+    SECOND_REVIEWER,
     SUPERVISOR,
     SYSTEM,
     Action,
@@ -267,7 +273,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "green",
             china(2020, 10, 19),  # 3 left: yellow
             "case.deadline_warning_recorded",
-            "complaint.reply:yellow:2020-10-22",
+            "complaint.reply:yellow:15w",
             china(2020, 10, 20),
             id="warning-when-yellow",
         ),
@@ -277,7 +283,7 @@ def test_extension_moves_petition_handling_by_the_days_granted() -> None:
             "yellow",
             china(2020, 10, 23, 0, 0),
             "case.deadline_breached",
-            "complaint.reply:red:2020-10-22",
+            "complaint.reply:red:15w",
             china(2020, 10, 26),
             id="breach-when-red",
         ),
@@ -312,9 +318,7 @@ def test_a_warning_not_recorded_in_time_may_still_be_recorded_once_the_light_is_
     assert isinstance(breached, tuple)
     warned = signal(breached[0], "warning", "complaint.reply", china(2020, 10, 26))
     assert isinstance(warned, tuple)
-    assert warned[0].signals == frozenset(
-        {"complaint.reply:red:2020-10-22", "complaint.reply:yellow:2020-10-22"}
-    )
+    assert warned[0].signals == frozenset({"complaint.reply:red:15w", "complaint.reply:yellow:15w"})
 
 
 def test_no_signal_on_a_clock_that_is_not_running() -> None:
@@ -365,3 +369,129 @@ def test_enforcement_filing_breach_in_working_days() -> None:
     # filing stops the filing clock and starts the decision clock
     state, _ = run([example("enforcement.file", ENFORCER, china(2020, 9, 24))], breached[0])
     assert [c.rule for c in state.clocks] == ["enforcement.decision"]
+
+
+# --- the deadlines of complaints and petitions -------------------------------------------------
+
+
+def test_complaint_acceptance_breached_after_seven_working_days() -> None:
+    state, _ = run([REGISTER_COMPLAINT])  # Thu 2020-09-24: due Sat 2020-10-10 (a make-up day)
+    assert due(state, "complaint.acceptance") == date(2020, 10, 10)
+    assert signal(state, "breach", "complaint.acceptance", china(2020, 10, 10, 18)) is (
+        RejectionCode.ILLEGAL_TRANSITION
+    )
+    breached = signal(state, "breach", "complaint.acceptance", china(2020, 10, 11, 8))
+    assert isinstance(breached, tuple)
+    assert breached[0].signals == frozenset({"complaint.acceptance:red:7w"})
+    # the acceptance stops it and starts the reply clock
+    state, _ = run([ACCEPT_COMPLAINT], state)
+    assert [c.rule for c in state.clocks] == ["complaint.reply"]
+
+
+def _before_the_second_review(received: date, requested: datetime) -> CaseState:
+    """A petition of 信访办, reviewed by 中山市信访局, whose second review 中山市人民政府 was asked
+    for at ``requested`` (the petitioner received the review opinion on ``received``)."""
+    who = {"reviewing_department": CITY_GOV, "reason": "对复查意见不服"}
+    return run(
+        [
+            example("petition.register", PETITION_OFFICER, china(received.year, 1, 6)),
+            Action("petition.accept", PETITION_OFFICER, china(received.year, 1, 7)),
+            Action(
+                "petition.handle", PETITION_OFFICER, china(received.year, 1, 8), {"record": "r"}
+            ),
+            Action(
+                "petition.issue_opinion",
+                PETITION_OFFICER,
+                china(received.year, 1, 9),
+                {"opinion": "o"},
+            ),
+            Action(
+                "petition.record_reply_receipt",
+                PETITION_OFFICER,
+                china(received.year, 1, 10),
+                {"received_on": f"{received.year}-01-10", "method": "直接送达"},
+            ),
+            Action(
+                "petition.request_review",
+                REVIEWER,
+                china(received.year, 1, 20),
+                {"reviewing_department": CITY_XF, "reason": "不服"},
+            ),
+            Action(
+                "petition.decide_review",
+                REVIEWER,
+                china(received.year, 2, 10),
+                {"outcome": "upheld", "opinion": "维持"},
+            ),
+            Action(
+                "petition.record_reply_receipt",
+                REVIEWER,
+                china(received.year, received.month, received.day, 10),
+                {"received_on": received.isoformat(), "method": "邮寄送达"},
+            ),
+            Action("petition.request_second_review", SECOND_REVIEWER, requested, who),
+        ]
+    )[0]
+
+
+def test_the_second_review_clock_stands_still_through_the_hearing_and_a_suspension() -> None:
+    state = _before_the_second_review(date(2020, 2, 11), china(2020, 3, 2))
+    assert due(state, "petition.second_review") == date(2020, 4, 1)
+    hearing = Action("petition.schedule_hearing", SECOND_REVIEWER, china(2020, 3, 10), {})
+    state, _ = take(state, hearing)
+    # the owner (信访办) suspends the case while the hearing is under way
+    state = suspend(state, china(2020, 3, 12))
+    clock = state.clock("petition.second_review")
+    assert clock is not None
+    assert clock.paused_by == frozenset({"petition.hearing_scheduled", "case.suspended"})
+    assert clock.paused_since == china(2020, 3, 10)
+    state = resume(state, china(2020, 3, 16))
+    assert state.status == "second_review_hearing"
+    clock = state.clock("petition.second_review")
+    assert clock is not None
+    assert clock.paused_by == frozenset({"petition.hearing_scheduled"})  # still the hearing
+    state, _ = take(
+        state,
+        Action(
+            "petition.conclude_hearing", SECOND_REVIEWER, china(2020, 3, 20), {"record": "听证"}
+        ),
+    )
+    clock = state.clock("petition.second_review")
+    assert clock is not None
+    assert (clock.paused_since, clock.paused_units) == (None, 10)  # Mar 10 to Mar 20, once
+    assert due(state, "petition.second_review") == date(2020, 4, 13)  # Sat Apr 11 + 10 → Mon
+
+
+def test_a_review_clock_into_2027_waits_for_the_state_council_notice() -> None:
+    closed = run(
+        [
+            example("petition.register", PETITION_OFFICER, china(2026, 10, 12)),
+            Action("petition.accept", PETITION_OFFICER, china(2026, 10, 13)),
+            Action("petition.handle", PETITION_OFFICER, china(2026, 11, 2), {"record": "r"}),
+            Action(
+                "petition.issue_opinion", PETITION_OFFICER, china(2026, 11, 20), {"opinion": "o"}
+            ),
+            Action("petition.close", PETITION_OFFICER, china(2026, 11, 20, 16)),
+            Action(
+                "petition.record_reply_receipt",
+                PETITION_OFFICER,
+                china(2026, 11, 23),
+                {"received_on": "2026-11-23", "method": "直接送达"},
+            ),
+        ]
+    )[0]
+    ask = Action(
+        "petition.request_review",
+        REVIEWER,
+        china(2026, 12, 10),  # the review opinion would be due on 2027-01-09
+        {"reviewing_department": CITY_XF, "reason": "不服"},
+    )
+    refuse(closed, ask, RejectionCode.CALENDAR_NOT_COVERED, "2027")
+    # in time by 2026-12-23, whatever 2027 holds: only the review's own clock needs 2027
+    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}
+    previous = calendar.use(with_operator_files([YearSchedule.from_mapping(notice, "t.toml")]))
+    try:
+        state, _ = take(closed, ask)
+        assert due(state, "petition.review") == date(2027, 1, 11)  # Sat 2027-01-09 → Monday
+    finally:
+        calendar.use(previous)

@@ -24,7 +24,7 @@ from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
-from events.payloads import PenaltyKind
+from events.payloads import PenaltyKind, Satisfaction
 from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
@@ -73,9 +73,10 @@ WORKING_DEPARTMENTS: dict[CaseType, list[str]] = {
 
 
 def proper_actors(
-    lifecycle: Lifecycle, step: Step, state: CaseState | None
+    lifecycle: Lifecycle, step: Step, state: CaseState | None, payload: Any
 ) -> list[dict[str, Any]]:
-    """The actors who may take the step (owners first), so that cases get somewhere."""
+    """The actors who may take the step (owners, or the one body the step names, first), so
+    that cases get somewhere."""
     roles = lifecycle.roles_for(step)
     if Role.SYSTEM in roles:
         return [SYSTEM]
@@ -84,7 +85,15 @@ def proper_actors(
         for o in OFFICERS.values()
         for role in sorted(o.roles & roles)
     ]
-    if state is not None and step.owner_only:
+    acting = None
+    if state is not None and step.acting_department is not None:
+        try:
+            acting = step.acting_department(state, step.payload.model_validate(payload))
+        except ValueError:
+            acting = None  # a payload the step refuses: anyone may be refused
+    if acting is not None:
+        found = [a for a in found if a["department"] == acting] or found
+    elif state is not None and step.owner_only:
         owners = [a for a in found if a["department"] == state.owner_department]
         found = owners or found
     return found or ALL_ACTORS
@@ -121,13 +130,24 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "to_department": departments,
         "mediator_id": st.sampled_from([MEDIATOR, MEDIATOR_2]),
         "outcome": st.sampled_from(["upheld", "revised"]),
+        "reviewing_department": departments,
+        "received_on": st.dates(START.date(), START.date() + timedelta(days=400)),
+        "persons": st.integers(1, 5),
+        "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
         "note_version": st.integers(1, 12),
         "respond_by": st.sampled_from([None, "2020-03-02", "2020-10-20", "2021-06-30"]),
     }
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
-    return st.fixed_dictionaries(
+    named = st.fixed_dictionaries(
         {**base, **{name: s for name, s in varied.items() if name in fields}}
     )
+    if "anonymous" not in fields:
+        return named
+    # an anonymous complaint records no complainant
+    anonymous = named.map(
+        lambda p: {k: v for k, v in p.items() if k != "complainant"} | {"anonymous": True}
+    )
+    return st.one_of(named, anonymous)
 
 
 # --- playing a random history -------------------------------------------------------------------
@@ -188,7 +208,7 @@ def play(
             step = data.draw(st.sampled_from(pool or allowed or lifecycle.steps), label="step")
         payload = data.draw(payloads(case_type, step), label="payload")
         who = data.draw(
-            st.sampled_from(proper_actors(lifecycle, step, state))
+            st.sampled_from(proper_actors(lifecycle, step, state, payload))
             if data.draw(st.integers(0, 7), label="anyone") > 0
             else st.sampled_from(ALL_ACTORS),
             label="actor",

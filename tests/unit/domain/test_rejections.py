@@ -5,17 +5,21 @@ wrong.
 """
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from events import calendar
+from events.calendar import YearSchedule, with_operator_files
 from events.errors import RejectionCode
 from events.officers import SYSTEM_CLOCK_ID
 from events.state import CaseState
 from tests.unit.domain.support import (
     ACCEPT_COMPLAINT,
     CASE_ID,
+    CITY_GOV,
+    CITY_XF,
     ENFORCER,
     EXPIRED_ENFORCER,
     LEGAL_REVIEWER,
@@ -24,7 +28,9 @@ from tests.unit.domain.support import (
     PETITION_OFFICER,
     PETITION_OFFICER_2,
     REGISTER_COMPLAINT,
+    REVIEWER,
     SC,
+    SECOND_REVIEWER,
     SUPERVISOR,
     SYSTEM,
     UNCERTIFIED_ENFORCER,
@@ -33,6 +39,7 @@ from tests.unit.domain.support import (
     Action,
     actor,
     china,
+    due,
     example,
     example_payload,
     refuse,
@@ -212,7 +219,39 @@ def test_the_system_clock_records_a_deadline_warning() -> None:
     )
     assert event.actor.officer_id == SYSTEM_CLOCK_ID
     assert event.actor.role == "system"
-    assert "complaint.reply:yellow:2020-10-22" in state.signals
+    assert "complaint.reply:yellow:15w" in state.signals
+
+
+def test_a_deadline_into_a_year_no_calendar_covers_is_refused() -> None:
+    # Accepted on Sun 2026-12-20, the 15-working-day reply would be due in January 2027, whose
+    # holiday schedule no source holds: the step is refused, not counted on Monday to Friday.
+    registered = state_after([example("complaint.register", PETITION_OFFICER, china(2026, 12, 18))])
+    accept = Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 20))
+    refused = refuse(registered, accept, RejectionCode.CALENDAR_NOT_COVERED, "2027", CASE_ID)
+    assert "2027年的节假日安排尚无来源" in refused.message
+    # A step that starts no deadline is not held up by the missing year.
+    take(registered, example("case.attach_document", PETITION_OFFICER, china(2026, 12, 21)))
+    # Accepted on 2026-12-01, the reply is due on 2026-12-22: nothing from 2027 is needed.
+    early = state_after([example("complaint.register", PETITION_OFFICER, china(2026, 11, 30))])
+    state, _ = take(early, Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 1)))
+    assert due(state, "complaint.reply") == date(2026, 12, 22)
+
+
+def test_a_deadline_into_2027_counts_once_the_operator_adds_the_notice() -> None:
+    schedule = YearSchedule.from_mapping(
+        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}, "test.toml"
+    )
+    previous = calendar.use(with_operator_files([schedule]))
+    try:
+        registered = state_after(
+            [example("complaint.register", PETITION_OFFICER, china(2026, 12, 18))]
+        )
+        state, _ = take(
+            registered, Action("complaint.accept", PETITION_OFFICER, china(2026, 12, 20))
+        )
+        assert due(state, "complaint.reply") == date(2027, 1, 11)
+    finally:
+        calendar.use(previous)
 
 
 # --- certificates -------------------------------------------------------------------------------
@@ -539,6 +578,62 @@ def test_the_first_thing_wrong_is_named(
     refuse(complaint(), reply, code, expected_version=expected_version)
 
 
+# a petition answered by 信访办 and closed; the petitioner received the opinion on 2020-06-10
+ANSWERED = [
+    *PETITION,
+    Action("petition.handle", PETITION_OFFICER, china(2020, 6, 2), {"record": "核实"}),
+    Action("petition.issue_opinion", PETITION_OFFICER, china(2020, 6, 9), {"opinion": "答复"}),
+    Action("petition.close", PETITION_OFFICER, china(2020, 6, 9, 15)),
+    Action(
+        "petition.record_reply_receipt",
+        PETITION_OFFICER,
+        china(2020, 6, 10),
+        {"received_on": "2020-06-10", "method": "直接送达"},
+    ),
+]
+
+
+def request(kind: str, who: str, department: str, at: datetime) -> Action:
+    payload = {"reviewing_department": department, "reason": "不服"}
+    return Action(f"petition.request_{kind}", who, at, payload)
+
+
+def test_too_late_a_review_asked_after_thirty_days() -> None:
+    state = state_after(ANSWERED)
+    late = request("review", REVIEWER, CITY_XF, china(2020, 7, 13))  # 06-10 + 30: Fri 07-10
+    refuse(state, late, RejectionCode.TOO_LATE, "within 30 days", "2020-07-10")
+
+
+def test_final_stage_reached_no_review_after_the_second_review() -> None:
+    state = state_after(
+        [
+            *ANSWERED,
+            request("review", REVIEWER, CITY_XF, china(2020, 6, 20)),
+            Action(
+                "petition.decide_review",
+                REVIEWER,
+                china(2020, 7, 1),
+                {"outcome": "upheld", "opinion": "维持"},
+            ),
+            Action(
+                "petition.record_reply_receipt",
+                REVIEWER,
+                china(2020, 7, 2),
+                {"received_on": "2020-07-02", "method": "邮寄送达"},
+            ),
+            request("second_review", SECOND_REVIEWER, CITY_GOV, china(2020, 7, 10)),
+            Action(
+                "petition.decide_second_review",
+                SECOND_REVIEWER,
+                china(2020, 8, 1),
+                {"outcome": "upheld", "opinion": "维持"},
+            ),
+        ]
+    )
+    again = request("second_review", SECOND_REVIEWER, CITY_GOV, china(2020, 8, 5))
+    refuse(state, again, RejectionCode.FINAL_STAGE_REACHED, CASE_ID, "三级终结")
+
+
 def test_every_rejection_code_has_a_test_above() -> None:
     # a new code needs a realistic submission that produces it, in this file
     covered = {
@@ -555,7 +650,10 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.REPLY_REQUIRED,
         RejectionCode.LIMIT_EXCEEDED,
         RejectionCode.MISSING_FIELD,
+        RejectionCode.CALENDAR_NOT_COVERED,
         RejectionCode.INVALID_PAYLOAD,
+        RejectionCode.TOO_LATE,
+        RejectionCode.FINAL_STAGE_REACHED,
     }
     # Who vouched is the decider's check before the domain's: tests/unit/test_signing.py.
     signatures = {
