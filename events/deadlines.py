@@ -19,7 +19,7 @@ from events.calendar import (
     local_day,
     working_days_between,
 )
-from events.model import Frozen, UtcDatetime
+from events.model import Frozen, SortedStrings, UtcDatetime
 
 
 class DayCount(StrEnum):
@@ -300,7 +300,7 @@ class Clock(Frozen):
     paused_since: UtcDatetime | None = Field(
         default=None, description="Set while the clock stands still (suspension or a pause)."
     )
-    paused_by: frozenset[str] = Field(
+    paused_by: SortedStrings = Field(
         default=frozenset(),
         description="What holds it still: the events that began each pause still running.",
     )

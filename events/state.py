@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
-from events.model import CaseType, Frozen, VouchedBy
+from events.model import CaseType, Frozen, SortedInts, SortedStrings, VouchedBy
 from events.officers import Officer
 
 
@@ -27,16 +27,16 @@ class CaseState(Frozen):
     """The status to return to on resumption, while the case is suspended."""
     clocks: tuple[Clock, ...] = ()
     """Every open deadline."""
-    signals: frozenset[str] = frozenset()
+    signals: SortedStrings = frozenset()
     """Deadline warnings and breaches the system clock recorded, as "clock:light:period" (the
     period's length with its extensions and suspensions: a longer period is a new deadline,
     which can be signalled again)."""
-    recorded: frozenset[str] = frozenset()
+    recorded: SortedStrings = frozenset()
     """Every event type the case has recorded, at least once: rules that ask whether a step was
     ever taken (a mediation is closed only after its follow-up, whatever came after it)."""
-    supervision_notes: frozenset[int] = frozenset()
+    supervision_notes: SortedInts = frozenset()
     """The case versions of its supervision notes (督办), each awaiting its answer until..."""
-    supervision_answered: frozenset[int] = frozenset()
+    supervision_answered: SortedInts = frozenset()
     """...its version is here."""
     major: bool = False
     legal_review_approved: bool = False
