@@ -90,6 +90,7 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "per_event": rule.per_event,
         "due_from": rule.due_from,
         "follows_case": rule.follows_case,
+        "judges_handling": rule.judges_handling,
     }
 
 
@@ -139,8 +140,9 @@ def mermaid(lifecycle: Lifecycle) -> str:
     for terminal in sorted(lifecycle.terminal):
         lines.append(f"    {terminal} --> [*]")
     lines.append(
-        "    note right of suspended: 任何办理中状态均可中止/恢复、转办、延期、督办、附件"
-        " / any open status: suspend and resume, transfer, extend, supervise, attach"
+        "    note right of suspended: 任何办理中状态均可中止/恢复、转办、延期、督办、附件；"
+        "任何状态均可关联案件 / any open status: suspend and resume, transfer, extend,"
+        " supervise, attach; any status: link to another case"
     )
     return "\n".join(lines) + "\n"
 
@@ -171,6 +173,8 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
                 )
             if not rule["follows_case"]:
                 extension += ", not paused by suspension nor stopped by closing"
+            if not rule["judges_handling"]:
+                extension += ", not counted against on-time closing"
             rows.append(
                 f"  {rule['name']}: {rule['length']} {rule['unit']} days from {rule['starts_on']}"
                 f"{extension} — {rule['source']}"

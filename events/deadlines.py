@@ -112,6 +112,14 @@ class ClockRule(Frozen):
         " does not stop it; only its own stopping event does.",
     )
 
+    judges_handling: bool = Field(
+        default=True,
+        description="False for a limit that is not the office's own handling of the case (the"
+        " parties' window to apply for judicial confirmation, a supervisor's reply-by date): it"
+        " lights up like any other, but missing it does not make the case's closing late"
+        " (按期办结率).",
+    )
+
     @model_validator(mode="after")
     def _stop_differs_from_start(self) -> Self:
         if self.starts_on in self.stops_on:
@@ -231,6 +239,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         stops_on=frozenset(
             {"mediation.judicial_confirmation_applied", "mediation.judicially_confirmed"}
         ),
+        judges_handling=False,  # the parties' own window, not the committee's work
         source="人民调解法 第三十三条（双方当事人可以自调解协议生效之日起三十日内共同向人民法院"
         "申请司法确认）；第二十九条（调解协议书自各方签名、盖章或者按指印之日起生效）",
     ),
@@ -256,6 +265,41 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         source="行政处罚法（2021）第六十条（立案之日起九十日内作出决定）",
     ),
     _rule(
+        name="disclosure.answer",
+        case_type="disclosure",
+        title="答复申请人 / Answer the applicant",
+        length=20,
+        unit=DayCount.WORKING,
+        extendable_by=20,
+        starts_on="disclosure.registered",
+        stops_on=frozenset({"disclosure.answered"}),
+        # 第三十条: the period runs afresh from the day the corrected request is received; the
+        # pause keeps it from lighting up while the applicant has the request.
+        restarts_on=frozenset({"disclosure.correction_received"}),
+        pauses=(
+            Pause(on="disclosure.correction_requested", until="disclosure.correction_received"),
+            Pause(on="disclosure.third_party_consulted", until="disclosure.third_party_replied"),
+        ),
+        source="政府信息公开条例（2019）第三十三条（收到申请之日起20个工作日内答复；经政府信息公开"
+        "工作机构负责人同意并告知申请人，可延长不超过20个工作日；征求第三方和其他机关意见所需时间"
+        "不计算在内）、第三十条（答复期限自收到补正的申请之日起计算）。大涌镇2020年法治政府建设"
+        "报告所称“登记之日起15个工作日内进行实质性审查”是本镇审查惯例，不是法定答复期限，"
+        "默认不采用 / The national rule; the town's 15 working days are its own review practice",
+    ),
+    _rule(
+        name="disclosure.third_party_reply",
+        case_type="disclosure",
+        title="第三方提出意见 / The consulted party's time for its opinion",
+        length=15,
+        unit=DayCount.WORKING,
+        starts_on="disclosure.third_party_consulted",
+        stops_on=frozenset({"disclosure.third_party_replied"}),
+        source="政府信息公开条例（2019）第三十二条（第三方自收到征求意见书之日起15个工作日内提出"
+        "意见，逾期未提出的由行政机关决定是否公开）；征求其他行政机关意见的15个工作日见第三十四条"
+        "（条文未经核对 / article not checked against the text）。自发出征求意见之日起算 / counted"
+        " from the day the consultation is sent",
+    ),
+    _rule(
         name="case.supervision_answer",
         case_type=EVERY_CASE_TYPE,
         title="督办反馈 / Answer the supervision note",
@@ -266,6 +310,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         per_event="note_version",
         due_from="respond_by",
         follows_case=False,
+        judges_handling=False,
         source="督办意见所定的反馈期限（respond_by）；未定期限的，本镇工作惯例五个工作日（可配置）"
         " / The reply-by date the note sets; without one, the town's practice of 5 working days"
         " (configurable)",
@@ -299,6 +344,9 @@ class Clock(Frozen):
     paused_units: int = Field(default=0, ge=0, description="Units spent suspended, in `unit`.")
     paused_since: UtcDatetime | None = Field(
         default=None, description="Set while the clock stands still (suspension or a pause)."
+    )
+    judges_handling: bool = Field(
+        default=True, description="Copied from its rule: missing it makes the closing late."
     )
     paused_by: SortedStrings = Field(
         default=frozenset(),
@@ -432,4 +480,5 @@ def start_clock(
         warn_within=rule.warn_within,
         extendable_by=rule.extendable_by,
         started_on=started_on,
+        judges_handling=rule.judges_handling,
     )

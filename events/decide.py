@@ -19,7 +19,9 @@ rejection names the first thing wrong:
    more precise reason: ``reply_required``, ``final_stage_reached``);
 7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
    ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
-   ``illegal_transition``, ``invalid_payload``);
+   ``illegal_transition``, and ``invalid_payload`` for a value the case rules out: a transfer to
+   its own department, a disclosure answer's ground where nothing is withheld, a link of a case
+   to itself (a link's other case is never looked up: the decider sees one case's events only);
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 

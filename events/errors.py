@@ -69,8 +69,9 @@ MEANING: dict[RejectionCode, str] = {
         "The party asked for a hearing (听证), which must be held before the decision."
     ),
     RejectionCode.REPLY_REQUIRED: (
-        "A complaint or petition cannot be closed before the reply or opinion is given (an"
-        " anonymous complaint excepted), nor a complaint followed up without a reply."
+        "A complaint, petition or information-disclosure request cannot be closed before the"
+        " reply, opinion or answer is given (an anonymous complaint excepted), nor a complaint"
+        " followed up without a reply."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
     RejectionCode.UNSIGNED_SUBMISSION: (

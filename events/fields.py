@@ -21,7 +21,16 @@ from events.lifecycles import EVENT_PAYLOADS
 from events.model import Frozen
 
 SEARCHABLE = frozenset(
-    {"subject", "summary", "cause", "dispute", "case_number", "decision_number", "ruling_number"}
+    {
+        "subject",
+        "summary",
+        "cause",
+        "dispute",
+        "information",
+        "case_number",
+        "decision_number",
+        "ruling_number",
+    }
 )
 """Fields (of any step's payload, at its top level) whose text a case is found by: what it is
 about and the numbers it is known by. Free-text records of what was done (findings, replies,

@@ -67,6 +67,7 @@ class CaseType(StrEnum):
     PETITION = "petition"
     MEDIATION = "mediation"
     ENFORCEMENT = "enforcement"
+    DISCLOSURE = "disclosure"
 
 
 class Actor(Frozen):

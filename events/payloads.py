@@ -12,8 +12,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from events.model import Frozen, PersonalData
-from events.titles import titled
+from events.model import CaseId, Frozen, PersonalData
+from events.titles import ENUM_TITLES, titled
 
 Sha256 = str
 
@@ -93,6 +93,39 @@ class Document(Frozen):
 
 class DeadlineSignal(Frozen):
     clock: str = about("时限 / Deadline", "petition.handling", min_length=1)
+
+
+class CaseLinkKind(StrEnum):
+    """How one case stands to another (案件关联)."""
+
+    RELATED = "related"
+    REPEAT_OF = "repeat_of"
+    ORIGINATED_FROM = "originated_from"
+
+
+titled(
+    CaseLinkKind,
+    {
+        CaseLinkKind.RELATED: "相关案件 / Related case",
+        CaseLinkKind.REPEAT_OF: "重复件（合并） / Repeat of (merged)",
+        CaseLinkKind.ORIGINATED_FROM: "由…转化而来 / Originated from",
+    },
+)
+
+LINK_SEEN_FROM_THE_OTHER_CASE = "CaseLinkKindSeenFromTheOtherCase"
+"""The labels of a link as the other case's page shows it: a link is recorded on one case, and
+read from both."""
+ENUM_TITLES[LINK_SEEN_FROM_THE_OTHER_CASE] = {
+    CaseLinkKind.RELATED.value: "相关案件 / Related case",
+    CaseLinkKind.REPEAT_OF.value: "有重复件（已合并） / Has a merged repeat",
+    CaseLinkKind.ORIGINATED_FROM.value: "转化为 / Led to",
+}
+
+
+class CaseLink(Frozen):
+    kind: CaseLinkKind = about("关联类型 / Kind of link", "originated_from")
+    other_case_id: CaseId = about("关联案件编号 / The other case", "TS-2020-0007")
+    note: str = about("说明 / Note", "由投诉举报转立案查处", default="", max_length=4000)
 
 
 # --- complaints (投诉举报) -------------------------------------------------------------------
@@ -531,3 +564,224 @@ class Execution(Frozen):
 class CaseTransfer(Frozen):
     to_authority: Text = about("移送机关 / Receiving authority", "中山市公安局大涌分局")
     reason: Text = about("移送理由 / Why", "涉嫌犯罪")
+
+
+# --- information-disclosure requests (政府信息公开申请) ----------------------------------------
+
+
+class DisclosureChannel(StrEnum):
+    """How the request reached the office: 第三十一条 dates its receipt by it."""
+
+    IN_PERSON = "in_person"
+    POST = "post"
+    LETTER = "letter"
+    ONLINE = "online"
+    FAX = "fax"
+    ORAL = "oral"
+
+
+titled(
+    DisclosureChannel,
+    {
+        DisclosureChannel.IN_PERSON: "当面提交 / In person",
+        DisclosureChannel.POST: "邮寄（签收） / By post, signed for",
+        DisclosureChannel.LETTER: "平常信函 / Ordinary letter",
+        DisclosureChannel.ONLINE: "互联网 / Online",
+        DisclosureChannel.FAX: "传真 / Fax",
+        DisclosureChannel.ORAL: "口头提出，代为填写 / Orally, written down by the office",
+    },
+)
+
+
+class ApplicantKind(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
+titled(
+    ApplicantKind,
+    {
+        ApplicantKind.PERSON: "公民 / Citizen",
+        ApplicantKind.ORGANISATION: "法人或者其他组织 / Legal person or other organisation",
+    },
+)
+
+
+class DisclosureRequested(Frozen):
+    """A request for government information (政府信息公开条例 第二十九条): the step happens
+    on the day of receipt as 第三十一条 fixes it (the day handed in, signed for, or confirmed
+    with the applicant), which starts the answer period."""
+
+    channel: DisclosureChannel = about("收到方式 / How it was received", "online")
+    applicant: Person = about("申请人 / Applicant", {"name": "陈六", "phone": "13700000000"})
+    applicant_kind: ApplicantKind = about("申请人类型 / Kind of applicant", "person")
+    information: Text = about(
+        "申请公开的政府信息（名称、文号或特征性描述） / The information asked for",
+        "2020年南文村道路硬底化工程招投标结果",
+    )
+    form: str | None = about(
+        "获取信息的方式 / How the applicant wants it",
+        "电子邮件",
+        default=None,
+        max_length=200,
+    )
+
+
+class CorrectionRequest(Frozen):
+    items: Text = about(
+        "需要补正的事项 / What the applicant must make clear", "请明确所需信息的年份和工程名称"
+    )
+    correct_by: date = about(
+        "补正期限 / The reasonable time given to correct it (last day)", "2021-03-19"
+    )
+
+
+class CorrectionReceived(Frozen):
+    information: Text = about(
+        "补正后的申请内容 / The request as corrected", "2020年南文村道路硬底化工程中标公告"
+    )
+
+
+class Consultee(StrEnum):
+    THIRD_PARTY = "third_party"
+    OTHER_AGENCY = "other_agency"
+
+
+titled(
+    Consultee,
+    {
+        Consultee.THIRD_PARTY: "第三方 / Third party",
+        Consultee.OTHER_AGENCY: "其他行政机关 / Another agency",
+    },
+)
+
+
+class Consultation(Frozen):
+    consulted: Consultee = about("征求意见对象 / Who is consulted", "third_party")
+    name: PersonalData = about("被征求意见方 / Name of the third party or agency", "某建筑公司")
+    interests: Text = about(
+        "涉及的权益 / Whose rights disclosure could harm, and how", "投标文件含企业商业秘密"
+    )
+
+
+class ConsultationView(StrEnum):
+    CONSENTS = "consents"
+    OBJECTS = "objects"
+    NO_REPLY = "no_reply"
+
+
+titled(
+    ConsultationView,
+    {
+        ConsultationView.CONSENTS: "同意公开 / Consents",
+        ConsultationView.OBJECTS: "不同意公开 / Objects",
+        ConsultationView.NO_REPLY: "逾期未提出意见 / No opinion within the time",
+    },
+)
+
+
+class ConsultationReply(Frozen):
+    view: ConsultationView = about("意见 / The opinion", "consents")
+    opinion: str = about("意见内容 / What it said", "同意公开中标结果", default="", max_length=4000)
+
+
+class DisclosureAnswerType(StrEnum):
+    """The answers of 政府信息公开条例 第三十六条 (items 1 to 7), 第三十七条 (partly), 第三十八条
+    (would need processing) and 第三十九条 (not a disclosure request; a publication)."""
+
+    ALREADY_PUBLIC = "already_public"
+    DISCLOSED = "disclosed"
+    PARTLY_DISCLOSED = "partly_disclosed"
+    WITHHELD = "withheld"
+    DOES_NOT_EXIST = "does_not_exist"
+    NOT_THIS_OFFICE = "not_this_office"
+    REPEATED = "repeated"
+    SPECIAL_PROCEDURE = "special_procedure"
+    NEEDS_PROCESSING = "needs_processing"
+    NOT_A_REQUEST = "not_a_request"
+    PUBLICATION = "publication"
+
+
+titled(
+    DisclosureAnswerType,
+    {
+        DisclosureAnswerType.ALREADY_PUBLIC: "已主动公开，告知获取途径 / Already published: told"
+        " where",
+        DisclosureAnswerType.DISCLOSED: "予以公开 / Disclosed",
+        DisclosureAnswerType.PARTLY_DISCLOSED: "部分公开 / Partly disclosed",
+        DisclosureAnswerType.WITHHELD: "不予公开 / Not disclosed",
+        DisclosureAnswerType.DOES_NOT_EXIST: "信息不存在 / Information does not exist",
+        DisclosureAnswerType.NOT_THIS_OFFICE: "非本机关负责公开 / Not this office's to disclose",
+        DisclosureAnswerType.REPEATED: "重复申请，不予重复处理 / Repeated request: not"
+        " processed again",
+        DisclosureAnswerType.SPECIAL_PROCEDURE: "按有关法律、行政法规的特别规定办理 / To be"
+        " obtained under special rules (e.g. registration records)",
+        DisclosureAnswerType.NEEDS_PROCESSING: "需加工、分析，不予提供 / Would need new"
+        " processing: not provided",
+        DisclosureAnswerType.NOT_A_REQUEST: "信访、投诉、举报类申请，告知通过相应渠道提出 / A"
+        " petition or complaint: told the proper channel",
+        DisclosureAnswerType.PUBLICATION: "公开出版物，告知获取方式 / A public publication: told"
+        " where to get it",
+    },
+)
+
+
+class WithholdingGround(StrEnum):
+    """Why information is withheld: 政府信息公开条例 第十四条, 第十五条, 第十六条."""
+
+    STATE_SECRET = "state_secret"
+    FORBIDDEN_BY_LAW = "forbidden_by_law"
+    SECURITY_OR_STABILITY = "security_or_stability"
+    THIRD_PARTY_RIGHTS = "third_party_rights"
+    INTERNAL_AFFAIRS = "internal_affairs"
+    DELIBERATIVE = "deliberative"
+    ENFORCEMENT_FILE = "enforcement_file"
+
+
+titled(
+    WithholdingGround,
+    {
+        WithholdingGround.STATE_SECRET: "国家秘密（第十四条） / State secret (art. 14)",
+        WithholdingGround.FORBIDDEN_BY_LAW: "法律、行政法规禁止公开（第十四条） / Forbidden by"
+        " law (art. 14)",
+        WithholdingGround.SECURITY_OR_STABILITY: "危及国家安全、公共安全、经济安全、社会稳定"
+        "（第十四条） / Would endanger security or stability (art. 14)",
+        WithholdingGround.THIRD_PARTY_RIGHTS: "商业秘密、个人隐私等第三方合法权益（第十五条） /"
+        " Third parties' trade secrets or privacy (art. 15)",
+        WithholdingGround.INTERNAL_AFFAIRS: "内部事务信息（第十六条） / Internal affairs (art. 16)",
+        WithholdingGround.DELIBERATIVE: "过程性信息（第十六条） / Deliberative information"
+        " (art. 16)",
+        WithholdingGround.ENFORCEMENT_FILE: "行政执法案卷信息（第十六条） / Enforcement case file"
+        " (art. 16)",
+    },
+)
+
+
+class DisclosureAnswer(Frozen):
+    """The answer to the applicant. A withheld or partly disclosed answer names its legal ground
+    (and no other answer does); an answer that it is not this office's to disclose names the
+    office that holds the information (and no other does); disclosing in full over a third
+    party's objection gives the public-interest reason (第三十二条)."""
+
+    answer: DisclosureAnswerType = about("答复类型 / The answer", "partly_disclosed")
+    reply: Text = about(
+        "答复内容 / What the applicant was told",
+        "现向您提供中标公告；投标报价明细涉及商业秘密，不予公开",
+    )
+    ground: WithholdingGround | None = about(
+        "不予公开的依据 / Legal ground for withholding", "third_party_rights", default=None
+    )
+    holder: str | None = about(
+        "负责公开的机关 / The office that holds it",
+        None,
+        default=None,
+        min_length=1,
+        max_length=200,
+    )
+    public_interest: str | None = about(
+        "公开的公共利益理由 / Why the public interest requires disclosure",
+        None,
+        default=None,
+        min_length=1,
+        max_length=4000,
+    )

@@ -31,6 +31,9 @@ class CaseState(Frozen):
     """Deadline warnings and breaches the system clock recorded, as "clock:light:period" (the
     period's length with its extensions and suspensions: a longer period is a new deadline,
     which can be signalled again)."""
+    links: SortedStrings = frozenset()
+    """The links recorded on this case, as "kind:other case id" (not those recorded on the other
+    case: the decider sees one case's events only)."""
     recorded: SortedStrings = frozenset()
     """Every event type the case has recorded, at least once: rules that ask whether a step was
     ever taken (a mediation is closed only after its follow-up, whatever came after it)."""
@@ -56,6 +59,11 @@ class CaseState(Frozen):
     """Petitions: 1 once a review (复查) was asked, 2 once a second review (复核) was."""
     reviewer_department: str | None = None
     """Petitions: the reviewing body of the review under way, or of the last one made."""
+    correction_due: date | None = None
+    """While an information-disclosure request waits for its correction: the last day given
+    (补正期限), after which it is deemed withdrawn."""
+    third_party_objected: bool = False
+    """Whether a third party consulted on an information-disclosure request objected."""
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)

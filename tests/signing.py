@@ -21,6 +21,7 @@ DEPARTMENTS = (
     "司法所",
     "人民调解委员会",
     "督查室",
+    "党政办",
     CLOCK_DEPARTMENT,
 )
 SINCE = datetime(2000, 1, 1, tzinfo=UTC)

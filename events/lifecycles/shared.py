@@ -2,7 +2,8 @@
 type's own steps.
 
 Transfer, extension, suspension and resumption, supervision notes (督办) and their answers,
-documents, reopening where allowed, deadline warnings and breaches by the system clock: each
+documents, links to other cases, reopening where allowed, deadline warnings and breaches by the
+system clock: each
 lifecycle gets them with its own statuses. The checks that several case types use (assignment,
 reply before closing) live here too.
 """
@@ -83,8 +84,48 @@ def _check_supervision_answer(
     return None
 
 
+def link_key(kind: str, other_case_id: str) -> str:
+    """How ``CaseState.links`` holds a link: "kind:other case id"."""
+    return f"{kind}:{other_case_id}"
+
+
+def _check_link(
+    state: CaseState, payload: p.CaseLink, ctx: Context, _: datetime
+) -> Rejection | None:
+    """A link names another case, which lives on another partition, perhaps in another
+    department, perhaps not registered yet (a petition that becomes a mediation may be linked
+    before the mediation committee registers it). The decider sees this case's events only, so it
+    checks what this case can vouch for: the other id is a well-formed case id (the payload's
+    type), it is not this case, and this case does not hold the same link already. Whether the
+    other case exists, and who may see the link, is the read side's business: a link to a case
+    the reader may not see is not shown (projections.queries.cases.links).
+
+    These are rules of the record, not of a regulation: linking is the office's own bookkeeping.
+    The links it keeps are those the issue names: a repeat visit (重信重访, judged "同人同事":
+    same petitioner, same matter; 信访工作条例（2022）, 条文未经核对 / article not checked
+    against the text), a penalty case from a complaint or report (a case source, 市场监督管理行政
+    处罚程序规定 第十八条, 条文未经核对 / article not checked against the text), a mediation
+    passed on by a court, the police or the petition office (人民调解法 第十八条, 条文未经核对 /
+    article not checked against the text)."""
+    if payload.other_case_id == state.case_id:
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"case {state.case_id} cannot be linked to itself",
+        )
+    if link_key(payload.kind, payload.other_case_id) in state.links:
+        return reject(
+            RejectionCode.ILLEGAL_TRANSITION,
+            f"case {state.case_id} is already linked to {payload.other_case_id} as {payload.kind}",
+        )
+    return None
+
+
 def _answer_effect(state: CaseState, payload: p.SupervisionAnswer) -> dict[str, Any]:
     return {"supervision_answered": state.supervision_answered | {payload.note_version}}
+
+
+def _link_effect(state: CaseState, payload: p.CaseLink) -> dict[str, Any]:
+    return {"links": state.links | {link_key(payload.kind, payload.other_case_id)}}
 
 
 def _signal(clock: Clock, light: Light) -> str:
@@ -275,6 +316,17 @@ def shared_steps(
             roles=frozenset({working_role, Role.OFFICER}),
             check=_check_supervision_answer,
             effect=_answer_effect,
+        ),
+        Step(
+            # Every status, closed ones too: a repeat is often recognised after the first case
+            # was closed, and a link changes nothing of the case's own course.
+            "case.link",
+            "case.linked",
+            "关联案件 / Link to another case",
+            p.CaseLink,
+            everything,
+            check=_check_link,
+            effect=_link_effect,
         ),
         Step(
             "case.attach_document",

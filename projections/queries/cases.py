@@ -1,5 +1,5 @@
 """Cases as supervisors list and open them: ``case_summary`` rows filtered and paged, one case,
-its history and its audit-trail events."""
+its links, its history and its audit-trail events."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,6 +158,43 @@ async def summary(conn: Connection, case_id: str) -> dict[str, Any] | None:
         f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM case_summary WHERE case_id = $1", case_id
     )
     return dict(row) if row is not None else None
+
+
+LINKS_SQL = """
+SELECT x.other_case_id, x.kind, x.direction, x.note, x.linked_at, x.recorded_at,
+       o.case_type AS other_case_type, o.status AS other_status
+FROM (
+    SELECT other_case_id, kind, 'outgoing' AS direction, note, linked_at, recorded_at, event_id
+    FROM case_links WHERE case_id = $1
+    UNION ALL
+    SELECT case_id, kind, 'incoming', note, linked_at, recorded_at, event_id
+    FROM case_links WHERE other_case_id = $1
+) x
+LEFT JOIN case_summary o ON o.case_id = x.other_case_id
+WHERE $2::text[] IS NULL OR o.owner_department = ANY($2)
+ORDER BY x.linked_at, x.event_id
+"""
+
+
+async def links(
+    conn: Connection, case_id: str, departments: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """The links of a case, both those recorded on it (``outgoing``) and those recorded on
+    another case naming it (``incoming``), oldest first; with the other case's type and status
+    when it is known. A reader limited to ``departments`` sees only links to cases of those
+    departments: a link must not tell a department another's case ids (a case not registered
+    yet is nobody's, so only a reader without limits sees a link to it)."""
+    scope = list(departments) if departments is not None else None
+    return await fetch_dicts(conn, LINKS_SQL, case_id, scope)
+
+
+async def owners(conn: Connection, case_ids: Sequence[str]) -> dict[str, str]:
+    """The owning department of each of ``case_ids`` that exists."""
+    rows = await conn.fetch(
+        "SELECT case_id, owner_department FROM case_summary WHERE case_id = ANY($1)",
+        list(case_ids),
+    )
+    return {row["case_id"]: row["owner_department"] for row in rows}
 
 
 async def history(conn: Connection, case_id: str) -> list[dict[str, Any]]:

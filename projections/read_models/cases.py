@@ -7,7 +7,8 @@
 - ``case_facts``: one row per case with what statistics count (``projections.queries.statistics``);
 - ``case_text``: what a case is found by (``events.fields.search_texts``: what it is about, its
   filing and decision numbers; never personal data), a row per step and field, indexed by
-  trigrams so that a few Chinese characters find it.
+  trigrams so that a few Chinese characters find it;
+- ``case_links``: one row per link recorded (``case.linked``), read from both of its cases.
 """
 
 from collections.abc import Sequence
@@ -18,11 +19,17 @@ from events.calendar import CalendarNotCovered
 from events.deadlines import Clock
 from events.decide import evolve
 from events.fields import search_texts
+from events.lifecycles import LIFECYCLES
 from events.model import Event
+from events.payloads import CaseLink
 from events.state import CaseState
 from events.upcasting import typed_payload, upcast
 from projections.db import Connection
 from projections.projection import LoggedEvent
+
+VISIT_RECORDED = "petition.visit_recorded"
+"""A petitioner's further visit on the same petition: its ``persons`` count as person-visits
+(人次), as the report counts them, beside those of the registration."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,45 @@ class CaseFacts:
     mediation_result: str | None = None
     amount_in_dispute_fen: int | None = None
     agreed_amount_fen: int | None = None
+    breached: bool = False
+    """Whether any deadline of the case was ever breached (``breached_before``)."""
 
 
-def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
-    """The facts once ``event`` is recorded: a pure function, shared with the as-of statistics."""
+def breached_before(state: CaseState | None, event: Event) -> bool:
+    """Whether a clock open before ``event`` was past its due instant when the event happened.
+
+    Every clock ends on some event (the one that stops it, restarts it, or closes the case) and
+    every breach of a running clock is seen at the next event of the case, so folding this over
+    a closed case's events finds every deadline it missed, from the clocks alone. A clock that
+    stands still (suspension, a pause the law leaves out) is judged at the instant it stopped,
+    as its light is; an extension granted after the due instant does not undo the breach. A
+    clock whose due day the calendar cannot count (a year no source covers) is not judged: its
+    light is unknown, and a breach is never guessed. Only the limits of the office's own
+    handling count (``Clock.judges_handling``).
+    """
+    if state is None:
+        return False
+    for clock in state.clocks:
+        if not clock.judges_handling:
+            continue  # the parties' window or a supervisor's date: not the handling's deadline
+        moment = clock.paused_since if clock.paused_since is not None else event.occurred_at
+        try:
+            due = clock.due_at()
+        except CalendarNotCovered:
+            continue
+        if moment >= due:
+            return True
+    return False
+
+
+def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None) -> CaseFacts:
+    """The facts once ``event`` is recorded on a case whose state was ``before``: a pure
+    function, shared with the as-of statistics."""
+    if breached_before(before, event):
+        facts = replace(facts, breached=True)
+    if event.type == VISIT_RECORDED:
+        visit = upcast(event.type, event.schema_version, event.payload)
+        return replace(facts, persons=(facts.persons or 0) + int(visit["persons"]))
     payload: Any = typed_payload(event)
     if event.version == 1:
         channel = getattr(payload, "channel", None)
@@ -51,13 +93,18 @@ def facts_after(facts: CaseFacts, event: Event) -> CaseFacts:
     if event.type == "petition.visit_recorded":
         # Person-visits (人次) are counted per visit: each repeat visit adds its persons.
         return replace(facts, persons=(facts.persons or 0) + payload.persons)
-    if event.type in ("complaint.replied", "petition.opinion_issued"):
+    if event.type in ("complaint.replied", "petition.opinion_issued", "disclosure.answered"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":
         return replace(facts, mediation_result="agreed", agreed_amount_fen=payload.amount_fen)
     if event.type == "mediation.failed":
         return replace(facts, mediation_result="failed")
     return facts
+
+
+def refused(state: CaseState) -> bool:
+    """Whether the case was never taken up (不予受理, 不予立案, …): its lifecycle's ``refused``."""
+    return state.status in LIFECYCLES[state.case_type].refused
 
 
 def _texts(event: Event) -> list[tuple[str, str]]:
@@ -80,6 +127,8 @@ def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
         facts.mediation_result,
         facts.amount_in_dispute_fen,
         facts.agreed_amount_fen,
+        refused(state),
+        facts.breached,
     )
 
 
@@ -95,18 +144,58 @@ FACTS_COLUMNS = """
     replied               boolean NOT NULL,
     mediation_result      text,
     amount_in_dispute_fen bigint,
-    agreed_amount_fen     bigint
+    agreed_amount_fen     bigint,
+    refused               boolean NOT NULL,
+    breached              boolean NOT NULL
 """
 FACTS_DDL = f"CREATE TABLE case_facts ({FACTS_COLUMNS});"
 FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMIT DROP;"
 """The same table for one transaction, shadowing the live view (statistics as of an instant)."""
 
 
+LINKED = "case.linked"
+
+LINKS_DDL = """
+CREATE TABLE case_links (
+    event_id      uuid PRIMARY KEY,
+    case_id       text NOT NULL,  -- the case the link was recorded on
+    other_case_id text NOT NULL,
+    kind          text NOT NULL,
+    note          text NOT NULL,
+    linked_at     timestamptz NOT NULL,
+    recorded_at   timestamptz NOT NULL,
+    department    text NOT NULL   -- the department that recorded it
+);
+"""
+
+
+def link_row(event: Event) -> tuple[Any, ...]:
+    link = typed_payload(event)
+    assert isinstance(link, CaseLink), event.type
+    return (
+        event.event_id,
+        event.case_id,
+        link.other_case_id,
+        link.kind.value,
+        link.note,
+        event.occurred_at,
+        event.recorded_at,
+        event.department,
+    )
+
+
 class Cases:
     name = "cases"
-    # 5: a supervision clock per note, the new mediation steps (upgrade: `casetrail rebuild cases`)
-    version = 5
-    tables: tuple[str, ...] = ("case_summary", "deadlines", "case_facts", "case_text")
+    # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: a supervision clock per
+    # note, the new mediation steps (upgrade: `casetrail rebuild cases`)
+    version = 6
+    tables: tuple[str, ...] = (
+        "case_summary",
+        "deadlines",
+        "case_facts",
+        "case_text",
+        "case_links",
+    )
     ddl = (
         """
     -- Trigrams index Chinese as well as Latin text (a UTF-8 ctype counts CJK as letters); a
@@ -149,6 +238,7 @@ class Cases:
     );
     """
         + FACTS_DDL
+        + LINKS_DDL
     )
     indexes = """
     -- Lists are newest first: these serve the common filters in that order, without a sort.
@@ -163,6 +253,8 @@ class Cases:
     CREATE INDEX deadlines_yellow ON deadlines (yellow_from);
     CREATE INDEX deadlines_department ON deadlines (owner_department, due_at);
     CREATE INDEX case_facts_type_opened ON case_facts (case_type, opened_at);
+    CREATE INDEX case_links_case ON case_links (case_id);
+    CREATE INDEX case_links_other ON case_links (other_case_id);
     -- Search (GET /cases?q=): a case id by its beginning, any case by a piece of its text.
     CREATE INDEX case_summary_id_trigrams ON case_summary USING gin (case_id gin_trgm_ops);
     CREATE INDEX case_text_trigrams ON case_text USING gin (text gin_trgm_ops);
@@ -172,7 +264,7 @@ class Cases:
         case_ids = sorted({logged.event.case_id for logged in batch})
         rows = await conn.fetch(
             "SELECT s.case_id, s.state::text, f.channel, f.persons, f.replied,"
-            " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen"
+            " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen, f.breached"
             " FROM case_summary s JOIN case_facts f USING (case_id)"
             " WHERE s.case_id = ANY($1)",
             case_ids,
@@ -186,6 +278,7 @@ class Cases:
                 r["mediation_result"],
                 r["amount_in_dispute_fen"],
                 r["agreed_amount_fen"],
+                r["breached"],
             )
             for r in rows
         }
@@ -193,11 +286,17 @@ class Cases:
         texts: list[tuple[str, int, str, str]] = []
         for logged in batch:
             event = logged.event
-            states[event.case_id] = evolve(states.get(event.case_id), event)
-            facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event)
+            before = states.get(event.case_id)
+            facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event, before)
+            states[event.case_id] = evolve(before, event)
             last[event.case_id] = event
             texts += [(event.case_id, event.version, *found) for found in _texts(event)]
         await _write(conn, case_ids, states, facts, last)
+        links = [link_row(logged.event) for logged in batch if logged.event.type == LINKED]
+        if links:
+            await conn.executemany(
+                "INSERT INTO case_links VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", links
+            )
         if texts:
             await conn.copy_records_to_table("case_text", records=texts)
 
@@ -261,14 +360,16 @@ async def _write(
     )
     await conn.executemany(
         """
-        INSERT INTO case_facts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        INSERT INTO case_facts
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         ON CONFLICT (case_id) DO UPDATE SET
             department = EXCLUDED.department, channel = EXCLUDED.channel,
             status = EXCLUDED.status, closed_at = EXCLUDED.closed_at,
             persons = EXCLUDED.persons, replied = EXCLUDED.replied,
             mediation_result = EXCLUDED.mediation_result,
             amount_in_dispute_fen = EXCLUDED.amount_in_dispute_fen,
-            agreed_amount_fen = EXCLUDED.agreed_amount_fen
+            agreed_amount_fen = EXCLUDED.agreed_amount_fen,
+            refused = EXCLUDED.refused, breached = EXCLUDED.breached
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )

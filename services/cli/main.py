@@ -170,7 +170,9 @@ class Format(StrEnum):
 def lifecycle(
     case_type: Annotated[
         str | None,
-        typer.Argument(help="complaint, petition, mediation or enforcement (default: all)"),
+        typer.Argument(
+            help="complaint, petition, mediation, enforcement or disclosure (default: all)"
+        ),
     ] = None,
     output: Annotated[Format, typer.Option("--format", help="How to print it")] = Format.TABLE,
 ) -> None:

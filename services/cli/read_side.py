@@ -132,7 +132,9 @@ def stats(
     ),
     as_json: AsJson = False,
 ) -> None:
-    """The supervisors' figures for a year, with year-over-year change; now or as of a date."""
+    """The supervisors' figures for a year, with year-over-year change; now or as of a date:
+    cases registered and accepted, person-visits, closure rate (办结率, over accepted cases),
+    on-time closure rate (按期办结率, of the cases closed), reply rate."""
     settings = Settings()
     try:
         dimensions = [Dimension(d.strip()) for d in by.split(",") if d.strip()]
@@ -155,7 +157,13 @@ def stats(
         change = row["year_over_year"]["cases"]
         yoy = f"{change:+.0%}" if change is not None else "n/a"
         typer.echo(
-            f"{name:<28} {row['cases']:>6} cases {row['persons']:>6} persons"
-            f"  closed {row['closure_rate'] or 0:.0%}  replied {row['reply_rate'] or 0:.0%}"
-            f"  同比 {yoy}"
+            f"{name:<28} {row['cases']:>6} cases {row['accepted']:>6} accepted"
+            f" {row['persons']:>6} persons  办结率 closed {_percent(row['closure_rate'])}"
+            f"  按期 on time {_percent(row['on_time_closure_rate'])}"
+            f"  replied {_percent(row['reply_rate'])}  同比 {yoy}"
         )
+
+
+def _percent(rate: Any) -> str:
+    """A rate as the report writes it; a rate over nothing (no case accepted) is no rate."""
+    return f"{rate:.0%}" if rate is not None else "n/a"

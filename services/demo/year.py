@@ -1,14 +1,16 @@
 """A demo 2019 and 2020 for Dayong town (大涌镇), shaped to the figures of its 2020 report.
 
 The report: 276 petitions (信访) from 649 person-visits in 2020, 28 of them online, -9% and
--78% year on year, 99% closed; 12 mediations accepted and all 12 settled, about ¥1.2 million
-in dispute. Person-visits are counted per visit: the persons of each registration and of each
-repeat visit (重复信访) by the same people. Complaints and enforcement cases, which it does not
-count, are plausible numbers (so are the few reviews by the authorities above, the anonymous
-complaints and the follow-up visits), and so are the mediations' details the report leaves out:
-some are applied for first, a third are referred by a court, the police or the petitions office,
-and in 2020 a supervisor urges four of them (督办), each note answered, one late and one after
-the case was closed.
+-78% year on year, 99% of those accepted closed; 12 mediations accepted and all 12 settled,
+about ¥1.2 million in dispute; no information-disclosure request (依申请公开) in 2020.
+Person-visits are counted per visit: the persons of each registration and of each repeat visit
+(重复信访) by the same people. Complaints and enforcement cases, which it does not count, are
+plausible numbers (so are the refused and late petitions, the few reviews by the authorities
+above, the anonymous complaints and the follow-up visits); a few information-disclosure requests
+of early 2021, one of each answer, are illustrative, not from the report.
+The mediations' details the report leaves out are plausible too: some are applied for first, a
+third are referred by a court, the police or the petitions office, and in 2020 a supervisor
+urges four of them (督办), each note answered, one late and one after the case was closed.
 Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
 same submissions (same ids) every time, so loading twice changes nothing.
 """
@@ -44,10 +46,15 @@ CITY_XF = {"officer_id": "ZS-XF-01", "role": "officer", "department": "中山市
 CITY_GOV = {"officer_id": "ZS-ZF-01", "role": "officer", "department": "中山市人民政府"}
 DC = {"officer_id": "DY-DC-01", "role": "supervisor", "department": "督查室"}
 
-PETITIONS = {  # year: (cases, persons, online, still open)
-    2019: (303, 712, 127, 0),
-    2020: (276, 649, 28, 3),
+PETITIONS = {  # year: (cases, persons, online, not accepted, answered late, still open)
+    2019: (303, 712, 127, 8, 5, 0),
+    2020: (276, 649, 28, 6, 4, 3),
 }
+"""The report's 99% closure rate is over the petitions accepted: 2020's 270 accepted, 267 closed
+(98.9%); its 276 cases and 649 person-visits count every registration. The refusals and the
+late answers are the demo's own, plausible numbers (the report gives none)."""
+LATE_BY_DAYS = 75
+"""How long a late petition's written opinion takes after its handling: past the 60 days."""
 REVIEWS = {  # year: (reviews by the authority above, of which taken on to a second review)
     2019: (2, 0),
     2020: (4, 1),
@@ -87,6 +94,10 @@ class Case:
     def __init__(self, rng: Random, case_id: str, opened: datetime):
         self.rng, self.case_id, self.at = rng, case_id, opened
         self.steps: list[dict[str, Any]] = []
+
+    def wait(self, days: float) -> None:
+        """Let the case lie for ``days`` before its next step."""
+        self.at += timedelta(days=days)
 
     def step(
         self, kind: str, actor: dict[str, str], payload: dict[str, Any], days: float = 1.0
@@ -152,7 +163,7 @@ def _reviews(case: Case, handler: dict[str, str], second: bool) -> None:
 
 
 def petitions(rng: Random, year: int) -> Iterator[Case]:
-    cases, persons, online, still_open = PETITIONS[year]
+    cases, persons, online, refused, late, still_open = PETITIONS[year]
     reviews, second_reviews = REVIEWS[year]
     channels = ["online"] * online + [
         rng.choice(["visit", "visit", "letter", "phone", "hotline_12345", "referred"])
@@ -180,6 +191,12 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
                 "petitioners": [{"name": f"信访人{number + 1}", "phone": f"1380000{number:04d}"}],
             },
         )
+        if still_open <= number < still_open + refused:
+            case.step("petition.not_accept", XF1, {"reason": "已经或者依法应当通过诉讼途径解决"})
+            for _ in range(repeats):  # refused, they come back all the same: each visit counts
+                _visit(case, rng, next(revisits))
+            yield case
+            continue
         case.step("petition.accept", XF1, {"note": "符合受理条件"}, days=5)
         # One visit after closing, when there are two and the year has room for it.
         after_closing = repeats == 2 and day.month <= 9
@@ -193,6 +210,8 @@ def petitions(rng: Random, year: int) -> Iterator[Case]:
             case.step("petition.assign", XF1, {"department": "综治中心", "officer_id": "DY-ZX-01"})
             handler = ZX
         case.step("petition.handle", handler, {"record": "约谈信访人，现场核实"}, days=20)
+        if number < still_open + refused + late:
+            case.wait(LATE_BY_DAYS)  # answered past its 60 days: closed, but not on time
         case.step("petition.issue_opinion", handler, {"opinion": "依法处理，书面答复"}, days=20)
         case.step("petition.close", handler, {"note": "已答复，办结"})
         if after_closing:
@@ -418,14 +437,266 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
         yield case
 
 
+# --- information-disclosure requests (政府信息公开申请) ------------------------------------------
+#
+# The report's figure for 2020 is none: "1至12月，我镇收到来自群众、社会团体的依申请公开的信件0件"
+# (seed line 30), so the demo's 2020 has no request. The requests below are ILLUSTRATIVE, made
+# up for the demo and not from the report: a few in early 2021, one of each answer type of
+# 政府信息公开条例 第三十六条 to 第三十九条, with a correction, a request deemed withdrawn, third
+# parties consulted (objecting, and not answering in time) and an extension. Their dates are
+# fixed, so that each step keeps to the law's days (correction within 7 working days, the third
+# party's 15), and they draw nothing from the seeded generator the report's figures come from.
+
+DISCLOSURES_2020 = 0
+"""依申请公开的信件0件: the report's 2020 figure."""
+DZ = {"officer_id": "DY-DZ-01", "role": "officer", "department": "党政办"}
+
+_Step = tuple[str, str, dict[str, Any]]
+"""(China-time day and hour "2021-01-11 10", submission type, payload)."""
+
+
+def _request(
+    number: int, day: str, channel: str, information: str, *steps: _Step
+) -> list[dict[str, Any]]:
+    """One illustrative request: registered on ``day`` by 党政办, then ``steps``."""
+    case_id = f"GK-2021-{number:04d}"
+    opening: _Step = (
+        day,
+        "disclosure.register",
+        {
+            "channel": channel,
+            "applicant": {"name": f"申请人{number}", "phone": f"1370000{number:04d}"},
+            "applicant_kind": "organisation" if number % 4 == 0 else "person",
+            "information": information,
+        },
+    )
+    return [
+        {
+            "type": kind,
+            "submission_id": str(uuid.uuid5(NAMESPACE, f"{case_id}/{index}")),
+            "case_id": case_id,
+            "actor": DZ,
+            "occurred_at": datetime.strptime(when, "%Y-%m-%d %H").replace(tzinfo=CHINA).isoformat(),
+            "payload": payload,
+        }
+        for index, (when, kind, payload) in enumerate([opening, *steps])
+    ]
+
+
+def _answer(day: str, answer: str, reply: str, **extra: str) -> _Step:
+    return (day, "disclosure.answer", {"answer": answer, "reply": reply, **extra})
+
+
+def _close(day: str) -> _Step:
+    return (day, "disclosure.close", {"note": "已答复，办结"})
+
+
+def illustrative_disclosures() -> list[list[dict[str, Any]]]:
+    """The demo's information-disclosure requests of 2021 (illustrative, not from the report),
+    each a list of submissions in order."""
+    consult = "disclosure.consult_third_party"
+    opinion = "disclosure.record_third_party_opinion"
+    return [
+        _request(
+            1,
+            "2021-01-11 10",
+            "in_person",
+            "2020年大涌镇道路硬底化工程中标公告",
+            _answer("2021-01-20 15", "disclosed", "现以纸质方式向您提供该中标公告"),
+            _close("2021-01-21 09"),
+        ),
+        _request(
+            2,
+            "2021-01-18 10",
+            "online",
+            "大涌镇2020年财政预算执行情况",
+            _answer(
+                "2021-01-19 11", "already_public", "该信息已在镇政府门户网站财政信息栏目主动公开"
+            ),
+            _close("2021-01-19 16"),
+        ),
+        _request(
+            3,
+            "2021-02-01 10",
+            "post",
+            "南文村旧厂房改造项目投标文件",
+            (
+                "2021-02-02 10",
+                consult,
+                {
+                    "consulted": "third_party",
+                    "name": "某建筑工程有限公司",
+                    "interests": "投标报价含商业秘密",
+                },
+            ),
+            (
+                "2021-02-22 10",
+                opinion,
+                {"view": "objects", "opinion": "报价明细属商业秘密，不同意公开"},
+            ),
+            _answer(
+                "2021-03-01 15",
+                "partly_disclosed",
+                "提供中标结果；投标报价明细不予公开",
+                ground="third_party_rights",
+            ),
+            _close("2021-03-02 10"),
+        ),
+        _request(
+            4,
+            "2021-03-01 10",
+            "letter",
+            "镇党政联席会议关于旧村改造的讨论记录",
+            _answer(
+                "2021-03-12 15",
+                "withheld",
+                "该信息属于讨论记录等过程性信息，不予公开",
+                ground="deliberative",
+            ),
+            _close("2021-03-15 10"),
+        ),
+        _request(
+            5,
+            "2021-03-03 10",
+            "online",
+            "2015年某村委会换届选举原始选票",
+            _answer("2021-03-17 15", "does_not_exist", "经检索，本机关未制作或获取该信息"),
+            _close("2021-03-18 10"),
+        ),
+        _request(
+            6,
+            "2021-03-08 10",
+            "online",
+            "大涌镇2021年度国土空间规划用地指标",
+            _answer(
+                "2021-03-10 15",
+                "not_this_office",
+                "该信息不属于本机关负责公开",
+                holder="中山市自然资源局",
+            ),
+            _close("2021-03-11 10"),
+        ),
+        _request(
+            7,
+            "2021-03-22 10",
+            "online",
+            "2020年大涌镇道路硬底化工程中标公告",
+            _answer(
+                "2021-03-23 11", "repeated", "您申请的同一信息已于2021年1月20日答复，不予重复处理"
+            ),
+            _close("2021-03-23 16"),
+        ),
+        _request(
+            8,
+            "2021-03-24 10",
+            "in_person",
+            "某房屋的不动产登记资料",
+            _answer(
+                "2021-03-25 15",
+                "special_procedure",
+                "请依照不动产登记的有关规定向不动产登记机构查询",
+            ),
+            _close("2021-03-26 10"),
+        ),
+        _request(
+            9,
+            "2021-04-06 10",
+            "online",
+            "全镇近十年各村集体经济收入的汇总分析",
+            _answer("2021-04-15 15", "needs_processing", "该信息需对现有信息加工、分析，不予提供"),
+            _close("2021-04-16 10"),
+        ),
+        _request(
+            10,
+            "2021-04-07 10",
+            "letter",
+            "要求查处某餐馆油烟扰民",
+            _answer("2021-04-08 15", "not_a_request", "该诉求属于投诉，请通过12345热线提出"),
+            _close("2021-04-09 10"),
+        ),
+        _request(
+            11,
+            "2021-04-12 10",
+            "online",
+            "中山市统计年鉴（2020）",
+            _answer("2021-04-13 15", "publication", "该信息见公开出版物，可在图书馆查阅"),
+            _close("2021-04-14 10"),
+        ),
+        _request(
+            12,
+            "2021-01-25 10",
+            "online",
+            "镇里的道路资料",
+            (
+                "2021-01-27 10",
+                "disclosure.request_correction",
+                {"items": "请明确道路名称和所需信息的年份", "correct_by": "2021-02-05"},
+            ),
+            (
+                "2021-02-03 10",
+                "disclosure.receive_correction",
+                {"information": "2020年岚田路改造工程竣工验收报告"},
+            ),
+            _answer("2021-02-24 15", "disclosed", "现以电子邮件方式向您提供该报告"),
+            _close("2021-02-25 10"),
+        ),
+        _request(
+            13,
+            "2021-02-01 11",
+            "letter",
+            "有关部门的文件",
+            (
+                "2021-02-03 10",
+                "disclosure.request_correction",
+                {"items": "请明确所需文件的名称或文号", "correct_by": "2021-02-24"},
+            ),
+            (
+                "2021-02-26 10",
+                "disclosure.deem_withdrawn",
+                {"reason": "申请人无正当理由逾期未补正"},
+            ),
+        ),
+        _request(
+            14,
+            "2021-03-15 10",
+            "online",
+            "某企业扩建项目环评批复附件",
+            (
+                "2021-03-16 10",
+                consult,
+                {
+                    "consulted": "third_party",
+                    "name": "某化工企业",
+                    "interests": "附件含企业工艺信息",
+                },
+            ),
+            ("2021-04-08 10", opinion, {"view": "no_reply"}),
+            (
+                "2021-04-09 10",
+                "case.extend",
+                {
+                    "clock": "disclosure.answer",
+                    "days": 10,
+                    "reason": "需会同生态环境部门核实，经党政办负责人同意，已告知申请人",
+                },
+            ),
+            _answer("2021-04-20 15", "disclosed", "第三方逾期未提出意见，经审查予以公开"),
+            _close("2021-04-21 10"),
+        ),
+    ]
+
+
 def submissions(seed: int = 2020) -> list[dict[str, Any]]:
-    """Every submission of the demo's 2019 and 2020, each case's in order."""
+    """Every submission of the demo's 2019 and 2020, each case's in order, then the illustrative
+    information-disclosure requests of 2021."""
     rng = Random(seed)
     every: list[dict[str, Any]] = []
     for year in (2019, 2020):
         for kind in (petitions, complaints, mediations, enforcement):
             for case in kind(rng, year):
                 every += case.steps
+    for request in illustrative_disclosures():
+        every += request
     return every
 
 
@@ -455,7 +726,12 @@ async def load(settings: Settings, say: Say) -> dict[str, int]:
         await producer.flush()
     finally:
         await producer.stop()
-    say(f"published {len(bodies)} submissions of 2019 and 2020; waiting for the decider")
+    requests = len(illustrative_disclosures())
+    say(
+        f"published {len(bodies)} submissions of 2019 and 2020 and of {requests} illustrative"
+        " information-disclosure requests of 2021 (not from the report, which counts none in"
+        " 2020); waiting for the decider"
+    )
     progress = Progress(len(wanted), say, unit="decided")
     deadline = asyncio.get_running_loop().time() + 600
     partitions = [TopicPartition(settings.outcomes_topic, p) for p in range(settings.partitions)]

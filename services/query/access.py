@@ -6,14 +6,17 @@
 - auditor: everything, personal data included; every read of personal data is logged;
 - public: aggregate statistics only.
 Nobody sees the personal data of a case about their own department (the respondent). A case
-outside a reader's scope is unknown to it (404), exactly like a case that does not exist.
+outside a reader's scope is unknown to it (404), exactly like a case that does not exist, and so
+are its id in another case's links and history.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from events.privacy import MASK, mask_personal
 from projections.queries.access_log import Read
+from projections.read_models.cases import LINKED
 from services.adapters.http import ApiError, ErrorCode
 from services.tokens import Token, TokenRole
 
@@ -78,6 +81,23 @@ class Reader:
             ]
             return shown, False
         return steps, any(m.personal for m in masked)
+
+    def hide_unseen_links(
+        self, steps: list[dict[str, Any]], owners: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """``steps`` with the other case of every link this reader may not read masked: a
+        case's history must not tell a department another department's case ids (as its links
+        do not). ``owners``: the owning department of each linked case that exists; a case not
+        registered yet is nobody's, so only a reader without limits sees its id."""
+        if self.departments() is None:
+            return steps
+        shown = []
+        for step in steps:
+            other = step["payload"].get("other_case_id") if step["type"] == LINKED else None
+            if other is not None and not (other in owners and self.may_read_case(owners[other])):
+                step = {**step, "payload": {**step["payload"], "other_case_id": MASK}}
+            shown.append(step)
+        return shown
 
     def access_entry(self, case_id: str, events: int) -> Read:
         """The access-log entry for this reader's read of ``events`` events of a case."""

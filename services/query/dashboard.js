@@ -10,7 +10,7 @@
 const TEXT = {
   zh: {
     title: "大涌镇 案件督查 CaseTrail", overview: "总览", loading: "加载中…", lang: "English",
-    cases: "宗", closed: "办结", closure: "办结率", yoy: "同比", persons: "人次",
+    cases: "宗", closed: "办结", closure: "办结率", onTime: "按期办结率", yoy: "同比", persons: "人次",
     replied: "回复率", agreed: "调解成功", amount: "涉案金额（万元）", trend: "月度趋势",
     red: "红灯（已超期）", yellow: "黄灯（临近期限）", case: "案件", caseType: "案件类型", clock: "时限", due: "到期日",
     department: "承办部门", officer: "承办人", status: "状态", opened: "受理时间", channel: "渠道", light: "亮灯",
@@ -29,7 +29,7 @@ const TEXT = {
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
-    cases: "cases", closed: "closed", closure: "Closure rate", yoy: "Year on year", persons: "persons",
+    cases: "cases", closed: "closed", closure: "Closure rate", onTime: "On-time closure rate", yoy: "Year on year", persons: "persons",
     replied: "Reply rate", agreed: "Settled", amount: "In dispute (10k yuan)",
     trend: "Monthly trend", red: "Red lights (overdue)", yellow: "Yellow lights (due soon)",
     case: "Case", caseType: "Case type", clock: "Deadline", due: "Due", department: "Department", officer: "Officer",
@@ -76,7 +76,7 @@ async function api(path) {
   return response.json();
 }
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const pct = (x) => (x == null ? "–" : (Number(x) * 100).toFixed(0) + "%");
+const pct = (x, digits = 0) => (x == null ? "–" : (Number(x) * 100).toFixed(digits) + "%");
 const change = (x) => x == null ? "–" : `<span class="${x < 0 ? "down" : "up"}">${x > 0 ? "+" : ""}${(x * 100).toFixed(0)}%</span>`;
 const day = (iso) => new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai", dateStyle: "medium", timeStyle: "short" });
 const yuan = (fen) => new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-GB", { style: "currency", currency: "CNY" }).format(Number(fen) / 100);
@@ -200,7 +200,7 @@ function askToken() {
 
 // The measures of a statistics row shown on every card that has them (by what the row holds,
 // not by case type); a rate the page has no words for yet still shows, under its code.
-const KNOWN_MEASURES = new Set(["cases", "closed", "closure_rate", "persons", "replied", "reply_rate", "mediations_agreed",
+const KNOWN_MEASURES = new Set(["cases", "accepted", "closed", "closure_rate", "closed_on_time", "on_time_closure_rate", "persons", "replied", "reply_rate", "mediations_agreed",
   "mediation_success_rate", "amount_in_dispute_fen", "average_handling_days", "longest_handling_days", "year_over_year", "case_type"]);
 
 async function overview() {
@@ -236,6 +236,7 @@ async function overview() {
       <a class="figure" href="#/cases?case_type=${q}" data-figure="${esc(type)}-cases">${r.cases}</a>
       ${row(t("closed"), `<a class="figure small" href="#/cases?case_type=${q}&status=closed" data-figure="${esc(type)}-closed">${r.closed}</a>`)}
       ${row(t("closure"), `<span data-figure="${esc(type)}-closure">${pct(r.closure_rate)}</span>`)}
+      ${row(t("onTime"), `<span data-figure="${esc(type)}-on-time">${pct(r.on_time_closure_rate, 1)}</span>`)}
       ${row(t("yoy"), `<span data-figure="${esc(type)}-yoy">${change(r.year_over_year.cases)}</span>`)}${extra.join("")}</div>`;
   };
   // Types with cases this year first (the figures the report gives), then the others.

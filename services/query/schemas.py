@@ -30,10 +30,28 @@ class DeadlineOut(BaseModel):
     light: str
 
 
+class LinkOut(BaseModel):
+    other_case_id: str
+    kind: str
+    """related, repeat_of, originated_from (labels: ``CaseLinkKind``, and as seen from the other
+    case, ``CaseLinkKindSeenFromTheOtherCase``, in ``GET /labels``)."""
+    direction: str
+    """``outgoing``: recorded on this case (this case is a repeat of, originated from, the
+    other); ``incoming``: recorded on the other case, naming this one."""
+    note: str
+    linked_at: datetime
+    recorded_at: datetime
+    other_case_type: str | None
+    """None while the other case is not in the read model (not registered yet)."""
+    other_status: str | None
+
+
 class CaseOut(CaseSummaryOut):
     deadlines: list[DeadlineOut]
     light: str | None
     """The worst light of its open deadlines (红灯 red, 黄灯 yellow, 绿灯 green); None if none."""
+    links: list[LinkOut] = []
+    """Its links to other cases the caller may read, oldest first."""
 
 
 class CasePage(BaseModel):

@@ -47,16 +47,22 @@ def test_every_field_has_a_description_and_an_example() -> None:
     assert undocumented == []
 
 
-def test_lifecycle_json_lists_all_four_case_types() -> None:
+def test_lifecycle_json_lists_all_five_case_types() -> None:
     result = CliRunner().invoke(app, ["lifecycle", "--format", "json"])
     assert result.exit_code == 0, result.output
     described = json.loads(result.output)
     assert [d["case_type"] for d in described] == [c.value for c in LIFECYCLES]
-    assert {"complaint", "petition", "mediation", "enforcement"} == {
+    assert {"complaint", "petition", "mediation", "enforcement", "disclosure"} == {
         d["case_type"] for d in described
     }
     petition = described[1]
     assert "petition.acceptance" in [d["name"] for d in petition["deadlines"]]
+    disclosure = described[4]
+    assert [d["name"] for d in disclosure["deadlines"]] == [
+        "disclosure.answer",
+        "disclosure.third_party_reply",
+        "case.supervision_answer",  # every case type's
+    ]
 
 
 @pytest.mark.parametrize("output", ["table", "mermaid"])

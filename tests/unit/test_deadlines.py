@@ -311,6 +311,14 @@ def test_default_rules() -> None:
             "enforcement.source_registered",
         ),
         "enforcement.decision": ("enforcement", 90, DayCount.CALENDAR, 30, "enforcement.filed"),
+        "disclosure.answer": ("disclosure", 20, DayCount.WORKING, 20, "disclosure.registered"),
+        "disclosure.third_party_reply": (
+            "disclosure",
+            15,
+            DayCount.WORKING,
+            0,
+            "disclosure.third_party_consulted",
+        ),
         "mediation.judicial_confirmation": (
             "mediation",
             30,

@@ -12,6 +12,7 @@ from events.model import CaseId
 from projections.db import Connection
 from projections.queries import access_log, cases, deadlines
 from projections.queries.cases import CaseFilter, Key
+from projections.read_models.cases import LINKED
 from services.adapters.event_log import case_events
 from services.adapters.http import ApiError, ErrorCode
 from services.integrity.case_chain import broken_links
@@ -113,18 +114,21 @@ async def list_cases(
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=refused)
 async def get_case(who: Caller, pool: Pool, case_id: CaseId) -> Any:
-    """One case: type, status, department, version, open deadlines and its light now."""
+    """One case: type, status, department, version, open deadlines and its light now, and its
+    links to other cases (those recorded on it and on them) that the caller may read."""
     async with pool.acquire() as conn:
         case = await visible_case(conn, who, case_id)
         open_deadlines = await deadlines.of_case(conn, case_id)
+        linked = await cases.links(conn, case_id, who.departments())
     light = worst(d["light"] for d in open_deadlines)
-    return {**case, "deadlines": open_deadlines, "light": light}
+    return {**case, "deadlines": open_deadlines, "light": light, "links": linked}
 
 
 @router.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=refused)
 async def get_history(who: Caller, pool: Pool, case_id: CaseId) -> Any:
     """Every step of a case, oldest first: who, when, what, and the hash chain. Personal
-    data only for the roles that need it; each such read is itself recorded."""
+    data only for the roles that need it; each such read is itself recorded. A link's other
+    case shows as ``***`` to a reader who may not read that case."""
     async with pool.acquire() as conn:
         case = await visible_case(conn, who, case_id)
         # The read and its record in the access log stand or fall together.
@@ -134,7 +138,9 @@ async def get_history(who: Caller, pool: Pool, case_id: CaseId) -> Any:
             )
             if personal:
                 await access_log.record(conn, who.access_entry(case_id, len(steps)))
-    return steps
+        linked = [s["payload"].get("other_case_id") for s in steps if s["type"] == LINKED]
+        owners = await cases.owners(conn, [c for c in linked if isinstance(c, str)])
+    return who.hide_unseen_links(steps, owners)
 
 
 @router.get("/cases/{case_id}/as-of", responses=refused)

@@ -36,6 +36,7 @@ CITY_XF = "中山市信访局"
 """The authority above the town's offices: it reviews their petition opinions (复查)."""
 CITY_GOV = "中山市人民政府"
 """The authority above 中山市信访局: it makes the second review (复核)."""
+DZ = "党政办"
 
 
 def _officer(
@@ -79,6 +80,8 @@ REVIEWER = "ZS-XF-01"
 """An officer of 中山市信访局 (CITY_XF), who records reviews (复查)."""
 SECOND_REVIEWER = "ZS-ZF-01"
 """An officer of 中山市人民政府 (CITY_GOV), who records second reviews (复核)."""
+DISCLOSURE_OFFICER = "DY-DZ-01"
+"""An officer of 党政办, the town office that registers and answers disclosure requests."""
 
 EXPIRY = date(2020, 6, 30)
 
@@ -120,16 +123,18 @@ OFFICERS: dict[str, Officer] = {
         _officer(SUPERVISOR, DC, Role.SUPERVISOR),
         _officer(REVIEWER, CITY_XF, Role.OFFICER),
         _officer(SECOND_REVIEWER, CITY_GOV, Role.OFFICER),
+        _officer(DISCLOSURE_OFFICER, DZ, Role.OFFICER),
     )
 }
 
-DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC, CITY_XF, CITY_GOV)
+DEPARTMENTS: tuple[str, ...] = (XF, ZX, ZF, SC, FZ, TJ, DC, CITY_XF, CITY_GOV, DZ)
 
 WORKING_ROLE_OFFICER: dict[str, str] = {
     "complaint": PETITION_OFFICER,
     "petition": PETITION_OFFICER,
     "mediation": MEDIATOR,
     "enforcement": ENFORCER,
+    "disclosure": DISCLOSURE_OFFICER,
 }
 """Who opens and works a case of each type in the tests."""
 

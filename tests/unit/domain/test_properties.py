@@ -24,7 +24,14 @@ from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
-from events.payloads import PenaltyKind, Satisfaction
+from events.payloads import (
+    ConsultationView,
+    DisclosureAnswerType,
+    MediationRefused,
+    PenaltyKind,
+    RefusalGround,
+    Satisfaction,
+)
 from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
@@ -134,6 +141,12 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "received_on": st.dates(START.date(), START.date() + timedelta(days=400)),
         "persons": st.integers(1, 5),
         "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
+        "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
+        # a disclosure answer's ground, or a mediation refusal's (two enums, one field name)
+        "ground": st.sampled_from([g.value for g in RefusalGround])
+        if step.payload is MediationRefused
+        else st.sampled_from([None, "third_party_rights"]),
+        "view": st.sampled_from([v.value for v in ConsultationView]),
         "note_version": st.integers(1, 12),
         "respond_by": st.sampled_from([None, "2020-03-02", "2020-10-20", "2021-06-30"]),
     }
@@ -180,7 +193,11 @@ def check_state(lifecycle: Lifecycle, state: CaseState) -> None:
         )
     else:
         assert state.suspended_from is None
-        assert all(clock.paused_since is None for clock in state.clocks)
+        # Outside a suspension a clock stands still only for a pause its own rule names.
+        pauses = {rule.name: {pause.on for pause in rule.pauses} for rule in DEFAULT_RULES}
+        for clock in state.clocks:
+            assert (clock.paused_since is None) == (not clock.paused_by), clock
+            assert clock.paused_by <= pauses[clock.rule_name], clock
     assert len({c.rule for c in state.clocks}) == len(state.clocks)
     awaiting = {f"case.supervision_answer#{n}" for n in state.awaiting_answer()}
     assert {c.rule for c in state.clocks if not _follows_case(c)} == awaiting
