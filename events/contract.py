@@ -84,6 +84,8 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "starts_on": rule.starts_on,
         "stops_on": sorted(rule.stops_on),
         "extendable_by": rule.extendable_by,
+        "further_extension_on": rule.further_extension_on,
+        "restarts_on": sorted(rule.restarts_on),
         "warn_within_working_days": rule.warn_within,
         "source": rule.source,
         "pauses": [{"on": pause.on, "until": pause.until} for pause in rule.pauses],
@@ -165,6 +167,13 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
         rows += ["", "deadlines:"]
         for rule in description["deadlines"]:
             extension = f", extendable by {rule['extendable_by']}" if rule["extendable_by"] else ""
+            if rule["further_extension_on"]:
+                extension += f", further on {rule['further_extension_on']}"
+            paused = "".join(
+                f", not counting {pause['on']} to {pause['until']}" for pause in rule["pauses"]
+            )
+            starts = " or ".join([rule["starts_on"], *rule["restarts_on"]])
+            unit = "months" if rule["unit"] == "month" else f"{rule['unit']} days"
             if rule["due_from"]:
                 extension += f", or to the day its {rule['due_from']} names"
             if rule["per_event"]:
@@ -176,7 +185,7 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
             if not rule["judges_handling"]:
                 extension += ", not counted against on-time closing"
             rows.append(
-                f"  {rule['name']}: {rule['length']} {rule['unit']} days from {rule['starts_on']}"
-                f"{extension} — {rule['source']}"
+                f"  {rule['name']}: {rule['length']} {unit} from {starts}{extension}{paused}"
+                f" — {rule['source']}"
             )
     return "\n".join(rows) + "\n"

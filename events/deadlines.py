@@ -16,6 +16,7 @@ from events.calendar import (
     add_calendar_days,
     add_working_days,
     calendar_days_between,
+    is_working_day,
     local_day,
     working_days_between,
 )
@@ -27,6 +28,9 @@ class DayCount(StrEnum):
 
     CALENDAR = "calendar"
     WORKING = "working"
+    MONTH = "month"
+    """Whole months (民法典 第二百零二条); days a clock in months stands still are counted in
+    calendar days and move its start."""
 
 
 class Light(StrEnum):
@@ -62,6 +66,14 @@ def rule_name(clock_name: str) -> str:
     return clock_name.split(KEY_SEPARATOR, 1)[0]
 
 
+ENFORCEMENT_TESTING = Pause(on="enforcement.testing_started", until="enforcement.testing_finished")
+"""Testing, inspection, quarantine, appraisal (检测、检验、检疫、鉴定): not counted in the
+filing or the decision period (市场监督管理行政处罚程序规定 第十八条第二款; 第六十四条, its number
+not checked against the text)."""
+ENFORCEMENT_HEARING = Pause(on="enforcement.hearing_requested", until="enforcement.hearing_held")
+"""From the party's request for a hearing until it is held: not counted in the decision period."""
+
+
 class ClockRule(Frozen):
     """A configurable time limit: which event starts it, which stop it, how long it runs."""
 
@@ -89,6 +101,12 @@ class ClockRule(Frozen):
         " applicant, a hearing, testing): the clock stands still from `on` until `until`.",
     )
     extendable_by: int = Field(default=0, ge=0, description="Total extension allowed, in `unit`.")
+    further_extension_on: str | None = Field(
+        default=None,
+        description="The event type by which a further extension beyond `extendable_by` is"
+        " decided (its payload's `days`), e.g. the department heads' collective discussion;"
+        " None: no further extension.",
+    )
     warn_within: int = Field(
         default=3, ge=0, description="Yellow when this many working days or fewer remain."
     )
@@ -249,20 +267,86 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         title="核查立案 / Verify the lead and decide on filing",
         length=15,
         unit=DayCount.WORKING,
+        extendable_by=15,
         starts_on="enforcement.source_registered",
         stops_on=frozenset({"enforcement.filed", "enforcement.case_transferred"}),
-        source="市场监督管理行政处罚程序规定（十五个工作日内核查，决定是否立案）",
+        pauses=(ENFORCEMENT_TESTING,),
+        source="市场监督管理行政处罚程序规定 第十八条（自发现线索或者收到材料之日起十五个工作日内"
+        "核查，决定是否立案；特殊情况经负责人批准可延长十五个工作日；检测、检验、检疫、鉴定等"
+        "所需时间不计入）",
     ),
     _rule(
         name="enforcement.decision",
         case_type="enforcement",
-        title="作出处罚决定 / Decide after filing",
+        title="作出处理决定 / Decide after filing",
         length=90,
         unit=DayCount.CALENDAR,
         extendable_by=30,
+        further_extension_on="enforcement.further_extension_decided",
         starts_on="enforcement.filed",
-        stops_on=frozenset({"enforcement.decision_made", "enforcement.case_transferred"}),
-        source="行政处罚法（2021）第六十条（立案之日起九十日内作出决定）",
+        stops_on=frozenset(
+            {
+                "enforcement.decision_made",
+                "enforcement.no_penalty_decided",
+                "enforcement.case_transferred",
+            }
+        ),
+        pauses=(ENFORCEMENT_TESTING, ENFORCEMENT_HEARING),
+        source="行政处罚法（2021）第六十条（自立案之日起九十日内作出行政处罚决定；法律、法规、"
+        "规章另有规定的，从其规定）；市场监督管理行政处罚程序规定 第六十四条（经负责人批准可延长"
+        "三十日；经延期仍不能作出处理决定的，由负责人集体讨论决定是否继续延期；听证、检测、检验、"
+        "检疫、鉴定等时间不计入）（条文内容经核对，条号未经核对 / content checked, article number"
+        " not checked against the text）",
+    ),
+    _rule(
+        name="enforcement.service",
+        case_type="enforcement",
+        title="送达决定书 / Serve the decision",
+        length=7,
+        unit=DayCount.CALENDAR,
+        starts_on="enforcement.decision_made",
+        # A decision not to penalise is served the same way (不予行政处罚决定书).
+        restarts_on=frozenset({"enforcement.no_penalty_decided"}),
+        stops_on=frozenset(
+            {"enforcement.decision_served", "enforcement.no_penalty_decision_served"}
+        ),
+        source="行政处罚法（2021）第六十一条（当事人不在场的，应当在七日内依照民事诉讼法的有关"
+        "规定送达）",
+    ),
+    _rule(
+        name="enforcement.payment",
+        case_type="enforcement",
+        title="缴纳罚款 / Pay the fine (perform the decision)",
+        length=15,
+        unit=DayCount.CALENDAR,
+        starts_on="enforcement.decision_served",
+        # Once the fine is overdue the office's next lawful step is the demand (催告); from
+        # then on the court-application clock is the one that matters.
+        stops_on=frozenset({"enforcement.executed", "enforcement.payment_demanded"}),
+        source="行政处罚法（2021）第六十七条第三款（自收到行政处罚决定书之日起十五日内缴纳罚款）；"
+        "第六十六条（在决定书载明的期限内履行）",
+    ),
+    _rule(
+        name="enforcement.publication",
+        case_type="enforcement",
+        title="公示处罚决定 / Publish the decision",
+        length=20,
+        unit=DayCount.WORKING,
+        starts_on="enforcement.decision_made",
+        stops_on=frozenset({"enforcement.decision_published"}),
+        source="行政处罚法（2021）第四十八条（具有一定社会影响的行政处罚决定应当依法公开）；"
+        "市场监督管理行政处罚信息公示规定 第九条（自作出行政处罚决定之日起二十个工作日内公示）",
+    ),
+    _rule(
+        name="enforcement.court_application",
+        case_type="enforcement",
+        title="申请法院强制执行 / Apply to the court for enforcement",
+        length=3,
+        unit=DayCount.MONTH,
+        starts_on="enforcement.no_appeal_recorded",
+        stops_on=frozenset({"enforcement.court_enforcement_applied", "enforcement.executed"}),
+        source="行政强制法 第五十三条（当事人在法定期限内不申请行政复议或者提起行政诉讼，又不履行"
+        "的，自期限届满之日起三个月内申请人民法院强制执行）",
     ),
     _rule(
         name="disclosure.answer",
@@ -341,7 +425,14 @@ class Clock(Frozen):
     extendable_by: int = Field(ge=0)
     started_on: date = Field(description="China-local day of the starting event's occurred_at.")
     extended_by: int = Field(default=0, ge=0, description="Extension granted so far, in `unit`.")
-    paused_units: int = Field(default=0, ge=0, description="Units spent suspended, in `unit`.")
+    further_extended_by: int = Field(
+        default=0, ge=0, description="Further extension decided collectively, in `unit`."
+    )
+    paused_units: int = Field(
+        default=0,
+        ge=0,
+        description="Units spent standing still, in `unit` (in days for a clock in months).",
+    )
     paused_since: UtcDatetime | None = Field(
         default=None, description="Set while the clock stands still (suspension or a pause)."
     )
@@ -369,7 +460,12 @@ class Clock(Frozen):
 
     def due_day(self) -> date:
         """The last day of the period, extensions and suspensions included."""
-        total = self.length + self.extended_by + self.paused_units
+        if self.unit is DayCount.MONTH:
+            start = self.started_on + timedelta(days=self.paused_units)
+            return add_calendar_months(
+                start, self.length + self.extended_by + self.further_extended_by
+            )
+        total = self.length + self.extended_by + self.further_extended_by + self.paused_units
         if self.unit is DayCount.WORKING:
             return add_working_days(self.started_on, total)
         return add_calendar_days(self.started_on, total)
@@ -434,7 +530,7 @@ class Clock(Frozen):
             return self._with(paused_by=holding)
         since, until = local_day(self.paused_since), local_day(at)
         if self.unit is DayCount.WORKING:
-            spent = working_days_between(since, until)
+            spent = working_days_between(since, until)  # months stand still in calendar days
         else:
             spent = calendar_days_between(since, until)
         return self._with(
@@ -451,6 +547,32 @@ class Clock(Frozen):
                 f" ({self.extended_by} already granted)"
             )
         return self._with(extended_by=self.extended_by + days)
+
+    def further_extended(self, days: int) -> "Clock":
+        """Grant a further extension of `days` (in `unit`) beyond what the rule allows by
+        itself, as a collective decision may (its rule's ``further_extension_on``)."""
+        if days <= 0:
+            raise ValueError(f"an extension must be positive, got {days}")
+        return self._with(further_extended_by=self.further_extended_by + days)
+
+
+def add_calendar_months(start: date, n: int) -> date:
+    """The last day of a period of ``n`` months from ``start`` (not counted).
+
+    民法典 第二百零二条: the day of the last month with the same number as the start (the month's
+    last day when it has none); 第二百零三条: moved past a rest day, as ``add_calendar_days``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    year, month = divmod(start.month - 1 + n, 12)
+    year += start.year
+    month += 1
+    next_month = date(year + month // 12, month % 12 + 1, 1)
+    month_end = (next_month - timedelta(days=1)).day
+    day = date(year, month, min(start.day, month_end))
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
 
 
 def worst(lights: Iterable[str]) -> Light | None:

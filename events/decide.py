@@ -17,11 +17,15 @@ rejection names the first thing wrong:
    body (a petition review: the reviewing body the request named) (``wrong_department``);
 6. the lifecycle allows the step from the case's status (``illegal_transition``, or the step's
    more precise reason: ``reply_required``, ``final_stage_reached``);
-7. the step's own rules (``legal_review_required``, ``hearing_required``, ``reply_required``,
-   ``missing_field``, ``limit_exceeded``, ``too_late``, ``wrong_department``,
-   ``illegal_transition``, and ``invalid_payload`` for a value the case rules out: a transfer to
-   its own department, a disclosure answer's ground where nothing is withheld, a link of a case
-   to itself (a link's other case is never looked up: the decider sees one case's events only);
+7. the step's own rules, each step's in the order its ``check`` gives them
+   (``legal_review_required``, ``collective_discussion_required``, ``hearing_required``,
+   ``two_officers_required``, ``period_not_over``, ``period_expired``,
+   ``publication_required``, ``reply_required``, ``missing_field``, ``limit_exceeded``,
+   ``wrong_department``, ``illegal_transition``, and ``invalid_payload`` for a
+   value the case rules out: a transfer to its own department, a disclosure answer's ground
+   where nothing is withheld, a link of a case to itself — a link's other case is never looked
+   up: the decider sees one case's events only); the actor authorised in 4 is in
+   ``Context.actor`` for rules that count people;
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
 
@@ -33,6 +37,7 @@ handling (``ClockRule.follows_case``: a supervision note's answer), and a rule w
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -80,6 +85,7 @@ def decide(
     actor = _authorised_actor(lifecycle, step, submission, ctx)
     if isinstance(actor, Rejection):
         return actor
+    ctx = replace(ctx, actor=actor)
     try:
         if state is not None:
             refused = _refused_by_state(lifecycle, step, state, submission, ctx)
@@ -120,6 +126,8 @@ def evolve(
         updates["status"] = (
             step.to_status if isinstance(step.to_status, str) else step.to_status(state, payload)
         )
+    if step.stamps is not None:
+        updates[step.stamps] = at
     if step.effect is not None:
         updates.update(step.effect(state, payload))
     updates["clocks"] = _clocks_after(lifecycle, state, event, payload, rules)
@@ -334,6 +342,7 @@ def _clocks_after(
     clocks = [_paused_or_resumed(clock, rule_of(clock), event.type, at) for clock in clocks]
     if event.type == "case.deadline_extended":
         clocks = [c.extended(payload.days) if c.rule == payload.clock else c for c in clocks]
+    clocks = [_further_extended(c, rule_of(c), event.type, payload) for c in clocks]
     for rule in rules:
         starts = rule.starts_on == event.type or event.type in rule.restarts_on
         if rule.applies_to(lifecycle.case_type) and starts:
@@ -383,4 +392,10 @@ def _paused_or_resumed(
             clock = clock.paused(at, pause.on)
         elif event_type == pause.until:
             clock = clock.resumed(at, pause.on)
+    return clock
+
+
+def _further_extended(clock: Clock, rule: ClockRule | None, event_type: str, payload: Any) -> Clock:
+    if rule is not None and rule.further_extension_on == event_type:
+        return clock.further_extended(payload.days)
     return clock

@@ -24,12 +24,16 @@ class RejectionCode(StrEnum):
     HEARING_REQUIRED = "hearing_required"
     REPLY_REQUIRED = "reply_required"
     LIMIT_EXCEEDED = "limit_exceeded"
+    TWO_OFFICERS_REQUIRED = "two_officers_required"
+    COLLECTIVE_DISCUSSION_REQUIRED = "collective_discussion_required"
+    PERIOD_NOT_OVER = "period_not_over"
+    PERIOD_EXPIRED = "period_expired"
+    PUBLICATION_REQUIRED = "publication_required"
     UNSIGNED_SUBMISSION = "unsigned_submission"
     UNKNOWN_SIGNER = "unknown_signer"
     BAD_SIGNATURE = "bad_signature"
     SIGNER_DEPARTMENT_MISMATCH = "signer_department_mismatch"
     CALENDAR_NOT_COVERED = "calendar_not_covered"
-    TOO_LATE = "too_late"
     FINAL_STAGE_REACHED = "final_stage_reached"
 
 
@@ -74,6 +78,28 @@ MEANING: dict[RejectionCode, str] = {
         " followed up without a reply."
     ),
     RejectionCode.LIMIT_EXCEEDED: ("An extension beyond what the deadline's rule allows."),
+    RejectionCode.TWO_OFFICERS_REQUIRED: (
+        "An investigative act (evidence, sampling) needs at least two enforcement officers of"
+        " the department with certificates valid that day, the actor and the ones named"
+        " (行政处罚法 第四十二条; 第五十五条, not checked against the text)."
+    ),
+    RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED: (
+        "A penalty in a major or complex enforcement case needs the department heads'"
+        " collective discussion (集体讨论, 行政处罚法 第五十七条第二款) first."
+    ),
+    RejectionCode.PERIOD_NOT_OVER: (
+        "The step may only follow a period that has not ended yet: the party's window for"
+        " statement, defence and hearing (陈述、申辩、听证) after a notice, the payment period,"
+        " ten days after a demand (催告), the periods for review and suit."
+    ),
+    RejectionCode.PERIOD_EXPIRED: (
+        "The step had to come within a period that has ended: a hearing request within five"
+        " days of the notice, a petition review asked within 30 days of receiving the reply."
+    ),
+    RejectionCode.PUBLICATION_REQUIRED: (
+        "An enforcement case with a penalty decision cannot be closed before its publication"
+        " (公示), or why it is not published, is recorded."
+    ),
     RejectionCode.UNSIGNED_SUBMISSION: (
         "The submission carries no signature: every step is signed by a key registered for its"
         " department, or by the gateway for a department's token (docs/signing.md)."
@@ -94,10 +120,6 @@ MEANING: dict[RejectionCode, str] = {
         "A deadline the step starts or moves would run into a year whose holiday schedule no"
         " source holds yet: the step waits until an operator adds the State Council's notice"
         " (a calendar file) rather than counting Monday to Friday."
-    ),
-    RejectionCode.TOO_LATE: (
-        "The step is a request the law allows only within a period, and the period is over (a"
-        " petition review asked more than 30 days after the petitioner received the reply)."
     ),
     RejectionCode.FINAL_STAGE_REACHED: (
         "The matter has reached its final stage (三级终结: a petition after its second review,"

@@ -195,7 +195,7 @@ class Investigation(Frozen):
 
 class Reply(Frozen):
     reply: Text = about("答复内容 / Reply to the complainant", "已责令整改并复查")
-    method: str = about("答复方式 / How it was given", "phone", min_length=1, max_length=50)
+    method: str = about("答复方式 / How it was given", "电话答复", min_length=1, max_length=50)
 
 
 class Satisfaction(StrEnum):
@@ -220,7 +220,9 @@ titled(
 
 class ComplaintFollowUp(Frozen):
     satisfaction: Satisfaction = about("满意度 / The complainant's satisfaction", "satisfied")
-    method: str = about("回访方式 / How the visit was made", "phone", min_length=1, max_length=50)
+    method: str = about(
+        "回访方式 / How the visit was made", "电话回访", min_length=1, max_length=50
+    )
     notes: str = about("回访情况 / Notes", "投诉人表示油烟已明显减少", default="", max_length=4000)
 
 
@@ -470,17 +472,88 @@ class EvidenceItem(Frozen):
     media_type: str = about("文件类型 / Media type", "image/jpeg", min_length=1, max_length=100)
 
 
+class OfficerOnDuty(Frozen):
+    """An enforcement officer present at an investigative act, with the certificate shown."""
+
+    officer_id: str = about("执法人员 / Officer", "DY-ZF-06", min_length=1, max_length=64)
+    certificate: str = about(
+        "出示的执法证号 / Number of the enforcement certificate shown (亮证)",
+        "44200120190006",
+        min_length=1,
+        max_length=64,
+    )
+
+
+def other_officers() -> Any:
+    # Empty by default so that events recorded before the rule still read; the decider
+    # requires one for every new investigative act (行政处罚法 第四十二条).
+    return about(
+        "其他执法人员（与办理人合计不少于两人） / The other officers present besides the one who"
+        " records the step (at least two in all)",
+        [{"officer_id": "DY-ZF-06", "certificate": "44200120190006"}],
+        default=(),
+        max_length=20,
+    )
+
+
 class Evidence(Frozen):
+    """Version 2: the other officers present (version 1 had none)."""
+
     items: tuple[EvidenceItem, ...] = about(
         "证据 / Evidence items",
         [{"title": "现场照片", "content_hash": "0" * 64, "media_type": "image/jpeg"}],
         min_length=1,
     )
+    officers: tuple[OfficerOnDuty, ...] = other_officers()
+
+
+class ExpertKind(StrEnum):
+    TESTING = "testing"
+    INSPECTION = "inspection"
+    QUARANTINE = "quarantine"
+    APPRAISAL = "appraisal"
+    IDENTIFICATION = "identification"
+
+
+titled(
+    ExpertKind,
+    {
+        ExpertKind.TESTING: "检测 / Testing",
+        ExpertKind.INSPECTION: "检验 / Inspection",
+        ExpertKind.QUARANTINE: "检疫 / Quarantine",
+        ExpertKind.APPRAISAL: "鉴定 / Appraisal",
+        ExpertKind.IDENTIFICATION: "权利人辨认或者鉴别 / Identification by the right holder",
+    },
+)
+
+
+class ExpertReferral(Frozen):
+    kind: ExpertKind = about("类别 / Kind", "testing")
+    institution: Text = about("检测、鉴定机构 / Institution", "中山市质量计量监督检测所")
+    samples: Text = about("抽样、送检情况 / What was sampled and sent", "抽取样品2件送检")
+    officers: tuple[OfficerOnDuty, ...] = other_officers()
+
+
+class ExpertResult(Frozen):
+    result: Text = about("检测、鉴定结论 / Result", "所检项目不符合标准要求")
+    report_hash: Sha256 | None = about(
+        "报告SHA-256 / SHA-256 of the report",
+        "5b1c0f3a5e1d6f0a9c7b3e2d1f4a6b8c0e2d4f6a8b0c2e4f6a8b0c2d4e6f8a0b",
+        default=None,
+        **SHA256,
+    )
 
 
 class CaseReview(Frozen):
+    """Version 2: whether the case is complex (version 1 knew only major)."""
+
     opinion: Text = about("审查意见 / Review opinion", "事实清楚，证据充分")
     major: bool = about("是否重大执法决定 / Is the intended decision major?", False)
+    complex: bool = about(
+        "是否情节复杂 / Is the case complex (情节复杂: collective discussion before a penalty)?",
+        False,
+        default=False,
+    )
 
 
 class LegalReview(Frozen):
@@ -530,6 +603,48 @@ class Notice(Frozen):
     rights: Text = about("告知的权利 / Rights the party was told of", "陈述、申辩及要求听证的权利")
 
 
+class Statement(Frozen):
+    """The party's statement and defence (陈述、申辩), or their express waiver."""
+
+    waived: bool = about(
+        "当事人明确放弃陈述、申辩和听证权利 / The party expressly waived statement, defence and"
+        " hearing",
+        False,
+        default=False,
+    )
+    statement: str = about(
+        "陈述、申辩意见 / What the party said",
+        "对违法事实无异议，请求从轻处罚",
+        default="",
+        max_length=4000,
+    )
+    review: str = about(
+        "复核意见 / The office's review of the facts, reasons and evidence given (复核)",
+        "当事人已主动改正，予以采纳，从轻处罚",
+        default="",
+        max_length=4000,
+    )
+    adopted: bool = about("是否采纳 / Were they adopted?", True, default=False)
+
+
+class CollectiveDiscussion(Frozen):
+    participants: tuple[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)],
+        ...,
+    ] = about(
+        "参加讨论的负责人 / The department heads who took part",
+        ["陈局长", "李副局长", "张副局长"],
+        min_length=2,
+        max_length=30,
+    )
+    conclusion: Text = about("讨论决定 / What they decided", "同意按拟处罚意见作出处罚决定")
+
+
+class FurtherExtension(CollectiveDiscussion):
+    days: int = about("继续延长天数 / Further days", 30, ge=1, le=365)
+    reason: Text = about("延期理由 / Why", "案情特别复杂，经延期仍不能作出处理决定")
+
+
 class Hearing(Frozen):
     record: Text = about("听证笔录摘要 / Hearing record", "当事人到场陈述申辩")
 
@@ -543,8 +658,118 @@ class Decision(Frozen):
     major: bool = about("是否重大执法决定 / Major decision?", False)
 
 
+class NoPenaltyGround(StrEnum):
+    FACTS_NOT_ESTABLISHED = "facts_not_established"
+    MINOR_AND_CORRECTED = "minor_and_corrected"
+    FIRST_OFFENCE = "first_offence"
+    NO_FAULT = "no_fault"
+    UNDER_FOURTEEN = "under_fourteen"
+    MENTAL_INCAPACITY = "mental_incapacity"
+    TIME_BARRED = "time_barred"
+
+
+titled(
+    NoPenaltyGround,
+    {
+        NoPenaltyGround.FACTS_NOT_ESTABLISHED: (
+            "违法事实不能成立（第五十七条第一款第三项） / The facts are not established"
+        ),
+        NoPenaltyGround.MINOR_AND_CORRECTED: (
+            "违法行为轻微并及时改正，没有造成危害后果（第三十三条第一款）"
+            " / Minor, corrected in time, no harm done"
+        ),
+        NoPenaltyGround.FIRST_OFFENCE: (
+            "初次违法且危害后果轻微并及时改正（第三十三条第一款）"
+            " / First offence, slight harm, corrected in time"
+        ),
+        NoPenaltyGround.NO_FAULT: (
+            "有证据足以证明没有主观过错（第三十三条第二款） / Proven to be without fault"
+        ),
+        NoPenaltyGround.UNDER_FOURTEEN: "不满十四周岁（第三十条） / Under fourteen",
+        NoPenaltyGround.MENTAL_INCAPACITY: (
+            "不能辨认或者不能控制自己行为的精神病人、智力残疾人（第三十一条）"
+            " / Could not understand or control their conduct"
+        ),
+        NoPenaltyGround.TIME_BARRED: "违法行为超过追责期限（第三十六条） / Time-barred",
+    },
+)
+
+EDUCATION_REQUIRED = frozenset(
+    {NoPenaltyGround.MINOR_AND_CORRECTED, NoPenaltyGround.FIRST_OFFENCE, NoPenaltyGround.NO_FAULT}
+)
+"""Grounds of 行政处罚法 第三十三条, whose third paragraph requires educating the party."""
+
+
+class NoPenaltyDecision(Frozen):
+    """不予行政处罚决定 (行政处罚法 第五十七条第一款第二、三项)."""
+
+    decision_number: Text = about("决定书号 / Decision number", "大涌执法不罚〔2020〕3号")
+    ground: NoPenaltyGround = about("不予处罚的理由 / Ground", "first_offence")
+    reasoning: Text = about(
+        "事实与理由 / Facts and reasons", "当事人首次违法，已当场改正，未造成危害后果"
+    )
+    education: str = about(
+        "对当事人的教育 / How the party was educated (第三十三条第三款)",
+        "已对当事人进行法治宣传教育",
+        default="",
+        max_length=4000,
+    )
+
+
 class Service(Frozen):
     method: Text = about("送达方式 / How it was served", "直接送达")
+
+
+class Publication(Frozen):
+    """公示: where the decision was published, or why it is not."""
+
+    published: bool = about("是否公示 / Published?", True, default=True)
+    channel: str = about("公示渠道 / Where", "国家企业信用信息公示系统", default="", max_length=200)
+    reason: str = about(
+        "不予公示的理由 / Why it is not published",
+        "仅受警告处罚（市场监督管理行政处罚信息公示规定 第二条第二款）",
+        default="",
+        max_length=4000,
+    )
+
+
+class PaymentDemand(Frozen):
+    """催告 (行政强制法 第三十五条、第五十四条)."""
+
+    late_fine_fen: int = about(
+        "加处罚款（分） / Late-payment fine named, fen (3% of the fine a day, at most the fine:"
+        " 行政处罚法 第七十二条)",
+        150_000,
+        default=0,
+        ge=0,
+        le=MAX_FEN,
+    )
+    perform_by: date = about("履行期限 / Perform by", "2020-11-20")
+    method: Text = about("送达方式 / How the demand was served", "直接送达")
+
+
+class NoAppeal(Frozen):
+    note: Text = about(
+        "核实情况 / What was checked",
+        "经核实，当事人在法定期限内未申请行政复议，也未提起行政诉讼",
+    )
+
+
+class CourtApplication(Frozen):
+    court: Text = about("人民法院 / Court", "中山市第一人民法院")
+    amount_fen: int = about(
+        "申请执行金额（分） / Amount to enforce, fen (fine and late-payment fine)",
+        650_000,
+        ge=0,
+        le=MAX_FEN,
+    )
+    note: str = about(
+        "申请材料 / Materials", "强制执行申请书、处罚决定书、催告书", default="", max_length=4000
+    )
+
+
+class CourtAcceptance(Frozen):
+    docket_number: Text = about("受理案号 / Docket number", "(2021)粤2071行审123号")
 
 
 class Execution(Frozen):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
-from events.model import CaseType, Frozen, SortedInts, SortedStrings, VouchedBy
+from events.model import Actor, CaseType, Frozen, SortedInts, SortedStrings, VouchedBy
 from events.officers import Officer
 
 
@@ -64,6 +64,31 @@ class CaseState(Frozen):
     (补正期限), after which it is deemed withdrawn."""
     third_party_objected: bool = False
     """Whether a third party consulted on an information-disclosure request objected."""
+    # Enforcement: what later steps' rules need to know of earlier ones (instants are when the
+    # step happened; None: not yet, or never recorded by the older events of a case).
+    complex: bool = False
+    """The review found the case complex (情节复杂): a penalty needs a collective discussion."""
+    collective_discussion: bool = False
+    """The department heads discussed the case after the party was notified (集体讨论)."""
+    testing_since: datetime | None = None
+    """Testing or appraisal (检测、检验、检疫、鉴定) is running since then."""
+    notified_at: datetime | None = None
+    """When the party was last notified of the intended penalty (告知)."""
+    noticed_amount_fen: int | None = None
+    """The fine that notice intended: the decision may not be heavier."""
+    statement_given: bool = False
+    statement_waived: bool = False
+    penalty_decided: bool = False
+    """A decision to penalise was made (not a decision not to penalise)."""
+    served_at: datetime | None = None
+    demanded_at: datetime | None = None
+    """When the demand to pay (催告) was served."""
+    late_fine_fen: int = 0
+    """The late-payment fine (加处罚款) the demand named."""
+    appeal_period_over_at: datetime | None = None
+    """When the office recorded that the periods for review and suit ended without either."""
+    published: bool = False
+    """The decision's publication (公示), or why it is not published, is recorded."""
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)
@@ -86,3 +111,5 @@ class Context:
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
     vouched_by: VouchedBy | None = None
     """Whose signature the decider checked on this submission (recorded in its events)."""
+    actor: Actor | None = None
+    """Who takes the step, once ``decide`` has authorised them (rules that count people need it)."""

@@ -117,7 +117,7 @@ def _request_in_time(state: CaseState, at: datetime, what: str, article: str) ->
     last_day: date = add_calendar_days(received, REQUEST_WINDOW_DAYS)
     if local_day(at) > last_day:
         return reject(
-            RejectionCode.TOO_LATE,
+            RejectionCode.PERIOD_EXPIRED,
             f"{what} on petition {state.case_id} came on {local_day(at)}: it may be asked within"
             f" {REQUEST_WINDOW_DAYS} days of receiving the reply ({received}), by {last_day}"
             f" ({article})",

@@ -47,6 +47,9 @@ class Step:
     the owner's: an act the law gives to another body (a petition review: the reviewing body)."""
     acting_department_is: str = ""
     """Who that department is, in words, for the published tables."""
+    stamps: str | None = None
+    """A state field set to when the step happened, for rules that count from it (the notice's
+    window, the payment period after service)."""
     leads_to: tuple[str, ...] = ()
     """For a computed ``to_status``: the statuses it can give (documentation only)."""
 

@@ -9,8 +9,8 @@ plausible numbers (so are the refused and late petitions, the few reviews by the
 above, the anonymous complaints and the follow-up visits); a few information-disclosure requests
 of early 2021, one of each answer, are illustrative, not from the report.
 The mediations' details the report leaves out are plausible too: some are applied for first, a
-third are referred by a court, the police or the petitions office, and in 2020 a supervisor
-urges four of them (督办), each note answered, one late and one after the case was closed.
+few are referred by a court, the police or the petitions office, and in 2020 a supervisor urges
+four of them (督办), each note answered, one late and one after the case was closed.
 Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
 same submissions (same ids) every time, so loading twice changes nothing.
 """
@@ -20,13 +20,14 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from events.calendar import CHINA, add_calendar_days
+from events.calendar import CHINA, add_calendar_days, local_day
+from events.deadlines import add_calendar_months
 from events.model import Outcome
 from services.adapters.kafka import client_options, read_to_end
 from services.demo import demo_settings
@@ -41,6 +42,9 @@ ZX = {"officer_id": "DY-ZX-01", "role": "officer", "department": "综治中心"}
 TJ1 = {"officer_id": "DY-TJ-01", "role": "mediator", "department": "人民调解委员会"}
 ZF = {"officer_id": "DY-ZF-03", "role": "enforcement_officer", "department": "综合行政执法办"}
 SC = {"officer_id": "DY-SC-07", "role": "enforcement_officer", "department": "市场监管分局"}
+ZF_2 = {"officer_id": "DY-ZF-06", "certificate": "44200120190006"}
+SC_2 = {"officer_id": "DY-SC-08", "certificate": "44200120190008"}
+"""The second officer on each investigative act (行政处罚法 第四十二条), as the step names them."""
 FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
 CITY_XF = {"officer_id": "ZS-XF-01", "role": "officer", "department": "中山市信访局"}
 CITY_GOV = {"officer_id": "ZS-ZF-01", "role": "officer", "department": "中山市人民政府"}
@@ -74,6 +78,8 @@ SATISFACTION = (
     "unreachable",
 )
 """How complainants answer a follow-up visit (回访), most of them satisfied."""
+
+FINE_FEN = 500_000
 SUMMARIES = [
     "厂房噪音扰民",
     "宅基地界址纠纷",
@@ -249,12 +255,12 @@ def complaints(rng: Random, year: int) -> Iterator[Case]:
             case.step("complaint.close", XF2, {"note": "匿名举报，已核查处理，无需答复"})
             yield case
             continue
-        case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "phone"}, days=5)
+        case.step("complaint.reply", XF2, {"reply": "已责令整改", "method": "电话答复"}, days=5)
         case.step("complaint.close", XF2, {})
         if number % 3 == 0 and not anonymous:
             # 信访办, which registered it, asks the complainant about the reply (回访).
             satisfaction = rng.choice(SATISFACTION)
-            visit = {"satisfaction": satisfaction, "method": "phone", "notes": "电话回访"}
+            visit = {"satisfaction": satisfaction, "method": "电话回访", "notes": "已回访"}
             case.step("complaint.follow_up", XF1, visit, days=5)
         yield case
 
@@ -292,7 +298,9 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
             "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
             "amount_in_dispute_fen": disputed,
         }
-        if number % 3 == 1:  # a third come from a court, the police or the petitions office
+        # Some come from the police, the petitions office or a court (the first two, passed on
+        # from petitions, are linked to them instead: submissions() below).
+        if number % 3 == 1 and number > 2:
             channel, body, reference = REFERRALS[number // 3 % len(REFERRALS)]
             dispute["referral"] = {
                 "channel": channel,
@@ -341,10 +349,19 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
         yield case
 
 
+def _wait_until(case: Case, day: date) -> None:
+    """Let the next step come no earlier than ``day`` (a period the law makes the office wait)."""
+    case.at = max(case.at, datetime.combine(day, time(9), tzinfo=CHINA))
+
+
 def enforcement(rng: Random, year: int) -> Iterator[Case]:
-    fine = {"kind": "fine", "amount_fen": 500_000, "description": "罚款人民币伍仟元"}
+    """Enforcement cases as the law has them run (行政处罚法 2021): two certified officers on each
+    investigative act, the party heard before the decision, collective discussion of major
+    cases, service, publication, payment; a few not penalised, a few sent for testing, and a few
+    whose fine was not paid, concluded through the court."""
+    fine = {"kind": "fine", "amount_fen": FINE_FEN, "description": "罚款人民币伍仟元"}
     for number in range(ENFORCEMENT[year]):
-        officer = ZF if number % 3 else SC
+        officer, second = (ZF, ZF_2) if number % 3 else (SC, SC_2)
         case = Case(rng, f"ZF-{year}-{number + 1:04d}", _opened(rng, year))
         case.step(
             "enforcement.register_source",
@@ -378,7 +395,8 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
                         "content_hash": f"{number:064x}",
                         "media_type": "application/pdf",
                     }
-                ]
+                ],
+                "officers": [second],
             },
             days=15,
         )
@@ -395,6 +413,18 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
             case.step("enforcement.close", officer, {})
             yield case
             continue
+        if number % 7 == 2:
+            case.step(
+                "enforcement.start_testing",
+                officer,
+                {
+                    "kind": "testing",
+                    "institution": "中山市质量计量监督检测所",
+                    "samples": "抽取样品2件送检",
+                    "officers": [second],
+                },
+            )
+            case.step("enforcement.finish_testing", officer, {"result": "所检项目不合格"}, days=20)
         major = number % 9 == 0
         case.step(
             "enforcement.review",
@@ -409,6 +439,9 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
                 {"approved": True, "opinion": "适用法律正确，程序合法"},
                 days=5,
             )
+        if number % 12 == 9:
+            yield _not_penalised(case, officer, year, number)
+            continue
         case.step(
             "enforcement.notify_party",
             officer,
@@ -418,6 +451,22 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
             case.step("enforcement.request_hearing", officer, {})
             case.step(
                 "enforcement.hold_hearing", officer, {"record": "当事人到场陈述申辩"}, days=10
+            )
+        elif number % 2:
+            case.step("enforcement.record_statement", officer, {"waived": True})
+        else:
+            statement = {
+                "statement": "对违法事实无异议，请求从轻处罚",
+                "review": "当事人已改正，理由部分成立，在拟处罚幅度内处罚",
+                "adopted": True,
+            }
+            case.step("enforcement.record_statement", officer, statement)
+        if major:
+            case.step(
+                "enforcement.hold_collective_discussion",
+                officer,
+                {"participants": ["陈局长", "李副局长", "张副局长"], "conclusion": "同意处罚"},
+                days=3,
             )
         case.step(
             "enforcement.decide",
@@ -431,8 +480,14 @@ def enforcement(rng: Random, year: int) -> Iterator[Case]:
             days=5,
         )
         case.step("enforcement.serve_decision", officer, {"method": "直接送达"})
+        served = case.at
+        publication = {"published": True, "channel": "国家企业信用信息公示系统"}
+        case.step("enforcement.publish_decision", officer, publication, days=5)
+        if number % 10 == 6:
+            yield _unpaid(case, officer, served)
+            continue
         receipt = {"bank_receipt": f"GDNX{year}{number:06d}", "note": "已缴纳罚款"}
-        case.step("enforcement.execute", officer, receipt, days=15)
+        case.step("enforcement.execute", officer, receipt, days=8)
         case.step("enforcement.close", officer, {})
         yield case
 
@@ -686,14 +741,100 @@ def illustrative_disclosures() -> list[list[dict[str, Any]]]:
     ]
 
 
+def _not_penalised(case: Case, officer: dict[str, str], year: int, number: int) -> Case:
+    """First offence, slight harm, corrected at once: not penalised (行政处罚法 第三十三条)."""
+    case.step(
+        "enforcement.decide_no_penalty",
+        officer,
+        {
+            "decision_number": f"大涌执法不罚〔{year}〕{number + 1}号",
+            "ground": "first_offence",
+            "reasoning": "当事人首次违法，危害后果轻微，已当场改正",
+            "education": "已对当事人进行法治宣传教育",
+        },
+        days=5,
+    )
+    case.step("enforcement.serve_no_penalty_decision", officer, {"method": "直接送达"})
+    case.step("enforcement.close", officer, {})
+    return case
+
+
+def _unpaid(case: Case, officer: dict[str, str], served: datetime) -> Case:
+    """The fine not paid: a demand with the late-payment fine, the periods for review and suit
+    over, the court asked and accepting; the office's part then ends."""
+    served_on = local_day(served)
+    due = add_calendar_days(served_on, 15)  # the fifteen days to pay (行政处罚法 第六十七条)
+    _wait_until(case, due + timedelta(days=10))
+    overdue = (local_day(case.at) - due).days
+    late_fine = min(FINE_FEN, FINE_FEN * 3 * overdue // 100)  # 3% a day, capped (第七十二条)
+    case.step(
+        "enforcement.demand_payment",
+        officer,
+        {
+            "late_fine_fen": late_fine,
+            "perform_by": (local_day(case.at) + timedelta(days=10)).isoformat(),
+            "method": "直接送达",
+        },
+    )
+    # six months to sue from the service (行政诉讼法 第四十六条), then three to ask the court
+    _wait_until(case, add_calendar_months(served_on, 6) + timedelta(days=1))
+    case.step(
+        "enforcement.record_no_appeal",
+        officer,
+        {"note": "经核实，当事人在法定期限内未申请行政复议，也未提起行政诉讼"},
+    )
+    case.step(
+        "enforcement.apply_to_court",
+        officer,
+        {
+            "court": "中山市第一人民法院",
+            "amount_fen": FINE_FEN + late_fine,
+            "note": "强制执行申请书",
+        },
+        days=10,
+    )
+    case.step(
+        "enforcement.record_court_acceptance",
+        officer,
+        {"docket_number": f"行审{case.case_id}"},
+        days=5,
+    )
+    case.step("enforcement.close", officer, {})
+    return case
+
+
+def _link(cases: list[Case], sources: list[Case], lead: str | None, note: str) -> None:
+    """Link each case (those whose lead was ``lead``, when given) to the latest source case
+    opened before it, once each (案件关联: a complaint that led to a penalty case, a petition
+    passed on to mediation). The link is the case's last step, by its own officer."""
+    free = sorted(sources, key=lambda c: c.steps[0]["occurred_at"])
+    for case in cases:
+        opening = case.steps[0]
+        if lead is not None and opening["payload"].get("source") != lead:
+            continue
+        earlier = [c for c in free if c.steps[0]["occurred_at"] < opening["occurred_at"]]
+        if not earlier:
+            continue
+        source = earlier[-1]
+        free.remove(source)
+        # Its own draws, so that linking changes none of the cases generated after it.
+        case.rng = Random(case.case_id)
+        link = {"kind": "originated_from", "other_case_id": source.case_id, "note": note}
+        case.step("case.link", opening["actor"], link)
+
+
 def submissions(seed: int = 2020) -> list[dict[str, Any]]:
     """Every submission of the demo's 2019 and 2020, each case's in order, then the illustrative
     information-disclosure requests of 2021."""
     rng = Random(seed)
     every: list[dict[str, Any]] = []
     for year in (2019, 2020):
-        for kind in (petitions, complaints, mediations, enforcement):
-            for case in kind(rng, year):
+        made = {kind: list(kind(rng, year)) for kind in (petitions, complaints, mediations)}
+        made[enforcement] = list(enforcement(rng, year))
+        _link(made[enforcement], made[complaints], "群众举报", "由投诉举报转立案查处")
+        _link(made[mediations][:2], made[petitions], None, "信访事项转人民调解（访调对接）")
+        for cases in made.values():
+            for case in cases:
                 every += case.steps
     for request in illustrative_disclosures():
         every += request

@@ -20,7 +20,7 @@ const TEXT = {
     // `casetrail verify` holds them against the Kafka log and its signed checkpoints.
     intact: "审计记录哈希链自洽（仅核对数据库，未核对 Kafka 日志与签名检查点；完整核验请运行 casetrail verify）",
     broken: "审计记录哈希链不一致：数据库中的记录被改动或损坏（请运行 casetrail verify 查明）",
-    deadlines: "期限", more: "更多",
+    deadlines: "期限", links: "关联案件", more: "更多",
     token: "请输入访问令牌（casetrail tokens create）", none: "无", year: "年度", allYears: "全部年份", any: "全部",
     list: "案件列表", logout: "退出", vouched: "担保签名", gatewayKey: "网关", departmentKey: "部门密钥",
     search: "搜索", searchHint: "案件编号、事由、案号或决定书号", filters: "筛选", found: "共显示", clear: "清除筛选",
@@ -37,7 +37,7 @@ const TEXT = {
     recorded: "Recorded", actor: "Who", step: "Step", content: "What was done",
     intact: "Audit-trail hash chain consistent (database only: not checked against the Kafka log or its signed checkpoints; run casetrail verify for that)",
     broken: "Audit-trail hash chain broken: rows in the database were altered or damaged (run casetrail verify to find out)",
-    deadlines: "Deadlines", more: "More", token: "Access token (casetrail tokens create)", none: "none",
+    deadlines: "Deadlines", links: "Linked cases", more: "More", token: "Access token (casetrail tokens create)", none: "none",
     year: "Year", allYears: "All years", any: "Any", list: "Cases", logout: "Log out", vouched: "Vouched by",
     gatewayKey: "gateway", departmentKey: "department key",
     search: "Search", searchHint: "case id, subject, case or decision number", filters: "Filters", found: "Showing",
@@ -372,6 +372,18 @@ function actor(a) {
   return parts.join(" · ");
 }
 
+// A link reads from both cases: recorded on this one ("outgoing": this case is a repeat of, or
+// came from, the other) or on the other one, naming this case ("incoming").
+function linkList(links) {
+  if (!links.length) return t("none");
+  return links.map((l) => {
+    const kind = valueLabel(l.direction === "incoming" ? "CaseLinkKindSeenFromTheOtherCase" : "CaseLinkKind", l.kind);
+    const other = `<a href="#/case/${encodeURIComponent(l.other_case_id)}">${esc(l.other_case_id)}</a>`;
+    const where = l.other_case_type ? ` (${caseTypeLabel(l.other_case_type)} · ${statusLabel(l.other_case_type, l.other_status)})` : "";
+    return `<span class="link" data-link="${esc(l.other_case_id)}">${kind} ${other}${where}${l.note ? ` — ${esc(l.note)}` : ""}</span>`;
+  }).join("<br>");
+}
+
 async function casePage(id) {
   const path = `/cases/${encodeURIComponent(id)}`;
   const [c, history, chain] = await Promise.all([api(path), api(`${path}/history`), api(`${path}/chain`)]);
@@ -384,7 +396,8 @@ async function casePage(id) {
     ${row(t("officer"), officerName(c.assigned_officer))}
     ${c.channel ? row(t("channel"), channelLabel(c.case_type, c.channel)) : ""}
     ${row(t("opened"), day(c.opened_at))}
-    ${row(t("deadlines"), deadlines)}</div>
+    ${row(t("deadlines"), deadlines)}
+    ${row(t("links"), linkList(c.links || []), "case-links")}</div>
     <section><h2>${t("timeline")}</h2><table id="timeline"><tr><th scope="col">#</th><th scope="col">${t("step")}</th><th scope="col">${t("content")}</th><th scope="col">${t("actor")}</th><th scope="col">${t("occurred")}</th><th scope="col">${t("recorded")}</th><th scope="col">${t("vouched")}</th></tr>` +
     history.map((e) => `<tr data-event="${esc(e.type)}"><td>${e.version}</td><td class="step">${stepLabel(e.type)}</td><td class="content">${stepContent(e)}</td><td>${actor(e.actor)}</td><td>${day(e.occurred_at)}</td><td>${day(e.recorded_at)}</td><td>${vouched(e.vouched_by)}</td></tr>`).join("") +
     "</table></section>";

@@ -74,6 +74,11 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         }
         decided = (await api.get("/cases", params={"q": "大涌执法罚〔2020〕4号"})).json()["cases"]
     petitions = next(r for r in stats["rows"] if r["case_type"] == "petition")
+    linked = next(
+        (body["case_id"], body["payload"]["other_case_id"])
+        for body in demo_year.submissions()
+        if body["type"] == "case.link" and body["case_id"].startswith("ZF-2020-")
+    )
     assert [c["case_id"] for c in decided] == ["ZF-2020-0004"]
 
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -200,6 +205,37 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
         assert set(await texts(page, "#cases td.status")) == {"已办结"}
         await page.screenshot(path=str(SHOTS / "cases.png"), full_page=True)
+
+        # The information-disclosure requests (illustrative demo data of 2021): each answered
+        # by its labelled answer type; the one partly disclosed after consulting a third party.
+        await page.goto(f"{url}/#/cases?case_type=disclosure&year=2021")
+        await page.wait_for_selector('body[data-ready="#/cases?case_type=disclosure&year=2021"]')
+        await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
+        requests = demo_year.illustrative_disclosures()
+        assert await page.locator("#cases tr").count() == 1 + len(requests)
+        disclosure_statuses = {half(t) for t in labels["statuses"]["disclosure"].values()}
+        assert set(await texts(page, "#cases td.status")) <= disclosure_statuses
+        await page.goto(f"{url}/#/case/GK-2021-0003")
+        await page.wait_for_selector('body[data-ready="#/case/GK-2021-0003"]')
+        answered = await page.locator("#timeline tr[data-event='disclosure.answered']").inner_text()
+        assert "部分公开" in answered
+        assert "提供中标结果" in answered
+        steps = await texts(page, "#timeline td.step")
+        assert half(labels["events"]["disclosure.third_party_consulted"]) in steps
+        assert await page.locator(".raw").count() == 0
+        await page.screenshot(path=str(SHOTS / "disclosure.png"), full_page=True)
+
+        # A link shows on both cases: the penalty case came from a complaint, the complaint
+        # led to the penalty case.
+        penalty, complaint = linked
+        await page.goto(f"{url}/#/case/{penalty}")
+        await page.wait_for_selector(f'body[data-ready="#/case/{penalty}"]')
+        links = await page.inner_text("#case-links")
+        assert f"由…转化而来 {complaint}" in links
+        assert half(labels["case_types"]["complaint"]) in links
+        await page.goto(f"{url}/#/case/{complaint}")
+        await page.wait_for_selector(f'body[data-ready="#/case/{complaint}"]')
+        assert f"转化为 {penalty}" in await page.inner_text("#case-links")
         await page.goto(f"{url}/#/case/{first}")
         await page.wait_for_selector(f'body[data-ready="#/case/{first}"]')
 

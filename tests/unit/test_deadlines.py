@@ -26,6 +26,7 @@ from events.deadlines import (
     ClockRule,
     DayCount,
     Light,
+    add_calendar_months,
     rules_by_name,
     start_clock,
     worst,
@@ -275,10 +276,51 @@ def test_extension_moves_the_due_day_within_the_allowance() -> None:
 
 
 def test_a_rule_without_extension_cannot_be_extended() -> None:
-    clock = start_clock(RULES["enforcement.filing"], china(2020, 9, 25, 9, 0))
-    assert clock.due_day() == date(2020, 10, 22)
+    # enforcement.filing was this example until its +15 working days (市场监督管理行政处罚程序规定
+    # 第十八条) were added: serving the decision has no extension
+    clock = start_clock(RULES["enforcement.service"], china(2020, 9, 25, 9, 0))
+    assert clock.due_day() == date(2020, 10, 9)  # Oct 2 is a holiday: the next working day
     with pytest.raises(ValueError, match="exceed"):
         clock.extended(1)
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "last_day"),
+    [
+        # 民法典 第二百零二条: the same day of the last month
+        (date(2021, 3, 30), 3, date(2021, 6, 30)),
+        # …or the month's last day when it has none, moved past a rest day (第二百零三条):
+        # Sun 2021-02-28 gives Mon 2021-03-01
+        (date(2020, 11, 30), 3, date(2021, 3, 1)),
+        (date(2020, 8, 31), 6, date(2021, 3, 1)),
+        # across the year, into a holiday: 2020-10-01 to 10-08 rest, so Fri 2020-10-09
+        (date(2019, 12, 1), 10, date(2020, 10, 9)),
+        (date(2020, 3, 31), 0, date(2020, 3, 31)),
+    ],
+)
+def test_add_calendar_months(start: date, months: int, last_day: date) -> None:
+    assert add_calendar_months(start, months) == last_day
+
+
+def test_a_clock_in_months_moves_by_the_days_it_stood_still() -> None:
+    clock = start_clock(RULES["enforcement.court_application"], china(2021, 3, 30, 10, 0))
+    assert clock.unit is DayCount.MONTH
+    assert clock.due_day() == date(2021, 6, 30)
+    paused = clock.paused(china(2021, 4, 1, 10, 0)).resumed(china(2021, 4, 11, 10, 0))
+    assert paused.paused_units == 10  # calendar days, not months
+    assert paused.due_day() == date(2021, 7, 9)  # from Apr 9: ten days later than Jun 30
+
+
+def test_a_collective_decision_extends_a_clock_beyond_its_rule() -> None:
+    clock = start_clock(RULES["enforcement.decision"], china(2020, 7, 3, 11, 0))
+    clock = clock.extended(30)
+    with pytest.raises(ValueError, match="exceed"):
+        clock.extended(1)
+    further = clock.further_extended(20)
+    assert clock.due_day() == date(2020, 11, 2)  # 120 days: Sat Oct 31, moved to Monday
+    assert further.due_day() == date(2020, 11, 20)  # 140 days
+    with pytest.raises(ValueError, match="positive"):
+        clock.further_extended(0)
 
 
 # --- rules and models ---------------------------------------------------------------------------
@@ -307,7 +349,7 @@ def test_default_rules() -> None:
             "enforcement",
             15,
             DayCount.WORKING,
-            0,
+            15,
             "enforcement.source_registered",
         ),
         "enforcement.decision": ("enforcement", 90, DayCount.CALENDAR, 30, "enforcement.filed"),
@@ -319,6 +361,34 @@ def test_default_rules() -> None:
             0,
             "disclosure.third_party_consulted",
         ),
+        "enforcement.service": (
+            "enforcement",
+            7,
+            DayCount.CALENDAR,
+            0,
+            "enforcement.decision_made",
+        ),
+        "enforcement.payment": (
+            "enforcement",
+            15,
+            DayCount.CALENDAR,
+            0,
+            "enforcement.decision_served",
+        ),
+        "enforcement.publication": (
+            "enforcement",
+            20,
+            DayCount.WORKING,
+            0,
+            "enforcement.decision_made",
+        ),
+        "enforcement.court_application": (
+            "enforcement",
+            3,
+            DayCount.MONTH,
+            0,
+            "enforcement.no_appeal_recorded",
+        ),
         "mediation.judicial_confirmation": (
             "mediation",
             30,
@@ -328,6 +398,10 @@ def test_default_rules() -> None:
         ),
         "case.supervision_answer": ("*", 5, DayCount.WORKING, 0, "case.supervision_noted"),
     }
+    # every enforcement default names its regulation and article
+    assert all(
+        "第" in r.source and "条" in r.source for r in DEFAULT_RULES if r.case_type == "enforcement"
+    )
     assert RULES["petition.acceptance"].stops_on == {"petition.accepted", "petition.not_accepted"}
     assert RULES["mediation.conclusion"].stops_on == {
         "mediation.agreement_reached",
@@ -372,6 +446,8 @@ def test_yellow_from_and_due_at_reproduce_the_light(
     start: date, length: int, unit: DayCount, hours: int
 ) -> None:
     """What a database computes from the two instants equals the light itself."""
+    if unit is DayCount.MONTH:
+        length = length % 12 + 1  # a year at most: the calendar holds 2026 and no further
     clock = Clock(
         rule="r", unit=unit, length=length, warn_within=3, extendable_by=0, started_on=start
     )

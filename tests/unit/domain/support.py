@@ -68,6 +68,8 @@ ENFORCER = "DY-ZF-03"
 ENFORCER_2 = "DY-ZF-06"
 MARKET_ENFORCER = "DY-SC-07"
 """An officer and certified enforcement officer of 市场监管分局."""
+MARKET_ENFORCER_2 = "DY-SC-08"
+"""A second certified enforcement officer of 市场监管分局 (investigative acts need two)."""
 EXPIRED_ENFORCER = "DY-ZF-04"
 """An enforcement officer whose certificate expired on 2020-06-30."""
 UNCERTIFIED_ENFORCER = "DY-ZF-05"
@@ -109,6 +111,12 @@ OFFICERS: dict[str, Officer] = {
             Role.OFFICER,
             Role.ENFORCEMENT_OFFICER,
             certificate=("44200120190007", date(2019, 1, 1), date(2023, 12, 31)),
+        ),
+        _officer(
+            MARKET_ENFORCER_2,
+            SC,
+            Role.ENFORCEMENT_OFFICER,
+            certificate=("44200120200008", date(2020, 1, 1), date(2025, 12, 31)),
         ),
         _officer(
             EXPIRED_ENFORCER,
@@ -315,6 +323,16 @@ def run(
     if start is None:
         assert fold(events) == state, "folding the events must give the state decided from"
     return state, events
+
+
+def on_duty(*officer_ids: str) -> list[dict[str, str]]:
+    """``payload.officers`` of an investigative act: the officers named, with their certificates."""
+    named = []
+    for officer_id in officer_ids:
+        certificate = OFFICERS[officer_id].certificate
+        assert certificate is not None, officer_id
+        named.append({"officer_id": officer_id, "certificate": certificate.number})
+    return named
 
 
 def example(type_: str, who: str | dict[str, Any], at: datetime, **overrides: Any) -> Action:

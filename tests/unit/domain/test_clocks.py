@@ -22,6 +22,7 @@ from tests.unit.domain.support import (
     CITY_GOV,
     CITY_XF,
     ENFORCER,
+    ENFORCER_2,
     LEGAL_REVIEWER,
     MEDIATOR,
     PETITION_OFFICER,
@@ -35,6 +36,7 @@ from tests.unit.domain.support import (
     china,
     due,
     example,
+    on_duty,
     refuse,
     run,
     submit,
@@ -495,3 +497,92 @@ def test_a_review_clock_into_2027_waits_for_the_state_council_notice() -> None:
         assert due(state, "petition.review") == date(2027, 1, 11)  # Sat 2027-01-09 → Monday
     finally:
         calendar.use(previous)
+
+
+# --- enforcement: extensions, service, publication ----------------------------------------------
+
+ENFORCEMENT_FILED = [
+    example("enforcement.register_source", ENFORCER, china(2020, 9, 1)),
+    example("enforcement.file", ENFORCER, china(2020, 9, 3)),
+]
+
+
+def extend(clock: str, days: int, at: datetime) -> Action:
+    return Action(
+        "case.extend", ENFORCER, at, {"clock": clock, "days": days, "reason": "负责人批准"}
+    )
+
+
+def test_the_filing_clock_may_be_extended_by_fifteen_working_days() -> None:
+    state, _ = run(ENFORCEMENT_FILED[:1])
+    refuse(
+        state,
+        extend("enforcement.filing", 16, china(2020, 9, 18)),
+        RejectionCode.LIMIT_EXCEEDED,
+        "15 more day(s)",
+    )
+    state, _ = run([extend("enforcement.filing", 15, china(2020, 9, 18))], state)
+    assert due(state, "enforcement.filing") == date(2020, 10, 19)  # not 2020-09-22
+
+
+def test_the_decision_clock_extended_by_the_head_then_further_by_the_heads() -> None:
+    state, _ = run(ENFORCEMENT_FILED)
+    further = Action(
+        "enforcement.decide_further_extension",
+        ENFORCER,
+        china(2020, 11, 30),
+        {
+            "participants": ["陈局长", "李副局长", "张副局长"],
+            "conclusion": "继续延期二十日",
+            "days": 20,
+            "reason": "案情特别复杂",
+        },
+    )
+    # the heads decide a further extension only once the head's 30 days are granted
+    refuse(state, further, RejectionCode.ILLEGAL_TRANSITION, "30 day(s)", "第六十四条")
+    state, _ = run([extend("enforcement.decision", 30, china(2020, 11, 27))], state)
+    assert due(state, "enforcement.decision") == date(2021, 1, 4)  # 120 days: past New Year
+    refuse(
+        state,
+        extend("enforcement.decision", 1, china(2020, 11, 30)),
+        RejectionCode.LIMIT_EXCEEDED,
+    )
+    state, event = take(state, further)
+    assert event.type == "enforcement.further_extension_decided"
+    clock = state.clock("enforcement.decision")
+    assert clock is not None
+    assert (clock.extended_by, clock.further_extended_by) == (30, 20)
+    assert due(state, "enforcement.decision") == date(2021, 1, 21)  # 140 days
+
+
+def test_the_decision_is_served_within_seven_days_or_the_light_turns_red() -> None:
+    state, _ = run(
+        [
+            *ENFORCEMENT_FILED,
+            example(
+                "enforcement.collect_evidence",
+                ENFORCER,
+                china(2020, 9, 10),
+                officers=on_duty(ENFORCER_2),
+            ),
+            Action(
+                "enforcement.review", ENFORCER, china(2020, 9, 15), {"opinion": "o", "major": False}
+            ),
+            example("enforcement.notify_party", ENFORCER, china(2020, 9, 17)),
+            example("enforcement.decide", ENFORCER, china(2020, 9, 25)),
+        ]
+    )
+    # Fri 2020-09-25 + 7 days is Fri Oct 2, a holiday: served by Fri Oct 9
+    assert due(state, "enforcement.service") == date(2020, 10, 9)
+    # published within twenty working days, the make-up Sunday and Saturday counted
+    assert due(state, "enforcement.publication") == date(2020, 10, 29)
+    on_time = signal(state, "breach", "enforcement.service", china(2020, 10, 9, 23, 0))
+    assert on_time is RejectionCode.ILLEGAL_TRANSITION
+    breached = signal(state, "breach", "enforcement.service", china(2020, 10, 10, 8, 0))
+    assert isinstance(breached, tuple)
+    serve = Action(
+        "enforcement.serve_decision", ENFORCER, china(2020, 10, 10, 9, 0), {"method": "邮寄送达"}
+    )
+    state, _ = take(breached[0], serve)
+    assert [c.rule for c in state.clocks] == ["enforcement.publication", "enforcement.payment"]
+    assert due(state, "enforcement.payment") == date(2020, 10, 26)  # fifteen days from receipt

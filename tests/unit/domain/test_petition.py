@@ -205,7 +205,13 @@ def test_a_review_is_asked_within_thirty_days_of_receiving_the_reply() -> None:
     state, _ = run([RECEIPT], state)
     late = replace(REQUEST_REVIEW, at=china(2020, 7, 21))
     refuse(
-        state, late, RejectionCode.TOO_LATE, "2020-07-21", "2020-06-18", "2020-07-20", "第三十五条"
+        state,
+        late,
+        RejectionCode.PERIOD_EXPIRED,
+        "2020-07-21",
+        "2020-06-18",
+        "2020-07-20",
+        "第三十五条",
     )
     reviewed, _ = run([REQUEST_REVIEW], state)  # the last day itself is in time
     assert reviewed.status == "review_requested"
@@ -319,7 +325,7 @@ def test_a_second_review_needs_a_review_and_a_review_is_asked_once() -> None:
         "has had its review",
     )
     late = replace(REQUEST_SECOND, at=china(2020, 9, 14))  # 08-12 + 30 is Friday 09-11
-    refuse(state, late, RejectionCode.TOO_LATE, "2020-09-11", "第三十六条")
+    refuse(state, late, RejectionCode.PERIOD_EXPIRED, "2020-09-11", "第三十六条")
 
 
 def test_hearing_time_is_left_out_of_the_second_review() -> None:

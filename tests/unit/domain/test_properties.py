@@ -142,14 +142,14 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "persons": st.integers(1, 5),
         "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
         "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
-        # a disclosure answer's ground, or a mediation refusal's (two enums, one field name)
-        "ground": st.sampled_from([g.value for g in RefusalGround])
-        if step.payload is MediationRefused
-        else st.sampled_from([None, "third_party_rights"]),
         "view": st.sampled_from([v.value for v in ConsultationView]),
         "note_version": st.integers(1, 12),
         "respond_by": st.sampled_from([None, "2020-03-02", "2020-10-20", "2021-06-30"]),
     }
+    if case_type is CaseType.DISCLOSURE:  # enforcement's no-penalty "ground" is another enum
+        varied["ground"] = st.sampled_from([None, "third_party_rights"])
+    if step.payload is MediationRefused:  # and so is a mediation refusal's
+        varied["ground"] = st.sampled_from([g.value for g in RefusalGround])
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
     named = st.fixed_dictionaries(
         {**base, **{name: s for name, s in varied.items() if name in fields}}

@@ -33,6 +33,7 @@ from tests.unit.domain.test_complaint import CLOSED as COMPLAINT_CLOSED
 from tests.unit.domain.test_complaint import MARKET
 from tests.unit.domain.test_enforcement import (
     DECIDE,
+    DISCUSS,
     EVIDENCE,
     FILE,
     NOTIFY,
@@ -147,6 +148,9 @@ def test_a_decision_found_major_after_the_notice_can_still_be_reviewed_and_made(
     refuse(state, major, RejectionCode.LEGAL_REVIEW_REQUIRED)
     state, _ = run([legal_review(approved=True, day=20)], state)
     assert state.status == "notified"  # the review does not undo the notice
+    # a major penalty is decided by the heads' collective discussion (行政处罚法 第五十七条第二款)
+    refuse(state, major, RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED)
+    state, _ = run([DISCUSS], state)
     state, _ = run([major], state)
     assert state.status == "decided"
 

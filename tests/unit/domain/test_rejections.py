@@ -21,9 +21,11 @@ from tests.unit.domain.support import (
     CITY_GOV,
     CITY_XF,
     ENFORCER,
+    ENFORCER_2,
     EXPIRED_ENFORCER,
     LEGAL_REVIEWER,
     MARKET_ENFORCER,
+    MARKET_ENFORCER_2,
     OTHER_OFFICER,
     PETITION_OFFICER,
     PETITION_OFFICER_2,
@@ -42,6 +44,7 @@ from tests.unit.domain.support import (
     due,
     example,
     example_payload,
+    on_duty,
     refuse,
     refuse_to_parse,
     run,
@@ -78,6 +81,11 @@ SELF_APPROVED = {"approved": True, "opinion": "自审通过"}
 
 def notify(day: int) -> Action:
     return example("enforcement.notify_party", ENFORCER, china(2020, 6, day))
+
+
+def discuss(day: int) -> Action:
+    """The department heads' collective discussion (major cases)."""
+    return example("enforcement.hold_collective_discussion", ENFORCER, china(2020, 6, day))
 
 
 def transfer(who: str, at: datetime, to: str, reason: str) -> Action:
@@ -324,7 +332,12 @@ def test_wrong_department() -> None:
         pytest.param(
             FILED,
             transfer(ENFORCER, china(2020, 6, 3), SC, "属市场监管职责"),
-            example("enforcement.collect_evidence", ENFORCER, china(2020, 6, 4)),
+            example(
+                "enforcement.collect_evidence",
+                ENFORCER,
+                china(2020, 6, 4),
+                officers=on_duty(MARKET_ENFORCER_2),
+            ),
             MARKET_ENFORCER,
             (),
             "investigating",
@@ -476,6 +489,7 @@ def test_missing_field_bank_receipt_of_a_fine() -> None:
         [
             *LEGALLY_REVIEWED,
             notify(10),
+            discuss(16),
             example("enforcement.decide", ENFORCER, china(2020, 6, 20)),
             Action(
                 "enforcement.serve_decision", ENFORCER, china(2020, 6, 21), {"method": "直接送达"}
@@ -542,6 +556,89 @@ def test_invalid_envelope(
     refuse_to_parse(invalid, RejectionCode.INVALID_PAYLOAD, says, case_id=case_id)
 
 
+# --- the law's people and periods (行政处罚法) ----------------------------------------------------
+
+MINOR_NOTIFIED = [
+    *FILED,
+    example("enforcement.collect_evidence", ENFORCER, china(2020, 6, 5)),
+    Action(
+        "enforcement.review", ENFORCER, china(2020, 6, 8), {"opinion": "事实清楚", "major": False}
+    ),
+    notify(10),  # Wed 2020-06-10: the party's window runs to Mon 2020-06-15
+]
+
+
+@pytest.mark.parametrize(
+    ("officers", "says"),
+    [
+        pytest.param([], ("nobody else is named",), id="alone"),
+        pytest.param(on_duty(ENFORCER), (f"{ENFORCER} records the step",), id="naming-oneself"),
+        pytest.param(
+            [{"officer_id": EXPIRED_ENFORCER, "certificate": "44200120150004"}],
+            (EXPIRED_ENFORCER, "valid on 2020-07-06"),
+            id="an-expired-certificate",
+        ),
+        pytest.param(
+            [{"officer_id": UNCERTIFIED_ENFORCER, "certificate": "44200120150005"}],
+            (UNCERTIFIED_ENFORCER, "holds no enforcement certificate"),
+            id="no-certificate",
+        ),
+        pytest.param(
+            on_duty(MARKET_ENFORCER_2),
+            (MARKET_ENFORCER_2, "not an officer of 综合行政执法办"),
+            id="an-officer-of-another-department",
+        ),
+        pytest.param(
+            [{"officer_id": ENFORCER_2, "certificate": "44200120190099"}],
+            ("44200120190006, not 44200120190099",),
+            id="another-certificate-than-the-directory-s",
+        ),
+        pytest.param(
+            [*on_duty(ENFORCER_2), {"officer_id": "DY-XX-99", "certificate": "1"}],
+            ("unknown officer DY-XX-99",),
+            id="one-good-one-unknown",
+        ),
+    ],
+)
+def test_two_officers_required(officers: list[dict[str, str]], says: tuple[str, ...]) -> None:
+    evidence = example(
+        "enforcement.collect_evidence", ENFORCER, china(2020, 7, 6), officers=officers
+    )
+    code = RejectionCode.TWO_OFFICERS_REQUIRED
+    refuse(state_after(FILED), evidence, code, CASE_ID, "第四十二条", *says)
+
+
+def test_collective_discussion_required() -> None:
+    decide = example("enforcement.decide", ENFORCER, china(2020, 6, 20), major=True)
+    code = RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED
+    refuse(state_after([*LEGALLY_REVIEWED, notify(10)]), decide, code, CASE_ID, "集体讨论")
+
+
+def test_period_not_over_the_party_s_window_after_the_notice() -> None:
+    decide = example("enforcement.decide", ENFORCER, china(2020, 6, 15, 17, 0))
+    code = RejectionCode.PERIOD_NOT_OVER
+    refuse(state_after(MINOR_NOTIFIED), decide, code, CASE_ID, "2020-06-10", "until 2020-06-15")
+
+
+def test_period_expired_a_hearing_asked_for_after_five_days() -> None:
+    late = Action("enforcement.request_hearing", ENFORCER, china(2020, 6, 16))
+    code = RejectionCode.PERIOD_EXPIRED
+    refuse(state_after(MINOR_NOTIFIED), late, code, CASE_ID, "by 2020-06-15", "第六十四条")
+
+
+def test_publication_required() -> None:
+    state = state_after(
+        [
+            *MINOR_NOTIFIED,
+            example("enforcement.decide", ENFORCER, china(2020, 6, 16)),
+            example("enforcement.serve_decision", ENFORCER, china(2020, 6, 17)),
+            example("enforcement.execute", ENFORCER, china(2020, 6, 30)),
+        ]
+    )
+    close = Action("enforcement.close", ENFORCER, china(2020, 7, 1))
+    refuse(state, close, RejectionCode.PUBLICATION_REQUIRED, CASE_ID, "公示")
+
+
 # --- the order of the checks --------------------------------------------------------------------
 
 
@@ -598,10 +695,10 @@ def request(kind: str, who: str, department: str, at: datetime) -> Action:
     return Action(f"petition.request_{kind}", who, at, payload)
 
 
-def test_too_late_a_review_asked_after_thirty_days() -> None:
+def test_period_expired_a_review_asked_after_thirty_days() -> None:
     state = state_after(ANSWERED)
     late = request("review", REVIEWER, CITY_XF, china(2020, 7, 13))  # 06-10 + 30: Fri 07-10
-    refuse(state, late, RejectionCode.TOO_LATE, "within 30 days", "2020-07-10")
+    refuse(state, late, RejectionCode.PERIOD_EXPIRED, "within 30 days", "2020-07-10")
 
 
 def test_final_stage_reached_no_review_after_the_second_review() -> None:
@@ -652,8 +749,12 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.MISSING_FIELD,
         RejectionCode.CALENDAR_NOT_COVERED,
         RejectionCode.INVALID_PAYLOAD,
-        RejectionCode.TOO_LATE,
         RejectionCode.FINAL_STAGE_REACHED,
+        RejectionCode.TWO_OFFICERS_REQUIRED,
+        RejectionCode.COLLECTIVE_DISCUSSION_REQUIRED,
+        RejectionCode.PERIOD_NOT_OVER,
+        RejectionCode.PERIOD_EXPIRED,
+        RejectionCode.PUBLICATION_REQUIRED,
     }
     # Who vouched is the decider's check before the domain's: tests/unit/test_signing.py.
     signatures = {
