@@ -20,6 +20,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
@@ -274,6 +275,17 @@ SUPERVISED = {2020: {0: "on time", 1: "on time", 2: "late", 3: "after closing"}}
 """Which mediations a supervisor urges (督办), by year and case number, and how it is answered."""
 
 
+@contextmanager
+def _own_draws(case: Case) -> Iterator[None]:
+    """The steps within draw from the case's own generator, so that they change none of the
+    cases generated after it (the shared stream is drawn as it was without them)."""
+    shared, case.rng = case.rng, Random(f"{case.case_id}/{len(case.steps)}")
+    try:
+        yield
+    finally:
+        case.rng = shared
+
+
 def _supervise(case: Case, how: str) -> None:
     """A supervision note with a reply-by date a week on, and its answer: within a few days,
     or (late) days after it."""
@@ -309,7 +321,8 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
             }
         if number % 2:  # half are registered as an application first, then accepted
             case.step("mediation.register_application", TJ1, dispute)
-            case.step("mediation.accept_application", TJ1, {"note": "符合受理条件"}, days=2)
+            with _own_draws(case):
+                case.step("mediation.accept_application", TJ1, {"note": "符合受理条件"}, days=2)
         else:
             case.step("mediation.accept", TJ1, dispute)
         case.step("mediation.assign_mediator", TJ1, {"mediator_id": "DY-TJ-02"})
@@ -317,7 +330,8 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
             case.step("mediation.hold_session", TJ1, {"notes": "双方陈述意见"}, days=5)
         how = supervised.get(number)
         if how is not None and how != "after closing":
-            _supervise(case, how)
+            with _own_draws(case):
+                _supervise(case, how)
         if number < settled:
             case.step(
                 "mediation.reach_agreement",
@@ -330,9 +344,10 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
             )
             if number == 4:  # the parties ask the court to confirm the agreement (司法确认)
                 court = {"court": "中山市第二人民法院", "note": "双方共同申请"}
-                case.step("mediation.record_confirmation_application", TJ1, court, days=3)
                 ruling = {"court": court["court"], "ruling_number": f"({year})粤2072民特{number}号"}
-                case.step("mediation.confirm_judicially", TJ1, ruling, days=10)
+                with _own_draws(case):
+                    case.step("mediation.record_confirmation_application", TJ1, court, days=3)
+                    case.step("mediation.confirm_judicially", TJ1, ruling, days=10)
             case.step("mediation.follow_up", TJ1, {"performed": True, "notes": "已履行"}, days=10)
         else:
             case.step(
@@ -345,7 +360,8 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
             )
         case.step("mediation.close", TJ1, {})
         if how == "after closing":
-            _supervise(case, how)
+            with _own_draws(case):
+                _supervise(case, how)
         yield case
 
 
