@@ -158,6 +158,9 @@ def _rule(**fields: Any) -> ClockRule:
     return ClockRule.model_validate(fields)
 
 
+SUPERVISION_CLOCK = "case.supervision_answer"
+"""The rule of a supervision note's answer: one clock per note, ``<rule>#<note's version>``."""
+
 DEFAULT_RULES: tuple[ClockRule, ...] = (
     _rule(
         name="petition.acceptance",
@@ -384,7 +387,7 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         " from the day the consultation is sent",
     ),
     _rule(
-        name="case.supervision_answer",
+        name=SUPERVISION_CLOCK,
         case_type=EVERY_CASE_TYPE,
         title="督办反馈 / Answer the supervision note",
         length=5,

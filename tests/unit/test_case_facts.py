@@ -315,3 +315,39 @@ def test_the_parties_window_for_judicial_confirmation_does_not_make_the_closing_
     assert window.light(china(2020, 8, 14)) is Light.RED  # it lapsed, and shows it
     facts = row([accept, assign, session, agree, follow_up, close_it])
     assert facts["breached"] is False
+
+
+def note(day: datetime, respond_by: str | None) -> Action:
+    return Action(
+        "case.note_supervision",
+        SUPERVISOR,
+        day,
+        {"note": "请报送办理进展", "respond_by": respond_by},
+    )
+
+
+def answer(day: datetime, version: int) -> Action:
+    return Action(
+        "case.answer_supervision",
+        PETITION_OFFICER,
+        day,
+        {"note_version": version, "answer": "已约谈双方"},
+    )
+
+
+def test_supervision_notes_answered_on_time_are_counted_by_their_own_clocks() -> None:
+    steps = [
+        REGISTER,
+        ACCEPT,
+        note(china(2020, 6, 4), "2020-06-10"),  # version 3: reply by Wed 6/10
+        note(china(2020, 6, 5), "2020-06-12"),  # version 4: reply by Fri 6/12
+        answer(china(2020, 6, 10, 17), 3),  # on note 3's last day: on time
+        note(china(2020, 6, 12), None),  # version 6: no date, 5 working days: by Fri 6/19
+        answer(china(2020, 6, 15), 4),  # after 6/12: late
+    ]
+    facts = row(steps)  # note 6 unanswered so far: it counts against the rate too
+    assert (facts["supervision_notes"], facts["supervision_answered_on_time"]) == (3, 1)
+    later = row([*steps, answer(china(2020, 6, 19, 16), 6)])
+    assert later["supervision_answered_on_time"] == 2
+    # A supervisor's date is not the office's handling deadline: no breach of the case.
+    assert later["breached"] is False
