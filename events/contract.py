@@ -89,6 +89,9 @@ def _rule(rule: ClockRule) -> dict[str, Any]:
         "warn_within_working_days": rule.warn_within,
         "source": rule.source,
         "pauses": [{"on": pause.on, "until": pause.until} for pause in rule.pauses],
+        "per_event": rule.per_event,
+        "due_from": rule.due_from,
+        "follows_case": rule.follows_case,
         "judges_handling": rule.judges_handling,
     }
 
@@ -112,7 +115,7 @@ def describe(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES)
             }
             for step in lifecycle.steps
         ],
-        "deadlines": [_rule(r) for r in rules if r.case_type == lifecycle.case_type],
+        "deadlines": [_rule(r) for r in rules if r.applies_to(lifecycle.case_type)],
     }
 
 
@@ -169,10 +172,18 @@ def table(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES) ->
             paused = "".join(
                 f", not counting {pause['on']} to {pause['until']}" for pause in rule["pauses"]
             )
-            if not rule["judges_handling"]:
-                paused += ", not counted against on-time closing"
             starts = " or ".join([rule["starts_on"], *rule["restarts_on"]])
             unit = "months" if rule["unit"] == "month" else f"{rule['unit']} days"
+            if rule["due_from"]:
+                extension += f", or to the day its {rule['due_from']} names"
+            if rule["per_event"]:
+                extension += (
+                    f", one clock per event (stopped by the one its {rule['per_event']} names)"
+                )
+            if not rule["follows_case"]:
+                extension += ", not paused by suspension nor stopped by closing"
+            if not rule["judges_handling"]:
+                extension += ", not counted against on-time closing"
             rows.append(
                 f"  {rule['name']}: {rule['length']} {unit} from {starts}{extension}{paused}"
                 f" — {rule['source']}"

@@ -20,7 +20,7 @@ from events.calendar import (
     local_day,
     working_days_between,
 )
-from events.model import Frozen, UtcDatetime
+from events.model import Frozen, SortedStrings, UtcDatetime
 
 
 class DayCount(StrEnum):
@@ -53,6 +53,19 @@ class Pause(Frozen):
 SUSPENSION = "case.suspended"
 """The pause every clock takes while the case is suspended (中止)."""
 
+EVERY_CASE_TYPE = "*"
+"""A rule's ``case_type`` when it runs on cases of every type (a supervision note's answer)."""
+
+KEY_SEPARATOR = "#"
+"""Between a rule's name and the case version of the event that started one of its clocks, in
+the name of a clock of a rule that keeps one clock per starting event."""
+
+
+def rule_name(clock_name: str) -> str:
+    """The rule a clock belongs to: "case.supervision_answer#5" → "case.supervision_answer"."""
+    return clock_name.split(KEY_SEPARATOR, 1)[0]
+
+
 ENFORCEMENT_TESTING = Pause(on="enforcement.testing_started", until="enforcement.testing_finished")
 """Testing, inspection, quarantine, appraisal (检测、检验、检疫、鉴定): not counted in the
 filing or the decision period (市场监督管理行政处罚程序规定 第十八条第二款; 第六十四条, its number
@@ -64,8 +77,12 @@ ENFORCEMENT_HEARING = Pause(on="enforcement.hearing_requested", until="enforceme
 class ClockRule(Frozen):
     """A configurable time limit: which event starts it, which stop it, how long it runs."""
 
-    name: str = Field(min_length=1, examples=["petition.acceptance"])
-    case_type: str = Field(min_length=1, examples=["petition"])
+    name: str = Field(min_length=1, pattern=r"^[^#]+$", examples=["petition.acceptance"])
+    case_type: str = Field(
+        min_length=1,
+        examples=["petition"],
+        description=f"The case type it runs on, or {EVERY_CASE_TYPE!r} for every case type.",
+    )
     title: str = Field(min_length=1, examples=["受理告知 / Decide whether to accept"])
     length: int = Field(gt=0)
     unit: DayCount
@@ -74,7 +91,9 @@ class ClockRule(Frozen):
         description="Event types that stop the clock; closing the case stops every clock anyway."
     )
     restarts_on: frozenset[str] = Field(
-        default=frozenset(), description="Event types that start it afresh (e.g. reopening)."
+        default=frozenset(),
+        description="Event types that also start it, afresh if it runs (reopening; a second way"
+        " into the stage it times, as accepting a registered mediation application).",
     )
     pauses: tuple[Pause, ...] = Field(
         default=(),
@@ -92,24 +111,56 @@ class ClockRule(Frozen):
         default=3, ge=0, description="Yellow when this many working days or fewer remain."
     )
     source: str = Field(min_length=1, description="The regulation or practice the default is from.")
+    per_event: str | None = Field(
+        default=None,
+        description="Set for a rule that keeps one clock per starting event, so that several run"
+        " at once (one per supervision note): each clock is named `<name>#<case version of the"
+        " starting event>`, and a stopping event stops only the clock whose version its payload"
+        " field `per_event` names.",
+    )
+    due_from: str | None = Field(
+        default=None,
+        description="A payload field of the starting event that may fix the due day (a date):"
+        " when given, the clock counts calendar days to it instead of `length` `unit`s.",
+    )
+    follows_case: bool = Field(
+        default=True,
+        description="False for a time limit owed to someone outside the case's handling (a"
+        " supervisor's reply-by date): the case's suspension does not pause it and its closing"
+        " does not stop it; only its own stopping event does.",
+    )
+
     judges_handling: bool = Field(
         default=True,
         description="False for a limit that is not the office's own handling of the case (the"
+        " parties' window to apply for judicial confirmation, a supervisor's reply-by date, the"
         " party's time to pay, a consulted third party's time to answer, the reviewing body's"
-        " time for its review): it lights up like any other, but missing it does not make the"
-        " case's closing late (按期办结率).",
+        " time for a petition review): it lights up like any other, but missing it does not"
+        " make the case's closing late (按期办结率).",
     )
 
     @model_validator(mode="after")
     def _stop_differs_from_start(self) -> Self:
         if self.starts_on in self.stops_on:
             raise ValueError(f"{self.name}: {self.starts_on} both starts and stops the clock")
+        if self.per_event is not None and self.restarts_on:
+            raise ValueError(f"{self.name}: a clock per starting event is never restarted")
         return self
+
+    def applies_to(self, case_type: str) -> bool:
+        return self.case_type in (case_type, EVERY_CASE_TYPE)
+
+    def clock_name(self, key: int | None) -> str:
+        """The name of the clock started by the event of case version ``key``."""
+        return self.name if self.per_event is None else f"{self.name}{KEY_SEPARATOR}{key}"
 
 
 def _rule(**fields: Any) -> ClockRule:
     return ClockRule.model_validate(fields)
 
+
+SUPERVISION_CLOCK = "case.supervision_answer"
+"""The rule of a supervision note's answer: one clock per note, ``<rule>#<note's version>``."""
 
 DEFAULT_RULES: tuple[ClockRule, ...] = (
     _rule(
@@ -198,8 +249,23 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         length=30,
         unit=DayCount.CALENDAR,
         starts_on="mediation.accepted",
+        restarts_on=frozenset({"mediation.application_accepted"}),
         stops_on=frozenset({"mediation.agreement_reached", "mediation.failed"}),
-        source="人民调解工作若干规定（一般在一个月内调结）",
+        source="人民调解工作若干规定（司法部，2002）第三十三条（一般在一个月内调结）",
+    ),
+    _rule(
+        name="mediation.judicial_confirmation",
+        case_type="mediation",
+        title="申请司法确认期限 / Window to apply for judicial confirmation",
+        length=30,
+        unit=DayCount.CALENDAR,
+        starts_on="mediation.agreement_reached",
+        stops_on=frozenset(
+            {"mediation.judicial_confirmation_applied", "mediation.judicially_confirmed"}
+        ),
+        judges_handling=False,  # the parties' own window, not the committee's work
+        source="人民调解法 第三十三条（双方当事人可以自调解协议生效之日起三十日内共同向人民法院"
+        "申请司法确认）；第二十九条（调解协议书自各方签名、盖章或者按指印之日起生效）",
     ),
     _rule(
         name="enforcement.filing",
@@ -325,6 +391,22 @@ DEFAULT_RULES: tuple[ClockRule, ...] = (
         "（条文未经核对 / article not checked against the text）。自发出征求意见之日起算 / counted"
         " from the day the consultation is sent",
     ),
+    _rule(
+        name=SUPERVISION_CLOCK,
+        case_type=EVERY_CASE_TYPE,
+        title="督办反馈 / Answer the supervision note",
+        length=5,
+        unit=DayCount.WORKING,
+        starts_on="case.supervision_noted",
+        stops_on=frozenset({"case.supervision_answered"}),
+        per_event="note_version",
+        due_from="respond_by",
+        follows_case=False,
+        judges_handling=False,
+        source="督办意见所定的反馈期限（respond_by）；未定期限的，本镇工作惯例五个工作日（可配置）"
+        " / The reply-by date the note sets; without one, the town's practice of 5 working days"
+        " (configurable)",
+    ),
 )
 
 
@@ -341,9 +423,12 @@ def rules_by_name(rules: Iterable[ClockRule]) -> dict[str, ClockRule]:
 class Clock(Frozen):
     """An open deadline in a case's state."""
 
-    rule: str
+    rule: str = Field(
+        description="The clock's name: its rule's name, followed by `#<case version of the"
+        " starting event>` for a rule that keeps one clock per starting event (`per_event`)."
+    )
     unit: DayCount
-    length: int = Field(gt=0)
+    length: int = Field(ge=0, description="0: due the day it starts (a same-day reply-by date).")
     warn_within: int = Field(ge=0)
     extendable_by: int = Field(ge=0)
     started_on: date = Field(description="China-local day of the starting event's occurred_at.")
@@ -359,12 +444,12 @@ class Clock(Frozen):
     paused_since: UtcDatetime | None = Field(
         default=None, description="Set while the clock stands still (suspension or a pause)."
     )
-    paused_by: frozenset[str] = Field(
-        default=frozenset(),
-        description="What holds it still: the events that began each pause still running.",
-    )
     judges_handling: bool = Field(
         default=True, description="Copied from its rule: missing it makes the closing late."
+    )
+    paused_by: SortedStrings = Field(
+        default=frozenset(),
+        description="What holds it still: the events that began each pause still running.",
     )
     uncounted_pauses: tuple[tuple[date, date], ...] = Field(
         default=(),
@@ -378,6 +463,10 @@ class Clock(Frozen):
         if self.extended_by > self.extendable_by:
             raise ValueError(f"extended by {self.extended_by}, only {self.extendable_by} allowed")
         return self
+
+    @property
+    def rule_name(self) -> str:
+        return rule_name(self.rule)
 
     def _with(self, **changes: Any) -> "Clock":
         # model_copy(update=...) skips validation; rebuilding keeps the invariants checked.
@@ -512,14 +601,25 @@ def worst(lights: Iterable[str]) -> Light | None:
     return next((light for light in order if light in present), None)
 
 
-def start_clock(rule: ClockRule, started_at: datetime) -> Clock:
-    """Open a clock for `rule`, started by an event that occurred at `started_at`."""
+def start_clock(
+    rule: ClockRule, started_at: datetime, key: int | None = None, due_on: date | None = None
+) -> Clock:
+    """Open a clock for `rule`, started by an event that occurred at `started_at`: the event of
+    case version `key` (named in the clock's name for a rule with one clock per starting event),
+    which may fix the due day `due_on` (for a rule with `due_from`)."""
+    started_on = local_day(started_at)
+    unit, length = rule.unit, rule.length
+    if due_on is not None:
+        # A fixed day is counted in calendar days, so the clock ends on it (or, when it is a rest
+        # day, on the next working day, as every calendar-day period does); a day before the
+        # start (only an event recorded before the rule checked it) is due at once.
+        unit, length = DayCount.CALENDAR, max(0, (due_on - started_on).days)
     return Clock(
-        rule=rule.name,
-        unit=rule.unit,
-        length=rule.length,
+        rule=rule.clock_name(key),
+        unit=unit,
+        length=length,
         warn_within=rule.warn_within,
         extendable_by=rule.extendable_by,
-        started_on=local_day(started_at),
+        started_on=started_on,
         judges_handling=rule.judges_handling,
     )

@@ -28,12 +28,17 @@ rejection names the first thing wrong:
    the actor authorised in 4 is in ``Context.actor`` for rules that count people;
 8. every deadline the step starts or moves can be counted: no day up to its due day lies in a year
    whose holiday schedule no source holds (``calendar_not_covered``).
+
+``evolve`` also moves the case's clocks by the rules of ``events.deadlines``: an event starts,
+stops, pauses or extends them; closing the case stops every clock but those owed outside its
+handling (``ClockRule.follows_case``: a supervision note's answer), and a rule with
+``per_event`` keeps one clock per starting event, stopped by the event that names it.
 """
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from events.calendar import CalendarNotCovered, local_day
@@ -115,6 +120,7 @@ def evolve(
         "version": event.version,
         "last_hash": event.hash,
         "last_occurred_at": max(at, state.last_occurred_at),
+        "recorded": state.recorded | {event.type},
     }
     if step.to_status is not None:
         updates["status"] = (
@@ -128,7 +134,7 @@ def evolve(
     entering_terminal = state.status not in lifecycle.terminal
     if entering_terminal and updates.get("status", state.status) in lifecycle.terminal:
         updates["closed_at"] = at
-        updates["clocks"] = ()
+        updates["clocks"] = _clocks_outliving_closure(updates["clocks"], rules)
     return state.model_copy(update=updates)
 
 
@@ -318,25 +324,63 @@ def _record(
 
 def _clocks_after(
     lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: tuple[ClockRule, ...]
-) -> tuple[Any, ...]:
+) -> tuple[Clock, ...]:
     at = event.occurred_at
     by_name = {rule.name: rule for rule in rules}
-    clocks = [clock for clock in state.clocks if event.type not in _stops(clock.rule, rules)]
-    if event.type == SUSPENSION:
-        clocks = [clock.paused(at) for clock in clocks]
-    elif event.type == "case.resumed":
-        clocks = [clock.resumed(at) for clock in clocks]
+
+    def rule_of(clock: Clock) -> ClockRule | None:
+        return by_name.get(clock.rule_name)
+
     clocks = [
-        _paused_or_resumed(clock, by_name.get(clock.rule), event.type, at) for clock in clocks
+        clock for clock in state.clocks if not _stopped(clock, rule_of(clock), payload, event)
     ]
+    if event.type in (SUSPENSION, "case.resumed"):
+        clocks = [
+            _suspended_or_resumed(clock, event.type, at) if _follows_case(rule_of(clock)) else clock
+            for clock in clocks
+        ]
+    clocks = [_paused_or_resumed(clock, rule_of(clock), event.type, at) for clock in clocks]
     if event.type == "case.deadline_extended":
         clocks = [_extended(c, payload.days) if c.rule == payload.clock else c for c in clocks]
-    clocks = [_further_extended(c, by_name.get(c.rule), event.type, payload) for c in clocks]
+    clocks = [_further_extended(c, rule_of(c), event.type, payload) for c in clocks]
     for rule in rules:
         starts = rule.starts_on == event.type or event.type in rule.restarts_on
-        if rule.case_type == lifecycle.case_type and starts:
-            clocks = [c for c in clocks if c.rule != rule.name] + [start_clock(rule, at)]
+        if rule.applies_to(lifecycle.case_type) and starts:
+            clock = start_clock(rule, at, event.version, _due_on(rule, payload))
+            clocks = [c for c in clocks if c.rule != clock.rule] + [clock]
     return tuple(clocks)
+
+
+def _clocks_outliving_closure(
+    clocks: tuple[Clock, ...], rules: tuple[ClockRule, ...]
+) -> tuple[Clock, ...]:
+    """The clocks still running once the case closes: those its closing does not stop."""
+    by_name = {rule.name: rule for rule in rules}
+    return tuple(clock for clock in clocks if not _follows_case(by_name.get(clock.rule_name)))
+
+
+def _follows_case(rule: ClockRule | None) -> bool:
+    # A clock whose rule is no longer configured behaves as the law's periods do.
+    return rule is None or rule.follows_case
+
+
+def _stopped(clock: Clock, rule: ClockRule | None, payload: Any, event: Event) -> bool:
+    if rule is None or event.type not in rule.stops_on:
+        return False
+    if rule.per_event is None:
+        return True
+    return clock.rule == rule.clock_name(getattr(payload, rule.per_event, None))
+
+
+def _due_on(rule: ClockRule, payload: Any) -> date | None:
+    if rule.due_from is None:
+        return None
+    due = getattr(payload, rule.due_from, None)
+    return due if isinstance(due, date) else None
+
+
+def _suspended_or_resumed(clock: Clock, event_type: str, at: datetime) -> Clock:
+    return clock.paused(at) if event_type == SUSPENSION else clock.resumed(at)
 
 
 def _paused_or_resumed(
@@ -362,10 +406,3 @@ def _further_extended(clock: Clock, rule: ClockRule | None, event_type: str, pay
     if rule is not None and rule.further_extension_on == event_type:
         return clock.further_extended(payload.days)
     return clock
-
-
-def _stops(rule_name: str, rules: tuple[ClockRule, ...]) -> frozenset[str]:
-    for rule in rules:
-        if rule.name == rule_name:
-            return rule.stops_on
-    return frozenset()

@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 from events.errors import RejectionCode
 from events.hashing import chain_hash
@@ -44,6 +52,14 @@ PersonalData = Annotated[
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_SORTED = PlainSerializer(sorted, when_used="json")
+SortedStrings = Annotated[frozenset[str], _SORTED]
+SortedInts = Annotated[frozenset[int], _SORTED]
+"""Sets whose JSON is sorted: a set of strings iterates in an order that differs from process to
+process (hash randomisation), and a state stored as JSON must not depend on which process wrote
+it (a projection rebuilt elsewhere must equal the live one)."""
 
 
 class CaseType(StrEnum):

@@ -69,6 +69,16 @@ class SupervisionNote(Frozen):
     respond_by: date | None = about("反馈期限 / Respond by", "2020-10-20", default=None)
 
 
+class SupervisionAnswer(Frozen):
+    note_version: int = about(
+        "所答督办（督办记录的案件版本号） / The note answered: the case version of its"
+        " case.supervision_noted event",
+        5,
+        ge=1,
+    )
+    answer: Text = about("反馈内容 / The answer", "已约谈双方，预计本月底前办结")
+
+
 class Document(Frozen):
     title: Text = about("材料名称 / Title", "现场检查笔录")
     content_hash: Sha256 = about(
@@ -313,7 +323,35 @@ class ReviewDecision(Frozen):
 # --- mediations (人民调解) -------------------------------------------------------------------
 
 
-class MediationAccepted(Frozen):
+class ReferralChannel(StrEnum):
+    """How a dispute came from another body (衔接机制)."""
+
+    COURT = "court"
+    PETITION = "petition"
+    POLICE = "police"
+    OTHER = "other"
+
+
+titled(
+    ReferralChannel,
+    {
+        ReferralChannel.COURT: "诉调对接（人民法院委派） / Referred by a court",
+        ReferralChannel.PETITION: "访调对接（信访部门移交） / Referred by the petitions office",
+        ReferralChannel.POLICE: "警调对接（公安机关移交） / Referred by the police",
+        ReferralChannel.OTHER: "其他单位移交 / Referred by another body",
+    },
+)
+
+
+class Referral(Frozen):
+    channel: ReferralChannel = about("衔接渠道 / How it was referred", "court")
+    body: Text = about("移交单位 / The referring body", "中山市第二人民法院")
+    reference: Text = about(
+        "移交单位编号 / The referring body's reference", "(2020)粤2072民诉前调123号"
+    )
+
+
+class MediationApplication(Frozen):
     dispute: Text = about("纠纷概况 / The dispute", "厂房租赁合同纠纷")
     parties: tuple[Person, ...] = about(
         "当事人 / Parties", [{"name": "甲"}, {"name": "乙"}], min_length=2
@@ -321,6 +359,52 @@ class MediationAccepted(Frozen):
     amount_in_dispute_fen: int = about(
         "争议金额（分）/ Amount in dispute, fen", 12_000_000, ge=0, le=MAX_FEN
     )
+    referral: Referral | None = about(
+        "移交来源（诉调、访调、警调对接） / Referred by another body, if it was",
+        None,
+        default=None,
+    )
+
+
+class MediationAccepted(MediationApplication):
+    """A direct acceptance (no application registered before it) records what an application
+    would. Version 2 added ``referral``."""
+
+
+class RefusalGround(StrEnum):
+    PARTY_REFUSES = "party_refuses"
+    NOT_A_CIVIL_DISPUTE = "not_a_civil_dispute"
+    RESERVED_TO_AUTHORITIES = "reserved_to_authorities"
+    ALREADY_BEFORE_AUTHORITIES = "already_before_authorities"
+
+
+titled(
+    RefusalGround,
+    {
+        RefusalGround.PARTY_REFUSES: "当事人一方明确拒绝调解 / A party refuses mediation",
+        RefusalGround.NOT_A_CIVIL_DISPUTE: "不属于民间纠纷 / Not a dispute between people",
+        RefusalGround.RESERVED_TO_AUTHORITIES: (
+            "依法只能由专门机关处理或禁止民间调解 / Reserved by law to a specialised authority"
+        ),
+        RefusalGround.ALREADY_BEFORE_AUTHORITIES: (
+            "法院、公安或其他行政机关已受理或解决 / Already accepted or resolved by a court,"
+            " the police or another authority"
+        ),
+    },
+)
+
+
+class MediationRefused(Frozen):
+    ground: RefusalGround = about("不予受理情形 / Ground", "party_refuses")
+    reason: Text = about("不予受理理由 / Why it is not accepted", "被申请人明确表示拒绝调解")
+    remedies_told: Text = about(
+        "告知的其他途径 / Where the applicant was told to turn instead", "可向人民法院起诉"
+    )
+
+
+class ConfirmationApplication(Frozen):
+    court: Text = about("受理法院 / Court applied to", "中山市第二人民法院")
+    note: str = about("说明 / Note", "双方共同申请司法确认", default="", max_length=4000)
 
 
 class MediatorAssigned(Frozen):

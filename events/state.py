@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
-from events.model import Actor, CaseType, Frozen, VouchedBy
+from events.model import Actor, CaseType, Frozen, SortedInts, SortedStrings, VouchedBy
 from events.officers import Officer
 
 
@@ -27,13 +27,20 @@ class CaseState(Frozen):
     """The status to return to on resumption, while the case is suspended."""
     clocks: tuple[Clock, ...] = ()
     """Every open deadline."""
-    signals: frozenset[str] = frozenset()
+    signals: SortedStrings = frozenset()
     """Deadline warnings and breaches the system clock recorded, as "clock:light:start+period"
     (the period's first day and its length with its extensions and suspensions: a clock started
     afresh or a longer period is a new deadline, which can be signalled again)."""
-    links: frozenset[str] = frozenset()
+    links: SortedStrings = frozenset()
     """The links recorded on this case, as "kind:other case id" (not those recorded on the other
     case: the decider sees one case's events only)."""
+    recorded: SortedStrings = frozenset()
+    """Every event type the case has recorded, at least once: rules that ask whether a step was
+    ever taken (a mediation is closed only after its follow-up, whatever came after it)."""
+    supervision_notes: SortedInts = frozenset()
+    """The case versions of its supervision notes (督办), each awaiting its answer until..."""
+    supervision_answered: SortedInts = frozenset()
+    """...its version is here."""
     major: bool = False
     legal_review_approved: bool = False
     penalty_amount_fen: int = 0
@@ -85,6 +92,10 @@ class CaseState(Frozen):
 
     def clock(self, name: str) -> Clock | None:
         return next((c for c in self.clocks if c.rule == name), None)
+
+    def awaiting_answer(self) -> frozenset[int]:
+        """The supervision notes not answered yet, by case version."""
+        return self.supervision_notes - self.supervision_answered
 
     def light(self, at: datetime) -> Light | None:
         """The worst light of the open deadlines at ``at``; None when no clock runs."""

@@ -17,6 +17,8 @@ The changes made so far:
   第四十二条); version 1 named none, and reads as naming none: the rule binds new steps only.
 - ``enforcement.reviewed`` version 2 says whether the case is complex (情节复杂); version 1 did
   not ask, and reads as not complex.
+- ``mediation.accepted`` version 2 may record a referral from another body (``referral``, 诉调、
+  访调、警调对接); a version 1 acceptance was nobody's referral.
 """
 
 import re
@@ -64,18 +66,25 @@ def _not_complex(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "complex": False}
 
 
+def _no_referral(payload: dict[str, Any]) -> dict[str, Any]:
+    """mediation.accepted v1 → v2: no referral was recorded before there was a field for it."""
+    return {**payload, "referral": None}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("complaint.registered", 1): _split_complainant,
     ("complaint.registered", 2): _named_complaint,
     ("petition.review_requested", 1): _unnamed_reviewer,
     ("enforcement.evidence_collected", 1): _no_other_officers,
     ("enforcement.reviewed", 1): _not_complex,
+    ("mediation.accepted", 1): _no_referral,
 }
 CURRENT_VERSIONS: dict[str, int] = {
     "complaint.registered": 3,
     "petition.review_requested": 2,
     "enforcement.evidence_collected": 2,
     "enforcement.reviewed": 2,
+    "mediation.accepted": 2,
 }
 
 

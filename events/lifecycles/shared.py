@@ -1,8 +1,9 @@
 """The steps every case shares, written once, and ``lifecycle``, which adds them to each case
 type's own steps.
 
-Transfer, extension, suspension and resumption, supervision notes, documents, links to other
-cases, reopening where allowed, deadline warnings and breaches by the system clock: each
+Transfer, extension, suspension and resumption, supervision notes (督办) and their answers,
+documents, links to other cases, reopening where allowed, deadline warnings and breaches by the
+system clock: each
 lifecycle gets them with its own statuses. The checks that several case types use (assignment,
 reply before closing) live here too.
 """
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from events import payloads as p
+from events.calendar import local_day
 from events.deadlines import Clock, Light
 from events.errors import Rejection, RejectionCode, reject
 from events.lifecycles.table import Lifecycle, Step
@@ -40,6 +42,44 @@ def _check_extension(
         return reject(
             RejectionCode.LIMIT_EXCEEDED,
             f"deadline {payload.clock} may be extended by {left} more day(s), not {payload.days}",
+        )
+    return None
+
+
+# --- supervision (督办) ---------------------------------------------------------------------
+
+
+def _check_supervision_note(
+    state: CaseState, payload: p.SupervisionNote, ctx: Context, at: datetime
+) -> Rejection | None:
+    if payload.respond_by is not None and payload.respond_by < local_day(at):
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"respond_by {payload.respond_by} is before the day of the note ({local_day(at)})",
+        )
+    return None
+
+
+def _note_effect(state: CaseState, _: p.SupervisionNote) -> dict[str, Any]:
+    # Versions are gapless: the note's event is the case's next version, which its answer names.
+    return {"supervision_notes": state.supervision_notes | {state.version + 1}}
+
+
+def _check_supervision_answer(
+    state: CaseState, payload: p.SupervisionAnswer, ctx: Context, at: datetime
+) -> Rejection | None:
+    number = payload.note_version
+    if number not in state.supervision_notes:
+        notes = ", ".join(str(n) for n in sorted(state.supervision_notes)) or "none"
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"version {number} of case {state.case_id} is not a supervision note (its notes:"
+            f" {notes})",
+        )
+    if number in state.supervision_answered:
+        return reject(
+            RejectionCode.ILLEGAL_TRANSITION,
+            f"supervision note {number} of case {state.case_id} was already answered",
         )
     return None
 
@@ -82,6 +122,10 @@ def _check_link(
             f"case {state.case_id} is already linked to {same.split(':', 1)[1]} as {payload.kind}",
         )
     return None
+
+
+def _answer_effect(state: CaseState, payload: p.SupervisionAnswer) -> dict[str, Any]:
+    return {"supervision_answered": state.supervision_answered | {payload.note_version}}
 
 
 def _link_effect(state: CaseState, payload: p.CaseLink) -> dict[str, Any]:
@@ -138,7 +182,8 @@ def _signal_effect(light: Light) -> Any:
 def _signal_step(
     light: Light, submission: str, event: str, title: str, allowed_from: frozenset[str]
 ) -> Step:
-    """A deadline signal: only the system clock records it, on any case, in its own light."""
+    """A deadline signal: only the system clock records it, on any case, in its own light (on a
+    closed case only for a clock its closing does not stop: a supervision note's answer)."""
     return Step(
         submission,
         event,
@@ -215,7 +260,10 @@ def _resume_status(state: CaseState, _: Any) -> str:
 
 
 def shared_steps(
-    statuses: tuple[str, ...], terminal: frozenset[str], reopen_to: str | None
+    statuses: tuple[str, ...],
+    terminal: frozenset[str],
+    reopen_to: str | None,
+    working_role: Role = Role.OFFICER,
 ) -> tuple[Step, ...]:
     open_ = frozenset(statuses) - terminal - {SUSPENDED}
     everything = frozenset(statuses)
@@ -263,6 +311,19 @@ def shared_steps(
             everything,
             roles=frozenset({Role.SUPERVISOR}),
             owner_only=False,
+            check=_check_supervision_note,
+            effect=_note_effect,
+        ),
+        Step(
+            # The owning department answers, on a closed case too: the note may come after it.
+            "case.answer_supervision",
+            "case.supervision_answered",
+            "督办反馈 / Answer a supervision note",
+            p.SupervisionAnswer,
+            everything,
+            roles=frozenset({working_role, Role.OFFICER}),
+            check=_check_supervision_answer,
+            effect=_answer_effect,
         ),
         Step(
             # Every status, closed ones too: a repeat is often recognised after the first case
@@ -287,14 +348,14 @@ def shared_steps(
             "case.record_deadline_warning",
             "case.deadline_warning_recorded",
             "黄灯预警 / Deadline warning",
-            everything - terminal,
+            everything,
         ),
         _signal_step(
             Light.RED,
             "case.record_deadline_breach",
             "case.deadline_breached",
             "红灯警示 / Deadline breached",
-            everything - terminal,
+            everything,
         ),
     ]
     if reopen_to is not None:
@@ -332,7 +393,7 @@ def lifecycle(
         needs_certificate=working_role is Role.ENFORCEMENT_OFFICER,
         statuses=every,
         terminal=terminal,
-        steps=steps + shared_steps(every, terminal, reopen_to),
+        steps=steps + shared_steps(every, terminal, reopen_to, working_role),
         status_titles={**statuses, SUSPENDED: "已中止 / Suspended"},
         refused=refused,
     )

@@ -23,7 +23,11 @@ What the measures count, for the cases registered in the period:
   stopped clock service would leave missing; so past figures fold the same way;
 - ``replied``, ``reply_rate``: cases with a reply or written opinion, over every case;
 - ``mediations_agreed``, ``mediation_success_rate``, ``amount_in_dispute_fen``; average and
-  longest handling days of the cases closed (refusals included: they were handled too).
+  longest handling days of the cases closed (refusals included: they were handled too);
+- ``supervision_notes`` (督办) on those cases, ``supervision_answered_on_time``: answered before
+  the due instant of the note's own clock (its respond_by, or the town's default), and
+  ``supervision_on_time_rate`` = answered on time / notes: a note still unanswered, or
+  answered late, counts against it.
 """
 
 from collections.abc import Iterable, Sequence
@@ -79,7 +83,11 @@ MEASURES = f"""
     round(avg(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
         AS average_handling_days,
     round(max(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
-        AS longest_handling_days
+        AS longest_handling_days,
+    coalesce(sum(supervision_notes), 0) AS supervision_notes,
+    coalesce(sum(supervision_answered_on_time), 0) AS supervision_answered_on_time,
+    round(sum(supervision_answered_on_time)::numeric / nullif(sum(supervision_notes), 0), 4)
+        AS supervision_on_time_rate
 """
 
 

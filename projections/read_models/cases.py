@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from events.calendar import CalendarNotCovered
-from events.deadlines import Clock
+from events.deadlines import KEY_SEPARATOR, SUPERVISION_CLOCK, Clock
 from events.decide import evolve
 from events.fields import search_texts
 from events.lifecycles import LIFECYCLES
 from events.model import Event
-from events.payloads import CaseLink
+from events.payloads import CaseLink, SupervisionAnswer
 from events.state import CaseState
 from events.upcasting import typed_payload, upcast
 from projections.db import Connection
@@ -44,6 +44,10 @@ class CaseFacts:
     agreed_amount_fen: int | None = None
     breached: bool = False
     """Whether any deadline of the case was ever breached (``breached_before``)."""
+    supervision_notes: int = 0
+    """Supervision notes (督办) recorded on the case."""
+    supervision_answered_on_time: int = 0
+    """Of those, answered before their clock's due instant (``answered_on_time``)."""
 
 
 def breached_before(state: CaseState | None, event: Event) -> bool:
@@ -62,7 +66,8 @@ def breached_before(state: CaseState | None, event: Event) -> bool:
         return False
     for clock in state.clocks:
         if not clock.judges_handling:
-            continue  # the party's, a third party's or the reviewing body's time
+            continue  # not the handling's deadline: the parties' window, a supervisor's date,
+            # the party's time to pay, a third party's or the reviewing body's time
         moment = clock.paused_since if clock.paused_since is not None else event.occurred_at
         try:
             due = clock.due_at()
@@ -71,6 +76,21 @@ def breached_before(state: CaseState | None, event: Event) -> bool:
         if moment >= due:
             return True
     return False
+
+
+def answered_on_time(state: CaseState | None, event: Event) -> bool:
+    """Whether ``event``, a supervision answer, came before the due instant of the note's own
+    clock (``case.supervision_answer#<note version>``: its respond_by, or the default). An
+    answer whose due day the calendar cannot count is not judged on time: it is never guessed."""
+    note = typed_payload(event)
+    assert isinstance(note, SupervisionAnswer), event.type
+    clock = state.clock(f"{SUPERVISION_CLOCK}{KEY_SEPARATOR}{note.note_version}") if state else None
+    if clock is None:
+        return False
+    try:
+        return event.occurred_at < clock.due_at()
+    except CalendarNotCovered:
+        return False
 
 
 def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None) -> CaseFacts:
@@ -90,9 +110,10 @@ def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None)
             persons=getattr(payload, "persons", None),
             amount_in_dispute_fen=getattr(payload, "amount_in_dispute_fen", None),
         )
-    if event.type == "petition.visit_recorded":
-        # Person-visits (人次) are counted per visit: each repeat visit adds its persons.
-        return replace(facts, persons=(facts.persons or 0) + payload.persons)
+    if event.type == "case.supervision_noted":
+        return replace(facts, supervision_notes=facts.supervision_notes + 1)
+    if event.type == "case.supervision_answered" and answered_on_time(before, event):
+        return replace(facts, supervision_answered_on_time=facts.supervision_answered_on_time + 1)
     if event.type in ("complaint.replied", "petition.opinion_issued", "disclosure.answered"):
         return replace(facts, replied=True)
     if event.type == "mediation.agreement_reached":
@@ -129,6 +150,8 @@ def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
         facts.agreed_amount_fen,
         refused(state),
         facts.breached,
+        facts.supervision_notes,
+        facts.supervision_answered_on_time,
     )
 
 
@@ -146,7 +169,9 @@ FACTS_COLUMNS = """
     amount_in_dispute_fen bigint,
     agreed_amount_fen     bigint,
     refused               boolean NOT NULL,
-    breached              boolean NOT NULL
+    breached              boolean NOT NULL,
+    supervision_notes     integer NOT NULL,
+    supervision_answered_on_time integer NOT NULL
 """
 FACTS_DDL = f"CREATE TABLE case_facts ({FACTS_COLUMNS});"
 FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMIT DROP;"
@@ -186,9 +211,11 @@ def link_row(event: Event) -> tuple[Any, ...]:
 
 class Cases:
     name = "cases"
-    # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: breached counts only
-    # the office's own time limits (Clock.judges_handling)
-    version = 6
+    # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: a supervision clock per
+    # note, the new mediation steps; 7: supervision notes answered on time; 8: the party's time
+    # to pay, a consulted third party's and the reviewing body's time no longer make a closing
+    # late (upgrade: `casetrail rebuild cases`)
+    version = 8
     tables: tuple[str, ...] = (
         "case_summary",
         "deadlines",
@@ -264,7 +291,8 @@ class Cases:
         case_ids = sorted({logged.event.case_id for logged in batch})
         rows = await conn.fetch(
             "SELECT s.case_id, s.state::text, f.channel, f.persons, f.replied,"
-            " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen, f.breached"
+            " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen, f.breached,"
+            " f.supervision_notes, f.supervision_answered_on_time"
             " FROM case_summary s JOIN case_facts f USING (case_id)"
             " WHERE s.case_id = ANY($1)",
             case_ids,
@@ -279,6 +307,8 @@ class Cases:
                 r["amount_in_dispute_fen"],
                 r["agreed_amount_fen"],
                 r["breached"],
+                r["supervision_notes"],
+                r["supervision_answered_on_time"],
             )
             for r in rows
         }
@@ -361,7 +391,7 @@ async def _write(
     await conn.executemany(
         """
         INSERT INTO case_facts
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         ON CONFLICT (case_id) DO UPDATE SET
             department = EXCLUDED.department, channel = EXCLUDED.channel,
             status = EXCLUDED.status, closed_at = EXCLUDED.closed_at,
@@ -369,7 +399,9 @@ async def _write(
             mediation_result = EXCLUDED.mediation_result,
             amount_in_dispute_fen = EXCLUDED.amount_in_dispute_fen,
             agreed_amount_fen = EXCLUDED.agreed_amount_fen,
-            refused = EXCLUDED.refused, breached = EXCLUDED.breached
+            refused = EXCLUDED.refused, breached = EXCLUDED.breached,
+            supervision_notes = EXCLUDED.supervision_notes,
+            supervision_answered_on_time = EXCLUDED.supervision_answered_on_time
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )

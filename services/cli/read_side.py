@@ -134,7 +134,8 @@ def stats(
 ) -> None:
     """The supervisors' figures for a year, with year-over-year change; now or as of a date:
     cases registered and accepted, person-visits, closure rate (办结率, over accepted cases),
-    on-time closure rate (按期办结率, of the cases closed), reply rate."""
+    on-time closure rate (按期办结率, of the cases closed), reply rate, and supervision notes
+    answered on time (督办按时反馈) where there are any."""
     settings = Settings()
     try:
         dimensions = [Dimension(d.strip()) for d in by.split(",") if d.strip()]
@@ -161,6 +162,12 @@ def stats(
             f" {row['persons']:>6} persons  办结率 closed {_percent(row['closure_rate'])}"
             f"  按期 on time {_percent(row['on_time_closure_rate'])}"
             f"  replied {_percent(row['reply_rate'])}  同比 {yoy}"
+            + (
+                f"  督办 supervision answered on time {row['supervision_answered_on_time']}"
+                f"/{row['supervision_notes']}"
+                if row["supervision_notes"]
+                else ""
+            )
         )
 
 

@@ -8,6 +8,9 @@ Person-visits are counted per visit: the persons of each registration and of eac
 plausible numbers (so are the refused and late petitions, the few reviews by the authorities
 above, the anonymous complaints and the follow-up visits); a few information-disclosure requests
 of early 2021, one of each answer, are illustrative, not from the report.
+The mediations' details the report leaves out are plausible too: some are applied for first, a
+few are referred by a court, the police or the petitions office, and in 2020 a supervisor urges
+four of them (督办), each note answered, one late and one after the case was closed.
 Every case is a sequence of submissions that the real decider decides; a fixed seed makes the
 same submissions (same ids) every time, so loading twice changes nothing.
 """
@@ -17,6 +20,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
@@ -45,6 +49,7 @@ SC_2 = {"officer_id": "DY-SC-08", "certificate": "44200120190008"}
 FZ = {"officer_id": "DY-FZ-01", "role": "legal_reviewer", "department": "司法所"}
 CITY_XF = {"officer_id": "ZS-XF-01", "role": "officer", "department": "中山市信访局"}
 CITY_GOV = {"officer_id": "ZS-ZF-01", "role": "officer", "department": "中山市人民政府"}
+DC = {"officer_id": "DY-DC-01", "role": "supervisor", "department": "督查室"}
 
 PETITIONS = {  # year: (cases, persons, online, not accepted, answered late, still open)
     2019: (303, 712, 127, 8, 5, 0),
@@ -261,22 +266,72 @@ def complaints(rng: Random, year: int) -> Iterator[Case]:
         yield case
 
 
+REFERRALS = [  # 衔接: who sends a dispute to the mediation committee, and how they number it
+    ("court", "中山市第二人民法院", "({year})粤2072民诉前调{n}号"),
+    ("police", "中山市公安局大涌分局", "大公（治）调字〔{year}〕{n}号"),
+    ("petition", "大涌镇信访办", "XF-{year}-{n:04d}"),
+]
+SUPERVISED = {2020: {0: "on time", 1: "on time", 2: "late", 3: "after closing"}}
+"""Which mediations a supervisor urges (督办), by year and case number, and how it is answered."""
+
+
+@contextmanager
+def _own_draws(case: Case) -> Iterator[None]:
+    """The steps within draw from the case's own generator, so that they change none of the
+    cases generated after it (the shared stream is drawn as it was without them)."""
+    shared, case.rng = case.rng, Random(f"{case.case_id}/{len(case.steps)}")
+    try:
+        yield
+    finally:
+        case.rng = shared
+
+
+def _supervise(case: Case, how: str) -> None:
+    """A supervision note with a reply-by date a week on, and its answer: within a few days,
+    or (late) days after it."""
+    respond_by = (case.at + timedelta(days=7)).date()
+    text = "请总结调解经验并报送" if how == "after closing" else "请加快调解进度，按期报送进展"
+    case.step("case.note_supervision", DC, {"note": text, "respond_by": respond_by.isoformat()})
+    noted = len(case.steps)  # every demo step is accepted, so the note is this case version
+    if how == "late":  # five days after the due day (a reply-by date on a holiday moves on)
+        due = add_calendar_days(respond_by, 0)
+        case.at = datetime.combine(due, case.at.timetz()) + timedelta(days=5)
+    answer = {"note_version": noted, "answer": "已组织双方再次调解，进展已书面报送"}
+    case.step("case.answer_supervision", TJ1, answer, days=3)
+
+
 def mediations(rng: Random, year: int) -> Iterator[Case]:
     accepted, settled, amount = MEDIATIONS[year]
+    supervised = SUPERVISED.get(year, {})
     for number, disputed in enumerate(_split(rng, amount, accepted, least=1_000_000)):
         case = Case(rng, f"TJ-{year}-{number + 1:04d}", _opened(rng, year))
-        case.step(
-            "mediation.accept",
-            TJ1,
-            {
-                "dispute": rng.choice(["租赁合同纠纷", "邻里纠纷", "劳务纠纷", "婚姻家庭纠纷"]),
-                "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
-                "amount_in_dispute_fen": disputed,
-            },
-        )
+        dispute: dict[str, Any] = {
+            "dispute": rng.choice(["租赁合同纠纷", "邻里纠纷", "劳务纠纷", "婚姻家庭纠纷"]),
+            "parties": [{"name": f"当事人甲{number}"}, {"name": f"当事人乙{number}"}],
+            "amount_in_dispute_fen": disputed,
+        }
+        # Some come from the police, the petitions office or a court (the first two, passed on
+        # from petitions, are linked to them instead: submissions() below).
+        if number % 3 == 1 and number > 2:
+            channel, body, reference = REFERRALS[number // 3 % len(REFERRALS)]
+            dispute["referral"] = {
+                "channel": channel,
+                "body": body,
+                "reference": reference.format(year=year, n=number + 1),
+            }
+        if number % 2:  # half are registered as an application first, then accepted
+            case.step("mediation.register_application", TJ1, dispute)
+            with _own_draws(case):
+                case.step("mediation.accept_application", TJ1, {"note": "符合受理条件"}, days=2)
+        else:
+            case.step("mediation.accept", TJ1, dispute)
         case.step("mediation.assign_mediator", TJ1, {"mediator_id": "DY-TJ-02"})
         for _ in range(rng.randint(1, 3)):
             case.step("mediation.hold_session", TJ1, {"notes": "双方陈述意见"}, days=5)
+        how = supervised.get(number)
+        if how is not None and how != "after closing":
+            with _own_draws(case):
+                _supervise(case, how)
         if number < settled:
             case.step(
                 "mediation.reach_agreement",
@@ -287,6 +342,12 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
                 },
                 days=5,
             )
+            if number == 4:  # the parties ask the court to confirm the agreement (司法确认)
+                court = {"court": "中山市第二人民法院", "note": "双方共同申请"}
+                ruling = {"court": court["court"], "ruling_number": f"({year})粤2072民特{number}号"}
+                with _own_draws(case):
+                    case.step("mediation.record_confirmation_application", TJ1, court, days=3)
+                    case.step("mediation.confirm_judicially", TJ1, ruling, days=10)
             case.step("mediation.follow_up", TJ1, {"performed": True, "notes": "已履行"}, days=10)
         else:
             case.step(
@@ -298,6 +359,9 @@ def mediations(rng: Random, year: int) -> Iterator[Case]:
                 },
             )
         case.step("mediation.close", TJ1, {})
+        if how == "after closing":
+            with _own_draws(case):
+                _supervise(case, how)
         yield case
 
 

@@ -10,7 +10,7 @@
 const TEXT = {
   zh: {
     title: "大涌镇 案件督查 CaseTrail", overview: "总览", loading: "加载中…", lang: "English",
-    cases: "宗", closed: "办结", closure: "办结率", onTime: "按期办结率", yoy: "同比", persons: "人次",
+    cases: "宗", closed: "办结", closure: "办结率", onTime: "按期办结率", supervision: "督办按时反馈", yoy: "同比", persons: "人次",
     replied: "回复率", agreed: "调解成功", amount: "涉案金额（万元）", trend: "月度趋势",
     red: "红灯（已超期）", yellow: "黄灯（临近期限）", case: "案件", caseType: "案件类型", clock: "时限", due: "到期日",
     department: "承办部门", officer: "承办人", status: "状态", opened: "受理时间", channel: "渠道", light: "亮灯",
@@ -29,7 +29,7 @@ const TEXT = {
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
-    cases: "cases", closed: "closed", closure: "Closure rate", onTime: "On-time closure rate", yoy: "Year on year", persons: "persons",
+    cases: "cases", closed: "closed", closure: "Closure rate", onTime: "On-time closure rate", supervision: "Supervision answered on time", yoy: "Year on year", persons: "persons",
     replied: "Reply rate", agreed: "Settled", amount: "In dispute (10k yuan)",
     trend: "Monthly trend", red: "Red lights (overdue)", yellow: "Yellow lights (due soon)",
     case: "Case", caseType: "Case type", clock: "Deadline", due: "Due", department: "Department", officer: "Officer",
@@ -114,7 +114,13 @@ const caseTypeLabel = (type) => labelled(LABELS.case_types[type], type);
 const statusLabel = (type, status) => labelled((LABELS.statuses[type] || {})[status], status);
 const stepLabel = (event) => labelled(LABELS.events[event], event);
 const roleLabel = (role) => labelled(LABELS.roles[role], role);
-const clockLabel = (clock) => labelled(LABELS.clocks[clock], clock);
+// A rule with one clock per starting event names each "<rule>#<case version>" (a supervision
+// note's answer): the rule's label, then which one.
+const clockLabel = (clock) => {
+  const [rule, key] = String(clock).split("#");
+  const label = labelled(LABELS.clocks[rule], rule);
+  return key === undefined ? label : `${label} #${esc(key)}`;
+};
 const valueLabel = (enumName, value) => labelled((LABELS.values[enumName] || {})[value], value);
 const lightDot = (light) => `<span class="light ${esc(light)}" role="img" aria-label="${esc(LABELS.lights[light] ? half(LABELS.lights[light]) : light)}"></span>`;
 const lightLabel = (light) => `${lightDot(light)}${labelled(LABELS.lights[light], light)}`;
@@ -195,7 +201,8 @@ function askToken() {
 // The measures of a statistics row shown on every card that has them (by what the row holds,
 // not by case type); a rate the page has no words for yet still shows, under its code.
 const KNOWN_MEASURES = new Set(["cases", "accepted", "closed", "closure_rate", "closed_on_time", "on_time_closure_rate", "persons", "replied", "reply_rate", "mediations_agreed",
-  "mediation_success_rate", "amount_in_dispute_fen", "average_handling_days", "longest_handling_days", "year_over_year", "case_type"]);
+  "mediation_success_rate", "amount_in_dispute_fen", "average_handling_days", "longest_handling_days", "year_over_year", "case_type",
+  "supervision_notes", "supervision_answered_on_time", "supervision_on_time_rate"]);
 
 async function overview() {
   const [byType, byChannel, byMonth, red, yellow] = await Promise.all([
@@ -222,6 +229,7 @@ async function overview() {
     }
     if (r.replied > 0) extra.push(row(t("replied"), `<span data-figure="${esc(type)}-replied">${pct(r.reply_rate)}</span>`));
     if (r.mediation_success_rate != null) extra.push(row(t("agreed"), `<span data-figure="${esc(type)}-agreed">${r.mediations_agreed} (${pct(r.mediation_success_rate)})</span>`));
+    if (r.supervision_notes > 0) extra.push(row(t("supervision"), `<span data-figure="${esc(type)}-supervision">${r.supervision_answered_on_time}/${r.supervision_notes} (${pct(r.supervision_on_time_rate)})</span>`));
     if (r.amount_in_dispute_fen > 0) extra.push(row(t("amount"), `<span data-figure="${esc(type)}-amount">${(r.amount_in_dispute_fen / 1e6).toFixed(1)}</span>`));
     for (const [key, value] of Object.entries(r)) {
       if (!KNOWN_MEASURES.has(key) && key.endsWith("_rate") && value != null) extra.push(row(raw(key), `<span data-figure="${esc(type)}-${esc(key)}">${pct(value)}</span>`));

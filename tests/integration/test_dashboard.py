@@ -118,6 +118,7 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         assert await figure(page, "mediation-cases") == "12"
         assert await figure(page, "mediation-agreed") == "12 (100%)"
         assert await figure(page, "mediation-amount") == "120.0"
+        assert await figure(page, "mediation-supervision") == "3/4 (75%)"  # 督办按时反馈
         assert "大涌镇" in await page.title() or "案件督查" in await page.inner_text("h1")
         # Every case type by its label from the lifecycle tables, none by its code.
         titles = await texts(page, ".card[data-type] h2")

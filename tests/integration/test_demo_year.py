@@ -80,6 +80,12 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     assert (mediations["cases"], mediations["mediations_agreed"]) == (12, 12)  # 受理12宗，成功12宗
     assert float(mediations["mediation_success_rate"]) == 1.0
     assert mediations["amount_in_dispute_fen"] == 120_000_000  # 涉案金额约120万元
+    # 督办: the demo's supervision notes of 2020, each answered, one of them late.
+    urged = demo_year.SUPERVISED[2020]
+    assert mediations["supervision_notes"] == len(urged) == 4
+    answered_late = sum(how == "late" for how in urged.values())
+    assert mediations["supervision_answered_on_time"] == len(urged) - answered_late == 3
+    assert float(mediations["supervision_on_time_rate"]) == 0.75
     assert "disclosure" not in rows  # 依申请公开的信件0件
     # The illustrative requests of 2021 (not from the report): all ended, all but the ones
     # deemed withdrawn answered.

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from events.as_of import Basis
-from events.deadlines import Clock, DayCount
+from events.deadlines import Clock, DayCount, Light
 from events.decide import evolve
 from events.model import Event
 from events.payloads import DisclosureAnswerType
@@ -24,8 +24,10 @@ from tests.unit.domain import test_enforcement as enforcement
 from tests.unit.domain.support import (
     CITY_XF,
     ENFORCER,
+    MEDIATOR,
     PETITION_OFFICER,
     REVIEWER,
+    SUPERVISOR,
     Action,
     china,
     example,
@@ -274,6 +276,96 @@ def test_a_clock_the_calendar_cannot_count_is_never_judged_breached() -> None:
     assert overdue is not None
     both = state.model_copy(update={"clocks": (uncounted, overdue)})
     assert facts_after(CaseFacts(), later, both).breached is True
+
+
+# --- limits that are not the handling's own -------------------------------------------------------
+
+
+def test_a_late_answer_to_a_supervision_note_does_not_make_the_closing_late() -> None:
+    note = Action(
+        "case.note_supervision",
+        SUPERVISOR,
+        china(2020, 6, 10),
+        {"note": "请加快办理", "respond_by": "2020-06-12"},
+    )
+    answer = Action(
+        "case.answer_supervision",
+        PETITION_OFFICER,
+        china(2020, 6, 22),  # ten days after the reply-by date
+        {"note_version": 3, "answer": "已约谈信访人"},
+    )
+    steps = [REGISTER, ACCEPT, note, answer, handle(china(2020, 6, 23))]
+    facts = row([*steps, opinion(china(2020, 6, 24)), close(china(2020, 6, 25))])
+    assert (facts["refused"], facts["breached"]) == (False, False)
+    # the same case with its handling clock missed is late: the judging itself still works
+    late = row([*steps, opinion(china(2020, 8, 10)), close(china(2020, 8, 11))])
+    assert late["breached"] is True
+
+
+def test_the_parties_window_for_judicial_confirmation_does_not_make_the_closing_late() -> None:
+    accept = Action(
+        "mediation.accept",
+        MEDIATOR,
+        china(2020, 7, 1),
+        {
+            "dispute": "租赁纠纷",
+            "parties": [{"name": "甲"}, {"name": "乙"}],
+            "amount_in_dispute_fen": 1,
+        },
+    )
+    session = Action("mediation.hold_session", MEDIATOR, china(2020, 7, 3), {"notes": "陈述"})
+    agree = Action(
+        "mediation.reach_agreement", MEDIATOR, china(2020, 7, 5), {"amount_fen": 1, "terms": "t"}
+    )
+    # followed up and closed 40 days after the agreement: the parties never applied in the 30
+    follow_up = Action("mediation.follow_up", MEDIATOR, china(2020, 8, 14), {"performed": True})
+    close_it = Action("mediation.close", MEDIATOR, china(2020, 8, 14, 16))
+    assign = Action(
+        "mediation.assign_mediator", MEDIATOR, china(2020, 7, 2), {"mediator_id": MEDIATOR}
+    )
+    state, _ = run([accept, assign, session, agree, follow_up])
+    window = state.clock("mediation.judicial_confirmation")
+    assert window is not None
+    assert window.judges_handling is False
+    assert window.light(china(2020, 8, 14)) is Light.RED  # it lapsed, and shows it
+    facts = row([accept, assign, session, agree, follow_up, close_it])
+    assert facts["breached"] is False
+
+
+def note(day: datetime, respond_by: str | None) -> Action:
+    return Action(
+        "case.note_supervision",
+        SUPERVISOR,
+        day,
+        {"note": "请报送办理进展", "respond_by": respond_by},
+    )
+
+
+def answer(day: datetime, version: int) -> Action:
+    return Action(
+        "case.answer_supervision",
+        PETITION_OFFICER,
+        day,
+        {"note_version": version, "answer": "已约谈双方"},
+    )
+
+
+def test_supervision_notes_answered_on_time_are_counted_by_their_own_clocks() -> None:
+    steps = [
+        REGISTER,
+        ACCEPT,
+        note(china(2020, 6, 4), "2020-06-10"),  # version 3: reply by Wed 6/10
+        note(china(2020, 6, 5), "2020-06-12"),  # version 4: reply by Fri 6/12
+        answer(china(2020, 6, 10, 17), 3),  # on note 3's last day: on time
+        note(china(2020, 6, 12), None),  # version 6: no date, 5 working days: by Fri 6/19
+        answer(china(2020, 6, 15), 4),  # after 6/12: late
+    ]
+    facts = row(steps)  # note 6 unanswered so far: it counts against the rate too
+    assert (facts["supervision_notes"], facts["supervision_answered_on_time"]) == (3, 1)
+    later = row([*steps, answer(china(2020, 6, 19, 16), 6)])
+    assert later["supervision_answered_on_time"] == 2
+    # A supervisor's date is not the office's handling deadline: no breach of the case.
+    assert later["breached"] is False
 
 
 def test_periods_the_office_does_not_keep_never_make_its_closing_late() -> None:

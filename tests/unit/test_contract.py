@@ -61,6 +61,7 @@ def test_lifecycle_json_lists_all_five_case_types() -> None:
     assert [d["name"] for d in disclosure["deadlines"]] == [
         "disclosure.answer",
         "disclosure.third_party_reply",
+        "case.supervision_answer",  # every case type's
     ]
 
 

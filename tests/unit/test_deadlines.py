@@ -389,6 +389,14 @@ def test_default_rules() -> None:
             0,
             "enforcement.no_appeal_recorded",
         ),
+        "mediation.judicial_confirmation": (
+            "mediation",
+            30,
+            DayCount.CALENDAR,
+            0,
+            "mediation.agreement_reached",
+        ),
+        "case.supervision_answer": ("*", 5, DayCount.WORKING, 0, "case.supervision_noted"),
     }
     # every enforcement default names its regulation and article
     assert all(
@@ -399,6 +407,10 @@ def test_default_rules() -> None:
         "mediation.agreement_reached",
         "mediation.failed",
     }
+    assert RULES["mediation.conclusion"].restarts_on == {"mediation.application_accepted"}
+    supervision = RULES["case.supervision_answer"]
+    assert (supervision.per_event, supervision.due_from) == ("note_version", "respond_by")
+    assert [r.name for r in DEFAULT_RULES if not r.follows_case] == [supervision.name]
     assert all(rule.warn_within == 3 and rule.source for rule in DEFAULT_RULES)
     assert all(" / " in rule.title for rule in DEFAULT_RULES)
 

@@ -154,6 +154,7 @@ def test_the_demo_year_loses_only_marked_fields_to_the_mask() -> None:
         ("complaint.registered", "complainant.name"),
         ("enforcement.source_registered", "party.name"),
         ("mediation.accepted", "parties[].name"),
+        ("mediation.application_registered", "parties[].name"),
         ("disclosure.registered", "applicant.name"),
         ("disclosure.registered", "applicant.phone"),
         ("disclosure.third_party_consulted", "name"),

@@ -17,14 +17,21 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from events.deadlines import DEFAULT_RULES
+from events.deadlines import DEFAULT_RULES, Clock, rules_by_name
 from events.decide import decide, evolve, fold
 from events.errors import Rejection, RejectionCode
 from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, CaseType, Event, VouchedBy
 from events.officers import Role
-from events.payloads import ConsultationView, DisclosureAnswerType, PenaltyKind, Satisfaction
+from events.payloads import (
+    ConsultationView,
+    DisclosureAnswerType,
+    MediationRefused,
+    PenaltyKind,
+    RefusalGround,
+    Satisfaction,
+)
 from events.state import CaseState, Context
 from tests.unit.domain.support import (
     CASE_ID,
@@ -41,6 +48,7 @@ from tests.unit.domain.support import (
     verify_chain,
 )
 
+RULES = rules_by_name(DEFAULT_RULES)
 SETTINGS = settings(
     max_examples=40,
     database=None,  # no .hypothesis directory in the repository
@@ -101,7 +109,7 @@ def proper_actors(
 def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any]]:
     """Valid payloads for the step: its examples, with the fields that steer the case varied."""
     fields = step.payload.model_fields
-    clocks = sorted({r.name for r in DEFAULT_RULES if r.case_type == case_type})
+    clocks = sorted({r.name for r in DEFAULT_RULES if r.applies_to(case_type)})
     # a valid penalty: a fine always has an amount (payloads.Penalty refuses one without)
     penalty = st.sampled_from(list(PenaltyKind)).flatmap(
         lambda kind: st.fixed_dictionaries(
@@ -135,9 +143,13 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
         "satisfaction": st.sampled_from([s.value for s in Satisfaction]),
         "answer": st.sampled_from([a.value for a in DisclosureAnswerType]),
         "view": st.sampled_from([v.value for v in ConsultationView]),
+        "note_version": st.integers(1, 12),
+        "respond_by": st.sampled_from([None, "2020-03-02", "2020-10-20", "2021-06-30"]),
     }
     if case_type is CaseType.DISCLOSURE:  # enforcement's no-penalty "ground" is another enum
         varied["ground"] = st.sampled_from([None, "third_party_rights"])
+    if step.payload is MediationRefused:  # and so is a mediation refusal's
+        varied["ground"] = st.sampled_from([g.value for g in RefusalGround])
     base = {name: st.just(value) for name, value in example_payload(step.submission).items()}
     named = st.fixed_dictionaries(
         {**base, **{name: s for name, s in varied.items() if name in fields}}
@@ -154,10 +166,14 @@ def payloads(case_type: CaseType, step: Step) -> st.SearchStrategy[dict[str, Any
 # --- playing a random history -------------------------------------------------------------------
 
 
-def opening_step(lifecycle: Lifecycle) -> Step:
-    (step,) = [s for s in lifecycle.steps if s.opens_case]
-    assert OPENING_STEPS[step.submission] == (lifecycle, step)
-    return step
+def opening_steps(lifecycle: Lifecycle) -> list[Step]:
+    steps = [s for s in lifecycle.steps if s.opens_case]
+    assert all(OPENING_STEPS[step.submission] == (lifecycle, step) for step in steps)
+    return steps
+
+
+def _follows_case(clock: Clock) -> bool:
+    return RULES[clock.rule_name].follows_case
 
 
 def check_state(lifecycle: Lifecycle, state: CaseState) -> None:
@@ -166,20 +182,25 @@ def check_state(lifecycle: Lifecycle, state: CaseState) -> None:
     assert state.case_type is lifecycle.case_type
     if state.status in lifecycle.terminal:
         assert state.closed_at is not None
-        assert state.clocks == ()
+        # only a clock its closing does not stop (a supervision note's answer) outlives it
+        assert not any(_follows_case(clock) for clock in state.clocks)
     else:
         assert state.closed_at is None
     if state.status == "suspended":
         assert state.suspended_from in lifecycle.open_statuses()
-        assert all(clock.paused_since is not None for clock in state.clocks)
+        assert all(
+            (clock.paused_since is not None) == _follows_case(clock) for clock in state.clocks
+        )
     else:
         assert state.suspended_from is None
         # Outside a suspension a clock stands still only for a pause its own rule names.
         pauses = {rule.name: {pause.on for pause in rule.pauses} for rule in DEFAULT_RULES}
         for clock in state.clocks:
             assert (clock.paused_since is None) == (not clock.paused_by), clock
-            assert clock.paused_by <= pauses[clock.rule], clock
+            assert clock.paused_by <= pauses[clock.rule_name], clock
     assert len({c.rule for c in state.clocks}) == len(state.clocks)
+    awaiting = {f"case.supervision_answer#{n}" for n in state.awaiting_answer()}
+    assert {c.rule for c in state.clocks if not _follows_case(c)} == awaiting
 
 
 def play(
@@ -187,13 +208,13 @@ def play(
 ) -> tuple[CaseState | None, list[Event]]:
     """Submit random steps, checking each outcome; the final state and the accepted events."""
     lifecycle = LIFECYCLES[case_type]
-    opening = opening_step(lifecycle)
+    openings = opening_steps(lifecycle)
     state: CaseState | None = None
     events: list[Event] = []
     at = START
     for _ in range(data.draw(st.integers(1, max_steps), label="steps")):
         if state is None:
-            step = opening
+            step = data.draw(st.sampled_from(openings), label="opening")
         else:
             # mostly a step of the case type's own that the table allows, so that cases get
             # somewhere; sometimes a shared one (suspend, transfer…); sometimes any step at all
@@ -396,19 +417,20 @@ def test_the_tables_never_lead_outside_the_lifecycle(case_type: CaseType) -> Non
             assert _outcomes(lifecycle, step, source) <= statuses, step.submission
         assert step.event.split(".")[0] in (case_type.value, "case")
         assert step.submission.split(".")[0] == step.event.split(".")[0]
-    # one opening step, to a status of the lifecycle
-    assert [s.submission for s in lifecycle.steps if s.opens_case] == [
-        opening_step(lifecycle).submission
-    ]
+    # the opening steps lead to a status of the lifecycle
+    assert opening_steps(lifecycle)
+    assert all(isinstance(step.to_status, str) for step in opening_steps(lifecycle))
 
 
 @pytest.mark.parametrize("case_type", list(CaseType))
 def test_every_status_is_reachable_and_every_case_can_end(case_type: CaseType) -> None:
     lifecycle = LIFECYCLES[case_type]
     edges = _graph(lifecycle)
-    opening = opening_step(lifecycle)
-    assert isinstance(opening.to_status, str)
-    assert _reachable(edges, opening.to_status) == set(lifecycle.statuses)
+    reached = set()
+    for opening in opening_steps(lifecycle):
+        assert isinstance(opening.to_status, str)
+        reached |= _reachable(edges, opening.to_status)
+    assert reached == set(lifecycle.statuses)
     for status in lifecycle.statuses:
         if status not in lifecycle.terminal:
             assert _reachable(edges, status) & lifecycle.terminal, f"{status} cannot end"
