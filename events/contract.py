@@ -104,6 +104,7 @@ def describe(lifecycle: Lifecycle, rules: tuple[ClockRule, ...] = DEFAULT_RULES)
         "status_titles": dict(lifecycle.status_titles),
         "terminal": sorted(lifecycle.terminal),
         "refused": sorted(lifecycle.refused),
+        "awaiting": sorted(lifecycle.awaiting),
         "steps": [
             {
                 "submission": step.submission,

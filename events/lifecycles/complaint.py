@@ -128,4 +128,5 @@ COMPLAINT = lifecycle(
     ),
     reopen_to="accepted",
     refused=frozenset({"not_accepted"}),
+    awaiting=frozenset({"registered"}),
 )

@@ -486,6 +486,7 @@ ENFORCEMENT = lifecycle(
     _ENFORCEMENT_STATUSES,
     frozenset({"filing_declined", CLOSED}),
     refused=frozenset({"filing_declined"}),
+    awaiting=frozenset({"source_registered"}),
     steps=(
         Step(
             "enforcement.register_source",

@@ -216,4 +216,5 @@ MEDIATION = lifecycle(
         ),
     ),
     refused=frozenset({REFUSED}),
+    awaiting=frozenset({"applied"}),
 )

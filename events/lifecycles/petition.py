@@ -374,4 +374,5 @@ PETITION = lifecycle(
     ),
     reopen_to="assigned",
     refused=frozenset({"not_accepted"}),
+    awaiting=frozenset({"registered"}),
 )

@@ -382,6 +382,7 @@ def lifecycle(
     steps: tuple[Step, ...],
     reopen_to: str | None = None,
     refused: frozenset[str] = frozenset(),
+    awaiting: frozenset[str] = frozenset(),
 ) -> Lifecycle:
     """A case type's lifecycle: ``statuses`` maps each status to its "中文 / English" label, in
     the order of the work; the shared steps and the suspended status are added here."""
@@ -396,6 +397,7 @@ def lifecycle(
         steps=steps + shared_steps(every, terminal, reopen_to, working_role),
         status_titles={**statuses, SUSPENDED: "已中止 / Suspended"},
         refused=refused,
+        awaiting=awaiting,
     )
 
 

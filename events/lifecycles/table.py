@@ -73,6 +73,9 @@ class Lifecycle:
     refused: frozenset[str] = frozenset()
     """Terminal statuses that mean the case was never taken up (不予受理, 不予立案): statistics
     count closure over the cases accepted, not over these."""
+    awaiting: frozenset[str] = frozenset()
+    """Open statuses before the office decided whether to take the case up (registered, a case
+    source not yet filed, an application): such a case is not accepted yet, nor refused."""
     by_submission: dict[str, Step] = field(init=False, repr=False)
     by_event: dict[str, Step] = field(init=False, repr=False)
 
@@ -82,6 +85,8 @@ class Lifecycle:
             raise ValueError(f"{self.case_type}: statuses without a title: {sorted(untitled)}")
         if not self.refused <= self.terminal:
             raise ValueError(f"{self.case_type}: refused statuses must be terminal")
+        if not self.awaiting <= self.open_statuses():
+            raise ValueError(f"{self.case_type}: awaiting statuses must be open ones")
         object.__setattr__(self, "by_submission", {s.submission: s for s in self.steps})
         object.__setattr__(self, "by_event", {s.event: s for s in self.steps})
 

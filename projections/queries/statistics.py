@@ -9,8 +9,10 @@ What the measures count, for the cases registered in the period:
 - ``cases``: every case registered; ``persons`` (人次): the persons of each registration plus
   those of every further visit recorded on it (``petition.visit_recorded``);
 - ``accepted``: the cases taken up: all but those whose status is one of their lifecycle's
-  ``refused`` (不予受理, 不予立案, …). A refused case was never the office's to handle, so it
-  counts neither above nor below the line of a closure rate;
+  ``refused`` (不予受理, 不予立案, …) and those still ``awaiting`` the decision (registered, a
+  case source not yet filed, an application). A refused case was never the office's to handle,
+  and an undecided one is not the office's yet, so neither counts above nor below the line of a
+  closure rate;
 - ``closed`` (办结): accepted cases closed; ``closure_rate`` (办结率) = closed / accepted, the
   report's "办结率达99%";
 - ``closed_on_time``: closed cases in which no deadline was breached; ``on_time_closure_rate``
@@ -63,13 +65,14 @@ _DIMENSION_SQL = {
 }
 
 _CLOSED = "closed_at IS NOT NULL AND NOT refused"
+_ACCEPTED = "NOT refused AND NOT undecided"
 MEASURES = f"""
     count(*) AS cases,
-    count(*) FILTER (WHERE NOT refused) AS accepted,
+    count(*) FILTER (WHERE {_ACCEPTED}) AS accepted,
     coalesce(sum(persons), 0) AS persons,
     count(*) FILTER (WHERE {_CLOSED}) AS closed,
     round(count(*) FILTER (WHERE {_CLOSED})::numeric
-          / nullif(count(*) FILTER (WHERE NOT refused), 0), 4) AS closure_rate,
+          / nullif(count(*) FILTER (WHERE {_ACCEPTED}), 0), 4) AS closure_rate,
     count(*) FILTER (WHERE {_CLOSED} AND NOT breached) AS closed_on_time,
     round(count(*) FILTER (WHERE {_CLOSED} AND NOT breached)::numeric
           / nullif(count(*) FILTER (WHERE {_CLOSED}), 0), 4) AS on_time_closure_rate,

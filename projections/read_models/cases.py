@@ -128,6 +128,13 @@ def refused(state: CaseState) -> bool:
     return state.status in LIFECYCLES[state.case_type].refused
 
 
+def undecided(state: CaseState) -> bool:
+    """Whether the office has not yet decided to take the case up (its lifecycle's
+    ``awaiting``), suspended or not: it is not accepted yet."""
+    status = state.suspended_from if state.status == "suspended" else state.status
+    return status in LIFECYCLES[state.case_type].awaiting
+
+
 def _texts(event: Event) -> list[tuple[str, str]]:
     """What ``event`` adds to its case's searchable text, read in the current schema (the
     decider validated it when it wrote it: upcasting is enough)."""
@@ -152,6 +159,7 @@ def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
         facts.breached,
         facts.supervision_notes,
         facts.supervision_answered_on_time,
+        undecided(state),
     )
 
 
@@ -171,7 +179,8 @@ FACTS_COLUMNS = """
     refused               boolean NOT NULL,
     breached              boolean NOT NULL,
     supervision_notes     integer NOT NULL,
-    supervision_answered_on_time integer NOT NULL
+    supervision_answered_on_time integer NOT NULL,
+    undecided             boolean NOT NULL
 """
 FACTS_DDL = f"CREATE TABLE case_facts ({FACTS_COLUMNS});"
 FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMIT DROP;"
@@ -214,7 +223,8 @@ class Cases:
     # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: a supervision clock per
     # note, the new mediation steps; 7: supervision notes answered on time; 8: the party's time
     # to pay, a consulted third party's and the reviewing body's time no longer make a closing
-    # late (upgrade: `casetrail rebuild cases`)
+    # late, and a case awaiting the decision to take it up is not accepted (case_facts.undecided)
+    # (upgrade: `casetrail rebuild cases`)
     version = 8
     tables: tuple[str, ...] = (
         "case_summary",
@@ -391,7 +401,7 @@ async def _write(
     await conn.executemany(
         """
         INSERT INTO case_facts
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
         ON CONFLICT (case_id) DO UPDATE SET
             department = EXCLUDED.department, channel = EXCLUDED.channel,
             status = EXCLUDED.status, closed_at = EXCLUDED.closed_at,
@@ -401,7 +411,8 @@ async def _write(
             agreed_amount_fen = EXCLUDED.agreed_amount_fen,
             refused = EXCLUDED.refused, breached = EXCLUDED.breached,
             supervision_notes = EXCLUDED.supervision_notes,
-            supervision_answered_on_time = EXCLUDED.supervision_answered_on_time
+            supervision_answered_on_time = EXCLUDED.supervision_answered_on_time,
+            undecided = EXCLUDED.undecided
         """,
         [facts_row(states[c], facts[c]) for c in case_ids],
     )

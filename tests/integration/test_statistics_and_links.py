@@ -56,7 +56,7 @@ def answered(opinion_day: datetime, *more: Action) -> list[Action]:
     ]
 
 
-ON_TIME, LATE, REFUSED, OPEN, SUSPENDED = (f"XF-2020-{n:04d}" for n in range(1, 6))
+ON_TIME, LATE, REFUSED, OPEN, SUSPENDED, AWAITING = (f"XF-2020-{n:04d}" for n in range(1, 7))
 MEDIATION = "TJ-2020-0001"
 NOT_YET = "XF-2099-0001"
 """A case nobody registered (yet): a link may name it, as the decider cannot look it up."""
@@ -81,6 +81,8 @@ CASES: dict[str, list[Action]] = {
         step("case.suspend", china(2020, 7, 20), {"reason": "等待鉴定"}),
         step("case.resume", china(2020, 8, 20), {"note": "鉴定完成"}),
     ),
+    # registered at the year's end: whether it is accepted is not decided yet
+    AWAITING: [register(china(2020, 12, 30), 2)],
     MEDIATION: [
         example("mediation.accept", MEDIATOR, china(2020, 6, 5)),
         link("originated_from", ON_TIME, china(2020, 6, 6), MEDIATOR),
@@ -136,9 +138,9 @@ async def test_closure_over_accepted_cases_and_on_time_closure_from_the_clocks(
             conn, 2020, [Dimension.CASE_TYPE], china(2020, 12, 31), Basis.OCCURRED, history()
         )
     petitions = next(r for r in now["rows"] if r["case_type"] == "petition")
-    # 5 registered, 1 refused: 4 accepted, of which 3 closed; the late one is not on time,
-    # the one suspended before its due day is.
-    assert (petitions["cases"], petitions["accepted"], petitions["persons"]) == (5, 4, 12)
+    # 6 registered, 1 refused and 1 not decided yet: 4 accepted, of which 3 closed; the late one
+    # is not on time, the one suspended before its due day is.
+    assert (petitions["cases"], petitions["accepted"], petitions["persons"]) == (6, 4, 14)
     assert (petitions["closed"], petitions["closed_on_time"]) == (3, 2)
     assert float(petitions["closure_rate"]) == 0.75
     assert float(petitions["on_time_closure_rate"]) == round(2 / 3, 4)
@@ -156,7 +158,7 @@ async def test_closure_over_accepted_cases_and_on_time_closure_from_the_clocks(
     # The command line prints the same measures.
     printed = casetrail(read_side, "stats", "--year", "2020").stdout
     line = next(line for line in printed.splitlines() if line.startswith("petition "))
-    assert "5 cases" in line
+    assert "6 cases" in line
     assert "4 accepted" in line
     assert "办结率 closed 75%" in line
     assert "按期 on time 67%" in line

@@ -167,6 +167,30 @@ def test_a_refused_petition_is_refused_and_never_late() -> None:
     assert (facts["refused"], facts["breached"]) == (True, False)
 
 
+def test_a_case_awaiting_the_decision_to_take_it_up_is_neither_accepted_nor_refused() -> None:
+    """办结率 is over the cases accepted (受理, 立案): a petition only registered, or suspended
+    before the office decided, an enforcement lead not yet filed, a mediation application not
+    yet accepted are not accepted yet; a disclosure request is taken up on receipt."""
+    awaiting = [
+        [REGISTER],
+        [REGISTER, suspend(china(2020, 6, 2))],
+        [example("enforcement.register_source", ENFORCER, china(2020, 9, 1))],
+        [example("mediation.register_application", MEDIATOR, china(2020, 9, 1))],
+    ]
+    for actions in awaiting:
+        assert (row(actions)["refused"], row(actions)["undecided"]) == (False, True), actions
+    taken_up = [
+        [REGISTER, ACCEPT],
+        [
+            example("enforcement.register_source", ENFORCER, china(2020, 9, 1)),
+            example("enforcement.file", ENFORCER, china(2020, 9, 3)),
+        ],
+        [disclosure.REGISTER],
+    ]
+    for actions in taken_up:
+        assert (row(actions)["refused"], row(actions)["undecided"]) == (False, False), actions
+
+
 def test_a_suspension_before_the_due_day_moves_it_and_the_case_stays_on_time() -> None:
     facts = row(
         [

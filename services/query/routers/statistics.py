@@ -37,10 +37,10 @@ async def statistics(
 ) -> dict[str, Any]:
     """The supervisors' figures for a year with 同比: open to every role, public too; as
     of a past instant (folded from the log) for auditors. Per row: ``cases`` registered,
-    ``accepted`` (not refused), ``persons`` (人次, visits included), ``closed`` and
-    ``closure_rate`` (办结率) over the accepted, ``closed_on_time`` and ``on_time_closure_rate``
-    (按期办结率) of the closed, ``replied``/``reply_rate``, mediation figures and handling days
-    (``projections.queries.statistics`` defines each)."""
+    ``accepted`` (neither refused nor awaiting the decision), ``persons`` (人次, visits included),
+    ``closed`` and ``closure_rate`` (办结率) over the accepted, ``closed_on_time`` and
+    ``on_time_closure_rate`` (按期办结率) of the closed, ``replied``/``reply_rate``, mediation
+    figures and handling days (``projections.queries.statistics`` defines each)."""
     if as_of is not None:
         who.require(TokenRole.AUDITOR)
     grouping = dimensions(by)
