@@ -171,7 +171,7 @@ FACTS_COLUMNS = """
     status                text NOT NULL,
     opened_at             timestamptz NOT NULL,
     closed_at             timestamptz,
-    persons               integer,
+    persons               bigint,  -- repeat visits add up: no sum may overflow
     replied               boolean NOT NULL,
     mediation_result      text,
     amount_in_dispute_fen bigint,
@@ -223,9 +223,9 @@ class Cases:
     # 4: case_text; 5: case_links, case_facts.refused and .breached; 6: a supervision clock per
     # note, the new mediation steps; 7: supervision notes answered on time; 8: the party's time
     # to pay, a consulted third party's and the reviewing body's time no longer make a closing
-    # late, and a case awaiting the decision to take it up is not accepted (case_facts.undecided)
-    # (upgrade: `casetrail rebuild cases`)
-    version = 8
+    # late, and a case awaiting the decision to take it up is not accepted (case_facts.undecided);
+    # 9: persons as bigint (upgrade: `casetrail rebuild cases`)
+    version = 9
     tables: tuple[str, ...] = (
         "case_summary",
         "deadlines",
