@@ -105,9 +105,29 @@ class YearSchedule:
             return frozenset(parsed)
 
         try:
-            return cls(year, days("rest_days"), days("working_days"), f"{notice} ({origin})")
+            schedule = cls(year, days("rest_days"), days("working_days"), f"{notice} ({origin})")
         except ValueError as error:
             raise ValueError(f"{origin}: {error}") from None
+        missing = [d for d in fixed_holidays(year) if not schedule.is_rest_day_by_law(d)]
+        if missing:
+            raise ValueError(
+                f"{origin}: {missing[0]} is a holiday by law (全国年节及纪念日放假办法) but not a"
+                " rest day here: list every day off of the notice in rest_days"
+            )
+        return schedule
+
+    def is_rest_day_by_law(self, day: date) -> bool:
+        """A fixed holiday is kept if the schedule rests on it (or it is a weekend day not
+        worked): the notice never moves these days, it only adds to them."""
+        return not self.is_working_day(day)
+
+
+def fixed_holidays(year: int) -> list[date]:
+    """The holidays on fixed days of the solar calendar (全国年节及纪念日放假办法, 2024 revision,
+    in force from 2025: 元旦 1 January, 劳动节 1 and 2 May, 国庆节 1 to 3 October; before 2025
+    劳动节 was 1 May alone). Every notice keeps them: a schedule without one is mistyped."""
+    labour = [date(year, 5, 1), date(year, 5, 2)] if year >= 2025 else [date(year, 5, 1)]
+    return [date(year, 1, 1), *labour, date(year, 10, 1), date(year, 10, 2), date(year, 10, 3)]
 
 
 def _from_chinese_calendar(year: int) -> YearSchedule | None:

@@ -32,7 +32,8 @@ async def test_a_deadline_into_an_uncovered_year_is_stored_as_unknown(database: 
     case_id = "TS-2026-0001"
     officer = actor(PETITION_OFFICER)
     schedule = YearSchedule.from_mapping(
-        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}, "test.toml"
+        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01", "2027-10-01"]},
+        "test.toml",
     )
     # The decider had the 2027 schedule when it accepted the complaint…
     previous = calendar.use(with_operator_files([schedule]))

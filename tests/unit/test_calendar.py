@@ -24,7 +24,7 @@ TEST_2027 = {
     # Not the real notice (none is in any package yet): a test schedule with a New Year's Day
     # holiday on Friday 2027-01-01 and one made-up weekend working day.
     "notice": "测试用2027年安排 / test schedule for 2027",
-    "rest_days": ["2027-01-01", "2027-02-08", "2027-02-09"],
+    "rest_days": ["2027-01-01", "2027-02-08", "2027-02-09", "2027-10-01"],
     "working_days": ["2027-02-20"],
 }
 
@@ -86,7 +86,12 @@ def test_the_2026_to_2027_turn_with_an_operator_schedule(with_2027: None) -> Non
 
 def test_an_operator_schedule_wins_over_the_packages() -> None:
     changed = YearSchedule.from_mapping(
-        {"year": 2026, "notice": "更正 / corrected", "rest_days": ["2026-12-31"]}, "fix.toml"
+        {
+            "year": 2026,
+            "notice": "更正 / corrected",
+            "rest_days": ["2026-01-01", "2026-05-01", "2026-10-01", "2026-10-02", "2026-12-31"],
+        },
+        "fix.toml",
     )
     previous = calendar.use(with_operator_files([changed]))
     try:
@@ -107,6 +112,8 @@ def test_an_operator_schedule_wins_over_the_packages() -> None:
         ({**TEST_2027, "rest_days": ["2026-12-31"]}, "days of another year"),
         ({**TEST_2027, "working_days": ["2027-01-01"]}, "both a rest day and a working day"),
         ({**TEST_2027, "holidays": []}, "unknown keys"),
+        # National Day, Friday 2027-10-01, is a holiday by law whatever the notice says
+        ({**TEST_2027, "rest_days": ["2027-01-01"]}, "2027-10-01 is a holiday by law"),
     ],
 )
 def test_a_wrong_schedule_file_is_refused_with_its_name(data: dict[str, object], says: str) -> None:

@@ -14,7 +14,7 @@ from services.cli.main import app
 SCHEDULE_2027 = """\
 year = 2027
 notice = "测试用2027年安排 / a test schedule, not the real notice"
-rest_days = ["2027-01-01"]
+rest_days = ["2027-01-01", "2027-10-01"]
 working_days = []
 """
 

@@ -493,7 +493,7 @@ def test_a_review_clock_into_2027_waits_for_the_state_council_notice() -> None:
     )
     refuse(closed, ask, RejectionCode.CALENDAR_NOT_COVERED, "2027")
     # in time by 2026-12-23, whatever 2027 holds: only the review's own clock needs 2027
-    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}
+    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01", "2027-10-01"]}
     previous = calendar.use(with_operator_files([YearSchedule.from_mapping(notice, "t.toml")]))
     try:
         state, _ = take(closed, ask)
@@ -633,7 +633,7 @@ def test_a_suspension_the_calendar_cannot_count_never_stops_a_fold() -> None:
     operator's 2027 schedule: folded where that schedule is missing (a projector or an auditor's
     replay without the file), the fold goes on and the due day is unknown, never guessed; with
     the schedule it is the day decided."""
-    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}
+    notice = {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01", "2027-10-01"]}
     previous = calendar.use(with_operator_files([YearSchedule.from_mapping(notice, "t.toml")]))
     try:
         state, events = run(

@@ -247,7 +247,8 @@ def test_a_deadline_into_a_year_no_calendar_covers_is_refused() -> None:
 
 def test_a_deadline_into_2027_counts_once_the_operator_adds_the_notice() -> None:
     schedule = YearSchedule.from_mapping(
-        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01"]}, "test.toml"
+        {"year": 2027, "notice": "测试 / test", "rest_days": ["2027-01-01", "2027-10-01"]},
+        "test.toml",
     )
     previous = calendar.use(with_operator_files([schedule]))
     try:
