@@ -13,6 +13,7 @@ from events.calendar import (
     add_calendar_days,
     add_working_days,
     differences,
+    fixed_holidays,
     is_working_day,
     package_schedules,
     with_operator_files,
@@ -46,6 +47,14 @@ def test_the_packages_agree_on_every_year_both_hold() -> None:
         schedules = package_schedules(year)
         assert len(schedules) == 2, (year, [s.source for s in schedules])
         assert differences(*schedules) == [], year
+
+
+def test_every_package_year_rests_on_the_holidays_fixed_by_law() -> None:
+    # What an operator's schedule is held to (fixed_holidays), the notices always kept.
+    for year in range(2010, 2027):
+        for schedule in package_schedules(year):
+            worked = [d for d in fixed_holidays(year) if schedule.is_working_day(d)]
+            assert worked == [], (year, schedule.source)
 
 
 def test_2026_comes_from_a_notice() -> None:
