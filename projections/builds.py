@@ -6,6 +6,8 @@ one transaction: readers see either the old build or the new one, never half of 
 projector notices the switch at its next batch and carries on in the new build.
 """
 
+from collections.abc import Iterable
+
 import asyncpg
 
 from projections.db import Connection, create_tables, use_schema
@@ -159,3 +161,17 @@ async def ensure_live(pool: asyncpg.Pool, projection: Projection) -> int:
                 build = await new_build(conn, projection, with_indexes=True)
                 await publish(conn, projection, build)
             return build
+
+
+async def outdated(conn: Connection, projections: Iterable[Projection]) -> list[tuple[str, int]]:
+    """The projections whose live build an earlier release made (its schema version is older
+    than the code's): (name, the live build's schema version). Their tables are not the code's:
+    ``casetrail rebuild <name>`` builds the code's beside them and switches."""
+    await create_tables(conn, BUILDS_DDL)
+    rows = await conn.fetch(
+        "SELECT projection, schema_version FROM projection_builds WHERE state = 'live'"
+    )
+    live = {row["projection"]: row["schema_version"] for row in rows}
+    return [
+        (p.name, live[p.name]) for p in projections if p.name in live and live[p.name] < p.version
+    ]
