@@ -31,11 +31,53 @@ def _event_model(event_type: str, payload: type) -> type[Event]:
     )
 
 
+SEALED_VALUE: dict[str, Any] = {
+    "type": "object",
+    "title": "SealedValue",
+    "description": "加密的个人信息 / A personal value as the log stores it: AES-256-GCM under"
+    " the key of its data subject (one per person, party or consulted body of a case), kept"
+    " in the key store, never on the log. ciphertext is base64 of the 12-byte nonce followed"
+    " by the ciphertext and its 16-byte tag; the associated data is the UTF-8 of"
+    " 'casetrail/personal-data/v1', case_id, event_id, the value's JSON Pointer in the payload"
+    " and subject, joined by newlines. Once the subject's key is destroyed it opens nowhere,"
+    " and the event's hash (over the ciphertext) still verifies (docs/privacy.md).",
+    "properties": {
+        "alg": {"const": "A256GCM"},
+        "subject": {"type": "string", "format": "uuid", "description": "数据主体 / Data subject"},
+        "ciphertext": {"type": "string", "contentEncoding": "base64"},
+    },
+    "required": ["alg", "subject", "ciphertext"],
+    "additionalProperties": False,
+}
+
+
+def _sealed(spec: Any) -> Any:
+    """``spec`` with every value marked personal as a sealed value or (written before
+    sealing) the plaintext."""
+    if isinstance(spec, list):
+        return [_sealed(item) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    if spec.get("x-personal-data") is True:
+        plain = {k: v for k, v in spec.items() if k not in ("x-personal-data", "description")}
+        described = {"description": spec["description"]} if "description" in spec else {}
+        return {
+            **described,
+            "anyOf": [{"$ref": "#/$defs/SealedValue"}, plain],
+            "x-personal-data": "sealed",
+        }
+    return {key: _sealed(value) for key, value in spec.items()}
+
+
 def event_schema() -> dict[str, Any]:
-    """JSON Schema of an event on the log: the envelope with each type's payload."""
+    """JSON Schema of an event on the log: the envelope with each type's payload, in which
+    every personal value is sealed (``x-personal-data: "sealed"``; plaintext only in events
+    appended before sealing or with it switched off)."""
     models = tuple(_event_model(t, p) for t, p in sorted(EVENT_PAYLOADS.items()))
     union: Any = Annotated[cast(Any, Union)[models], Field(discriminator="type")]
-    return TypeAdapter(union).json_schema()
+    schema: dict[str, Any] = _sealed(TypeAdapter(union).json_schema())
+    schema.setdefault("$defs", {})["SealedValue"] = SEALED_VALUE
+    return schema
 
 
 # --- lifecycles ----------------------------------------------------------------------------

@@ -24,6 +24,8 @@ class Role(StrEnum):
     """人民调解员: runs people's mediation cases."""
     SUPERVISOR = "supervisor"
     """督查 / 分管领导: adds supervision notes (督办) to any department's cases."""
+    PRIVACY_OFFICER = "privacy_officer"
+    """个人信息保护负责人: records the erasure of personal data an auditor approved."""
     SYSTEM = "system"
     """The system clock: the only actor that records deadline warnings and breaches."""
 
@@ -34,6 +36,7 @@ ROLE_TITLES: dict[Role, str] = {
     Role.LEGAL_REVIEWER: "法制审核人员 / Legal reviewer",
     Role.MEDIATOR: "人民调解员 / Mediator",
     Role.SUPERVISOR: "督查 / Supervisor",
+    Role.PRIVACY_OFFICER: "个人信息保护负责人 / Personal-data officer",
     Role.SYSTEM: "系统时钟 / System clock",
 }
 

@@ -128,6 +128,44 @@ class CaseLink(Frozen):
     note: str = about("说明 / Note", "由投诉举报转立案查处", default="", max_length=4000)
 
 
+class ErasureBasis(StrEnum):
+    """Why a data subject's personal data is erased."""
+
+    REQUEST = "request"
+    RETENTION = "retention"
+
+
+titled(
+    ErasureBasis,
+    {
+        ErasureBasis.REQUEST: "依申请或依法删除 / On request, or as the law requires",
+        ErasureBasis.RETENTION: "保存期限届满 / Its retention period ended",
+    },
+)
+
+SubjectId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+
+
+class Erasure(Frozen):
+    """Personal data erased by destroying its data subjects' keys (crypto-shredding): the step
+    records whose, why and who approved it, and names nobody (docs/privacy.md)."""
+
+    subjects: tuple[SubjectId, ...] = about(
+        "数据主体 / The data subjects whose keys are destroyed",
+        ["0b7a6f3e-4a1d-4e59-9c1e-2f1f0c7b5d21"],
+        min_length=1,
+        max_length=1000,
+    )
+    basis: ErasureBasis = about("删除依据 / Basis", "retention")
+    reason: Text = about(
+        "删除理由 / Why", "投诉举报档案保存期限（结案后3年）届满 / retention period ended"
+    )
+    approved_by: Text = about("批准人（审计） / Approved by (an auditor)", "审计组 张审计")
+
+
 # --- complaints (投诉举报) -------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from events.lifecycles import EVENT_PAYLOADS
+from events.sealed import Pointer
 from events.upcasting import CURRENT_VERSIONS, upcast
 
 MASK = "***"
@@ -108,3 +109,49 @@ def mask_personal(event_type: str, schema_version: int, payload: dict[str, Any])
         return Masked(masked, any(pair[1] for pair in pairs.values()), schema_version)
     shown, found = _walk(current, schema, schema.get("$defs", {}))
     return Masked(shown, found, CURRENT_VERSIONS.get(event_type, 1))
+
+
+# --- Where a payload holds personal data (to seal it) ------------------------------------
+
+
+class PersonalField(NamedTuple):
+    where: Pointer
+    holder: Pointer
+    """The object that holds it: one data subject (a person, a party, a consulted body)."""
+    value: str
+
+
+def personal_fields(event_type: str, payload: dict[str, Any]) -> list[PersonalField]:
+    """Every personal value of a payload in the current schema of ``event_type``, in document
+    order. The payload must be one this code just validated (the decider's own event): anything
+    the schema does not describe is not looked for."""
+    schema = _schema(event_type)
+    found: list[PersonalField] = []
+
+    def walk(value: Any, spec: dict[str, Any], where: Pointer, holder: Pointer) -> None:
+        if value is None:
+            return
+        if "$ref" in spec:
+            spec = schema["$defs"][spec["$ref"].rsplit("/", 1)[-1]]
+        if _personal(spec):
+            if isinstance(value, str):
+                found.append(PersonalField(where, holder, value))
+            return
+        options = [o for o in spec.get("anyOf", ()) if o.get("type") != "null"]
+        if len(options) == 1:
+            walk(value, options[0], where, holder)
+        elif isinstance(value, dict) and "properties" in spec:
+            for key, item in value.items():
+                if key in spec["properties"]:
+                    walk(item, spec["properties"][key], (*where, key), where)
+        elif isinstance(value, list) and "items" in spec:
+            for index, item in enumerate(value):
+                walk(item, spec["items"], (*where, index), holder)
+
+    walk(payload, schema, (), ())
+    return found
+
+
+def pointer_text(where: Pointer) -> str:
+    """JSON Pointer (RFC 6901) of ``where``: bound into each sealed value's ciphertext."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in where)

@@ -28,6 +28,7 @@ from typing import Any
 from events.lifecycles import EVENT_PAYLOADS
 from events.model import Event, Frozen
 from events.payloads import NOT_NAMED
+from events.sealed import without_sealed
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -100,6 +101,8 @@ def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dic
 
 
 def typed_payload(event: Event) -> Frozen:
-    """The event's payload as its current model, upgraded from whatever version it was stored in."""
+    """The event's payload as its current model, upgraded from whatever version it was stored in,
+    each sealed personal value standing as a placeholder (no rule reads a person's data)."""
     model: type[Frozen] = EVENT_PAYLOADS[event.type]
-    return model.model_validate(upcast(event.type, event.schema_version, event.payload))
+    payload = without_sealed(event.payload)
+    return model.model_validate(upcast(event.type, event.schema_version, payload))

@@ -128,6 +128,29 @@ class Settings(BaseSettings):
         " unsigned ones pass unvouched (signed ones are still checked); a switch for benchmarks"
         " and for migrating clients only, never for production",
     )
+    seal_personal_data: bool = Field(
+        default=True,
+        description="The decider encrypts every personal value with its data subject's own key"
+        " before the event is appended (docs/privacy.md). false: appended in plaintext, as"
+        " before; a switch to measure its cost, never for production",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="The master key (32 bytes, base64) that wraps every data subject's key in"
+        " the key store; <state_dir>/keys/personal-data-master.key when unset. Whoever holds it"
+        " and the key store can read personal data: keep it off the machines that need neither",
+    )
+    keystore_dsn: str | None = Field(
+        default=None,
+        description="The key store's PostgreSQL (its own schema and role, casetrail_keys); when"
+        " unset, the read models' server and database as role casetrail_keys, with the password"
+        " 'casetrail infra up' keeps in <state_dir>/secrets/postgres/",
+    )
+    retention_years_file: Path | None = Field(
+        default=None,
+        description="Years after closure that personal data is kept, per case type (JSON, e.g."
+        ' {"complaint": 3}): overrides the defaults of docs/privacy.md',
+    )
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
     projector_batch_ms: int = Field(default=200, ge=1, description="How long a batch may wait")
     decider_session_timeout_ms: int = Field(
@@ -203,6 +226,14 @@ class Settings(BaseSettings):
     @property
     def key_ring_path(self) -> Path:
         return self.key_ring_file or self.state_dir / "keys" / "ring.json"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.state_dir / "keys" / "personal-data-master.key"
+
+    @property
+    def keystore_password_path(self) -> Path:
+        return self.state_dir / "secrets" / "postgres" / "casetrail_keys.password"
 
     @property
     def calendar_path(self) -> Path:

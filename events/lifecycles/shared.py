@@ -337,6 +337,17 @@ def shared_steps(
             effect=_link_effect,
         ),
         Step(
+            # Every status: retention periods run from closure. Any department's personal-data
+            # officer, as the auditor approved: the keys are not the owning department's to keep.
+            "case.erase_personal_data",
+            "case.personal_data_erased",
+            "删除个人信息 / Erase personal data",
+            p.Erasure,
+            everything,
+            roles=frozenset({Role.PRIVACY_OFFICER}),
+            owner_only=False,
+        ),
+        Step(
             "case.attach_document",
             "case.document_attached",
             "附件 / Attach a document",

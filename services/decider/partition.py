@@ -11,7 +11,8 @@ A record is answered by the first of these that refuses it, else by ``events.dec
    ``unknown_signer``, ``bad_signature``, ``signer_department_mismatch``);
 5. a submission_id already answered keeps its answer, whatever the record says now: a resend,
    well signed or not, can change nothing;
-6. the domain's checks (``events.decide``); the events record who vouched (``vouched_by``).
+6. the domain's checks (``events.decide``); the events record who vouched (``vouched_by``), and
+   their personal data is sealed per data subject (``services.privacy.sealing``).
 
 A refusal at steps 1 to 4 also leaves an earlier answer to the same submission_id as it was.
 """
@@ -29,6 +30,7 @@ from events.officers import Officer
 from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
 from services.integrity.signing import SubmissionVerifier
+from services.privacy.sealing import Sealer
 
 MESSAGE_CHARS = 2000
 """A rejection message is cut here: it may quote what the client sent, however long."""
@@ -74,6 +76,9 @@ class PartitionState:
     partition_of: Callable[[str], int] | None = None
     """Where a case's submissions must arrive (None: not checked). A client partitioning by
     another hash than Kafka's default would split a case's history over two partitions."""
+    sealer: Sealer | None = None
+    """Seals each event's personal data (None: appended in plaintext); its new keys wait in it
+    until the runtime stores them, before the transaction commits."""
     cases: dict[str, CaseState] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
     staged_cases: dict[str, CaseState] = field(default_factory=dict)
@@ -114,6 +119,8 @@ class PartitionState:
     def abort(self) -> None:
         self.staged_cases.clear()
         self.staged_outcomes.clear()
+        if self.sealer is not None:
+            self.sealer.drop()
 
     def _misplaced(self, case_id: str, key: bytes | None) -> Rejection | None:
         if self.partition_of is None:
@@ -169,6 +176,8 @@ class PartitionState:
             outcome = _rejected(submission.submission_id, case_id, result, state, now)
             self.staged_outcomes[submission.submission_id] = outcome
             return Decision(outcome=outcome)
+        if self.sealer is not None:
+            result = tuple(self.sealer.seal(event) for event in result)
         for event in result:
             state = evolve(state, event, self.rules)
         assert state is not None

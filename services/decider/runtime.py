@@ -81,6 +81,8 @@ from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
 from services.integrity.signing import SubmissionVerifier
+from services.privacy.keystore import KeyStore, open_keystore
+from services.privacy.sealing import Sealer
 from services.settings import KafkaRole, Settings
 
 log = logging.getLogger("casetrail.decider")
@@ -192,6 +194,8 @@ class Decider(ConsumerRebalanceListener):
         self.dead_letter_limit = 1_048_588
         """The dead-letter topic's max.message.bytes (read at start; Kafka's default here)."""
         self.consumer: AIOKafkaConsumer  # made, and made again, by _connect
+        self.keystore: KeyStore | None = None
+        """Where the keys of the data subjects go (``seal_personal_data``), set by ``run``."""
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -215,7 +219,13 @@ class Decider(ConsumerRebalanceListener):
         server = await health.serve(host, port, self.health)
         log.info("GET /health on %s:%d", host, server.sockets[0].getsockname()[1])
         try:
-            await self._run(stop)
+            if not self.settings.seal_personal_data:
+                log.warning("decider: personal data is appended in plaintext (seal_personal_data)")
+                await self._run(stop)
+                return
+            async with open_keystore(self.settings) as keystore:
+                self.keystore = keystore
+                await self._run(stop)
         finally:
             server.close()
 
@@ -441,6 +451,7 @@ class Decider(ConsumerRebalanceListener):
             partition=partition,
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,
+            sealer=Sealer() if self.settings.seal_personal_data else None,
         )
 
     async def _replay(
@@ -664,6 +675,10 @@ class Decider(ConsumerRebalanceListener):
                 # aiokafka commits a transaction even if one of its records was refused: every
                 # record must be in before the offsets say the batch is done.
                 await asyncio.gather(*sent, *(future for _, future in written))
+                if state.sealer is not None and self.keystore is not None:
+                    # Durable before the events commit: a committed event whose key was lost
+                    # could never be read. Keys of a transaction that then aborts stay unused.
+                    await self.keystore.put(state.sealer.take())
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )

@@ -18,6 +18,8 @@ import asyncpg
 
 from projections.db import connect
 from services.infra.servers import InfraError, LocalServer, answers, run
+from services.privacy.cipher import MasterKeyError
+from services.privacy.keystore import ensure_keystore
 from services.progress import Say
 from services.settings import Settings, with_database
 
@@ -164,6 +166,14 @@ class LocalPostgres(LocalServer):
         say(f"postgres: started pid {pid} on {self.host}:{self.port}")
 
     async def ensure_database(self, say: Say, may_create_role: bool = True) -> None:
+        """The database, and the key store in it (its role, schema and table)."""
+        await self._ensure_database(say, may_create_role)
+        try:
+            say(await ensure_keystore(self.settings))
+        except (asyncpg.PostgresError, OSError, MasterKeyError) as error:
+            raise InfraError(f"cannot set up the key store: {error}") from error
+
+    async def _ensure_database(self, say: Say, may_create_role: bool = True) -> None:
         try:
             async with connect(self.settings.postgres_dsn):
                 say(f"postgres: database {self.database} ready")
@@ -179,7 +189,7 @@ class LocalPostgres(LocalServer):
             if not may_create_role:
                 raise
             self._create_role_as_superuser(say)
-            await self.ensure_database(say, may_create_role=False)
+            await self._ensure_database(say, may_create_role=False)
 
     def _create_role_as_superuser(self, say: Say) -> None:
         """A server we did not start and whose role we lack: create the role through the local

@@ -51,7 +51,9 @@ PROJECTION_LIBRARIES = PURE_LIBRARIES | {"asyncpg"}
 """What ``projections`` may import besides the standard library and ``events``."""
 
 PROCESSES = frozenset({"decider", "projector", "gateway", "query"})
-SHARED = frozenset({"adapters", "settings", "tokens", "integrity", "infra", "progress", "logs"})
+SHARED = frozenset(
+    {"adapters", "settings", "tokens", "integrity", "infra", "privacy", "progress", "logs"}
+)
 TOOLS = frozenset({"demo", "bench"})
 RANK = {**dict.fromkeys(SHARED, 0), **dict.fromkeys(PROCESSES, 1), **dict.fromkeys(TOOLS, 2)}
 RANK["cli"] = 3

@@ -83,6 +83,7 @@ REVIEWER = "ZS-XF-01"
 SECOND_REVIEWER = "ZS-ZF-01"
 """An officer of 中山市人民政府 (CITY_GOV), who records second reviews (复核)."""
 DISCLOSURE_OFFICER = "DY-DZ-01"
+PRIVACY_OFFICER = "DY-DZ-02"
 """An officer of 党政办, the town office that registers and answers disclosure requests."""
 
 EXPIRY = date(2020, 6, 30)
@@ -132,6 +133,7 @@ OFFICERS: dict[str, Officer] = {
         _officer(REVIEWER, CITY_XF, Role.OFFICER),
         _officer(SECOND_REVIEWER, CITY_GOV, Role.OFFICER),
         _officer(DISCLOSURE_OFFICER, DZ, Role.OFFICER),
+        _officer(PRIVACY_OFFICER, DZ, Role.PRIVACY_OFFICER),
     )
 }
 

@@ -1,0 +1,191 @@
+"""The key store: each data subject's key, wrapped by the master key, kept outside Kafka.
+
+``KeyStore`` is shaped like a key-management service (put, get, destroy), so that a real KMS can
+take the place of ``PgKeyStore``: a PostgreSQL schema of its own (``keystore``) owned by a role
+of its own (``casetrail_keys``), which the read models' role is not granted.
+
+A destroyed key leaves a tombstone (when, and why) and no key: the data it sealed is erased
+wherever it was copied. Destroying also vacuums the table, so that the key's bytes do not
+linger in a dead row version on disk. Backups of the key store keep a destroyed key until they
+expire: keep them shorter than any retention period (docs/privacy.md).
+"""
+
+import secrets
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from projections.db import connect, create_pool, create_tables
+from services.privacy.cipher import MasterKey
+from services.settings import Settings
+
+ROLE = "casetrail_keys"
+SCHEMA = "keystore"
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.subject_keys (
+    subject      uuid PRIMARY KEY,
+    case_id      text NOT NULL,
+    wrapped      bytea,
+    master_id    text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    destroyed_at timestamptz,
+    destroyed_because text,
+    CHECK ((wrapped IS NULL) = (destroyed_at IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS subject_keys_case ON {SCHEMA}.subject_keys (case_id);
+"""
+
+
+@dataclass(frozen=True)
+class SubjectKey:
+    subject: str
+    case_id: str
+    key: bytes
+
+
+class KeyStore(Protocol):
+    async def put(self, keys: Sequence[SubjectKey]) -> None:
+        """Keep these keys (durably: the events they seal are appended only after)."""
+
+    async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
+        """The key of each subject it knows; None for a destroyed one."""
+
+    async def subjects(self, case_id: str) -> list[str]:
+        """Every subject with a key (or a tombstone) of the case."""
+
+    async def case_of(self, subject: str) -> str | None:
+        """The case a subject belongs to."""
+
+    async def destroy(self, subjects: Collection[str], because: str) -> list[str]:
+        """Destroy these subjects' keys; the subjects whose key this call destroyed."""
+
+
+class PgKeyStore:
+    def __init__(self, pool: asyncpg.Pool, master: MasterKey):
+        self.pool, self.master = pool, master
+
+    async def put(self, keys: Sequence[SubjectKey]) -> None:
+        if not keys:
+            return
+        rows = [
+            (k.subject, k.case_id, self.master.wrap(k.subject, k.key), self.master.key_id)
+            for k in keys
+        ]
+        async with self.pool.acquire() as conn:
+            await conn.executemany(
+                f"INSERT INTO {SCHEMA}.subject_keys (subject, case_id, wrapped, master_id)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (subject) DO NOTHING",
+                rows,
+            )
+
+    async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
+        if not subjects:
+            return {}
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT subject::text, wrapped FROM {SCHEMA}.subject_keys"
+                " WHERE subject = ANY($1::uuid[])",
+                list(subjects),
+            )
+        return {
+            row["subject"]: None
+            if row["wrapped"] is None
+            else self.master.unwrap(row["subject"], row["wrapped"])
+            for row in rows
+        }
+
+    async def subjects(self, case_id: str) -> list[str]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT subject::text FROM {SCHEMA}.subject_keys WHERE case_id = $1"
+                " ORDER BY created_at, subject",
+                case_id,
+            )
+        return [row["subject"] for row in rows]
+
+    async def case_of(self, subject: str) -> str | None:
+        async with self.pool.acquire() as conn:
+            found: str | None = await conn.fetchval(
+                f"SELECT case_id FROM {SCHEMA}.subject_keys WHERE subject = $1::uuid", subject
+            )
+        return found
+
+    async def destroy(self, subjects: Collection[str], because: str) -> list[str]:
+        if not subjects:
+            return []
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"UPDATE {SCHEMA}.subject_keys SET wrapped = NULL, destroyed_at = now(),"
+                " destroyed_because = $2 WHERE subject = ANY($1::uuid[]) AND wrapped IS NOT NULL"
+                " RETURNING subject::text",
+                list(subjects),
+                because,
+            )
+            if rows:
+                # The old row versions still hold the wrapped keys until vacuumed.
+                await conn.execute(f"VACUUM {SCHEMA}.subject_keys")
+        return sorted(row["subject"] for row in rows)
+
+
+def keystore_dsn(settings: Settings) -> str:
+    """The key store's DSN: the setting, or the read models' server as ``casetrail_keys``."""
+    if settings.keystore_dsn is not None:
+        return settings.keystore_dsn
+    url = urlsplit(settings.postgres_dsn)
+    try:
+        password = settings.keystore_password_path.read_text().strip()
+    except OSError as error:
+        raise KeyStoreUnavailable(
+            f"no key-store password at {settings.keystore_password_path}: 'casetrail infra up'"
+            " makes one; or set CASETRAIL_KEYSTORE_DSN"
+        ) from error
+    host = url.hostname or "127.0.0.1"
+    netloc = f"{ROLE}:{quote(password, safe='')}@{host}:{url.port or 5432}"
+    return urlunsplit(url._replace(netloc=netloc))
+
+
+class KeyStoreUnavailable(RuntimeError):
+    """The key store cannot be reached or is not set up."""
+
+
+@asynccontextmanager
+async def open_keystore(
+    settings: Settings, create_master: bool = False
+) -> AsyncIterator[PgKeyStore]:
+    master = MasterKey.load(settings.master_key_path, create=create_master)
+    pool = await create_pool(keystore_dsn(settings), max_size=4, lazy=True, connect_timeout=10)
+    try:
+        yield PgKeyStore(pool, master)
+    finally:
+        await pool.close()
+
+
+async def ensure_keystore(settings: Settings) -> str:
+    """Development set-up ('casetrail infra up'): the role with a password kept in the state
+    directory (mode 600), its schema in the read models' database, which no other role may use,
+    its table, and the master key file. Signs in as the read models' role, which must be allowed
+    to create roles (the local server's is); with CASETRAIL_KEYSTORE_DSN set, only the table."""
+    MasterKey.load(settings.master_key_path, create=True)
+    if settings.keystore_dsn is None:
+        path = settings.keystore_password_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(secrets.token_urlsafe(24) + "\n")
+        password = path.read_text().strip().replace("'", "''")
+        async with connect(settings.postgres_dsn) as admin, admin.transaction():
+            await admin.execute("SELECT pg_advisory_xact_lock($1)", 0x4B455953)
+            exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", ROLE)
+            verb = "ALTER" if exists else "CREATE"
+            await admin.execute(f"{verb} ROLE {ROLE} LOGIN PASSWORD '{password}'")
+            await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {ROLE}")
+            await admin.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC")
+    async with connect(keystore_dsn(settings)) as conn:
+        await create_tables(conn, DDL)
+    return f"key store: schema {SCHEMA} (role {ROLE}) ready; master key {settings.master_key_path}"
