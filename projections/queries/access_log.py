@@ -18,18 +18,21 @@ CREATE TABLE IF NOT EXISTS personal_data_reads (
     events    integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS personal_data_reads_case ON personal_data_reads (case_id, at);
+ALTER TABLE personal_data_reads ADD COLUMN IF NOT EXISTS reason text;
 """
 
 
 @dataclass(frozen=True)
 class Read:
-    """One read of a case's personal data: the token, its role and holder, and how many events."""
+    """One read of a case's personal data: the token, its role and holder, how many events,
+    and the reason the reader gave (required for a complainant's identity)."""
 
     token_id: str
     role: str
     reader: str
     case_id: str
     events: int
+    reason: str | None = None
 
 
 async def ensure_access_log(conn: Connection) -> None:
@@ -38,13 +41,14 @@ async def ensure_access_log(conn: Connection) -> None:
 
 async def record(conn: Connection, read: Read) -> None:
     await conn.execute(
-        "INSERT INTO personal_data_reads (token_id, role, reader, case_id, events)"
-        " VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO personal_data_reads (token_id, role, reader, case_id, events, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
         read.token_id,
         read.role,
         read.reader,
         read.case_id,
         read.events,
+        read.reason,
     )
 
 
@@ -52,7 +56,7 @@ async def reads(conn: Connection, case_id: str | None, limit: int = 500) -> list
     """The latest reads, newest first: of one case, or of any."""
     return await fetch_dicts(
         conn,
-        "SELECT at, token_id, role, reader, case_id, events FROM personal_data_reads"
+        "SELECT at, token_id, role, reader, case_id, events, reason FROM personal_data_reads"
         " WHERE $1::text IS NULL OR case_id = $1 ORDER BY at DESC LIMIT $2",
         case_id,
         limit,

@@ -9,18 +9,22 @@
   size: ``replication``), ``check_copartitioned``, ``delete_topics``.
 """
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.admin.records_to_delete import RecordsToDelete
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.security import SASLScram512
 
+from events.model import Outcome
 from services.adapters.kafka_acls import all_grants, create_acls, delete_acls
 from services.settings import KafkaRole, Settings
 
@@ -176,6 +180,62 @@ async def read_to_end(
             for records in batches.values():
                 for record in records:
                     yield record
+
+
+async def submit_and_wait(
+    settings: Settings, bodies: Sequence[Mapping[str, Any]], timeout_s: float = 60.0
+) -> dict[str, Outcome]:
+    """Publish submissions (signed already) as a department's client does (key = case_id) and
+    wait for the outcome of each; by submission_id. TimeoutError names how many are missing."""
+    wanted = {str(body["submission_id"]) for body in bodies}
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for body in bodies:
+            await producer.send(
+                settings.submissions_topic,
+                json.dumps(body, ensure_ascii=False).encode(),
+                key=str(body["case_id"]).encode(),
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    count = len(await topic_partitions(settings, settings.outcomes_topic))
+    places = {partitioner(count)(str(body["case_id"])) for body in bodies}
+    partitions = [TopicPartition(settings.outcomes_topic, p) for p in sorted(places)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    outcomes: dict[str, Outcome] = {}
+    while True:
+        async for record in read_to_end(settings, partitions):
+            outcome = Outcome.model_validate_json(record.value or b"")
+            if str(outcome.submission_id) in wanted:
+                outcomes[str(outcome.submission_id)] = outcome
+        if len(outcomes) == len(wanted):
+            return outcomes
+        if loop.time() > deadline:
+            missing = len(wanted) - len(outcomes)
+            raise TimeoutError(f"{missing} submissions without an outcome after {timeout_s:.0f} s")
+        await asyncio.sleep(0.5)
+
+
+async def drop_decided_submissions(settings: Settings, partitions: Sequence[int]) -> dict[int, int]:
+    """Delete the records of these submissions partitions that the decider has decided (those
+    below its group's committed offset): submissions are input, not history, and an erasure
+    must not leave a person's plaintext there until the topic's retention ends. Needs the
+    admin user (Kafka's DeleteRecords). Returns the new start offset of each partition."""
+    tps = [TopicPartition(settings.submissions_topic, p) for p in partitions]
+    async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
+        committed = await client.list_consumer_group_offsets(settings.decider_group, partitions=tps)
+        doomed = {
+            tp: RecordsToDelete(before_offset=meta.offset)
+            for tp, meta in committed.items()
+            if meta is not None and meta.offset > 0
+        }
+        if not doomed:
+            return {}
+        done = await client.delete_records(doomed)
+    return {tp.partition: low for tp, low in done.items()}
 
 
 async def max_message_bytes(settings: Settings, topic: str) -> int:

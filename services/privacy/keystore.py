@@ -55,8 +55,8 @@ class KeyStore(Protocol):
     async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
         """The key of each subject it knows; None for a destroyed one."""
 
-    async def subjects(self, case_id: str) -> list[str]:
-        """Every subject with a key (or a tombstone) of the case."""
+    async def live_subjects(self, case_id: str) -> list[str]:
+        """The subjects of the case whose keys are not destroyed."""
 
     async def case_of(self, subject: str) -> str | None:
         """The case a subject belongs to."""
@@ -99,11 +99,11 @@ class PgKeyStore:
             for row in rows
         }
 
-    async def subjects(self, case_id: str) -> list[str]:
+    async def live_subjects(self, case_id: str) -> list[str]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT subject::text FROM {SCHEMA}.subject_keys WHERE case_id = $1"
-                " ORDER BY created_at, subject",
+                f"SELECT subject::text FROM {SCHEMA}.subject_keys"
+                " WHERE case_id = $1 AND wrapped IS NOT NULL ORDER BY created_at, subject",
                 case_id,
             )
         return [row["subject"] for row in rows]

@@ -12,7 +12,6 @@ not open, as ``MASK`` (it is counted, never shown wrong).
 """
 
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +26,7 @@ from services.privacy.cipher import (
     open_value,
     seal_value,
 )
-from services.privacy.keystore import SubjectKey
+from services.privacy.keystore import KeyStore, SubjectKey
 
 
 class Sealer:
@@ -95,10 +94,14 @@ def open_payload(
     return result
 
 
-def grouped_by_subject(payloads: list[dict[str, Any]]) -> dict[str, int]:
-    """How many sealed values each subject has in these payloads."""
-    counts: dict[str, int] = defaultdict(int)
-    for payload in payloads:
-        for _, value in sealed_values(payload):
-            counts[str(value["subject"])] += 1
-    return dict(counts)
+async def opened_steps(
+    case_id: str, steps: list[dict[str, Any]], keys: KeyStore | None
+) -> list[dict[str, Any]]:
+    """A case's steps (audit-trail rows) with every sealed value opened (``open_payload``);
+    without a key store, every sealed value reads as ``MASK``."""
+    subjects = set().union(*(subjects_of(step["payload"]) for step in steps))
+    found = await keys.get(subjects) if keys is not None and subjects else {}
+    return [
+        {**step, "payload": open_payload(case_id, str(step["event_id"]), step["payload"], found)}
+        for step in steps
+    ]

@@ -5,15 +5,17 @@
   those), never personal data;
 - auditor: everything, personal data included; every read of personal data is logged;
 - public: aggregate statistics only.
-Nobody sees the personal data of a case about their own department (the respondent). A case
+Nobody sees the personal data of a case about their own department (the respondent), and the
+identity of a complainant (who may be a whistle-blower, 举报人) only with a stated reason. A case
 outside a reader's scope is unknown to it (404), exactly like a case that does not exist, and so
 are its id in another case's links and history.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from events.model import CaseType
 from events.privacy import MASK, mask_personal
 from projections.queries.access_log import Read
 from projections.read_models.cases import LINKED
@@ -22,6 +24,19 @@ from services.tokens import Token, TokenRole
 
 CASE_READERS = (TokenRole.DEPARTMENT, TokenRole.SUPERVISOR, TokenRole.AUDITOR)
 """The roles that read cases (within their scope); the public reads statistics only."""
+REASON_REQUIRED = frozenset({CaseType.COMPLAINT})
+"""Case types whose persons are shown only to a reader who states why (the reason goes into the
+access log): a complaint or report (投诉举报) may come from a whistle-blower, whose identity
+the law asks to keep confidential."""
+
+
+class HistoryView(NamedTuple):
+    steps: list[dict[str, Any]]
+    """Masked, or as stored (sealed values still to be opened)."""
+    personal: bool
+    """Shows personal data: to be opened, and the read logged."""
+    reason_required: bool
+    """Masked only because no reason was given."""
 
 
 @dataclass(frozen=True)
@@ -62,25 +77,33 @@ class Reader:
         )
 
     def view_history(
-        self, owner_department: str, steps: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], bool]:
+        self,
+        owner_department: str,
+        case_type: str,
+        steps: list[dict[str, Any]],
+        reason: str | None = None,
+    ) -> HistoryView:
         """A case's steps as this reader may see them, and whether they show personal data (a
         read the access log must record).
 
         Both are decided on each payload upcast to the current schema (``mask_personal``): a
         step stored at an older schema version is masked, and its read logged, like a new one.
         A reader who may see personal data gets the payloads as stored (the record the hashes
-        cover); any other reader gets them masked, in the current schema, with the
-        ``schema_version`` of what it is shown."""
+        cover, to be opened); any other reader, or one who gave no reason where one is
+        required, gets them masked, in the current schema, with the ``schema_version`` of what
+        it is shown."""
         masked = [mask_personal(s["type"], s["schema_version"], s["payload"]) for s in steps]
         respondent = masked[0].payload.get("respondent") if masked else None
-        if not self.sees_personal_data(owner_department, respondent):
+        personal = any(m.personal for m in masked)
+        sees = self.sees_personal_data(owner_department, respondent)
+        unexplained = sees and personal and case_type in REASON_REQUIRED and not reason
+        if not sees or unexplained:
             shown = [
                 {**step, "payload": m.payload, "schema_version": m.schema_version}
                 for step, m in zip(steps, masked, strict=True)
             ]
-            return shown, False
-        return steps, any(m.personal for m in masked)
+            return HistoryView(shown, False, unexplained)
+        return HistoryView(steps, personal, False)
 
     def hide_unseen_links(
         self, steps: list[dict[str, Any]], owners: Mapping[str, str]
@@ -99,7 +122,7 @@ class Reader:
             shown.append(step)
         return shown
 
-    def access_entry(self, case_id: str, events: int) -> Read:
+    def access_entry(self, case_id: str, events: int, reason: str | None) -> Read:
         """The access-log entry for this reader's read of ``events`` events of a case."""
         token = self.token
-        return Read(token.token_id, token.role.value, token.name, case_id, events)
+        return Read(token.token_id, token.role.value, token.name, case_id, events, reason)

@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
 from projections.transient import is_transient, keep_trying
 from services.adapters.http import ErrorBody, install_error_handlers
+from services.privacy.cipher import MasterKeyError
+from services.privacy.keystore import KeyStore, KeyStoreUnavailable, open_keystore
 from services.query.dependencies import Pool
 from services.query.routers import ROUTERS
 from services.settings import KafkaRole, Settings
@@ -77,6 +79,16 @@ def read_directory(path: Path | None) -> dict[str, Officer]:
         return {}
 
 
+async def _open_keystore(stack: AsyncExitStack, settings: Settings) -> KeyStore | None:
+    """The key store, or None (and the reason in the log): without it the service still
+    answers, and shows sealed personal data as masked to every reader."""
+    try:
+        return await stack.enter_async_context(open_keystore(settings))
+    except (MasterKeyError, KeyStoreUnavailable) as error:
+        log.error("query: personal data cannot be opened: %s", error)
+        return None
+
+
 def create_app(settings: Settings) -> FastAPI:
     settings = settings.as_kafka_user(KafkaRole.QUERY)
 
@@ -88,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
             settings.postgres_dsn, max_size=8, init=_decode_jsonb, lazy=True, connect_timeout=10
         )
         await app.state.tokens.start(settings.postgres_dsn)
+        keys = AsyncExitStack()
+        app.state.keystore = await _open_keystore(keys, settings)
         preparing: asyncio.Task[None] | None = None
         try:
             await _prepare(app.state.pool)
@@ -101,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         if preparing is not None:
             preparing.cancel()
         await app.state.tokens.stop()
+        await keys.aclose()
         await app.state.pool.close()
 
     app = FastAPI(
@@ -111,6 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.tokens = TokenCache()
+    app.state.keystore = None
     app.state.officers = read_directory(settings.officers_file)
     install_error_handlers(app, settings.max_body_bytes)
     for router in ROUTERS:

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.officers import Officer
 from services.adapters.http import authenticated, database_unavailable
+from services.privacy.keystore import KeyStore
 from services.query.access import Reader
 from services.settings import Settings
 from services.tokens import TokenCache
@@ -37,6 +38,11 @@ def _directory(request: Request) -> dict[str, Officer]:
     return officers
 
 
+def _keystore(request: Request) -> KeyStore | None:
+    keystore: KeyStore | None = request.app.state.keystore
+    return keystore
+
+
 def _tokens(request: Request) -> TokenCache:
     tokens: TokenCache = request.app.state.tokens
     return tokens
@@ -63,6 +69,8 @@ Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Directory = Annotated[dict[str, Officer], Depends(_directory)]
 """The officer directory the service read at start (empty without one)."""
+Keys = Annotated[KeyStore | None, Depends(_keystore)]
+"""The key store that opens sealed personal data (None: the service has no master key)."""
 Caller = Annotated[Reader, Depends(_reader)]
 """The reader a request's bearer token presents (401 without a live one)."""
 MaybeCaller = Annotated[Reader | None, Depends(_maybe_reader)]

@@ -4,7 +4,7 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from events.as_of import Basis, replay
 from events.deadlines import worst
@@ -16,8 +16,9 @@ from projections.read_models.cases import LINKED
 from services.adapters.event_log import case_events
 from services.adapters.http import ApiError, ErrorCode
 from services.integrity.case_chain import broken_links
+from services.privacy.sealing import opened_steps
 from services.query.access import CASE_READERS, Reader
-from services.query.dependencies import AppSettings, Caller, Pool
+from services.query.dependencies import AppSettings, Caller, Keys, Pool
 from services.query.schemas import CaseOut, CasePage, HistoryEntry, refused
 from services.tokens import TokenRole
 
@@ -124,22 +125,48 @@ async def get_case(who: Caller, pool: Pool, case_id: CaseId) -> Any:
     return {**case, "deadlines": open_deadlines, "light": light, "links": linked}
 
 
+REASON_HEADER = "X-CaseTrail-Personal-Data"
+"""Set to ``reason-required`` on a history shown masked because the reader gave no reason."""
+
+
 @router.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=refused)
-async def get_history(who: Caller, pool: Pool, case_id: CaseId) -> Any:
+async def get_history(
+    who: Caller,
+    pool: Pool,
+    keys: Keys,
+    response: Response,
+    case_id: CaseId,
+    reason: str | None = Query(
+        None,
+        max_length=500,
+        description="查阅理由 / Why you read the persons' data: recorded in the access log;"
+        " required to see a complainant's identity (they may be a whistle-blower)",
+    ),
+) -> Any:
     """Every step of a case, oldest first: who, when, what, and the hash chain. Personal
-    data only for the roles that need it; each such read is itself recorded. A link's other
-    case shows as ``***`` to a reader who may not read that case."""
+    data only for the roles that need it, opened from its sealed form (``〔已删除 / erased〕``
+    once erased); each such read is itself recorded with the reason given. A complaint's
+    persons are shown masked until a reason is given (header X-CaseTrail-Personal-Data:
+    reason-required). A link's other case shows as ``***`` to a reader who may not read it."""
+    reason = reason.strip() if reason and reason.strip() else None
     async with pool.acquire() as conn:
         case = await visible_case(conn, who, case_id)
         # The read and its record in the access log stand or fall together.
         async with conn.transaction():
-            steps, personal = who.view_history(
-                case["owner_department"], await cases.history(conn, case_id)
+            view = who.view_history(
+                case["owner_department"],
+                case["case_type"],
+                await cases.history(conn, case_id),
+                reason,
             )
-            if personal:
-                await access_log.record(conn, who.access_entry(case_id, len(steps)))
+            steps = view.steps
+            if view.personal:
+                steps = await opened_steps(case_id, steps, keys)
+                await access_log.record(conn, who.access_entry(case_id, len(steps), reason))
         linked = [s["payload"].get("other_case_id") for s in steps if s["type"] == LINKED]
         owners = await cases.owners(conn, [c for c in linked if isinstance(c, str)])
+    if view.reason_required:
+        response.headers[REASON_HEADER] = "reason-required"
     return who.hide_unseen_links(steps, owners)
 
 
