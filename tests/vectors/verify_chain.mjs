@@ -1,7 +1,25 @@
-// Verifies a CaseTrail hash chain without any CaseTrail code: proof that another language can.
-// Usage: node verify_chain.mjs hash_chain.json   (exit 0 and "N events verified", or exit 1)
-import { createHash } from "node:crypto";
+// Verifies CaseTrail hash chains without any CaseTrail code: proof that another language can.
+// With --keys, also opens the sealed personal values it has keys for (docs/privacy.md).
+//
+// Usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json]
+//   EVENTS.json: a list of events (or of {"event": …}), or an object with such a list as "events";
+//     each case's events in order (cases may be interleaved). Each case's chain starts at 64 zeros.
+//   KEYS.json: {"<subject>": "<base64 of the subject's 32-byte key>" or null (destroyed)}.
+// Exit 0: every event verified (and every sealed value with a key opened); 1: an event does not
+// verify; 2: the chain verified but a sealed value does not open; 3: unusable input.
+import { createDecipheriv, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+
+const GENESIS = "0".repeat(64);
+const ALG = "A256GCM";
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function fail(code, message) {
+  console.log(message);
+  process.exit(code);
+}
 
 // Canonical JSON: object keys sorted, no whitespace, strings escaped as JSON.stringify does
 // (the same as RFC 8785 for the integers, strings, booleans and nulls an envelope holds).
@@ -14,15 +32,136 @@ function canonical(value) {
   return JSON.stringify(value);
 }
 
-const vectors = JSON.parse(readFileSync(process.argv[2], "utf8"));
-let previous = "0".repeat(64);
-for (const [index, { event }] of vectors.entries()) {
+function readJson(path, what) {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    return fail(3, `cannot read the ${what} ${path}: ${error.message}`);
+  }
+}
+
+function base64Bytes(text) {
+  return typeof text === "string" && BASE64.test(text) ? Buffer.from(text, "base64") : null;
+}
+
+// --- Arguments ---------------------------------------------------------------------------
+const args = process.argv.slice(2);
+let keysPath = null;
+const keysAt = args.indexOf("--keys");
+if (keysAt !== -1) {
+  keysPath = args[keysAt + 1];
+  args.splice(keysAt, 2);
+}
+if (args.length !== 1 || keysPath === undefined) {
+  fail(3, "usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json]");
+}
+
+// --- The chains ----------------------------------------------------------------------------
+const input = readJson(args[0], "events");
+const items = Array.isArray(input) ? input : input?.events;
+if (!Array.isArray(items)) fail(3, `${args[0]}: no list of events`);
+const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+const events = items.map((item) => (isObject(item) && "event" in item ? item.event : item));
+
+const heads = new Map(); // case_id -> hash of its last event so far
+for (const [index, event] of events.entries()) {
+  if (!isObject(event)) fail(1, `event ${index} is no object: it does not verify`);
   const { hash, ...rest } = event;
   const computed = createHash("sha256").update(canonical(rest), "utf8").digest("hex");
+  const previous = heads.get(event.case_id) ?? GENESIS;
   if (computed !== hash || event.prev_hash !== previous) {
-    console.log(`event ${index} (version ${event.version}) does not verify`);
-    process.exit(1);
+    fail(1, `event ${index} (${event.case_id} version ${event.version}) does not verify`);
   }
-  previous = hash;
+  heads.set(event.case_id, hash);
 }
-console.log(`${vectors.length} events verified`);
+console.log(`${events.length} events verified`);
+if (keysPath === null) process.exit(0);
+
+// --- The sealed values -----------------------------------------------------------------------
+// A sealed value is an object with exactly the keys alg, subject and ciphertext.
+function isSealed(value) {
+  if (!isObject(value)) return false;
+  const keys = Object.keys(value).sort();
+  return keys.length === 3 && keys.join() === "alg,ciphertext,subject";
+}
+
+// JSON Pointer (RFC 6901): "~" as "~0", "/" as "~1".
+const pointerText = (path) =>
+  path.map((part) => `/${String(part).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+
+function* sealedValues(value, path = []) {
+  if (isSealed(value)) yield [pointerText(path), value];
+  else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      yield* sealedValues(item, [...path, Array.isArray(value) ? Number(key) : key]);
+    }
+  }
+}
+
+// Associated data: the value is bound to its case, event, place and subject.
+const associatedData = (caseId, eventId, pointer, subject) =>
+  Buffer.from(`casetrail/personal-data/v1\n${caseId}\n${eventId}\n${pointer}\n${subject}`, "utf8");
+
+// The plaintext, or throws: base64(12-byte nonce || ciphertext || 16-byte tag), AES-256-GCM.
+function openValue(key, sealed, aad) {
+  if (sealed.alg !== ALG) throw new Error(`unknown algorithm ${JSON.stringify(sealed.alg)}`);
+  const raw = base64Bytes(sealed.ciphertext);
+  if (raw === null || raw.length < NONCE_BYTES + TAG_BYTES) throw new Error("no ciphertext");
+  const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES), {
+    authTagLength: TAG_BYTES,
+  });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+  let plain;
+  try {
+    plain = Buffer.concat([
+      decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch {
+    throw new Error("the tag does not match: wrong key, altered, or moved");
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+}
+
+const keyFile = readJson(keysPath, "keys");
+if (!isObject(keyFile)) fail(3, `${keysPath}: not an object of subjects and keys`);
+const keys = new Map();
+for (const [subject, text] of Object.entries(keyFile)) {
+  if (text === null) continue; // destroyed: as if absent
+  const key = base64Bytes(text);
+  if (key === null || key.length !== 32) {
+    fail(3, `${keysPath}: the key of subject ${subject} is not the base64 of 32 bytes`);
+  }
+  keys.set(subject, key);
+}
+
+let opened = 0;
+let failed = 0;
+const erased = new Map(); // subject -> how many of its values stay sealed
+for (const event of events) {
+  for (const [pointer, sealed] of sealedValues(event.payload)) {
+    const subject = sealed.subject;
+    const place = `${event.case_id} v${event.version} ${JSON.stringify(pointer)} subject ${subject}`;
+    const key = typeof subject === "string" ? keys.get(subject) : undefined;
+    if (key === undefined) {
+      erased.set(subject, (erased.get(subject) ?? 0) + 1);
+      continue;
+    }
+    try {
+      const aad = associatedData(event.case_id, event.event_id, pointer, subject);
+      const plaintext = openValue(key, sealed, aad);
+      console.log(`opened ${place}: ${JSON.stringify(plaintext)}`);
+      opened += 1;
+    } catch (error) {
+      console.log(`does not open ${place}: ${error.message}`);
+      failed += 1;
+    }
+  }
+}
+for (const [subject, count] of erased) {
+  console.log(`erased subject ${subject}: no key (${count} sealed value${count === 1 ? "" : "s"})`);
+}
+const erasedValues = [...erased.values()].reduce((a, b) => a + b, 0);
+console.log(`sealed values: ${opened} opened, ${erasedValues} erased, ${failed} do not open`);
+process.exit(failed === 0 ? 0 : 2);
