@@ -4,6 +4,16 @@ import json
 import uuid
 
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+PETITIONERS = [
+    {
+        "name": "李四",
+        "id_number": "442000198001011234",
+        "phone": "13900000000",
+        "address": "南文村",
+    },
+    {"name": "王五", "phone": "13800000000"},
+]
+"""Two persons on every registration: six personal values to seal, two data subjects."""
 
 
 def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
@@ -30,7 +40,12 @@ def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
 
 def _step(index: int) -> tuple[str, dict[str, object]]:
     if index == 0:
-        return "petition.register", {"channel": "visit", "persons": 2, "summary": "基准测试"}
+        return "petition.register", {
+            "channel": "visit",
+            "persons": 2,
+            "summary": "基准测试",
+            "petitioners": PETITIONERS,
+        }
     if index == 1:
         return "petition.accept", {"note": "受理"}
     return "petition.handle", {"record": f"第{index - 1}次办理：走访核实情况"}

@@ -255,16 +255,26 @@ def bench_write(
             " (to compare with the default, where each is signed and verified)",
         ),
     ] = False,
+    plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--plaintext",
+            help="Personal data appended in plaintext (the decider runs with"
+            " CASETRAIL_SEAL_PERSONAL_DATA=false), to compare with the default, where it is sealed",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up'),
-    and what signing and verifying cost per submission."""
+    and what signing, verifying and sealing cost per submission."""
     from services.bench.write import bench_write as run
     from services.bench.write import report
     from services.progress import quiet
 
     say = quiet if as_json else typer.echo
-    result = asyncio.run(run(Settings(), submissions, per_case, lone, say, not unsigned))
+    result = asyncio.run(
+        run(Settings(), submissions, per_case, lone, say, not unsigned, not plaintext)
+    )
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 

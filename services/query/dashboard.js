@@ -26,6 +26,7 @@ const TEXT = {
     search: "搜索", searchHint: "案件编号、事由、案号或决定书号", filters: "筛选", found: "共显示", clear: "清除筛选",
     masked: "已遮蔽（个人信息，本角色不可见）", unknownCode: "没有标签的代码", unknownOfficer: "目录中没有此人员",
     yes: "是", no: "否", certificate: "执法证", rate: "比率",
+    reasonAsk: "投诉举报人的身份应予保密：查阅须说明理由（记入访问日志）：", reasonShow: "查看",
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
@@ -43,6 +44,7 @@ const TEXT = {
     search: "Search", searchHint: "case id, subject, case or decision number", filters: "Filters", found: "Showing",
     clear: "Clear filters", masked: "Masked (personal data this role does not see)", unknownCode: "code without a label",
     unknownOfficer: "not in the officer directory", yes: "Yes", no: "No", certificate: "certificate", rate: "rate",
+    reasonAsk: "A complainant may be a whistle-blower: state why you need their identity (kept in the access log):", reasonShow: "Show",
   },
 };
 let lang = localStorage.getItem("lang") || "zh";
@@ -69,12 +71,13 @@ function logout() {
   route();
 }
 
-async function api(path) {
+async function answer(path) {
   const response = await fetch(path, { headers: { Authorization: "Bearer " + (token() || "") } });
   if (response.status === 401) { askToken(); throw new Error("unauthenticated"); }
   if (!response.ok) throw new Error((await response.json()).message || response.status);
-  return response.json();
+  return response;
 }
+const api = async (path) => (await answer(path)).json();
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const pct = (x, digits = 0) => (x == null ? "–" : (Number(x) * 100).toFixed(digits) + "%");
 const change = (x) => x == null ? "–" : `<span class="${x < 0 ? "down" : "up"}">${x > 0 ? "+" : ""}${(x * 100).toFixed(0)}%</span>`;
@@ -386,9 +389,14 @@ function linkList(links) {
   }).join("<br>");
 }
 
-async function casePage(id) {
+// A complaint's persons come masked until the reader states a reason, which the API records.
+async function casePage(id, reason) {
   const path = `/cases/${encodeURIComponent(id)}`;
-  const [c, history, chain] = await Promise.all([api(path), api(`${path}/history`), api(`${path}/chain`)]);
+  const historyPath = `${path}/history` + (reason ? "?" + new URLSearchParams({ reason }) : "");
+  const [c, historyAnswer, chain] = await Promise.all([api(path), answer(historyPath), api(`${path}/chain`)]);
+  const history = await historyAnswer.json();
+  const wantsReason = historyAnswer.headers.get("X-CaseTrail-Personal-Data") === "reason-required";
+  const ask = wantsReason ? `<form id="reason-form" class="card"><label>${t("reasonAsk")} <input id="reason" maxlength="500" required></label> <button>${t("reasonShow")}</button></form>` : "";
   const badge = chain.intact ? `<p class="badge ok" id="badge">✔ ${t("intact")}</p>` : `<p class="badge bad" id="badge">✘ ${t("broken")}</p>`;
   const deadlines = c.deadlines.length ? c.deadlines.map((d) => `${lightDot(d.light)}${clockLabel(d.clock)} ${esc(d.due_day)}`).join("<br>") : t("none");
   const row = (label, value, id) => `<div class="row"><span>${label}</span><span${id ? ` id="${id}"` : ""}>${value}</span></div>`;
@@ -399,10 +407,18 @@ async function casePage(id) {
     ${c.channel ? row(t("channel"), channelLabel(c.case_type, c.channel)) : ""}
     ${row(t("opened"), day(c.opened_at))}
     ${row(t("deadlines"), deadlines)}
-    ${row(t("links"), linkList(c.links || []), "case-links")}</div>
+    ${row(t("links"), linkList(c.links || []), "case-links")}</div>${ask}
     <section><h2>${t("timeline")}</h2><table id="timeline"><tr><th scope="col">#</th><th scope="col">${t("step")}</th><th scope="col">${t("content")}</th><th scope="col">${t("actor")}</th><th scope="col">${t("occurred")}</th><th scope="col">${t("recorded")}</th><th scope="col">${t("vouched")}</th></tr>` +
     history.map((e) => `<tr data-event="${esc(e.type)}"><td>${e.version}</td><td class="step">${stepLabel(e.type)}</td><td class="content">${stepContent(e)}</td><td>${actor(e.actor)}</td><td>${day(e.occurred_at)}</td><td>${day(e.recorded_at)}</td><td>${vouched(e.vouched_by)}</td></tr>`).join("") +
     "</table></section>";
+  if (wantsReason) {
+    document.getElementById("reason-form").onsubmit = async (event) => {
+      event.preventDefault();
+      delete document.body.dataset.ready;
+      await casePage(id, document.getElementById("reason").value.trim());
+      document.body.dataset.ready = location.hash;
+    };
+  }
 }
 
 async function route() {

@@ -129,9 +129,13 @@ async def test_a_version_1_complainant_is_masked_and_its_read_logged(
             assert "王五" not in answer.text
         assert (await auditor.get("/access-log", params={"case_id": case_id})).json() == []
 
+        # A complainant's identity only with a reason: without one, masked like the others.
         answer = await auditor.get(f"/cases/{case_id}/history")
+        assert answer.headers["X-CaseTrail-Personal-Data"] == "reason-required"
+        assert "王五" not in answer.text
+        answer = await auditor.get(f"/cases/{case_id}/history", params={"reason": "年度审计"})
         registered = answer.json()[0]
         assert registered["payload"]["complainant"] == COMPLAINANT  # as stored, hashes and all
         assert registered["schema_version"] == 1
         log = (await auditor.get("/access-log", params={"case_id": case_id})).json()
-        assert [(entry["role"], entry["events"]) for entry in log] == [("auditor", 3)]
+        assert [(e["role"], e["events"], e["reason"]) for e in log] == [("auditor", 3, "年度审计")]
