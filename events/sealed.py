@@ -46,6 +46,11 @@ def sealed_values(payload: Any, where: Pointer = ()) -> list[tuple[Pointer, dict
     return []
 
 
+def subjects_in(payload: Any) -> frozenset[str]:
+    """The data subjects a stored payload holds sealed values of."""
+    return frozenset(str(value["subject"]) for _, value in sealed_values(payload))
+
+
 def without_sealed(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with each sealed value as ``SEALED_PLACEHOLDER``: what folding validates
     (no rule of a lifecycle reads a person's name, number or address)."""

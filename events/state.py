@@ -34,6 +34,10 @@ class CaseState(Frozen):
     links: SortedStrings = frozenset()
     """The links recorded on this case, as "kind:other case id" (not those recorded on the other
     case: the decider sees one case's events only)."""
+    subjects: SortedStrings = frozenset()
+    """The data subjects whose personal data the case's events hold sealed (their ids only)."""
+    erased_subjects: SortedStrings = frozenset()
+    """...of which these were erased (``case.personal_data_erased``)."""
     recorded: SortedStrings = frozenset()
     """Every event type the case has recorded, at least once: rules that ask whether a step was
     ever taken (a mediation is closed only after its follow-up, whatever came after it)."""

@@ -124,6 +124,35 @@ def _check_link(
     return None
 
 
+def _check_erasure(
+    state: CaseState, payload: p.Erasure, ctx: Context, _: datetime
+) -> Rejection | None:
+    """An erasure names data subjects of this case whose data is not erased yet, each once:
+    the record must say exactly whose keys went (个人信息保护法 第四十七条, 条文未经核对 /
+    article not checked against the text)."""
+    named = list(payload.subjects)
+    twice = sorted({s for s in named if named.count(s) > 1})
+    if twice:
+        return reject(RejectionCode.INVALID_PAYLOAD, f"subjects named twice: {', '.join(twice)}")
+    strangers = sorted(set(named) - state.subjects)
+    if strangers:
+        return reject(
+            RejectionCode.INVALID_PAYLOAD,
+            f"not data subjects of case {state.case_id}: {', '.join(strangers)}",
+        )
+    gone = sorted(set(named) & state.erased_subjects)
+    if gone:
+        return reject(
+            RejectionCode.ILLEGAL_TRANSITION,
+            f"already erased on case {state.case_id}: {', '.join(gone)}",
+        )
+    return None
+
+
+def _erasure_effect(state: CaseState, payload: p.Erasure) -> dict[str, Any]:
+    return {"erased_subjects": state.erased_subjects | set(payload.subjects)}
+
+
 def _answer_effect(state: CaseState, payload: p.SupervisionAnswer) -> dict[str, Any]:
     return {"supervision_answered": state.supervision_answered | {payload.note_version}}
 
@@ -346,6 +375,8 @@ def shared_steps(
             everything,
             roles=frozenset({Role.PRIVACY_OFFICER}),
             owner_only=False,
+            check=_check_erasure,
+            effect=_erasure_effect,
         ),
         Step(
             "case.attach_document",

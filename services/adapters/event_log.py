@@ -1,4 +1,8 @@
-"""Reading the log of record itself: every event, or one case's (replay, as-of, statistics)."""
+"""Reading the log of record itself: every event, or some cases' (replay, as-of, statistics,
+erasure)."""
+
+from collections import defaultdict
+from collections.abc import Collection
 
 from aiokafka import TopicPartition
 
@@ -29,3 +33,16 @@ async def case_events(settings: Settings, case_id: str) -> list[Event]:
         if found:
             return found
     return []
+
+
+async def events_of_cases(settings: Settings, case_ids: Collection[str]) -> dict[str, list[Event]]:
+    """The events of each case, reading each partition that holds one of them once."""
+    settings = settings.as_kafka_user(KafkaRole.AUDITOR)  # unless a user is configured
+    partitions = await event_partitions(settings)
+    place = partitioner(len(partitions))
+    chosen = sorted({place(case_id) for case_id in case_ids})
+    wanted, found = set(case_ids), defaultdict(list)
+    for event in await read_events(settings, [partitions[p] for p in chosen]):
+        if event.case_id in wanted:
+            found[event.case_id].append(event)
+    return dict(found)

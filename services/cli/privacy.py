@@ -91,7 +91,7 @@ def erase(
     async def main() -> dict[str, object]:
         who = privacy_officer(settings, officer)
         async with open_keystore(settings) as keys:
-            targets = await requested_targets(keys, case or [], subject or [])
+            targets = await requested_targets(settings, keys, case or [], subject or [])
             report = await run(
                 settings,
                 keys,
@@ -173,16 +173,16 @@ def retention(
                     "case_id": case["case_id"],
                     "case_type": case["case_type"],
                     "closed_at": case["closed_at"].isoformat(),
-                    "subjects": len(subjects),
+                    "subjects": len(target.subjects),
                 }
-                for case, subjects in due
+                for case, target in due
             ]
             if dry_run or who is None:
                 return {"as_of": today.isoformat(), "years": years, "due": listed}
             report = await run(
                 settings,
                 keys,
-                [(case["case_id"], subjects) for case, subjects in due],
+                [target for _, target in due],
                 basis=ErasureBasis.RETENTION,
                 reason=f"保存期限届满 / retention period ended ({today.isoformat()})",
                 approved_by=(approved_by or "").strip(),

@@ -21,8 +21,10 @@ from typing import Any
 from events.model import CaseType, Outcome
 from events.officers import Officer, Role, directory
 from events.payloads import ErasureBasis
+from events.sealed import subjects_in
 from projections.db import connect
 from projections.queries.retention import closed_before
+from services.adapters.event_log import events_of_cases
 from services.adapters.kafka import (
     drop_decided_submissions,
     partitioner,
@@ -35,6 +37,7 @@ from services.progress import Say
 from services.settings import KafkaRole, Settings
 
 ERASE_STEP = "case.erase_personal_data"
+ERASED_EVENT = "case.personal_data_erased"
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,16 @@ def retention_years(settings: Settings) -> dict[str, int]:
     """Years per case type: the defaults, with the operator's file over them."""
     years = {str(t): rule.years for t, rule in RETENTION_YEARS.items()}
     if settings.retention_years_file is not None:
-        given = json.loads(settings.retention_years_file.read_text("utf-8"))
-        unknown = set(given) - set(years)
-        if unknown or not all(isinstance(v, int) and 0 < v <= 200 for v in given.values()):
+        text = settings.retention_years_file.read_text("utf-8")
+        try:
+            given = json.loads(text)
+        except ValueError:
+            given = text
+        if (
+            not isinstance(given, dict)
+            or set(given) - set(years)
+            or not all(type(v) is int and 0 < v <= 200 for v in given.values())
+        ):
             raise ErasureError(
                 f"{settings.retention_years_file}: give whole years (1 to 200) per case type of"
                 f" {sorted(years)}; not {json.dumps(given, ensure_ascii=False)}"
@@ -135,20 +145,58 @@ def _years_before(day: date, years: int) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What an erasure does on one case."""
+
+    case_id: str
+    subjects: list[str]
+    """The case's data subjects to erase: named in the recorded step, then their keys go."""
+    stray: list[str] = field(default_factory=list)
+    """Keys of the case that no event uses (made for a transaction that then aborted): they
+    seal nothing, and go too."""
+
+
+async def plan(
+    settings: Settings, keys: KeyStore, wanted: dict[str, set[str] | None]
+) -> list[Target]:
+    """For each case, the subjects asked for (None: every one) that its events on the log hold,
+    that no erasure took yet, and whose keys live. The log, not a read model, says whose data
+    a case holds: the decider checks the step against the same."""
+    logged = await events_of_cases(settings, list(wanted))
+    targets = []
+    for case_id, asked in wanted.items():
+        events = logged.get(case_id, [])
+        recorded = set().union(*(subjects_in(e.payload) for e in events))
+        erased = {s for e in events if e.type == ERASED_EVENT for s in e.payload["subjects"]}
+        live = set(await keys.live_subjects(case_id))
+        erasable = (recorded - erased) & live
+        if asked is None:
+            targets.append(Target(case_id, sorted(erasable), sorted(live - recorded)))
+            continue
+        unknown = sorted(asked - erasable)
+        if unknown:
+            raise ErasureError(
+                f"case {case_id} holds no personal data of {', '.join(unknown)} that can still"
+                " be erased (already erased, or not on the log)"
+            )
+        targets.append(Target(case_id, sorted(asked)))
+    return targets
+
+
 async def retention_due(
     settings: Settings, keys: KeyStore, today: date
-) -> list[tuple[dict[str, Any], list[str]]]:
-    """Closed cases past their retention period that still hold live keys, with those keys'
-    subjects, oldest closure first."""
+) -> list[tuple[dict[str, Any], Target]]:
+    """Closed cases past their retention period that still hold personal data, with what to
+    erase of each, oldest closure first."""
     limits = {t: _years_before(today, y) for t, y in retention_years(settings).items()}
     async with connect(settings.postgres_dsn) as conn:
         cases = await closed_before(conn, limits)
-    due = []
-    for case in cases:
-        live = await keys.live_subjects(case["case_id"])
-        if live:
-            due.append((case, live))
-    return due
+    live = [case for case in cases if await keys.live_subjects(case["case_id"])]
+    if not live:
+        return []
+    targets = await plan(settings, keys, dict.fromkeys((c["case_id"] for c in live), None))
+    return [(case, t) for case, t in zip(live, targets, strict=True) if t.subjects or t.stray]
 
 
 def privacy_officer(settings: Settings, officer_id: str | None) -> Officer:
@@ -171,7 +219,7 @@ def privacy_officer(settings: Settings, officer_id: str | None) -> Officer:
 async def erase(
     settings: Settings,
     keys: KeyStore,
-    targets: Sequence[tuple[str, list[str]]],
+    targets: Sequence[Target],
     *,
     basis: ErasureBasis,
     reason: str,
@@ -207,20 +255,26 @@ async def erase(
                 },
             }
         )
-        for case_id, subjects in targets
+        for case_id, subjects in ((t.case_id, t.subjects) for t in targets if t.subjects)
     }
-    count = sum(len(s) for _, s in targets)
+    count = sum(len(t.subjects) for t in targets)
     say(f"recording the erasure of {count} subjects of {len(bodies)} cases")
-    outcomes = await submit_and_wait(department, list(bodies.values()))
-    for case_id, subjects in targets:
-        outcome = outcomes[str(bodies[case_id]["submission_id"])]
-        done = Erased(case_id, subjects, outcome)
+    outcomes = await submit_and_wait(department, list(bodies.values())) if bodies else {}
+    for target in targets:
+        if target.stray:
+            # Keys no event uses seal nothing: no step to record, nothing to keep them for.
+            unused = f"unused key of case {target.case_id}: {reason}"
+            report.destroyed += len(await keys.destroy(target.stray, unused))
+        if not target.subjects:
+            continue
+        outcome = outcomes[str(bodies[target.case_id]["submission_id"])]
+        done = Erased(target.case_id, target.subjects, outcome)
         if outcome.status != "accepted":
             report.refused.append(done)
-            say(f"  refused {case_id}: {outcome.code} {outcome.message}")
+            say(f"  refused {target.case_id}: {outcome.code} {outcome.message}")
             continue
-        because = f"{ERASE_STEP} {case_id} v{outcome.version}: {reason}"
-        report.destroyed += len(await keys.destroy(subjects, because))
+        because = f"{ERASE_STEP} {target.case_id} v{outcome.version}: {reason}"
+        report.destroyed += len(await keys.destroy(target.subjects, because))
         report.erased.append(done)
     if report.erased:
         # Submissions and outcomes have equal partitions; a department may describe outcomes.
@@ -231,20 +285,11 @@ async def erase(
 
 
 async def requested_targets(
-    keys: KeyStore, cases: Sequence[str], subjects: Sequence[str]
-) -> list[tuple[str, list[str]]]:
-    """What ``casetrail erase --case … --subject …`` destroys: every live key of each case named,
+    settings: Settings, keys: KeyStore, cases: Sequence[str], subjects: Sequence[str]
+) -> list[Target]:
+    """What ``casetrail erase --case … --subject …`` erases: every person of each case named,
     and each subject named (on its own case). ErasureError for a name with nothing to erase."""
-    wanted: dict[str, list[str]] = {}
-    for case_id in cases:
-        live = await keys.live_subjects(case_id)
-        if not live:
-            raise ErasureError(
-                f"case {case_id} holds no personal data that can still be erased: already"
-                " erased, none recorded, no such case, or written in plaintext before sealing"
-                " (docs/privacy.md, 'Events written before sealing')"
-            )
-        wanted.setdefault(case_id, []).extend(s for s in live if s not in wanted.get(case_id, []))
+    wanted: dict[str, set[str] | None] = dict.fromkeys(cases, None)
     for given in subjects:
         try:
             subject = str(uuid.UUID(given))
@@ -253,8 +298,15 @@ async def requested_targets(
         owner = await keys.case_of(subject)
         if owner is None:
             raise ErasureError(f"no data subject {subject} in the key store")
-        if (await keys.get([subject])).get(subject) is None:
-            raise ErasureError(f"data subject {subject} (case {owner}) is already erased")
-        if subject not in wanted.setdefault(owner, []):
-            wanted[owner].append(subject)
-    return list(wanted.items())
+        asked = wanted.setdefault(owner, set())
+        if asked is not None:
+            asked.add(subject)
+    targets = await plan(settings, keys, wanted)
+    for target in targets:
+        if not target.subjects and not target.stray:
+            raise ErasureError(
+                f"case {target.case_id} holds no personal data that can still be erased: already"
+                " erased, none recorded, no such case, or written in plaintext before sealing"
+                " (docs/privacy.md, 'What remains')"
+            )
+    return targets

@@ -17,7 +17,7 @@ from typing import Any
 
 from events.model import Event
 from events.privacy import MASK, personal_fields, pointer_text
-from events.sealed import ERASED, Pointer, replaced, sealed_values
+from events.sealed import ERASED, Pointer, replaced, sealed_values, subjects_in
 from services.privacy.cipher import (
     ALG,
     SealError,
@@ -66,11 +66,6 @@ class Sealer:
         self.pending.clear()
 
 
-def subjects_of(payload: Mapping[str, Any]) -> set[str]:
-    """The data subjects a stored payload has sealed values of."""
-    return {str(value["subject"]) for _, value in sealed_values(payload)}
-
-
 def open_payload(
     case_id: str, event_id: str, payload: dict[str, Any], keys: Mapping[str, bytes | None]
 ) -> dict[str, Any]:
@@ -99,7 +94,7 @@ async def opened_steps(
 ) -> list[dict[str, Any]]:
     """A case's steps (audit-trail rows) with every sealed value opened (``open_payload``);
     without a key store, every sealed value reads as ``MASK``."""
-    subjects = set().union(*(subjects_of(step["payload"]) for step in steps))
+    subjects = set().union(*(subjects_in(step["payload"]) for step in steps))
     found = await keys.get(subjects) if keys is not None and subjects else {}
     return [
         {**step, "payload": open_payload(case_id, str(step["event_id"]), step["payload"], found)}

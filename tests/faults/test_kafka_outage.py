@@ -22,6 +22,7 @@ from projections.db import connect
 from services import tokens
 from services.bench.workload import submissions
 from services.infra.servers import LocalServer, free_port
+from services.privacy.keystore import ensure_keystore
 from services.progress import quiet
 from services.settings import Settings, with_database
 from services.tokens import TokenRole
@@ -66,6 +67,7 @@ async def system(kafka: tuple[Settings, LocalServer]) -> AsyncIterator[Settings]
     )
     async with connect(with_database(base.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
+    await ensure_keystore(settings)  # the decider seals personal data with keys kept there
     try:
         yield settings
     finally:

@@ -3,6 +3,7 @@ decider, agree with what Dayong town's 2020 report states; the on-time closure r
 them."""
 
 import asyncio
+import json
 from pathlib import Path
 
 from projections.db import connect
@@ -11,7 +12,7 @@ from projections.queries.statistics import Dimension
 from services.demo import year as demo_year
 from services.settings import Settings
 from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
-from tests.support import Service
+from tests.support import Service, casetrail
 
 LATE_PETITION = "XF-2020-0010"
 """The first petition the demo answers late: after the 3 left open and the 6 refused."""
@@ -94,5 +95,60 @@ async def test_the_2020_figures_are_the_report_s(isolated: Settings, tmp_path: P
     (disclosure,) = [r for r in next_year["rows"] if r["case_type"] == "disclosure"]
     assert (disclosure["cases"], disclosure["closed"]) == (len(requests), len(requests))
     assert disclosure["replied"] == answered < len(requests)
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
+
+
+def _closed_named_complaints() -> set[str]:
+    """The demo's complaints that name their complainant and are closed (by 2020)."""
+    named = {
+        b["case_id"]
+        for b in demo_year.submissions()
+        if b["type"] == "complaint.register" and not b["payload"].get("anonymous")
+    }
+    closed = {b["case_id"] for b in demo_year.submissions() if b["type"] == "complaint.close"}
+    return named & closed
+
+
+async def test_retention_erases_the_demo_year_s_complaints_past_their_period(
+    isolated: Settings,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The retention job on the demo year, as of 2026-11-28: a dry run lists the complaints
+    closed more than 3 years before (every other case type keeps its data for 10 or 30
+    years), the real run erases exactly those, and every figure stays as it was."""
+    decider = Service("decider", isolated, tmp_path)
+    projector = Service("projector", isolated, tmp_path)
+    decider.start()
+    projector.start()
+    await demo_year.load(isolated, lambda _: None)
+    await caught_up(isolated)
+
+    async def figures() -> list[dict[str, object]]:
+        async with connect(isolated.postgres_dsn) as conn:
+            return [
+                await statistics.report(conn, year, [Dimension.CASE_TYPE, Dimension.CHANNEL])
+                for year in (2019, 2020, 2021)
+            ]
+
+    before = await figures()
+    planned = casetrail(isolated, "retention", "--dry-run", "--as-of", "2026-11-28", "--json")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    due = json.loads(planned.stdout)["due"]
+    assert {d["case_type"] for d in due} == {"complaint"}
+    assert {d["case_id"] for d in due} == _closed_named_complaints()
+    assert all(d["subjects"] == 1 for d in due)
+
+    erased = casetrail(
+        isolated, "retention", "--as-of", "2026-11-28", "--approved-by", "审计组", "--json"
+    )
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    report = json.loads(erased.stdout)
+    assert {e["case_id"] for e in report["erased"]} == _closed_named_complaints()
+    assert report["keys_destroyed"] == len(due)
+    await caught_up(isolated)
+    assert await figures() == before
+    again = casetrail(isolated, "retention", "--dry-run", "--as-of", "2026-11-28", "--json")
+    assert json.loads(again.stdout)["due"] == []
     await asyncio.to_thread(projector.stop)
     await asyncio.to_thread(decider.stop)

@@ -21,6 +21,7 @@ from projections.db import connect, create_pool
 from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.infra.servers import free_port
+from services.privacy.keystore import ensure_keystore
 from services.progress import quiet
 from services.projector import lag as lags
 from services.projector.lag import Lag
@@ -59,6 +60,7 @@ async def isolated(servers: Settings) -> AsyncIterator[Settings]:
     settings = servers.isolated(f"{servers.topic_prefix}-{tag}", database)
     async with connect(with_database(servers.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
+        await ensure_keystore(settings)  # a decider run on it seals with keys kept there
         await create_topics(settings, quiet)
         try:
             yield settings

@@ -12,15 +12,27 @@ from typing import Any
 
 import pytest
 
+from events.decide import fold
+from events.errors import RejectionCode
 from events.hashing import GENESIS_HASH
 from events.lifecycles import EVENT_PAYLOADS, LIFECYCLES
 from events.model import Event
 from events.privacy import MASK, mask_personal, personal_fields
-from events.sealed import ERASED, is_sealed, sealed_values
+from events.sealed import ERASED, is_sealed, sealed_values, subjects_in
 from events.upcasting import typed_payload
 from services.privacy.cipher import MasterKey, MasterKeyError, SealError
-from services.privacy.sealing import Sealer, open_payload, subjects_of
-from tests.unit.domain.support import example_payload
+from services.privacy.sealing import Sealer, open_payload
+from tests.unit.domain.support import (
+    PETITION_OFFICER,
+    PRIVACY_OFFICER,
+    REGISTER_COMPLAINT,
+    Action,
+    china,
+    example,
+    example_payload,
+    refuse,
+    take,
+)
 
 PERSON = {
     "name": "欧阳明远",
@@ -105,9 +117,9 @@ def test_nothing_personal_is_left_readable_and_each_holder_is_one_subject(event_
     found = sealed_values(sealed.payload)
     assert [where for where, _ in found] == [field.where for field in personal]
     holders = {field.holder for field in personal}
-    assert len(subjects_of(sealed.payload)) == len(holders)
+    assert len(subjects_in(sealed.payload)) == len(holders)
     keys = sealer.take()
-    assert {k.subject for k in keys} == subjects_of(sealed.payload)
+    assert {k.subject for k in keys} == subjects_in(sealed.payload)
     assert all(k.case_id == event.case_id and len(k.key) == 32 for k in keys)
     # The hash covers what is stored, the ciphertext; everything else is unchanged.
     assert sealed.hash == sealed.computed_hash() != event.hash
@@ -198,3 +210,31 @@ def test_an_unusable_master_key_file_is_refused_with_its_path(tmp_path: Path, co
         MasterKey.load(path)
     with pytest.raises(MasterKeyError, match="infra up"):
         MasterKey.load(tmp_path / "missing.key")
+
+
+def test_an_erasure_names_subjects_of_its_own_case_each_once_and_not_twice_over() -> None:
+    """The record says exactly whose keys went: the decider knows the case's subjects from its
+    sealed events (it never opens them)."""
+    _, registered = take(None, REGISTER_COMPLAINT)
+    sealed = Sealer().seal(registered)
+    state = fold([sealed])
+    assert state is not None
+    (subject,) = state.subjects
+    stranger = str(uuid.uuid4())
+    at = china(2020, 9, 25)
+
+    def erasure(*subjects: str) -> Action:
+        return example("case.erase_personal_data", PRIVACY_OFFICER, at, subjects=list(subjects))
+
+    refuse(state, erasure(stranger), RejectionCode.INVALID_PAYLOAD, stranger, "not data subjects")
+    refuse(state, erasure(subject, subject), RejectionCode.INVALID_PAYLOAD, "named twice")
+    refuse(
+        state,
+        Action("case.erase_personal_data", PETITION_OFFICER, at, erasure(subject).payload),
+        RejectionCode.FORBIDDEN_ROLE,
+    )
+    after, event = take(state, erasure(subject))
+    assert event.type == "case.personal_data_erased"
+    assert after.erased_subjects == {subject}
+    assert after.status == state.status  # erasing changes nothing of the case's course
+    refuse(after, erasure(subject), RejectionCode.ILLEGAL_TRANSITION, "already erased")
