@@ -109,6 +109,10 @@ def reseal(source: Event, prev_hash: str, sealer: Sealer | None) -> Resealed:
     return Resealed(event, len({f.holder for f in found}), len(found), upcast_now, kept_sealed)
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class PartitionReport:
     """One partition of a migration (or of a dry run: what it would do)."""
@@ -133,10 +137,11 @@ class PartitionReport:
         verb = "would write" if dry_run else "wrote"
         resumed = f" ({self.done} already on the target)" if self.done else ""
         return (
-            f"p{self.partition}: {self.events} events{resumed}; {verb} {self.written}:"
-            f" {self.sealed_events} sealed ({self.values} personal values, {self.subjects}"
-            f" data subjects, {self.upcast} upcast to the current schema), {self.kept_sealed}"
-            " sealed already, copied"
+            f"p{self.partition}: {plural(self.events, 'event')}{resumed}; {verb}"
+            f" {self.written}: {self.sealed_events} sealed now"
+            f" ({plural(self.values, 'personal value')} of"
+            f" {plural(self.subjects, 'data subject')}; {self.upcast} upcast to the current"
+            f" schema first), {self.kept_sealed} sealed before (copied as they were)"
         )
 
 
@@ -149,7 +154,7 @@ class MigrationReport:
     evidence: str | None = None
     """Where the migration record was written."""
     source_grew: int = 0
-    """Events appended to the source while it ran (a decider still running)."""
+    """Offsets the source's events topic grew by while it ran (a decider still running)."""
 
     def lines(self) -> list[str]:
         lines = [p.line(self.dry_run) for p in self.partitions]
@@ -157,17 +162,17 @@ class MigrationReport:
         subjects = sum(p.subjects for p in self.partitions)
         verb = "would write" if self.dry_run else "wrote"
         lines.append(
-            f"{self.from_prefix} -> {self.to_prefix}: {verb} {total} events,"
-            f" {subjects} new data subjects"
+            f"{self.from_prefix} -> {self.to_prefix}: {verb} {plural(total, 'event')},"
+            f" {plural(subjects, 'new data subject')}"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
         if self.evidence:
             lines.append(f"evidence (old hash -> new hash, signed): {self.evidence}")
         if self.source_grew:
             lines.append(
-                f"warning: the source got {self.source_grew} more events while migrating (is a"
-                " decider still running?): stop it and run the migration again, which copies"
-                " only what is missing"
+                f"warning: the source's events topic grew by {plural(self.source_grew, 'offset')}"
+                " while migrating (is a decider still running?): stop it and run the migration"
+                " again, which copies only what is missing"
             )
         return lines
 

@@ -138,8 +138,9 @@ async def source_busy(settings: Settings) -> list[str]:
     """Why the source is not quiet: deciders still in its group, or submissions they have not
     decided yet (which the new log would never get: its deciders start from empty topics)."""
     group = settings.decider_group
+    settings = settings.as_kafka_user(KafkaRole.ADMIN)  # unless a user is configured
     why = []
-    async with admin(settings.as_kafka_user(KafkaRole.ADMIN)) as client:
+    async with admin(settings) as client:
         for response in await client.describe_consumer_groups([group]):
             for described in response.groups:
                 _, name, state, _, _, members = described[:6]
@@ -150,7 +151,7 @@ async def source_busy(settings: Settings) -> list[str]:
                     )
         committed = await client.list_consumer_group_offsets(group)
     partitions = await topic_partitions(settings, settings.submissions_topic)
-    ends = await end_offsets(settings.as_kafka_user(KafkaRole.ADMIN), partitions)
+    ends = await end_offsets(settings, partitions)
     undecided = 0
     for tp in partitions:
         done = committed.get(tp)
@@ -170,13 +171,17 @@ class _Source:
     events: dict[int, list[tuple[int, bytes, Event]]]
     latest: dict[int, Checkpoint]
     ends: dict[int, int]
+    """Each partition's end offset (the last stable one) when it was read."""
 
 
 async def _read_source(settings: Settings, ring: KeyRing) -> _Source:
     """The source log, verified as ``casetrail verify --log-only`` does, with no grace: every
     event must be covered by a signed checkpoint (the deciders are stopped)."""
     reader = settings.as_kafka_user(KafkaRole.AUDITOR)
-    count = len(await topic_partitions(reader, settings.events_topic))
+    partitions = await topic_partitions(reader, settings.events_topic)
+    count = len(partitions)
+    # Before reading: an event appended meanwhile moves the end past this (see source_grew).
+    ends = {tp.partition: end for tp, end in (await end_offsets(reader, partitions)).items()}
     events = await read_topic(reader, settings.events_topic)
     checkpoint_records = await read_topic(reader, settings.checkpoints_topic)
     outcomes = await read_topic(reader, settings.outcomes_topic)
@@ -193,10 +198,8 @@ async def _read_source(settings: Settings, ring: KeyRing) -> _Source:
             ]
         )
     parsed: dict[int, list[tuple[int, bytes, Event]]] = {p: [] for p in range(count)}
-    ends: dict[int, int] = {}
     for partition, offset, raw in events:
         parsed[partition].append((offset, raw, Event.model_validate_json(raw)))
-        ends[partition] = offset + 1
     return _Source(count, parsed, _latest(_checkpoints(checkpoint_records), ring), ends)
 
 
