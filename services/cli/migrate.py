@@ -29,6 +29,7 @@ EvidenceOption = Annotated[
 
 def _errors() -> tuple[type[Exception], ...]:
     from aiokafka.errors import KafkaError
+    from asyncpg import InterfaceError, PostgresError
 
     from services.adapters.kafka import KafkaCredentialsError, TopologyError
     from services.integrity.shell import CannotVerify
@@ -43,6 +44,8 @@ def _errors() -> tuple[type[Exception], ...]:
         KafkaCredentialsError,
         MasterKeyError,
         KeyStoreUnavailable,
+        PostgresError,
+        InterfaceError,
     )
 
 

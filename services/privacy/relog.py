@@ -30,6 +30,7 @@ from events.model import Event
 from services.adapters.kafka import (
     admin,
     client_options,
+    committed_consumer,
     create_topics,
     delete_topics,
     end_offsets,
@@ -151,11 +152,16 @@ async def source_busy(settings: Settings) -> list[str]:
                     )
         committed = await client.list_consumer_group_offsets(group)
     partitions = await topic_partitions(settings, settings.submissions_topic)
-    ends = await end_offsets(settings, partitions)
+    async with committed_consumer(settings) as consumer:
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
     undecided = 0
     for tp in partitions:
+        # Records expired by the topic's retention are no longer there to decide, and the
+        # group's committed offsets expire too once it has been empty for long enough.
         done = committed.get(tp)
-        undecided += max(ends[tp] - (done.offset if done is not None else 0), 0)
+        decided = max(starts[tp], done.offset if done is not None else 0)
+        undecided += max(ends[tp] - decided, 0)
     if undecided:
         why.append(
             f"{undecided} records of {settings.submissions_topic} are not decided yet (or were"

@@ -377,3 +377,17 @@ async def test_a_migration_stopped_midway_goes_on_where_it_stopped(
             await _opens_to_the_originals(old, source, sealed)
         finally:
             await delete_topics(new)
+
+
+async def test_a_log_that_does_not_verify_is_not_migrated(servers: Settings) -> None:
+    async with own_topics(servers, "unsigned", seal_personal_data=False) as old:
+        new = old.model_copy(update={"topic_prefix": f"{old.topic_prefix}-sealed"})
+        try:
+            await append(old, old.events_topic, decided_petitions(1))  # no checkpoint covers it
+            refused = casetrail(old, "migrate", "seal-log", "--to-prefix", new.topic_prefix)
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert "does not verify" in refused.stderr
+            assert "no_checkpoints" in refused.stderr or "uncovered_event" in refused.stderr
+            assert new.events_topic not in await topics(new)
+        finally:
+            await delete_topics(new)
