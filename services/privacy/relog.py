@@ -327,11 +327,14 @@ async def seal_log(
         )
     if exists:
         say(f"{target.events_topic} exists: {sum(s.count for s in states.values())} events kept")
+    # Every event is checked (and counted) before anything is written: one the current schema
+    # cannot read stops the migration here, not halfway through.
+    for part in report.partitions:
+        for _, _, event in source.events[part.partition][part.done :]:
+            _count(part, _resealed(event, GENESIS_HASH, None, part.partition))
     if dry_run:
-        for part in report.partitions:
-            for _, _, event in source.events[part.partition][part.done :]:
-                _count(part, _resealed(event, GENESIS_HASH, None, part.partition))
         return report
+    report.partitions = [PartitionReport(p.partition, p.events, p.done) for p in report.partitions]
 
     signer = Signer(settings.signing_key_path, settings.key_ring_path)
     try:
