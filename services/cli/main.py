@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from services import logs
-from services.cli import calendar, checkpoints, infra, keys, privacy, read_side, tokens
+from services.cli import calendar, checkpoints, infra, keys, migrate, privacy, read_side, tokens
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
@@ -31,6 +31,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(keys.app, name="keys")
 app.add_typer(checkpoints.app, name="checkpoints")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(migrate.app, name="migrate")
 app.command("erase")(privacy.erase)
 app.command("retention")(privacy.retention)
 

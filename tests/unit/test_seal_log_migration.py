@@ -1,0 +1,225 @@
+"""The pure part of ``casetrail migrate seal-log``: each event of a plaintext log as the sealed
+log stores it (upcast, sealed, chained again), and the signed record mapping old hashes onto new
+ones, which an auditor checks with the key ring alone. The migration itself, on the real broker
+and database: tests/e2e/test_migration.py."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from events.hashing import GENESIS_HASH, chain_hash, partition_chain
+from events.model import Event
+from events.upcasting import CURRENT_VERSIONS, upcast
+from services.integrity.checkpoints import Checkpoint, sign
+from services.integrity.keyring import KeyPurpose, KeyRing
+from services.privacy.migration import (
+    Pair,
+    PartitionEvidence,
+    Unmigratable,
+    check_evidence,
+    evidence_lines,
+    pairs_match_log,
+    reseal,
+)
+from services.privacy.relog import MigrationRefused, _check_prefixes
+from services.privacy.sealing import Sealer, open_payload
+from tests.signing import private_key, ring_key
+
+OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
+KEY = private_key("checkpoints")
+RING = KeyRing((ring_key(KEY, KeyPurpose.CHECKPOINT),))
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def stored(
+    event_type: str, payload: dict[str, Any], version: int = 1, schema_version: int = 1
+) -> Event:
+    """An event as an old decider appended it: hashed as stored, first of its case."""
+    submission = uuid.uuid4()
+    fields = Event.model_validate(
+        {
+            "event_id": str(uuid.uuid5(submission, "0")),
+            "case_id": "TS-MIGRATE-1",
+            "case_type": event_type.split(".")[0],
+            "version": version,
+            "type": event_type,
+            "schema_version": schema_version,
+            "occurred_at": "2019-11-04T01:30:00Z",
+            "recorded_at": "2019-11-04T01:31:00Z",
+            "actor": OFFICER,
+            "department": "信访办",
+            "submission_id": str(submission),
+            "correlation_id": str(submission),
+            "causation_id": str(submission),
+            "payload": payload,
+            "prev_hash": GENESIS_HASH,
+            "hash": GENESIS_HASH,
+        }
+    ).model_dump(mode="json")
+    return Event.model_validate({**fields, "hash": chain_hash(fields)})
+
+
+V1_COMPLAINT = {
+    "channel": "phone",
+    "subject": "综治中心工作人员态度差",
+    "complainant": "王五 13800000000",
+    "respondent": "综治中心",
+}
+PREV = "ab" * 32
+
+
+def unchanged_envelope(old: Event, new: Event) -> None:
+    same = ("event_id", "case_id", "version", "type", "occurred_at", "recorded_at", "actor")
+    assert {f: getattr(new, f) for f in same} == {f: getattr(old, f) for f in same}
+    assert (new.submission_id, new.correlation_id) == (old.submission_id, old.correlation_id)
+    assert new.prev_hash == PREV
+    assert new.hash == new.computed_hash() != old.hash
+
+
+def test_a_version_1_complainant_is_upcast_then_sealed_and_opens_as_the_upcast_original() -> None:
+    old = stored("complaint.registered", V1_COMPLAINT)
+    sealer = Sealer()
+    done = reseal(old, PREV, sealer)
+    new = done.event
+    unchanged_envelope(old, new)
+    assert new.schema_version == CURRENT_VERSIONS["complaint.registered"] == 3
+    assert (done.upcast, done.kept_sealed, done.subjects, done.values) == (True, False, 1, 2)
+    text = new.model_dump_json()
+    assert "王五" not in text
+    assert "13800000000" not in text
+    assert new.payload["complainant"]["name"]["alg"] == "A256GCM"
+    keys = {k.subject: k.key for k in sealer.take()}
+    assert len(keys) == 1
+    assert next(iter(keys.values()))
+    opened = open_payload(new.case_id, str(new.event_id), new.payload, keys)
+    assert opened == upcast("complaint.registered", 1, dict(V1_COMPLAINT))
+    assert opened["complainant"] == {"name": "王五", "phone": "13800000000"}
+
+
+def test_a_dry_run_counts_subjects_and_values_and_seals_nothing() -> None:
+    payload = {
+        "channel": "visit",
+        "persons": 2,
+        "summary": "噪音扰民",
+        "petitioners": [{"name": "李四", "phone": "13900000000"}, {"name": "赵六"}],
+    }
+    done = reseal(stored("petition.registered", payload), PREV, None)
+    assert (done.subjects, done.values, done.upcast) == (2, 3, False)
+    assert done.event.payload == payload  # counted, not sealed
+
+
+def test_a_step_without_personal_data_keeps_its_payload_and_schema_version() -> None:
+    old = stored("complaint.accepted", {"note": "属实，受理"}, version=2)
+    done = reseal(old, PREV, Sealer())
+    unchanged_envelope(old, done.event)
+    assert (done.event.payload, done.event.schema_version) == (old.payload, 1)
+    assert (done.subjects, done.upcast, done.kept_sealed) == (0, False, False)
+
+
+def test_an_event_sealed_already_keeps_its_ciphertext_which_still_opens() -> None:
+    """Appended by a decider that sealed: bound to its case, event id and place, none of which
+    the migration changes."""
+    sealer = Sealer()
+    first = reseal(stored("complaint.registered", V1_COMPLAINT), PREV, sealer).event
+    keys = {k.subject: k.key for k in sealer.take()}
+    again = reseal(first, PREV, Sealer())
+    assert again.kept_sealed
+    assert again.subjects == 0
+    assert again.event.payload == first.payload
+    opened = open_payload(first.case_id, str(first.event_id), again.event.payload, keys)
+    assert opened["complainant"]["phone"] == "13800000000"
+
+
+def test_what_the_current_schema_cannot_read_is_refused_not_copied() -> None:
+    with pytest.raises(Unmigratable, match="unknown event type"):
+        reseal(stored("complaint.teleported", {"x": 1}), PREV, Sealer())
+    unknown_field = {**V1_COMPLAINT, "witness": "张三 13700000000"}
+    with pytest.raises(Unmigratable, match="does not read in the current schema"):
+        reseal(stored("complaint.registered", unknown_field), PREV, Sealer())
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("casetrail", "casetrail"), ("casetrail", "casetrail.v2"), ("a.b", "a"), ("x", "bad name")],
+)
+def test_prefixes_that_could_delete_each_other_are_refused(old: str, new: str) -> None:
+    with pytest.raises(MigrationRefused):
+        _check_prefixes(old, new)
+    _check_prefixes("casetrail", "casetrail-sealed")
+
+
+# --- the migration record ------------------------------------------------------------------------
+
+
+def record() -> tuple[list[bytes], list[Pair]]:
+    """A record of two events on p0: their old and new hashes, each chain signed."""
+    pairs = [
+        Pair(0, offset, f"{offset:x}" * 64, new, f"{new:x}" * 64, str(uuid.uuid4()), "C-1", v)
+        for v, (offset, new) in enumerate([(4, 2), (7, 5)], start=1)
+    ]
+    old_head = partition_chain(partition_chain(GENESIS_HASH, pairs[0].old_hash), pairs[1].old_hash)
+    new_head = partition_chain(partition_chain(GENESIS_HASH, pairs[0].new_hash), pairs[1].new_hash)
+    partitions = [
+        PartitionEvidence(
+            0, 2, sign(KEY, 0, 7, 2, old_head, NOW), sign(KEY, 0, 5, 2, new_head, NOW)
+        ),
+        PartitionEvidence(1, 0, None, None),
+    ]
+    return evidence_lines("old", "new", partitions, pairs, KEY, NOW), pairs
+
+
+def test_a_record_checks_with_the_ring_alone() -> None:
+    lines, pairs = record()
+    check = check_evidence(b"".join(line + b"\n" for line in lines), RING)
+    assert check.problems == []
+    assert check.pairs == pairs
+    assert (check.header["from_prefix"], check.header["to_prefix"]) == ("old", "new")
+
+
+def test_a_record_altered_signed_by_a_stranger_or_not_matching_its_checkpoints_is_named() -> None:
+    lines, _ = record()
+
+    def problems(lines: list[bytes], ring: KeyRing = RING) -> list[str]:
+        return check_evidence(b"\n".join(lines), ring).problems
+
+    assert any("not a checkpoint key" in p for p in problems(lines, KeyRing()))
+    changed = json.loads(lines[1])
+    changed["new_hash"] = "f" * 64
+    altered = [lines[0], json.dumps(changed).encode(), *lines[2:]]
+    assert any("changed after it was signed" in p for p in problems(altered))
+
+    # Re-signed by the same key over hashes no signed checkpoint covers: still named.
+    header = json.loads(lines[0])
+    pairs = [Pair(**json.loads(line)) for line in lines[1:-1]]
+    swapped = [pairs[1], pairs[0]]
+    partitions = [
+        PartitionEvidence(
+            p["partition"],
+            p["events"],
+            p["source_checkpoint"] and Checkpoint.model_validate(p["source_checkpoint"]),
+            p["target_checkpoint"] and Checkpoint.model_validate(p["target_checkpoint"]),
+        )
+        for p in header["partitions"]
+    ]
+    forged = evidence_lines("old", "new", partitions, swapped, KEY, NOW)
+    found = problems(forged)
+    assert any("old hashes, chained, are not" in p for p in found), found
+    assert any("new hashes, chained, are not" in p for p in found), found
+
+
+def test_a_log_is_matched_against_the_record_event_by_event() -> None:
+    _, pairs = record()
+
+    def raw(pair: Pair, side: str) -> bytes:
+        event_hash = pair.old_hash if side == "old" else pair.new_hash
+        return json.dumps({"event_id": pair.event_id, "hash": event_hash}).encode()
+
+    old_log = [(p.old_offset, raw(p, "old")) for p in pairs]
+    new_log = [(p.new_offset, raw(p, "new")) for p in pairs]
+    assert pairs_match_log(pairs, old_log, "old") == []
+    assert pairs_match_log(pairs, [*new_log, (9, b"{}")], "new") == []  # appended since
+    assert pairs_match_log(pairs, new_log[:1], "new") != []
+    assert pairs_match_log(pairs, list(reversed(new_log)), "new") != []
