@@ -37,9 +37,10 @@ from tests.unit.domain.support import (
 PERSON = {
     "name": "欧阳明远",
     "id_number": "44200019850312461X",
-    "phone": "139",
-    "address": "安堂村",
+    "phone": "13922334455",
+    "address": "大涌镇安堂村十二巷3号",
 }
+"""Values long enough never to turn up by chance in base64, a UUID or a hash."""
 
 
 def _submission_of(event_type: str) -> tuple[str, str]:
