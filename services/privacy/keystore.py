@@ -165,6 +165,14 @@ async def open_keystore(
         await pool.close()
 
 
+async def _signs_in(settings: Settings) -> bool:
+    try:
+        async with connect(keystore_dsn(settings), connect_timeout=10):
+            return True
+    except asyncpg.InvalidPasswordError:
+        return False
+
+
 async def ensure_keystore(settings: Settings) -> str:
     """Development set-up ('casetrail infra up'): the role with a password kept in the state
     directory (mode 600), its schema in the read models' database, which no other role may use,
@@ -178,12 +186,16 @@ async def ensure_keystore(settings: Settings) -> str:
             path.touch(mode=0o600)
             path.chmod(0o600)
             path.write_text(secrets.token_urlsafe(24) + "\n")
-        password = path.read_text().strip().replace("'", "''")
+        password = path.read_text().strip()
         async with connect(settings.postgres_dsn) as admin, admin.transaction():
             await admin.execute("SELECT pg_advisory_xact_lock($1)", 0x4B455953)
             exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", ROLE)
-            verb = "ALTER" if exists else "CREATE"
-            await admin.execute(f"{verb} ROLE {ROLE} LOGIN PASSWORD '{password}'")
+            if not exists or not await _signs_in(settings):
+                # A role of another state directory on the same server has another
+                # password: this one's file wins (one state directory per server).
+                verb = "ALTER" if exists else "CREATE"
+                quoted = password.replace("'", "''")
+                await admin.execute(f"{verb} ROLE {ROLE} LOGIN PASSWORD '{quoted}'")
             await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {ROLE}")
             await admin.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC")
     async with connect(keystore_dsn(settings)) as conn:

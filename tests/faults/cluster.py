@@ -15,6 +15,7 @@ from typing import Any
 from services.adapters.kafka import admin
 from services.demo import OFFICERS_FILE
 from services.infra import LocalKafkaCluster
+from services.privacy.keystore import keystore_dsn
 from services.settings import KafkaRole, Settings
 from tests.support import casetrail, free_port_block
 
@@ -34,7 +35,7 @@ def link_jars(home: Path) -> None:
 class Cluster:
     """Three combined broker+controller nodes under ``state_dir`` (see services/infra)."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, keys: Settings):
         base = free_port_block(2 * BROKERS)  # the brokers, then their controllers
         bootstrap = ",".join(f"127.0.0.1:{base + i}" for i in range(BROKERS))
         self.settings = Settings(
@@ -47,6 +48,10 @@ class Cluster:
             signing_key_file=state_dir / "keys" / "checkpoint-ed25519.pem",
             decider_session_timeout_ms=6000,
             decider_health_port=0,
+            # The key store and master key of the session's servers: deciders seal with them.
+            postgres_dsn=keys.postgres_dsn,
+            master_key_file=keys.master_key_path,
+            keystore_dsn=keystore_dsn(keys),
         )
         self.local = LocalKafkaCluster(self.settings)
         self.started_in = 0.0
@@ -114,9 +119,10 @@ class Cluster:
 
 
 @contextmanager
-def cluster_of_three(state_dir: Path) -> Iterator[Cluster]:
-    """A started cluster, stopped at the end whatever happens."""
-    cluster = Cluster(state_dir)
+def cluster_of_three(state_dir: Path, keys: Settings) -> Iterator[Cluster]:
+    """A started cluster, stopped at the end whatever happens; its deciders keep the keys of
+    personal data where ``keys`` says."""
+    cluster = Cluster(state_dir, keys)
     try:
         cluster.started_in = cluster.up()
         yield cluster

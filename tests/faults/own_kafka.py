@@ -42,6 +42,10 @@ def own_kafka(
     # The same keys (the departments' development keys live under the state directory); its
     # own Kafka users and passwords, made when its broker is formatted.
     (scratch / "keys").symlink_to((base.state_dir / "keys").resolve())
+    # The same key store's password (the master key is among the keys above).
+    (scratch / "secrets").mkdir()
+    postgres_secrets = base.keystore_password_path.parent.resolve()
+    (scratch / "secrets" / "postgres").symlink_to(postgres_secrets)
     server = local_kafka(settings)
     try:
         server.up(quiet)

@@ -33,8 +33,8 @@ KILL_AT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with cluster_of_three(tmp_path_factory.mktemp("cluster")) as started:
+def cluster(tmp_path_factory: pytest.TempPathFactory, servers: Settings) -> Iterator[Cluster]:
+    with cluster_of_three(tmp_path_factory.mktemp("cluster"), servers) as started:
         where = started.settings.kafka_bootstrap
         print(f"\n3-node cluster on {where}: up in {started.started_in:.1f}s")
         yield started
