@@ -16,15 +16,18 @@ PETITIONERS = [
 """Two persons on every registration: six personal values to seal, two data subjects."""
 
 
-def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
-    """(case_id, JSON) for ``count`` submissions: each case is registered, accepted, then
-    handled again and again, so that cases grow long histories as real ones do."""
+def submissions(
+    count: int, per_case: int, run: str, personal: bool = True
+) -> list[tuple[str, bytes]]:
+    """(case_id, JSON) for ``count`` submissions: each case is registered (with two
+    petitioners, unless not ``personal``), accepted, then handled again and again, so that cases
+    grow long histories as real ones do."""
     out: list[tuple[str, bytes]] = []
     case = 0
     while len(out) < count:
         case_id = f"BENCH-{run}-{case:06d}"
         for index in range(min(per_case, count - len(out))):
-            kind, payload = _step(index)
+            kind, payload = _step(index, personal)
             body = {
                 "type": kind,
                 "submission_id": str(uuid.uuid4()),
@@ -38,13 +41,13 @@ def submissions(count: int, per_case: int, run: str) -> list[tuple[str, bytes]]:
     return out
 
 
-def _step(index: int) -> tuple[str, dict[str, object]]:
+def _step(index: int, personal: bool) -> tuple[str, dict[str, object]]:
     if index == 0:
         return "petition.register", {
             "channel": "visit",
             "persons": 2,
             "summary": "基准测试",
-            "petitioners": PETITIONERS,
+            "petitioners": PETITIONERS if personal else [],
         }
     if index == 1:
         return "petition.accept", {"note": "受理"}
