@@ -44,6 +44,10 @@ def _print(report_json: dict[str, object], as_json: bool) -> None:
         typer.echo(
             f"erased {item['case_id']}: {len(item['subjects'])} subjects (v{item['version']})"
         )
+    finished = report_json.get("finished") or []
+    assert isinstance(finished, list)
+    for case_id in finished:
+        typer.echo(f"finished {case_id}: the keys of an erasure recorded before are destroyed")
     for item in refused:
         typer.secho(f"refused {item['case_id']}: {item['code']} {item['message']}", err=True)
     typer.echo(
@@ -173,7 +177,7 @@ def retention(
                     "case_id": case["case_id"],
                     "case_type": case["case_type"],
                     "closed_at": case["closed_at"].isoformat(),
-                    "subjects": len(target.subjects),
+                    "subjects": len(target.subjects) + len(target.unfinished),
                 }
                 for case, target in due
             ]
