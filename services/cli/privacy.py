@@ -28,6 +28,10 @@ OfficerId = Annotated[
 ]
 
 
+MAX_EVERY_HOURS = 366 * 24
+"""The longest interval of a scheduled retention run: a year."""
+
+
 def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
@@ -155,6 +159,11 @@ def retention(
     )
     from services.privacy.keystore import open_keystore
 
+    if every_hours is not None and not 0 < every_hours <= MAX_EVERY_HOURS:  # NaN too
+        raise typer.BadParameter(
+            f"give hours between 0 and {MAX_EVERY_HOURS} (a year), not {every_hours}",
+            param_hint="--every-hours",
+        )
     if not dry_run and not (approved_by and approved_by.strip()):
         raise typer.BadParameter("who approved the policy?", param_hint="--approved-by")
     try:

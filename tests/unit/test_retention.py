@@ -9,8 +9,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from events.model import CaseType
+from services.cli.main import app
 from services.demo import OFFICERS_FILE
 from services.privacy import erasure
 from services.privacy.erasure import (
@@ -147,3 +149,12 @@ async def test_a_finished_erasure_leaves_nothing_to_do(monkeypatch: pytest.Monke
         await requested_targets(Settings(), FakeKeys(set()), [CASE], [])
     with pytest.raises(ErasureError, match="already erased"):
         await requested_targets(Settings(), FakeKeys({STRAY}), [], [ALICE])
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "nan", "inf"])
+def test_a_schedule_that_is_no_interval_is_refused_before_anything_runs(hours: str) -> None:
+    """0 would erase in a loop as fast as it can, a negative number crash after the first
+    run (time.sleep), and neither is a schedule."""
+    result = CliRunner().invoke(app, ["retention", "--dry-run", "--every-hours", hours])
+    assert result.exit_code == 2, result.output
+    assert "--every-hours" in result.output
