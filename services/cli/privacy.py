@@ -135,7 +135,10 @@ def retention(
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option(help="The day to count from (YYYY-MM-DD; default today): plan ahead"),
+        typer.Option(
+            help="The day to count from (YYYY-MM-DD; default today); a later day only with"
+            " --dry-run: plan ahead"
+        ),
     ] = None,
     every_hours: Annotated[
         float | None,
@@ -172,6 +175,16 @@ def retention(
         raise typer.BadParameter(
             f"{as_of!r} is no date (YYYY-MM-DD)", param_hint="--as-of"
         ) from None
+    if day is not None and every_hours is not None:
+        raise typer.BadParameter(
+            "a scheduled run counts from the day it runs, not from one fixed day",
+            param_hint="--as-of",
+        )
+    if day is not None and not dry_run and day > datetime.now().date():
+        # Destroying a key cannot be undone: never before its period has ended.
+        raise typer.BadParameter(
+            f"{day} is still to come: plan ahead with --dry-run", param_hint="--as-of"
+        )
     _quiet()
     settings = Settings()
 

@@ -158,3 +158,19 @@ def test_a_schedule_that_is_no_interval_is_refused_before_anything_runs(hours: s
     result = CliRunner().invoke(app, ["retention", "--dry-run", "--every-hours", hours])
     assert result.exit_code == 2, result.output
     assert "--every-hours" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--as-of", "2999-01-01", "--approved-by", "审计组"],
+        ["--as-of", "2020-01-01", "--every-hours", "24", "--approved-by", "审计组"],
+    ],
+)
+def test_a_real_run_never_counts_from_a_day_to_come(args: list[str]) -> None:
+    """--as-of plans ahead in a dry run; a real run from a later day would destroy keys whose
+    retention period has not ended (irreversibly), and a schedule counting from one fixed day
+    would never move on."""
+    result = CliRunner().invoke(app, ["retention", *args])
+    assert result.exit_code == 2, result.output
+    assert "--as-of" in result.output
