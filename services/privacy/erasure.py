@@ -28,7 +28,6 @@ from projections.queries.retention import closed_before
 from services.adapters.event_log import events_of_cases
 from services.adapters.kafka import (
     drop_decided_submissions,
-    partitioner,
     submit_and_wait,
     topic_partitions,
 )
@@ -245,7 +244,7 @@ async def erase(
     say: Say,
 ) -> ErasureReport:
     """Erase the given subjects of each case: one recorded step per case, then its keys, then
-    the decided submissions of the partitions concerned. Subjects whose step is recorded
+    the decided submissions (of every partition). Subjects whose step is recorded
     already (``Target.unfinished``) only lose their keys."""
     report = ErasureReport()
     if not targets:
@@ -299,12 +298,13 @@ async def erase(
         because = f"{ERASE_STEP} {target.case_id} v{outcome.version}: {reason}"
         report.destroyed += len(await keys.destroy(target.subjects, because))
         report.erased.append(done)
-    erased = [e.case_id for e in report.erased] + report.finished
-    if erased:
-        # Submissions and outcomes have equal partitions; a department may describe outcomes.
+    if report.erased or report.finished:
+        # Every partition, not only the cases' own: a client partitioning by another hash put
+        # some of a case's submissions elsewhere (refused there, but kept in plaintext). Nothing
+        # reads a decided submission again. Submissions and outcomes have equal partitions; a
+        # department may describe outcomes.
         partitions = len(await topic_partitions(department, settings.outcomes_topic))
-        where = sorted({partitioner(partitions)(case_id) for case_id in erased})
-        report.dropped_submissions = await drop_decided_submissions(settings, where)
+        report.dropped_submissions = await drop_decided_submissions(settings, range(partitions))
     return report
 
 
