@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from events.model import CaseType, Outcome
@@ -148,6 +148,13 @@ def _years_before(day: date, years: int) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
+STRAY_AFTER = timedelta(hours=1)
+"""How long after it was made a key no event on the log uses is taken for a stray. The decider
+stores a key before the transaction of its event commits, and a transaction lasts a minute at
+most (transaction.timeout.ms): a younger key may seal an event about to appear, which an
+erasure must not make unreadable without naming its subject."""
+
+
 @dataclass(frozen=True)
 class Target:
     """What an erasure does on one case."""
@@ -156,8 +163,8 @@ class Target:
     subjects: list[str]
     """The case's data subjects to erase: named in the recorded step, then their keys go."""
     stray: list[str] = field(default_factory=list)
-    """Keys of the case that no event uses (made for a transaction that then aborted): they
-    seal nothing, and go too."""
+    """Keys of the case that no event uses (made for a transaction that then aborted), made
+    ``STRAY_AFTER`` ago or earlier: they seal nothing, and go too."""
     unfinished: list[str] = field(default_factory=list)
     """Subjects an erasure step on the log already names whose keys still live (an erasure
     that stopped before destroying them, or recorded after its command gave up waiting): their
@@ -182,10 +189,11 @@ async def plan(
         recorded = set().union(*(subjects_in(e.payload) for e in events))
         erased = {s for e in events if e.type == ERASED_EVENT for s in e.payload["subjects"]}
         live = set(await keys.live_subjects(case_id))
+        settled = set(await keys.live_subjects(case_id, older_than=STRAY_AFTER))
         erasable = (recorded - erased) & live
         unfinished = recorded & erased & live
         if asked is None:
-            stray = sorted(live - recorded)
+            stray = sorted(settled - recorded)
             targets.append(Target(case_id, sorted(erasable), stray, sorted(unfinished)))
             continue
         unknown = sorted(asked - erasable - unfinished)

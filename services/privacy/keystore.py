@@ -15,6 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -59,8 +60,9 @@ class KeyStore(Protocol):
         """The key of each subject it knows; None for a destroyed one (one that does not
         unwrap is left out)."""
 
-    async def live_subjects(self, case_id: str) -> list[str]:
-        """The subjects of the case whose keys are not destroyed."""
+    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
+        """The subjects of the case whose keys are not destroyed (and were made more than
+        ``older_than`` ago)."""
 
     async def case_of(self, subject: str) -> str | None:
         """The case a subject belongs to."""
@@ -132,12 +134,15 @@ class PgKeyStore:
                 log.error("%s (wrapped by master key %s)", error, row["master_id"])
         return found
 
-    async def live_subjects(self, case_id: str) -> list[str]:
+    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT subject::text FROM {SCHEMA}.subject_keys"
-                " WHERE case_id = $1 AND wrapped IS NOT NULL ORDER BY created_at, subject",
+                " WHERE case_id = $1 AND wrapped IS NOT NULL"
+                " AND ($2::interval IS NULL OR created_at < now() - $2::interval)"
+                " ORDER BY created_at, subject",
                 case_id,
+                older_than,
             )
         return [row["subject"] for row in rows]
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +35,7 @@ async def test_keys_are_kept_wrapped_and_destroyed_for_good(
     await keys.put(made[:1])  # a retry after an aborted transaction changes nothing
     assert await keys.get([k.subject for k in made]) == {k.subject: k.key for k in made}
     assert sorted(await keys.live_subjects(case_id)) == sorted(k.subject for k in made)
+    assert await keys.live_subjects(case_id, older_than=timedelta(hours=1)) == []  # just made
     assert await keys.case_of(made[0].subject) == case_id
     assert await keys.case_of(str(uuid.uuid4())) is None
 

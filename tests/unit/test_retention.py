@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -86,8 +86,10 @@ ALICE, BOB, STRAY = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
 class FakeKeys:
     """A key store in memory: the subjects of CASE whose keys live."""
 
-    def __init__(self, live: set[str]) -> None:
+    def __init__(self, live: set[str], young: frozenset[str] = frozenset()) -> None:
         self.live = set(live)
+        self.young = young
+        """Live keys made a moment ago: their transaction may still be committing."""
 
     async def put(self, keys: Sequence[SubjectKey]) -> None:
         raise AssertionError("planning stores no key")
@@ -95,8 +97,9 @@ class FakeKeys:
     async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
         raise AssertionError("planning opens nothing")
 
-    async def live_subjects(self, case_id: str) -> list[str]:
-        return sorted(self.live) if case_id == CASE else []
+    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
+        live = self.live - self.young if older_than is not None else self.live
+        return sorted(live) if case_id == CASE else []
 
     async def case_of(self, subject: str) -> str | None:
         return CASE if subject in (ALICE, BOB, STRAY) else None
@@ -174,3 +177,16 @@ def test_a_real_run_never_counts_from_a_day_to_come(args: list[str]) -> None:
     result = CliRunner().invoke(app, ["retention", *args])
     assert result.exit_code == 2, result.output
     assert "--as-of" in result.output
+
+
+async def test_a_key_made_a_moment_ago_is_no_stray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key no event on the log uses yet may seal an event whose transaction is committing
+    (the decider stores keys first): erasing the case then must not destroy it unrecorded.
+    A key that stayed unused long after it was made is a stray, and goes."""
+    _on_the_log(monkeypatch, erased=[])
+    [target] = await requested_targets(
+        Settings(), FakeKeys({ALICE, BOB, STRAY}, young=frozenset({STRAY})), [CASE], []
+    )
+    assert (target.subjects, target.stray) == ([ALICE, BOB], [])
+    [target] = await requested_targets(Settings(), FakeKeys({ALICE, BOB, STRAY}), [CASE], [])
+    assert (target.subjects, target.stray) == ([ALICE, BOB], [STRAY])
