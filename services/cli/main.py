@@ -84,10 +84,13 @@ def decider() -> None:
     from services.decider.runtime import run
     from services.integrity.checkpoints import SigningKeyNotTrusted
     from services.integrity.keyring import KeyRingError
+    from services.privacy.cipher import MasterKeyError
+    from services.privacy.keystore import KeyStoreUnavailable
 
+    refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError)
     try:
         _run_until_signalled(run)
-    except (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError) as error:
+    except (*refusals, MasterKeyError, KeyStoreUnavailable) as error:
         raise fail(f"the decider does not start: {error}", code=2) from None
 
 

@@ -28,6 +28,10 @@ OfficerId = Annotated[
 ]
 
 
+MAX_EVERY_HOURS = 366 * 24
+"""The longest interval of a scheduled retention run: a year."""
+
+
 def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
@@ -44,6 +48,10 @@ def _print(report_json: dict[str, object], as_json: bool) -> None:
         typer.echo(
             f"erased {item['case_id']}: {len(item['subjects'])} subjects (v{item['version']})"
         )
+    finished = report_json.get("finished") or []
+    assert isinstance(finished, list)
+    for case_id in finished:
+        typer.echo(f"finished {case_id}: the keys of an erasure recorded before are destroyed")
     for item in refused:
         typer.secho(f"refused {item['case_id']}: {item['code']} {item['message']}", err=True)
     typer.echo(
@@ -127,7 +135,10 @@ def retention(
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option(help="The day to count from (YYYY-MM-DD; default today): plan ahead"),
+        typer.Option(
+            help="The day to count from (YYYY-MM-DD; default today); a later day only with"
+            " --dry-run: plan ahead"
+        ),
     ] = None,
     every_hours: Annotated[
         float | None,
@@ -151,6 +162,11 @@ def retention(
     )
     from services.privacy.keystore import open_keystore
 
+    if every_hours is not None and not 0 < every_hours <= MAX_EVERY_HOURS:  # NaN too
+        raise typer.BadParameter(
+            f"give hours between 0 and {MAX_EVERY_HOURS} (a year), not {every_hours}",
+            param_hint="--every-hours",
+        )
     if not dry_run and not (approved_by and approved_by.strip()):
         raise typer.BadParameter("who approved the policy?", param_hint="--approved-by")
     try:
@@ -159,6 +175,16 @@ def retention(
         raise typer.BadParameter(
             f"{as_of!r} is no date (YYYY-MM-DD)", param_hint="--as-of"
         ) from None
+    if day is not None and every_hours is not None:
+        raise typer.BadParameter(
+            "a scheduled run counts from the day it runs, not from one fixed day",
+            param_hint="--as-of",
+        )
+    if day is not None and not dry_run and day > datetime.now().date():
+        # Destroying a key cannot be undone: never before its period has ended.
+        raise typer.BadParameter(
+            f"{day} is still to come: plan ahead with --dry-run", param_hint="--as-of"
+        )
     _quiet()
     settings = Settings()
 
@@ -173,7 +199,7 @@ def retention(
                     "case_id": case["case_id"],
                     "case_type": case["case_type"],
                     "closed_at": case["closed_at"].isoformat(),
-                    "subjects": len(target.subjects),
+                    "subjects": len(target.subjects) + len(target.unfinished),
                 }
                 for case, target in due
             ]

@@ -81,7 +81,8 @@ from services.decider.partition import PartitionState
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
 from services.integrity.signing import SubmissionVerifier
-from services.privacy.keystore import KeyStore, open_keystore
+from services.privacy.cipher import MasterKeyError
+from services.privacy.keystore import KeyStore, PgKeyStore, open_keystore
 from services.privacy.sealing import Sealer
 from services.settings import KafkaRole, Settings
 
@@ -224,6 +225,7 @@ class Decider(ConsumerRebalanceListener):
                 await self._run(stop)
                 return
             async with open_keystore(self.settings) as keystore:
+                await _same_master(keystore)
                 self.keystore = keystore
                 await self._run(stop)
         finally:
@@ -748,6 +750,17 @@ def _replayed(replay: Callable[[Event], None], event: Event, record: Record) -> 
             error,
         )
         return False
+
+
+async def _same_master(keystore: PgKeyStore) -> None:
+    """MasterKeyError (the decider does not start) if the key store's keys were wrapped by
+    another master key. With PostgreSQL away, the first batch that stores keys checks it."""
+    try:
+        await keystore.check_master()
+    except MasterKeyError:
+        raise
+    except Exception as error:
+        log.warning("key store: master key not checked yet (%s: %s)", type(error).__name__, error)
 
 
 async def _each(tasks: Iterable[Awaitable[None]]) -> None:

@@ -2,7 +2,8 @@
 submissions the decider has already decided.
 
 The order makes every failure safe to repeat: a step recorded whose keys are still there is
-finished by running the erasure again (it finds the same live keys and records it once more);
+finished by running the erasure again (it finds the subjects the log says are erased whose keys
+live, and destroys those keys without recording the step twice, which the decider would refuse);
 keys are never destroyed without a recorded step; and the submissions topic (days of
 retention, plaintext as departments sent it) is emptied up to what the decider has decided,
 so that the person's data does not outlive the keys there either.
@@ -15,7 +16,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from events.model import CaseType, Outcome
@@ -27,7 +28,6 @@ from projections.queries.retention import closed_before
 from services.adapters.event_log import events_of_cases
 from services.adapters.kafka import (
     drop_decided_submissions,
-    partitioner,
     submit_and_wait,
     topic_partitions,
 )
@@ -92,6 +92,8 @@ class Erased:
 class ErasureReport:
     erased: list[Erased] = field(default_factory=list)
     refused: list[Erased] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    """Cases whose erasure step was recorded before, and whose keys went only now."""
     destroyed: int = 0
     dropped_submissions: dict[int, int] = field(default_factory=dict)
 
@@ -110,6 +112,7 @@ class ErasureReport:
                 }
                 for e in self.refused
             ],
+            "finished": self.finished,
             "keys_destroyed": self.destroyed,
             "submissions_dropped_before": self.dropped_submissions,
         }
@@ -145,6 +148,13 @@ def _years_before(day: date, years: int) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
+STRAY_AFTER = timedelta(hours=1)
+"""How long after it was made a key no event on the log uses is taken for a stray. The decider
+stores a key before the transaction of its event commits, and a transaction lasts a minute at
+most (transaction.timeout.ms): a younger key may seal an event about to appear, which an
+erasure must not make unreadable without naming its subject."""
+
+
 @dataclass(frozen=True)
 class Target:
     """What an erasure does on one case."""
@@ -153,16 +163,25 @@ class Target:
     subjects: list[str]
     """The case's data subjects to erase: named in the recorded step, then their keys go."""
     stray: list[str] = field(default_factory=list)
-    """Keys of the case that no event uses (made for a transaction that then aborted): they
-    seal nothing, and go too."""
+    """Keys of the case that no event uses (made for a transaction that then aborted), made
+    ``STRAY_AFTER`` ago or earlier: they seal nothing, and go too."""
+    unfinished: list[str] = field(default_factory=list)
+    """Subjects an erasure step on the log already names whose keys still live (an erasure
+    that stopped before destroying them, or recorded after its command gave up waiting): their
+    keys go, with no step recorded again."""
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.subjects or self.stray or self.unfinished)
 
 
 async def plan(
     settings: Settings, keys: KeyStore, wanted: dict[str, set[str] | None]
 ) -> list[Target]:
-    """For each case, the subjects asked for (None: every one) that its events on the log hold,
-    that no erasure took yet, and whose keys live. The log, not a read model, says whose data
-    a case holds: the decider checks the step against the same."""
+    """For each case, the subjects asked for (None: every one) that its events on the log hold
+    and whose keys live: to be named in a step if no erasure named them yet, else (``unfinished``)
+    only to lose their keys. The log, not a read model, says whose data a case holds: the
+    decider checks the step against the same."""
     logged = await events_of_cases(settings, list(wanted))
     targets = []
     for case_id, asked in wanted.items():
@@ -170,17 +189,22 @@ async def plan(
         recorded = set().union(*(subjects_in(e.payload) for e in events))
         erased = {s for e in events if e.type == ERASED_EVENT for s in e.payload["subjects"]}
         live = set(await keys.live_subjects(case_id))
+        settled = set(await keys.live_subjects(case_id, older_than=STRAY_AFTER))
         erasable = (recorded - erased) & live
+        unfinished = recorded & erased & live
         if asked is None:
-            targets.append(Target(case_id, sorted(erasable), sorted(live - recorded)))
+            stray = sorted(settled - recorded)
+            targets.append(Target(case_id, sorted(erasable), stray, sorted(unfinished)))
             continue
-        unknown = sorted(asked - erasable)
+        unknown = sorted(asked - erasable - unfinished)
         if unknown:
             raise ErasureError(
                 f"case {case_id} holds no personal data of {', '.join(unknown)} that can still"
                 " be erased (already erased, or not on the log)"
             )
-        targets.append(Target(case_id, sorted(asked)))
+        targets.append(
+            Target(case_id, sorted(asked & erasable), unfinished=sorted(asked & unfinished))
+        )
     return targets
 
 
@@ -196,7 +220,7 @@ async def retention_due(
     if not live:
         return []
     targets = await plan(settings, keys, dict.fromkeys((c["case_id"] for c in live), None))
-    return [(case, t) for case, t in zip(live, targets, strict=True) if t.subjects or t.stray]
+    return [(case, t) for case, t in zip(live, targets, strict=True) if t.anything]
 
 
 def privacy_officer(settings: Settings, officer_id: str | None) -> Officer:
@@ -228,7 +252,8 @@ async def erase(
     say: Say,
 ) -> ErasureReport:
     """Erase the given subjects of each case: one recorded step per case, then its keys, then
-    the decided submissions of the partitions concerned."""
+    the decided submissions (of every partition). Subjects whose step is recorded
+    already (``Target.unfinished``) only lose their keys."""
     report = ErasureReport()
     if not targets:
         return report
@@ -261,6 +286,11 @@ async def erase(
     say(f"recording the erasure of {count} subjects of {len(bodies)} cases")
     outcomes = await submit_and_wait(department, list(bodies.values())) if bodies else {}
     for target in targets:
+        if target.unfinished:
+            # The log says these are erased: finish what an earlier run left undone.
+            because = f"{ERASE_STEP} {target.case_id} (recorded before): {reason}"
+            report.destroyed += len(await keys.destroy(target.unfinished, because))
+            report.finished.append(target.case_id)
         if target.stray:
             # Keys no event uses seal nothing: no step to record, nothing to keep them for.
             unused = f"unused key of case {target.case_id}: {reason}"
@@ -276,11 +306,13 @@ async def erase(
         because = f"{ERASE_STEP} {target.case_id} v{outcome.version}: {reason}"
         report.destroyed += len(await keys.destroy(target.subjects, because))
         report.erased.append(done)
-    if report.erased:
-        # Submissions and outcomes have equal partitions; a department may describe outcomes.
+    if report.erased or report.finished:
+        # Every partition, not only the cases' own: a client partitioning by another hash put
+        # some of a case's submissions elsewhere (refused there, but kept in plaintext). Nothing
+        # reads a decided submission again. Submissions and outcomes have equal partitions; a
+        # department may describe outcomes.
         partitions = len(await topic_partitions(department, settings.outcomes_topic))
-        where = sorted({partitioner(partitions)(e.case_id) for e in report.erased})
-        report.dropped_submissions = await drop_decided_submissions(settings, where)
+        report.dropped_submissions = await drop_decided_submissions(settings, range(partitions))
     return report
 
 
@@ -303,7 +335,7 @@ async def requested_targets(
             asked.add(subject)
     targets = await plan(settings, keys, wanted)
     for target in targets:
-        if not target.subjects and not target.stray:
+        if not target.anything:
             raise ErasureError(
                 f"case {target.case_id} holds no personal data that can still be erased: already"
                 " erased, none recorded, no such case, or written in plaintext before sealing"

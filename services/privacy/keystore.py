@@ -10,18 +10,22 @@ linger in a dead row version on disk. Backups of the key store keep a destroyed 
 expire: keep them shorter than any retention period (docs/privacy.md).
 """
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
 from projections.db import connect, create_pool, create_tables
-from services.privacy.cipher import MasterKey
+from services.privacy.cipher import MasterKey, MasterKeyError, SealError
 from services.settings import Settings
+
+log = logging.getLogger("casetrail.keystore")
 
 ROLE = "casetrail_keys"
 SCHEMA = "keystore"
@@ -53,10 +57,12 @@ class KeyStore(Protocol):
         """Keep these keys (durably: the events they seal are appended only after)."""
 
     async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
-        """The key of each subject it knows; None for a destroyed one."""
+        """The key of each subject it knows; None for a destroyed one (one that does not
+        unwrap is left out)."""
 
-    async def live_subjects(self, case_id: str) -> list[str]:
-        """The subjects of the case whose keys are not destroyed."""
+    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
+        """The subjects of the case whose keys are not destroyed (and were made more than
+        ``older_than`` ago)."""
 
     async def case_of(self, subject: str) -> str | None:
         """The case a subject belongs to."""
@@ -68,6 +74,29 @@ class KeyStore(Protocol):
 class PgKeyStore:
     def __init__(self, pool: asyncpg.Pool, master: MasterKey):
         self.pool, self.master = pool, master
+        self.master_checked = False
+        """Whether this master key is known to be the one that wrapped the live keys."""
+
+    async def check_master(self) -> None:
+        """MasterKeyError if a live key was wrapped by another master key: keys added under
+        this one would open where the others do not (a key file made anew after the old one was
+        lost, or another file given to this service), and nobody would notice until a read."""
+        if self.master_checked:
+            return
+        async with self.pool.acquire() as conn:
+            others = await conn.fetch(
+                f"SELECT master_id, count(*) AS keys FROM {SCHEMA}.subject_keys"
+                " WHERE wrapped IS NOT NULL AND master_id <> $1 GROUP BY master_id",
+                self.master.key_id,
+            )
+        if others:
+            found = ", ".join(f"{row['keys']} by {row['master_id']}" for row in others)
+            raise MasterKeyError(
+                f"the key store holds keys wrapped by another master key ({found}), not by this"
+                f" one ({self.master.key_id}): give every service the master key file that"
+                " wrapped them (CASETRAIL_MASTER_KEY_FILE)"
+            )
+        self.master_checked = True
 
     async def put(self, keys: Sequence[SubjectKey]) -> None:
         if not keys:
@@ -76,6 +105,7 @@ class PgKeyStore:
             (k.subject, k.case_id, self.master.wrap(k.subject, k.key), self.master.key_id)
             for k in keys
         ]
+        await self.check_master()
         async with self.pool.acquire() as conn:
             await conn.executemany(
                 f"INSERT INTO {SCHEMA}.subject_keys (subject, case_id, wrapped, master_id)"
@@ -88,23 +118,31 @@ class PgKeyStore:
             return {}
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT subject::text, wrapped FROM {SCHEMA}.subject_keys"
+                f"SELECT subject::text, wrapped, master_id FROM {SCHEMA}.subject_keys"
                 " WHERE subject = ANY($1::uuid[])",
                 list(subjects),
             )
-        return {
-            row["subject"]: None
-            if row["wrapped"] is None
-            else self.master.unwrap(row["subject"], row["wrapped"])
-            for row in rows
-        }
+        found: dict[str, bytes | None] = {}
+        for row in rows:
+            if row["wrapped"] is None:
+                found[row["subject"]] = None
+                continue
+            try:
+                found[row["subject"]] = self.master.unwrap(row["subject"], row["wrapped"])
+            except SealError as error:
+                # Left out: what it sealed reads as not opening, never as a failed read.
+                log.error("%s (wrapped by master key %s)", error, row["master_id"])
+        return found
 
-    async def live_subjects(self, case_id: str) -> list[str]:
+    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT subject::text FROM {SCHEMA}.subject_keys"
-                " WHERE case_id = $1 AND wrapped IS NOT NULL ORDER BY created_at, subject",
+                " WHERE case_id = $1 AND wrapped IS NOT NULL"
+                " AND ($2::interval IS NULL OR created_at < now() - $2::interval)"
+                " ORDER BY created_at, subject",
                 case_id,
+                older_than,
             )
         return [row["subject"] for row in rows]
 

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from events.sealed import ERASED
-from services.adapters.kafka import read_to_end
+from services.adapters.kafka import client_options, partitioner, read_to_end
 from services.settings import KafkaRole, Settings
 from services.tokens import TokenRole
 from tests.conftest import make_token
@@ -208,3 +208,96 @@ async def test_a_complainants_identity_needs_a_reason(
         assert "X-CaseTrail-Personal-Data" not in opened.headers
     log = (await query.get("/access-log", params={"case_id": case_id})).json()
     assert [(e["role"], e["reason"]) for e in log] == [("department", "核实举报线索")]
+
+
+async def test_an_erasure_recorded_without_its_keys_destroyed_is_finished_by_erase(
+    settings: Settings, petition: str, query: httpx.AsyncClient
+) -> None:
+    """The step names one petitioner, but no key went: a privacy officer recorded it through
+    the gateway, or 'casetrail erase' gave up waiting for the decider (which recorded it
+    later). Erasing the case then destroys that key too, and records only the other one."""
+    case_id = petition
+    events = [
+        json.loads(value)
+        for _, _, value in await whole_topic(settings, settings.events_topic)
+        if json.loads(value)["case_id"] == case_id
+    ]
+    first, second = (p["name"]["subject"] for p in events[0]["payload"]["petitioners"])
+    token = await make_token(settings, TokenRole.DEPARTMENT, ["党政办"])
+    body = {
+        "type": "case.erase_personal_data",
+        "submission_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": {"officer_id": "DY-DZ-02", "role": "privacy_officer", "department": "党政办"},
+        "occurred_at": "2021-01-05T09:00:00+08:00",
+        "payload": {
+            "subjects": [first],
+            "basis": "request",
+            "reason": "当事人申请删除",
+            "approved_by": "审计组 测试",
+        },
+    }
+    url = f"http://127.0.0.1:{settings.gateway_port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as office:
+        response = await office.post("/submissions", json=body)
+        assert response.status_code == 201, response.text
+    recorded = (await history_when(query, case_id, 3, reason="核对")).json()
+    assert recorded[-1]["payload"]["subjects"] == [first]
+    assert recorded[0]["payload"]["petitioners"][0] == PERSON  # recorded, yet still readable
+
+    erased = casetrail(
+        settings, "erase", "--case", case_id, "--reason", "当事人申请删除",
+        "--approved-by", "审计组 测试", "--json",
+    )  # fmt: skip
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    report = json.loads(erased.stdout)
+    assert report["finished"] == [case_id]
+    assert report["erased"] == [{"case_id": case_id, "subjects": [second], "version": 4}]
+    assert report["keys_destroyed"] == 2
+    after = (await history_when(query, case_id, 4, reason="核对")).json()
+    assert [p["name"] for p in after[0]["payload"]["petitioners"]] == [ERASED, ERASED]
+    assert revealed(json.dumps(after, ensure_ascii=False)) == []
+
+
+async def test_erasure_drops_a_persons_submission_sent_to_another_partition(
+    settings: Settings, petition: str, query: httpx.AsyncClient
+) -> None:
+    """A client that partitions by another hash sends a case's submission to a partition the
+    case does not live on: the decider refuses it there, but its plaintext stays on that
+    partition of the submissions topic, which erasing the case must empty too."""
+    case_id = petition
+    person = {"name": "上官云霄", "phone": "13700998877", "address": "大涌镇旗北村七巷9号"}
+    body = register_body(case_id)
+    body["payload"]["petitioners"] = [person]
+    department = settings.as_kafka_user(KafkaRole.DEPARTMENT)
+    home = partitioner(settings.partitions)(case_id)
+    elsewhere = (home + 1) % settings.partitions
+    producer = AIOKafkaProducer(**client_options(department), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.submissions_topic,
+            json.dumps(body, ensure_ascii=False).encode(),
+            key=case_id.encode(),
+            partition=elsewhere,
+        )
+    finally:
+        await producer.stop()
+    outcomes = TopicPartition(settings.outcomes_topic, elsewhere)
+    for _ in range(60):
+        answers = [json.loads(r.value or b"") async for r in read_to_end(department, [outcomes])]
+        if any(a["submission_id"] == body["submission_id"] for a in answers):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("the misplaced submission was never decided")
+    assert person["name"] in (await raw_topics(settings)).decode()
+
+    erased = casetrail(
+        settings, "erase", "--case", case_id, "--reason", "当事人申请删除",
+        "--approved-by", "审计组 测试",
+    )  # fmt: skip
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    left = (await raw_topics(settings)).decode()
+    assert [value for value in person.values() if value in left] == []

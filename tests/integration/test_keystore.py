@@ -1,16 +1,23 @@
 """The key store on the real PostgreSQL (issue 13): keys kept wrapped, found by subject and case,
 destroyed for good (no key left in the table, the row a tombstone that says why)."""
 
+import asyncio
+import base64
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from projections.db import connect
-from services.privacy.cipher import new_subject_key
+from services.privacy.cipher import MasterKey, MasterKeyError, new_subject_key
 from services.privacy.keystore import SCHEMA, PgKeyStore, SubjectKey, keystore_dsn, open_keystore
 from services.settings import Settings
+from tests.support import env_for
 
 
 @pytest.fixture
@@ -28,6 +35,7 @@ async def test_keys_are_kept_wrapped_and_destroyed_for_good(
     await keys.put(made[:1])  # a retry after an aborted transaction changes nothing
     assert await keys.get([k.subject for k in made]) == {k.subject: k.key for k in made}
     assert sorted(await keys.live_subjects(case_id)) == sorted(k.subject for k in made)
+    assert await keys.live_subjects(case_id, older_than=timedelta(hours=1)) == []  # just made
     assert await keys.case_of(made[0].subject) == case_id
     assert await keys.case_of(str(uuid.uuid4())) is None
 
@@ -78,3 +86,55 @@ async def test_the_key_store_is_no_other_roles_business(servers: Settings) -> No
     assert probe is False
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(keystore_dsn(servers).replace("casetrail_keys:", "casetrail_keys:x"))
+
+
+async def test_a_master_key_that_did_not_wrap_the_keys_opens_nothing_and_seals_nothing(
+    servers: Settings, keys: PgKeyStore
+) -> None:
+    """A service given another master key (a key file made again by 'infra up' after the old
+    one was lost, or another file mounted) must not fail every read with a 500, nor add keys
+    wrapped by a master that opens none of the others: reads show such keys as not opening,
+    and the first put says which master key the store expects."""
+    case_id = f"KS-{uuid.uuid4().hex[:8]}"
+    made = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
+    await keys.put([made])
+    stranger = PgKeyStore(keys.pool, MasterKey(b"\x07" * 32))
+    assert await stranger.get([made.subject]) == {}  # does not open: shown masked
+    fresh = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
+    with pytest.raises(MasterKeyError, match=keys.master.key_id):
+        await stranger.put([fresh])
+    assert await keys.get([fresh.subject]) == {}  # nothing was written
+    await keys.destroy([made.subject], "test: done")
+
+
+def _decider_start(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """Start the decider and see it stop by itself (within a minute)."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "decider"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_the_decider_does_not_start_without_its_master_key_or_with_another(
+    servers: Settings, keys: PgKeyStore, tmp_path: Path
+) -> None:
+    made = SubjectKey(str(uuid.uuid4()), f"KS-{uuid.uuid4().hex[:8]}", new_subject_key())
+    await keys.put([made])  # the store holds a key of the servers' master key
+    try:
+        missing = servers.model_copy(update={"master_key_file": tmp_path / "none.key"})
+        started = await asyncio.to_thread(_decider_start, missing)
+        assert started.returncode == 2, started.stderr[-2000:]
+        assert "the decider does not start: no master key" in started.stderr
+        other = tmp_path / "other.key"
+        other.write_text(base64.b64encode(b"\x07" * 32).decode())
+        wrong = servers.model_copy(update={"master_key_file": other})
+        started = await asyncio.to_thread(_decider_start, wrong)
+        assert started.returncode == 2, started.stderr[-2000:]
+        assert "wrapped by another master key" in started.stderr
+        assert keys.master.key_id in started.stderr
+    finally:
+        await keys.destroy([made.subject], "test: done")
