@@ -5,6 +5,12 @@ new version, ``CURRENT_VERSIONS`` names that version, and an upcaster turns a pa
 n into version n + 1. Hashes are always computed over the event as it was stored, never over an
 upcast payload.
 
+Personal values are sealed on the log (``events.sealed``) from the version current when sealing
+began: an upcaster of such a version moves a sealed value as a whole and never reads it (it
+cannot: only the query service holds keys). ``typed_payload`` stands a placeholder in for each
+before upcasting, so that folding validates; a log written in plaintext before that is upcast
+once, then sealed, by ``casetrail migrate seal-log`` (docs/privacy-migration.md).
+
 The changes made so far:
 
 - ``complaint.registered`` version 1 held the complainant as one free-text field, "name phone" as

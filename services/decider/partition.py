@@ -73,6 +73,8 @@ class PartitionState:
     partition: int = 0
     max_bytes: int = 64 * 1024
     """Larger records are refused: every event and outcome stays far below Kafka's size limit."""
+    max_event_bytes: int = 900 * 1024
+    """Larger events are refused: below Kafka's default 1 MiB per record, with room to spare."""
     partition_of: Callable[[str], int] | None = None
     """Where a case's submissions must arrive (None: not checked). A client partitioning by
     another hash than Kafka's default would split a case's history over two partitions."""
@@ -177,7 +179,14 @@ class PartitionState:
             self.staged_outcomes[submission.submission_id] = outcome
             return Decision(outcome=outcome)
         if self.sealer is not None:
+            mark = len(self.sealer.pending)
             result = tuple(self.sealer.seal(event) for event in result)
+            oversize = self._oversize(result) if len(self.sealer.pending) > mark else None
+            if oversize is not None:
+                self.sealer.forget_since(mark)
+                outcome = _rejected(submission.submission_id, case_id, oversize, state, now)
+                self.staged_outcomes[submission.submission_id] = outcome
+                return Decision(outcome=outcome)
         for event in result:
             state = evolve(state, event, self.rules)
         assert state is not None
@@ -212,6 +221,18 @@ class PartitionState:
         if earlier is not None:
             return Decision(outcome=earlier)
         return Decision(_rejected(submission_id, case_id, rejection, self.case(case_id), now))
+
+    def _oversize(self, events: tuple[Event, ...]) -> Rejection | None:
+        """Sealing makes a short value long (a one-character name becomes a hundred bytes): a
+        step naming many persons could grow past what Kafka takes, and an event that cannot be
+        written would stop its partition for good."""
+        size = max(len(event.model_dump_json()) for event in events)
+        if size <= self.max_event_bytes:
+            return None
+        return _invalid(
+            f"this step's event would be {size} bytes once its personal data is sealed; at most"
+            f" {self.max_event_bytes}: record fewer persons in one step"
+        )
 
     def _answered(self, submission_id: uuid.UUID) -> Outcome | None:
         return self.staged_outcomes.get(submission_id) or self.outcomes.get(submission_id)

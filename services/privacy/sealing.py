@@ -62,6 +62,10 @@ class Sealer:
         taken, self.pending = self.pending, []
         return taken
 
+    def forget_since(self, mark: int) -> None:
+        """Forget the keys made since ``len(pending)`` was ``mark`` (a step refused after all)."""
+        del self.pending[mark:]
+
     def drop(self) -> None:
         self.pending.clear()
 

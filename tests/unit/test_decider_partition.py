@@ -11,6 +11,7 @@ from events.model import Event
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
+from services.privacy.sealing import Sealer
 from tests.signing import VERIFIER, signed
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
@@ -211,3 +212,40 @@ def test_a_dead_letter_fits_its_topic_and_says_when_it_was_cut() -> None:
     assert key is None, "a key too large to keep: the coordinates name the original"
     assert len(value) == 1_048_588 - HEADROOM_BYTES
     assert dict(headers)["casetrail.truncated_from"] == b"1048000"
+
+
+def _registration(case_id: str, petitioners: list[dict[str, str]]) -> bytes:
+    body: dict[str, object] = {
+        "type": "petition.register",
+        "submission_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "actor": ACTOR,
+        "occurred_at": "2020-03-04T09:30:00+08:00",
+        "payload": {
+            "channel": "visit",
+            "persons": len(petitioners),
+            "summary": "联名信访",
+            "petitioners": petitioners,
+        },
+    }
+    return json.dumps(signed(body), ensure_ascii=False).encode()
+
+
+def test_a_step_too_large_once_sealed_is_refused_and_leaves_no_key() -> None:
+    """Sealing makes short values long: a step naming many persons must be refused, never
+    written (an event Kafka cannot take would stop the partition), and its keys forgotten
+    while those of the other steps of the transaction stay."""
+    state = PartitionState(OFFICERS, VERIFIER, sealer=Sealer(), max_event_bytes=8_000)
+    fine = state.decide_record(_registration("XF-8", [{"name": "李四"}]), NOW)
+    assert len(fine.events) == 1
+    many = [{"name": chr(0x4E00 + i)} for i in range(60)]  # 60 one-character names
+    assert len(_registration("XF-9", many)) < 8_000
+    refused = state.decide_record(_registration("XF-9", many), NOW)
+    assert refused.events == ()
+    assert refused.outcome is not None
+    assert refused.outcome.code is RejectionCode.INVALID_PAYLOAD
+    assert "once its personal data is sealed" in refused.outcome.message
+    assert state.sealer is not None
+    kept = state.sealer.take()
+    assert [k.case_id for k in kept] == ["XF-8"]
+    assert state.case("XF-9") is None
