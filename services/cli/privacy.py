@@ -217,7 +217,7 @@ def retention(
             )
         return {"as_of": today.isoformat(), "years": years, "due": listed, **report.as_json()}
 
-    while True:
+    if every_hours is None:
         try:
             result = asyncio.run(once())
         except ErasureError as error:
@@ -225,11 +225,17 @@ def retention(
         except (OSError, RuntimeError, TimeoutError) as error:
             raise fail(error, code=2) from None
         _report(result, dry_run, as_json)
-        if every_hours is None:
-            break
+        if result.get("refused"):
+            raise typer.Exit(code=1)
+        return
+    while True:
+        # A scheduled job outlives one failed run (PostgreSQL or Kafka away, a case refused):
+        # it says so and tries again at the next run.
+        try:
+            _report(asyncio.run(once()), dry_run, as_json)
+        except (ErasureError, OSError, RuntimeError, TimeoutError) as error:
+            typer.secho(f"error: {error} (again in {every_hours} h)", fg=typer.colors.RED, err=True)
         time.sleep(every_hours * 3600)
-    if result.get("refused"):
-        raise typer.Exit(code=1)
 
 
 def _report(result: dict[str, object], dry_run: bool, as_json: bool) -> None:
