@@ -183,12 +183,18 @@ async def read_to_end(
 
 
 async def submit_and_wait(
-    settings: Settings, bodies: Sequence[Mapping[str, Any]], timeout_s: float = 60.0
+    settings: Settings,
+    bodies: Sequence[Mapping[str, Any]],
+    timeout_s: float = 60.0,
+    decided: Callable[[int], None] | None = None,
 ) -> dict[str, Outcome]:
     """Publish submissions (signed already) as a department's client does (key = case_id) and
-    wait for the outcome of each; by submission_id. TimeoutError names how many are missing."""
+    wait for the outcome of each; by submission_id. ``decided`` hears how many have one, after
+    each look. TimeoutError names how many are missing."""
     wanted = {str(body["submission_id"]) for body in bodies}
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        **client_options(settings), acks="all", enable_idempotence=True, linger_ms=10
+    )
     await producer.start()
     try:
         for body in bodies:
@@ -211,6 +217,8 @@ async def submit_and_wait(
             outcome = Outcome.model_validate_json(record.value or b"")
             if str(outcome.submission_id) in wanted:
                 outcomes[str(outcome.submission_id)] = outcome
+        if decided is not None:
+            decided(len(outcomes))
         if len(outcomes) == len(wanted):
             return outcomes
         if loop.time() > deadline:

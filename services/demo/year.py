@@ -15,8 +15,6 @@ Every case is a sequence of submissions that the real decider decides; a fixed s
 same submissions (same ids) every time, so loading twice changes nothing.
 """
 
-import asyncio
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -25,12 +23,9 @@ from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
-
 from events.calendar import CHINA, add_calendar_days, local_day
 from events.deadlines import add_calendar_months
-from events.model import Outcome
-from services.adapters.kafka import client_options, read_to_end
+from services.adapters.kafka import submit_and_wait
 from services.demo import demo_settings
 from services.integrity.signing import DepartmentSigners
 from services.progress import Progress, Say
@@ -865,46 +860,14 @@ async def load(settings: Settings, say: Say) -> dict[str, int]:
     # Each department of the officer directory (the demo town's unless another is configured).
     signers = DepartmentSigners.load(demo_settings(settings))
     bodies = [signers.sign(body) for body in submissions()]
-    wanted = {s["submission_id"] for s in bodies}
-    producer = AIOKafkaProducer(
-        **client_options(settings),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=10,
-    )
-    await producer.start()
-    try:
-        for body in bodies:
-            await producer.send(
-                settings.submissions_topic,
-                json.dumps(body, ensure_ascii=False).encode(),
-                key=body["case_id"].encode(),
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
     requests = len(illustrative_disclosures())
     say(
-        f"published {len(bodies)} submissions of 2019 and 2020 and of {requests} illustrative"
+        f"publishing {len(bodies)} submissions of 2019 and 2020 and of {requests} illustrative"
         " information-disclosure requests of 2021 (not from the report, which counts none in"
         " 2020); waiting for the decider"
     )
-    progress = Progress(len(wanted), say, unit="decided")
-    deadline = asyncio.get_running_loop().time() + 600
-    partitions = [TopicPartition(settings.outcomes_topic, p) for p in range(settings.partitions)]
-    while True:
-        outcomes: dict[str, Outcome] = {}
-        async for record in read_to_end(settings, partitions):
-            outcome = Outcome.model_validate_json(record.value or b"")
-            if str(outcome.submission_id) in wanted:
-                outcomes[str(outcome.submission_id)] = outcome
-        progress.set(len(outcomes))
-        if len(outcomes) == len(wanted):
-            break
-        if asyncio.get_running_loop().time() > deadline:
-            undecided = len(wanted) - len(outcomes)
-            raise TimeoutError(f"{undecided} submissions undecided after 10 minutes")
-        await asyncio.sleep(1)
+    progress = Progress(len(bodies), say, unit="decided")
+    outcomes = await submit_and_wait(settings, bodies, 600, progress.set)
     counts = Counter(str(outcome.status) for outcome in outcomes.values())
     rejected = [o for o in outcomes.values() if o.status != "accepted"]
     for outcome in rejected[:5]:

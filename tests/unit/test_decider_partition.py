@@ -12,6 +12,7 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
 from services.privacy.sealing import Sealer
+from tests.e2e.test_petition_flow import register_body
 from tests.signing import VERIFIER, signed
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
@@ -215,19 +216,8 @@ def test_a_dead_letter_fits_its_topic_and_says_when_it_was_cut() -> None:
 
 
 def _registration(case_id: str, petitioners: list[dict[str, str]]) -> bytes:
-    body: dict[str, object] = {
-        "type": "petition.register",
-        "submission_id": str(uuid.uuid4()),
-        "case_id": case_id,
-        "actor": ACTOR,
-        "occurred_at": "2020-03-04T09:30:00+08:00",
-        "payload": {
-            "channel": "visit",
-            "persons": len(petitioners),
-            "summary": "联名信访",
-            "petitioners": petitioners,
-        },
-    }
+    body = register_body(case_id)
+    body["payload"] |= {"persons": len(petitioners), "petitioners": petitioners}
     return json.dumps(signed(body), ensure_ascii=False).encode()
 
 
