@@ -48,7 +48,7 @@ from events.hashing import GENESIS_HASH
 from events.lifecycles import LIFECYCLES, OPENING_STEPS, Lifecycle, Step
 from events.model import Actor, Event
 from events.officers import SYSTEM_CLOCK_ID, Role
-from events.sealed import subjects_in
+from events.sealed import may_hold_sealed, subjects_in
 from events.state import CaseState, Context
 from events.submissions import SubmissionBase
 from events.upcasting import CURRENT_VERSIONS, typed_payload
@@ -123,7 +123,7 @@ def evolve(
         "last_occurred_at": max(at, state.last_occurred_at),
         "recorded": state.recorded | {event.type},
     }
-    sealed = subjects_in(event.payload)
+    sealed = subjects_in(event.payload) if may_hold_sealed(event.type) else frozenset()
     if sealed:
         updates["subjects"] = state.subjects | sealed
     if step.to_status is not None:

@@ -6,7 +6,11 @@ subject. Nothing here decrypts: folding, the read models and masking only need t
 sealed value and stand something else in for it.
 """
 
+import json
+from functools import cache
 from typing import Any
+
+from events.lifecycles import EVENT_PAYLOADS
 
 SEALED_FIELDS = frozenset({"alg", "subject", "ciphertext"})
 """The keys of a sealed value (``{"alg": …, "subject": …, "ciphertext": …}``): what the log
@@ -18,6 +22,15 @@ ERASED = "〔已删除 / erased〕"
 
 Pointer = tuple[str | int, ...]
 """Where a value sits in a payload: keys and list indexes from the top."""
+
+
+@cache
+def may_hold_sealed(event_type: str) -> bool:
+    """Whether events of this type can hold personal data, sealed: their payload's schema
+    marks a personal field (an unknown type might). The others are never looked through: this
+    is on the decider's hot path."""
+    model = EVENT_PAYLOADS.get(event_type)
+    return model is None or "x-personal-data" in json.dumps(model.model_json_schema())
 
 
 def is_sealed(value: Any) -> bool:

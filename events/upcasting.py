@@ -34,7 +34,7 @@ from typing import Any
 from events.lifecycles import EVENT_PAYLOADS
 from events.model import Event, Frozen
 from events.payloads import NOT_NAMED
-from events.sealed import without_sealed
+from events.sealed import may_hold_sealed, without_sealed
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -110,5 +110,5 @@ def typed_payload(event: Event) -> Frozen:
     """The event's payload as its current model, upgraded from whatever version it was stored in,
     each sealed personal value standing as a placeholder (no rule reads a person's data)."""
     model: type[Frozen] = EVENT_PAYLOADS[event.type]
-    payload = without_sealed(event.payload)
+    payload = without_sealed(event.payload) if may_hold_sealed(event.type) else event.payload
     return model.model_validate(upcast(event.type, event.schema_version, payload))

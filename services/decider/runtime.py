@@ -625,6 +625,13 @@ class Decider(ConsumerRebalanceListener):
         self.backoffs.pop(owned.partition, None)
         log.debug("partition %d: %d submissions decided", tp.partition, len(records))
 
+    def _store_keys(self, state: PartitionState) -> "asyncio.Future[None]":
+        """The keys the batch's sealing made, being put in the key store."""
+        keys = state.sealer.take() if state.sealer is not None else []
+        if not keys or self.keystore is None:
+            return _nothing()
+        return asyncio.ensure_future(self.keystore.put(keys))
+
     async def _write(
         self, owned: OwnedPartition, tp: TopicPartition, records: list[Record], now: datetime
     ) -> PartitionChain:
@@ -661,26 +668,32 @@ class Decider(ConsumerRebalanceListener):
                             self.settings.deadletter_topic, value, key=key, headers=headers
                         )
                     sent.append(future)
-                if written:
-                    # Offsets are known once the broker has the events (still uncommitted). The
-                    # checkpoint commits with them: no reader ever sees them uncovered.
-                    last = await written[-1][1]
-                    chain = chain.extended([h for h, _ in written], last.offset)
-                    signed = self.signer.sign(p, chain.last_offset, chain.count, chain.head, now)
-                    future = await producer.send(
-                        self.settings.checkpoints_topic,
-                        signed.record(),
-                        key=str(p).encode(),
-                        partition=p,
-                    )
-                    sent.append(future)
-                # aiokafka commits a transaction even if one of its records was refused: every
-                # record must be in before the offsets say the batch is done.
-                await asyncio.gather(*sent, *(future for _, future in written))
-                if state.sealer is not None and self.keystore is not None:
-                    # Durable before the events commit: a committed event whose key was lost
-                    # could never be read. Keys of a transaction that then aborts stay unused.
-                    await self.keystore.put(state.sealer.take())
+                # The new keys are durable before the events commit (a committed event whose
+                # key was lost could never be read), stored while Kafka takes the batch; keys
+                # of a transaction that then aborts stay unused.
+                storing = self._store_keys(state)
+                try:
+                    if written:
+                        # Offsets are known once the broker has the events (still uncommitted).
+                        # The checkpoint commits with them: no reader ever sees them uncovered.
+                        last = await written[-1][1]
+                        chain = chain.extended([h for h, _ in written], last.offset)
+                        signed = self.signer.sign(
+                            p, chain.last_offset, chain.count, chain.head, now
+                        )
+                        future = await producer.send(
+                            self.settings.checkpoints_topic,
+                            signed.record(),
+                            key=str(p).encode(),
+                            partition=p,
+                        )
+                        sent.append(future)
+                    # aiokafka commits a transaction even if one of its records was refused:
+                    # every record must be in before the offsets say the batch is done.
+                    await asyncio.gather(storing, *sent, *(future for _, future in written))
+                except BaseException:
+                    storing.cancel()
+                    raise
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )
@@ -688,6 +701,12 @@ class Decider(ConsumerRebalanceListener):
             state.abort()
             raise
         return chain
+
+
+def _nothing() -> "asyncio.Future[None]":
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 def dead_letter(

@@ -17,7 +17,14 @@ from typing import Any
 
 from events.model import Event
 from events.privacy import MASK, personal_fields, pointer_text
-from events.sealed import ERASED, Pointer, replaced, sealed_values, subjects_in
+from events.sealed import (
+    ERASED,
+    Pointer,
+    may_hold_sealed,
+    replaced,
+    sealed_values,
+    subjects_in,
+)
 from services.privacy.cipher import (
     ALG,
     SealError,
@@ -36,6 +43,8 @@ class Sealer:
         self.pending: list[SubjectKey] = []
 
     def seal(self, event: Event) -> Event:
+        if not may_hold_sealed(event.type):
+            return event
         fields = personal_fields(event.type, event.payload)
         if not fields:
             return event
