@@ -32,6 +32,10 @@ MAX_EVERY_HOURS = 366 * 24
 """The longest interval of a scheduled retention run: a year."""
 
 
+def _subjects(count: int) -> str:
+    return f"{count} data subject{'' if count == 1 else 's'}"
+
+
 def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
@@ -46,7 +50,7 @@ def _print(report_json: dict[str, object], as_json: bool) -> None:
     assert isinstance(refused, list)
     for item in erased:
         typer.echo(
-            f"erased {item['case_id']}: {len(item['subjects'])} subjects (v{item['version']})"
+            f"erased {item['case_id']}: {_subjects(len(item['subjects']))} (v{item['version']})"
         )
     finished = report_json.get("finished") or []
     assert isinstance(finished, list)
@@ -251,14 +255,14 @@ def _report(result: dict[str, object], dry_run: bool, as_json: bool) -> None:
         counts[1] += item["subjects"]
     typer.echo(f"retention as of {result['as_of']}: years after closure {result['years']}")
     for case_type, (cases, subjects) in sorted(by_type.items()):
-        typer.echo(f"  {case_type}: {cases} cases due, {subjects} data subjects")
+        typer.echo(f"  {case_type}: {cases} cases due, {_subjects(subjects)}")
     if not due:
         typer.echo("  nothing due")
     if dry_run:
         for item in due:
             typer.echo(
                 f"  due {item['case_id']} ({item['case_type']}, closed {item['closed_at'][:10]}):"
-                f" {item['subjects']} subjects"
+                f" {_subjects(item['subjects'])}"
             )
         typer.echo("dry run: nothing erased")
         return

@@ -150,11 +150,7 @@ async def test_sealed_on_the_log_read_with_a_reason_erased_everywhere_with_figur
     assert revealed(await raw_topics(settings)) == []
     after = (await history_when(query, case_id, 3, reason=reason)).json()
     assert after[-1]["type"] == "case.personal_data_erased"
-    assert (
-        after[-1]["payload"]["subjects"]
-        == sorted(after[-1]["payload"]["subjects"], key=lambda s: s)
-        or len(after[-1]["payload"]["subjects"]) == 2
-    )
+    assert set(after[-1]["payload"]["subjects"]) == {p["name"]["subject"] for p in registered}
     assert after[0]["payload"]["petitioners"][0] == dict.fromkeys(PERSON, ERASED)
     assert revealed(json.dumps(after, ensure_ascii=False)) == []
     assert revealed(await audit_trail_text(settings, case_id)) == []
