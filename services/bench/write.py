@@ -1,8 +1,10 @@
 """``casetrail bench write``: the decider's throughput and latency, against raw aiokafka.
 
 N submissions are published straight to Kafka, the decider (a separate process, as in
-production) decides them, and every outcome is read back. The baseline is raw aiokafka moving
-the same messages through the same broker: produce, then consume. The ratio says what
+production) decides them, and every outcome is read back. Two baselines move the same messages
+through the same broker: raw aiokafka producing and consuming one topic, and raw aiokafka doing
+the decider's exactly-once loop with no domain code (``services.bench.relay``: consume, produce
+a reply per record and send the offsets in one transaction per batch). The ratio says what
 CaseTrail's guarantees cost: transactions, state, validation, hashing, and checking who vouched
 for each submission: by default every submission is signed with its department's development
 key and the decider verifies it; ``--unsigned`` measures the same without signatures (the
@@ -26,12 +28,12 @@ from events.model import VouchedBy
 from events.signing import signed_bytes
 from events.submissions import SubmissionBase, parse_submission
 from services.adapters.kafka import client_options, create_topic, create_topics, delete_topics
-from services.bench.figures import figures
+from services.bench.figures import Figures, figures
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import demo_settings
-from services.infra.processes import start_service, stop
+from services.infra.processes import start_python, start_service, stop
 from services.integrity.keyring import KeyRing, ensure_dev_keys, load_ring
 from services.integrity.signing import (
     DepartmentSigners,
@@ -95,6 +97,8 @@ async def bench_write(
     raw = baseline_topic
     raw_bulk = figures(count, *await _round_trip(admin, raw, raw, messages, False))
     raw_single = figures(lone, *await _round_trip(admin, raw, raw, singles, True))
+    say("transactional baseline: raw aiokafka consume → produce → send offsets, no domain code")
+    exact_bulk, exact_single = await _transactional_baseline(settings, messages, singles, per_case)
     await delete_topics(settings)
     size = statistics.mean(len(value) for _, value in messages)
     return {
@@ -110,7 +114,34 @@ async def bench_write(
         "baseline_aiokafka": {"bulk": asdict(raw_bulk), "lone": asdict(raw_single)},
         "throughput_ratio": round(bulk.per_second / raw_bulk.per_second, 3),
         "lone_p50_ratio": round(single.p50_ms / raw_single.p50_ms, 2),
+        "baseline_transactional": {"bulk": asdict(exact_bulk), "lone": asdict(exact_single)},
+        "transactional_throughput_ratio": round(bulk.per_second / exact_bulk.per_second, 3),
+        "transactional_lone_p50_ratio": round(single.p50_ms / exact_single.p50_ms, 2),
     }
+
+
+async def _transactional_baseline(
+    settings: Settings,
+    messages: list[tuple[str, bytes]],
+    singles: list[tuple[str, bytes]],
+    per_case: int,
+) -> tuple[Figures, Figures]:
+    """The same messages through ``services.bench.relay`` (its own process, as the decider is):
+    what exactly-once costs on this broker, bulk and one at a time."""
+    source, sink = f"{settings.topic_prefix}.relay-in", f"{settings.topic_prefix}.relay-out"
+    for topic in (source, sink):
+        await create_topic(settings, topic, settings.partitions)
+    admin = settings.as_kafka_user(KafkaRole.ADMIN)
+    log = settings.state_dir / "logs" / "bench-relay.log"
+    relay = start_python(["-m", "services.bench.relay", source, sink], settings, log)
+    try:
+        warm_up = submissions(per_case, per_case, f"relay{uuid.uuid4().hex[:6]}")
+        await _round_trip(admin, source, sink, warm_up, True)
+        bulk = figures(len(messages), *await _round_trip(admin, source, sink, messages, False))
+        single = figures(len(singles), *await _round_trip(admin, source, sink, singles, True))
+    finally:
+        stop(relay, timeout=30)
+    return bulk, single
 
 
 async def _round_trip(
@@ -262,6 +293,7 @@ def _submission_id(value: bytes) -> str:
 
 def report(result: dict[str, Any]) -> str:
     ours, raw = result["casetrail"], result["baseline_aiokafka"]
+    exact = result["baseline_transactional"]
     lines = [
         f"{result['submissions']} submissions ({result['per_case']} per case, "
         f"{result['partitions']} partitions, {result['mean_message_bytes']} bytes each)",
@@ -272,11 +304,18 @@ def report(result: dict[str, Any]) -> str:
         ("aiokafka, bulk", raw["bulk"]),
         ("casetrail, one by one", ours["lone"]),
         ("aiokafka, one by one", raw["lone"]),
+        ("transactional, bulk", exact["bulk"]),
+        ("transactional, 1 by 1", exact["lone"]),
     ):
         lines.append(f"{name:<22}{row['per_second']:>12}{row['p50_ms']:>10}{row['p99_ms']:>10}")
     lines.append(
         f"throughput ratio casetrail/aiokafka: {result['throughput_ratio']}; "
         f"lone p50 ratio: {result['lone_p50_ratio']}"
+    )
+    lines.append(
+        "casetrail/transactional (raw consume → produce → send offsets, no domain code):"
+        f" throughput {result['transactional_throughput_ratio']};"
+        f" lone p50 {result['transactional_lone_p50_ratio']}"
     )
     costs = result["signature_costs_us"]
     lines.append(

@@ -12,10 +12,15 @@ SERVICES = ("decider", "projector", "gateway", "query")
 
 def start_service(name: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     """``casetrail NAME`` with exactly ``settings``, its output appended to ``log``."""
+    return start_python(["-m", "services.cli", name], settings, log)
+
+
+def start_python(args: list[str], settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """``python ARGS`` with exactly ``settings``, its output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", name],
+            [sys.executable, *args],
             env={**os.environ, **settings.as_env()},
             stdout=output,
             stderr=subprocess.STDOUT,
