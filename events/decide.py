@@ -60,6 +60,15 @@ CLOCK_SKEW = timedelta(minutes=5)
 def decide(
     state: CaseState | None, submission: SubmissionBase, ctx: Context
 ) -> tuple[Event, ...] | Rejection:
+    decided = decide_and_fold(state, submission, ctx)
+    return decided if isinstance(decided, Rejection) else decided[0]
+
+
+def decide_and_fold(
+    state: CaseState | None, submission: SubmissionBase, ctx: Context
+) -> tuple[tuple[Event, ...], CaseState] | Rejection:
+    """``decide``, with the state its events lead to: folding them is part of deciding (every
+    deadline they start must be countable), so the caller need not fold them again."""
     found = _lifecycle_and_step(state, submission)
     if isinstance(found, Rejection):
         return found
@@ -93,10 +102,13 @@ def decide(
             if refused is not None:
                 return refused
         event = _record(lifecycle, step, state, submission, actor, ctx)
-        _count_every_deadline(state, evolve(state, event, ctx.rules))
+        if ctx.seal is not None:
+            event = ctx.seal(event)
+        after = evolve(state, event, ctx.rules)
+        _count_every_deadline(state, after)
     except CalendarNotCovered as gap:
         return reject(RejectionCode.CALENDAR_NOT_COVERED, f"case {submission.case_id}: {gap}")
-    return (event,)
+    return (event,), after
 
 
 def evolve(

@@ -1,11 +1,19 @@
 """A case's state (the fold of its events) and what deciding needs besides it."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
-from events.model import Actor, CaseType, Frozen, SortedInts, SortedStrings, VouchedBy
+from events.model import (
+    Actor,
+    CaseType,
+    Event,
+    Frozen,
+    SortedInts,
+    SortedStrings,
+    VouchedBy,
+)
 from events.officers import Officer
 
 
@@ -117,3 +125,6 @@ class Context:
     """Whose signature the decider checked on this submission (recorded in its events)."""
     actor: Actor | None = None
     """Who takes the step, once ``decide`` has authorised them (rules that count people need it)."""
+    seal: Callable[[Event], Event] | None = None
+    """What the shell does to an event before it is hashed into the case (the decider seals its
+    personal data); None: nothing. ``decide`` folds the event as it is returned."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.deadlines import DEFAULT_RULES, ClockRule
-from events.decide import decide, evolve
+from events.decide import decide_and_fold, evolve
 from events.errors import Rejection, RejectionCode
 from events.model import Event, EventRef, Outcome
 from events.officers import Officer
@@ -172,37 +172,38 @@ class PartitionState:
 
         case_id = submission.case_id
         state = self.case(case_id)
-        context = Context(now, self.officers, self.rules, vouched_by=vouched)
-        result = decide(state, submission, context)
-        if isinstance(result, Rejection):
-            outcome = _rejected(submission.submission_id, case_id, result, state, now)
+        seal = self.sealer.seal if self.sealer is not None else None
+        mark = len(self.sealer.pending) if self.sealer is not None else 0
+        context = Context(now, self.officers, self.rules, vouched_by=vouched, seal=seal)
+        try:
+            decided = decide_and_fold(state, submission, context)
+        except Exception:
+            if self.sealer is not None:
+                self.sealer.forget_since(mark)  # the record's answer is a refusal: no keys
+            raise
+        made_keys = self.sealer is not None and len(self.sealer.pending) > mark
+        if not isinstance(decided, Rejection) and made_keys:
+            decided = self._oversize(decided[0]) or decided
+        if isinstance(decided, Rejection):
+            if self.sealer is not None:
+                self.sealer.forget_since(mark)  # a step refused makes no keys
+            outcome = _rejected(submission.submission_id, case_id, decided, state, now)
             self.staged_outcomes[submission.submission_id] = outcome
             return Decision(outcome=outcome)
-        if self.sealer is not None:
-            mark = len(self.sealer.pending)
-            result = tuple(self.sealer.seal(event) for event in result)
-            oversize = self._oversize(result) if len(self.sealer.pending) > mark else None
-            if oversize is not None:
-                self.sealer.forget_since(mark)
-                outcome = _rejected(submission.submission_id, case_id, oversize, state, now)
-                self.staged_outcomes[submission.submission_id] = outcome
-                return Decision(outcome=outcome)
-        for event in result:
-            state = evolve(state, event, self.rules)
-        assert state is not None
+        events, after = decided
         outcome = Outcome(
             submission_id=submission.submission_id,
             case_id=case_id,
             status="accepted",
             events=tuple(
-                EventRef(event_id=e.event_id, version=e.version, type=e.type) for e in result
+                EventRef(event_id=e.event_id, version=e.version, type=e.type) for e in events
             ),
-            version=state.version,
+            version=after.version,
             decided_at=now,
         )
-        self.staged_cases[case_id] = state
+        self.staged_cases[case_id] = after
         self.staged_outcomes[submission.submission_id] = outcome
-        return Decision(outcome=outcome, events=result)
+        return Decision(outcome=outcome, events=events)
 
     def _refused(self, raw: bytes, rejection: Rejection, now: datetime) -> Decision:
         """Rejected when we can tell whose it is; otherwise a dead letter, with the reason. A

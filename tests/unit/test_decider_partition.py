@@ -173,7 +173,7 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
         raise RecursionError("maximum recursion depth exceeded")
 
     state = PartitionState(OFFICERS, VERIFIER)
-    monkeypatch.setattr(partition, "decide", broken)
+    monkeypatch.setattr(partition, "decide_and_fold", broken)
     decision = state.decide_record(record("register"), NOW)
     assert decision.outcome is not None
     assert decision.outcome.status == "rejected"
