@@ -183,13 +183,14 @@ async def plan(
     only to lose their keys. The log, not a read model, says whose data a case holds: the
     decider checks the step against the same."""
     logged = await events_of_cases(settings, list(wanted))
+    living = await keys.live_keys(list(wanted))
     targets = []
     for case_id, asked in wanted.items():
         events = logged.get(case_id, [])
         recorded = set().union(*(subjects_in(e.payload) for e in events))
         erased = {s for e in events if e.type == ERASED_EVENT for s in e.payload["subjects"]}
-        live = set(await keys.live_subjects(case_id))
-        settled = set(await keys.live_subjects(case_id, older_than=STRAY_AFTER))
+        live = {k.subject for k in living.get(case_id, [])}
+        settled = {k.subject for k in living.get(case_id, []) if k.age >= STRAY_AFTER}
         erasable = (recorded - erased) & live
         unfinished = recorded & erased & live
         if asked is None:
@@ -216,7 +217,9 @@ async def retention_due(
     limits = {t: _years_before(today, y) for t, y in retention_years(settings).items()}
     async with connect(settings.postgres_dsn) as conn:
         cases = await closed_before(conn, limits)
-    live = [case for case in cases if await keys.live_subjects(case["case_id"])]
+    # Only cases with a live key are worth reading the log for.
+    living = await keys.live_keys([case["case_id"] for case in cases])
+    live = [case for case in cases if case["case_id"] in living]
     if not live:
         return []
     targets = await plan(settings, keys, dict.fromkeys((c["case_id"] for c in live), None))

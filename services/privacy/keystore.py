@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -52,6 +52,12 @@ class SubjectKey:
     key: bytes
 
 
+class LiveKey(NamedTuple):
+    subject: str
+    age: timedelta
+    """How long ago the key was made (by the database's clock)."""
+
+
 class KeyStore(Protocol):
     async def put(self, keys: Sequence[SubjectKey]) -> None:
         """Keep these keys (durably: the events they seal are appended only after)."""
@@ -60,9 +66,9 @@ class KeyStore(Protocol):
         """The key of each subject it knows; None for a destroyed one (one that does not
         unwrap is left out)."""
 
-    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
-        """The subjects of the case whose keys are not destroyed (and were made more than
-        ``older_than`` ago)."""
+    async def live_keys(self, case_ids: Collection[str]) -> dict[str, list[LiveKey]]:
+        """Of each case that has any, the subjects whose keys are not destroyed, and how long
+        ago each key was made (one question for many cases)."""
 
     async def case_of(self, subject: str) -> str | None:
         """The case a subject belongs to."""
@@ -134,17 +140,21 @@ class PgKeyStore:
                 log.error("%s (wrapped by master key %s)", error, row["master_id"])
         return found
 
-    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
+    async def live_keys(self, case_ids: Collection[str]) -> dict[str, list[LiveKey]]:
+        if not case_ids:
+            return {}
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT subject::text FROM {SCHEMA}.subject_keys"
-                " WHERE case_id = $1 AND wrapped IS NOT NULL"
-                " AND ($2::interval IS NULL OR created_at < now() - $2::interval)"
-                " ORDER BY created_at, subject",
-                case_id,
-                older_than,
+                f"SELECT case_id, subject::text, now() - created_at AS age"
+                f" FROM {SCHEMA}.subject_keys"
+                " WHERE case_id = ANY($1::text[]) AND wrapped IS NOT NULL"
+                " ORDER BY case_id, created_at, subject",
+                list(case_ids),
             )
-        return [row["subject"] for row in rows]
+        found: dict[str, list[LiveKey]] = {}
+        for row in rows:
+            found.setdefault(row["case_id"], []).append(LiveKey(row["subject"], row["age"]))
+        return found
 
     async def case_of(self, subject: str) -> str | None:
         async with self.pool.acquire() as conn:

@@ -49,7 +49,7 @@ from services.privacy.sealing import open_payload
 from services.progress import quiet
 from services.settings import KafkaRole, Settings, with_database
 from tests.e2e.test_old_schema_privacy import COMPLAINANT, old_complaint_assigned_to_its_respondent
-from tests.e2e.test_petition_flow import ACTOR, accept_body
+from tests.e2e.test_petition_flow import ACTOR, accept_body, register_body
 from tests.e2e.test_verify import append
 from tests.signing import VERIFIER, signed_json
 from tests.support import all_outcomes, casetrail, own_topics, publish, start_services, whole_topic
@@ -76,19 +76,12 @@ def complaint(case_id: str) -> dict[str, Any]:
 
 
 def petition(case_id: str) -> dict[str, Any]:
-    return {
-        "type": "petition.register",
-        "submission_id": str(uuid.uuid4()),
-        "case_id": case_id,
-        "actor": ACTOR,
-        "occurred_at": "2020-03-04T09:30:00+08:00",
-        "payload": {
-            "channel": "visit",
-            "persons": 2,
-            "summary": "厂房噪音扰民",
-            "petitioners": [{"name": "李四", "phone": "13900000000"}, {"name": "王五"}],
-        },
+    body = register_body(case_id)
+    body["payload"] |= {
+        "persons": 2,
+        "petitioners": [{"name": "李四", "phone": "13900000000"}, {"name": "王五"}],
     }
+    return body
 
 
 async def decide(settings: Settings, bodies: list[dict[str, Any]]) -> None:

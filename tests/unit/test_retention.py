@@ -24,7 +24,7 @@ from services.privacy.erasure import (
     requested_targets,
     retention_years,
 )
-from services.privacy.keystore import SubjectKey
+from services.privacy.keystore import LiveKey, SubjectKey
 from services.settings import Settings
 
 
@@ -97,9 +97,11 @@ class FakeKeys:
     async def get(self, subjects: Collection[str]) -> dict[str, bytes | None]:
         raise AssertionError("planning opens nothing")
 
-    async def live_subjects(self, case_id: str, older_than: timedelta | None = None) -> list[str]:
-        live = self.live - self.young if older_than is not None else self.live
-        return sorted(live) if case_id == CASE else []
+    async def live_keys(self, case_ids: Collection[str]) -> dict[str, list[LiveKey]]:
+        if CASE not in case_ids or not self.live:
+            return {}
+        ages = {s: timedelta(0) if s in self.young else timedelta(days=1) for s in self.live}
+        return {CASE: [LiveKey(s, ages[s]) for s in sorted(self.live)]}
 
     async def case_of(self, subject: str) -> str | None:
         return CASE if subject in (ALICE, BOB, STRAY) else None
