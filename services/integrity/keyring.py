@@ -20,6 +20,7 @@ one service or department that signs with it.
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -155,18 +156,30 @@ def save_ring(path: Path, ring: KeyRing) -> None:
 def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
     """A private key in PKCS#8 PEM, readable by its owner only (created so, never widened), put
     in place by a rename: a decider that reloads its key on rotation never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    write_private(path, pem)
+
+
+def write_private(path: Path, data: bytes, replace: bool = True) -> None:
+    """``data`` at ``path``, readable by its owner only (created so, never widened), whole or
+    not at all: written beside it, then renamed into place. Without ``replace``, a file already
+    there (another process's, made meanwhile) is kept and ``data`` dropped."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 600
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-        os.replace(partial, path)
-    except BaseException:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(partial, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(partial, path)
+    finally:
         Path(partial).unlink(missing_ok=True)
-        raise
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

@@ -10,14 +10,14 @@
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.integrity.keyring import write_private
 
 ALG = "A256GCM"
 """AES-256-GCM, as JOSE names it (RFC 7518): the only algorithm of sealed values so far."""
@@ -81,15 +81,8 @@ class MasterKey:
         ``create`` (development: 'casetrail infra up'). Two processes creating it at once get
         the same key: the file is created exclusively, and the loser reads the winner's."""
         if create and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            try:
-                with os.fdopen(descriptor, "w") as file:  # mode 600
-                    file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
-                with contextlib.suppress(FileExistsError):
-                    os.link(partial, path)  # never replaces a key someone made meanwhile
-            finally:
-                os.unlink(partial)
+            # Never replaces a key someone made meanwhile.
+            write_private(path, base64.b64encode(os.urandom(32)) + b"\n", replace=False)
         try:
             text = path.read_text().strip()
         except OSError as error:

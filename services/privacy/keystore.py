@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 
 from projections.db import connect, create_pool, create_tables
+from services.integrity.keyring import write_private
 from services.privacy.cipher import MasterKey, MasterKeyError, SealError
 from services.settings import Settings
 
@@ -230,10 +231,7 @@ async def ensure_keystore(settings: Settings) -> str:
     if settings.keystore_dsn is None:
         path = settings.keystore_password_path
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.chmod(0o600)
-            path.write_text(secrets.token_urlsafe(24) + "\n")
+            write_private(path, secrets.token_urlsafe(24).encode() + b"\n", replace=False)
         password = path.read_text().strip()
         async with connect(settings.postgres_dsn) as admin, admin.transaction():
             await admin.execute("SELECT pg_advisory_xact_lock($1)", 0x4B455953)

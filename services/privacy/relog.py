@@ -13,9 +13,7 @@ target and it writes nothing (and signs the same correspondence again).
 """
 
 import asyncio
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +35,7 @@ from services.adapters.kafka import (
     topic_partitions,
 )
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
-from services.integrity.keyring import KeyRing, KeyRingError, load_ring
+from services.integrity.keyring import KeyRing, KeyRingError, load_ring, write_private
 from services.integrity.log_check import PartitionAudit, trusted_checkpoints
 from services.integrity.problems import Record
 from services.integrity.shell import read_topic
@@ -368,9 +366,8 @@ async def seal_log(
     ]
     pairs = [pair for p in range(source.partitions) for pair in states[p].pairs]
     at = datetime.now(UTC)
-    _write_private(
-        path, evidence_lines(from_prefix, to_prefix, partitions, pairs, signer.check(at), at)
-    )
+    lines = evidence_lines(from_prefix, to_prefix, partitions, pairs, signer.check(at), at)
+    write_private(path, b"".join(line + b"\n" for line in lines))
     report.evidence = str(path)
     return report
 
@@ -462,21 +459,6 @@ async def _write_partition(
     finally:
         sealer.drop()
         await producer.stop()
-
-
-def _write_private(path: Path, lines: list[bytes]) -> None:
-    """Write ``lines`` to ``path`` whole or not at all (a rename), readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(b"".join(line + b"\n" for line in lines))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 # --- after: the record, and the old topics -------------------------------------------------------
