@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     decider_health_port: int = Field(
         default=8002, ge=0, le=65535, description="The decider's GET /health (0: any free port)"
     )
+    decider_snapshot_every: int = Field(
+        default=10_000,
+        ge=0,
+        description="Submissions a partition's decider decides between two snapshots of its"
+        " state, which a take-over loads instead of folding the whole log (0: none)",
+    )
     decider_refusal_retry_s: float = Field(
         default=30.0,
         gt=0,
@@ -254,6 +260,10 @@ class Settings(BaseSettings):
     @property
     def checkpoints_topic(self) -> str:
         return f"{self.topic_prefix}.checkpoints"
+
+    @property
+    def snapshots_topic(self) -> str:
+        return f"{self.topic_prefix}.decider-snapshots"
 
     @property
     def deadletter_topic(self) -> str:

@@ -166,16 +166,20 @@ async def read_until(
 
 
 async def read_to_end(
-    settings: Settings, partitions: list[TopicPartition]
+    settings: Settings,
+    partitions: list[TopicPartition],
+    start: Mapping[TopicPartition, int] | None = None,
 ) -> AsyncIterator[Record]:
-    """Every committed record of the given partitions, from the beginning to the end offsets as
-    they are when the call starts."""
+    """Every committed record of the given partitions, from the beginning (or the ``start``
+    offset given for one) to the end offsets as they are when the call starts."""
     async with committed_consumer(settings) as consumer:
         consumer.assign(partitions)
         # With read_committed these are the last stable offsets, so open transactions of a
         # fenced writer can never hold us up once its successor initialised.
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
+        for tp, offset in (start or {}).items():
+            consumer.seek(tp, offset)
         async for batches in read_until(consumer, ends):
             for records in batches.values():
                 for record in records:
@@ -340,6 +344,11 @@ def topic_layout(settings: Settings) -> dict[str, tuple[int, int, dict[str, str]
         settings.events_topic: (settings.partitions, replicas, forever),
         settings.outcomes_topic: (settings.partitions, replicas, days),
         settings.checkpoints_topic: (settings.partitions, replicas, forever),
+        settings.snapshots_topic: (
+            settings.partitions,
+            replicas,
+            {"cleanup.policy": "compact", **dead_letters, **durable},
+        ),
         settings.deadletter_topic: (1, replicas, {**forever, **dead_letters}),
     }
 

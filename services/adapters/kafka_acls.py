@@ -112,6 +112,7 @@ def role_grants(settings: Settings, role: KafkaRole, user: str | None = None) ->
             *topic(s.events_topic, read, write),
             *topic(s.outcomes_topic, read, write),
             *topic(s.checkpoints_topic, read, write),
+            *topic(s.snapshots_topic, read, write),
             *topic(s.deadletter_topic, write, Operation.DESCRIBE_CONFIGS),
             Grant(who, Resource.GROUP, s.decider_group, read),
             # The transactional ids are <group>.p<partition> (one per partition).

@@ -29,6 +29,7 @@ from events.model import Event, EventRef, Outcome
 from events.officers import Officer
 from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
+from services.decider.snapshot import case_records
 from services.integrity.signing import SubmissionVerifier
 from services.privacy.sealing import Sealer
 
@@ -83,12 +84,23 @@ class PartitionState:
     until the runtime stores them, before the transaction commits."""
     cases: dict[str, CaseState] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
+    by_case: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    """Every case_id known (with a state or only refusals), with its submissions' ids."""
+    changed: dict[str, int] = field(default_factory=dict)
+    """Cases changed since the last snapshot (committed), with the first of their outcomes
+    that changed: the next snapshot rewrites them from there."""
     staged_cases: dict[str, CaseState] = field(default_factory=dict)
     staged_outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
 
     def replay_event(self, event: Event) -> None:
         """Fold one event of the log into the state (used when the partition is taken over)."""
-        self.cases[event.case_id] = evolve(self.cases.get(event.case_id), event, self.rules)
+        current = self.cases.get(event.case_id)
+        if current is not None and event.version <= current.version:
+            # A take-over from a snapshot reads only the events after it: one it already
+            # holds means the log and the snapshot disagree. Never folded twice.
+            at = current.version
+            raise ValueError(f"v{event.version} is folded already (the case is at v{at})")
+        self.cases[event.case_id] = evolve(current, event, self.rules)
         # The outcome of the submission that wrote this event, rebuilt from the log in case the
         # outcomes topic no longer holds it. The two topics are read interleaved, so the
         # outcome may already be known and list this event.
@@ -97,13 +109,15 @@ class PartitionState:
         if any(ref.event_id == event.event_id for ref in known):
             return
         refs = (*known, EventRef(event_id=event.event_id, version=event.version, type=event.type))
-        self.outcomes[event.submission_id] = Outcome(
-            submission_id=event.submission_id,
-            case_id=event.case_id,
-            status="accepted",
-            events=refs,
-            version=event.version,
-            decided_at=event.recorded_at,
+        self._remember(
+            Outcome(
+                submission_id=event.submission_id,
+                case_id=event.case_id,
+                status="accepted",
+                events=refs,
+                version=event.version,
+                decided_at=event.recorded_at,
+            )
         )
 
     def replay_outcome(self, outcome: Outcome) -> None:
@@ -111,11 +125,59 @@ class PartitionState:
         a record nobody vouched for is not remembered (``_refused``)."""
         if outcome.code in UNVOUCHED:
             return
-        self.outcomes[outcome.submission_id] = outcome
+        self._remember(outcome)
 
-    def commit(self) -> None:
+    def _remember(self, outcome: Outcome) -> None:
+        """Keep an outcome (new, or one rebuilt from events now published) for its case."""
+        submissions = self.by_case.setdefault(outcome.case_id, [])
+        if outcome.submission_id in self.outcomes:
+            # Rare (an outcome replacing the one rebuilt from its events): worth a search.
+            where = next(
+                (i for i, s in enumerate(submissions) if s == outcome.submission_id),
+                len(submissions),
+            )
+        else:
+            where = len(submissions)
+            submissions.append(outcome.submission_id)
+        self.outcomes[outcome.submission_id] = outcome
+        self.changed[outcome.case_id] = min(where, self.changed.get(outcome.case_id, where))
+
+    def load(self, cases: Mapping[str, tuple[CaseState | None, list[Outcome]]]) -> None:
+        """Start from a snapshot's cases (before folding the log after it)."""
+        for case_id, (state, outcomes) in cases.items():
+            if state is not None:
+                self.cases[case_id] = state
+            self.by_case[case_id] = [outcome.submission_id for outcome in outcomes]
+            for outcome in outcomes:
+                self.outcomes[outcome.submission_id] = outcome
+
+    def snapshot(self) -> list[tuple[bytes, bytes]]:
+        """The records of every case changed since the last snapshot, the transaction in
+        progress included (the snapshot is written in it), as (key, value)."""
+        staged: dict[str, list[Outcome]] = {}
+        for outcome in self.staged_outcomes.values():
+            staged.setdefault(outcome.case_id, []).append(outcome)
+        records = []
+        for case_id in self.changed.keys() | self.staged_cases.keys() | staged.keys():
+            known = [self.outcomes[s] for s in self.by_case.get(case_id, ())]
+            fresh = [o for o in staged.get(case_id, ()) if o.submission_id not in self.outcomes]
+            first = self.changed.get(case_id, len(known))
+            outcomes = known + fresh
+            records += case_records(case_id, self.case(case_id), outcomes, first)
+        return records
+
+    def known_cases(self) -> int:
+        """How many case records a snapshot holds, the transaction in progress included."""
+        staged = {o.case_id for o in self.staged_outcomes.values()} | self.staged_cases.keys()
+        return len(self.by_case) + len(staged - self.by_case.keys())
+
+    def commit(self, snapshotted: bool = False) -> None:
+        """The transaction committed (``snapshotted``: with a snapshot)."""
         self.cases.update(self.staged_cases)
-        self.outcomes.update(self.staged_outcomes)
+        for outcome in self.staged_outcomes.values():
+            self._remember(outcome)
+        if snapshotted:
+            self.changed.clear()
         self.abort()
 
     def abort(self) -> None:

@@ -69,6 +69,7 @@ from services.adapters.kafka import (
     Record,
     check_copartitioned,
     client_options,
+    committed_consumer,
     max_message_bytes,
     partitioner,
     read_to_end,
@@ -78,6 +79,7 @@ from services.adapters.kafka import (
 from services.decider import health
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
+from services.decider.snapshot import HEAD_KEY, Snapshot, head_record
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
 from services.integrity.signing import SubmissionVerifier
@@ -159,6 +161,42 @@ class OwnedPartition:
     chain: PartitionChain
     next_offset: int
     """The next submission to decide: every record before it has its answer on the log."""
+    checkpoint_offset: int = -1
+    """Where the checkpoint signing ``chain`` is on the checkpoints topic (-1: none yet)."""
+    outcomes_next: int = 0
+    """Outcomes from here on are not in the state's last snapshot."""
+    snapshot_due: int = 0
+    """Submissions to decide before the next snapshot (0 or less: in the next batch)."""
+    stale: frozenset[bytes] = frozenset()
+    """Keys of the snapshot topic the state does not know (another log's): the next snapshot
+    deletes them."""
+    replayed: int = 0
+    """Events folded at the take-over: the whole partition, or the tail after its snapshot."""
+    from_snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a take-over read: why to refuse the partition (if it must), the chain, and where
+    the latest checkpoint and the outcomes end."""
+
+    refusal: Refusal | None
+    chain: PartitionChain
+    checkpoint_offset: int = -1
+    outcomes_next: int = 0
+    replayed: int = 0
+    from_snapshot: bool = False
+    stale: frozenset[bytes] = frozenset()
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a batch's transaction left: the chain, and where its checkpoint and outcomes are."""
+
+    chain: PartitionChain
+    checkpoint_offset: int
+    outcomes_next: int
+    snapshotted: bool
 
 
 GOODBYE_S = 5.0
@@ -246,7 +284,15 @@ class Decider(ConsumerRebalanceListener):
                     "since": refusal.since.isoformat(),
                 }
             elif p in self.owned:
-                partitions[str(p)] = {"state": "serving"}
+                owned = self.owned[p]
+                partitions[str(p)] = {
+                    "state": "serving",
+                    # What the take-over folded: the tail after a snapshot, or the whole log.
+                    "took_over": {
+                        "from_snapshot": owned.from_snapshot,
+                        "events_folded": owned.replayed,
+                    },
+                }
             else:
                 partitions[str(p)] = {"state": "taking_over"}
         status = "refusing" if self.refused else "ok" if self.connected else "waiting_for_kafka"
@@ -410,7 +456,7 @@ class Decider(ConsumerRebalanceListener):
             # partition is fenced and its open transaction completed before we read the log.
             await producer.start()
             state = self._new_state(partition)
-            refusal, chain = await self._replay(partition, state)
+            replay = await self._replay(partition, state)
             next_offset = await self.consumer.committed(tp)
             if next_offset is None:
                 next_offset = (await self.consumer.beginning_offsets([tp]))[tp]
@@ -429,20 +475,35 @@ class Decider(ConsumerRebalanceListener):
         if partition not in self.pending or tp not in self.consumer.assignment():
             self._close_producer(producer)  # no longer ours
             return
-        if refusal is not None:
+        if replay.refusal is not None:
             self._close_producer(producer)  # holds no transaction: nothing is written
-            self._refuse(partition, refusal)
+            self._refuse(partition, replay.refusal)
             return
         del self.pending[partition]
         if self.refused.pop(partition, None) is not None:
             log.warning("partition %d: the log verifies again; serving it", partition)
-        self.owned[partition] = OwnedPartition(partition, producer, state, chain, next_offset)
+        every = self.settings.decider_snapshot_every
+        self.owned[partition] = OwnedPartition(
+            partition,
+            producer,
+            state,
+            replay.chain,
+            next_offset,
+            checkpoint_offset=replay.checkpoint_offset,
+            outcomes_next=replay.outcomes_next,
+            # A long fold is worth a snapshot at once: the next take-over skips it.
+            snapshot_due=0 if replay.replayed >= every else every - replay.replayed,
+            stale=replay.stale,
+            replayed=replay.replayed,
+            from_snapshot=replay.from_snapshot,
+        )
         self.consumer.seek(tp, next_offset)
         self.consumer.resume(tp)
         log.info(
-            "partition %d taken over: %d events replayed, deciding from offset %d",
+            "partition %d taken over: %d events%s folded, deciding from offset %d",
             partition,
-            chain.count,
+            replay.replayed,
+            " after its snapshot" if replay.from_snapshot else "",
             next_offset,
         )
 
@@ -456,30 +517,89 @@ class Decider(ConsumerRebalanceListener):
             sealer=Sealer() if self.settings.seal_personal_data else None,
         )
 
-    async def _replay(
-        self, partition: int, state: PartitionState | None
-    ) -> tuple[Refusal | None, PartitionChain]:
+    async def _replay(self, partition: int, state: PartitionState | None) -> Replay:
         """The partition's chain from its events, checked against its latest checkpoint signed
-        with a key of the ring, and (with a ``state``) the partition's state folded from its
-        events and outcomes. Returns why the partition must be refused, if it must.
+        with a key of the ring, and (with a ``state``) the partition's state: loaded from its
+        snapshot and folded from the events and outcomes after it, or, without a snapshot that
+        agrees with the log, folded from all of them. Says why the partition must be refused,
+        if it must.
 
         Records that cannot be read or folded are skipped with an error where they do not make
         the partition refused (only the decider writes these topics: someone else put them
-        there, and ``casetrail verify`` names them). Without a ``state``: a quiet check."""
-        chain = PartitionChain()
+        there, and ``casetrail verify`` names them). Without a ``state``: a quiet check of the
+        whole partition."""
         try:
             self.signer.check(datetime.now(UTC))
         except SigningKeyNotTrusted as error:
-            return Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), chain
-        loud = state is not None
-        ring = self.signer.ring
-        # Only the latest trusted checkpoint counts here, and only it is kept: a partition
-        # gets one per transaction. Earlier ones are verify's to compare with the log.
-        latest: Checkpoint | None = None
-        tps = [TopicPartition(self.settings.checkpoints_topic, partition)]
+            return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), PartitionChain())
+        if state is not None and self.settings.decider_snapshot_every:
+            snapshot = await self._read_snapshot(partition)
+            problem = await self._snapshot_problem(partition, snapshot)
+            cases = None
+            if problem is None:
+                try:
+                    cases = snapshot.cases()
+                except ValueError as error:
+                    problem = str(error)
+            if cases is not None and snapshot.head is not None:
+                head = snapshot.head
+                state.load(cases)
+                start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
+                replay = await self._fold(
+                    partition, state, start, head.checkpoint_offset, head.outcomes_from
+                )
+                return replace(replay, from_snapshot=True)
+            if snapshot.head is not None:
+                log.warning(
+                    "partition %d: its snapshot is not used (%s); folding its whole log",
+                    partition,
+                    problem,
+                )
+            replay = await self._fold(partition, state, PartitionChain(), -1, 0)
+            return replace(replay, stale=frozenset(snapshot.keys))
+        return await self._fold(partition, state, PartitionChain(), -1, 0)
+
+    async def _read_snapshot(self, partition: int) -> Snapshot:
+        snapshot = Snapshot()
+        tps = [TopicPartition(self.settings.snapshots_topic, partition)]
         async for record in read_to_end(self.settings, tps):
+            snapshot.record(record.key, record.value)
+        return snapshot
+
+    async def _snapshot_problem(self, partition: int, snapshot: Snapshot) -> str | None:
+        """Why the snapshot must not be used: it does not read whole, or the log does not hold
+        the events it says it covers, as the checkpoint at its count signed them."""
+        problem = snapshot.problem(partition)
+        if problem is not None or snapshot.head is None:
+            return problem
+        head = snapshot.head
+        events = TopicPartition(self.settings.events_topic, partition)
+        async with committed_consumer(self.settings) as consumer:
+            end = (await consumer.end_offsets([events]))[events]
+        if end < head.events_from:
+            covered = head.chain_last_offset
+            return f"it covers the events up to offset {covered}, the log ends at {end}"
+        if head.chain_count == 0:
+            return None
+        for offset, checkpoint in await self._checkpoints(partition, head.checkpoint_offset):
+            if offset == head.checkpoint_offset:
+                signed = (checkpoint.head, checkpoint.count, checkpoint.offset)
+                if signed == (head.chain_head, head.chain_count, head.chain_last_offset):
+                    return None
+                break
+        return f"no checkpoint signed with a key of the ring at offset {head.checkpoint_offset}"
+
+    async def _checkpoints(
+        self, partition: int, begin: int, loud: bool = False
+    ) -> list[tuple[int, Checkpoint]]:
+        """The partition's checkpoints from offset ``begin`` (-1: all) signed with a key of the
+        ring, each covering more events than the one before, with their offsets."""
+        ring = self.signer.ring
+        found: list[tuple[int, Checkpoint]] = []
+        tp = TopicPartition(self.settings.checkpoints_topic, partition)
+        async for record in read_to_end(self.settings, [tp], {tp: max(begin, 0)}):
             checkpoint = _read(Checkpoint, record, loud)
-            if checkpoint is None or (latest is not None and checkpoint.count <= latest.count):
+            if checkpoint is None or (found and checkpoint.count <= found[-1][1].count):
                 continue
             where = (record.topic, record.partition, record.offset)
             if checkpoint.partition != partition:
@@ -491,29 +611,57 @@ class Decider(ConsumerRebalanceListener):
                 if loud:
                     log.error("%s p%d@%d skipped: %s", *where, problem)
                 continue
-            latest = checkpoint
-        audit = PartitionAudit(partition, [] if latest is None else [latest])
-        tps = [TopicPartition(self.settings.events_topic, partition)]
+            found.append((record.offset, checkpoint))
+        return found
+
+    async def _fold(
+        self,
+        partition: int,
+        state: PartitionState | None,
+        start: PartitionChain,
+        checkpoints_from: int,
+        outcomes_from: int,
+    ) -> Replay:
+        """Check the events after ``start`` against the latest signed checkpoint and (with a
+        ``state``) fold them, and the outcomes from ``outcomes_from``, into it."""
+        loud = state is not None
+        # Only the latest trusted checkpoint counts here: a partition gets one per transaction.
+        # Earlier ones are verify's to compare with the log.
+        checkpoints = await self._checkpoints(partition, checkpoints_from, loud)
+        latest = checkpoints[-1] if checkpoints else None
+        audit = PartitionAudit(
+            partition,
+            [] if latest is None else [latest[1]],
+            (start.head, start.count, start.last_offset),
+        )
+        events = TopicPartition(self.settings.events_topic, partition)
+        outcomes = TopicPartition(self.settings.outcomes_topic, partition)
+        tps, begin = [events], {events: start.last_offset + 1}
         if state is not None:
-            tps.append(TopicPartition(self.settings.outcomes_topic, partition))
-        async for record in read_to_end(self.settings, tps):
+            tps.append(outcomes)
+            begin[outcomes] = outcomes_from
+        outcomes_next, replayed = outcomes_from, 0
+        async for record in read_to_end(self.settings, tps, begin):
             if record.topic == self.settings.events_topic:
                 if audit.event(record.offset, record.value or b"") is None or state is None:
                     continue
                 event = _read(Event, record)
-                if event is not None:
-                    _replayed(state.replay_event, event, record)
+                if event is not None and _replayed(state.replay_event, event, record):
+                    replayed += 1
             elif state is not None:
+                outcomes_next = record.offset + 1
                 outcome = _read(Outcome, record)
                 if outcome is not None:
                     state.replay_outcome(outcome)
+        chain = PartitionChain(audit.head, audit.count, audit.last_offset)
         refusal = audit.refusal()
         if refusal is not None:
-            return Refusal(refusal.kind.value, str(refusal)), chain
+            return Replay(Refusal(refusal.kind.value, str(refusal)), chain)
         for problem in audit.problems if loud else ():
             # Junk before the latest checkpoint, which matches the log and covers it all.
             log.error("partition %d: %s, skipped", partition, problem)
-        return None, PartitionChain(audit.head, audit.count, audit.last_offset)
+        checkpoint_offset = latest[0] if latest is not None else checkpoints_from
+        return Replay(None, chain, checkpoint_offset, outcomes_next, replayed)
 
     def _refuse(self, partition: int, refusal: Refusal) -> None:
         """Leave the partition paused, unserved, and check it again in the background."""
@@ -540,7 +688,7 @@ class Decider(ConsumerRebalanceListener):
         while True:
             await asyncio.sleep(self.settings.decider_refusal_retry_s)
             try:
-                refusal, _ = await self._replay(partition, None)
+                refusal = (await self._replay(partition, None)).refusal
             except Exception as error:
                 log.warning("partition %d: checking it again failed: %s", partition, error)
                 continue
@@ -615,13 +763,20 @@ class Decider(ConsumerRebalanceListener):
         if not records:
             return
         try:
-            chain = await self._write(owned, tp, records, datetime.now(UTC))
+            written = await self._write(owned, tp, records, datetime.now(UTC))
         except Exception as error:
             self._release(owned, error)
             return
-        owned.state.commit()
-        owned.chain = chain
+        owned.state.commit(snapshotted=written.snapshotted)
+        owned.chain = written.chain
+        owned.checkpoint_offset = written.checkpoint_offset
+        owned.outcomes_next = written.outcomes_next
         owned.next_offset = records[-1].offset + 1
+        if written.snapshotted:
+            owned.snapshot_due = self.settings.decider_snapshot_every
+            owned.stale = frozenset()
+        else:
+            owned.snapshot_due -= len(records)
         self.backoffs.pop(owned.partition, None)
         log.debug("partition %d: %d submissions decided", tp.partition, len(records))
 
@@ -634,14 +789,15 @@ class Decider(ConsumerRebalanceListener):
 
     async def _write(
         self, owned: OwnedPartition, tp: TopicPartition, records: list[Record], now: datetime
-    ) -> PartitionChain:
+    ) -> Written:
         """One transaction: the batch's events, outcomes and dead letters, a signed checkpoint
-        covering the events (if any), and the consumed offset. Returns the chain after it."""
+        covering the events (if any), a snapshot when one is due, and the consumed offset."""
         state, producer, p = owned.state, owned.producer, tp.partition
         chain = owned.chain
         try:
             async with producer.transaction():
                 written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
+                answered: list[asyncio.Future[RecordMetadata]] = []
                 sent: list[asyncio.Future[RecordMetadata]] = []
                 for record in records:
                     decision = state.decide_record(record.value, now, record.key)
@@ -660,6 +816,7 @@ class Decider(ConsumerRebalanceListener):
                             key=decision.outcome.case_id.encode(),
                             partition=p,
                         )
+                        answered.append(future)
                     else:
                         key, value, headers = dead_letter(
                             record, decision.dead_letter_reason or "", self.dead_letter_limit
@@ -672,6 +829,7 @@ class Decider(ConsumerRebalanceListener):
                 # key was lost could never be read), stored while Kafka takes the batch; keys
                 # of a transaction that then aborts stay unused.
                 storing = self._store_keys(state)
+                signing: asyncio.Future[RecordMetadata] | None = None
                 try:
                     if written:
                         # Offsets are known once the broker has the events (still uncommitted).
@@ -681,26 +839,75 @@ class Decider(ConsumerRebalanceListener):
                         signed = self.signer.sign(
                             p, chain.last_offset, chain.count, chain.head, now
                         )
-                        future = await producer.send(
+                        signing = await producer.send(
                             self.settings.checkpoints_topic,
                             signed.record(),
                             key=str(p).encode(),
                             partition=p,
                         )
-                        sent.append(future)
+                        sent.append(signing)
                     # aiokafka commits a transaction even if one of its records was refused:
                     # every record must be in before the offsets say the batch is done.
                     await asyncio.gather(storing, *sent, *(future for _, future in written))
                 except BaseException:
                     storing.cancel()
                     raise
+                after = Written(
+                    chain,
+                    signing.result().offset if signing is not None else owned.checkpoint_offset,
+                    answered[-1].result().offset + 1 if answered else owned.outcomes_next,
+                    snapshotted=False,
+                )
+                if owned.snapshot_due - len(records) <= 0 and self.settings.decider_snapshot_every:
+                    after = await self._snapshot(owned, after, records[-1].offset + 1, now)
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )
         except BaseException:
             state.abort()
             raise
-        return chain
+        return after
+
+    async def _snapshot(
+        self, owned: OwnedPartition, after: Written, submissions_next: int, now: datetime
+    ) -> Written:
+        """Write the partition's snapshot in the transaction under way: the cases changed since
+        the last one, then the head. A record too large for the topic skips it (logged): the
+        batch must commit whatever its snapshot does."""
+        state, chain = owned.state, after.chain
+        records: list[tuple[bytes, bytes | None]] = [
+            *((key, None) for key in owned.stale),
+            *state.snapshot(),
+        ]
+        largest = max((len(value or b"") for _, value in records), default=0)
+        if largest > SNAPSHOT_RECORD_BYTES:
+            log.error(
+                "partition %d: no snapshot, a case's record would be %d bytes (at most %d);"
+                " take-overs fold the log after the last one",
+                owned.partition,
+                largest,
+                SNAPSHOT_RECORD_BYTES,
+            )
+            return after
+        head = head_record(
+            owned.partition,
+            (chain.head, chain.count, chain.last_offset),
+            after.checkpoint_offset,
+            after.outcomes_next,
+            submissions_next,
+            state.known_cases(),
+            now,
+        )
+        topic, p = self.settings.snapshots_topic, owned.partition
+        sent = [await owned.producer.send(topic, v, key=k, partition=p) for k, v in records]
+        sent.append(await owned.producer.send(topic, head, key=HEAD_KEY, partition=p))
+        await asyncio.gather(*sent)
+        return replace(after, snapshotted=True)
+
+
+SNAPSHOT_RECORD_BYTES = DEAD_LETTER_MAX_BYTES - 64 * 1024
+"""The largest snapshot record sent: the topic takes DEAD_LETTER_MAX_BYTES, with room for
+Kafka's framing."""
 
 
 def _nothing() -> "asyncio.Future[None]":

@@ -125,7 +125,14 @@ class PartitionAudit:
     of that partition: where the log differs from one, the latest one (the one covering the
     most events) and the events after it, which no decider wrote."""
 
-    def __init__(self, partition: int, trusted: Iterable[Checkpoint]):
+    def __init__(
+        self,
+        partition: int,
+        trusted: Iterable[Checkpoint],
+        start: tuple[str, int, int] = (GENESIS_HASH, 0, -1),
+    ):
+        """``start``: the chain (head, count, last offset) before the first event fed, when the
+        events before it were checked already (a decider's snapshot)."""
         self.partition = partition
         self.signed: dict[int, list[Checkpoint]] = {}
         for checkpoint in trusted:
@@ -135,7 +142,7 @@ class PartitionAudit:
         if self.signed:
             # Of several at the same count (which cannot all match), the first on the log.
             self.latest = self.signed[max(self.signed)][0]
-        self.head, self.count, self.last_offset = GENESIS_HASH, 0, -1
+        self.head, self.count, self.last_offset = start
         self.problems: list[Problem] = []
         """The log differs from a checkpoint; records that are no event."""
         self.uncovered: list[Uncovered] = []

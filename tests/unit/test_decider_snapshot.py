@@ -1,0 +1,162 @@
+"""The decider's snapshots without Kafka: what a take-over loads from one, and the log after it,
+must decide exactly as the state folded from the whole log."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from events.errors import RejectionCode
+from events.hashing import GENESIS_HASH
+from events.model import Event, Outcome
+from services.decider.partition import Decision, PartitionState
+from services.decider.snapshot import CHUNK, HEAD_KEY, Snapshot, chunk_key, head_record
+from tests.signing import VERIFIER
+from tests.unit.test_decider_partition import NOW, OFFICERS, record
+
+LATER = datetime(2020, 3, 6, 2, 0, tzinfo=UTC)
+
+
+class Log:
+    """What the runtime writes, kept in memory: events, outcomes, snapshot records."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.outcomes: list[Outcome] = []
+        self.snapshot: list[tuple[bytes, bytes | None]] = []
+
+    def batch(self, state: PartitionState, values: list[bytes], snapshot: bool) -> list[Decision]:
+        decisions = [state.decide_record(value, NOW) for value in values]
+        for decision in decisions:
+            self.events.extend(decision.events)
+            if decision.outcome is not None:
+                self.outcomes.append(decision.outcome)
+        if snapshot:
+            self.snapshot += state.snapshot()
+            chain = (GENESIS_HASH, len(self.events), len(self.events) - 1)
+            cases = state.known_cases()
+            head = head_record(0, chain, -1, len(self.outcomes), 0, cases, NOW)
+            self.snapshot.append((HEAD_KEY, head))
+        state.commit(snapshotted=snapshot)
+        return decisions
+
+    def read_snapshot(self) -> Snapshot:
+        read = Snapshot()
+        for key, value in self.snapshot:
+            read.record(key, value)
+        return read
+
+
+def taken_over(log: Log) -> PartitionState:
+    """A take-over from the latest snapshot, folding the events and outcomes after it."""
+    read = log.read_snapshot()
+    assert read.problem(0) is None
+    assert read.head is not None
+    state = PartitionState(OFFICERS, VERIFIER)
+    state.load(read.cases())
+    for event in log.events[read.head.chain_count :]:
+        state.replay_event(event)
+    for outcome in log.outcomes[read.head.outcomes_from :]:
+        state.replay_outcome(outcome)
+    return state
+
+
+def folded(log: Log) -> PartitionState:
+    """The state folded from the whole log, as before snapshots."""
+    state = PartitionState(OFFICERS, VERIFIER)
+    for event in log.events:
+        state.replay_event(event)
+    for outcome in log.outcomes:
+        state.replay_outcome(outcome)
+    return state
+
+
+def test_a_take_over_from_a_snapshot_and_the_tail_equals_the_whole_fold() -> None:
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    first = [record("register", f"XF-{n}") for n in range(5)]
+    log.batch(live, first, snapshot=True)
+    # After the snapshot: more steps, a refusal, a case that never opened.
+    log.batch(live, [record("accept", "XF-1"), record("accept", "XF-404")], snapshot=False)
+    log.batch(live, [record("accept", "XF-1"), record("register", "XF-9")], snapshot=False)
+
+    from_snapshot, whole = taken_over(log), folded(log)
+    assert from_snapshot.cases == whole.cases == live.cases
+    assert from_snapshot.outcomes == whole.outcomes == live.outcomes
+
+    # Every submission ever decided is answered as it was, and the next step as the live one.
+    for value in [*first]:
+        assert from_snapshot.decide_record(value, LATER) == live.decide_record(value, LATER)
+    step = record("accept", "XF-2")
+    assert from_snapshot.decide_record(step, LATER) == live.decide_record(step, LATER)
+
+
+def test_a_rejected_submission_is_answered_from_the_snapshot_alone() -> None:
+    """The outcomes topic keeps a week: the snapshot must hold refusals, whose only other
+    trace is that topic."""
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    refused = record("accept", "XF-404")
+    (decision,) = log.batch(live, [refused], snapshot=True)
+    assert decision.outcome is not None
+    assert decision.outcome.code is RejectionCode.UNKNOWN_CASE
+    log.outcomes.clear()  # the week has passed
+    again = taken_over(log).decide_record(refused, LATER)
+    assert again.outcome == decision.outcome
+    assert again.events == ()
+
+
+def test_many_outcomes_of_one_case_go_in_chunks_and_only_the_last_is_rewritten() -> None:
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    log.batch(live, [record("register", "XF-1")], snapshot=True)
+    refusals = [record("register", "XF-1") for _ in range(CHUNK + 10)]  # it exists already
+    log.batch(live, refusals, snapshot=True)
+    keys = [key for key, _ in log.snapshot]
+    assert chunk_key("XF-1", 1) in keys
+    log.batch(live, [record("register", "XF-1")], snapshot=True)
+    last = [key for key, _ in log.snapshot][len(keys) :]
+    assert last == [b"XF-1", chunk_key("XF-1", 1), HEAD_KEY]
+    state = taken_over(log)
+    assert state.outcomes == live.outcomes
+    assert state.by_case["XF-1"] == live.by_case["XF-1"]
+
+
+def test_a_snapshot_missing_a_record_or_a_chunk_is_not_used() -> None:
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    log.batch(live, [record("register", f"XF-{n}") for n in range(3)], snapshot=True)
+    whole = log.read_snapshot()
+    assert whole.problem(0) is None
+    assert whole.problem(1) == "its head names partition 0"
+
+    without_case = Snapshot()
+    without_chunk = Snapshot()
+    for key, value in log.snapshot:
+        if key != b"XF-1":
+            without_case.record(key, value)
+        if key != chunk_key("XF-1", 0):
+            without_chunk.record(key, value)
+    assert without_case.problem(0) == "its head counts 3 cases, its records 2"
+    assert without_chunk.problem(0) is None
+    with pytest.raises(ValueError, match="chunk 0"):
+        without_chunk.cases()
+
+    garbled = Snapshot()
+    for key, value in log.snapshot:
+        garbled.record(key, b"{" if key == b"XF-2" else value)
+    assert garbled.problem(0) == "1 of its records do not read"
+    assert Snapshot().problem(0) == "no snapshot"
+
+
+def test_an_event_the_snapshot_holds_already_is_never_folded_twice() -> None:
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    log.batch(live, [record("register", "XF-1")], snapshot=True)
+    state = taken_over(log)
+    with pytest.raises(ValueError, match="folded already"):
+        state.replay_event(log.events[0])
+    assert state.cases == live.cases
+
+
+def test_tombstones_delete_what_another_log_left() -> None:
+    read = Snapshot()
+    read.record(b"XF-old", b'{"format": 1, "state": null, "outcomes": 0}')
+    read.record(b"XF-old", None)
+    assert read.keys == set()
+    assert read.records == {}
+    assert read.problem(0) == "no snapshot"
