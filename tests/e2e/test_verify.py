@@ -309,7 +309,11 @@ def decided(count: int, per_case: int, at: datetime = NOW) -> list[dict[str, Any
 
 
 async def append(
-    settings: Settings, topic: str, values: list[dict[str, Any]], partition: int = 0
+    settings: Settings,
+    topic: str,
+    values: list[dict[str, Any]],
+    partition: int = 0,
+    key: bytes | None = None,
 ) -> list[int]:
     """Append with a plain producer, as an insider with the brokers' admin password could (no
     other user may write these topics); the offsets."""
@@ -322,7 +326,7 @@ async def append(
     try:
         sent = [
             await producer.send_and_wait(
-                topic, json.dumps(v, ensure_ascii=False).encode(), partition=partition
+                topic, json.dumps(v, ensure_ascii=False).encode(), key=key, partition=partition
             )
             for v in values
         ]
