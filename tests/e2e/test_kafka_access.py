@@ -83,8 +83,23 @@ async def test_publishers_write_submissions_and_read_outcomes_only(
     publisher = servers.as_kafka_user(role)
     await send(publisher, topic(servers, "submissions"))  # allowed: the decider answers it
     assert await may_read(publisher, topic(servers, "outcomes"))
-    for name in ("events", "checkpoints", "submissions"):
+    for name in ("events", "checkpoints", "submissions", "decider-snapshots"):
         assert not await may_read(publisher, topic(servers, name)), name
+
+
+@pytest.mark.parametrize(
+    "role", [KafkaRole.PROJECTOR, KafkaRole.QUERY, KafkaRole.AUDITOR, KafkaRole.GATEWAY]
+)
+async def test_only_the_decider_reads_and_writes_its_snapshots(
+    servers: Settings, role: KafkaRole
+) -> None:
+    """A snapshot is what a take-over trusts: nobody else may write one, and it holds the
+    outcomes of every submission, which no reader of the projections needs."""
+    name = topic(servers, "decider-snapshots")
+    assert not await may_read(servers.as_kafka_user(role), name)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await send(servers.as_kafka_user(role), name)
+    assert await may_read(servers.as_kafka_user(KafkaRole.DECIDER), name)
 
 
 async def test_no_one_else_uses_the_decider_s_transactional_ids(servers: Settings) -> None:

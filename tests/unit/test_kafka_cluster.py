@@ -178,12 +178,15 @@ def test_topics_are_replicated_for_the_cluster(brokers: int, replicas: int, min_
         "t.outcomes",
         "t.checkpoints",
         "t.deadletter",
+        "t.decider-snapshots",
     }
     for name, (partitions, copies, config) in layout.items():
         assert copies == replicas, name
         assert config["min.insync.replicas"] == min_isr, name
         assert partitions == (1 if name == "t.deadletter" else 4)
     assert layout["t.events"][2]["retention.ms"] == "-1"  # the log of record is kept forever
+    # Each case's latest snapshot record stays, the ones it replaced go.
+    assert layout["t.decider-snapshots"][2]["cleanup.policy"] == "compact"
 
 
 def test_the_brokers_option_and_setting_reach_infra_status(tmp_path: Path) -> None:
