@@ -282,6 +282,22 @@ def bench_write(
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 
+@bench_app.command("takeover")
+def bench_takeover(
+    submissions: Annotated[int, typer.Option(help="Submissions decided first", min=100)] = 50_000,
+    per_case: Annotated[int, typer.Option(help="Submissions per case", min=2)] = 10,
+    as_json: AsJson = False,
+) -> None:
+    """How long a restarted decider takes to serve its partitions: from its snapshots, and
+    folding the whole log, against raw aiokafka reading the same records (needs infra up)."""
+    from services.bench.takeover import bench_takeover as run
+    from services.progress import quiet
+
+    say = quiet if as_json else typer.echo
+    result = asyncio.run(run(Settings(), submissions, per_case, say))
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("rebuild")
 def bench_rebuild(
     events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 1_000_000,

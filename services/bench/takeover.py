@@ -1,0 +1,134 @@
+"""``casetrail bench takeover``: how long a decider takes to serve its partitions after a
+restart, from its snapshots and folding the whole log, against raw aiokafka reading the same
+records.
+
+N submissions are decided (the decider writes a snapshot every ``decider_snapshot_every``), the
+decider stops, and is started again twice: as configured, taking over from the snapshots, and
+with snapshots off, folding every event and outcome of its partitions. Each time: seconds from
+the process's start until ``GET /health`` says every partition is served, the events it folded,
+and its peak resident memory. The baseline reads every record of the events and outcomes
+topics with a plain consumer and does nothing with them.
+"""
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import TopicPartition
+
+from services.adapters.kafka import create_topics, delete_topics, read_to_end
+from services.bench.workload import submissions
+from services.bench.write import _round_trip
+from services.demo import demo_settings
+from services.infra.processes import start_service, stop
+from services.infra.servers import free_port
+from services.integrity.keyring import ensure_dev_keys
+from services.integrity.signing import DepartmentSigners, ensure_dev_signing_keys
+from services.progress import Say
+from services.settings import KafkaRole, Settings
+
+
+async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    settings = demo_settings(base.isolated(f"bench-{run}"))
+    settings = settings.model_copy(update={"decider_health_port": free_port()})
+    ensure_dev_signing_keys(settings, say)
+    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    signers = DepartmentSigners.load(settings)
+    await create_topics(settings, lambda _: None)
+    logs = settings.state_dir / "logs"
+    try:
+        decider = start_service("decider", settings, logs / "bench-takeover.log")
+        try:
+            department = settings.as_kafka_user(KafkaRole.DEPARTMENT)
+            messages = [
+                (case_id, signers.sign_json(value))
+                for case_id, value in submissions(count, per_case, run)
+            ]
+            say(f"deciding {count} submissions ({count // per_case} cases)")
+            seconds, _ = await _round_trip(
+                department, settings.submissions_topic, settings.outcomes_topic, messages, False
+            )
+            say(f"decided in {seconds:.1f} s; restarting the decider")
+        finally:
+            stop(decider, timeout=30)
+        from_snapshot = await _take_over(settings, logs / "bench-takeover-snapshot.log")
+        say(f"from snapshots: {from_snapshot['seconds']} s; now folding the whole log")
+        off = settings.model_copy(update={"decider_snapshot_every": 0})
+        whole = await _take_over(off, logs / "bench-takeover-whole.log")
+        say(f"whole log: {whole['seconds']} s; baseline: raw aiokafka reading it")
+        baseline = await _read_everything(settings)
+    finally:
+        await delete_topics(settings)
+    return {
+        "submissions": count,
+        "cases": count // per_case,
+        "partitions": settings.partitions,
+        "snapshot_every": settings.decider_snapshot_every,
+        "from_snapshot": from_snapshot,
+        "whole_log": whole,
+        "baseline_aiokafka_read": baseline,
+        "speed_up": round(whole["seconds"] / from_snapshot["seconds"], 1),
+    }
+
+
+async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
+    """Start a decider; when every partition is served, how long it took, what it folded and
+    its peak memory."""
+    started = time.perf_counter()
+    decider = start_service("decider", settings, log)
+    url = f"http://127.0.0.1:{settings.decider_health_port}/health"
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            while True:
+                if decider.poll() is not None:
+                    raise RuntimeError(f"the decider exited; see {log}")
+                body = await _health(client, url)
+                partitions = body.get("partitions", {}) if body else {}
+                states = [p["state"] for p in partitions.values()]
+                if len(states) == settings.partitions and set(states) == {"serving"}:
+                    seconds = time.perf_counter() - started
+                    break
+                await asyncio.sleep(0.05)
+        peak = _peak_rss_mb(decider.pid)
+    finally:
+        stop(decider, timeout=30)
+    took_over = [p["took_over"] for p in partitions.values()]
+    return {
+        "seconds": round(seconds, 2),
+        "events_folded": sum(t["events_folded"] for t in took_over),
+        "from_snapshot": all(t["from_snapshot"] for t in took_over),
+        "peak_rss_mb": peak,
+    }
+
+
+async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
+    try:
+        body: dict[str, Any] = (await client.get(url)).json()
+        return body
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def _read_everything(settings: Settings) -> dict[str, Any]:
+    """Every record of the events and outcomes topics through a plain consumer."""
+    admin = settings.as_kafka_user(KafkaRole.ADMIN)
+    tps = [
+        TopicPartition(topic, p)
+        for topic in (settings.events_topic, settings.outcomes_topic)
+        for p in range(settings.partitions)
+    ]
+    started, records = time.perf_counter(), 0
+    async for _ in read_to_end(admin, tps):
+        records += 1
+    return {"records": records, "seconds": round(time.perf_counter() - started, 2)}
