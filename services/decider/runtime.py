@@ -165,6 +165,9 @@ class OwnedPartition:
     """Where the checkpoint signing ``chain`` is on the checkpoints topic (-1: none yet)."""
     outcomes_next: int = 0
     """Outcomes from here on are not in the state's last snapshot."""
+    events_next: int = 0
+    """Where the next event will be: the partition has no other writer, and a transaction's
+    commit marker follows its last event."""
     snapshot_due: int = 0
     """Submissions to decide before the next snapshot (0 or less: in the next batch)."""
     stale: frozenset[bytes] = frozenset()
@@ -196,6 +199,7 @@ class Written:
     chain: PartitionChain
     checkpoint_offset: int
     outcomes_next: int
+    events_next: int
     snapshotted: bool
 
 
@@ -457,6 +461,7 @@ class Decider(ConsumerRebalanceListener):
             await producer.start()
             state = self._new_state(partition)
             replay = await self._replay(partition, state)
+            events_next = await self._end_of_events(partition)
             next_offset = await self.consumer.committed(tp)
             if next_offset is None:
                 next_offset = (await self.consumer.beginning_offsets([tp]))[tp]
@@ -491,6 +496,7 @@ class Decider(ConsumerRebalanceListener):
             next_offset,
             checkpoint_offset=replay.checkpoint_offset,
             outcomes_next=replay.outcomes_next,
+            events_next=events_next,
             # A long fold is worth a snapshot at once: the next take-over skips it.
             snapshot_due=0 if replay.replayed >= every else every - replay.replayed,
             stale=replay.stale,
@@ -573,9 +579,7 @@ class Decider(ConsumerRebalanceListener):
         if problem is not None or snapshot.head is None:
             return problem
         head = snapshot.head
-        events = TopicPartition(self.settings.events_topic, partition)
-        async with committed_consumer(self.settings) as consumer:
-            end = (await consumer.end_offsets([events]))[events]
+        end = await self._end_of_events(partition)
         if end < head.events_from:
             covered = head.chain_last_offset
             return f"it covers the events up to offset {covered}, the log ends at {end}"
@@ -588,6 +592,13 @@ class Decider(ConsumerRebalanceListener):
                     return None
                 break
         return f"no checkpoint signed with a key of the ring at offset {head.checkpoint_offset}"
+
+    async def _end_of_events(self, partition: int) -> int:
+        """Where the next event of the partition goes (its producer started: the previous
+        owner's transaction is complete, so the stable end is the end)."""
+        events = TopicPartition(self.settings.events_topic, partition)
+        async with committed_consumer(self.settings) as consumer:
+            return int((await consumer.end_offsets([events]))[events])
 
     async def _checkpoints(
         self, partition: int, begin: int, loud: bool = False
@@ -771,6 +782,7 @@ class Decider(ConsumerRebalanceListener):
         owned.chain = written.chain
         owned.checkpoint_offset = written.checkpoint_offset
         owned.outcomes_next = written.outcomes_next
+        owned.events_next = written.events_next
         owned.next_offset = records[-1].offset + 1
         if written.snapshotted:
             owned.snapshot_due = self.settings.decider_snapshot_every
@@ -831,11 +843,12 @@ class Decider(ConsumerRebalanceListener):
                 storing = self._store_keys(state)
                 signing: asyncio.Future[RecordMetadata] | None = None
                 try:
+                    last = owned.events_next + len(written) - 1
                     if written:
-                        # Offsets are known once the broker has the events (still uncommitted).
-                        # The checkpoint commits with them: no reader ever sees them uncovered.
-                        last = await written[-1][1]
-                        chain = chain.extended([h for h, _ in written], last.offset)
+                        # The checkpoint commits with the events: no reader ever sees them
+                        # uncovered. It is sent with them, their offsets foreseen (no other
+                        # writer; checked below), not after waiting for the broker to say.
+                        chain = chain.extended([h for h, _ in written], last)
                         signed = self.signer.sign(
                             p, chain.last_offset, chain.count, chain.head, now
                         )
@@ -852,10 +865,17 @@ class Decider(ConsumerRebalanceListener):
                 except BaseException:
                     storing.cancel()
                     raise
+                if written and written[-1][1].result().offset != last:
+                    # Someone else appended to the partition: abort, and let the take-over
+                    # read the log as it is (and refuse it if no decider wrote the rest).
+                    actual = written[-1][1].result().offset
+                    raise UnforeseenOffset(f"the batch's last event is at {actual}, not {last}")
                 after = Written(
                     chain,
                     signing.result().offset if signing is not None else owned.checkpoint_offset,
                     answered[-1].result().offset + 1 if answered else owned.outcomes_next,
+                    # After the commit marker that follows the last event.
+                    last + 2 if written else owned.events_next,
                     snapshotted=False,
                 )
                 if owned.snapshot_due - len(records) <= 0 and self.settings.decider_snapshot_every:
@@ -903,6 +923,10 @@ class Decider(ConsumerRebalanceListener):
         sent.append(await owned.producer.send(topic, head, key=HEAD_KEY, partition=p))
         await asyncio.gather(*sent)
         return replace(after, snapshotted=True)
+
+
+class UnforeseenOffset(Exception):
+    """An event is not where the decider foresaw it: something else writes the partition."""
 
 
 SNAPSHOT_RECORD_BYTES = DEAD_LETTER_MAX_BYTES - 64 * 1024

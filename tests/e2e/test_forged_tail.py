@@ -181,3 +181,38 @@ async def test_a_forged_tail_is_named_refused_and_served_again_once_adopted(
     assert [a["reason"] for a in after.adopted] == [reason]
     decider.check_alive()
     await asyncio.to_thread(decider.stop)
+
+
+async def test_a_forgery_while_the_decider_runs_makes_its_next_batch_abort_not_sign(
+    own: Settings, tmp_path: Path
+) -> None:
+    """The decider foresees where its events land (it is the partition's only writer) and
+    signs the checkpoint before the broker says: a record someone slipped in meanwhile moves
+    them, the transaction aborts, and the take-over that follows refuses the partition."""
+    tag = uuid.uuid4().hex[:6]
+    decider = Service("decider", own, tmp_path)
+    decider.start()
+    first = on(own, 0, f"{tag}x")
+    await publish(own, [first], chunks=1)
+    await all_outcomes(own, submission_ids([first]), 60)
+    (*_, last) = await on_partition(own, own.events_topic, 0)
+    (offset,) = await append(own, own.events_topic, [forged_next(json.loads(last))], partition=0)
+    checkpoints_before = await on_partition(own, own.checkpoints_topic, 0)
+
+    waiting = on(own, 0, f"{tag}y")
+    await publish(own, [waiting], chunks=1)
+
+    def refused() -> dict[str, Any] | None:
+        answer = health(own)
+        partition = answer[1]["partitions"].get("0", {}) if answer else {}
+        return partition if partition.get("state") == "refused" else None
+
+    partition = await asyncio.to_thread(eventually, refused, 60, "the refusal")
+    assert partition["kind"] == "uncovered_event"
+    assert f"p0@{offset}" in partition["reason"]
+    assert "is at" in decider.log.read_text()  # the aborted batch said why
+    answered = {o.submission_id for o in await all_outcomes(own, set(), 1)}
+    assert uuid.UUID(json.loads(waiting[1])["submission_id"]) not in answered
+    assert await on_partition(own, own.checkpoints_topic, 0) == checkpoints_before
+    decider.check_alive()
+    await asyncio.to_thread(decider.stop)
