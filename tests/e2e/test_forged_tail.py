@@ -183,12 +183,13 @@ async def test_a_forged_tail_is_named_refused_and_served_again_once_adopted(
     await asyncio.to_thread(decider.stop)
 
 
-async def test_a_forgery_while_the_decider_runs_makes_its_next_batch_abort_not_sign(
+async def test_a_forgery_while_the_decider_runs_is_never_signed(
     own: Settings, tmp_path: Path
 ) -> None:
     """The decider foresees where its events land (it is the partition's only writer) and
-    signs the checkpoint before the broker says: a record someone slipped in meanwhile moves
-    them, the transaction aborts, and the take-over that follows refuses the partition."""
+    signs the checkpoint before the broker says. A record someone slipped in meanwhile moves
+    them: the transaction aborts, the batch is decided again after it, and no checkpoint covers
+    the forgery, which ``casetrail verify`` names."""
     tag = uuid.uuid4().hex[:6]
     decider = Service("decider", own, tmp_path)
     decider.start()
@@ -196,23 +197,24 @@ async def test_a_forgery_while_the_decider_runs_makes_its_next_batch_abort_not_s
     await publish(own, [first], chunks=1)
     await all_outcomes(own, submission_ids([first]), 60)
     (*_, last) = await on_partition(own, own.events_topic, 0)
-    (offset,) = await append(own, own.events_topic, [forged_next(json.loads(last))], partition=0)
-    checkpoints_before = await on_partition(own, own.checkpoints_topic, 0)
+    forged = forged_next(json.loads(last))
+    (offset,) = await append(own, own.events_topic, [forged], partition=0)
 
-    waiting = on(own, 0, f"{tag}y")
-    await publish(own, [waiting], chunks=1)
-
-    def refused() -> dict[str, Any] | None:
-        answer = health(own)
-        partition = answer[1]["partitions"].get("0", {}) if answer else {}
-        return partition if partition.get("state") == "refused" else None
-
-    partition = await asyncio.to_thread(eventually, refused, 60, "the refusal")
-    assert partition["kind"] == "uncovered_event"
-    assert f"p0@{offset}" in partition["reason"]
-    assert "is at" in decider.log.read_text()  # the aborted batch said why
-    answered = {o.submission_id for o in await all_outcomes(own, set(), 1)}
-    assert uuid.UUID(json.loads(waiting[1])["submission_id"]) not in answered
-    assert await on_partition(own, own.checkpoints_topic, 0) == checkpoints_before
+    after = on(own, 0, f"{tag}y")
+    await publish(own, [after], chunks=1)
+    (outcome,) = [
+        o
+        for o in await all_outcomes(own, submission_ids([after]), 60)
+        if str(o.submission_id) == json.loads(after[1])["submission_id"]
+    ]
+    assert outcome.status == "accepted"
+    assert "deciding the batch again" in decider.log.read_text()
+    report = await verify_system(own, audit_trail=False)
+    assert not report.intact
+    assert any(
+        p.partition == 0 and p.offset is not None and p.offset >= offset for p in report.problems
+    )
+    signed = [json.loads(c) for c in await on_partition(own, own.checkpoints_topic, 0)]
+    assert all(c["head"] != forged["hash"] for c in signed)
     decider.check_alive()
     await asyncio.to_thread(decider.stop)
