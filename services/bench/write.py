@@ -22,6 +22,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from events.model import VouchedBy
@@ -34,6 +35,7 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import demo_settings
 from services.infra.processes import start_python, start_service, stop
+from services.infra.servers import free_port
 from services.integrity.keyring import KeyRing, ensure_dev_keys, load_ring
 from services.integrity.signing import (
     DepartmentSigners,
@@ -53,6 +55,7 @@ async def bench_write(
     say: Say,
     signed: bool = True,
     sealed: bool = True,
+    deciders: int = 1,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     settings = demo_settings(base.isolated(f"bench-{run}"))
@@ -77,12 +80,24 @@ async def bench_write(
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings, baseline_topic, settings.partitions)
     ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
-    decider = start_service("decider", settings, settings.state_dir / "logs" / "bench-decider.log")
+    # One decider process per core is how CaseTrail spreads the pure work of deciding: the
+    # partitions are shared out among them as among deciders on several machines.
+    logs = settings.state_dir / "logs"
+    ports = [free_port() for _ in range(deciders)]
+    processes = [
+        start_service(
+            "decider",
+            settings.model_copy(update={"decider_health_port": port}),
+            logs / f"bench-decider-{n}.log",
+        )
+        for n, port in enumerate(ports)
+    ]
     # Both sides sign in (SASL/SCRAM): CaseTrail's as a department, the baseline's as admin,
     # the only user allowed on its topic.
     department, admin = (settings.as_kafka_user(r) for r in (KafkaRole.DEPARTMENT, KafkaRole.ADMIN))
     into, out_of = settings.submissions_topic, settings.outcomes_topic
     try:
+        await _all_served(ports, settings.partitions)
         warm_up = sign(submissions(per_case, per_case, f"{run}w"))
         await _round_trip(department, into, out_of, warm_up, True)
         say(f"decider ready; publishing {count} submissions")
@@ -92,7 +107,8 @@ async def bench_write(
         singles = sign(submissions(lone, 2, f"{run}l"))
         single = figures(lone, *await _round_trip(department, into, out_of, singles, True))
     finally:
-        stop(decider, timeout=30)
+        for decider in processes:
+            stop(decider, timeout=30)
     say("baseline: raw aiokafka, the same messages through one topic")
     raw = baseline_topic
     raw_bulk = figures(count, *await _round_trip(admin, raw, raw, messages, False))
@@ -109,6 +125,7 @@ async def bench_write(
         "sealing_costs_us": sealing_costs(),
         "per_case": per_case,
         "partitions": settings.partitions,
+        "decider_processes": deciders,
         "mean_message_bytes": round(size),
         "casetrail": {"bulk": asdict(bulk), "lone": asdict(single)},
         "baseline_aiokafka": {"bulk": asdict(raw_bulk), "lone": asdict(raw_single)},
@@ -118,6 +135,24 @@ async def bench_write(
         "transactional_throughput_ratio": round(bulk.per_second / exact_bulk.per_second, 3),
         "transactional_lone_p50_ratio": round(single.p50_ms / exact_single.p50_ms, 2),
     }
+
+
+async def _all_served(ports: list[int], partitions: int, timeout_s: float = 120.0) -> None:
+    """Wait until the deciders serve every partition between them (the group settled), so
+    that no rebalance falls into the measurement."""
+    async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
+        while True:
+            served = 0
+            for port in ports:
+                try:
+                    body = (await client.get(f"http://127.0.0.1:{port}/health")).json()
+                except (httpx.HTTPError, ValueError):
+                    continue
+                states = [p["state"] for p in body.get("partitions", {}).values()]
+                served += states.count("serving") if len(set(states)) == 1 else 0
+            if served == partitions:
+                return
+            await asyncio.sleep(0.2)
 
 
 async def _transactional_baseline(
@@ -296,7 +331,8 @@ def report(result: dict[str, Any]) -> str:
     exact = result["baseline_transactional"]
     lines = [
         f"{result['submissions']} submissions ({result['per_case']} per case, "
-        f"{result['partitions']} partitions, {result['mean_message_bytes']} bytes each)",
+        f"{result['partitions']} partitions, {result['mean_message_bytes']} bytes each, "
+        f"{result['decider_processes']} decider processes)",
         f"{'':<22}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}",
     ]
     for name, row in (

@@ -8,6 +8,7 @@ the web framework and the services' runtimes load for the service that needs the
 import asyncio
 import json
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -267,6 +268,9 @@ def bench_write(
             " CASETRAIL_SEAL_PERSONAL_DATA=false), to compare with the default, where it is sealed",
         ),
     ] = False,
+    deciders: Annotated[
+        int, typer.Option(help="Decider processes sharing the partitions (default: one per core)")
+    ] = 0,
     as_json: AsJson = False,
 ) -> None:
     """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up'),
@@ -277,7 +281,16 @@ def bench_write(
 
     say = quiet if as_json else typer.echo
     result = asyncio.run(
-        run(Settings(), submissions, per_case, lone, say, not unsigned, not plaintext)
+        run(
+            Settings(),
+            submissions,
+            per_case,
+            lone,
+            say,
+            not unsigned,
+            not plaintext,
+            deciders or os.cpu_count() or 1,
+        )
     )
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
