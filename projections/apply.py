@@ -22,6 +22,10 @@ class BuildSwitched(Exception):
         super().__init__(f"build {live} is live now")
         self.live = live
 
+    def __reduce__(self) -> tuple[type["BuildSwitched"], tuple[int | None]]:
+        # A bulk loading process raises it to its parent: it must cross pickled, live and all.
+        return (BuildSwitched, (self.live,))
+
 
 async def write_batch(
     conn: Connection,
@@ -74,18 +78,27 @@ async def write_live(
         if stored == start:
             await write_batch(conn, projection, topic, partition, batch)
             stored = batch[-1].offset + 1
-        await conn.execute(
-            "WITH cleared AS (DELETE FROM projection_errors WHERE projection = $1 AND build = $2"
-            " AND topic = $3 AND partition = $4 AND log_offset < $5)"
-            " DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
-            " AND topic = $3 AND partition = $4",
-            projection.name,
-            build,
-            topic,
-            partition,
-            stored,
-        )
+        await clear_reports(conn, projection.name, build, topic, partition, stored)
     return stored
+
+
+async def clear_reports(
+    conn: Connection, projection: str, build: int, topic: str, partition: int, stored: int
+) -> None:
+    """Clear what the partition's health reports once its checkpoint is ``stored``: the error
+    rows of events now behind it (they have applied after all) and its ``projection_retrying``
+    row (a write went through)."""
+    await conn.execute(
+        "WITH cleared AS (DELETE FROM projection_errors WHERE projection = $1 AND build = $2"
+        " AND topic = $3 AND partition = $4 AND log_offset < $5)"
+        " DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
+        " AND topic = $3 AND partition = $4",
+        projection,
+        build,
+        topic,
+        partition,
+        stored,
+    )
 
 
 async def stored_offsets(
