@@ -62,9 +62,9 @@ class Job:
     batch_events: int = BATCH_EVENTS
 
 
-def workers_for(backlog: int, partitions: int) -> int:
+def workers_for(backlog: int, partitions: int, processes_from: int | None = None) -> int:
     """How many processes to load ``backlog`` events of ``partitions`` partitions with."""
-    if backlog < IN_PROCESS_BELOW:
+    if backlog < (IN_PROCESS_BELOW if processes_from is None else processes_from):
         return 1
     return max(1, min(partitions, os.cpu_count() or 1))
 
@@ -87,10 +87,13 @@ async def load(
     live: bool = False,
     progress: Progress | None = None,
     batch_events: int = BATCH_EVENTS,
+    processes_from: int | None = None,
 ) -> int:
     """Load ``build`` from its stored checkpoints up to ``ends`` (per partition of the events
-    topic); returns how many events were applied. Raises what a worker raised (BuildSwitched,
-    Moved, or the error of an event the projection cannot apply)."""
+    topic), in worker processes if the backlog is ``processes_from`` (by default
+    ``IN_PROCESS_BELOW``) events or more; returns
+    how many events were applied. Raises what a worker raised (BuildSwitched, Moved, or the
+    error of an event the projection cannot apply)."""
     topic = settings.events_topic
     async with connect(settings.postgres_dsn) as conn:
         stored = await apply.stored_offsets(conn, projection, build, topic, ends)
@@ -102,7 +105,7 @@ async def load(
     wanted = {p: end for p, end in ends.items() if end > stored.get(p, 0)}
     jobs = [
         Job(settings, projection, build, topic, part, live, batch_events)
-        for part in share(wanted, workers_for(backlog, len(wanted)))
+        for part in share(wanted, workers_for(backlog, len(wanted), processes_from))
     ]
     if len(jobs) == 1:
         return await load_partitions(jobs[0], progress=progress)

@@ -174,7 +174,12 @@ class ProjectionRunner(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         await self._place(list(assigned))
-        self.catch_up_wanted.update(assigned)
+        # Held until _catch_up has looked how far behind they are: a first fetch would
+        # otherwise take them down the regular path before it could.
+        for tp in assigned:
+            if tp in self.positions:
+                self._pause(tp)
+                self.catch_up_wanted.add(tp)
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # Whoever gets a partition next starts from its stored offset, afresh: a stopped
@@ -259,10 +264,13 @@ class ProjectionRunner(ConsumerRebalanceListener):
         try:
             ends = await self.consumer.end_offsets(wanted)
         except KafkaError:
-            return  # the regular path reads them as usual
+            ends = {}  # the regular path reads them as usual
         behind = {tp: end for tp, end in ends.items() if end > self.positions[tp]}
         backlog = sum(end - self.positions[tp] for tp, end in behind.items())
         if backlog < self.catch_up_from:
+            for tp in wanted:  # the regular path, from the stored offset
+                self._seek(tp, self.positions[tp])
+                self._resume(tp)
             return
         self.log.info(
             "%s: %d events behind on %d partitions: catching up in bulk",
@@ -271,8 +279,10 @@ class ProjectionRunner(ConsumerRebalanceListener):
             len(behind),
         )
         self.in_bulk = set(behind)
-        for tp in behind:
-            self._pause(tp)
+        for tp in wanted:
+            if tp not in behind:  # nothing to catch up there
+                self._seek(tp, self.positions[tp])
+                self._resume(tp)
         self.catching_up = asyncio.create_task(
             bulk.load(
                 self.kafka,
@@ -280,6 +290,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
                 self.build,
                 {tp.partition: end for tp, end in behind.items()},
                 live=True,
+                processes_from=0,  # a backlog worth loading in bulk is worth the processes
             )
         )
 
@@ -299,7 +310,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
             )
         else:
             self.log.info("%s: caught up %d events in bulk", self.projection.name, applied)
-        await self._place(partitions)
+        await self._place(partitions)  # sought to the checkpoints the loader stored
         for tp in partitions:
             if tp in self.positions and tp not in self.retrying:
                 self._resume(tp)
@@ -380,8 +391,9 @@ class ProjectionRunner(ConsumerRebalanceListener):
     # --- applying ------------------------------------------------------------------------
 
     async def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
-        if tp in self.in_bulk:
-            return  # fetched before it was paused: the bulk loader has it
+        if tp in self.in_bulk or tp in self.catch_up_wanted:
+            # Fetched before it was paused: it is sought back to its checkpoint when resumed.
+            return
         start = self.positions.get(tp)
         retry = self.retrying.get(tp)
         if start is None or tp in self.stuck or (retry is not None and retry.due is not None):
