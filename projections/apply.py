@@ -1,9 +1,12 @@
-"""The one way events reach a build: a projection's rows and its checkpoint, in one transaction.
+"""How events reach a build: a projection's rows and its checkpoint, in one transaction.
 
-Both the live projector (``services.projector.runtime``) and a rebuild
-(``services.projector.rebuild``) write through ``write_batch``. Each build keeps, per partition
-of the events topic, the next offset it will apply (``projection_checkpoint``), in the same
-transaction as the rows, so a crash can never apply an event twice or skip one.
+The live projector (``services.projector.runtime``) writes its batches through ``write_live``;
+the bulk loader (``services.projector.bulk``: a rebuild, and the live projector's catch-up)
+writes a fetch of several partitions through the same ``Projection.apply`` and moves their
+checkpoints in its own transaction, after checking them as ``write_live`` does. Each build
+keeps, per partition of the events topic, the next offset it will apply
+(``projection_checkpoint``), in the same transaction as the rows, so a crash can never apply an
+event twice or skip one.
 """
 
 from collections.abc import Iterable, Sequence
