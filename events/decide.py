@@ -112,11 +112,17 @@ def decide_and_fold(
 
 
 def evolve(
-    state: CaseState | None, event: Event, rules: tuple[ClockRule, ...] = DEFAULT_RULES
+    state: CaseState | None,
+    event: Event,
+    rules: tuple[ClockRule, ...] = DEFAULT_RULES,
+    payload: Any = None,
 ) -> CaseState:
+    """``state`` once ``event`` is recorded. ``payload``, when given, is ``typed_payload(event)``
+    (a caller that reads it too passes it, so that each event is parsed once)."""
     lifecycle = LIFECYCLES[event.case_type]
     step = lifecycle.by_event[event.type]
-    payload = typed_payload(event)
+    if payload is None:
+        payload = typed_payload(event)
     at = event.occurred_at
     if state is None:
         state = CaseState(
@@ -342,7 +348,7 @@ def _clocks_after(
     lifecycle: Lifecycle, state: CaseState, event: Event, payload: Any, rules: tuple[ClockRule, ...]
 ) -> tuple[Clock, ...]:
     at = event.occurred_at
-    by_name = {rule.name: rule for rule in rules}
+    by_name, starting = _indexed(rules)
 
     def rule_of(clock: Clock) -> ClockRule | None:
         return by_name.get(clock.rule_name)
@@ -359,19 +365,41 @@ def _clocks_after(
     if event.type == "case.deadline_extended":
         clocks = [_extended(c, payload.days) if c.rule == payload.clock else c for c in clocks]
     clocks = [_further_extended(c, rule_of(c), event.type, payload) for c in clocks]
-    for rule in rules:
-        starts = rule.starts_on == event.type or event.type in rule.restarts_on
-        if rule.applies_to(lifecycle.case_type) and starts:
+    for rule in starting.get(event.type, ()):
+        if rule.applies_to(lifecycle.case_type):
             clock = start_clock(rule, at, event.version, _due_on(rule, payload))
             clocks = [c for c in clocks if c.rule != clock.rule] + [clock]
     return tuple(clocks)
+
+
+_INDEXES: dict[int, tuple[tuple[ClockRule, ...], dict[str, ClockRule], dict[str, list[ClockRule]]]]
+_INDEXES = {}
+
+
+def _indexed(
+    rules: tuple[ClockRule, ...],
+) -> tuple[dict[str, ClockRule], dict[str, list[ClockRule]]]:
+    """The rules by name, and by the event types that start or restart them (in the rules'
+    order). Kept per rules tuple (by identity: hashing the rules would cost what indexing them
+    saves): every event folded looks them up, and the rules rarely change."""
+    found = _INDEXES.get(id(rules))
+    if found is None or found[0] is not rules:
+        starting: dict[str, list[ClockRule]] = {}
+        for rule in rules:
+            for event_type in dict.fromkeys((rule.starts_on, *sorted(rule.restarts_on))):
+                starting.setdefault(event_type, []).append(rule)
+        found = (rules, {rule.name: rule for rule in rules}, starting)
+        if len(_INDEXES) > 64:  # rules made on the fly (tests): keep the cache small
+            _INDEXES.clear()
+        _INDEXES[id(rules)] = found
+    return found[1], found[2]
 
 
 def _clocks_outliving_closure(
     clocks: tuple[Clock, ...], rules: tuple[ClockRule, ...]
 ) -> tuple[Clock, ...]:
     """The clocks still running once the case closes: those its closing does not stop."""
-    by_name = {rule.name: rule for rule in rules}
+    by_name = _indexed(rules)[0]
     return tuple(clock for clock in clocks if not _follows_case(by_name.get(clock.rule_name)))
 
 

@@ -1,9 +1,12 @@
-"""The one way events reach a build: a projection's rows and its checkpoint, in one transaction.
+"""How events reach a build: a projection's rows and its checkpoint, in one transaction.
 
-Both the live projector (``services.projector.runtime``) and a rebuild
-(``services.projector.rebuild``) write through ``write_batch``. Each build keeps, per partition
-of the events topic, the next offset it will apply (``projection_checkpoint``), in the same
-transaction as the rows, so a crash can never apply an event twice or skip one.
+The live projector (``services.projector.runtime``) writes its batches through ``write_live``;
+the bulk loader (``services.projector.bulk``: a rebuild, and the live projector's catch-up)
+writes a fetch of several partitions through the same ``Projection.apply`` and moves their
+checkpoints in its own transaction, after checking them as ``write_live`` does. Each build
+keeps, per partition of the events topic, the next offset it will apply
+(``projection_checkpoint``), in the same transaction as the rows, so a crash can never apply an
+event twice or skip one.
 """
 
 from collections.abc import Iterable, Sequence
@@ -21,6 +24,10 @@ class BuildSwitched(Exception):
     def __init__(self, live: int | None):
         super().__init__(f"build {live} is live now")
         self.live = live
+
+    def __reduce__(self) -> tuple[type["BuildSwitched"], tuple[int | None]]:
+        # A bulk loading process raises it to its parent: it must cross pickled, live and all.
+        return (BuildSwitched, (self.live,))
 
 
 async def write_batch(
@@ -74,18 +81,27 @@ async def write_live(
         if stored == start:
             await write_batch(conn, projection, topic, partition, batch)
             stored = batch[-1].offset + 1
-        await conn.execute(
-            "WITH cleared AS (DELETE FROM projection_errors WHERE projection = $1 AND build = $2"
-            " AND topic = $3 AND partition = $4 AND log_offset < $5)"
-            " DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
-            " AND topic = $3 AND partition = $4",
-            projection.name,
-            build,
-            topic,
-            partition,
-            stored,
-        )
+        await clear_reports(conn, projection.name, build, topic, partition, stored)
     return stored
+
+
+async def clear_reports(
+    conn: Connection, projection: str, build: int, topic: str, partition: int, stored: int
+) -> None:
+    """Clear what the partition's health reports once its checkpoint is ``stored``: the error
+    rows of events now behind it (they have applied after all) and its ``projection_retrying``
+    row (a write went through)."""
+    await conn.execute(
+        "WITH cleared AS (DELETE FROM projection_errors WHERE projection = $1 AND build = $2"
+        " AND topic = $3 AND partition = $4 AND log_offset < $5)"
+        " DELETE FROM projection_retrying WHERE projection = $1 AND build = $2"
+        " AND topic = $3 AND partition = $4",
+        projection,
+        build,
+        topic,
+        partition,
+        stored,
+    )
 
 
 async def stored_offsets(

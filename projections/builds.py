@@ -121,6 +121,21 @@ async def new_build(conn: Connection, projection: Projection, with_indexes: bool
     return build
 
 
+async def unfinished_build(conn: Connection, projection: Projection) -> int | None:
+    """The build an interrupted rebuild left (state 'building', of the code's schema version,
+    its schema still there), for the next rebuild to resume; None if there is none. Only one
+    rebuild of a projection runs at a time (``services.projector.rebuild`` holds a lock)."""
+    await create_tables(conn, BUILDS_DDL)
+    build: int | None = await conn.fetchval(
+        "SELECT max(build) FROM projection_builds b WHERE projection = $1 AND state = 'building'"
+        " AND schema_version = $2"
+        " AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = b.projection || '_b' || b.build)",
+        projection.name,
+        projection.version,
+    )
+    return build
+
+
 async def publish(conn: Connection, projection: Projection, build: int) -> int | None:
     """Make ``build`` the live one, in the caller's transaction; returns the build it replaces.
     Takes the builds row FOR UPDATE, so it waits for a live batch in flight to commit."""

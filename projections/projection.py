@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from events.model import Event
 from projections.db import Connection
@@ -31,8 +31,16 @@ class Projection(Protocol):
     ddl: str
     """SQL creating the tables, unqualified: it runs in the build's own schema."""
     indexes: str
-    """SQL creating the indexes; a rebuild runs it after the bulk load."""
+    """SQL creating the indexes (idempotent); a rebuild runs it after the bulk load."""
 
-    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
-        """Write the effect of ``batch`` (in log order) inside the caller's transaction."""
+    async def apply(
+        self, conn: Connection, batch: Sequence[LoggedEvent], memo: dict[str, Any] | None = None
+    ) -> None:
+        """Write the effect of ``batch`` (each partition's events in log order) inside the
+        caller's transaction.
+
+        ``memo`` is where the projection may keep what it knows between batches (the cases'
+        states, instead of reading them back): the caller passes the same dict to every batch
+        for as long as each one committed and nobody else wrote the partitions (the bulk loader,
+        which checks the checkpoints at every transaction and drops the dict on any failure)."""
         ...

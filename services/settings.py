@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     )
     projector_batch_events: int = Field(default=1000, ge=1, description="Events per batch, at most")
     projector_batch_ms: int = Field(default=200, ge=1, description="How long a batch may wait")
+    projector_catch_up_events: int = Field(
+        default=50_000,
+        ge=1,
+        description="A backlog of at least this many events (after downtime) is caught up in bulk,"
+        " as a rebuild loads: worker processes, large batches, COPY",
+    )
     decider_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
     )

@@ -8,6 +8,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from events.model import Event
 from projections.db import Connection
 from projections.projection import LoggedEvent
@@ -39,6 +41,17 @@ ENVELOPE_COLUMNS = COLUMNS[:-2]
 JSON_COLUMNS = frozenset({"actor", "vouched_by", "payload"})
 
 
+def as_json(value: Any) -> str:
+    """``value`` as JSON text for a jsonb column. A model's ``__dict__`` holds exactly its
+    fields (extra fields are forbidden), so this equals its ``model_dump_json`` as jsonb, at a
+    fraction of the cost (this runs for every event a projection loads)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # An integer beyond 64 bits, which orjson refuses: the standard library writes any.
+        return json.dumps(value, ensure_ascii=False)
+
+
 def row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
     """The row of ``event`` at ``partition``@``offset``, in the order of ``COLUMNS``."""
     return (
@@ -50,13 +63,13 @@ def row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
         event.schema_version,
         event.occurred_at,
         event.recorded_at,
-        event.actor.model_dump_json(),
+        as_json(event.actor.__dict__),
         event.department,
         event.submission_id,
         event.correlation_id,
         event.causation_id,
-        event.vouched_by.model_dump_json() if event.vouched_by else None,
-        json.dumps(event.payload, ensure_ascii=False),
+        as_json(event.vouched_by.__dict__) if event.vouched_by else None,
+        as_json(event.payload),
         event.prev_hash,
         event.hash,
         partition,
@@ -93,11 +106,13 @@ class AuditTrail:
     );
     """
     indexes = """
-    CREATE INDEX audit_trail_recorded ON audit_trail (recorded_at);
-    CREATE INDEX audit_trail_log ON audit_trail (log_partition, log_offset);
+    CREATE INDEX IF NOT EXISTS audit_trail_recorded ON audit_trail (recorded_at);
+    CREATE INDEX IF NOT EXISTS audit_trail_log ON audit_trail (log_partition, log_offset);
     """
 
-    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(
+        self, conn: Connection, batch: Sequence[LoggedEvent], memo: dict[str, Any] | None = None
+    ) -> None:
         # COPY: the fastest way in, and like a plain INSERT it fails on a duplicate, which
         # would be a bug to surface (offsets commit with the rows), not to paper over.
         await conn.copy_records_to_table(

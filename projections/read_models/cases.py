@@ -11,6 +11,7 @@
 - ``case_links``: one row per link recorded (``case.linked``), read from both of its cases.
 """
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -78,11 +79,12 @@ def breached_before(state: CaseState | None, event: Event) -> bool:
     return False
 
 
-def answered_on_time(state: CaseState | None, event: Event) -> bool:
+def answered_on_time(state: CaseState | None, event: Event, payload: Any = None) -> bool:
     """Whether ``event``, a supervision answer, came before the due instant of the note's own
     clock (``case.supervision_answer#<note version>``: its respond_by, or the default). An
-    answer whose due day the calendar cannot count is not judged on time: it is never guessed."""
-    note = typed_payload(event)
+    answer whose due day the calendar cannot count is not judged on time: it is never guessed.
+    ``payload``, when given, is ``typed_payload(event)``."""
+    note = typed_payload(event) if payload is None else payload
     assert isinstance(note, SupervisionAnswer), event.type
     clock = state.clock(f"{SUPERVISION_CLOCK}{KEY_SEPARATOR}{note.note_version}") if state else None
     if clock is None:
@@ -93,15 +95,19 @@ def answered_on_time(state: CaseState | None, event: Event) -> bool:
         return False
 
 
-def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None) -> CaseFacts:
+def facts_after(
+    facts: CaseFacts, event: Event, before: CaseState | None = None, payload: Any = None
+) -> CaseFacts:
     """The facts once ``event`` is recorded on a case whose state was ``before``: a pure
-    function, shared with the as-of statistics."""
+    function, shared with the as-of statistics. ``payload``, when given, is
+    ``typed_payload(event)`` (the projection parses it once for this and ``evolve``)."""
     if breached_before(before, event):
         facts = replace(facts, breached=True)
     if event.type == VISIT_RECORDED:
         visit = upcast(event.type, event.schema_version, event.payload)
         return replace(facts, persons=(facts.persons or 0) + int(visit["persons"]))
-    payload: Any = typed_payload(event)
+    if payload is None:
+        payload = typed_payload(event)
     if event.version == 1:
         channel = getattr(payload, "channel", None)
         return replace(
@@ -112,7 +118,7 @@ def facts_after(facts: CaseFacts, event: Event, before: CaseState | None = None)
         )
     if event.type == "case.supervision_noted":
         return replace(facts, supervision_notes=facts.supervision_notes + 1)
-    if event.type == "case.supervision_answered" and answered_on_time(before, event):
+    if event.type == "case.supervision_answered" and answered_on_time(before, event, payload):
         return replace(facts, supervision_answered_on_time=facts.supervision_answered_on_time + 1)
     if event.type in ("complaint.replied", "petition.opinion_issued", "disclosure.answered"):
         return replace(facts, replied=True)
@@ -203,8 +209,8 @@ CREATE TABLE case_links (
 """
 
 
-def link_row(event: Event) -> tuple[Any, ...]:
-    link = typed_payload(event)
+def link_row(event: Event, payload: Any = None) -> tuple[Any, ...]:
+    link = typed_payload(event) if payload is None else payload
     assert isinstance(link, CaseLink), event.type
     return (
         event.event_id,
@@ -279,37 +285,93 @@ class Cases:
     )
     indexes = """
     -- Lists are newest first: these serve the common filters in that order, without a sort.
-    CREATE INDEX case_summary_type_status
+    CREATE INDEX IF NOT EXISTS case_summary_type_status
         ON case_summary (case_type, status, last_recorded_at DESC, case_id DESC);
-    CREATE INDEX case_summary_department
+    CREATE INDEX IF NOT EXISTS case_summary_department
         ON case_summary (owner_department, last_recorded_at DESC, case_id DESC);
-    CREATE INDEX case_summary_officer ON case_summary (assigned_officer);
-    CREATE INDEX case_summary_recent ON case_summary (last_recorded_at DESC, case_id);
-    CREATE INDEX case_summary_opened ON case_summary (opened_at, case_id);
-    CREATE INDEX deadlines_due ON deadlines (due_at);
-    CREATE INDEX deadlines_yellow ON deadlines (yellow_from);
-    CREATE INDEX deadlines_department ON deadlines (owner_department, due_at);
-    CREATE INDEX case_facts_type_opened ON case_facts (case_type, opened_at);
-    CREATE INDEX case_links_case ON case_links (case_id);
-    CREATE INDEX case_links_other ON case_links (other_case_id);
+    CREATE INDEX IF NOT EXISTS case_summary_officer ON case_summary (assigned_officer);
+    CREATE INDEX IF NOT EXISTS case_summary_recent ON case_summary (last_recorded_at DESC, case_id);
+    CREATE INDEX IF NOT EXISTS case_summary_opened ON case_summary (opened_at, case_id);
+    CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at);
+    CREATE INDEX IF NOT EXISTS deadlines_yellow ON deadlines (yellow_from);
+    CREATE INDEX IF NOT EXISTS deadlines_department ON deadlines (owner_department, due_at);
+    CREATE INDEX IF NOT EXISTS case_facts_type_opened ON case_facts (case_type, opened_at);
+    CREATE INDEX IF NOT EXISTS case_links_case ON case_links (case_id);
+    CREATE INDEX IF NOT EXISTS case_links_other ON case_links (other_case_id);
     -- Search (GET /cases?q=): a case id by its beginning, any case by a piece of its text.
-    CREATE INDEX case_summary_id_trigrams ON case_summary USING gin (case_id gin_trgm_ops);
-    CREATE INDEX case_text_trigrams ON case_text USING gin (text gin_trgm_ops);
+    CREATE INDEX IF NOT EXISTS case_summary_id_trigrams
+        ON case_summary USING gin (case_id gin_trgm_ops);
+    CREATE INDEX IF NOT EXISTS case_text_trigrams ON case_text USING gin (text gin_trgm_ops);
     """
 
-    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(
+        self, conn: Connection, batch: Sequence[LoggedEvent], memo: dict[str, Any] | None = None
+    ) -> None:
+        # Each case's state and facts before the batch: from the memo (what earlier batches of
+        # the same bulk load left), else from the build's own rows.
+        known: dict[str, Any] = memo if memo is not None else {}
         case_ids = sorted({logged.event.case_id for logged in batch})
-        rows = await conn.fetch(
-            "SELECT s.case_id, s.state::text, f.channel, f.persons, f.replied,"
-            " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen, f.breached,"
-            " f.supervision_notes, f.supervision_answered_on_time"
-            " FROM case_summary s JOIN case_facts f USING (case_id)"
-            " WHERE s.case_id = ANY($1)",
-            case_ids,
-        )
-        states = {r["case_id"]: CaseState.model_validate_json(r["state"]) for r in rows}
-        facts = {
-            r["case_id"]: CaseFacts(
+        await _recall(conn, [c for c in case_ids if c not in known], known)
+        new = {c for c in case_ids if known.get(c) is None}
+        states: dict[str, CaseState] = {}
+        facts: dict[str, CaseFacts] = {}
+        for case_id in case_ids:
+            if (found := known.get(case_id)) is not None:
+                states[case_id], facts[case_id] = found
+        last: dict[str, Event] = {}
+        texts: list[tuple[str, int, str, str]] = []
+        links: list[tuple[Any, ...]] = []
+        for logged in batch:
+            event = logged.event
+            before = states.get(event.case_id)
+            # Parsed once, for the facts and the fold alike.
+            payload = typed_payload(event)
+            facts[event.case_id] = facts_after(
+                facts.get(event.case_id, CaseFacts()), event, before, payload
+            )
+            states[event.case_id] = evolve(before, event, payload=payload)
+            last[event.case_id] = event
+            texts += [(event.case_id, event.version, *found) for found in _texts(event)]
+            if event.type == LINKED:
+                links.append(link_row(event, payload))
+        await _write(conn, case_ids, new, states, facts, last)
+        if links:
+            await conn.copy_records_to_table("case_links", records=links)
+        if texts:
+            await conn.copy_records_to_table("case_text", records=texts)
+        if memo is not None:
+            for case_id in case_ids:
+                memo.pop(case_id, None)  # to the end: the most recently used are kept longest
+                memo[case_id] = (states[case_id], facts[case_id])
+            if len(memo) > MEMO_CASES:
+                for case_id in list(itertools.islice(memo, len(memo) - MEMO_CASES // 2)):
+                    del memo[case_id]
+
+
+MEMO_CASES = 200_000
+"""At most this many cases' states are remembered between the batches of a bulk load (a few
+hundred megabytes); the least recently used of them are forgotten first, and read back from
+the build when their case turns up again."""
+
+
+async def _recall(conn: Connection, case_ids: list[str], known: dict[str, Any]) -> None:
+    """Read the state and facts of ``case_ids`` from the build into ``known`` (None for a case
+    the build does not hold yet)."""
+    if not case_ids:
+        return
+    rows = await conn.fetch(
+        "SELECT s.case_id, s.state::text, f.channel, f.persons, f.replied,"
+        " f.mediation_result, f.amount_in_dispute_fen, f.agreed_amount_fen, f.breached,"
+        " f.supervision_notes, f.supervision_answered_on_time"
+        " FROM case_summary s JOIN case_facts f USING (case_id)"
+        " WHERE s.case_id = ANY($1)",
+        case_ids,
+    )
+    known.update(dict.fromkeys(case_ids))
+    for r in rows:
+        known[r["case_id"]] = (
+            CaseState.model_validate_json(r["state"]),
+            CaseFacts(
                 r["channel"],
                 r["persons"],
                 r["replied"],
@@ -319,103 +381,106 @@ class Cases:
                 r["breached"],
                 r["supervision_notes"],
                 r["supervision_answered_on_time"],
-            )
-            for r in rows
-        }
-        last: dict[str, Event] = {}
-        texts: list[tuple[str, int, str, str]] = []
-        for logged in batch:
-            event = logged.event
-            before = states.get(event.case_id)
-            facts[event.case_id] = facts_after(facts.get(event.case_id, CaseFacts()), event, before)
-            states[event.case_id] = evolve(before, event)
-            last[event.case_id] = event
-            texts += [(event.case_id, event.version, *found) for found in _texts(event)]
-        await _write(conn, case_ids, states, facts, last)
-        links = [link_row(logged.event) for logged in batch if logged.event.type == LINKED]
-        if links:
-            await conn.executemany(
-                "INSERT INTO case_links VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", links
-            )
-        if texts:
-            await conn.copy_records_to_table("case_text", records=texts)
+            ),
+        )
+
+
+SUMMARY_UPDATE = """
+    status = EXCLUDED.status,
+    owner_department = EXCLUDED.owner_department,
+    assigned_officer = EXCLUDED.assigned_officer,
+    closed_at = EXCLUDED.closed_at,
+    version = EXCLUDED.version,
+    last_event_at = EXCLUDED.last_event_at,
+    last_recorded_at = EXCLUDED.last_recorded_at,
+    state = EXCLUDED.state
+"""
+FACTS_UPDATE = """
+    department = EXCLUDED.department, channel = EXCLUDED.channel,
+    status = EXCLUDED.status, closed_at = EXCLUDED.closed_at,
+    persons = EXCLUDED.persons, replied = EXCLUDED.replied,
+    mediation_result = EXCLUDED.mediation_result,
+    amount_in_dispute_fen = EXCLUDED.amount_in_dispute_fen,
+    agreed_amount_fen = EXCLUDED.agreed_amount_fen,
+    refused = EXCLUDED.refused, breached = EXCLUDED.breached,
+    supervision_notes = EXCLUDED.supervision_notes,
+    supervision_answered_on_time = EXCLUDED.supervision_answered_on_time,
+    undecided = EXCLUDED.undecided
+"""
 
 
 async def _write(
     conn: Connection,
     case_ids: list[str],
+    new: set[str],
     states: dict[str, CaseState],
     facts: dict[str, CaseFacts],
     last: dict[str, Event],
 ) -> None:
-    await conn.executemany(
-        """
-        INSERT INTO case_summary (case_id, case_type, status, owner_department,
-            assigned_officer, channel, opened_at, closed_at, version, last_event_at,
-            last_recorded_at, state)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
-        ON CONFLICT (case_id) DO UPDATE SET
-            status = EXCLUDED.status,
-            owner_department = EXCLUDED.owner_department,
-            assigned_officer = EXCLUDED.assigned_officer,
-            closed_at = EXCLUDED.closed_at,
-            version = EXCLUDED.version,
-            last_event_at = EXCLUDED.last_event_at,
-            last_recorded_at = EXCLUDED.last_recorded_at,
-            state = EXCLUDED.state
-        """,
-        [
-            (
-                case_id,
-                state.case_type.value,
-                state.status,
-                state.owner_department,
-                state.assigned_officer,
-                facts[case_id].channel,
-                state.opened_at,
-                state.closed_at,
-                state.version,
-                last[case_id].occurred_at,
-                last[case_id].recorded_at,
-                state.model_dump_json(),
-            )
-            for case_id, state in ((c, states[c]) for c in case_ids)
-        ],
+    """The rows of ``case_ids`` after the batch, by COPY: those of ``new`` cases (the build has
+    none of their rows yet) straight into the tables, the others through a staging table that
+    replaces their rows (an upsert for each row would cost several times as much)."""
+    summaries = {
+        case_id: (
+            case_id,
+            state.case_type.value,
+            state.status,
+            state.owner_department,
+            state.assigned_officer,
+            facts[case_id].channel,
+            state.opened_at,
+            state.closed_at,
+            state.version,
+            last[case_id].occurred_at,
+            last[case_id].recorded_at,
+            state.model_dump_json(),
+        )
+        for case_id, state in ((c, states[c]) for c in case_ids)
+    }
+    fact_rows = {c: facts_row(states[c], facts[c]) for c in case_ids}
+    known = [c for c in case_ids if c not in new]
+    await _upsert(conn, "case_summary", [summaries[c] for c in known], SUMMARY_UPDATE)
+    await _upsert(conn, "case_facts", [fact_rows[c] for c in known], FACTS_UPDATE)
+    if new:
+        await conn.copy_records_to_table(
+            "case_summary", records=[summaries[c] for c in case_ids if c in new]
+        )
+        await conn.copy_records_to_table(
+            "case_facts", records=[fact_rows[c] for c in case_ids if c in new]
+        )
+    if known:
+        await conn.execute("DELETE FROM deadlines WHERE case_id = ANY($1)", known)
+    deadlines = [
+        (
+            state.case_id,
+            clock.rule,
+            state.case_type.value,
+            state.owner_department,
+            state.assigned_officer,
+            *_due(clock),
+        )
+        for state in (states[c] for c in case_ids)
+        for clock in state.clocks
+    ]
+    if deadlines:
+        await conn.copy_records_to_table("deadlines", records=deadlines)
+
+
+async def _upsert(conn: Connection, table: str, rows: list[tuple[Any, ...]], update: str) -> None:
+    """Insert or update ``rows`` of ``table`` (keyed by case_id): COPY into a staging table
+    that lives until the transaction ends, then one INSERT ... ON CONFLICT from it."""
+    if not rows:
+        return
+    staging = f"staging_{table}"
+    await conn.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging}"
+        f" (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    await conn.execute("DELETE FROM deadlines WHERE case_id = ANY($1)", case_ids)
-    await conn.executemany(
-        "INSERT INTO deadlines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [
-            (
-                state.case_id,
-                clock.rule,
-                state.case_type.value,
-                state.owner_department,
-                state.assigned_officer,
-                *_due(clock),
-            )
-            for state in (states[c] for c in case_ids)
-            for clock in state.clocks
-        ],
+    await conn.copy_records_to_table(staging, records=rows)
+    await conn.execute(
+        f"INSERT INTO {table} SELECT * FROM {staging} ON CONFLICT (case_id) DO UPDATE SET {update}"
     )
-    await conn.executemany(
-        """
-        INSERT INTO case_facts
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-        ON CONFLICT (case_id) DO UPDATE SET
-            department = EXCLUDED.department, channel = EXCLUDED.channel,
-            status = EXCLUDED.status, closed_at = EXCLUDED.closed_at,
-            persons = EXCLUDED.persons, replied = EXCLUDED.replied,
-            mediation_result = EXCLUDED.mediation_result,
-            amount_in_dispute_fen = EXCLUDED.amount_in_dispute_fen,
-            agreed_amount_fen = EXCLUDED.agreed_amount_fen,
-            refused = EXCLUDED.refused, breached = EXCLUDED.breached,
-            supervision_notes = EXCLUDED.supervision_notes,
-            supervision_answered_on_time = EXCLUDED.supervision_answered_on_time,
-            undecided = EXCLUDED.undecided
-        """,
-        [facts_row(states[c], facts[c]) for c in case_ids],
-    )
+    await conn.execute(f"TRUNCATE {staging}")
 
 
 def _due(clock: Clock) -> tuple[Any, ...]:

@@ -1,6 +1,7 @@
 """officer_activity: every action of every officer, for accountability reviews (倒查)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from projections.db import Connection
 from projections.projection import LoggedEvent
@@ -26,11 +27,15 @@ class OfficerActivity:
     );
     """
     indexes = """
-    CREATE INDEX officer_activity_officer ON officer_activity (officer_id, occurred_at, event_id);
-    CREATE INDEX officer_activity_department ON officer_activity (department, occurred_at);
+    CREATE INDEX IF NOT EXISTS officer_activity_officer
+        ON officer_activity (officer_id, occurred_at, event_id);
+    CREATE INDEX IF NOT EXISTS officer_activity_department
+        ON officer_activity (department, occurred_at);
     """
 
-    async def apply(self, conn: Connection, batch: Sequence[LoggedEvent]) -> None:
+    async def apply(
+        self, conn: Connection, batch: Sequence[LoggedEvent], memo: dict[str, Any] | None = None
+    ) -> None:
         await conn.copy_records_to_table(
             "officer_activity",
             records=[

@@ -44,7 +44,7 @@ async def bench_rebuild(
             results: dict[str, Any] = {}
             for name in PROJECTIONS:
                 started = time.perf_counter()
-                await rebuild(settings, name, quiet, batch_size=10_000)
+                await rebuild(settings, name, quiet)
                 seconds = time.perf_counter() - started
                 results[name] = {
                     "seconds": round(seconds, 1),

@@ -34,6 +34,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group_id=settings.projection_group(projection.name, projection.version),
                 batch_size=settings.projector_batch_events,
                 batch_ms=settings.projector_batch_ms,
+                catch_up_from=settings.projector_catch_up_events,
             )
             for projection in PROJECTIONS.values()
         ]

@@ -54,6 +54,7 @@ from projections.apply import BuildSwitched
 from projections.projection import LoggedEvent, Projection
 from projections.transient import Backoff, describe, is_transient, keep_trying
 from services.adapters.kafka import Record, client_options, started, unreachable
+from services.projector import bulk
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.projector")
@@ -84,6 +85,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         group_id: str,
         batch_size: int = 1000,
         batch_ms: int = 200,
+        catch_up_from: int = 50_000,
     ):
         self.projection = projection
         self.pool = pool
@@ -102,6 +104,12 @@ class ProjectionRunner(ConsumerRebalanceListener):
         self.stuck: set[TopicPartition] = set()
         self.kafka, self.group_id = kafka, group_id
         self.consumer: AIOKafkaConsumer  # made, and made again, by run
+        self.catch_up_from = catch_up_from
+        self.catch_up_wanted: set[TopicPartition] = set()
+        """Partitions just assigned: far behind, they are caught up in bulk (``_catch_up``)."""
+        self.catching_up: asyncio.Task[int] | None = None
+        self.in_bulk: set[TopicPartition] = set()
+        """The partitions the bulk catch-up is loading (paused here meanwhile)."""
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -139,6 +147,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         try:
             while not stop.is_set():
                 await self._retry_due()
+                await self._catch_up()
                 try:
                     batches = await self.consumer.getmany(
                         timeout_ms=self.batch_ms, max_records=self.batch_size
@@ -153,6 +162,10 @@ class ProjectionRunner(ConsumerRebalanceListener):
                 for tp, records in batches.items():
                     await self._apply(tp, records)
         finally:
+            if self.catching_up is not None:
+                self.catching_up.cancel()  # its worker processes end with it
+                with contextlib.suppress(BaseException):
+                    await self.catching_up
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):  # Kafka may be away: then the group notices
                     await self.consumer.stop()
@@ -161,6 +174,12 @@ class ProjectionRunner(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         await self._place(list(assigned))
+        # Held until _catch_up has looked how far behind they are: a first fetch would
+        # otherwise take them down the regular path before it could.
+        for tp in assigned:
+            if tp in self.positions:
+                self._pause(tp)
+                self.catch_up_wanted.add(tp)
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # Whoever gets a partition next starts from its stored offset, afresh: a stopped
@@ -216,6 +235,85 @@ class ProjectionRunner(ConsumerRebalanceListener):
     def _seek(self, tp: TopicPartition, offset: int) -> None:
         if tp in self.consumer.assignment():
             self.consumer.seek(tp, offset)
+
+    # --- catching up in bulk ---------------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        """Partitions just assigned that are far behind (the projector was down, or is new) are
+        loaded by the rebuild's bulk loader (``services.projector.bulk``: worker processes,
+        large batches, COPY) up to the log's end as it is now, while this loop goes on polling
+        (so the consumer stays in its group) with them paused; then they go on here from the
+        checkpoints the loader stored. The loader writes as this runner does: into the live
+        build, rows and checkpoints in one transaction, only from the checkpoint it read. If it
+        stops early (an event it cannot apply, PostgreSQL away, a rebuild switched builds),
+        the regular path below goes on from the stored checkpoints and deals with the cause as
+        it always does."""
+        if self.catching_up is not None:
+            if self.catching_up.done():
+                await self._caught_up(self.catching_up)
+            return
+        wanted = [
+            tp
+            for tp in self.catch_up_wanted
+            if tp in self.positions and tp not in self.retrying and tp not in self.stuck
+        ]
+        self.catch_up_wanted.clear()
+        wanted = [tp for tp in wanted if tp in self.consumer.assignment()]
+        if not wanted:
+            return
+        try:
+            ends = await self.consumer.end_offsets(wanted)
+        except KafkaError:
+            ends = {}  # the regular path reads them as usual
+        behind = {tp: end for tp, end in ends.items() if end > self.positions[tp]}
+        backlog = sum(end - self.positions[tp] for tp, end in behind.items())
+        if backlog < self.catch_up_from:
+            for tp in wanted:  # the regular path, from the stored offset
+                self._seek(tp, self.positions[tp])
+                self._resume(tp)
+            return
+        self.log.info(
+            "%s: %d events behind on %d partitions: catching up in bulk",
+            self.projection.name,
+            backlog,
+            len(behind),
+        )
+        self.in_bulk = set(behind)
+        for tp in wanted:
+            if tp not in behind:  # nothing to catch up there
+                self._seek(tp, self.positions[tp])
+                self._resume(tp)
+        self.catching_up = asyncio.create_task(
+            bulk.load(
+                self.kafka,
+                self.projection.name,
+                self.build,
+                {tp.partition: end for tp, end in behind.items()},
+                live=True,
+                processes_from=0,  # a backlog worth loading in bulk is worth the processes
+            )
+        )
+
+    async def _caught_up(self, task: "asyncio.Task[int]") -> None:
+        self.catching_up = None
+        partitions = [tp for tp in self.in_bulk if tp in self.consumer.assignment()]
+        self.in_bulk = set()
+        try:
+            applied = task.result()
+        except BuildSwitched as switched:
+            await self._switch(switched)
+        except Exception as error:
+            self.log.warning(
+                "%s: the bulk catch-up stopped (%s); going on from the stored checkpoints",
+                self.projection.name,
+                describe(error),
+            )
+        else:
+            self.log.info("%s: caught up %d events in bulk", self.projection.name, applied)
+        await self._place(partitions)  # sought to the checkpoints the loader stored
+        for tp in partitions:
+            if tp in self.positions and tp not in self.retrying:
+                self._resume(tp)
 
     # --- retrying ------------------------------------------------------------------------
 
@@ -293,6 +391,9 @@ class ProjectionRunner(ConsumerRebalanceListener):
     # --- applying ------------------------------------------------------------------------
 
     async def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
+        if tp in self.in_bulk or tp in self.catch_up_wanted:
+            # Fetched before it was paused: it is sought back to its checkpoint when resumed.
+            return
         start = self.positions.get(tp)
         retry = self.retrying.get(tp)
         if start is None or tp in self.stuck or (retry is not None and retry.due is not None):

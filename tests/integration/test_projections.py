@@ -5,12 +5,14 @@ crashes, a rebuild never disturbs readers, and an event that cannot be applied i
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -18,11 +20,13 @@ from aiokafka import AIOKafkaProducer
 from projections import apply, builds
 from projections.catalog import PROJECTIONS, ensure_schema
 from projections.db import connect, create_pool
+from projections.read_models import cases
 from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.privacy.keystore import ensure_keystore
 from services.progress import quiet
+from services.projector import bulk
 from services.projector import lag as lags
 from services.projector.lag import Lag
 from services.projector.rebuild import rebuild
@@ -40,6 +44,8 @@ from tests.support import (
     submission_ids,
     whole_topic,
 )
+
+T = TypeVar("T")
 
 ORDER = {
     "case_summary": "case_id",
@@ -454,3 +460,132 @@ async def test_a_retry_report_that_arrives_late_never_outlives_the_write_that_we
             assert await conn.fetchval("SELECT count(*) FROM projection_retrying") == 1
     finally:
         await pool.close()
+
+
+async def live_and_caught_up(
+    settings: Settings, tmp_path: Path, messages: list[tuple[str, bytes]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The live projector's rows once ``messages`` are decided and applied (services stopped)."""
+    decider, projector = start_services(settings, tmp_path, "decider", "projector")
+    await publish(settings, messages, chunks=3)
+    await decided(settings, messages)
+    report = await caught_up(settings)
+    assert all(r.healthy for r in report), report
+    live = await snapshot(settings)
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
+    return live
+
+
+async def test_a_rebuild_in_worker_processes_and_small_batches_equals_the_live_projection(
+    isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes (forced: the log is small), and batches so small that every case spans
+    several of them, so that states come from the memo or back from the build and rows are
+    replaced through the staging tables; then in this process, remembering only four cases."""
+    live = await live_and_caught_up(isolated, tmp_path, submissions(400, 9, uuid.uuid4().hex[:6]))
+    assert len(live["audit_trail"]) == 400
+    monkeypatch.setattr(bulk, "IN_PROCESS_BELOW", 0)
+    for name in PROJECTIONS:
+        await rebuild(isolated, name, quiet, batch_size=7)
+    assert await snapshot(isolated) == live
+    monkeypatch.setattr(bulk, "IN_PROCESS_BELOW", 10**9)
+    monkeypatch.setattr(cases, "MEMO_CASES", 4)
+    await rebuild(isolated, "cases", quiet, batch_size=5)
+    assert await snapshot(isolated) == live
+
+
+async def test_an_interrupted_rebuild_resumes_its_build_and_equals_the_live_projection(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    live = await live_and_caught_up(isolated, tmp_path, submissions(600, 6, uuid.uuid4().hex[:6]))
+    for name in ("cases", "audit_trail"):
+        running = asyncio.create_task(rebuild(isolated, name, quiet, batch_size=3))
+        async with connect(isolated.postgres_dsn) as conn:
+            building: int = await eventually_async(
+                partial(
+                    conn.fetchval,
+                    "SELECT build FROM projection_builds WHERE projection = $1"
+                    " AND state = 'building'",
+                    name,
+                )
+            )
+            schema = builds.schema_of(name, building)
+            # Some batches are in: the checkpoints have moved (this waits out creating the
+            # build's tables, whose checkpoint table may not exist yet).
+            await eventually_async(partial(loaded_so_far, conn, schema))
+            running.cancel()  # as a rebuild killed mid-way: the open transaction rolls back
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            stored = await conn.fetch(
+                f'SELECT partition, next_offset FROM "{schema}".projection_checkpoint'
+            )
+            loaded = sum(r["next_offset"] for r in stored)
+            assert 0 < loaded < len(live["audit_trail"]), "interrupted part of the way"
+            if name == "audit_trail":
+                # Rows and checkpoints match: every row below its partition's checkpoint, and
+                # as many rows as events there.
+                rows = await conn.fetch(
+                    f'SELECT log_partition, count(*), max(log_offset) FROM "{schema}".audit_trail'
+                    " GROUP BY log_partition"
+                )
+                ends = {r["partition"]: r["next_offset"] for r in stored}
+                assert all(r["max"] < ends[r["log_partition"]] for r in rows)
+        said: list[str] = []
+        assert await rebuild(isolated, name, said.append) == building
+        assert f"{name}: resuming build {building} where an interrupted rebuild left it" in said
+    assert await snapshot(isolated) == live
+
+
+async def loaded_so_far(conn: asyncpg.Connection, schema: str) -> int | None:
+    """How far a build's checkpoints are, summed; None before any has moved."""
+    try:
+        loaded: int | None = await conn.fetchval(
+            f'SELECT nullif(sum(next_offset), 0) FROM "{schema}".projection_checkpoint'
+        )
+    except asyncpg.UndefinedTableError:
+        return None
+    return loaded
+
+
+async def eventually_async(probe: Callable[[], Awaitable[T | None]], seconds: float = 60) -> T:
+    """What ``probe`` finds, once it finds something (polled every 10 ms)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            found = await probe()
+            if found is not None:
+                return found
+            await asyncio.sleep(0.01)
+
+
+async def test_a_projector_far_behind_catches_up_in_bulk_then_goes_on_live(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    """A projector started after the log has grown (catch-up threshold lowered to 100 events)
+    loads its backlog with the bulk loader's worker processes, into the live build; then it
+    goes on event by event, and the result equals a rebuild."""
+    run = uuid.uuid4().hex[:6]
+    first, second = submissions(900, 9, run), submissions(90, 9, run + "b")
+    behind = isolated.model_copy(update={"projector_catch_up_events": 100})
+    decider = Service("decider", behind, tmp_path)
+    decider.start()
+    await publish(behind, first, chunks=3)
+    await decided(behind, first)
+    await live_audit_trail_schema(behind)  # the live builds, empty, as a reader would make
+    projector = Service("projector", behind, tmp_path)
+    projector.start()
+    report = await caught_up(behind)
+    assert all(r.healthy for r in report), report
+    log = projector.log.read_text()
+    for name in PROJECTIONS:
+        assert f"{name}: caught up 900 events in bulk" in log, log[-3000:]
+    await publish(behind, second, chunks=1)
+    await decided(behind, first + second)
+    report = await caught_up(behind)
+    assert all(r.healthy for r in report), report
+    live = await snapshot(behind)
+    projector.check_alive()
+    await asyncio.to_thread(projector.stop)
+    await asyncio.to_thread(decider.stop)
+    assert len(live["audit_trail"]) == len(first) + len(second)
+    await assert_equals_a_rebuild(behind, live)
