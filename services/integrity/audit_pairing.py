@@ -7,7 +7,7 @@ in); the raw bytes are what the hash checks of ``log_check`` cover.
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from events.model import Event
 from projections.read_models.audit_trail import JSON_COLUMNS
-from services.integrity.problems import Record
 
 _UUIDS = frozenset({"event_id", "submission_id", "correlation_id", "causation_id"})
 _INSTANTS = frozenset({"occurred_at", "recorded_at"})
@@ -99,43 +98,28 @@ def place(row: Mapping[str, Any]) -> str:
     return f"p{row['log_partition']}@{row['log_offset']}"
 
 
-def _logged(events: Iterable[Record]) -> list[Logged]:
-    """The events the projector can read; the others are the log check's to report (and the
-    projector stops at them, so they never have rows)."""
-    out = []
-    for partition, offset, raw in events:
-        try:
-            fields = Event.model_validate_json(raw).model_dump(mode="json")
-        except ValidationError:
-            continue
-        out.append(Logged(partition, offset, fields))
-    return out
+def logged(partition: int, offset: int, raw: bytes) -> Logged | None:
+    """The event as the projector reads it, or None if it cannot (the log check reports it,
+    and the projector stops at it, so it never has a row)."""
+    try:
+        fields = Event.model_validate_json(raw).model_dump(mode="json")
+    except ValidationError:
+        return None
+    return Logged(partition, offset, fields)
 
 
+def event_id(event: Logged) -> uuid.UUID:
+    """A logged event's id as rows are compared with it (the model made it a UUID)."""
+    return uuid.UUID(event.fields["event_id"])
+
+
+@dataclass
 class LogIndex:
-    """The logged events, found by id and by place, and those in scope (all, or one case's)."""
+    """Logged events found by place and by id: those a comparison looks up."""
 
-    def __init__(self, events: Iterable[Record], case: str | None):
-        self.events = _logged(events)
-        self.by_id: dict[Any, Logged] = {}
-        self.at: dict[Position, Logged] = {}
-        for event in self.events:
-            self.by_id.setdefault(comparable("event_id", event.fields["event_id"], False), event)
-            self.at[event.position] = event
-        self.case = case
-        self.in_scope = [e for e in self.events if case is None or e.case_id == case]
-        self.scope_ids = {
-            comparable("event_id", e.fields["event_id"], False) for e in self.in_scope
-        }
-        self.scope_positions = {e.position for e in self.in_scope}
-
-    def row_in_scope(self, row: Mapping[str, Any]) -> bool:
-        return (
-            self.case is None
-            or row["case_id"] == self.case
-            or row_id(row) in self.scope_ids
-            or row_position(row) in self.scope_positions
-        )
+    at: dict[Position, Logged] = field(default_factory=dict)
+    by_id: dict[Any, Logged] = field(default_factory=dict)
+    """The first event of the log with each id."""
 
 
 @dataclass
@@ -146,26 +130,3 @@ class Pairing:
     rows: int = 0
     pairs: dict[Position, Mapping[str, Any]] = field(default_factory=dict)
     extra: list[Mapping[str, Any]] = field(default_factory=list)
-
-
-def pair(log: LogIndex, rows: Iterable[Mapping[str, Any]]) -> Pairing:
-    pairing = Pairing()
-    unmatched = []
-    for row in rows:
-        if not log.row_in_scope(row):
-            continue
-        pairing.rows += 1
-        claimed = log.by_id.get(row_id(row))
-        if claimed is not None and claimed.position not in pairing.pairs:
-            pairing.pairs[claimed.position] = row
-        else:
-            unmatched.append(row)
-    # Only after every row had its chance by event_id: a row whose id was changed must not take
-    # the place of the row that really is that event's.
-    for row in unmatched:
-        position = row_position(row)
-        if position in log.scope_positions and position not in pairing.pairs:
-            pairing.pairs[position] = row
-        else:
-            pairing.extra.append(row)
-    return pairing
