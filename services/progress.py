@@ -24,8 +24,17 @@ def on_stderr(line: str) -> None:
 
 
 def peak_memory_mib() -> float:
-    """The most memory this process has held at once (its peak resident set), in MiB: what
-    a machine must have for the work it did."""
+    """The most memory this program has held at once (its peak resident set), in MiB: what a
+    machine must have for the work it did. On Linux the high-water mark of this program's own
+    memory (VmHWM): ``getrusage``'s ru_maxrss also counts what the process held before it ran
+    this program, so a child of a large process would report its parent's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux counts it in KiB, macOS in bytes.
     return peak / (1 << 20 if sys.platform == "darwin" else 1 << 10)

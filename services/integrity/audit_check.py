@@ -25,6 +25,7 @@ from services.integrity.audit_pairing import (
     place,
     row_id,
     row_position,
+    same,
     shown,
 )
 from services.integrity.problems import Problem, ProblemKind, Record, order
@@ -401,11 +402,7 @@ def _altered_row(event: Logged, row: Row, version_changed: bool) -> Problem | No
         column
         for column in ENVELOPE_COLUMNS
         if (column == "version" and version_changed)
-        or (
-            column != "version"
-            and comparable(column, event.fields.get(column), False)
-            != comparable(column, row[column], True)
-        )
+        or (column != "version" and not same(column, event.fields.get(column), row[column]))
     ]
     if not columns:
         return None

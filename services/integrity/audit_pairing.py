@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from events.model import Event
@@ -48,6 +50,11 @@ class Logged:
     def label(self) -> str:
         return f"{self.fields['case_id']} v{self.fields['version']} ({self.fields['type']})"
 
+    @cached_property
+    def id(self) -> uuid.UUID:
+        """Its event_id as rows are compared with it (the model made it a UUID)."""
+        return uuid.UUID(self.fields["event_id"])
+
 
 def comparable(column: str, value: Any, from_row: bool) -> Any:
     """A value in a form where equal means the same: UUIDs and instants parsed (timestamps
@@ -56,6 +63,8 @@ def comparable(column: str, value: Any, from_row: bool) -> Any:
     if value is None:
         return None
     if column in _UUIDS:
+        if isinstance(value, uuid.UUID):
+            return value  # as PostgreSQL gives a uuid column
         try:
             return uuid.UUID(str(value))
         except ValueError:
@@ -75,6 +84,34 @@ def comparable(column: str, value: Any, from_row: bool) -> Any:
             value = json.loads(value)  # jsonb as text
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return (type(value).__name__, value)
+
+
+def same(column: str, logged: Any, row: Any) -> bool:
+    """Whether a row's value is the logged one: ``comparable`` on both, with a shortcut for
+    what an intact row holds (every row of an intact audit trail is compared, every field)."""
+    if column in _UUIDS:
+        if isinstance(row, uuid.UUID) and str(row) == logged:
+            return True  # str of a UUID is canonical, and so is the model's JSON
+    elif column in _INSTANTS:
+        if isinstance(row, datetime) and row.tzinfo is not None and isinstance(logged, str):
+            try:
+                if datetime.fromisoformat(logged) == row:  # aware: equal as instants
+                    return True
+            except ValueError:
+                pass
+    elif column in JSON_COLUMNS and isinstance(row, str):
+        try:
+            # Equal in orjson's sorted form is equal in comparable's (1, 1.0 and true differ
+            # in both); anything else is decided by comparable itself.
+            if orjson.dumps(orjson.loads(row), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+                logged, option=orjson.OPT_SORT_KEYS
+            ):
+                return True
+        except (orjson.JSONDecodeError, TypeError):
+            pass
+    elif type(row) is type(logged) and row == logged:
+        return True  # comparable compares anything else by type and value
+    return bool(comparable(column, logged, False) == comparable(column, row, True))
 
 
 def shown(column: str, value: Any, from_row: bool) -> str:
@@ -110,7 +147,7 @@ def logged(partition: int, offset: int, raw: bytes) -> Logged | None:
 
 def event_id(event: Logged) -> uuid.UUID:
     """A logged event's id as rows are compared with it (the model made it a UUID)."""
-    return uuid.UUID(event.fields["event_id"])
+    return event.id
 
 
 @dataclass

@@ -9,12 +9,16 @@ is written the canonical way, as the decider writes every id, so an intact log c
 event.
 """
 
+import re
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+
+from services.integrity.checkpoints import Checkpoint
+from services.integrity.log_check import Signed
 
 Position = tuple[int, int]
 
@@ -29,13 +33,13 @@ def _key(event_id: uuid.UUID) -> bytes:
     return b"\x00" + event_id.bytes
 
 
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""An id written as ``str(uuid)`` writes it: the one spelling that is the same key as the UUID."""
+
+
 def _text_key(written: str) -> bytes:
-    try:
-        parsed = uuid.UUID(written)
-    except ValueError:
-        parsed = None
-    if parsed is not None and str(parsed) == written:
-        return _key(parsed)
+    if _CANONICAL.fullmatch(written):
+        return b"\x00" + bytes.fromhex(written.replace("-", ""))
     return b"\x01" + written.encode("utf-8", "surrogatepass")
 
 
@@ -56,6 +60,11 @@ class IdBook:
         self._db.execute(
             "CREATE TABLE ids (key BLOB PRIMARY KEY, seen INTEGER NOT NULL,"
             " partition INTEGER, offset INTEGER) WITHOUT ROWID"
+        )
+        self._db.execute(
+            "CREATE TABLE checkpoints (partition INTEGER, count INTEGER, seq INTEGER,"
+            " offset INTEGER NOT NULL, head BLOB NOT NULL, PRIMARY KEY (partition, count, seq))"
+            " WITHOUT ROWID"
         )
         self._db.execute("BEGIN")
 
@@ -130,6 +139,10 @@ class IdBook:
         )
         return out
 
+    def signed(self, partition: int) -> Signed:
+        """Where ``LogCheck`` keeps a partition's trusted checkpoints: this file."""
+        return SignedOnDisk(self._db, partition)
+
     def first(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Position]:
         """Where the first event the projector can read with each of ``ids`` is."""
         by_key = {_key(i): i for i in ids}
@@ -138,3 +151,34 @@ class IdBook:
             for key, (_, partition, offset) in self._entries(by_key).items()
             if partition is not None and offset is not None
         }
+
+
+class SignedOnDisk(Signed):
+    """A partition's trusted checkpoints in the id book's file, read back in count order as
+    the partition's events are checked: a log with a checkpoint per event keeps none of them
+    in memory."""
+
+    def __init__(self, db: sqlite3.Connection, partition: int):
+        super().__init__(partition)
+        self._db = db
+        self._pending: list[tuple[int, int, int, int, bytes]] = []
+
+    def _flush(self) -> None:
+        self._db.executemany("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?)", self._pending)
+        self._pending = []
+
+    def _keep(self, checkpoint: Checkpoint, index: int) -> None:
+        head = bytes.fromhex(checkpoint.head)  # the model's pattern: 64 hex digits
+        self._pending.append((self.partition, checkpoint.count, index, checkpoint.offset, head))
+        if len(self._pending) >= _CHUNK:
+            self._flush()
+
+    def _by_count(self) -> Iterator[tuple[int, int, bytes, int]]:
+        self._flush()
+        cursor = self._db.execute(
+            "SELECT count, offset, head, seq FROM checkpoints WHERE partition = ?"
+            " ORDER BY count, seq",
+            (self.partition,),
+        )
+        while rows := cursor.fetchmany(1_000):
+            yield from rows

@@ -10,7 +10,7 @@ one per partition, and the decider runs one before it serves a partition (``refu
 
 import json
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,46 +118,52 @@ class Signed:
     """The trusted checkpoints of one partition, as little as checking the log against them
     needs: count, offset and head of each (48 bytes, not a model), in count order; the latest
     (the one covering the most events, the first on the log of several) kept whole. A partition
-    gets a checkpoint per transaction, so over a long log there are many."""
+    gets a checkpoint per transaction (per event, when they come one at a time), so a long log
+    has many: ``id_book.SignedOnDisk`` keeps them in a file instead."""
 
     def __init__(self, partition: int, trusted: Iterable[Checkpoint] = ()):
         self.partition = partition
+        self.latest: Checkpoint | None = None
+        self._latest = -1
+        self._added = 0
         self._counts = array("q")
         self._offsets = array("q")
         self._heads = bytearray()
         self._in_order = True
-        self.latest: Checkpoint | None = None
-        self._latest = -1
         for checkpoint in trusted:
             if checkpoint.partition == partition:
                 self.add(checkpoint)
 
     def add(self, checkpoint: Checkpoint) -> None:
         """A trusted checkpoint of this partition, in the order of the checkpoints topic."""
+        if self.latest is None or checkpoint.count > self.latest.count:
+            self.latest, self._latest = checkpoint, self._added
+        self._keep(checkpoint, self._added)
+        self._added += 1
+
+    def __len__(self) -> int:
+        return self._added
+
+    def _keep(self, checkpoint: Checkpoint, index: int) -> None:
         if self._counts and checkpoint.count < self._counts[-1]:
             self._in_order = False
-        if self.latest is None or checkpoint.count > self.latest.count:
-            self.latest, self._latest = checkpoint, len(self._counts)
         self._counts.append(checkpoint.count)
         self._offsets.append(checkpoint.offset)
         self._heads += bytes.fromhex(checkpoint.head)  # the model's pattern: 64 hex digits
 
-    def __len__(self) -> int:
-        return len(self._counts)
-
-    def in_count_order(self) -> Iterator[tuple[int, int, bytes, bool]]:
-        """(count, offset, head, whether it is the latest) of each, by count; of several at the
-        same count, in the order of the topic."""
+    def _by_count(self) -> Iterator[tuple[int, int, bytes, int]]:
+        """(count, offset, head, index) of each kept, by count, then index."""
         indices: Iterable[int] = range(len(self._counts))
         if not self._in_order:  # only ever so on a log someone wrote checkpoints to by hand
             indices = sorted(indices, key=self._counts.__getitem__)  # stable
         for i in indices:
-            yield (
-                self._counts[i],
-                self._offsets[i],
-                bytes(self._heads[32 * i : 32 * i + 32]),
-                (i == self._latest),
-            )
+            yield self._counts[i], self._offsets[i], bytes(self._heads[32 * i : 32 * i + 32]), i
+
+    def in_count_order(self) -> Iterator[tuple[int, int, bytes, bool]]:
+        """(count, offset, head, whether it is the latest) of each, by count; of several at the
+        same count, in the order of the topic."""
+        for count, offset, head, index in self._by_count():
+            yield count, offset, head, index == self._latest
 
 
 class PartitionAudit:
@@ -332,8 +338,10 @@ class LogCheck:
     Feed every checkpoint (``checkpoint``) before the first event, the events of each partition
     in offset order, then ``finish``."""
 
-    def __init__(self, ring: KeyRing):
-        self.ring = ring
+    def __init__(self, ring: KeyRing, signed: Callable[[int], Signed] = Signed):
+        """``signed``: where a partition's trusted checkpoints are kept (in memory unless
+        said otherwise)."""
+        self.ring, self._new_signed = ring, signed
         self.report = LogReport()
         self._trust_problems: list[Problem] = []
         self._signed: dict[int, Signed] = {}
@@ -350,7 +358,7 @@ class LogCheck:
             return
         signed = self._signed.get(checkpoint.partition)
         if signed is None:
-            signed = self._signed[checkpoint.partition] = Signed(checkpoint.partition)
+            signed = self._signed[checkpoint.partition] = self._new_signed(checkpoint.partition)
         signed.add(checkpoint)
         if checkpoint.operator_reason is not None:
             self.report.adopted.append(checkpoint)

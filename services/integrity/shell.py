@@ -247,7 +247,8 @@ async def _verify(
                 partition, offset, _ = batch[-1]
                 run.events(batch, await feed.until((partition, offset)) if feed else ())
                 progress.set(before[partition] + offset + 1)
-        progress.set(total)
+        if progress.done < total:  # the end offset is a transaction marker's, or nothing is read
+            progress.set(total)
         if feed is not None:
             run.end(await feed.until(None))
         elif trail is not None and case is not None:

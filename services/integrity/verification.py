@@ -196,7 +196,7 @@ class VerificationPass:
         shared_ids: Collection[Any] = frozenset(),
     ):
         self.ids, self.case = ids, case
-        self.log = LogCheck(ring)
+        self.log = LogCheck(ring, ids.signed)
         self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
         self.problems: list[Problem] = []
         self.of_case: list[Logged] = []

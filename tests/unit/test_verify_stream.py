@@ -7,15 +7,19 @@ import json
 import random
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from events.hashing import GENESIS_HASH
 from services.integrity.audit_check import in_case_scope
 from services.integrity.audit_pairing import Logged, Position, logged, row_position
+from services.integrity.checkpoints import sign
 from services.integrity.id_book import IdBook
 from services.integrity.verification import Verification, VerificationPass, verify
-from tests.unit.test_verify import GRACE, RING
+from tests.unit.test_verify import GRACE, KEY, LATER, NOW, RING
 from tests.unit.test_verify_audit import (
     SOON,
     Records,
@@ -81,6 +85,8 @@ def streamed(
     projected: dict[int, int],
     case: str | None,
     rng: random.Random,
+    checkpoints: Records | None = None,
+    now: datetime = SOON,
 ) -> Verification:
     """What the shell does with the topics and the table, batches of random sizes."""
     with IdBook() as ids:
@@ -90,7 +96,7 @@ def streamed(
             for row in rows:
                 (shared if row["event_id"] in seen else seen).add(row["event_id"])
         run = VerificationPass(RING, ids, case, None if rows is None else projected, shared)
-        for record in checkpoint_records(records, 4):
+        for record in checkpoint_records(records, 4) if checkpoints is None else checkpoints:
             run.checkpoint(record)
         ordered = sorted(records, key=lambda r: (r[0], r[1]))
         pending = sorted(rows or [], key=row_position) if case is None else []
@@ -108,7 +114,7 @@ def streamed(
         first, places = run.wanted_places()
         at = {p: e for e in (logged(*r) for r in records) if e is not None for p in [e.position]}
         fetched: dict[Position, Logged] = {p: at[p] for p in places if p in at}
-        return run.finish(first, fetched, SOON, GRACE)
+        return run.finish(first, fetched, now, GRACE)
 
 
 def outcome(result: Verification) -> tuple[str, str, list[str]]:
@@ -211,3 +217,28 @@ def test_a_row_naming_the_place_of_a_second_copy_of_its_event_pairs_with_the_fir
     audit = [(p.kind, p.where) for p in found.problems if p.kind.startswith("audit")]
     assert audit == [("audit_row_moved", "p0@4"), ("audit_row_missing", "p1@100")]
     assert ("duplicate_event", "p1@100") in [(p.kind, p.where) for p in found.problems]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_checkpoints_kept_on_disk_are_checked_as_those_in_memory(seed: int) -> None:
+    """Out of order on the topic, several at one count, one for each event, forged, junk:
+    the checkpoints the pass keeps in its file vouch (or not) as ``verify``'s do."""
+    rng = random.Random(seed)
+    records = logged_records()
+    if seed % 3 == 0:
+        _alter(rng, records)
+    checkpoints = checkpoint_records(records, rng.choice([1, 2, 4]))
+    forger = Ed25519PrivateKey.generate()
+    for _ in range(rng.randint(1, 4)):
+        partition, count = rng.choice([0, 1]), rng.randint(1, 7)
+        head = rng.choice([GENESIS_HASH, "a" * 64])
+        signed = sign(rng.choice([KEY, forger]), partition, 2 * count - 2, count, head, NOW)
+        checkpoints.append((partition, 50 + len(checkpoints), signed.record()))
+    checkpoints.append((0, 99, b"{}"))
+    rng.shuffle(checkpoints)
+    projected = everything_projected(records)
+    for now in (SOON, LATER):
+        expected = verify(records, checkpoints, RING, None, projected, now=now, grace=GRACE)
+        found = streamed(records, None, projected, None, rng, checkpoints, now)
+        assert outcome(found) == outcome(expected)
+    assert not found.intact
