@@ -303,6 +303,28 @@ def bench_rebuild(
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("verify")
+def bench_verify(
+    events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 200_000,
+    cases: Annotated[int, typer.Option(help="Cases they belong to", min=100)] = 20_000,
+    queries: Annotated[int, typer.Option(help="As-of queries of each kind timed", min=1)] = 20,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the topics and database (their settings in a file)"),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """The auditor's tools on a signed log of N events: verify's time and peak memory (in a
+    process of its own), and the latency of statistics and a case as of past instants,
+    against folding the log (needs infra up)."""
+    from services.bench.verify import bench_verify as run
+    from services.progress import on_stderr, quiet
+
+    say = quiet if as_json else on_stderr
+    result = asyncio.run(run(Settings(), events, cases, say, queries, keep))
+    typer.echo(json.dumps(result, indent=2))
+
+
 # --- verification ----------------------------------------------------------------------------
 
 
