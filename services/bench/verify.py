@@ -8,8 +8,8 @@ projector's rebuild. Then:
 - ``casetrail verify`` runs in a process of its own: its wall time and its peak resident set
   (the high-water mark of its own memory), and whether it found the log intact;
 - the query service answers ``/statistics?as_of=`` and ``/cases/{id}/as-of``: p50 and p99;
-  beside it, what the same figures cost when folded from the log itself (reading it whole, as
-  the endpoint did before), a few times.
+  beside them, what the same answers cost from the log itself (the figures folded from the
+  whole log, a case replayed from its partition, as the endpoints did before), a few times.
 """
 
 import json
@@ -30,12 +30,12 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from events.as_of import Basis
+from events.as_of import Basis, replay
 from events.hashing import GENESIS_HASH, partition_chain
 from projections.db import connect
 from projections.queries.statistics import Dimension, report
 from services import tokens
-from services.adapters.event_log import read_events
+from services.adapters.event_log import case_events, read_events
 from services.adapters.kafka import client_options, create_topics, delete_topics, partitioner
 from services.bench.figures import percentiles
 from services.bench.workload import submissions
@@ -244,6 +244,16 @@ async def as_of_latency(
             result["statistics_as_of_folded_from_the_log"] = {
                 "queries": len(folded),
                 **percentiles(folded),
+            }
+            replayed = []
+            for i in range(min(count, 3)):
+                started = time.perf_counter()
+                case = f"BENCH-{run}-{pick.randrange(cases):06d}"
+                replay(await case_events(settings, case), AS_OF[i], Basis.RECORDED)
+                replayed.append(time.perf_counter() - started)
+            result["case_as_of_replayed_from_the_log"] = {
+                "queries": len(replayed),
+                **percentiles(replayed),
             }
             say(f"as of, folded from the log: {result['statistics_as_of_folded_from_the_log']}")
     finally:
