@@ -1,5 +1,7 @@
 """Progress on long work (a rebuild, loading the demo year): one line with a bar and a rate."""
 
+import resource
+import sys
 import time
 from collections.abc import Callable
 
@@ -9,6 +11,33 @@ Say = Callable[[str], None]
 
 def quiet(_: str) -> None:
     """A ``Say`` that says nothing."""
+
+
+def on_stderr(line: str) -> None:
+    """A ``Say`` for a command whose output is on stdout: on a terminal the progress line
+    rewrites itself; in a log, one line a second."""
+    if sys.stderr.isatty() and line.startswith("["):
+        sys.stderr.write("\r" + line)
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def peak_memory_mib() -> float:
+    """The most memory this program has held at once (its peak resident set), in MiB: what a
+    machine must have for the work it did. On Linux the high-water mark of this program's own
+    memory (VmHWM): ``getrusage``'s ru_maxrss also counts what the process held before it ran
+    this program, so a child of a large process would report its parent's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux counts it in KiB, macOS in bytes.
+    return peak / (1 << 20 if sys.platform == "darwin" else 1 << 10)
 
 
 class Progress:

@@ -186,6 +186,55 @@ async def read_to_end(
                     yield record
 
 
+async def offset_ranges(
+    settings: Settings, partitions: list[TopicPartition]
+) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition: its first offset, and its last stable offset (where a read_committed
+    reader ends today)."""
+    async with committed_consumer(settings) as consumer:
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        return {tp: (starts[tp], ends[tp]) for tp in partitions}
+
+
+async def read_partition(
+    settings: Settings, partition: TopicPartition, end: int
+) -> AsyncIterator[list[Record]]:
+    """The committed records of one partition from its beginning up to (not including)
+    ``end``, in offset order, a fetched batch at a time: what is read is let go of as it goes,
+    whatever the partition's length."""
+    async with committed_consumer(settings) as consumer:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        async for batches in read_until(consumer, {partition: end}):
+            for records in batches.values():
+                yield records
+
+
+async def read_offsets(
+    settings: Settings, partition: TopicPartition, offsets: Sequence[int], end: int
+) -> dict[int, bytes]:
+    """The values of the committed records at ``offsets`` of one partition (below ``end``);
+    an offset that holds none (a transaction marker, an aborted record) is left out."""
+    found: dict[int, bytes] = {}
+    wanted = {o for o in offsets if o < end}
+    if not wanted:
+        return found
+    async with committed_consumer(settings) as consumer:
+        consumer.assign([partition])
+        for offset in sorted(wanted):
+            if offset in found or await consumer.position(partition) > offset:
+                continue  # read on the way to an earlier one, or not there
+            if offset - await consumer.position(partition) > 1000:
+                consumer.seek(partition, offset)
+            async for batches in read_until(consumer, {partition: offset + 1}):
+                for records in batches.values():
+                    for record in records:
+                        if record.offset in wanted:
+                            found[record.offset] = record.value or b""
+    return found
+
+
 async def submit_and_wait(
     settings: Settings,
     bodies: Sequence[Mapping[str, Any]],

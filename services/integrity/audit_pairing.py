@@ -7,16 +7,17 @@ in); the raw bytes are what the hash checks of ``log_check`` cover.
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from events.model import Event
 from projections.read_models.audit_trail import JSON_COLUMNS
-from services.integrity.problems import Record
 
 _UUIDS = frozenset({"event_id", "submission_id", "correlation_id", "causation_id"})
 _INSTANTS = frozenset({"occurred_at", "recorded_at"})
@@ -49,6 +50,11 @@ class Logged:
     def label(self) -> str:
         return f"{self.fields['case_id']} v{self.fields['version']} ({self.fields['type']})"
 
+    @cached_property
+    def id(self) -> uuid.UUID:
+        """Its event_id as rows are compared with it (the model made it a UUID)."""
+        return uuid.UUID(self.fields["event_id"])
+
 
 def comparable(column: str, value: Any, from_row: bool) -> Any:
     """A value in a form where equal means the same: UUIDs and instants parsed (timestamps
@@ -57,6 +63,8 @@ def comparable(column: str, value: Any, from_row: bool) -> Any:
     if value is None:
         return None
     if column in _UUIDS:
+        if isinstance(value, uuid.UUID):
+            return value  # as PostgreSQL gives a uuid column
         try:
             return uuid.UUID(str(value))
         except ValueError:
@@ -76,6 +84,34 @@ def comparable(column: str, value: Any, from_row: bool) -> Any:
             value = json.loads(value)  # jsonb as text
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return (type(value).__name__, value)
+
+
+def same(column: str, logged: Any, row: Any) -> bool:
+    """Whether a row's value is the logged one: ``comparable`` on both, with a shortcut for
+    what an intact row holds (every row of an intact audit trail is compared, every field)."""
+    if column in _UUIDS:
+        if isinstance(row, uuid.UUID) and str(row) == logged:
+            return True  # str of a UUID is canonical, and so is the model's JSON
+    elif column in _INSTANTS:
+        if isinstance(row, datetime) and row.tzinfo is not None and isinstance(logged, str):
+            try:
+                if datetime.fromisoformat(logged) == row:  # aware: equal as instants
+                    return True
+            except ValueError:
+                pass
+    elif column in JSON_COLUMNS and isinstance(row, str):
+        try:
+            # Equal in orjson's sorted form is equal in comparable's (1, 1.0 and true differ
+            # in both); anything else is decided by comparable itself.
+            if orjson.dumps(orjson.loads(row), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+                logged, option=orjson.OPT_SORT_KEYS
+            ):
+                return True
+        except (orjson.JSONDecodeError, TypeError):
+            pass
+    elif type(row) is type(logged) and row == logged:
+        return True  # comparable compares anything else by type and value
+    return bool(comparable(column, logged, False) == comparable(column, row, True))
 
 
 def shown(column: str, value: Any, from_row: bool) -> str:
@@ -99,43 +135,28 @@ def place(row: Mapping[str, Any]) -> str:
     return f"p{row['log_partition']}@{row['log_offset']}"
 
 
-def _logged(events: Iterable[Record]) -> list[Logged]:
-    """The events the projector can read; the others are the log check's to report (and the
-    projector stops at them, so they never have rows)."""
-    out = []
-    for partition, offset, raw in events:
-        try:
-            fields = Event.model_validate_json(raw).model_dump(mode="json")
-        except ValidationError:
-            continue
-        out.append(Logged(partition, offset, fields))
-    return out
+def logged(partition: int, offset: int, raw: bytes) -> Logged | None:
+    """The event as the projector reads it, or None if it cannot (the log check reports it,
+    and the projector stops at it, so it never has a row)."""
+    try:
+        fields = Event.model_validate_json(raw).model_dump(mode="json")
+    except ValidationError:
+        return None
+    return Logged(partition, offset, fields)
 
 
+def event_id(event: Logged) -> uuid.UUID:
+    """A logged event's id as rows are compared with it (the model made it a UUID)."""
+    return event.id
+
+
+@dataclass
 class LogIndex:
-    """The logged events, found by id and by place, and those in scope (all, or one case's)."""
+    """Logged events found by place and by id: those a comparison looks up."""
 
-    def __init__(self, events: Iterable[Record], case: str | None):
-        self.events = _logged(events)
-        self.by_id: dict[Any, Logged] = {}
-        self.at: dict[Position, Logged] = {}
-        for event in self.events:
-            self.by_id.setdefault(comparable("event_id", event.fields["event_id"], False), event)
-            self.at[event.position] = event
-        self.case = case
-        self.in_scope = [e for e in self.events if case is None or e.case_id == case]
-        self.scope_ids = {
-            comparable("event_id", e.fields["event_id"], False) for e in self.in_scope
-        }
-        self.scope_positions = {e.position for e in self.in_scope}
-
-    def row_in_scope(self, row: Mapping[str, Any]) -> bool:
-        return (
-            self.case is None
-            or row["case_id"] == self.case
-            or row_id(row) in self.scope_ids
-            or row_position(row) in self.scope_positions
-        )
+    at: dict[Position, Logged] = field(default_factory=dict)
+    by_id: dict[Any, Logged] = field(default_factory=dict)
+    """The first event of the log with each id."""
 
 
 @dataclass
@@ -146,26 +167,3 @@ class Pairing:
     rows: int = 0
     pairs: dict[Position, Mapping[str, Any]] = field(default_factory=dict)
     extra: list[Mapping[str, Any]] = field(default_factory=list)
-
-
-def pair(log: LogIndex, rows: Iterable[Mapping[str, Any]]) -> Pairing:
-    pairing = Pairing()
-    unmatched = []
-    for row in rows:
-        if not log.row_in_scope(row):
-            continue
-        pairing.rows += 1
-        claimed = log.by_id.get(row_id(row))
-        if claimed is not None and claimed.position not in pairing.pairs:
-            pairing.pairs[claimed.position] = row
-        else:
-            unmatched.append(row)
-    # Only after every row had its chance by event_id: a row whose id was changed must not take
-    # the place of the row that really is that event's.
-    for row in unmatched:
-        position = row_position(row)
-        if position in log.scope_positions and position not in pairing.pairs:
-            pairing.pairs[position] = row
-        else:
-            pairing.extra.append(row)
-    return pairing

@@ -9,7 +9,8 @@ one per partition, and the decider runs one before it serves a partition (``refu
 """
 
 import json
-from collections.abc import Iterable
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,13 +49,6 @@ class LogReport:
     @property
     def intact(self) -> bool:
         return not self.problems
-
-
-@dataclass
-class _Case:
-    partition: int
-    version: int
-    hash: str
 
 
 def read_event(raw: bytes) -> dict[str, Any]:
@@ -120,6 +114,58 @@ def trusted_checkpoints(
     return trusted, problems
 
 
+class Signed:
+    """The trusted checkpoints of one partition, as little as checking the log against them
+    needs: count, offset and head of each (48 bytes, not a model), in count order; the latest
+    (the one covering the most events, the first on the log of several) kept whole. A partition
+    gets a checkpoint per transaction (per event, when they come one at a time), so a long log
+    has many: ``id_book.SignedOnDisk`` keeps them in a file instead."""
+
+    def __init__(self, partition: int, trusted: Iterable[Checkpoint] = ()):
+        self.partition = partition
+        self.latest: Checkpoint | None = None
+        self._latest = -1
+        self._added = 0
+        self._counts = array("q")
+        self._offsets = array("q")
+        self._heads = bytearray()
+        self._in_order = True
+        for checkpoint in trusted:
+            if checkpoint.partition == partition:
+                self.add(checkpoint)
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        """A trusted checkpoint of this partition, in the order of the checkpoints topic."""
+        if self.latest is None or checkpoint.count > self.latest.count:
+            self.latest, self._latest = checkpoint, self._added
+        self._keep(checkpoint, self._added)
+        self._added += 1
+
+    def __len__(self) -> int:
+        return self._added
+
+    def _keep(self, checkpoint: Checkpoint, index: int) -> None:
+        if self._counts and checkpoint.count < self._counts[-1]:
+            self._in_order = False
+        self._counts.append(checkpoint.count)
+        self._offsets.append(checkpoint.offset)
+        self._heads += bytes.fromhex(checkpoint.head)  # the model's pattern: 64 hex digits
+
+    def _by_count(self) -> Iterator[tuple[int, int, bytes, int]]:
+        """(count, offset, head, index) of each kept, by count, then index."""
+        indices: Iterable[int] = range(len(self._counts))
+        if not self._in_order:  # only ever so on a log someone wrote checkpoints to by hand
+            indices = sorted(indices, key=self._counts.__getitem__)  # stable
+        for i in indices:
+            yield self._counts[i], self._offsets[i], bytes(self._heads[32 * i : 32 * i + 32]), i
+
+    def in_count_order(self) -> Iterator[tuple[int, int, bytes, bool]]:
+        """(count, offset, head, whether it is the latest) of each, by count; of several at the
+        same count, in the order of the topic."""
+        for count, offset, head, index in self._by_count():
+            yield count, offset, head, index == self._latest
+
+
 class PartitionAudit:
     """One partition's chain, fed its events in offset order, against the trusted checkpoints
     of that partition: where the log differs from one, the latest one (the one covering the
@@ -128,20 +174,16 @@ class PartitionAudit:
     def __init__(
         self,
         partition: int,
-        trusted: Iterable[Checkpoint],
+        trusted: Iterable[Checkpoint] | Signed,
         start: tuple[str, int, int] = (GENESIS_HASH, 0, -1),
     ):
         """``start``: the chain (head, count, last offset) before the first event fed, when the
         events before it were checked already (a decider's snapshot)."""
         self.partition = partition
-        self.signed: dict[int, list[Checkpoint]] = {}
-        for checkpoint in trusted:
-            if checkpoint.partition == partition:
-                self.signed.setdefault(checkpoint.count, []).append(checkpoint)
-        self.latest: Checkpoint | None = None
-        if self.signed:
-            # Of several at the same count (which cannot all match), the first on the log.
-            self.latest = self.signed[max(self.signed)][0]
+        signed = trusted if isinstance(trusted, Signed) else Signed(partition, trusted)
+        self.latest: Checkpoint | None = signed.latest
+        self._signed = signed.in_count_order()
+        self._next = next(self._signed, None)
         self.head, self.count, self.last_offset = start
         self.problems: list[Problem] = []
         """The log differs from a checkpoint; records that are no event."""
@@ -151,13 +193,19 @@ class PartitionAudit:
         self._altered: Problem | None = None
         """The first event whose content does not match its own hash: a decider must not fold
         it into a case, whatever the checkpoints say (``verify`` reports it on its own)."""
+        self.last_intact = True
+        """Whether the content of the last event chained matches its hash (``verify_log``
+        reports each one that does not)."""
 
-    def event(self, offset: int, raw: bytes) -> dict[str, Any] | None:
-        """Chain the record at ``offset``; its fields, or None if it is no event."""
+    def event(
+        self, offset: int, raw: bytes, read: dict[str, Any] | Exception | None = None
+    ) -> dict[str, Any] | None:
+        """Chain the record at ``offset``; its fields, or None if it is no event. ``read``:
+        what ``readable(raw)`` gave, when the caller has read it already."""
         where = f"p{self.partition}@{offset}"
-        try:
-            fields = read_event(raw)
-        except (ValueError, KeyError, TypeError) as error:
+        fields = readable(raw) if read is None else read
+        if isinstance(fields, Exception):
+            error = fields
             problem = Problem(
                 ProblemKind.UNREADABLE_EVENT,
                 where,
@@ -171,7 +219,8 @@ class PartitionAudit:
             ):
                 self._unreadable_after = problem
             return None
-        if self._altered is None and chain_hash(fields) != fields["hash"]:
+        self.last_intact = chain_hash(fields) == fields["hash"]
+        if self._altered is None and not self.last_intact:
             self._altered = Problem(
                 ProblemKind.ALTERED_EVENT,
                 where,
@@ -183,18 +232,23 @@ class PartitionAudit:
         self.head = partition_chain(self.head, fields["hash"])
         self.count += 1
         self.last_offset = offset
-        for checkpoint in self.signed.get(self.count, []):
-            if checkpoint.head != self.head or checkpoint.offset != offset:
+        # Counts go up by one an event: the checkpoints at this count are the next ones.
+        while self._next is not None and self._next[0] <= self.count:
+            count, signed_offset, head, latest = self._next
+            self._next = next(self._signed, None)
+            if count < self.count:
+                continue  # cannot be: checkpoints count one event at least
+            if head != bytes.fromhex(self.head) or signed_offset != offset:
                 problem = Problem(
                     ProblemKind.LOG_DIFFERS_FROM_CHECKPOINT,
                     where,
                     f"the chain of p{self.partition} after {self.count} events is not the one"
-                    f" signed at offset {checkpoint.offset}",
+                    f" signed at offset {signed_offset}",
                     partition=self.partition,
                     offset=offset,
                 )
                 self.problems.append(problem)
-                if checkpoint is self.latest:
+                if latest:
                     self._latest_differs = problem
         if self.latest is None or self.count > self.latest.count:
             self.uncovered.append(
@@ -281,6 +335,192 @@ def recent(event: Uncovered, now: datetime, grace: timedelta) -> bool:
     return at is not None and now - grace <= at <= now + grace
 
 
+class LogCheck:
+    """``verify_log`` fed one record at a time, so that a log of any length is checked in
+    bounded memory: per case, its partition, version and the hash of its last event; per
+    partition, its chain and compact trusted checkpoints; and what is found. Whether an event
+    id was seen before is the caller's to say (``event``'s ``duplicate``): a set of every id
+    would grow with the log.
+
+    Feed every checkpoint (``checkpoint``) before the first event, the events of each partition
+    in offset order, then ``finish``."""
+
+    def __init__(self, ring: KeyRing, signed: Callable[[int], Signed] = Signed):
+        """``signed``: where a partition's trusted checkpoints are kept (in memory unless
+        said otherwise)."""
+        self.ring, self._new_signed = ring, signed
+        self.report = LogReport()
+        self._trust_problems: list[Problem] = []
+        self._signed: dict[int, Signed] = {}
+        self._audits: dict[int, PartitionAudit] = {}
+        self._event_problems: list[Problem] = []
+        self._cases: dict[str, tuple[int, int, str]] = {}
+        """Per case: its partition, its last version and that event's hash."""
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.report.checkpoints += 1
+        problem = untrusted(checkpoint, self.ring)
+        if problem is not None:
+            self._trust_problems.append(problem)
+            return
+        signed = self._signed.get(checkpoint.partition)
+        if signed is None:
+            signed = self._signed[checkpoint.partition] = self._new_signed(checkpoint.partition)
+        signed.add(checkpoint)
+        if checkpoint.operator_reason is not None:
+            self.report.adopted.append(checkpoint)
+
+    def _start(self) -> None:
+        """Once every checkpoint is in: the partitions with trusted ones first, in the order of
+        their first (so that problems are listed as they always were), each a chain."""
+        if not self._audits:
+            for partition, signed in self._signed.items():
+                self._audits[partition] = PartitionAudit(partition, signed)
+
+    def _audit(self, partition: int) -> PartitionAudit:
+        audit = self._audits.get(partition)
+        if audit is None:
+            self._start()
+            audit = self._audits.get(partition)
+            if audit is None:
+                audit = self._audits[partition] = PartitionAudit(partition, ())
+        return audit
+
+    def event(
+        self,
+        partition: int,
+        offset: int,
+        raw: bytes,
+        read: dict[str, Any] | Exception | None = None,
+        duplicate: bool = False,
+    ) -> dict[str, Any] | None:
+        """Check the record at ``partition``@``offset``; its fields, or None if it is no event.
+        ``read``: what ``readable(raw)`` gave, if the caller has it; ``duplicate``: whether
+        an event before it (one ``readable`` reads) had the same ``event_key``."""
+        audit = self._audit(partition)
+        fields = audit.event(offset, raw, read)
+        if fields is None:
+            return None
+        where = f"p{partition}@{offset}"
+        case_id, version = fields["case_id"], fields["version"]
+        self.report.events += 1
+        if not audit.last_intact:
+            self._event_problems.append(
+                Problem(
+                    ProblemKind.ALTERED_EVENT,
+                    where,
+                    f"{case_id} v{version}: content does not match its hash",
+                    case_id,
+                    partition,
+                    offset,
+                )
+            )
+        if duplicate:
+            self._event_problems.append(
+                Problem(
+                    ProblemKind.DUPLICATE_EVENT,
+                    where,
+                    f"event {event_key(fields)} twice",
+                    case_id,
+                    partition,
+                    offset,
+                )
+            )
+        self._check_case(fields, partition, offset)
+        return fields
+
+    def _check_case(self, fields: dict[str, Any], partition: int, offset: int) -> None:
+        case_id: str = fields["case_id"]
+        version: int = fields["version"]
+        where = f"p{partition}@{offset}"
+        at = (case_id, partition, offset)
+        known = self._cases.get(case_id)
+        expected_version = known[1] + 1 if known else 1
+        expected_prev = known[2] if known else GENESIS_HASH
+        problems = self._event_problems
+        if known is not None and known[0] != partition:
+            problems.append(
+                Problem(
+                    ProblemKind.CASE_ON_TWO_PARTITIONS,
+                    where,
+                    f"{case_id} is also on p{known[0]}",
+                    *at,
+                )
+            )
+        if version != expected_version:
+            problems.append(
+                Problem(
+                    ProblemKind.VERSION_GAP,
+                    where,
+                    f"{case_id} v{version} follows v{expected_version - 1}",
+                    *at,
+                )
+            )
+        if fields.get("prev_hash") != expected_prev:
+            problems.append(
+                Problem(
+                    ProblemKind.BROKEN_CASE_CHAIN,
+                    where,
+                    f"{case_id} v{version}: prev_hash is not the hash of the event before it",
+                    *at,
+                )
+            )
+        self._cases[case_id] = (partition, version, fields["hash"])
+
+    def finish(self, now: datetime, grace: timedelta) -> LogReport:
+        """What was found. Events that no trusted checkpoint covers are a problem once older
+        than ``grace`` (by their recorded_at against ``now``), and a note before."""
+        report = self.report
+        report.cases = len(self._cases)
+        report.problems = [*self._trust_problems, *self._event_problems]
+        self._start()  # a partition with checkpoints and no event is truncated
+        old: list[Uncovered] = []
+        for audit in self._audits.values():
+            report.problems += audit.problems
+            if audit.truncated is not None:
+                report.problems.append(audit.truncated)
+            for event in audit.uncovered:
+                (report.recent if recent(event, now, grace) else old).append(event)
+        for event in old:
+            recorded = (
+                event.recorded_at.isoformat() if event.recorded_at else "at an unreadable time"
+            )
+            report.problems.append(
+                Problem(
+                    ProblemKind.UNCOVERED_EVENT,
+                    f"p{event.partition}@{event.offset}",
+                    f"{event.case_id} v{event.version} ({event.type}), recorded {recorded}: no"
+                    " checkpoint signed with a key of the ring covers it, so no decider wrote it",
+                    event.case_id,
+                    event.partition,
+                    event.offset,
+                )
+            )
+        if old and not report.checkpoints:
+            report.problems.append(
+                Problem(
+                    ProblemKind.NO_CHECKPOINTS,
+                    "the checkpoints topic",
+                    f"{report.events} events on the log and not one checkpoint: nothing vouches"
+                    " for them",
+                )
+            )
+        return report
+
+
+def event_key(fields: dict[str, Any]) -> str:
+    """What makes two events of the log the same event: their event_id, as written."""
+    return str(fields.get("event_id"))
+
+
+def readable(raw: bytes) -> dict[str, Any] | Exception:
+    """``read_event``'s fields, or the error that says why the record is no event."""
+    try:
+        return read_event(raw)
+    except (ValueError, KeyError, TypeError) as error:
+        return error
+
+
 def verify_log(
     events: Iterable[Record],
     checkpoints: Iterable[Checkpoint],
@@ -291,125 +531,17 @@ def verify_log(
     """``events``: (partition, offset, raw value) in offset order within each partition.
     Events that no trusted checkpoint covers are a problem once older than ``grace`` (by
     their recorded_at against ``now``), and a note before."""
-    report = LogReport()
-    signed = list(checkpoints)
-    report.checkpoints = len(signed)
-    trusted, report.problems = trusted_checkpoints(signed, ring)
-    report.adopted = [c for c in trusted if c.operator_reason is not None]
-
-    by_partition: dict[int, list[Checkpoint]] = {}
-    for checkpoint in trusted:
-        by_partition.setdefault(checkpoint.partition, []).append(checkpoint)
-    audits = {p: PartitionAudit(p, signed_there) for p, signed_there in by_partition.items()}
-    cases: dict[str, _Case] = {}
-    seen_ids: set[str] = set()
+    check = LogCheck(ring)
+    for checkpoint in checkpoints:
+        check.checkpoint(checkpoint)
+    seen: set[str] = set()
     for partition, offset, raw in events:
-        audit = audits.get(partition)
-        if audit is None:
-            audit = audits[partition] = PartitionAudit(partition, ())
-        fields = audit.event(offset, raw)
-        if fields is None:
-            continue
-        where = f"p{partition}@{offset}"
-        event_hash, case_id, version = fields["hash"], fields["case_id"], fields["version"]
-        report.events += 1
-        if chain_hash(fields) != event_hash:
-            report.problems.append(
-                Problem(
-                    ProblemKind.ALTERED_EVENT,
-                    where,
-                    f"{case_id} v{version}: content does not match its hash",
-                    case_id,
-                    partition,
-                    offset,
-                )
-            )
-        event_id = str(fields.get("event_id"))
-        if event_id in seen_ids:
-            report.problems.append(
-                Problem(
-                    ProblemKind.DUPLICATE_EVENT,
-                    where,
-                    f"event {event_id} twice",
-                    case_id,
-                    partition,
-                    offset,
-                )
-            )
-        seen_ids.add(event_id)
-        _check_case(report, cases, fields, partition, offset)
-    report.cases = len(cases)
-
-    old: list[Uncovered] = []
-    for audit in audits.values():
-        report.problems += audit.problems
-        if audit.truncated is not None:
-            report.problems.append(audit.truncated)
-        for event in audit.uncovered:
-            (report.recent if recent(event, now, grace) else old).append(event)
-    for event in old:
-        recorded = event.recorded_at.isoformat() if event.recorded_at else "at an unreadable time"
-        report.problems.append(
-            Problem(
-                ProblemKind.UNCOVERED_EVENT,
-                f"p{event.partition}@{event.offset}",
-                f"{event.case_id} v{event.version} ({event.type}), recorded {recorded}: no"
-                " checkpoint signed with a key of the ring covers it, so no decider wrote it",
-                event.case_id,
-                event.partition,
-                event.offset,
-            )
-        )
-    if old and not signed:
-        report.problems.append(
-            Problem(
-                ProblemKind.NO_CHECKPOINTS,
-                "the checkpoints topic",
-                f"{report.events} events on the log and not one checkpoint: nothing vouches"
-                " for them",
-            )
-        )
-    return report
-
-
-def _check_case(
-    report: LogReport, cases: dict[str, _Case], fields: dict[str, Any], partition: int, offset: int
-) -> None:
-    case_id: str = fields["case_id"]
-    version: int = fields["version"]
-    where = f"p{partition}@{offset}"
-    at = (case_id, partition, offset)
-    known = cases.get(case_id)
-    expected_version = known.version + 1 if known else 1
-    expected_prev = known.hash if known else GENESIS_HASH
-    if known is not None and known.partition != partition:
-        report.problems.append(
-            Problem(
-                ProblemKind.CASE_ON_TWO_PARTITIONS,
-                where,
-                f"{case_id} is also on p{known.partition}",
-                *at,
-            )
-        )
-    if version != expected_version:
-        report.problems.append(
-            Problem(
-                ProblemKind.VERSION_GAP,
-                where,
-                f"{case_id} v{version} follows v{expected_version - 1}",
-                *at,
-            )
-        )
-    if fields.get("prev_hash") != expected_prev:
-        report.problems.append(
-            Problem(
-                ProblemKind.BROKEN_CASE_CHAIN,
-                where,
-                f"{case_id} v{version}: prev_hash is not the hash of the event before it",
-                *at,
-            )
-        )
-    cases[case_id] = _Case(partition, version, fields["hash"])
+        read = readable(raw)
+        key = None if isinstance(read, Exception) else event_key(read)
+        check.event(partition, offset, raw, read, key in seen)
+        if key is not None:
+            seen.add(key)
+    return check.finish(now, grace)
 
 
 NOT_ADOPTABLE = frozenset(

@@ -1,7 +1,9 @@
-"""The whole verification behind ``casetrail verify``, as a pure function: the log, and the audit
-trail against it, from records and rows already read (``shell`` reads them)."""
+"""The whole verification behind ``casetrail verify``: the log, and the audit trail against it.
+``verify`` is the pure function, on records and rows already read; ``shell.verify_system``
+feeds the same checks (``LogCheck``, ``AuditComparison``) from a stream, and both put the
+outcome together with ``verification``."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,10 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.model import Outcome
-from services.integrity.audit_check import compare_audit_trail
+from services.integrity.audit_check import AuditComparison, AuditReport, Row, compare_audit_trail
+from services.integrity.audit_pairing import Logged, Position, event_id, logged
 from services.integrity.checkpoints import Checkpoint
+from services.integrity.id_book import IdBook
 from services.integrity.keyring import KeyRing
-from services.integrity.log_check import read_event, verify_log
+from services.integrity.log_check import LogCheck, LogReport, event_key, readable
 from services.integrity.problems import Problem, ProblemKind, Record, order
 
 
@@ -99,6 +103,33 @@ class Verification:
         }
 
 
+def read_checkpoint(partition: int, offset: int, raw: bytes) -> Checkpoint | Problem:
+    """A record of the checkpoints topic: a checkpoint, or the problem that it is none."""
+    try:
+        return Checkpoint.model_validate_json(raw)
+    except ValidationError as error:
+        return Problem(
+            ProblemKind.UNREADABLE_CHECKPOINT,
+            f"checkpoints p{partition}@{offset}",
+            f"not a checkpoint: {error.errors()[0]['msg']}",
+            partition=partition,
+        )
+
+
+def outcome_problem(partition: int, offset: int, raw: bytes) -> Problem | None:
+    """A record of the outcomes topic that is no outcome (only the decider writes there)."""
+    try:
+        Outcome.model_validate_json(raw)
+    except ValidationError as error:
+        return Problem(
+            ProblemKind.UNREADABLE_OUTCOME,
+            f"outcomes p{partition}@{offset}",
+            f"not an outcome: {error.errors()[0]['msg']}",
+            partition=partition,
+        )
+    return None
+
+
 def verify(
     events: Sequence[Record],
     checkpoint_records: Iterable[Record],
@@ -117,42 +148,153 @@ def verify(
     events they do not cover are problems once recorded more than ``grace`` before ``now``.
     With ``case``, the chains and checkpoints are still computed over the whole log, but only
     problems touching that case are reported, plus those of whole partitions; the audit trail
-    is compared for that case only."""
+    is compared for that case only.
+
+    The same checks as ``shell.verify_system`` makes on a stream, on records already read."""
     problems: list[Problem] = []
-    checkpoints = []
-    for partition, offset, raw in checkpoint_records:
-        try:
-            checkpoints.append(Checkpoint.model_validate_json(raw))
-        except ValidationError as error:
-            problems.append(
-                Problem(
-                    ProblemKind.UNREADABLE_CHECKPOINT,
-                    f"checkpoints p{partition}@{offset}",
-                    f"not a checkpoint: {error.errors()[0]['msg']}",
-                    partition=partition,
+    log = LogCheck(ring)
+    for record in checkpoint_records:
+        checkpoint = read_checkpoint(*record)
+        if isinstance(checkpoint, Problem):
+            problems.append(checkpoint)
+        else:
+            log.checkpoint(checkpoint)
+    for record in outcome_records:
+        problem = outcome_problem(*record)
+        if problem is not None:
+            problems.append(problem)
+    seen: set[str] = set()
+    of_case = 0
+    for partition, offset, raw in events:
+        read = readable(raw)
+        key = None if isinstance(read, Exception) else event_key(read)
+        fields = log.event(partition, offset, raw, read, key in seen)
+        if key is not None:
+            seen.add(key)
+        of_case += fields is not None and fields["case_id"] == case
+    audit = None if rows is None else compare_audit_trail(events, rows, projected, case)
+    return verification(case, log.finish(now, grace), audit, of_case, problems, grace)
+
+
+class VerificationPass:
+    """``verify`` fed as ``shell.verify_system`` streams the topics and the audit trail: every
+    checkpoint and outcome, then the events a batch at a time in log order (partition after
+    partition, offsets in order) with the rows naming places up to the batch's last (rows in
+    the same order), then the rest of the rows (``end``, or with a case ``rows_of_case``), then
+    ``finish``. What it keeps is bounded by the cases (a chain head each) and what is found;
+    the event ids go to ``ids``.
+
+    ``projected`` is None when the audit trail is not compared; else, per partition, the next
+    offset its projection will apply. ``shared_ids``: ids that more than one row holds."""
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        ids: IdBook,
+        case: str | None = None,
+        projected: Mapping[int, int] | None = None,
+        shared_ids: Collection[Any] = frozenset(),
+    ):
+        self.ids, self.case = ids, case
+        self.log = LogCheck(ring, ids.signed)
+        self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
+        self.problems: list[Problem] = []
+        self.of_case: list[Logged] = []
+        """The case's events the projector can read (with a case)."""
+        self._count_of_case = 0
+
+    def checkpoint(self, record: Record) -> None:
+        checkpoint = read_checkpoint(*record)
+        if isinstance(checkpoint, Problem):
+            self.problems.append(checkpoint)
+        else:
+            self.log.checkpoint(checkpoint)
+
+    def outcome(self, record: Record) -> None:
+        problem = outcome_problem(*record)
+        if problem is not None:
+            self.problems.append(problem)
+
+    def events(self, batch: Sequence[Record], rows: Iterable[Row] = ()) -> None:
+        """The next records of the events topic, and (without a case) the next rows, naming
+        places up to the last of them."""
+        reads = [readable(raw) for _, _, raw in batch]
+        events = [None if self.audit is None else logged(*record) for record in batch]
+        notes = self.ids.note(
+            [
+                (
+                    None if isinstance(read, Exception) else event_key(read),
+                    None if event is None else event_id(event),
+                    (partition, offset),
                 )
-            )
-    for partition, offset, raw in outcome_records:
-        try:
-            Outcome.model_validate_json(raw)
-        except ValidationError as error:
-            problems.append(
-                Problem(
-                    ProblemKind.UNREADABLE_OUTCOME,
-                    f"outcomes p{partition}@{offset}",
-                    f"not an outcome: {error.errors()[0]['msg']}",
-                    partition=partition,
-                )
-            )
-    log = verify_log(events, checkpoints, ring, now, grace)
+                for (partition, offset, _), read, event in zip(batch, reads, events, strict=True)
+            ]
+        )
+        merged = []
+        for record, read, event, (duplicate, first) in zip(
+            batch, reads, events, notes, strict=True
+        ):
+            fields = self.log.event(*record, read, duplicate)
+            self._count_of_case += fields is not None and fields["case_id"] == self.case
+            if event is None:
+                continue
+            if self.case is None:
+                merged.append((event, first))
+            elif event.case_id == self.case:
+                self.of_case.append(event)
+        if self.audit is not None and self.case is None:
+            self.audit.merge(merged, rows)
+
+    def end(self, rows: Iterable[Row] = ()) -> None:
+        """No more events: the rows left (without a case)."""
+        if self.audit is not None and self.case is None:
+            self.audit.merge((), rows)
+            self.audit.end()
+
+    def rows_of_case(self, rows: Iterable[Row]) -> None:
+        """The rows in the case's scope (``audit_check.in_case_scope`` of ``of_case``)."""
+        if self.audit is not None:
+            for event in self.of_case:
+                self.audit.event_of_case(event)
+            self.audit.rows_of_case(rows)
+
+    def wanted_places(self) -> tuple[dict[Any, Position], set[Position]]:
+        """Where the first event with each id that ``finish`` needs is, and the places whose
+        events it needs to be read again (none on an intact audit trail)."""
+        if self.audit is None:
+            return {}, set()
+        first = self.ids.first(self.audit.wanted_ids())
+        return first, self.audit.wanted_places(first)
+
+    def finish(
+        self,
+        first: Mapping[Any, Position],
+        fetched: Mapping[Position, Logged],
+        now: datetime,
+        grace: timedelta,
+    ) -> Verification:
+        """``first`` as ``wanted_places`` gave it, and the events read at its places."""
+        audit = None if self.audit is None else self.audit.finish(first, fetched)
+        log = self.log.finish(now, grace)
+        return verification(self.case, log, audit, self._count_of_case, self.problems, grace)
+
+
+def verification(
+    case: str | None,
+    log: LogReport,
+    audit: AuditReport | None,
+    of_case: int,
+    problems: list[Problem],
+    grace: timedelta,
+) -> Verification:
+    """The outcome, from the log's report, the audit trail's (None: not compared), how many
+    readable events of the log are ``case``'s, and the problems of the checkpoints and
+    outcomes topics."""
     # Problems of a whole partition (case_id None) count for a case too: the partition chain is
     # what vouches for the case's place on the log, and for a case removed altogether.
-    problems += [p for p in log.problems if case is None or p.case_id in (None, case)]
-    in_scope = log.events if case is None else _events_of(events, case)
-
-    audit = None
-    if rows is not None:
-        audit = compare_audit_trail(events, rows, projected, case)
+    problems = problems + [p for p in log.problems if case is None or p.case_id in (None, case)]
+    in_scope = log.events if case is None else of_case
+    if audit is not None:
         problems += audit.problems
     return Verification(
         case=case,
@@ -179,14 +321,3 @@ def verify(
             for c in log.adopted
         ],
     )
-
-
-def _events_of(events: Sequence[Record], case: str) -> int:
-    """How many readable events of the log are the case's."""
-    count = 0
-    for _, _, raw in events:
-        try:
-            count += read_event(raw)["case_id"] == case
-        except (ValueError, KeyError, TypeError):
-            continue
-    return count

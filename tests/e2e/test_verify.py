@@ -258,6 +258,35 @@ async def test_rows_with_swapped_versions_are_a_reordering(
     await assert_intact(settings)
 
 
+async def test_a_row_naming_a_place_where_the_log_has_nothing_is_moved(
+    cases: list[str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Its event, which the pass went by without a row, is read again from Kafka at its place
+    to be paired with it."""
+    original = await row(db, cases[2], 1)
+    elsewhere = original["log_offset"] + 1_000_000
+
+    async def put(offset: int) -> None:
+        await db.execute(
+            "UPDATE audit_trail SET log_offset = $2 WHERE event_id = $1",
+            original["event_id"],
+            offset,
+        )
+
+    await put(elsewhere)
+    try:
+        result = await verify_system(settings)
+        assert named(result) == [("audit_row_moved", place(original))]
+        assert result.problems[0].detail == (
+            f"the row of {cases[2]} v1 (petition.registered) says it is at"
+            f" p{original['log_partition']}@{elsewhere}, where the log has nothing"
+        )
+        assert named(await verify_system(settings, cases[2])) == named(result)
+    finally:
+        await put(original["log_offset"])
+    await assert_intact(settings)
+
+
 async def test_an_extra_row_is_named(
     cases: list[str], settings: Settings, db: asyncpg.Connection
 ) -> None:

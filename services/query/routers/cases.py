@@ -13,12 +13,11 @@ from projections.db import Connection
 from projections.queries import access_log, cases, deadlines
 from projections.queries.cases import CaseFilter, Key
 from projections.read_models.cases import LINKED
-from services.adapters.event_log import case_events
 from services.adapters.http import ApiError, ErrorCode
 from services.integrity.case_chain import broken_links
 from services.privacy.sealing import opened_steps
 from services.query.access import CASE_READERS, Reader
-from services.query.dependencies import AppSettings, Caller, Keys, Pool
+from services.query.dependencies import Caller, Keys, Pool
 from services.query.schemas import CaseOut, CasePage, HistoryEntry, refused
 from services.tokens import TokenRole
 
@@ -173,19 +172,22 @@ async def get_history(
 @router.get("/cases/{case_id}/as-of", responses=refused)
 async def case_as_of(
     who: Caller,
-    settings: AppSettings,
+    pool: Pool,
     case_id: CaseId,
     at: Annotated[datetime, Query(description="The instant (ISO 8601, with a timezone)")],
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
-    """The case as it stood at ``at`` (auditors), replayed from the log itself: as recorded
-    by then, or as things had happened by then (late entries included)."""
+    """The case as it stood at ``at`` (auditors), replayed from its events in the audit trail
+    (which ``casetrail verify`` holds against the log; ``casetrail replay`` reads the log
+    itself): as recorded by then, or as things had happened by then (late entries included)."""
     who.require(TokenRole.AUDITOR)
     if at.tzinfo is None:
         raise ApiError(422, ErrorCode.INVALID_INSTANT, "at: give a timezone, e.g. +08:00")
-    replayed = replay(await case_events(settings, case_id), at, basis)
+    async with pool.acquire() as conn:
+        events = await cases.recorded_events(conn, case_id)
+    replayed = replay(events, at, basis)
     if not replayed.events:
-        raise ApiError(404, ErrorCode.UNKNOWN_CASE, f"no case {case_id} on the log")
+        raise unknown_case(case_id)
     state = replayed.state
     return {
         "case_id": case_id,

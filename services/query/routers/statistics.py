@@ -1,17 +1,14 @@
 """Statistics: the supervisors' figures for a year, now or as of a past instant."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from events.as_of import Basis
-from events.model import Event
 from projections.queries.statistics import Dimension, report
-from services.adapters.event_log import read_events
 from services.adapters.http import ApiError, ErrorCode
-from services.query.dependencies import AppSettings, Caller, Pool
+from services.query.dependencies import Caller, Pool
 from services.query.schemas import refused
 from services.tokens import TokenRole
 
@@ -29,23 +26,21 @@ def dimensions(by: str) -> list[Dimension]:
 async def statistics(
     who: Caller,
     pool: Pool,
-    settings: AppSettings,
     year: int = Query(default=2020, ge=1990, le=2199),
     by: str = Query(default="case_type", description="case_type,department,channel,…"),
     as_of: datetime | None = Query(None, description="Figures as of then (auditors)"),
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
     """The supervisors' figures for a year with 同比: open to every role, public too; as
-    of a past instant (folded from the log) for auditors. Per row: ``cases`` registered,
-    ``accepted`` (neither refused nor awaiting the decision), ``persons`` (人次, visits included),
-    ``closed`` and ``closure_rate`` (办结率) over the accepted, ``closed_on_time`` and
-    ``on_time_closure_rate`` (按期办结率) of the closed, ``replied``/``reply_rate``, mediation
-    figures and handling days (``projections.queries.statistics`` defines each)."""
+    of a past instant for auditors (folded from the audit trail, which ``casetrail verify``
+    holds against the log: only the events of the two years' cases up to that instant). Per
+    row: ``cases`` registered, ``accepted`` (neither refused nor awaiting the decision),
+    ``persons`` (人次, visits included), ``closed`` and ``closure_rate`` (办结率) over the
+    accepted, ``closed_on_time`` and ``on_time_closure_rate`` (按期办结率) of the closed,
+    ``replied``/``reply_rate``, mediation figures and handling days
+    (``projections.queries.statistics`` defines each)."""
     if as_of is not None:
         who.require(TokenRole.AUDITOR)
     grouping = dimensions(by)
-    # Past figures are folded from the whole log, read before a connection is taken: reading
-    # it can take a while, and the pool is shared.
-    events: Sequence[Event] = await read_events(settings) if as_of is not None else ()
     async with pool.acquire() as conn:
-        return await report(conn, year, grouping, as_of, basis, events)
+        return await report(conn, year, grouping, as_of, basis)

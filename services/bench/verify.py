@@ -1,0 +1,261 @@
+"""``casetrail bench verify``: the auditor's tools at scale, on a generated log.
+
+A log of N events over M cases is decided by the decider's own pure core and written to fresh
+topics with a checkpoint signed every 100 events of a partition (as the decider signs one per
+transaction), under a key of a key ring of its own; the audit trail is projected by the
+projector's rebuild. Then:
+
+- ``casetrail verify`` runs in a process of its own: its wall time and its peak resident set
+  (the high-water mark of its own memory), and whether it found the log intact;
+- the query service answers ``/statistics?as_of=`` and ``/cases/{id}/as-of``: p50 and p99;
+  beside them, what the same answers cost from the log itself (the figures folded from the
+  whole log, a case replayed from its partition, as the endpoints did before), a few times.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from events.as_of import Basis, replay
+from events.hashing import GENESIS_HASH, partition_chain
+from projections.db import connect
+from projections.queries.statistics import Dimension, report
+from services import tokens
+from services.adapters.event_log import case_events, read_events
+from services.adapters.kafka import client_options, create_topics, delete_topics, partitioner
+from services.bench.figures import percentiles
+from services.bench.workload import submissions
+from services.decider.officers import load_officers
+from services.decider.partition import PartitionState
+from services.demo import demo_settings
+from services.infra import answers, wait_until
+from services.infra.processes import start_service, stop
+from services.infra.servers import free_port
+from services.integrity.checkpoints import sign
+from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id, save_ring
+from services.integrity.signing import SubmissionVerifier
+from services.progress import Say, quiet
+from services.projector.rebuild import rebuild
+from services.settings import KafkaRole, Settings
+
+CHECKPOINT_EVERY = 100
+"""Events of a partition per signed checkpoint: a decider's transaction under load."""
+FIRST_RECORDED = datetime(2020, 6, 1, 2, tzinfo=UTC)
+RECORDED_OVER = timedelta(days=200)
+"""The log is recorded from 1 June 2020 over 200 days (the workload's steps all say they
+happened on 1 June), so that instants of the second half of 2020 cut it at different places."""
+AS_OF = [datetime(2020, m, 1, tzinfo=UTC) for m in (7, 9, 11)] + [datetime(2021, 1, 1, tzinfo=UTC)]
+
+
+async def bench_verify(
+    base: Settings, events: int, cases: int, say: Say, queries: int = 20, keep: bool = False
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    database = f"casetrail_bench_{run}"
+    work = Path(tempfile.mkdtemp(prefix=f"casetrail-bench-verify-{run}-"))
+    key = Ed25519PrivateKey.generate()
+    ring = work / "ring.json"
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    public = key.public_key()
+    save_ring(ring, KeyRing((RingKey(key_id(public), KeyPurpose.CHECKPOINT, public, since),)))
+    settings = demo_settings(base.isolated(f"bench-{run}", database))
+    settings = settings.model_copy(update={"key_ring_file": ring})
+    async with connect(base.postgres_dsn) as admin:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+        await create_topics(settings, quiet)
+        try:
+            say(f"writing a log of {events} events over {cases} cases, signed")
+            await _write_log(settings, key, events, cases, run, say)
+            say("projecting the audit trail (casetrail rebuild audit_trail)")
+            await rebuild(settings, "audit_trail", quiet, batch_size=10_000)
+            verified = verify_in_a_process(settings, say)
+            say(f"verify: {verified}")
+            as_of = await as_of_latency(settings, run, cases, queries, say)
+            if keep:
+                (work / "env").write_text(
+                    "".join(f"{k}={v}\n" for k, v in settings.as_env().items())
+                )
+                say(f"kept: topics bench-{run}-*, database {database}, {work}/env")
+            return {"events": events, "cases": cases, "verify": verified, "as_of": as_of}
+        finally:
+            if not keep:
+                await delete_topics(settings)
+                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                shutil.rmtree(work, ignore_errors=True)
+
+
+async def _write_log(
+    settings: Settings, key: Ed25519PrivateKey, events: int, cases: int, run: str, say: Say
+) -> None:
+    """The workload decided, its events on the events topic, a checkpoint signed every
+    ``CHECKPOINT_EVERY`` events of a partition and after its last."""
+    assert settings.officers_file is not None
+    # Not signed by departments: signatures cost the write path (`casetrail bench write`).
+    unsigned = SubmissionVerifier(KeyRing(), required=False)
+    state = PartitionState(load_officers(settings.officers_file), unsigned)
+    partition_of = partitioner(settings.partitions)
+    producer = AIOKafkaProducer(
+        # Straight onto the topics: only the admin user may (this is a benchmark's log).
+        **client_options(settings.as_kafka_user(KafkaRole.ADMIN)),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=1 << 20,
+    )
+    heads = [GENESIS_HASH] * settings.partitions
+    counts = [0] * settings.partitions
+
+    async def checkpoint(partition: int) -> None:
+        # A fresh topic written without transactions: the n-th event is at offset n - 1.
+        count = counts[partition]
+        signed = sign(key, partition, count - 1, count, heads[partition], datetime.now(UTC))
+        await producer.send(
+            settings.checkpoints_topic,
+            signed.record(),
+            key=str(partition).encode(),
+            partition=partition,
+        )
+
+    await producer.start()
+    try:
+        workload = submissions(events, max(2, events // cases), run)
+        step = RECORDED_OVER / max(len(workload), 1)
+        for index, (case_id, value) in enumerate(workload):
+            partition = partition_of(case_id)
+            for event in state.decide_record(value, FIRST_RECORDED + index * step).events:
+                await producer.send(
+                    settings.events_topic,
+                    event.model_dump_json().encode(),
+                    key=case_id.encode(),
+                    partition=partition,
+                )
+                heads[partition] = partition_chain(heads[partition], event.hash)
+                counts[partition] += 1
+                if counts[partition] % CHECKPOINT_EVERY == 0:
+                    await checkpoint(partition)
+            state.commit()
+            if index % 100_000 == 0 and index:
+                say(f"  {index} events written")
+        for partition, count in enumerate(counts):
+            if count % CHECKPOINT_EVERY:
+                await checkpoint(partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def verify_in_a_process(
+    settings: Settings, say: Say, python: list[str] | None = None
+) -> dict[str, Any]:
+    """``casetrail verify --json`` in a process of its own (``python``: another interpreter
+    and arguments to run it with): its wall time, its peak resident set (as it says it on
+    stderr: the high-water mark of its own memory, which the kernel's rusage of a child
+    forked from this large process would not tell), and its verdict."""
+    command = [*(python or [sys.executable, "-m", "services.cli"]), "verify", "--json"]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env={**os.environ, **settings.as_env()}, stdout=out, stderr=err
+        )
+        process.wait()
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read(), err.read()
+    try:
+        verdict = json.loads(output)
+    except ValueError:
+        verdict = {"intact": None, "output": output.decode()[-2000:]}
+    said = re.search(rb"peak memory (\d+) MiB", errors)
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": int(said.group(1)) if said else None,
+        "exit_code": process.returncode,
+        "intact": verdict.get("intact"),
+        "events": verdict.get("events"),
+        "audit_rows": verdict.get("audit_rows"),
+        "problems": len(verdict.get("problems", [])),
+        "stderr_tail": errors.decode()[-300:],
+    }
+
+
+async def as_of_latency(
+    settings: Settings, run: str, cases: int, count: int, say: Say
+) -> dict[str, Any]:
+    """p50 and p99 of the query service's answers as of past instants (from the audit
+    trail); and, a few times, the same figures folded from the log read whole (what the
+    endpoint did before)."""
+    port = free_port()
+    served = settings.model_copy(update={"query_port": port})
+    service = start_service("query", served, settings.state_dir / "logs" / "bench-query.log")
+    pick = random.Random(5)
+    result: dict[str, Any] = {}
+    try:
+        async with connect(settings.postgres_dsn) as conn:
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: answers("127.0.0.1", port), 60, url)
+            _, secret = await tokens.create(conn, tokens.TokenRole.AUDITOR, [], "bench")
+            headers = {"Authorization": f"Bearer {secret}"}
+
+            def statistics_as_of(i: int) -> tuple[str, dict[str, Any]]:
+                basis = list(Basis)[i // len(AS_OF) % 2]
+                instant = AS_OF[i % len(AS_OF)].isoformat()
+                query = {"year": 2020, "by": "case_type", "as_of": instant, "basis": basis.value}
+                return "/statistics", query
+
+            def case_as_of(i: int) -> tuple[str, dict[str, Any]]:
+                case = f"BENCH-{run}-{pick.randrange(cases):06d}"
+                return f"/cases/{case}/as-of", {"at": AS_OF[i % len(AS_OF)].isoformat()}
+
+            asks = {"statistics_as_of": statistics_as_of, "case_as_of": case_as_of}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as client:
+                for name, ask in asks.items():
+                    path, params = ask(0)
+                    (await client.get(path, params=params)).raise_for_status()  # warm up
+                    seconds = []
+                    for i in range(count):
+                        path, params = ask(i)
+                        started = time.perf_counter()
+                        (await client.get(path, params=params)).raise_for_status()
+                        seconds.append(time.perf_counter() - started)
+                    result[name] = {"queries": count, **percentiles(seconds)}
+                    say(f"{name}: {result[name]}")
+            folded = []
+            for i in range(min(count, 3)):
+                started = time.perf_counter()
+                log = await read_events(settings)
+                basis = list(Basis)[i % 2]
+                await report(conn, 2020, [Dimension.CASE_TYPE], AS_OF[i], basis, log)
+                folded.append(time.perf_counter() - started)
+            result["statistics_as_of_folded_from_the_log"] = {
+                "queries": len(folded),
+                **percentiles(folded),
+            }
+            replayed = []
+            for i in range(min(count, 3)):
+                started = time.perf_counter()
+                case = f"BENCH-{run}-{pick.randrange(cases):06d}"
+                replay(await case_events(settings, case), AS_OF[i], Basis.RECORDED)
+                replayed.append(time.perf_counter() - started)
+            result["case_as_of_replayed_from_the_log"] = {
+                "queries": len(replayed),
+                **percentiles(replayed),
+            }
+            say(f"as of, folded from the log: {result['statistics_as_of_folded_from_the_log']}")
+    finally:
+        stop(service, timeout=30)
+    return result
