@@ -282,6 +282,54 @@ def bench_write(
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 
+@bench_app.command("soak")
+def bench_soak(
+    rate: Annotated[float, typer.Option(help="New petitions offered per second", min=1)] = 500,
+    seconds: Annotated[float, typer.Option(help="How long to offer them", min=1)] = 600,
+    find_max: Annotated[
+        bool,
+        typer.Option(
+            "--find-max",
+            help="Step the rate up from --rate (x1.25 a step) until a step is not sustained:"
+            " under 97%% accepted in time, anything shed, or accepted p99 over --p99-limit-ms",
+        ),
+    ] = False,
+    step_seconds: Annotated[
+        float, typer.Option(help="With --find-max: how long each rate is held", min=5)
+    ] = 30,
+    max_rate: Annotated[float, typer.Option(help="With --find-max: never above this")] = 2000,
+    p99_limit_ms: Annotated[
+        float, typer.Option(help="With --find-max: the accepted answers' p99 a step may have")
+    ] = 500,
+    connections: Annotated[
+        int, typer.Option(help="The load generator's most open connections", min=1)
+    ] = 1000,
+    as_json: AsJson = False,
+) -> None:
+    """Open-loop load on the interactive path (gateway, decider, projector of its own, needs
+    'infra up'): offered vs completed rate, gateway latency, projection lag, memory, and CPU
+    per submission of each process, the broker and PostgreSQL included."""
+    from services.bench.soak import bench_soak as run
+    from services.bench.soak import report
+    from services.progress import quiet
+
+    say = quiet if as_json else typer.echo
+    result = asyncio.run(
+        run(
+            Settings(),
+            rate,
+            seconds,
+            say,
+            find_max=find_max,
+            step_seconds=step_seconds,
+            max_rate=max_rate,
+            p99_limit_ms=p99_limit_ms,
+            connections=connections,
+        )
+    )
+    typer.echo(json.dumps(result, indent=2) if as_json else report(result))
+
+
 @bench_app.command("rebuild")
 def bench_rebuild(
     events: Annotated[int, typer.Option(help="Events on the log", min=1000)] = 1_000_000,
