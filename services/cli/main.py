@@ -61,7 +61,12 @@ app.add_typer(bench_app, name="bench")
 # --- services ----------------------------------------------------------------------------
 
 
-def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
+def _run_until_signalled(
+    main: Callable[[Settings, asyncio.Event], Awaitable[None]], uvloop: bool = False
+) -> None:
+    """Run ``main`` until SIGINT or SIGTERM; with ``uvloop``, on uvloop's event loop (in C:
+    less CPU for every socket read and write, of which a busy service makes thousands a
+    second)."""
     logs.configure()
 
     async def runner() -> None:
@@ -71,7 +76,13 @@ def _run_until_signalled(main: Callable[[Settings, asyncio.Event], Awaitable[Non
             loop.add_signal_handler(sig, stop.set)
         await main(Settings(), stop)
 
-    asyncio.run(runner())
+    if not uvloop:
+        asyncio.run(runner())
+        return
+    import uvloop as fast_loop
+
+    with asyncio.Runner(loop_factory=fast_loop.new_event_loop) as loop_runner:
+        loop_runner.run(runner())
 
 
 @app.command()
@@ -99,7 +110,7 @@ def projector() -> None:
     """Run the projector: events in, PostgreSQL read models out, offsets stored with the rows."""
     from services.projector.main import run
 
-    _run_until_signalled(run)
+    _run_until_signalled(run, uvloop=True)
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on")]
@@ -120,7 +131,16 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
         gateway_app = create_app(settings)
     except NoGatewayKey as error:
         raise fail(error, code=2) from None
-    uvicorn.run(gateway_app, host=host, port=port or settings.gateway_port)
+    # uvloop and httptools: the event loop and HTTP parser in C, a good part of what the
+    # gateway spends per request in pure Python otherwise.
+    uvicorn.run(
+        gateway_app,
+        host=host,
+        port=port or settings.gateway_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.gateway_access_log,
+    )
 
 
 @app.command()
