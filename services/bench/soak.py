@@ -288,6 +288,10 @@ class Step:
     sent: int = 0
     client_busy: int = 0
     late_max_s: float = 0.0
+    answers: list[tuple[float, int, float]] = field(default_factory=list)
+    """(due, status, latency) of every answer, seconds from the step's start, for the
+    timeline."""
+    started: float = 0.0
     """The most the generator sent a request after it was due (its own lag)."""
     retry_after: Counter[str] = field(default_factory=Counter)
     shed_codes: Counter[str] = field(default_factory=Counter)
@@ -335,7 +339,7 @@ async def offer(
     for the answers (and the read model) up to ``DRAIN_S`` more."""
     step = Step(rate, seconds)
     pending: set[asyncio.Task[None]] = set()
-    started = time.perf_counter()
+    started = step.started = time.perf_counter()
     window_end = started + seconds
 
     async def one(number: int, due: float) -> None:
@@ -353,6 +357,7 @@ async def offer(
         key = str(status)
         step.statuses[key] += 1
         step.latencies.setdefault(key, []).append(now - due)
+        step.answers.append((due - started, status, now - due))
         if status == 201 and now <= window_end:
             step.completed_in_time += 1
         if status in (201, 202):
@@ -396,6 +401,25 @@ def _ms(seconds: list[float], share: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 1)
 
 
+def timeline(step: Step, buckets: int = 20) -> list[dict[str, Any]]:
+    """The step in ``buckets`` slices of due time: what was answered how, and how fast (a
+    steady system looks the same in each; a collapsing one gets slower slice by slice)."""
+    width = step.seconds / buckets
+    slices: list[list[tuple[float, int, float]]] = [[] for _ in range(buckets)]
+    for answer in step.answers:
+        slices[min(int(answer[0] / width), buckets - 1)].append(answer)
+    return [
+        {
+            "from_s": round(index * width, 1),
+            "accepted": sum(1 for _, status, _ in answers if status == 201),
+            "shed": sum(1 for _, status, _ in answers if status in (429, 503)),
+            "p50_ms": _ms([latency for _, _, latency in answers], 0.5),
+            "p99_ms": _ms([latency for _, _, latency in answers], 0.99),
+        }
+        for index, answers in enumerate(slices)
+    ]
+
+
 def step_figures(step: Step) -> dict[str, Any]:
     answered = [s for latencies in step.latencies.values() for s in latencies]
     accepted = step.latencies.get("201", [])
@@ -420,6 +444,7 @@ def step_figures(step: Step) -> dict[str, Any]:
                 "p99": _ms(step.latencies.get("503", []) + step.latencies.get("429", []), 0.99),
             },
         },
+        "timeline": timeline(step),
         "projection_lag_ms": {
             "p50": _ms(step.visible, 0.5),
             "p99": _ms(step.visible, 0.99),

@@ -34,6 +34,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group_id=settings.projection_group(projection.name, projection.version),
                 batch_size=settings.projector_batch_events,
                 batch_ms=settings.projector_batch_ms,
+                fetch_wait_ms=settings.projector_fetch_wait_ms,
+                fetch_min_bytes=settings.projector_fetch_min_bytes,
             )
             for projection in PROJECTIONS.values()
         ]
