@@ -228,11 +228,12 @@ class Http:
             reader, writer = self.idle.pop()
             try:
                 return await self._exchange(reader, writer, body)
-            except asyncio.IncompleteReadError as error:
-                if error.partial:
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as error:
+                if isinstance(error, asyncio.IncompleteReadError) and error.partial:
                     raise
                 # The server closed this keep-alive connection while it was idle (uvicorn does
-                # after 5 s): what any HTTP client does then, send again on a new one.
+                # after 5 s): what any HTTP client does then, send again on a new one (a
+                # submission may be sent twice: its submission_id makes that harmless).
         if self.open >= self.limit:
             return None
         self.open += 1
