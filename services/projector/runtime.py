@@ -159,8 +159,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
                     await asyncio.sleep(delay)
                     continue
                 backoff = Backoff(first=1.0, cap=10.0)
-                for tp, records in batches.items():
-                    await self._apply(tp, records)
+                await self._apply_fetched(batches)
         finally:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):  # Kafka may be away: then the group notices
@@ -300,6 +299,70 @@ class ProjectionRunner(ConsumerRebalanceListener):
             self._resume(tp)
 
     # --- applying ------------------------------------------------------------------------
+
+    async def _apply_fetched(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """What one fetch brought: the partitions that are going well together, in one
+        transaction (``apply.write_live_together``); any partition in trouble, or all of
+        them if that transaction fails, one by one as before, where failures are told apart
+        and handled."""
+        together: dict[TopicPartition, tuple[int, list[Record]]] = {}
+        for tp, records in batches.items():
+            start = self.positions.get(tp)
+            if start is None or tp in self.stuck or tp in self.retrying:
+                continue
+            wanted = [r for r in records if r.offset >= start]  # fetched before our seek
+            if wanted:
+                together[tp] = (start, wanted)
+        if len(together) > 1:
+            try:
+                await self._write_together(together)
+            except BuildSwitched as switched:
+                await self._switch(switched)
+                return
+            except Exception as error:
+                self.log.info(
+                    "%s: %d partitions' batches together failed (%s): each on its own",
+                    self.projection.name,
+                    len(together),
+                    describe(error),
+                )
+            else:
+                batches = {tp: rs for tp, rs in batches.items() if tp not in together}
+        for tp, records in batches.items():
+            await self._apply(tp, records)
+
+    async def _write_together(
+        self, together: dict[TopicPartition, tuple[int, list[Record]]]
+    ) -> None:
+        parsed = {
+            tp.partition: (
+                start,
+                [LoggedEvent.parse(r.value, r.partition, r.offset) for r in records],
+            )
+            for tp, (start, records) in together.items()
+        }
+        async with self.pool.acquire() as conn:
+            stored = await apply.write_live_together(
+                conn, self.projection, self.build, self.topic, parsed
+            )
+        for tp, (start, records) in together.items():
+            now = stored.get(tp.partition)
+            if now is None:
+                # No checkpoint row (never so once placed): fetch these again rather than
+                # lose them.
+                self._seek(tp, start)
+                continue
+            if now != records[-1].offset + 1:
+                self.log.warning(
+                    "%s p%d: checkpoint %s, batch from %d",
+                    self.projection.name,
+                    tp.partition,
+                    now,
+                    start,
+                )
+                self._seek(tp, now)
+            if tp in self.consumer.assignment():  # not if revoked meanwhile
+                self.positions[tp] = now
 
     async def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
         start = self.positions.get(tp)
