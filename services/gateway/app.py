@@ -25,6 +25,7 @@ from faststream.exceptions import FastStreamException
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.errors import RejectionCode
@@ -126,9 +127,12 @@ class Outcomes:
             future.set_result(raw)
 
 
-def outcome_response(outcome: Outcome, accepted_status: int = 201) -> JSONResponse:
+def outcome_response(outcome: Outcome, accepted_status: int = 201) -> Response:
     if outcome.status == "accepted":
-        return JSONResponse(status_code=accepted_status, content=outcome.model_dump(mode="json"))
+        # pydantic's own serializer: the same JSON as through a dict and json.dumps, cheaper.
+        return Response(
+            outcome.model_dump_json(), status_code=accepted_status, media_type="application/json"
+        )
     assert outcome.code is not None
     return error_response(
         HTTP_STATUS_OF.get(outcome.code, 422),
@@ -474,7 +478,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def submit(
         submission: Submission, token: Annotated[Token, Depends(caller)], request: Request
-    ) -> JSONResponse:
+    ) -> Response:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
         actor = submission.actor
@@ -519,7 +523,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/submissions/{submission_id}", response_model=Outcome, responses={404: rejected})
     async def submission_outcome(
         submission_id: uuid.UUID, token: Annotated[Token, Depends(caller)]
-    ) -> JSONResponse:
+    ) -> Response:
         """The outcome of an earlier submission this token's department sent through this
         gateway, if the gateway has seen it; 404 otherwise (another department's submission
         answers like an unknown one)."""
