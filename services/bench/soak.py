@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -633,6 +634,9 @@ async def bench_soak(
     async with rig(base, say) as ready:
         http = Http(ready.settings.gateway_port, ready.token, connections)
         result: dict[str, Any] = {
+            # Its own, removed when it ends.
+            "topic_prefix": ready.settings.topic_prefix,
+            "database": urlsplit(ready.settings.postgres_dsn).path.lstrip("/"),
             "partitions": ready.settings.partitions,
             "cpus": os.cpu_count(),
             "load_average_at_start": list(os.getloadavg()),
