@@ -311,7 +311,7 @@ def bench_soak(
         typer.Option(
             "--find-max",
             help="Step the rate up from --rate (x1.25 a step) until a step is not sustained:"
-            " under 97%% accepted in time, anything shed, or accepted p99 over --p99-limit-ms",
+            " under 97% accepted in time, anything shed, or accepted p99 over --p99-limit-ms",
         ),
     ] = False,
     step_seconds: Annotated[
