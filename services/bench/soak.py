@@ -294,6 +294,8 @@ class Step:
     """(due, status, latency) of every answer, seconds from the step's start, for the
     timeline."""
     started: float = 0.0
+    unanswered: int = 0
+    """Requests still without an answer ``DRAIN_S`` after the load ended (then given up)."""
     """The most the generator sent a request after it was due (its own lag)."""
     retry_after: Counter[str] = field(default_factory=Counter)
     shed_codes: Counter[str] = field(default_factory=Counter)
@@ -383,7 +385,8 @@ async def offer(
         step.sent += 1
     if pending:
         await asyncio.wait(pending, timeout=DRAIN_S)
-    for task in pending:
+    step.unanswered = len(pending)
+    for task in list(pending):
         task.cancel()
     if watch.waiting:
         with contextlib.suppress(TimeoutError):
@@ -436,6 +439,7 @@ def step_figures(step: Step) -> dict[str, Any]:
         "shed": shed,
         "shed_codes": dict(step.shed_codes),
         "retry_after": dict(step.retry_after),
+        "unanswered": step.unanswered,
         "client_connections_busy": step.client_busy,
         "generator_late_max_ms": round(step.late_max_s * 1000, 1),
         "gateway_latency_ms": {
@@ -712,7 +716,7 @@ def report(result: dict[str, Any]) -> str:
         lines.append(_line(figures))
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(figures["statuses"].items()))
         lines.append(
-            f"  answers {statuses}; client connections busy"
+            f"  answers {statuses}; unanswered {figures['unanswered']}; client connections busy"
             f" {figures['client_connections_busy']}; generator late by at most"
             f" {figures['generator_late_max_ms']} ms"
         )

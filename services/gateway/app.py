@@ -163,7 +163,7 @@ def kafka_contract(settings: Settings) -> tuple[KafkaBroker, Publisher]:
         linger_ms=settings.gateway_linger_ms,
         # A submission not handed over in this time gets a 503 (resend), not a hung request.
         request_timeout_ms=int(settings.outcome_timeout_s * 1000),
-        log_level=logging.DEBUG,
+        log_level=logging.DEBUG,  # faststream's lines about each message: below INFO
     )
     submissions = broker.publisher(
         settings.submissions_topic,
@@ -235,6 +235,11 @@ class OutcomeReader:
             raise
         self.consumer = consumer
         self.reading = asyncio.create_task(self._read(consumer))
+        self.reading.add_done_callback(self._ended)
+
+    def _ended(self, reading: asyncio.Task[None]) -> None:
+        if not reading.cancelled() and reading.exception() is not None:
+            log.error("the outcome reader stopped", exc_info=reading.exception())
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
         backoff = Backoff(first=1.0, cap=10.0)
@@ -251,6 +256,13 @@ class OutcomeReader:
             for records in batches.values():
                 for record in records:
                     self.outcomes.seen(record.value or b"")
+
+    def problem(self) -> str | None:
+        """None while the reader reads; else why it stopped (a bug: every request would wait
+        for its outcome in vain and get a 202)."""
+        if self.reading is None or not self.reading.done() or self.reading.cancelled():
+            return None
+        return f"the outcome reader stopped: {self.reading.exception()!r}"
 
     async def stop(self) -> None:
         if self.reading is not None:
@@ -281,7 +293,6 @@ class Admission:
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
         self.in_flight = 0
-        self.shed = 0
         body = orjson.dumps(
             {
                 "code": ErrorCode.OVERLOADED.value,
@@ -309,7 +320,6 @@ class Admission:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            self.shed += 1
             for message in self.refusal:
                 await send(message)
             return
@@ -362,8 +372,10 @@ class KafkaLink:
             except Exception as error:
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("Kafka at %s: %s; trying again in %.0f s", self.bootstrap, error, delay)
+                # What the failed start half-opened.
                 with contextlib.suppress(Exception):
-                    await self.reader.stop()  # what the failed start half-opened
+                    await self.reader.stop()
+                with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -400,7 +412,7 @@ class KafkaLink:
             return f"connecting to {self.bootstrap}: {self.last_error}"
         if not await self.broker.ping(timeout=2.0):
             return f"{self.bootstrap} does not answer"
-        return None
+        return self.reader.problem()
 
     def _unavailable(self, why: str) -> ApiError:
         return ApiError(

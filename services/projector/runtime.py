@@ -5,7 +5,9 @@ Each projection has its own consumer group and its own PostgreSQL schema per bui
 the same transaction as the rows (``projections.apply``); Kafka's committed offsets are never
 used. On every assignment the runtime seeks to the stored offsets, and a batch is written only if
 the stored offset is still the one it started from, so an instance that lost its partition can
-never write behind its successor.
+never write behind its successor. What one fetch brought for several partitions is written in
+one transaction (``apply.write_live_together``: a transaction costs its round trips whatever
+it holds); whenever that fails, each partition is written on its own, as below.
 
 A write that fails is one of two things (``projections.transient.is_transient`` tells which):
 

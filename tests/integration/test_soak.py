@@ -17,6 +17,7 @@ async def test_a_short_soak_measures_every_process_and_removes_what_it_made(
     assert run["statuses"] == {"201": 60}, run["statuses"]
     assert run["accepted"] == 60
     assert run["shed"] == 0
+    assert run["unanswered"] == 0
     latency = run["gateway_latency_ms"]["accepted"]
     assert 0 < latency["p50"] <= latency["p99"]
     lag = run["projection_lag_ms"]
