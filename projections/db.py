@@ -33,20 +33,31 @@ async def create_pool(
     *,
     lazy: bool = False,
     connect_timeout: float = 60,
+    reset: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
 ) -> asyncpg.Pool:
     """A pool that opens one connection straight away (so that a wrong address fails early),
     or, ``lazy``, none until one is acquired: then creating it never fails, and every acquire
     while PostgreSQL is down raises that request's own (transient) connection error.
 
     A pool recovers by itself when PostgreSQL comes back: an acquire replaces a connection the
-    server closed with a new one."""
+    server closed with a new one.
+
+    ``reset`` replaces what a connection's release runs on the server (asyncpg's default is a
+    round trip that closes cursors, unlistens, unlocks and resets every setting): for a user
+    that leaves none of these behind. An open transaction is rolled back either way."""
     return await asyncpg.create_pool(
         dsn,
         min_size=0 if lazy else 1,
         max_size=max_size,
         init=init,
         timeout=connect_timeout,
+        reset=reset,
     )
+
+
+async def nothing_to_reset(_: asyncpg.Connection) -> None:
+    """A ``reset`` for connections used in transactions only, whose settings are ``SET
+    LOCAL`` and whose advisory locks are transaction locks: nothing outlives the transaction."""
 
 
 async def create_tables(conn: Connection, ddl: str) -> None:

@@ -159,6 +159,18 @@ class Settings(BaseSettings):
         description="A backlog of at least this many events (after downtime) is caught up in bulk,"
         " as a rebuild loads: worker processes, large batches, COPY",
     )
+    projector_fetch_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        description="How long Kafka may hold a projector's fetch until it has"
+        " projector_fetch_min_bytes of events: under load a fetch fills at once, at a trickle"
+        " this many ms of waiting turn many one-event transactions into one",
+    )
+    projector_fetch_min_bytes: int = Field(
+        default=32 * 1024,
+        ge=1,
+        description="The events a projector's fetch waits for (bytes; 1: answer with the first)",
+    )
     decider_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
     )
@@ -187,6 +199,25 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
     )
     max_body_bytes: int = 64 * 1024
+    gateway_max_in_flight: int = Field(
+        default=256,
+        ge=1,
+        description="Submissions the gateway takes at once (from the request's arrival to its"
+        " answer); one more is answered 503 overloaded with Retry-After at once, before its"
+        " body is read, so that an overload is shed instead of queued (what the gateway"
+        " completes stays at what the system sustains, with its latency)",
+    )
+    gateway_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        description="How long the gateway's Kafka producer waits for more submissions to send"
+        " in the same request (0: a request per submission)",
+    )
+    gateway_access_log: bool = Field(
+        default=False,
+        description="Log a line per HTTP request (uvicorn's access log): a cost per request"
+        " that shows at hundreds of submissions a second",
+    )
 
     def isolated(self, topic_prefix: str, database: str | None = None) -> "Settings":
         """These settings with topics (and, if named, a database) of their own: a benchmark's

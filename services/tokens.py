@@ -17,7 +17,7 @@ from enum import StrEnum
 
 import asyncpg
 
-from projections.db import Connection, create_pool, create_tables
+from projections.db import Connection, create_pool, create_tables, nothing_to_reset
 from projections.transient import is_transient
 
 log = logging.getLogger("casetrail.tokens")
@@ -137,9 +137,14 @@ class TokenCache:
         """Live tokens by the SHA-256 of their secret: until when the answer holds, the token."""
         self.table_ready = False
         self._preparing = asyncio.Lock()
+        self.looking: dict[str, asyncio.Future[Token | None]] = {}
+        """Lookups under way, by key: the requests that come meanwhile wait for the same
+        answer (when a busy token's answer expires, every request of the next moment would
+        otherwise ask PostgreSQL, and queue for the pool's few connections)."""
 
     async def start(self, dsn: str) -> None:
-        self.pool = await create_pool(dsn, lazy=True, connect_timeout=10)
+        # Its connections run single statements outside transactions: nothing to reset.
+        self.pool = await create_pool(dsn, lazy=True, connect_timeout=10, reset=nothing_to_reset)
         try:
             await self._prepare()
         except Exception as error:
@@ -172,11 +177,35 @@ class TokenCache:
             self.known.move_to_end(key)
             return cached[1]
         self.known.pop(key, None)
-        pool = await self._prepare()
-        async with pool.acquire() as conn:
-            token = await holder(conn, secret)
+        under_way = self.looking.get(key)
+        if under_way is not None:
+            try:
+                return await asyncio.shield(under_way)
+            except asyncio.CancelledError:
+                if not under_way.cancelled():
+                    raise  # this request was cancelled
+                # The one that asked was (its client went away): ask ourselves.
+                return await self._look_up(secret)
+        answer = self.looking[key] = asyncio.get_running_loop().create_future()
+        try:
+            token = await self._look_up(secret)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except Exception as error:
+            answer.set_exception(error)
+            answer.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            del self.looking[key]
+        answer.set_result(token)
         if token is not None:
             self.known[key] = (now + self.ttl, token)
             while len(self.known) > self.capacity:
                 self.known.popitem(last=False)
         return token
+
+    async def _look_up(self, secret: str) -> Token | None:
+        pool = await self._prepare()
+        async with pool.acquire() as conn:
+            return await holder(conn, secret)

@@ -47,6 +47,9 @@ class ErrorCode(StrEnum):
     """503: PostgreSQL does not answer (down, restarting, out of connections); try again."""
     KAFKA_UNAVAILABLE = "kafka_unavailable"
     """503: the gateway cannot reach Kafka; resend the same submission (same submission_id)."""
+    OVERLOADED = "overloaded"
+    """503: the gateway has as many submissions under way as it takes; nothing was published:
+    resend the same submission (same submission_id) after ``Retry-After`` seconds."""
 
 
 class ErrorBody(BaseModel):

@@ -10,7 +10,7 @@ from events import contract
 from events.errors import MEANING
 from events.labels import catalogue
 from events.lifecycles import LIFECYCLES
-from services.gateway.app import Outcomes, kafka_contract
+from services.gateway.app import kafka_contract, outcomes_declared
 from services.settings import KafkaRole, Settings
 
 
@@ -25,7 +25,8 @@ def asyncapi_document() -> dict[str, Any]:
         kafka_password=SecretStr("not-in-the-document"),
         kafka_tls=False,
     )
-    broker, _ = kafka_contract(standard, Outcomes())
+    broker, _ = kafka_contract(standard)
+    outcomes_declared(broker, standard)
     document = AsyncAPI(
         broker,
         title="CaseTrail",

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from projections.catalog import PROJECTIONS
-from projections.db import create_pool
+from projections.db import create_pool, nothing_to_reset
 from projections.transient import keep_trying
 from services.projector.runtime import ProjectionRunner
 from services.settings import KafkaRole, Settings
@@ -17,7 +17,9 @@ log = logging.getLogger("casetrail.projector")
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     pool = await keep_trying(
-        lambda: create_pool(settings.postgres_dsn, connect_timeout=10),
+        # A batch is a transaction; the round trip that reset the session on every release
+        # was one of a batch's eight or so.
+        lambda: create_pool(settings.postgres_dsn, connect_timeout=10, reset=nothing_to_reset),
         "connecting to PostgreSQL",
         log,
         stop,
@@ -35,6 +37,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 batch_size=settings.projector_batch_events,
                 batch_ms=settings.projector_batch_ms,
                 catch_up_from=settings.projector_catch_up_events,
+                fetch_wait_ms=settings.projector_fetch_wait_ms,
+                fetch_min_bytes=settings.projector_fetch_min_bytes,
             )
             for projection in PROJECTIONS.values()
         ]

@@ -5,7 +5,9 @@ Each projection has its own consumer group and its own PostgreSQL schema per bui
 the same transaction as the rows (``projections.apply``); Kafka's committed offsets are never
 used. On every assignment the runtime seeks to the stored offsets, and a batch is written only if
 the stored offset is still the one it started from, so an instance that lost its partition can
-never write behind its successor.
+never write behind its successor. What one fetch brought for several partitions is written in
+one transaction (``apply.write_live_together``: a transaction costs its round trips whatever
+it holds); whenever that fails, each partition is written on its own, as below.
 
 A write that fails is one of two things (``projections.transient.is_transient`` tells which):
 
@@ -86,6 +88,8 @@ class ProjectionRunner(ConsumerRebalanceListener):
         batch_size: int = 1000,
         batch_ms: int = 200,
         catch_up_from: int = 50_000,
+        fetch_wait_ms: int = 50,
+        fetch_min_bytes: int = 32 * 1024,
     ):
         self.projection = projection
         self.pool = pool
@@ -95,6 +99,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         self.topic = topic
         self.batch_size = batch_size
         self.batch_ms = batch_ms
+        self.fetch_wait_ms, self.fetch_min_bytes = fetch_wait_ms, fetch_min_bytes
         self.build = 0
         self.positions: dict[TopicPartition, int] = {}
         """The next offset to apply, per partition whose stored offset is known."""
@@ -118,6 +123,12 @@ class ProjectionRunner(ConsumerRebalanceListener):
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
+            # Batches that grow with the load: the broker holds a fetch until it has this many
+            # bytes or this long has passed. Each batch is a PostgreSQL transaction of several
+            # round trips per partition and projection, whatever its size: one event each
+            # (what a fetch answered at the first event gave) cost more CPU than the events.
+            fetch_max_wait_ms=self.fetch_wait_ms,
+            fetch_min_bytes=self.fetch_min_bytes,
         )
         consumer.subscribe([self.topic], listener=self)
         return consumer
@@ -159,8 +170,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
                     await asyncio.sleep(delay)
                     continue
                 backoff = Backoff(first=1.0, cap=10.0)
-                for tp, records in batches.items():
-                    await self._apply(tp, records)
+                await self._apply_fetched(batches)
         finally:
             if self.catching_up is not None:
                 self.catching_up.cancel()  # its worker processes end with it
@@ -389,6 +399,70 @@ class ProjectionRunner(ConsumerRebalanceListener):
             self._resume(tp)
 
     # --- applying ------------------------------------------------------------------------
+
+    async def _apply_fetched(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """What one fetch brought: the partitions that are going well together, in one
+        transaction (``apply.write_live_together``); any partition in trouble, or all of
+        them if that transaction fails, one by one as before, where failures are told apart
+        and handled."""
+        together: dict[TopicPartition, tuple[int, list[Record]]] = {}
+        for tp, records in batches.items():
+            start = self.positions.get(tp)
+            if start is None or tp in self.stuck or tp in self.retrying:
+                continue
+            wanted = [r for r in records if r.offset >= start]  # fetched before our seek
+            if wanted:
+                together[tp] = (start, wanted)
+        if len(together) > 1:
+            try:
+                await self._write_together(together)
+            except BuildSwitched as switched:
+                await self._switch(switched)
+                return
+            except Exception as error:
+                self.log.info(
+                    "%s: %d partitions' batches together failed (%s): each on its own",
+                    self.projection.name,
+                    len(together),
+                    describe(error),
+                )
+            else:
+                batches = {tp: rs for tp, rs in batches.items() if tp not in together}
+        for tp, records in batches.items():
+            await self._apply(tp, records)
+
+    async def _write_together(
+        self, together: dict[TopicPartition, tuple[int, list[Record]]]
+    ) -> None:
+        parsed = {
+            tp.partition: (
+                start,
+                [LoggedEvent.parse(r.value, r.partition, r.offset) for r in records],
+            )
+            for tp, (start, records) in together.items()
+        }
+        async with self.pool.acquire() as conn:
+            stored = await apply.write_live_together(
+                conn, self.projection, self.build, self.topic, parsed
+            )
+        for tp, (start, records) in together.items():
+            now = stored.get(tp.partition)
+            if now is None:
+                # No checkpoint row (never so once placed): fetch these again rather than
+                # lose them.
+                self._seek(tp, start)
+                continue
+            if now != records[-1].offset + 1:
+                self.log.warning(
+                    "%s p%d: checkpoint %s, batch from %d",
+                    self.projection.name,
+                    tp.partition,
+                    now,
+                    start,
+                )
+                self._seek(tp, now)
+            if tp in self.consumer.assignment():  # not if revoked meanwhile
+                self.positions[tp] = now
 
     async def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
         if tp in self.in_bulk or tp in self.catch_up_wanted:

@@ -2,6 +2,7 @@
 concurrency under concurrent submissions, on the real stack."""
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -10,11 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import TopicPartition
 
 from projections.db import connect
 from services import tokens
+from services.adapters.kafka import read_to_end
 from services.infra.servers import free_port
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 from services.tokens import TokenRole
 from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
 from tests.support import Service, eventually, healthy
@@ -263,3 +266,63 @@ async def test_a_chunked_body_over_the_limit_is_cut_off_early_with_413(
         # What the socket buffers took before the gateway stopped reading, not 100 MB.
         assert given < 20 * 2**20, given
         assert took < 10, took
+
+
+async def test_an_overload_is_shed_at_once_with_retry_after_while_admitted_ones_succeed(
+    services: dict[str, Service], settings: Settings, petition_office_token: str, tmp_path: Any
+) -> None:
+    """A gateway that takes 4 submissions at once, and a decider that stalls: the 4 admitted
+    wait for their outcomes, and every submission beyond them is answered 503 ``overloaded``
+    with ``Retry-After`` straight away (not queued behind them), in the error shape, and never
+    published. Once the decider goes on, the admitted 4 are accepted and the gateway takes
+    submissions again."""
+    small = settings.model_copy(update={"gateway_max_in_flight": 4, "gateway_port": free_port()})
+    gateway = Service("gateway", small, tmp_path)
+    gateway.start()
+    url = f"http://127.0.0.1:{small.gateway_port}"
+    try:
+        eventually(lambda: healthy(url), 30, url)
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers=bearer(petition_office_token)
+        ) as client:
+            admitted_cases = [new_case_id() for _ in range(4)]
+            shed_cases = [new_case_id() for _ in range(20)]
+            services["decider"].pause()
+            try:
+                admitted = [
+                    asyncio.create_task(client.post("/submissions", json=register_body(case)))
+                    for case in admitted_cases
+                ]
+                await asyncio.sleep(1.0)  # the 4 are handed over and wait for their outcomes
+                assert not any(task.done() for task in admitted)
+                began = time.monotonic()
+                shed = await asyncio.gather(
+                    *(client.post("/submissions", json=register_body(c)) for c in shed_cases)
+                )
+                took = time.monotonic() - began
+            finally:
+                services["decider"].resume()
+            assert [a.status_code for a in shed] == [503] * len(shed_cases)
+            assert took < 2.0, took  # answered at once, not after the stalled ones
+            for answer in shed:
+                assert answer.headers["retry-after"] == "1"
+                assert answer.headers["content-type"] == "application/json"
+                body = answer.json()
+                assert set(body) == {"code", "message"}
+                assert body["code"] == "overloaded"
+                assert "网关繁忙" in body["message"]
+                assert "resend the same submission" in body["message"]
+            answers = await asyncio.gather(*admitted)
+            assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+            assert {a.json()["status"] for a in answers} == {"accepted"}
+            again = await client.post("/submissions", json=register_body(new_case_id()))
+            assert again.status_code == 201, again.text
+        for case_id in admitted_cases:
+            assert [e.version for e in await events_of(settings, case_id)] == [1]
+        # Only the admin user may read submissions.
+        admin = settings.as_kafka_user(KafkaRole.ADMIN)
+        tps = [TopicPartition(settings.submissions_topic, p) for p in range(settings.partitions)]
+        published = {json.loads(r.value or b"{}")["case_id"] async for r in read_to_end(admin, tps)}
+        assert published.isdisjoint(shed_cases), "a shed submission was published"
+    finally:
+        gateway.stop()

@@ -17,13 +17,20 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from events.model import Event
 from projections import apply, builds
 from projections.catalog import PROJECTIONS, ensure_schema
 from projections.db import connect, create_pool
+from projections.projection import LoggedEvent
 from projections.read_models import cases
 from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
+from services.decider.officers import load_officers
+from services.decider.partition import PartitionState
+from services.demo import OFFICERS_FILE
 from services.infra.servers import free_port
+from services.integrity.keyring import KeyRing
+from services.integrity.signing import SubmissionVerifier
 from services.privacy.keystore import ensure_keystore
 from services.progress import quiet
 from services.projector import bulk
@@ -589,3 +596,77 @@ async def test_a_projector_far_behind_catches_up_in_bulk_then_goes_on_live(
     await asyncio.to_thread(decider.stop)
     assert len(live["audit_trail"]) == len(first) + len(second)
     await assert_equals_a_rebuild(behind, live)
+
+
+def decided_events(count: int) -> list[Event]:
+    """The events of ``count`` submissions (two per case), decided by the decider's pure core."""
+    state = PartitionState(
+        load_officers(OFFICERS_FILE), SubmissionVerifier(KeyRing(), required=False)
+    )
+    events: list[Event] = []
+    for _, value in submissions(count, 2, uuid.uuid4().hex[:6], personal=False):
+        events += state.decide_record(value, datetime(2020, 12, 31, tzinfo=UTC)).events
+        state.commit()
+    return events
+
+
+async def test_the_batches_of_several_partitions_are_written_together_or_not_at_all(
+    isolated: Settings,
+) -> None:
+    """What one fetch brought, in one transaction: each partition's rows and checkpoint; a
+    partition whose checkpoint another instance moved meanwhile is left as it is (its stored
+    offset returned); and an event that cannot be applied leaves every partition unwritten."""
+    projection = PROJECTIONS["audit_trail"]
+    events = decided_events(12)
+    assert len(events) == 12
+    pool = await create_pool(isolated.postgres_dsn)
+    topic = isolated.events_topic
+    try:
+        build = await builds.ensure_live(pool, projection)
+        schema = builds.schema_of(projection.name, build)
+        async with pool.acquire() as conn:
+            await apply.stored_offsets(conn, projection.name, build, topic, [0, 1, 2])
+            await conn.execute(
+                f'UPDATE "{schema}".projection_checkpoint SET next_offset = 7'
+                " WHERE topic = $1 AND partition = 2",
+                topic,
+            )
+
+            def logged(partition: int, first: int, chosen: list[Event]) -> list[LoggedEvent]:
+                return [LoggedEvent(e, partition, first + i) for i, e in enumerate(chosen)]
+
+            stored = await apply.write_live_together(
+                conn,
+                projection,
+                build,
+                topic,
+                {
+                    0: (0, logged(0, 0, events[0:4])),
+                    1: (0, logged(1, 0, events[4:6])),
+                    2: (0, logged(2, 0, events[6:8])),  # another instance is at 7 already
+                },
+            )
+            assert stored == {0: 4, 1: 2, 2: 7}
+            written = f'SELECT count(*) FROM "{schema}".audit_trail'
+            assert await conn.fetchval(written) == 6
+            offsets = await apply.stored_offsets(conn, projection.name, build, topic, [0, 1, 2])
+            assert offsets == {0: 4, 1: 2, 2: 7}
+
+            # Partition 1's batch holds an event the trail has already: nothing at all is
+            # written, partition 0's good events neither.
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await apply.write_live_together(
+                    conn,
+                    projection,
+                    build,
+                    topic,
+                    {
+                        0: (4, logged(0, 4, events[8:10])),
+                        1: (2, logged(1, 2, [events[10], events[0]])),
+                    },
+                )
+            assert await conn.fetchval(written) == 6
+            offsets = await apply.stored_offsets(conn, projection.name, build, topic, [0, 1, 2])
+            assert offsets == {0: 4, 1: 2, 2: 7}
+    finally:
+        await pool.close()
