@@ -30,12 +30,12 @@ from tests.support import (
     whole_topic,
 )
 
-EVERY = 10
+EVERY = 4
 
 
 @pytest.fixture
 async def own(servers: Settings) -> AsyncIterator[Settings]:
-    """Topics of their own (two partitions), a decider health port, a snapshot every 10."""
+    """Topics of their own (two partitions), a decider health port, snapshots often."""
     async with own_topics(
         servers,
         "snapshots",

@@ -12,7 +12,7 @@ import pytest
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.conftest import make_token
-from tests.e2e.test_petition_flow import events_of, summary_when
+from tests.e2e.test_petition_flow import events_of, history_when, summary_when
 from tests.support import Service
 
 OFFICE = {"officer_id": "DY-DZ-01", "role": "officer", "department": "党政办"}
@@ -135,7 +135,7 @@ async def test_a_disclosure_request_from_registration_to_the_statistics(
     closed = await summary_when(query, case_id, "closed")
     assert (closed["version"], closed["deadlines"], closed["light"]) == (7, [], None)
 
-    history = (await query.get(f"/cases/{case_id}/history")).json()
+    history = await history_when(query, case_id, 7)
     assert [s["type"] for s in history] == [
         "disclosure.registered",
         "disclosure.correction_requested",

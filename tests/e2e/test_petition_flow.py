@@ -70,6 +70,37 @@ async def summary_when(query: httpx.AsyncClient, case_id: str, status: str) -> d
     raise AssertionError(f"case {case_id} did not become {status} in the projection within 30s")
 
 
+async def in_audit_trail(settings: Settings, case_id: str, version: int) -> None:
+    """Wait until the audit trail holds the case's step ``version``: each projection follows
+    the log on its own, so a summary that shows it does not mean the trail does yet. Read
+    from PostgreSQL, not through the API, whose reads of personal data are logged."""
+    deadline = time.monotonic() + 30
+    async with connect(settings.postgres_dsn) as conn:
+        while time.monotonic() < deadline:
+            found = await conn.fetchval(
+                "SELECT max(version) FROM audit_trail WHERE case_id = $1", case_id
+            )
+            if found is not None and found >= version:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"case {case_id} v{version} not in the audit trail within 30s")
+
+
+async def history_when(
+    query: httpx.AsyncClient, case_id: str, version: int
+) -> list[dict[str, Any]]:
+    """The case's history once the audit trail holds its step ``version``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = await query.get(f"/cases/{case_id}/history")
+        assert response.status_code in (200, 404), response.text
+        steps: list[dict[str, Any]] = response.json() if response.status_code == 200 else []
+        if any(step["version"] == version for step in steps):
+            return steps
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"case {case_id} v{version} not in the audit trail within 30s")
+
+
 async def test_register_then_accept_reaches_the_supervisor(
     gateway: httpx.AsyncClient, query: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -95,9 +126,8 @@ async def test_register_then_accept_reaches_the_supervisor(
     assert deadline["due_day"] == "2020-05-06"
     assert summary["light"] == "red"
 
-    history = await query.get(f"/cases/{case_id}/history")
-    assert history.status_code == 200
-    steps = history.json()
+    # Each projection follows the log on its own: the audit trail may be a fetch behind.
+    steps = await history_when(query, case_id, 2)
     assert [(s["version"], s["type"]) for s in steps] == [
         (1, "petition.registered"),
         (2, "petition.accepted"),

@@ -10,7 +10,13 @@ import pytest
 from services.settings import Settings
 from services.tokens import TokenRole
 from tests.conftest import make_token
-from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body, summary_when
+from tests.e2e.test_petition_flow import (
+    accept_body,
+    in_audit_trail,
+    new_case_id,
+    register_body,
+    summary_when,
+)
 
 Client = Callable[[TokenRole, list[str]], Awaitable[httpx.AsyncClient]]
 
@@ -36,7 +42,7 @@ async def as_role(settings: Settings, services: Any) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def petition(gateway: httpx.AsyncClient, query: httpx.AsyncClient) -> str:
+async def petition(gateway: httpx.AsyncClient, query: httpx.AsyncClient, settings: Settings) -> str:
     """A 信访办 petition about 综治中心, accepted (its handling clock long red)."""
     case_id = new_case_id()
     body = register_body(case_id)
@@ -44,6 +50,7 @@ async def petition(gateway: httpx.AsyncClient, query: httpx.AsyncClient) -> str:
     assert (await gateway.post("/submissions", json=body)).status_code == 201
     assert (await gateway.post("/submissions", json=accept_body(case_id))).status_code == 201
     await summary_when(query, case_id, "accepted")
+    await in_audit_trail(settings, case_id, 2)
     return case_id
 
 
