@@ -540,7 +540,10 @@ class Decider(ConsumerRebalanceListener):
             return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), PartitionChain())
         if state is not None and self.settings.decider_snapshot_every:
             snapshot = await self._read_snapshot(partition)
-            problem = await self._snapshot_problem(partition, snapshot)
+            # The checkpoints from the snapshot's on: read once, to check it and the tail.
+            begin = snapshot.head.checkpoint_offset if snapshot.head is not None else -1
+            checkpoints = await self._checkpoints(partition, begin, loud=True)
+            problem = await self._snapshot_problem(partition, snapshot, checkpoints)
             cases = None
             if problem is None:
                 try:
@@ -551,9 +554,7 @@ class Decider(ConsumerRebalanceListener):
                 head = snapshot.head
                 state.load(cases)
                 start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
-                replay = await self._fold(
-                    partition, state, start, head.checkpoint_offset, head.outcomes_from
-                )
+                replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
                 return replace(replay, from_snapshot=True)
             if snapshot.head is not None:
                 log.warning(
@@ -561,9 +562,10 @@ class Decider(ConsumerRebalanceListener):
                     partition,
                     problem,
                 )
-            replay = await self._fold(partition, state, PartitionChain(), -1, 0)
+            whole = checkpoints if snapshot.head is None else None  # all of them, then
+            replay = await self._fold(partition, state, PartitionChain(), 0, whole)
             return replace(replay, stale=frozenset(snapshot.keys))
-        return await self._fold(partition, state, PartitionChain(), -1, 0)
+        return await self._fold(partition, state, PartitionChain(), 0)
 
     async def _read_snapshot(self, partition: int) -> Snapshot:
         snapshot = Snapshot()
@@ -572,9 +574,12 @@ class Decider(ConsumerRebalanceListener):
             snapshot.record(record.key, record.value)
         return snapshot
 
-    async def _snapshot_problem(self, partition: int, snapshot: Snapshot) -> str | None:
+    async def _snapshot_problem(
+        self, partition: int, snapshot: Snapshot, checkpoints: list[tuple[int, Checkpoint]]
+    ) -> str | None:
         """Why the snapshot must not be used: it does not read whole, or the log does not hold
-        the events it says it covers, as the checkpoint at its count signed them."""
+        the events it says it covers, as the checkpoint at its count signed them (one of
+        ``checkpoints``, read from its offset on)."""
         problem = snapshot.problem(partition)
         if problem is not None or snapshot.head is None:
             return problem
@@ -585,7 +590,7 @@ class Decider(ConsumerRebalanceListener):
             return f"it covers the events up to offset {covered}, the log ends at {end}"
         if head.chain_count == 0:
             return None
-        for offset, checkpoint in await self._checkpoints(partition, head.checkpoint_offset):
+        for offset, checkpoint in checkpoints[:1]:
             if offset == head.checkpoint_offset:
                 signed = (checkpoint.head, checkpoint.count, checkpoint.offset)
                 if signed == (head.chain_head, head.chain_count, head.chain_last_offset):
@@ -630,15 +635,17 @@ class Decider(ConsumerRebalanceListener):
         partition: int,
         state: PartitionState | None,
         start: PartitionChain,
-        checkpoints_from: int,
         outcomes_from: int,
+        checkpoints: list[tuple[int, Checkpoint]] | None = None,
     ) -> Replay:
-        """Check the events after ``start`` against the latest signed checkpoint and (with a
-        ``state``) fold them, and the outcomes from ``outcomes_from``, into it."""
+        """Check the events after ``start`` against the latest signed checkpoint (of
+        ``checkpoints``, read already; else of all) and (with a ``state``) fold them, and the
+        outcomes from ``outcomes_from``, into it."""
         loud = state is not None
         # Only the latest trusted checkpoint counts here: a partition gets one per transaction.
         # Earlier ones are verify's to compare with the log.
-        checkpoints = await self._checkpoints(partition, checkpoints_from, loud)
+        if checkpoints is None:
+            checkpoints = await self._checkpoints(partition, -1, loud)
         latest = checkpoints[-1] if checkpoints else None
         audit = PartitionAudit(
             partition,
@@ -671,7 +678,7 @@ class Decider(ConsumerRebalanceListener):
         for problem in audit.problems if loud else ():
             # Junk before the latest checkpoint, which matches the log and covers it all.
             log.error("partition %d: %s, skipped", partition, problem)
-        checkpoint_offset = latest[0] if latest is not None else checkpoints_from
+        checkpoint_offset = latest[0] if latest is not None else -1
         return Replay(None, chain, checkpoint_offset, outcomes_next, replayed)
 
     def _refuse(self, partition: int, refusal: Refusal) -> None:
