@@ -118,7 +118,9 @@ async def caught_up(settings: Settings, seconds: float = 120) -> list[Lag]:
         while True:
             async with connect(settings.postgres_dsn) as conn:
                 report = await lags.lag(settings, conn)
-            if all(sum(r.behind.values()) == 0 for r in report) or any(r.errors for r in report):
+            # Each projection on its own: caught up, or stopped at an error (one stopping first
+            # says nothing of the others, which follow the log at their own pace).
+            if all(sum(r.behind.values()) == 0 or r.errors for r in report):
                 return report
             await asyncio.sleep(0.5)
 
