@@ -186,6 +186,19 @@ class Settings(BaseSettings):
         description="Submissions a partition's decider decides between two snapshots of its"
         " state, which a take-over loads instead of folding the whole log (0: none)",
     )
+    decider_hot_cases: int = Field(
+        default=20_000,
+        ge=0,
+        description="Cases a partition's decider keeps in memory beside those changed since its"
+        " last snapshot; the others are read from its case store (a PostgreSQL copy of its"
+        " snapshots) when a submission names them (0: every case stays in memory)",
+    )
+    decider_store_dsn: str | None = Field(
+        default=None,
+        description="The decider's case store (its own schema and role, casetrail_decider);"
+        " when unset, the read models' server and database as role casetrail_decider, with the"
+        " password 'casetrail infra up' keeps in <state_dir>/secrets/decider/",
+    )
     decider_refusal_retry_s: float = Field(
         default=30.0,
         gt=0,
@@ -277,6 +290,10 @@ class Settings(BaseSettings):
     @property
     def keystore_password_path(self) -> Path:
         return self.state_dir / "secrets" / "postgres" / "casetrail_keys.password"
+
+    @property
+    def decider_store_password_path(self) -> Path:
+        return self.state_dir / "secrets" / "decider" / "casetrail_decider.password"
 
     @property
     def calendar_path(self) -> Path:

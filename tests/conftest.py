@@ -48,6 +48,9 @@ def settings() -> Settings:
             # Snapshots often: every take-over of every test (the fault suite's kills and
             # rebalances too) loads one and folds the tail after it.
             "decider_snapshot_every": 25,
+            # Two cases in memory beside the changed ones: the others are read from the case
+            # store whenever a submission names them, in every test.
+            "decider_hot_cases": 2,
         }
     )
 

@@ -18,7 +18,8 @@ A refusal at steps 1 to 4 also leaves an earlier answer to the same submission_i
 """
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,6 +92,17 @@ class PartitionState:
     that changed: the next snapshot rewrites them from there."""
     staged_cases: dict[str, CaseState] = field(default_factory=dict)
     staged_outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
+    hot_cases: int = 0
+    """How many unchanged cases ``evict`` keeps (0: all of them)."""
+    cold: bool = False
+    """Some cases are only in the case store: before the state touches a case, the runtime
+    loads it from there if it is (``to_load``, ``load``)."""
+    case_count: int = 0
+    """Every case the partition knows, in memory or not."""
+    uncopied: set[str] = field(default_factory=set)
+    """Cases in a committed snapshot that the case store has not copied yet: kept."""
+    evictable: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    """Cases in memory that the case store holds as they are, least recently used first."""
 
     def replay_event(self, event: Event) -> None:
         """Fold one event of the log into the state (used when the partition is taken over)."""
@@ -129,6 +141,9 @@ class PartitionState:
 
     def _remember(self, outcome: Outcome) -> None:
         """Keep an outcome (new, or one rebuilt from events now published) for its case."""
+        if outcome.case_id not in self.by_case:
+            self.case_count += 1  # its case is new: the runtime loads every stored case first
+        self.evictable.pop(outcome.case_id, None)  # changed: kept until a snapshot is copied
         submissions = self.by_case.setdefault(outcome.case_id, [])
         if outcome.submission_id in self.outcomes:
             # Rare (an outcome replacing the one rebuilt from its events): worth a search.
@@ -143,13 +158,58 @@ class PartitionState:
         self.changed[outcome.case_id] = min(where, self.changed.get(outcome.case_id, where))
 
     def load(self, cases: Mapping[str, tuple[CaseState | None, list[Outcome]]]) -> None:
-        """Start from a snapshot's cases (before folding the log after it)."""
+        """Cases as a snapshot holds them, from the case store (or, in tests, a snapshot read
+        whole): only cases not in memory, which the log after that snapshot has not changed."""
         for case_id, (state, outcomes) in cases.items():
+            if case_id in self.by_case:
+                continue  # in memory already, perhaps changed since: newer than the store's
             if state is not None:
                 self.cases[case_id] = state
             self.by_case[case_id] = [outcome.submission_id for outcome in outcomes]
             for outcome in outcomes:
                 self.outcomes[outcome.submission_id] = outcome
+            self.evictable[case_id] = None
+
+    def to_load(
+        self, wanted: Iterable[tuple[uuid.UUID | None, str]]
+    ) -> tuple[set[str], set[uuid.UUID]]:
+        """Of the (submission_id, case_id) a batch names, the cases not in memory and the
+        submission_ids not answered in memory: what to ask the case store for (nothing unless
+        ``cold``). Touches the cases in memory, so that they are evicted last."""
+        cases: set[str] = set()
+        submissions: set[uuid.UUID] = set()
+        if not self.cold:
+            return cases, submissions
+        for submission_id, case_id in wanted:
+            if case_id in self.by_case:
+                if case_id in self.evictable:
+                    self.evictable.move_to_end(case_id)
+            else:
+                cases.add(case_id)
+            if submission_id is not None and self._answered(submission_id) is None:
+                submissions.add(submission_id)
+        return cases, submissions
+
+    def copied(self) -> None:
+        """The case store holds the latest committed snapshot: its cases may be evicted."""
+        for case_id in self.uncopied:
+            if case_id not in self.changed:
+                self.evictable[case_id] = None
+        self.uncopied.clear()
+
+    def evict(self) -> int:
+        """Forget the least recently used unchanged cases beyond ``hot_cases``; how many."""
+        if not self.hot_cases:
+            return 0
+        evicted = 0
+        while len(self.evictable) > self.hot_cases:
+            case_id, _ = self.evictable.popitem(last=False)
+            self.cases.pop(case_id, None)
+            for submission_id in self.by_case.pop(case_id, ()):
+                self.outcomes.pop(submission_id, None)
+            evicted += 1
+        self.cold = self.cold or evicted > 0
+        return evicted
 
     def snapshot(self) -> list[tuple[bytes, bytes]]:
         """The records of every case changed since the last snapshot, the transaction in
@@ -169,14 +229,16 @@ class PartitionState:
     def known_cases(self) -> int:
         """How many case records a snapshot holds, the transaction in progress included."""
         staged = {o.case_id for o in self.staged_outcomes.values()} | self.staged_cases.keys()
-        return len(self.by_case) + len(staged - self.by_case.keys())
+        return self.case_count + len(staged - self.by_case.keys())
 
     def commit(self, snapshotted: bool = False) -> None:
-        """The transaction committed (``snapshotted``: with a snapshot)."""
+        """The transaction committed (``snapshotted``: with a snapshot, which the case store
+        has yet to copy)."""
         self.cases.update(self.staged_cases)
         for outcome in self.staged_outcomes.values():
             self._remember(outcome)
         if snapshotted:
+            self.uncopied |= self.changed.keys()
             self.changed.clear()
         self.abort()
 

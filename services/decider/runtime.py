@@ -48,7 +48,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -62,8 +63,10 @@ from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
+from events.submissions import attribution
 from projections.transient import Backoff, keep_trying
 from services.adapters.calendar_files import coverage
+from services.adapters.case_store import PgCaseStore, open_case_store
 from services.adapters.kafka import (
     DEAD_LETTER_MAX_BYTES,
     Record,
@@ -79,7 +82,16 @@ from services.adapters.kafka import (
 from services.decider import health
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
-from services.decider.snapshot import HEAD_KEY, Snapshot, head_record
+from services.decider.snapshot import (
+    HEAD_KEY,
+    LAYOUT,
+    Head,
+    Snapshot,
+    StoredCaseUnreadable,
+    head_record,
+    stored_cases,
+    stored_head,
+)
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
 from services.integrity.signing import SubmissionVerifier
@@ -239,6 +251,11 @@ class Decider(ConsumerRebalanceListener):
         self.consumer: AIOKafkaConsumer  # made, and made again, by _connect
         self.keystore: KeyStore | None = None
         """Where the keys of the data subjects go (``seal_personal_data``), set by ``run``."""
+        self.case_store: PgCaseStore | None = None
+        """Where the cases not kept in memory are read from (None: every case is kept)."""
+        self.distrusted: set[int] = set()
+        """Partitions whose stored snapshot did not read: the next take-over folds the whole
+        log (and the snapshot after it replaces the one that did not read)."""
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -262,13 +279,19 @@ class Decider(ConsumerRebalanceListener):
         server = await health.serve(host, port, self.health)
         log.info("GET /health on %s:%d", host, server.sockets[0].getsockname()[1])
         try:
-            if not self.settings.seal_personal_data:
-                log.warning("decider: personal data is appended in plaintext (seal_personal_data)")
-                await self._run(stop)
-                return
-            async with open_keystore(self.settings) as keystore:
-                await _same_master(keystore)
-                self.keystore = keystore
+            async with contextlib.AsyncExitStack() as stack:
+                if self.settings.decider_snapshot_every and self.settings.decider_hot_cases:
+                    self.case_store = await stack.enter_async_context(
+                        open_case_store(self.settings, LAYOUT)
+                    )
+                if self.settings.seal_personal_data:
+                    keystore = await stack.enter_async_context(open_keystore(self.settings))
+                    await _same_master(keystore)
+                    self.keystore = keystore
+                else:
+                    log.warning(
+                        "decider: personal data is appended in plaintext (seal_personal_data)"
+                    )
                 await self._run(stop)
         finally:
             server.close()
@@ -295,6 +318,10 @@ class Decider(ConsumerRebalanceListener):
                     "took_over": {
                         "from_snapshot": owned.from_snapshot,
                         "events_folded": owned.replayed,
+                    },
+                    "cases": {
+                        "known": owned.state.case_count,
+                        "in_memory": len(owned.state.by_case),
                     },
                 }
             else:
@@ -485,6 +512,7 @@ class Decider(ConsumerRebalanceListener):
             self._refuse(partition, replay.refusal)
             return
         del self.pending[partition]
+        self.distrusted.discard(partition)
         if self.refused.pop(partition, None) is not None:
             log.warning("partition %d: the log verifies again; serving it", partition)
         every = self.settings.decider_snapshot_every
@@ -521,6 +549,7 @@ class Decider(ConsumerRebalanceListener):
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,
             sealer=Sealer() if self.settings.seal_personal_data else None,
+            hot_cases=self.settings.decider_hot_cases if self.case_store is not None else 0,
         )
 
     async def _replay(self, partition: int, state: PartitionState | None) -> Replay:
@@ -539,13 +568,21 @@ class Decider(ConsumerRebalanceListener):
         except SigningKeyNotTrusted as error:
             return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), PartitionChain())
         if state is not None and self.settings.decider_snapshot_every:
+            if self.case_store is not None and partition in self.distrusted:
+                await self.case_store.forget(partition)  # copied again after the whole fold
+            elif self.case_store is not None:
+                replay = await self._replay_from_store(partition, state, self.case_store)
+                if replay is not None:
+                    return replay
             snapshot = await self._read_snapshot(partition)
             # The checkpoints from the snapshot's on: read once, to check it and the tail.
             begin = snapshot.head.checkpoint_offset if snapshot.head is not None else -1
             checkpoints = await self._checkpoints(partition, begin, loud=True)
-            problem = await self._snapshot_problem(partition, snapshot, checkpoints)
+            problem = snapshot.problem(partition) or await self._head_problem(
+                partition, snapshot.head, checkpoints
+            )
             cases = None
-            if problem is None:
+            if problem is None and self.case_store is None:
                 try:
                     cases = snapshot.cases()
                 except ValueError as error:
@@ -553,6 +590,7 @@ class Decider(ConsumerRebalanceListener):
             if cases is not None and snapshot.head is not None:
                 head = snapshot.head
                 state.load(cases)
+                state.case_count = len(cases)
                 start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
                 replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
                 return replace(replay, from_snapshot=True)
@@ -560,12 +598,38 @@ class Decider(ConsumerRebalanceListener):
                 log.warning(
                     "partition %d: its snapshot is not used (%s); folding its whole log",
                     partition,
-                    problem,
+                    problem or "its copy in the case store did not read",
                 )
             whole = checkpoints if snapshot.head is None else None  # all of them, then
             replay = await self._fold(partition, state, PartitionChain(), 0, whole)
             return replace(replay, stale=frozenset(snapshot.keys))
         return await self._fold(partition, state, PartitionChain(), 0)
+
+    async def _replay_from_store(
+        self, partition: int, state: PartitionState, store: PgCaseStore
+    ) -> Replay | None:
+        """The take-over from the snapshot as the case store copied it (caught up with the
+        topic first): its head checked against the log and the signed checkpoints, no case
+        read until a submission names it, the events and outcomes after it folded. None: no
+        snapshot to use (no head, or one that does not agree with the log): fold the whole
+        log."""
+        await store.catch_up(self.settings, partition)
+        stored = await store.head(partition)
+        head, unreadable = stored_head(stored.value)
+        begin = head.checkpoint_offset if head is not None else -1
+        checkpoints = await self._checkpoints(partition, begin, loud=True)
+        problem = unreadable or await self._head_problem(partition, head, checkpoints)
+        if problem is None and head is not None and head.cases != stored.cases:
+            problem = f"its head counts {head.cases} cases, the case store {stored.cases}"
+            log.warning("partition %d: its copied snapshot is not used (%s)", partition, problem)
+        if problem is not None or head is None:
+            if stored.value is not None:
+                await store.forget(partition)  # copied again, from the topic, after the fold
+            return None  # the snapshot on the topic is read whole, and says why if it is unused
+        state.cold, state.case_count = True, head.cases
+        start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
+        replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
+        return replace(replay, from_snapshot=True)
 
     async def _read_snapshot(self, partition: int) -> Snapshot:
         snapshot = Snapshot()
@@ -574,16 +638,16 @@ class Decider(ConsumerRebalanceListener):
             snapshot.record(record.key, record.value)
         return snapshot
 
-    async def _snapshot_problem(
-        self, partition: int, snapshot: Snapshot, checkpoints: list[tuple[int, Checkpoint]]
+    async def _head_problem(
+        self, partition: int, head: Head | None, checkpoints: list[tuple[int, Checkpoint]]
     ) -> str | None:
-        """Why the snapshot must not be used: it does not read whole, or the log does not hold
-        the events it says it covers, as the checkpoint at its count signed them (one of
-        ``checkpoints``, read from its offset on)."""
-        problem = snapshot.problem(partition)
-        if problem is not None or snapshot.head is None:
-            return problem
-        head = snapshot.head
+        """Why the snapshot with this head must not be used: the log does not hold the events
+        it says it covers, as the checkpoint at its count signed them (one of ``checkpoints``,
+        read from its offset on)."""
+        if head is None:
+            return "no snapshot"
+        if head.partition != partition:
+            return f"its head names partition {head.partition}"
         end = await self._end_of_events(partition)
         if end < head.events_from:
             covered = head.chain_last_offset
@@ -659,18 +723,23 @@ class Decider(ConsumerRebalanceListener):
             tps.append(outcomes)
             begin[outcomes] = outcomes_from
         outcomes_next, replayed = outcomes_from, 0
-        async for record in read_to_end(self.settings, tps, begin):
-            if record.topic == self.settings.events_topic:
-                if audit.event(record.offset, record.value or b"") is None or state is None:
-                    continue
-                event = _read(Event, record)
-                if event is not None and _replayed(state.replay_event, event, record):
-                    replayed += 1
-            elif state is not None:
-                outcomes_next = record.offset + 1
-                outcome = _read(Outcome, record)
-                if outcome is not None:
-                    state.replay_outcome(outcome)
+        async for records in _chunks(read_to_end(self.settings, tps, begin), FOLD_CHUNK):
+            if state is not None and state.cold:
+                # Their cases as the snapshot left them, before the log after it changes them.
+                keys = {r.key.decode(errors="replace") for r in records if r.key is not None}
+                await self._load(partition, state, ((None, key) for key in keys))
+            for record in records:
+                if record.topic == self.settings.events_topic:
+                    if audit.event(record.offset, record.value or b"") is None or state is None:
+                        continue
+                    event = _read(Event, record)
+                    if event is not None and _replayed(state.replay_event, event, record):
+                        replayed += 1
+                elif state is not None:
+                    outcomes_next = record.offset + 1
+                    outcome = _read(Outcome, record)
+                    if outcome is not None:
+                        state.replay_outcome(outcome)
         chain = PartitionChain(audit.head, audit.count, audit.last_offset)
         refusal = audit.refusal()
         if refusal is not None:
@@ -781,6 +850,9 @@ class Decider(ConsumerRebalanceListener):
         if not records:
             return
         try:
+            if owned.state.cold:
+                named = (attribution(r.value or b"") for r in records)
+                await self._load(tp.partition, owned.state, (n for n in named if n is not None))
             try:
                 written = await self._write(owned, tp, records, datetime.now(UTC))
             except UnforeseenOffset as error:
@@ -791,6 +863,8 @@ class Decider(ConsumerRebalanceListener):
                 owned.events_next = error.next_offset
                 written = await self._write(owned, tp, records, datetime.now(UTC))
         except Exception as error:
+            if isinstance(error, StoredCaseUnreadable):
+                self.distrusted.add(tp.partition)
             self._release(owned, error)
             return
         owned.state.commit(snapshotted=written.snapshotted)
@@ -802,10 +876,42 @@ class Decider(ConsumerRebalanceListener):
         if written.snapshotted:
             owned.snapshot_due = self.settings.decider_snapshot_every
             owned.stale = frozenset()
+            await self._copy_snapshot(owned)
         else:
             owned.snapshot_due -= len(records)
+        owned.state.evict()
         self.backoffs.pop(owned.partition, None)
         log.debug("partition %d: %d submissions decided", tp.partition, len(records))
+
+    async def _load(
+        self,
+        partition: int,
+        state: PartitionState,
+        named: Iterable[tuple[uuid.UUID | None, str]],
+    ) -> None:
+        """Load from the case store the cases named (and those of the submission_ids named)
+        that are not in memory: the state decides on every case as if it had kept them all."""
+        cases, submissions = state.to_load(named)
+        if (cases or submissions) and self.case_store is not None:
+            state.load(stored_cases(await self.case_store.cases(partition, cases, submissions)))
+
+    async def _copy_snapshot(self, owned: OwnedPartition) -> None:
+        """Have the case store copy the snapshot just committed; until it has, no case of it
+        is evicted (a failure is retried at the next snapshot, or by the next take-over)."""
+        if self.case_store is None:
+            return
+        try:
+            await self.case_store.catch_up(self.settings, owned.partition)
+        except Exception as error:
+            log.warning(
+                "partition %d: the case store did not copy its snapshot (%s: %s); its cases"
+                " stay in memory until it does",
+                owned.partition,
+                type(error).__name__,
+                error,
+            )
+            return
+        owned.state.copied()
 
     def _store_keys(self, state: PartitionState) -> "asyncio.Future[None]":
         """The keys the batch's sealing made, being put in the key store."""
@@ -951,6 +1057,21 @@ class UnforeseenOffset(Exception):
 SNAPSHOT_RECORD_BYTES = DEAD_LETTER_MAX_BYTES - 64 * 1024
 """The largest snapshot record sent: the topic takes DEAD_LETTER_MAX_BYTES, with room for
 Kafka's framing."""
+
+
+FOLD_CHUNK = 2_000
+"""Records of the log folded together at a take-over: their cases are loaded in one query."""
+
+
+async def _chunks(records: AsyncIterator[Record], size: int) -> AsyncIterator[list[Record]]:
+    chunk: list[Record] = []
+    async for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _nothing() -> "asyncio.Future[None]":

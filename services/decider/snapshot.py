@@ -20,12 +20,15 @@ it. Anything else (no snapshot, one that does not read, one of another log) mean
 is folded, as before snapshots.
 """
 
+import json
+import uuid
 from datetime import datetime
 
 from pydantic import Field, ValidationError
 
 from events.model import Frozen, Outcome, UtcDatetime
 from events.state import CaseState
+from services.adapters.case_store import Layout
 
 HEAD_KEY = b"#head"
 """No case_id starts with '#': the key of the head cannot be a case's."""
@@ -97,6 +100,48 @@ def case_records(
         chunk = OutcomeChunk(outcomes=tuple(outcomes[index * CHUNK : (index + 1) * CHUNK]))
         records.append((chunk_key(case_id, index), chunk.model_dump_json().encode()))
     return records
+
+
+def chunk_submissions(value: bytes) -> list[tuple[uuid.UUID, str]]:
+    """The (submission_id, case_id) of a chunk's outcomes, as far as they read (a chunk that
+    does not read is found when its case is read whole)."""
+    try:
+        outcomes = json.loads(value)["outcomes"]
+        return [(uuid.UUID(o["submission_id"]), str(o["case_id"])) for o in outcomes]
+    except (ValueError, TypeError, KeyError):
+        return []
+
+
+LAYOUT = Layout(HEAD_KEY, chunk_submissions)
+"""What the case store must know of these records."""
+
+
+class StoredCaseUnreadable(ValueError):
+    """A case's records in the case store do not read whole: the snapshot is not trusted."""
+
+
+def stored_cases(
+    records: list[tuple[bytes, bytes]],
+) -> dict[str, tuple[CaseState | None, list[Outcome]]]:
+    """The cases the case store's records hold, each whole (StoredCaseUnreadable if not)."""
+    snapshot = Snapshot()
+    for key, value in records:
+        snapshot.record(key, value)
+    if snapshot.unreadable:
+        raise StoredCaseUnreadable(f"{snapshot.unreadable} of its records do not read")
+    try:
+        return snapshot.cases()
+    except ValueError as error:
+        raise StoredCaseUnreadable(str(error)) from error
+
+
+def stored_head(value: bytes | None) -> tuple[Head | None, str | None]:
+    """The head the case store holds, or why it cannot be used."""
+    if value is None:
+        return None, None
+    snapshot = Snapshot()
+    snapshot.record(HEAD_KEY, value)
+    return snapshot.head, None if snapshot.head is not None else "its head does not read"
 
 
 class Snapshot:

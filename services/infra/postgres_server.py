@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from projections.db import connect
+from services.adapters.case_store import ensure_case_store
 from services.infra.servers import InfraError, LocalServer, answers, run
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import ensure_keystore
@@ -166,12 +167,14 @@ class LocalPostgres(LocalServer):
         say(f"postgres: started pid {pid} on {self.host}:{self.port}")
 
     async def ensure_database(self, say: Say, may_create_role: bool = True) -> None:
-        """The database, and the key store in it (its role, schema and table)."""
+        """The database, and the key store and the decider's case store in it (their roles,
+        schemas and tables)."""
         await self._ensure_database(say, may_create_role)
         try:
             say(await ensure_keystore(self.settings))
+            say(await ensure_case_store(self.settings))
         except (asyncpg.PostgresError, OSError, MasterKeyError) as error:
-            raise InfraError(f"cannot set up the key store: {error}") from error
+            raise InfraError(f"cannot set up the key store or case store: {error}") from error
 
     async def _ensure_database(self, say: Say, may_create_role: bool = True) -> None:
         try:

@@ -11,18 +11,20 @@ expire: keep them shorter than any retention period (docs/privacy.md).
 """
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
 from projections.db import connect, create_pool, create_tables
-from services.integrity.keyring import write_private
+from services.adapters.private_schema import (
+    PrivateSchemaUnavailable,
+    ensure_private_schema,
+    role_dsn,
+)
 from services.privacy.cipher import MasterKey, MasterKeyError, SealError
 from services.settings import Settings
 
@@ -185,21 +187,11 @@ def keystore_dsn(settings: Settings) -> str:
     """The key store's DSN: the setting, or the read models' server as ``casetrail_keys``."""
     if settings.keystore_dsn is not None:
         return settings.keystore_dsn
-    url = urlsplit(settings.postgres_dsn)
-    try:
-        password = settings.keystore_password_path.read_text().strip()
-    except OSError as error:
-        raise KeyStoreUnavailable(
-            f"no key-store password at {settings.keystore_password_path}: 'casetrail infra up'"
-            " makes one; or set CASETRAIL_KEYSTORE_DSN"
-        ) from error
-    host = url.hostname or "127.0.0.1"
-    netloc = f"{ROLE}:{quote(password, safe='')}@{host}:{url.port or 5432}"
-    return urlunsplit(url._replace(netloc=netloc))
+    return role_dsn(settings, ROLE, settings.keystore_password_path, "CASETRAIL_KEYSTORE_DSN")
 
 
-class KeyStoreUnavailable(RuntimeError):
-    """The key store cannot be reached or is not set up."""
+KeyStoreUnavailable = PrivateSchemaUnavailable
+"""The key store cannot be reached or is not set up."""
 
 
 @asynccontextmanager
@@ -214,14 +206,6 @@ async def open_keystore(
         await pool.close()
 
 
-async def _signs_in(settings: Settings) -> bool:
-    try:
-        async with connect(keystore_dsn(settings), connect_timeout=10):
-            return True
-    except asyncpg.InvalidPasswordError:
-        return False
-
-
 async def ensure_keystore(settings: Settings) -> str:
     """Development set-up ('casetrail infra up'): the role with a password kept in the state
     directory (mode 600), its schema in the read models' database, which no other role may use,
@@ -229,21 +213,8 @@ async def ensure_keystore(settings: Settings) -> str:
     to create roles (the local server's is); with CASETRAIL_KEYSTORE_DSN set, only the table."""
     MasterKey.load(settings.master_key_path, create=True)
     if settings.keystore_dsn is None:
-        path = settings.keystore_password_path
-        if not path.exists():
-            write_private(path, secrets.token_urlsafe(24).encode() + b"\n", replace=False)
-        password = path.read_text().strip()
-        async with connect(settings.postgres_dsn) as admin, admin.transaction():
-            await admin.execute("SELECT pg_advisory_xact_lock($1)", 0x4B455953)
-            exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", ROLE)
-            if not exists or not await _signs_in(settings):
-                # A role of another state directory on the same server has another
-                # password: this one's file wins (one state directory per server).
-                verb = "ALTER" if exists else "CREATE"
-                quoted = password.replace("'", "''")
-                await admin.execute(f"{verb} ROLE {ROLE} LOGIN PASSWORD '{quoted}'")
-            await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {ROLE}")
-            await admin.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC")
+        path, setting = settings.keystore_password_path, "CASETRAIL_KEYSTORE_DSN"
+        await ensure_private_schema(settings, ROLE, SCHEMA, path, setting)
     async with connect(keystore_dsn(settings)) as conn:
         await create_tables(conn, DDL)
     return f"key store: schema {SCHEMA} (role {ROLE}) ready; master key {settings.master_key_path}"

@@ -111,6 +111,12 @@ async def test_a_restart_folds_only_the_tail_and_answers_every_resend_as_before(
         own, submission_ids([*messages, *more]), resent=True, seconds=90
     )
     assert figures["accepted"] == figures["events"] == 120
+    # The suite's deciders keep two unchanged cases in memory: the others were read from the
+    # case store when a submission named them, and the answers above are the same.
+    partitions = await asyncio.to_thread(eventually, lambda: serving(own), 60, "serving")
+    cases = {p: partitions[p]["cases"] for p in ("0", "1")}
+    assert sum(c["known"] for c in cases.values()) == 30, cases
+    assert all(c["in_memory"] < c["known"] for c in cases.values()), cases
     decider.check_alive()
     await asyncio.to_thread(decider.stop)
 

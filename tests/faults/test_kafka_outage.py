@@ -20,6 +20,7 @@ import pytest
 
 from projections.db import connect
 from services import tokens
+from services.adapters.case_store import ensure_case_store
 from services.bench.workload import submissions
 from services.infra.servers import LocalServer, free_port
 from services.privacy.keystore import ensure_keystore
@@ -68,6 +69,7 @@ async def system(kafka: tuple[Settings, LocalServer]) -> AsyncIterator[Settings]
     async with connect(with_database(base.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
     await ensure_keystore(settings)  # the decider seals personal data with keys kept there
+    await ensure_case_store(settings)  # and keeps its cold cases there
     try:
         yield settings
     finally:

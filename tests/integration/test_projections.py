@@ -23,6 +23,7 @@ from projections.catalog import PROJECTIONS, ensure_schema
 from projections.db import connect, create_pool
 from projections.projection import LoggedEvent
 from projections.read_models import cases
+from services.adapters.case_store import ensure_case_store
 from services.adapters.kafka import client_options, create_topics, delete_topics
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
@@ -74,6 +75,7 @@ async def isolated(servers: Settings) -> AsyncIterator[Settings]:
     async with connect(with_database(servers.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
         await ensure_keystore(settings)  # a decider run on it seals with keys kept there
+        await ensure_case_store(settings)  # and keeps its cold cases there
         await create_topics(settings, quiet)
         try:
             yield settings

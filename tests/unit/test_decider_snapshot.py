@@ -1,6 +1,8 @@
 """The decider's snapshots without Kafka: what a take-over loads from one, and the log after it,
 must decide exactly as the state folded from the whole log."""
 
+import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -8,8 +10,17 @@ import pytest
 from events.errors import RejectionCode
 from events.hashing import GENESIS_HASH
 from events.model import Event, Outcome
+from events.submissions import attribution
 from services.decider.partition import Decision, PartitionState
-from services.decider.snapshot import CHUNK, HEAD_KEY, Snapshot, chunk_key, head_record
+from services.decider.snapshot import (
+    CHUNK,
+    HEAD_KEY,
+    LAYOUT,
+    Snapshot,
+    chunk_key,
+    head_record,
+    stored_cases,
+)
 from tests.signing import VERIFIER
 from tests.unit.test_decider_partition import NOW, OFFICERS, record
 
@@ -160,3 +171,68 @@ def test_tombstones_delete_what_another_log_left() -> None:
     assert read.keys == set()
     assert read.records == {}
     assert read.problem(0) == "no snapshot"
+
+
+class Store:
+    """The case store's copy of the snapshot records: each key's latest value, and each
+    outcome's submission_id indexed to its case, as ``PgCaseStore`` keeps them."""
+
+    def __init__(self) -> None:
+        self.records: dict[bytes, bytes] = {}
+        self.submissions: dict[uuid.UUID, str] = {}
+
+    def copy(self, records: list[tuple[bytes, bytes | None]]) -> None:
+        for key, value in records:
+            if value is None:
+                self.records.pop(key, None)
+                continue
+            self.records[key] = value
+            if b"/" in key:
+                self.submissions.update(LAYOUT.submissions(value))
+
+    def load(self, state: PartitionState, values: list[bytes]) -> None:
+        """What the runtime does before a batch: load the cases its records name."""
+        named = [n for n in (attribution(v) for v in values) if n is not None]
+        cases, submission_ids = state.to_load(named)
+        cases |= {self.submissions[s] for s in submission_ids if s in self.submissions}
+        wanted = [
+            (key, value)
+            for key, value in self.records.items()
+            if LAYOUT.kind_and_case(key)[1] in cases and key != HEAD_KEY
+        ]
+        state.load(stored_cases(wanted))
+
+
+def test_a_decider_keeping_few_cases_in_memory_decides_as_one_keeping_them_all() -> None:
+    """Every answer (new steps, refusals, re-sends of long-evicted submissions, a
+    submission_id re-used for another case) is the same, and memory holds at most the hot
+    cases and those changed since the snapshot the store copied."""
+    everything = PartitionState(OFFICERS, VERIFIER)
+    few = PartitionState(OFFICERS, VERIFIER, hot_cases=2)
+    log, store = Log(), Store()
+    registered = [record("register", f"XF-{n}") for n in range(8)]
+    reused = json.loads(registered[0])
+    reused["case_id"] = "XF-7"  # XF-0's submission_id, for another case
+    batches = [
+        registered[:4],
+        [record("accept", "XF-1"), record("accept", "XF-404")],
+        registered[4:],
+        [*registered[:3], record("accept", "XF-0")],  # re-sent after XF-0..2 were evicted
+        [json.dumps(reused).encode(), record("register", "XF-2"), record("accept", "XF-6")],
+    ]
+    for number, values in enumerate(batches):
+        snapshot = number % 2 == 0
+        expected = [everything.decide_record(v, NOW) for v in values]
+        everything.commit(snapshotted=snapshot)
+        store.load(few, values)
+        assert log.batch(few, values, snapshot=snapshot) == expected
+        if snapshot:
+            store.copy(log.snapshot)
+            few.copied()
+        few.evict()
+        assert len(few.by_case) <= 2 + len(few.changed)
+        assert few.known_cases() == len(everything.by_case)
+    assert few.cold
+    store.load(few, [record("accept", case_id) for case_id in everything.by_case])
+    assert few.cases == everything.cases
+    assert few.outcomes == everything.outcomes
