@@ -6,7 +6,8 @@ N submissions are decided (the decider writes a snapshot every ``decider_snapsho
 decider stops, and is started again twice: as configured, taking over from the snapshots, and
 with snapshots off, folding every event and outcome of its partitions. Each time: seconds from
 the process's start until ``GET /health`` says every partition is served, the events it folded,
-and its peak resident memory. The baseline reads every record of the events and outcomes
+and its peak resident memory (and the deciding one's, with how many of its cases it kept in
+memory). The baseline reads every record of the events and outcomes
 topics with a plain consumer and does nothing with them.
 """
 
@@ -52,6 +53,7 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
             seconds, _ = await _round_trip(
                 department, settings.submissions_topic, settings.outcomes_topic, messages, False
             )
+            deciding = {"seconds": round(seconds, 1), "peak_rss_mb": _peak_rss_mb(decider.pid)}
             say(f"decided in {seconds:.1f} s; restarting the decider")
         finally:
             stop(decider, timeout=30)
@@ -68,6 +70,8 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
         "cases": count // per_case,
         "partitions": settings.partitions,
         "snapshot_every": settings.decider_snapshot_every,
+        "hot_cases": settings.decider_hot_cases,
+        "deciding": deciding,
         "from_snapshot": from_snapshot,
         "whole_log": whole,
         "baseline_aiokafka_read": baseline,
@@ -102,6 +106,8 @@ async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
         "events_folded": sum(t["events_folded"] for t in took_over),
         "from_snapshot": all(t["from_snapshot"] for t in took_over),
         "peak_rss_mb": peak,
+        "cases_known": sum(p["cases"]["known"] for p in partitions.values()),
+        "cases_in_memory": sum(p["cases"]["in_memory"] for p in partitions.values()),
     }
 
 

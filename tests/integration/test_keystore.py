@@ -6,7 +6,7 @@ import base64
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +14,17 @@ import asyncpg
 import pytest
 
 from projections.db import connect
+from services.adapters import case_store
+from services.adapters.case_store import case_store_dsn
 from services.privacy.cipher import MasterKey, MasterKeyError, new_subject_key
-from services.privacy.keystore import SCHEMA, PgKeyStore, SubjectKey, keystore_dsn, open_keystore
+from services.privacy.keystore import (
+    ROLE,
+    SCHEMA,
+    PgKeyStore,
+    SubjectKey,
+    keystore_dsn,
+    open_keystore,
+)
 from services.settings import Settings
 from tests.support import env_for
 
@@ -64,29 +73,36 @@ async def test_keys_are_kept_wrapped_and_destroyed_for_good(
     assert tombstone["destroyed_because"] == "test: on request"
 
 
-async def test_the_key_store_is_no_other_roles_business(servers: Settings) -> None:
-    """The schema belongs to casetrail_keys, and PUBLIC (so any role that is not a superuser)
-    may not even look into it."""
+@pytest.mark.parametrize(
+    ("schema", "role", "dsn"),
+    [(SCHEMA, ROLE, keystore_dsn), (case_store.SCHEMA, case_store.ROLE, case_store_dsn)],
+    ids=["key store", "case store"],
+)
+async def test_a_private_schema_is_no_other_roles_business(
+    servers: Settings, schema: str, role: str, dsn: Callable[[Settings], str]
+) -> None:
+    """The key store belongs to casetrail_keys, the decider's case store to casetrail_decider;
+    PUBLIC (so any role that is not a superuser) may not even look into either."""
     async with connect(servers.postgres_dsn) as conn:
         owner = await conn.fetchval(
-            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", SCHEMA
+            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", schema
         )
         public_usage = await conn.fetchval(
-            "SELECT has_schema_privilege('public', $1, 'USAGE')", SCHEMA
+            "SELECT has_schema_privilege('public', $1, 'USAGE')", schema
         )
-        role = f"probe_{uuid.uuid4().hex[:8]}"
-        await conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        probe_role = f"probe_{uuid.uuid4().hex[:8]}"
+        await conn.execute(f"CREATE ROLE {probe_role} NOLOGIN")
         try:
             probe = await conn.fetchval(
-                f"SELECT has_schema_privilege('{role}', $1, 'USAGE')", SCHEMA
+                f"SELECT has_schema_privilege('{probe_role}', $1, 'USAGE')", schema
             )
         finally:
-            await conn.execute(f"DROP ROLE {role}")
-    assert owner == "casetrail_keys"
+            await conn.execute(f"DROP ROLE {probe_role}")
+    assert owner == role
     assert public_usage is False
     assert probe is False
     with pytest.raises(asyncpg.InvalidPasswordError):
-        await asyncpg.connect(keystore_dsn(servers).replace("casetrail_keys:", "casetrail_keys:x"))
+        await asyncpg.connect(dsn(servers).replace(f"{role}:", f"{role}:x"))
 
 
 async def test_a_master_key_that_did_not_wrap_the_keys_opens_nothing_and_seals_nothing(
