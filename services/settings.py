@@ -187,11 +187,12 @@ class Settings(BaseSettings):
         " state, which a take-over loads instead of folding the whole log (0: none)",
     )
     decider_hot_cases: int = Field(
-        default=20_000,
+        default=5_000,
         ge=0,
-        description="Cases a partition's decider keeps in memory beside those changed since its"
-        " last snapshot; the others are read from its case store (a PostgreSQL copy of its"
-        " snapshots) when a submission names them (0: every case stays in memory)",
+        description="Unchanged cases a partition's decider keeps in memory; the others are read"
+        " from its case store (a PostgreSQL copy of its snapshots) when a submission names them."
+        " As many changed cases make a snapshot due, so memory holds at most twice as many"
+        " (0: every case stays in memory)",
     )
     decider_store_dsn: str | None = Field(
         default=None,

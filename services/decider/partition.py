@@ -84,7 +84,9 @@ class PartitionState:
     """Seals each event's personal data (None: appended in plaintext); its new keys wait in it
     until the runtime stores them, before the transaction commits."""
     cases: dict[str, CaseState] = field(default_factory=dict)
-    outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
+    outcomes: dict[uuid.UUID, bytes] = field(default_factory=dict)
+    """Each outcome in memory as its JSON: a quarter of the memory of the model, and read
+    again only for a re-send (or a take-over's fold)."""
     by_case: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     """Every case_id known (with a state or only refusals), with its submissions' ids."""
     changed: dict[str, int] = field(default_factory=dict)
@@ -116,7 +118,7 @@ class PartitionState:
         # The outcome of the submission that wrote this event, rebuilt from the log in case the
         # outcomes topic no longer holds it. The two topics are read interleaved, so the
         # outcome may already be known and list this event.
-        previous = self.outcomes.get(event.submission_id)
+        previous = self._outcome(event.submission_id)
         known = previous.events if previous else ()
         if any(ref.event_id == event.event_id for ref in known):
             return
@@ -154,7 +156,7 @@ class PartitionState:
         else:
             where = len(submissions)
             submissions.append(outcome.submission_id)
-        self.outcomes[outcome.submission_id] = outcome
+        self.outcomes[outcome.submission_id] = outcome.model_dump_json().encode()
         self.changed[outcome.case_id] = min(where, self.changed.get(outcome.case_id, where))
 
     def load(self, cases: Mapping[str, tuple[CaseState | None, list[Outcome]]]) -> None:
@@ -167,7 +169,7 @@ class PartitionState:
                 self.cases[case_id] = state
             self.by_case[case_id] = [outcome.submission_id for outcome in outcomes]
             for outcome in outcomes:
-                self.outcomes[outcome.submission_id] = outcome
+                self.outcomes[outcome.submission_id] = outcome.model_dump_json().encode()
             self.evictable[case_id] = None
 
     def to_load(
@@ -197,6 +199,12 @@ class PartitionState:
                 self.evictable[case_id] = None
         self.uncopied.clear()
 
+    def crowded(self) -> bool:
+        """As many cases changed since the last snapshot as ``hot_cases``: they are kept until
+        a snapshot is copied, so a snapshot is due whatever the interval says (memory holds at
+        most twice ``hot_cases``, however the submissions spread over cases)."""
+        return 0 < self.hot_cases <= len(self.changed) + len(self.staged_cases)
+
     def evict(self) -> int:
         """Forget the least recently used unchanged cases beyond ``hot_cases``; how many."""
         if not self.hot_cases:
@@ -220,7 +228,11 @@ class PartitionState:
         records = []
         for case_id in self.changed.keys() | self.staged_cases.keys() | staged.keys():
             known = [self.outcomes[s] for s in self.by_case.get(case_id, ())]
-            fresh = [o for o in staged.get(case_id, ()) if o.submission_id not in self.outcomes]
+            fresh = [
+                o.model_dump_json().encode()
+                for o in staged.get(case_id, ())
+                if o.submission_id not in self.outcomes
+            ]
             first = self.changed.get(case_id, len(known))
             outcomes = known + fresh
             records += case_records(case_id, self.case(case_id), outcomes, first)
@@ -360,7 +372,11 @@ class PartitionState:
         )
 
     def _answered(self, submission_id: uuid.UUID) -> Outcome | None:
-        return self.staged_outcomes.get(submission_id) or self.outcomes.get(submission_id)
+        return self.staged_outcomes.get(submission_id) or self._outcome(submission_id)
+
+    def _outcome(self, submission_id: uuid.UUID) -> Outcome | None:
+        kept = self.outcomes.get(submission_id)
+        return Outcome.model_validate_json(kept) if kept is not None else None
 
 
 def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -> str | None:

@@ -998,7 +998,9 @@ class Decider(ConsumerRebalanceListener):
                     last + 2 if written else owned.events_next,
                     snapshotted=False,
                 )
-                if owned.snapshot_due - len(records) <= 0 and self.settings.decider_snapshot_every:
+                if self.settings.decider_snapshot_every and (
+                    owned.snapshot_due - len(records) <= 0 or state.crowded()
+                ):
                     after = await self._snapshot(owned, after, records[-1].offset + 1, now)
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group

@@ -90,15 +90,17 @@ class Head(Frozen):
 
 
 def case_records(
-    case_id: str, state: CaseState | None, outcomes: list[Outcome], first_changed: int
+    case_id: str, state: CaseState | None, outcomes: list[bytes], first_changed: int
 ) -> list[tuple[bytes, bytes]]:
     """A case's record, and those of its chunks from the one holding outcome ``first_changed``
-    on (the earlier ones are in the snapshot already), as (key, value)."""
+    on (the earlier ones are in the snapshot already), as (key, value); ``outcomes`` as JSON."""
     record = CaseRecord(state=state, outcomes=len(outcomes))
     records = [(case_id.encode(), record.model_dump_json().encode())]
     for index in range(first_changed // CHUNK, (len(outcomes) + CHUNK - 1) // CHUNK):
-        chunk = OutcomeChunk(outcomes=tuple(outcomes[index * CHUNK : (index + 1) * CHUNK]))
-        records.append((chunk_key(case_id, index), chunk.model_dump_json().encode()))
+        chunk = b",".join(outcomes[index * CHUNK : (index + 1) * CHUNK])
+        # An OutcomeChunk, written from the outcomes' JSON as the state keeps it.
+        value = b'{"format":%d,"outcomes":[%b]}' % (FORMAT, chunk)
+        records.append((chunk_key(case_id, index), value))
     return records
 
 

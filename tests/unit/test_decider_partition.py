@@ -87,7 +87,7 @@ def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None
     assert (
         outcome_first.outcomes
         == events_first.outcomes
-        == {decided.outcome.submission_id: decided.outcome}
+        == {decided.outcome.submission_id: decided.outcome.model_dump_json().encode()}
     )
 
 

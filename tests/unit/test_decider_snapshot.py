@@ -230,6 +230,7 @@ def test_a_decider_keeping_few_cases_in_memory_decides_as_one_keeping_them_all()
             store.copy(log.snapshot)
             few.copied()
         few.evict()
+        assert few.crowded() == (len(few.changed) >= 2)  # the runtime would snapshot next
         assert len(few.by_case) <= 2 + len(few.changed)
         assert few.known_cases() == len(everything.by_case)
     assert few.cold
