@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from services.adapters.case_store import case_store_dsn
 from services.adapters.kafka import admin
 from services.demo import OFFICERS_FILE
 from services.infra import LocalKafkaCluster
@@ -52,6 +53,7 @@ class Cluster:
             postgres_dsn=keys.postgres_dsn,
             master_key_file=keys.master_key_path,
             keystore_dsn=keystore_dsn(keys),
+            decider_store_dsn=case_store_dsn(keys),  # and its case store
         )
         self.local = LocalKafkaCluster(self.settings)
         self.started_in = 0.0

@@ -42,10 +42,10 @@ def own_kafka(
     # The same keys (the departments' development keys live under the state directory); its
     # own Kafka users and passwords, made when its broker is formatted.
     (scratch / "keys").symlink_to((base.state_dir / "keys").resolve())
-    # The same key store's password (the master key is among the keys above).
+    # The same key store's and case store's passwords (the master key is among the keys above).
     (scratch / "secrets").mkdir()
-    postgres_secrets = base.keystore_password_path.parent.resolve()
-    (scratch / "secrets" / "postgres").symlink_to(postgres_secrets)
+    for path in (base.keystore_password_path, base.decider_store_password_path):
+        (scratch / "secrets" / path.parent.name).symlink_to(path.parent.resolve())
     server = local_kafka(settings)
     try:
         server.up(quiet)
