@@ -64,7 +64,7 @@ from aiokafka.structs import RecordMetadata
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
 from events.submissions import attribution
-from projections.transient import Backoff, keep_trying
+from projections.transient import Backoff, describe, is_transient, keep_trying
 from services.adapters.calendar_files import coverage
 from services.adapters.case_store import PgCaseStore, open_case_store
 from services.adapters.kafka import (
@@ -568,12 +568,30 @@ class Decider(ConsumerRebalanceListener):
         except SigningKeyNotTrusted as error:
             return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), PartitionChain())
         if state is not None and self.settings.decider_snapshot_every:
-            if self.case_store is not None and partition in self.distrusted:
-                await self.case_store.forget(partition)  # copied again after the whole fold
-            elif self.case_store is not None:
-                replay = await self._replay_from_store(partition, state, self.case_store)
-                if replay is not None:
-                    return replay
+            store = self.case_store
+            if store is not None and partition in self.distrusted:
+                await store.forget(partition)  # copied again after the whole fold
+            elif store is not None:
+                try:
+                    stored = await self._stored_snapshot(partition, store)
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    # PostgreSQL away: the snapshot as the topic holds it, every case in
+                    # memory, as before the case store (the decider needs PostgreSQL only for
+                    # persons' keys); evicted again once a snapshot is copied.
+                    log.warning(
+                        "partition %d: the case store is unavailable (%s); its snapshot is"
+                        " read whole",
+                        partition,
+                        describe(error),
+                    )
+                    store = None
+                else:
+                    if stored is not None:
+                        # No case is read until the log after it or a submission names it.
+                        state.cold, state.case_count = True, stored[0].cases
+                        return await self._fold_after(partition, state, *stored)
             snapshot = await self._read_snapshot(partition)
             # The checkpoints from the snapshot's on: read once, to check it and the tail.
             begin = snapshot.head.checkpoint_offset if snapshot.head is not None else -1
@@ -582,18 +600,15 @@ class Decider(ConsumerRebalanceListener):
                 partition, snapshot.head, checkpoints
             )
             cases = None
-            if problem is None and self.case_store is None:
+            if problem is None and store is None:
                 try:
                     cases = snapshot.cases()
                 except ValueError as error:
                     problem = str(error)
             if cases is not None and snapshot.head is not None:
-                head = snapshot.head
                 state.load(cases)
                 state.case_count = len(cases)
-                start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
-                replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
-                return replace(replay, from_snapshot=True)
+                return await self._fold_after(partition, state, snapshot.head, checkpoints)
             if snapshot.head is not None:
                 log.warning(
                     "partition %d: its snapshot is not used (%s); folding its whole log",
@@ -605,14 +620,24 @@ class Decider(ConsumerRebalanceListener):
             return replace(replay, stale=frozenset(snapshot.keys))
         return await self._fold(partition, state, PartitionChain(), 0)
 
-    async def _replay_from_store(
-        self, partition: int, state: PartitionState, store: PgCaseStore
-    ) -> Replay | None:
-        """The take-over from the snapshot as the case store copied it (caught up with the
-        topic first): its head checked against the log and the signed checkpoints, no case
-        read until a submission names it, the events and outcomes after it folded. None: no
-        snapshot to use (no head, or one that does not agree with the log): fold the whole
-        log."""
+    async def _fold_after(
+        self,
+        partition: int,
+        state: PartitionState,
+        head: Head,
+        checkpoints: list[tuple[int, Checkpoint]],
+    ) -> Replay:
+        """The take-over from a snapshot: the events and outcomes after its head folded."""
+        start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
+        replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
+        return replace(replay, from_snapshot=True)
+
+    async def _stored_snapshot(
+        self, partition: int, store: PgCaseStore
+    ) -> tuple[Head, list[tuple[int, Checkpoint]]] | None:
+        """The head of the snapshot as the case store copied it (caught up with the topic
+        first), checked against the log and the signed checkpoints, and those checkpoints from
+        its on. None: no snapshot to use (none, or one that does not agree with the log)."""
         await store.catch_up(self.settings, partition)
         stored = await store.head(partition)
         head, unreadable = stored_head(stored.value)
@@ -626,10 +651,7 @@ class Decider(ConsumerRebalanceListener):
             if stored.value is not None:
                 await store.forget(partition)  # copied again, from the topic, after the fold
             return None  # the snapshot on the topic is read whole, and says why if it is unused
-        state.cold, state.case_count = True, head.cases
-        start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
-        replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
-        return replace(replay, from_snapshot=True)
+        return head, checkpoints
 
     async def _read_snapshot(self, partition: int) -> Snapshot:
         snapshot = Snapshot()
