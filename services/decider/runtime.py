@@ -820,11 +820,11 @@ class Decider(ConsumerRebalanceListener):
             recheck.cancel()
 
     def _release(self, owned: OwnedPartition, error: BaseException) -> None:
-        """Writing failed: drop the partition's producer and state, take it over afresh later."""
+        """Deciding failed: drop the partition's producer and state, take it over afresh later."""
         partition = owned.partition
         delay = self._backoff(partition).next_delay()
         log.warning(
-            "partition %d: writing failed (%s: %s); taking it over again in %.0f s",
+            "partition %d: deciding failed (%s: %s); taking it over again in %.0f s",
             partition,
             type(error).__name__,
             error,
@@ -912,10 +912,33 @@ class Decider(ConsumerRebalanceListener):
         named: Iterable[tuple[uuid.UUID | None, str]],
     ) -> None:
         """Load from the case store the cases named (and those of the submission_ids named)
-        that are not in memory: the state decides on every case as if it had kept them all."""
+        that are not in memory: the state decides on every case as if it had kept them all.
+
+        With the store unavailable (PostgreSQL away), every case not in memory is loaded from
+        the snapshot on the topic, read whole: the cases not in memory are those unchanged
+        since it, so it holds them as they are. The decider then needs PostgreSQL only for
+        persons' keys, as before the case store, until a snapshot is copied again."""
         cases, submissions = state.to_load(named)
-        if (cases or submissions) and self.case_store is not None:
-            state.load(stored_cases(await self.case_store.cases(partition, cases, submissions)))
+        if not (cases or submissions) or self.case_store is None:
+            return
+        try:
+            records = await self.case_store.cases(partition, cases, submissions)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning(
+                "partition %d: the case store is unavailable (%s); its snapshot is read whole",
+                partition,
+                describe(error),
+            )
+            snapshot = await self._read_snapshot(partition)
+            problem = snapshot.problem(partition)
+            if problem is not None:
+                raise StoredCaseUnreadable(f"its snapshot on the topic: {problem}") from error
+            state.load(snapshot.cases())
+            state.cold = False
+            return
+        state.load(stored_cases(records))
 
     async def _copy_snapshot(self, owned: OwnedPartition) -> None:
         """Have the case store copy the snapshot just committed; until it has, no case of it
