@@ -75,9 +75,10 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
     }
 
 
-async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
+async def _take_over(settings: Settings, log: Path, limit: float = 3600) -> dict[str, Any]:
     """Start a decider; when every partition is served, how long it took, what it folded and
-    its peak memory."""
+    its peak memory. RuntimeError if it exits, refuses a partition or takes over ``limit``
+    seconds."""
     started = time.perf_counter()
     decider = start_service("decider", settings, log)
     url = f"http://127.0.0.1:{settings.decider_health_port}/health"
@@ -92,8 +93,13 @@ async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
                 if len(states) == settings.partitions and set(states) == {"serving"}:
                     seconds = time.perf_counter() - started
                     break
+                if "refused" in states:
+                    raise RuntimeError(f"the decider refused a partition: {partitions}")
+                if time.perf_counter() - started > limit:
+                    raise RuntimeError(f"no take-over within {limit:.0f} s; see {log}")
                 await asyncio.sleep(0.05)
         peak = _peak_rss_mb(decider.pid)
+        serving = _peak_rss_mb(decider.pid, "VmRSS:")
     finally:
         stop(decider, timeout=30)
     took_over = [p["took_over"] for p in partitions.values()]
@@ -102,6 +108,7 @@ async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
         "events_folded": sum(t["events_folded"] for t in took_over),
         "from_snapshot": all(t["from_snapshot"] for t in took_over),
         "peak_rss_mb": peak,
+        "rss_mb_when_serving": serving,
     }
 
 
@@ -113,22 +120,29 @@ async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
         return None
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _peak_rss_mb(pid: int, field: str = "VmHWM:") -> float:
+    """The process's peak resident set (or another of its memory figures), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
 
-async def _read_everything(settings: Settings) -> dict[str, Any]:
-    """Every record of the events and outcomes topics through a plain consumer."""
+async def _read_everything(settings: Settings, topics: list[str] | None = None) -> dict[str, Any]:
+    """Every record of ``topics`` (by default the events and outcomes topics) through a plain
+    consumer."""
     admin = settings.as_kafka_user(KafkaRole.ADMIN)
     tps = [
         TopicPartition(topic, p)
-        for topic in (settings.events_topic, settings.outcomes_topic)
+        for topic in topics or (settings.events_topic, settings.outcomes_topic)
         for p in range(settings.partitions)
     ]
-    started, records = time.perf_counter(), 0
-    async for _ in read_to_end(admin, tps):
+    started, records, size = time.perf_counter(), 0, 0
+    async for record in read_to_end(admin, tps):
         records += 1
-    return {"records": records, "seconds": round(time.perf_counter() - started, 2)}
+        size += len(record.value or b"")
+    return {
+        "records": records,
+        "mib": round(size / (1 << 20), 1),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
