@@ -11,6 +11,7 @@ topics with a plain consumer and does nothing with them.
 """
 
 import asyncio
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -75,18 +76,35 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
     }
 
 
-async def _take_over(settings: Settings, log: Path, limit: float = 3600) -> dict[str, Any]:
+class TakeOverFailed(RuntimeError):
+    """The decider did not serve every partition: why, and the most memory it was seen with."""
+
+    def __init__(self, reason: str, highest_rss_mb: float):
+        super().__init__(reason)
+        self.highest_rss_mb = highest_rss_mb
+
+
+async def _take_over(
+    settings: Settings, log: Path, limit: float = 3600, memory_limit_mb: int | None = None
+) -> dict[str, Any]:
     """Start a decider; when every partition is served, how long it took, what it folded and
-    its peak memory. RuntimeError if it exits, refuses a partition or takes over ``limit``
-    seconds."""
+    its peak memory. TakeOverFailed if it exits, refuses a partition, runs out of the address
+    space ``memory_limit_mb`` allows it, or takes over ``limit`` seconds."""
     started = time.perf_counter()
     decider = start_service("decider", settings, log)
+    if memory_limit_mb is not None:
+        # A take-over larger than the machine: a MemoryError in the decider, rather than the
+        # kernel killing whatever else runs here. Set at once, while it is still importing.
+        cap = memory_limit_mb << 20
+        resource.prlimit(decider.pid, resource.RLIMIT_AS, (cap, cap))
     url = f"http://127.0.0.1:{settings.decider_health_port}/health"
+    highest, polls = 0.0, 0
     try:
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
                 if decider.poll() is not None:
-                    raise RuntimeError(f"the decider exited; see {log}")
+                    raise TakeOverFailed(f"the decider exited; see {log}", highest)
+                highest = max(highest, _peak_rss_mb(decider.pid, "VmRSS:"))
                 body = await _health(client, url)
                 partitions = body.get("partitions", {}) if body else {}
                 states = [p["state"] for p in partitions.values()]
@@ -94,9 +112,14 @@ async def _take_over(settings: Settings, log: Path, limit: float = 3600) -> dict
                     seconds = time.perf_counter() - started
                     break
                 if "refused" in states:
-                    raise RuntimeError(f"the decider refused a partition: {partitions}")
+                    raise TakeOverFailed(f"a partition refused: {partitions}", highest)
                 if time.perf_counter() - started > limit:
-                    raise RuntimeError(f"no take-over within {limit:.0f} s; see {log}")
+                    raise TakeOverFailed(f"no take-over within {limit:.0f} s; see {log}", highest)
+                polls += 1
+                if polls % 40 == 0 and b"MemoryError" in _tail(log):
+                    # The decider retries a failed take-over for ever: this one never ends.
+                    reason = f"out of memory ({memory_limit_mb} MB); see {log}"
+                    raise TakeOverFailed(reason, highest)
                 await asyncio.sleep(0.05)
         peak = _peak_rss_mb(decider.pid)
         serving = _peak_rss_mb(decider.pid, "VmRSS:")
@@ -112,6 +135,12 @@ async def _take_over(settings: Settings, log: Path, limit: float = 3600) -> dict
     }
 
 
+def _tail(log: Path, size: int = 8192) -> bytes:
+    with open(log, "rb") as file:
+        file.seek(max(0, file.seek(0, 2) - size))
+        return file.read()
+
+
 async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
     try:
         body: dict[str, Any] = (await client.get(url)).json()
@@ -122,7 +151,11 @@ async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
 
 def _peak_rss_mb(pid: int, field: str = "VmHWM:") -> float:
     """The process's peak resident set (or another of its memory figures), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # it has just ended
+        return 0.0
+    for line in lines:
         if line.startswith(field):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
