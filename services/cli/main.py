@@ -439,8 +439,9 @@ def bench_scale(
     events, generated with the decider's snapshots): the decider's take-over time and resident
     memory (two starts), verify's time and peak memory, an as-of statistics query's latency
     and the audit trail's rebuild rate, each beside a baseline (raw aiokafka reads, asyncpg
-    COPY). Progress on stderr, JSON figures on stdout (needs infra up; the full size takes an
-    hour or more and some 15 GB of disk)."""
+    COPY). Progress on stderr, JSON figures on stdout (needs infra up). The full size takes
+    hours on 2 cores and some 20 GB of disk; the decider gets at most 70% of the memory
+    available, and a take-over needing more is reported as failed."""
     from services.bench.scale import bench_scale as run
     from services.progress import on_stderr, quiet
 
