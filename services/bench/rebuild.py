@@ -8,25 +8,18 @@ API's latency on that data follows (``services.bench.queries``).
 
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
-
-from aiokafka import AIOKafkaProducer
 
 from projections.catalog import PROJECTIONS
 from projections.db import connect
 from projections.read_models import audit_trail
-from services.adapters.kafka import client_options, create_topics, delete_topics, partitioner
+from services.adapters.kafka import create_topics, delete_topics
+from services.bench.log import Plan, write_log
 from services.bench.queries import query_latency
-from services.bench.workload import submissions
-from services.decider.officers import load_officers
-from services.decider.partition import PartitionState
 from services.demo import demo_settings
-from services.integrity.keyring import KeyRing
-from services.integrity.signing import SubmissionVerifier
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
-from services.settings import KafkaRole, Settings
+from services.settings import Settings
 
 
 async def bench_rebuild(
@@ -40,7 +33,8 @@ async def bench_rebuild(
         await create_topics(settings, quiet)
         try:
             say(f"writing a log of {events} events over {cases} cases")
-            rows = await _write_log(settings, events, cases, run, say)
+            plan = Plan(settings, events, max(2, events // cases), run, rows=events)
+            rows = (await write_log(plan, say)).rows
             results: dict[str, Any] = {}
             for name in PROJECTIONS:
                 started = time.perf_counter()
@@ -67,45 +61,6 @@ async def bench_rebuild(
         finally:
             await delete_topics(settings)
             await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-async def _write_log(
-    settings: Settings, events: int, cases: int, run: str, say: Say
-) -> list[tuple[Any, ...]]:
-    """The decider's pure core decides the workload; its events go to the events topic. Returns
-    the audit trail's rows of those events, for the baseline."""
-    assert settings.officers_file is not None
-    # The log is made, not submitted: no department signs it (signatures cost the write path,
-    # measured by `casetrail bench write`, not the projections).
-    unsigned = SubmissionVerifier(KeyRing(), required=False)
-    state = PartitionState(load_officers(settings.officers_file), unsigned)
-    partition_of = partitioner(settings.partitions)
-    producer = AIOKafkaProducer(
-        # Straight onto the events topic: only the admin user may (this is a benchmark's log).
-        **client_options(settings.as_kafka_user(KafkaRole.ADMIN)),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=1 << 20,
-    )
-    await producer.start()
-    rows: list[tuple[Any, ...]] = []
-    try:
-        workload = submissions(events, max(2, events // cases), run)
-        for index, (case_id, value) in enumerate(workload):
-            for event in state.decide_record(value, datetime(2020, 12, 31, tzinfo=UTC)).events:
-                partition = partition_of(case_id)
-                raw = event.model_dump_json().encode()
-                key = case_id.encode()
-                await producer.send(settings.events_topic, raw, key=key, partition=partition)
-                rows.append(audit_trail.row(event, partition, index))
-            state.commit()
-            if index % 100_000 == 0 and index:
-                say(f"  {index} events written")
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return rows
 
 
 async def _copy_baseline(dsn: str, rows: list[tuple[Any, ...]]) -> int:

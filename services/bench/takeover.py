@@ -12,6 +12,7 @@ topics with a plain consumer and does nothing with them.
 """
 
 import asyncio
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -79,25 +80,53 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
     }
 
 
-async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
+class TakeOverFailed(RuntimeError):
+    """The decider did not serve every partition: why, and the most memory it was seen with."""
+
+    def __init__(self, reason: str, highest_rss_mb: float):
+        super().__init__(reason)
+        self.highest_rss_mb = highest_rss_mb
+
+
+async def _take_over(
+    settings: Settings, log: Path, limit: float = 3600, memory_limit_mb: int | None = None
+) -> dict[str, Any]:
     """Start a decider; when every partition is served, how long it took, what it folded and
-    its peak memory."""
+    its peak memory. TakeOverFailed if it exits, refuses a partition, runs out of the address
+    space ``memory_limit_mb`` allows it, or takes over ``limit`` seconds."""
     started = time.perf_counter()
     decider = start_service("decider", settings, log)
+    if memory_limit_mb is not None:
+        # A take-over larger than the machine: a MemoryError in the decider, rather than the
+        # kernel killing whatever else runs here. Set at once, while it is still importing.
+        cap = memory_limit_mb << 20
+        resource.prlimit(decider.pid, resource.RLIMIT_AS, (cap, cap))
     url = f"http://127.0.0.1:{settings.decider_health_port}/health"
+    highest, polls = 0.0, 0
     try:
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
                 if decider.poll() is not None:
-                    raise RuntimeError(f"the decider exited; see {log}")
+                    raise TakeOverFailed(f"the decider exited; see {log}", highest)
+                highest = max(highest, _peak_rss_mb(decider.pid, "VmRSS:"))
                 body = await _health(client, url)
                 partitions = body.get("partitions", {}) if body else {}
                 states = [p["state"] for p in partitions.values()]
                 if len(states) == settings.partitions and set(states) == {"serving"}:
                     seconds = time.perf_counter() - started
                     break
+                if "refused" in states:
+                    raise TakeOverFailed(f"a partition refused: {partitions}", highest)
+                if time.perf_counter() - started > limit:
+                    raise TakeOverFailed(f"no take-over within {limit:.0f} s; see {log}", highest)
+                polls += 1
+                if polls % 40 == 0 and b"MemoryError" in _tail(log):
+                    # The decider retries a failed take-over for ever: this one never ends.
+                    reason = f"out of memory ({memory_limit_mb} MB); see {log}"
+                    raise TakeOverFailed(reason, highest)
                 await asyncio.sleep(0.05)
         peak = _peak_rss_mb(decider.pid)
+        serving = _peak_rss_mb(decider.pid, "VmRSS:")
     finally:
         stop(decider, timeout=30)
     took_over = [p["took_over"] for p in partitions.values()]
@@ -106,9 +135,16 @@ async def _take_over(settings: Settings, log: Path) -> dict[str, Any]:
         "events_folded": sum(t["events_folded"] for t in took_over),
         "from_snapshot": all(t["from_snapshot"] for t in took_over),
         "peak_rss_mb": peak,
+        "rss_mb_when_serving": serving,
         "cases_known": sum(p["cases"]["known"] for p in partitions.values()),
         "cases_in_memory": sum(p["cases"]["in_memory"] for p in partitions.values()),
     }
+
+
+def _tail(log: Path, size: int = 8192) -> bytes:
+    with open(log, "rb") as file:
+        file.seek(max(0, file.seek(0, 2) - size))
+        return file.read()
 
 
 async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
@@ -119,22 +155,33 @@ async def _health(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
         return None
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+def _peak_rss_mb(pid: int, field: str = "VmHWM:") -> float:
+    """The process's peak resident set (or another of its memory figures), in MB."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # it has just ended
+        return 0.0
+    for line in lines:
+        if line.startswith(field):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
 
-async def _read_everything(settings: Settings) -> dict[str, Any]:
-    """Every record of the events and outcomes topics through a plain consumer."""
+async def _read_everything(settings: Settings, topics: list[str] | None = None) -> dict[str, Any]:
+    """Every record of ``topics`` (by default the events and outcomes topics) through a plain
+    consumer."""
     admin = settings.as_kafka_user(KafkaRole.ADMIN)
     tps = [
         TopicPartition(topic, p)
-        for topic in (settings.events_topic, settings.outcomes_topic)
+        for topic in topics or (settings.events_topic, settings.outcomes_topic)
         for p in range(settings.partitions)
     ]
-    started, records = time.perf_counter(), 0
-    async for _ in read_to_end(admin, tps):
+    started, records, size = time.perf_counter(), 0, 0
+    async for record in read_to_end(admin, tps):
         records += 1
-    return {"records": records, "seconds": round(time.perf_counter() - started, 2)}
+        size += len(record.value or b"")
+    return {
+        "records": records,
+        "mib": round(size / (1 << 20), 1),
+        "seconds": round(time.perf_counter() - started, 2),
+    }

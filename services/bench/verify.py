@@ -22,42 +22,30 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.as_of import Basis, replay
-from events.hashing import GENESIS_HASH, partition_chain
 from projections.db import connect
 from projections.queries.statistics import Dimension, report
 from services import tokens
 from services.adapters.event_log import case_events, read_events
-from services.adapters.kafka import client_options, create_topics, delete_topics, partitioner
+from services.adapters.kafka import create_topics, delete_topics
 from services.bench.figures import percentiles
-from services.bench.workload import submissions
-from services.decider.officers import load_officers
-from services.decider.partition import PartitionState
+from services.bench.log import Plan, write_log
 from services.demo import demo_settings
 from services.infra import answers, wait_until
 from services.infra.processes import start_service, stop
 from services.infra.servers import free_port
-from services.integrity.checkpoints import sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id, save_ring
-from services.integrity.signing import SubmissionVerifier
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
-from services.settings import KafkaRole, Settings
+from services.settings import Settings
 
-CHECKPOINT_EVERY = 100
-"""Events of a partition per signed checkpoint: a decider's transaction under load."""
-FIRST_RECORDED = datetime(2020, 6, 1, 2, tzinfo=UTC)
-RECORDED_OVER = timedelta(days=200)
-"""The log is recorded from 1 June 2020 over 200 days (the workload's steps all say they
-happened on 1 June), so that instants of the second half of 2020 cut it at different places."""
 AS_OF = [datetime(2020, m, 1, tzinfo=UTC) for m in (7, 9, 11)] + [datetime(2021, 1, 1, tzinfo=UTC)]
 
 
@@ -79,7 +67,9 @@ async def bench_verify(
         await create_topics(settings, quiet)
         try:
             say(f"writing a log of {events} events over {cases} cases, signed")
-            await _write_log(settings, key, events, cases, run, say)
+            raw = key.private_bytes_raw()
+            plan = Plan(settings, events, max(2, events // cases), run, signing_key=raw)
+            await write_log(plan, say)
             say("projecting the audit trail (casetrail rebuild audit_trail)")
             await rebuild(settings, "audit_trail", quiet, batch_size=10_000)
             verified = verify_in_a_process(settings, say)
@@ -96,66 +86,6 @@ async def bench_verify(
                 await delete_topics(settings)
                 await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
                 shutil.rmtree(work, ignore_errors=True)
-
-
-async def _write_log(
-    settings: Settings, key: Ed25519PrivateKey, events: int, cases: int, run: str, say: Say
-) -> None:
-    """The workload decided, its events on the events topic, a checkpoint signed every
-    ``CHECKPOINT_EVERY`` events of a partition and after its last."""
-    assert settings.officers_file is not None
-    # Not signed by departments: signatures cost the write path (`casetrail bench write`).
-    unsigned = SubmissionVerifier(KeyRing(), required=False)
-    state = PartitionState(load_officers(settings.officers_file), unsigned)
-    partition_of = partitioner(settings.partitions)
-    producer = AIOKafkaProducer(
-        # Straight onto the topics: only the admin user may (this is a benchmark's log).
-        **client_options(settings.as_kafka_user(KafkaRole.ADMIN)),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=1 << 20,
-    )
-    heads = [GENESIS_HASH] * settings.partitions
-    counts = [0] * settings.partitions
-
-    async def checkpoint(partition: int) -> None:
-        # A fresh topic written without transactions: the n-th event is at offset n - 1.
-        count = counts[partition]
-        signed = sign(key, partition, count - 1, count, heads[partition], datetime.now(UTC))
-        await producer.send(
-            settings.checkpoints_topic,
-            signed.record(),
-            key=str(partition).encode(),
-            partition=partition,
-        )
-
-    await producer.start()
-    try:
-        workload = submissions(events, max(2, events // cases), run)
-        step = RECORDED_OVER / max(len(workload), 1)
-        for index, (case_id, value) in enumerate(workload):
-            partition = partition_of(case_id)
-            for event in state.decide_record(value, FIRST_RECORDED + index * step).events:
-                await producer.send(
-                    settings.events_topic,
-                    event.model_dump_json().encode(),
-                    key=case_id.encode(),
-                    partition=partition,
-                )
-                heads[partition] = partition_chain(heads[partition], event.hash)
-                counts[partition] += 1
-                if counts[partition] % CHECKPOINT_EVERY == 0:
-                    await checkpoint(partition)
-            state.commit()
-            if index % 100_000 == 0 and index:
-                say(f"  {index} events written")
-        for partition, count in enumerate(counts):
-            if count % CHECKPOINT_EVERY:
-                await checkpoint(partition)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def verify_in_a_process(
@@ -194,11 +124,12 @@ def verify_in_a_process(
 
 
 async def as_of_latency(
-    settings: Settings, run: str, cases: int, count: int, say: Say
+    settings: Settings, run: str, cases: int, count: int, say: Say, from_the_log: bool = True
 ) -> dict[str, Any]:
     """p50 and p99 of the query service's answers as of past instants (from the audit
-    trail); and, a few times, the same figures folded from the log read whole (what the
-    endpoint did before)."""
+    trail); and, a few times unless not ``from_the_log``, the same figures folded from the log
+    read whole (what the endpoint did before: at millions of events, more memory than a
+    machine has)."""
     port = free_port()
     served = settings.model_copy(update={"query_port": port})
     service = start_service("query", served, settings.state_dir / "logs" / "bench-query.log")
@@ -234,6 +165,8 @@ async def as_of_latency(
                         seconds.append(time.perf_counter() - started)
                     result[name] = {"queries": count, **percentiles(seconds)}
                     say(f"{name}: {result[name]}")
+            if not from_the_log:
+                return result
             folded = []
             for i in range(min(count, 3)):
                 started = time.perf_counter()

@@ -25,19 +25,33 @@ def submissions(
     out: list[tuple[str, bytes]] = []
     case = 0
     while len(out) < count:
-        case_id = f"BENCH-{run}-{case:06d}"
-        for index in range(min(per_case, count - len(out))):
-            kind, payload = _step(index, personal)
-            body = {
-                "type": kind,
-                "submission_id": str(uuid.uuid4()),
-                "case_id": case_id,
-                "actor": ACTOR,
-                "occurred_at": "2020-06-01T09:00:00+08:00",
-                "payload": payload,
-            }
-            out.append((case_id, json.dumps(body, ensure_ascii=False).encode()))
+        out += case_submissions(case, min(per_case, count - len(out)), run, personal)
         case += 1
+    return out
+
+
+def case_id(run: str, case: int) -> str:
+    return f"BENCH-{run}-{case:06d}"
+
+
+def case_submissions(
+    case: int, count: int, run: str, personal: bool = True
+) -> list[tuple[str, bytes]]:
+    """The first ``count`` submissions of case number ``case`` of ``submissions``: a large
+    workload is made one case at a time, never held whole."""
+    out = []
+    case_id_ = case_id(run, case)
+    for index in range(count):
+        kind, payload = _step(index, personal)
+        body = {
+            "type": kind,
+            "submission_id": str(uuid.uuid4()),
+            "case_id": case_id_,
+            "actor": ACTOR,
+            "occurred_at": "2020-06-01T09:00:00+08:00",
+            "payload": payload,
+        }
+        out.append((case_id_, json.dumps(body, ensure_ascii=False).encode()))
     return out
 
 
