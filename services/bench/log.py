@@ -24,12 +24,10 @@ and it is dropped from the state, so a worker's memory does not grow with the nu
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -38,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from events.hashing import GENESIS_HASH, partition_chain
 from projections.read_models import audit_trail
 from services.adapters.kafka import client_options, committed_consumer, partitioner
+from services.adapters.worker_processes import in_processes
 from services.bench.workload import case_id, case_submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
@@ -136,7 +135,7 @@ async def write_log(plan: Plan, say: Say) -> Written:
         if workers == 1:
             done = [await _write_partitions(jobs[0])]
         else:
-            done = await _in_processes(jobs)
+            done = await in_processes(_write_partitions, jobs, "a process writing the log")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -160,45 +159,6 @@ async def _watch(settings: Settings, submissions: int, say: Say) -> None:
             # Events, not submissions: near enough (a submission appends one event) to tell
             # how far along it is.
             progress.set(sum((await consumer.end_offsets(events)).values()))
-
-
-async def _in_processes(jobs: list[_Job]) -> list[tuple[list[PartitionLog], list[Any]]]:
-    # spawn, not fork: a forked child would inherit this process's event loop and sockets.
-    context = multiprocessing.get_context("spawn")
-    workers = []
-    try:
-        for job in jobs:
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(job, sender), daemon=True)
-            process.start()
-            sender.close()  # the worker holds the only sending end: EOF when it dies
-            workers.append((process, receiver))
-        return list(await asyncio.gather(*(asyncio.to_thread(_result, r) for _, r in workers)))
-    finally:
-        for process, _ in workers:
-            if process.is_alive():
-                process.terminate()
-            await asyncio.to_thread(process.join)
-
-
-def _work(job: _Job, sender: Connection) -> None:
-    try:
-        sender.send((asyncio.run(_write_partitions(job)), None))
-    except Exception as error:
-        sender.send((None, RuntimeError(f"{type(error).__name__}: {error}")))
-    finally:
-        sender.close()
-
-
-def _result(receiver: Connection) -> tuple[list[PartitionLog], list[Any]]:
-    try:
-        result, error = receiver.recv()
-    except EOFError:
-        raise RuntimeError("a process writing the log died") from None
-    if error is not None:
-        raise error
-    done: tuple[list[PartitionLog], list[Any]] = result
-    return done
 
 
 async def _write_partitions(job: _Job) -> tuple[list[PartitionLog], list[Any]]:

@@ -15,12 +15,9 @@ SHARE``, as the live projector does): a load never writes behind another writer.
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection as Connection_
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -30,8 +27,8 @@ from projections.apply import BuildSwitched
 from projections.catalog import PROJECTIONS
 from projections.db import Connection, connect
 from projections.projection import LoggedEvent
-from projections.transient import describe
 from services.adapters.kafka import Record, committed_consumer, read_until
+from services.adapters.worker_processes import in_processes
 from services.progress import Progress
 from services.settings import Settings
 
@@ -111,7 +108,8 @@ async def load(
         return await load_partitions(jobs[0], progress=progress)
     watcher = asyncio.create_task(_watch(settings, projection, build, stored, progress))
     try:
-        done = await _in_processes(jobs)
+        # A worker killed mid-batch leaves nothing behind: PostgreSQL rolls its transaction back.
+        done = await in_processes(load_partitions, jobs, "a loading process")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -119,53 +117,6 @@ async def load(
     if progress is not None:
         progress.set(sum(done))
     return sum(done)
-
-
-async def _in_processes(jobs: list[Job]) -> list[int]:
-    """Run each job in a process of its own; what each applied, or the first error raised.
-    However this ends (an error, or the caller cancelled), no worker outlives it: a worker
-    killed mid-batch leaves nothing behind, since PostgreSQL rolls its transaction back."""
-    # spawn, not fork: a forked child would inherit this process's event loop and sockets.
-    context = multiprocessing.get_context("spawn")
-    workers = []
-    try:
-        for job in jobs:
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(job, sender), daemon=True)
-            process.start()
-            sender.close()  # the worker holds the only sending end: EOF when it dies
-            workers.append((process, receiver))
-        return list(await asyncio.gather(*(asyncio.to_thread(_outcome, p, r) for p, r in workers)))
-    finally:
-        for process, _ in workers:
-            if process.is_alive():
-                process.terminate()
-            await asyncio.to_thread(process.join)
-
-
-def _work(job: Job, sender: Connection_) -> None:
-    """A worker process: load the job, and send back how many events it applied or the error."""
-    try:
-        sender.send((asyncio.run(load_partitions(job)), None))
-    except Exception as error:
-        try:
-            sender.send((0, error))
-        except Exception:  # an error that does not pickle: its description then
-            sender.send((0, RuntimeError(describe(error))))
-    finally:
-        sender.close()
-
-
-def _outcome(process: BaseProcess, receiver: Connection_) -> int:
-    try:
-        applied, error = receiver.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"a loading process exited with code {process.exitcode}") from None
-    if error is not None:
-        raise error
-    count: int = applied
-    return count
 
 
 async def _watch(
