@@ -148,6 +148,34 @@ async def figures(
     )
 
 
+async def _figures_of_two_years(
+    conn: Connection, year: int, by: Iterable[Dimension], as_of: tuple[datetime, Basis]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``figures`` of ``year`` and of the year before over the facts valid at ``as_of``, in one
+    statement: whatever index serves it, the versions valid then are read once, not once a
+    year (at scale that read is the whole cost of the answer)."""
+    dims = list(dict.fromkeys(by))
+    select = [f"{_DIMENSION_SQL[d]} AS {d.value}" for d in dims]
+    keys = ", ".join(str(i + 1) for i in range(len(dims) + 1))
+    instant, basis = as_of
+    this, last = Period.year(year), Period.year(year - 1)
+    rows = await fetch_dicts(
+        conn,
+        f"SELECT opened_at >= $3 AS this_year, {', '.join([*select, MEASURES])}"
+        " FROM case_fact_versions WHERE opened_at >= $1 AND opened_at < $2"
+        f" AND {VALID_AT[basis].format(at='$4')} GROUP BY {keys} ORDER BY {keys}",
+        last.start,
+        this.end,
+        this.start,
+        instant,
+    )
+    current: list[dict[str, Any]] = []
+    previous: list[dict[str, Any]] = []
+    for row in rows:
+        (current if row.pop("this_year") else previous).append(row)
+    return current, previous
+
+
 def year_over_year(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """The relative change of every count (同比), e.g. -0.09 for 9% fewer."""
     changes: dict[str, Any] = {}
@@ -199,8 +227,11 @@ async def report(
     async with conn.transaction():  # both years from one snapshot, as a temporary table lasts
         if as_of is not None and events is not None:
             await load_facts_as_of(conn, facts_as_of(events, as_of, basis))
-        current = await figures(conn, Period.year(year), by, valid_then)
-        previous = await figures(conn, Period.year(year - 1), by, valid_then)
+        if valid_then is not None and by:
+            current, previous = await _figures_of_two_years(conn, year, by, valid_then)
+        else:  # ungrouped totals are one row even over no case: a statement a year
+            current = await figures(conn, Period.year(year), by, valid_then)
+            previous = await figures(conn, Period.year(year - 1), by, valid_then)
     key = [d.value for d in by]
     before = {tuple(row[k] for k in key): row for row in previous}
     for row in current:
