@@ -1,11 +1,12 @@
 """Statistics: what supervisors ask (DOMAIN.md), computed in SQL over ``case_facts``.
 
-The same query answers for today's figures (the live ``case_facts`` view) and for any past
-instant: the cases' events up to that instant are folded, and the figures are computed over a
-temporary ``case_facts`` table that shadows the view for that connection only. The events are
-the log's (``facts_as_of``, given them: ``casetrail stats --as-of`` reads the log), or the audit
-trail's (``load_facts_from_audit_trail``: the query service, which must not read the whole log
-per request; ``casetrail verify`` holds the audit trail against the log).
+The same measures answer for today's figures (the live ``case_facts`` view) and for any past
+instant. As of an instant, the query service counts the rows of ``case_fact_versions`` valid
+then (a version's facts from the instant it counts until its successor does, as recorded or as
+happened): a range query over the projection, never a fold per request. Given the events (the
+log's: ``casetrail stats --as-of`` reads it, the auditor's own way), they are folded up to the
+instant (``facts_as_of``) into a temporary ``case_facts`` table that shadows the view for that
+connection only; the tests hold the two answers equal.
 
 What the measures count, for the cases registered in the period:
 
@@ -41,16 +42,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import asyncpg
-import orjson
-
 from events.as_of import Basis, happened_by
 from events.calendar import CHINA
 from events.decide import evolve
 from events.model import Event
 from events.state import CaseState
 from projections.db import Connection, fetch_dicts
-from projections.read_models.audit_trail import ENVELOPE_COLUMNS, JSON_COLUMNS
 from projections.read_models.cases import FACTS_AS_OF_DDL, CaseFacts, facts_after, facts_row
 
 
@@ -115,21 +112,68 @@ class Period:
         )
 
 
+VALID_AT = {
+    Basis.RECORDED: "recorded_from <= {at} AND recorded_to > {at}",
+    Basis.OCCURRED: "occurred_from <= {at} AND occurred_to > {at}",
+}
+"""The versions of ``case_fact_versions`` that were their cases' at the instant ``at`` (a
+parameter): a case's events count up to the first that had not been recorded (or happened)
+by then."""
+
+
 async def figures(
-    conn: Connection, period: Period, by: Iterable[Dimension]
+    conn: Connection,
+    period: Period,
+    by: Iterable[Dimension],
+    as_of: tuple[datetime, Basis] | None = None,
 ) -> list[dict[str, Any]]:
-    """The measures for cases opened in ``period``, grouped by ``by`` (no grouping: totals)."""
+    """The measures for cases opened in ``period``, grouped by ``by`` (no grouping: totals):
+    now, or with ``as_of`` (an instant and its basis) over the facts valid then."""
     dims = list(dict.fromkeys(by))
     select = [f"{_DIMENSION_SQL[d]} AS {d.value}" for d in dims]
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     order = f" ORDER BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
+    source, valid, args = "case_facts", "", []
+    if as_of is not None:
+        instant, basis = as_of
+        source, args = "case_fact_versions", [instant]
+        valid = " AND " + VALID_AT[basis].format(at="$3")
     return await fetch_dicts(
         conn,
-        f"SELECT {', '.join([*select, MEASURES])} FROM case_facts"
-        f" WHERE opened_at >= $1 AND opened_at < $2{group}{order}",
+        f"SELECT {', '.join([*select, MEASURES])} FROM {source}"
+        f" WHERE opened_at >= $1 AND opened_at < $2{valid}{group}{order}",
         period.start,
         period.end,
+        *args,
     )
+
+
+async def _figures_of_two_years(
+    conn: Connection, year: int, by: Iterable[Dimension], as_of: tuple[datetime, Basis]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``figures`` of ``year`` and of the year before over the facts valid at ``as_of``, in one
+    statement: whatever index serves it, the versions valid then are read once, not once a
+    year (at scale that read is the whole cost of the answer)."""
+    dims = list(dict.fromkeys(by))
+    select = [f"{_DIMENSION_SQL[d]} AS {d.value}" for d in dims]
+    keys = ", ".join(str(i + 1) for i in range(len(dims) + 1))
+    instant, basis = as_of
+    this, last = Period.year(year), Period.year(year - 1)
+    rows = await fetch_dicts(
+        conn,
+        f"SELECT opened_at >= $3 AS this_year, {', '.join([*select, MEASURES])}"
+        " FROM case_fact_versions WHERE opened_at >= $1 AND opened_at < $2"
+        f" AND {VALID_AT[basis].format(at='$4')} GROUP BY {keys} ORDER BY {keys}",
+        last.start,
+        this.end,
+        this.start,
+        instant,
+    )
+    current: list[dict[str, Any]] = []
+    previous: list[dict[str, Any]] = []
+    for row in rows:
+        (current if row.pop("this_year") else previous).append(row)
+    return current, previous
 
 
 def year_over_year(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -168,65 +212,6 @@ async def load_facts_as_of(conn: Connection, rows: list[tuple[Any, ...]]) -> Non
     await conn.copy_records_to_table("case_facts", records=rows, schema_name="pg_temp")
 
 
-_EVENT_COLUMNS = ", ".join(
-    f"{c}::text AS {c}" if c in JSON_COLUMNS else c for c in ENVELOPE_COLUMNS
-)
-_ROWS_AT_ONCE = 2_000
-
-
-def _event(row: asyncpg.Record) -> Event:
-    """An audit-trail row as the event it records (jsonb read as text, whatever codec the
-    connection has)."""
-    fields = dict(row.items())
-    for column in JSON_COLUMNS:
-        if fields[column] is not None:
-            fields[column] = orjson.loads(fields[column])
-    return Event.model_validate(fields)
-
-
-async def load_facts_from_audit_trail(
-    conn: Connection, instant: datetime, basis: Basis, opened: Period
-) -> None:
-    """The temporary ``case_facts`` (as ``load_facts_as_of`` makes it) of the cases opened in
-    ``opened``, as the log stood at ``instant``, folded from the audit trail: only those cases'
-    rows up to the instant are read, in case and version order through a server-side cursor,
-    one case folded at a time. A case's events count in order up to the first that had not
-    happened (or been recorded) yet: its first version missing from what is read. Needs the
-    caller's transaction, which the table lasts for."""
-    moment = "recorded_at" if basis is Basis.RECORDED else "occurred_at"
-    await conn.execute("DROP TABLE IF EXISTS pg_temp.case_facts")
-    await conn.execute(FACTS_AS_OF_DDL)
-    # A case is opened when its first event happened (CaseState.opened_at).
-    cursor = await conn.cursor(
-        f"SELECT {_EVENT_COLUMNS} FROM audit_trail WHERE {moment} <= $1 AND case_id IN"
-        f" (SELECT case_id FROM audit_trail WHERE version = 1 AND {moment} <= $1"
-        "   AND occurred_at >= $2 AND occurred_at < $3)"
-        " ORDER BY case_id, version",
-        instant,
-        opened.start,
-        opened.end,
-    )
-    rows: list[tuple[Any, ...]] = []
-    state: CaseState | None = None
-    facts = CaseFacts()
-    while chunk := await cursor.fetch(_ROWS_AT_ONCE):
-        for row in chunk:
-            if state is not None and row["case_id"] != state.case_id:
-                rows.append(facts_row(state, facts))
-                state, facts = None, CaseFacts()
-            if row["version"] != (state.version + 1 if state else 1):
-                continue  # after a version that had not happened (or been recorded) yet
-            event = _event(row)
-            facts = facts_after(facts, event, state)
-            state = evolve(state, event)
-        if len(rows) >= _ROWS_AT_ONCE:
-            await conn.copy_records_to_table("case_facts", records=rows, schema_name="pg_temp")
-            rows = []
-    if state is not None:
-        rows.append(facts_row(state, facts))
-    await conn.copy_records_to_table("case_facts", records=rows, schema_name="pg_temp")
-
-
 async def report(
     conn: Connection,
     year: int,
@@ -237,15 +222,16 @@ async def report(
 ) -> dict[str, Any]:
     """The figures of ``year`` and 同比 against the year before: now, or with ``as_of`` as the
     log stood then: folded from ``events`` (the whole log, which the caller reads), or, without
-    them, from the audit trail."""
-    async with conn.transaction():
-        if as_of is not None and events is None:
-            both_years = Period(Period.year(year - 1).start, Period.year(year).end)
-            await load_facts_from_audit_trail(conn, as_of, basis, both_years)
-        elif as_of is not None and events is not None:
+    them, from ``case_fact_versions``."""
+    valid_then = (as_of, basis) if as_of is not None and events is None else None
+    async with conn.transaction():  # both years from one snapshot, as a temporary table lasts
+        if as_of is not None and events is not None:
             await load_facts_as_of(conn, facts_as_of(events, as_of, basis))
-        current = await figures(conn, Period.year(year), by)
-        previous = await figures(conn, Period.year(year - 1), by)
+        if valid_then is not None and by:
+            current, previous = await _figures_of_two_years(conn, year, by, valid_then)
+        else:  # ungrouped totals are one row even over no case: a statement a year
+            current = await figures(conn, Period.year(year), by, valid_then)
+            previous = await figures(conn, Period.year(year - 1), by, valid_then)
     key = [d.value for d in by]
     before = {tuple(row[k] for k in key): row for row in previous}
     for row in current:

@@ -5,6 +5,9 @@
 - ``deadlines``: every open clock with its due date and the instants its light turns yellow and
   red, so that red and yellow lists are plain indexed queries;
 - ``case_facts``: one row per case with what statistics count (``projections.queries.statistics``);
+- ``case_fact_versions``: the same facts per version of a case, each with the stretch of time it
+  was the case's (as recorded and as happened), so that statistics as of a past instant are a
+  range query (``projections.queries.statistics``), not a fold;
 - ``case_text``: what a case is found by (``events.fields.search_texts``: what it is about, its
   filing and decision numbers; never personal data), a row per step and field, indexed by
   trigrams so that a few Chinese characters find it;
@@ -14,6 +17,7 @@
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from events.calendar import CalendarNotCovered
@@ -169,8 +173,7 @@ def facts_row(state: CaseState, facts: CaseFacts) -> tuple[Any, ...]:
     )
 
 
-FACTS_COLUMNS = """
-    case_id               text PRIMARY KEY,
+FACT_FIELDS = """
     case_type             text NOT NULL,
     department            text NOT NULL,
     channel               text,
@@ -188,9 +191,65 @@ FACTS_COLUMNS = """
     supervision_answered_on_time integer NOT NULL,
     undecided             boolean NOT NULL
 """
+"""Every column of a facts row but the case's id (``facts_row``'s order)."""
+FACTS_COLUMNS = "\n    case_id               text PRIMARY KEY," + FACT_FIELDS
 FACTS_DDL = f"CREATE TABLE case_facts ({FACTS_COLUMNS});"
 FACTS_AS_OF_DDL = f"CREATE TEMPORARY TABLE case_facts ({FACTS_COLUMNS}) ON COMMIT DROP;"
 """The same table for one transaction, shadowing the live view (statistics as of an instant)."""
+
+OPEN = datetime.max.replace(tzinfo=UTC)
+"""The end of a version's validity while it is its case's latest: PostgreSQL's ``infinity``
+(asyncpg's datetime.max), so that "valid at T" stays a plain range condition."""
+
+FACT_VERSIONS_DDL = f"""
+-- A case's facts after each of its versions, valid from the instant that version counts until
+-- the next one does (OPEN for the latest): as recorded (``recorded_*``) and as happened
+-- (``occurred_*``). A case's events count in order up to the first that had not happened (or
+-- been recorded) yet (events.as_of), so a version counts from the latest instant among its own
+-- and its predecessors': a running maximum, as monotonic as the cut. A version whose interval is
+-- empty (a later step recorded or dated no later than an earlier one) is never the answer.
+CREATE TABLE case_fact_versions (
+    case_id       text NOT NULL,
+    version       integer NOT NULL,
+    recorded_from timestamptz NOT NULL,
+    recorded_to   timestamptz NOT NULL,
+    occurred_from timestamptz NOT NULL,
+    occurred_to   timestamptz NOT NULL,{FACT_FIELDS.rstrip()},
+    PRIMARY KEY (case_id, version)
+);
+"""
+
+
+@dataclass
+class _Version:
+    """A row of ``case_fact_versions`` being made: its facts row and the instants its version
+    counts from and until."""
+
+    case_id: str
+    version: int
+    recorded_from: datetime
+    occurred_from: datetime
+    facts: tuple[Any, ...]
+    recorded_to: datetime = OPEN
+    occurred_to: datetime = OPEN
+
+    def follow(self, event: Event) -> tuple[datetime, datetime]:
+        """Close this version at ``event``, its successor; the instants the successor counts
+        from (this one's, or later)."""
+        self.recorded_to = max(self.recorded_from, event.recorded_at)
+        self.occurred_to = max(self.occurred_from, event.occurred_at)
+        return self.recorded_to, self.occurred_to
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.case_id,
+            self.version,
+            self.recorded_from,
+            self.recorded_to,
+            self.occurred_from,
+            self.occurred_to,
+            *self.facts[1:],
+        )
 
 
 LINKED = "case.linked"
@@ -230,12 +289,13 @@ class Cases:
     # note, the new mediation steps; 7: supervision notes answered on time; 8: the party's time
     # to pay, a consulted third party's and the reviewing body's time no longer make a closing
     # late, and a case awaiting the decision to take it up is not accepted (case_facts.undecided);
-    # 9: persons as bigint (upgrade: `casetrail rebuild cases`)
-    version = 9
+    # 9: persons as bigint; 10: case_fact_versions (upgrade: `casetrail rebuild cases`)
+    version = 10
     tables: tuple[str, ...] = (
         "case_summary",
         "deadlines",
         "case_facts",
+        "case_fact_versions",
         "case_text",
         "case_links",
     )
@@ -281,6 +341,7 @@ class Cases:
     );
     """
         + FACTS_DDL
+        + FACT_VERSIONS_DDL
         + LINKS_DDL
     )
     indexes = """
@@ -296,6 +357,11 @@ class Cases:
     CREATE INDEX IF NOT EXISTS deadlines_yellow ON deadlines (yellow_from);
     CREATE INDEX IF NOT EXISTS deadlines_department ON deadlines (owner_department, due_at);
     CREATE INDEX IF NOT EXISTS case_facts_type_opened ON case_facts (case_type, opened_at);
+    -- Statistics as of T: the versions valid at T, on either basis (a range query).
+    CREATE INDEX IF NOT EXISTS case_fact_versions_recorded
+        ON case_fact_versions (recorded_to, recorded_from);
+    CREATE INDEX IF NOT EXISTS case_fact_versions_occurred
+        ON case_fact_versions (occurred_to, occurred_from);
     CREATE INDEX IF NOT EXISTS case_links_case ON case_links (case_id);
     CREATE INDEX IF NOT EXISTS case_links_other ON case_links (other_case_id);
     -- Search (GET /cases?q=): a case id by its beginning, any case by a piece of its text.
@@ -319,8 +385,10 @@ class Cases:
             if (found := known.get(case_id)) is not None:
                 states[case_id], facts[case_id] = found
         last: dict[str, Event] = {}
+        first: dict[str, Event] = {}
         texts: list[tuple[str, int, str, str]] = []
         links: list[tuple[Any, ...]] = []
+        versions: list[tuple[Event, tuple[Any, ...]]] = []
         for logged in batch:
             event = logged.event
             before = states.get(event.case_id)
@@ -330,11 +398,14 @@ class Cases:
                 facts.get(event.case_id, CaseFacts()), event, before, payload
             )
             states[event.case_id] = evolve(before, event, payload=payload)
+            first.setdefault(event.case_id, event)
             last[event.case_id] = event
+            versions.append((event, facts_row(states[event.case_id], facts[event.case_id])))
             texts += [(event.case_id, event.version, *found) for found in _texts(event)]
             if event.type == LINKED:
                 links.append(link_row(event, payload))
         await _write(conn, case_ids, new, states, facts, last)
+        await _write_versions(conn, [first[c] for c in case_ids if c not in new], versions)
         if links:
             await conn.copy_records_to_table("case_links", records=links)
         if texts:
@@ -464,6 +535,46 @@ async def _write(
     ]
     if deadlines:
         await conn.copy_records_to_table("deadlines", records=deadlines)
+
+
+async def _write_versions(
+    conn: Connection, successors: list[Event], versions: list[tuple[Event, tuple[Any, ...]]]
+) -> None:
+    """The ``case_fact_versions`` rows of the batch's events (each with the facts row after it),
+    by COPY; ``successors`` are the first events of the batch on cases the build already holds,
+    which close their predecessors' rows (one UPDATE, whose rows tell where the successors'
+    running maxima start). Within the batch a version is closed by the next one here."""
+    latest: dict[str, _Version] = {}
+    if successors:
+        closed = await conn.fetch(
+            "UPDATE case_fact_versions f"
+            " SET recorded_to = greatest(f.recorded_from, u.recorded_at),"
+            " occurred_to = greatest(f.occurred_from, u.occurred_at)"
+            " FROM unnest($1::text[], $2::integer[], $3::timestamptz[], $4::timestamptz[])"
+            " AS u(case_id, version, recorded_at, occurred_at)"
+            " WHERE f.case_id = u.case_id AND f.version = u.version"
+            " RETURNING f.case_id, f.version, f.recorded_to, f.occurred_to",
+            [e.case_id for e in successors],
+            [e.version - 1 for e in successors],
+            [e.recorded_at for e in successors],
+            [e.occurred_at for e in successors],
+        )
+        for r in closed:
+            # Stands for the closed row (already written): only its end is needed here.
+            latest[r["case_id"]] = _Version(
+                r["case_id"], r["version"], r["recorded_to"], r["occurred_to"], ()
+            )
+        missing = {e.case_id for e in successors} - latest.keys()
+        if missing:  # the build holds the case but not its latest version: never guess on
+            raise RuntimeError(f"case_fact_versions lacks the latest version of {sorted(missing)}")
+    rows: list[_Version] = []
+    for event, facts in versions:
+        before = latest.get(event.case_id)
+        starts = before.follow(event) if before else (event.recorded_at, event.occurred_at)
+        latest[event.case_id] = _Version(event.case_id, event.version, *starts, facts)
+        rows.append(latest[event.case_id])
+    if rows:
+        await conn.copy_records_to_table("case_fact_versions", records=[v.row() for v in rows])
 
 
 async def _upsert(conn: Connection, table: str, rows: list[tuple[Any, ...]], update: str) -> None:

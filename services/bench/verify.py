@@ -3,7 +3,8 @@
 A log of N events over M cases is decided by the decider's own pure core and written to fresh
 topics with a checkpoint signed every 100 events of a partition (as the decider signs one per
 transaction), under a key of a key ring of its own; the audit trail is projected by the
-projector's rebuild. Then:
+projector's rebuild, and so are the cases (``case_fact_versions``, which statistics as of an
+instant count). Then:
 
 - ``casetrail verify`` runs in a process of its own: its wall time and its peak resident set
   (the high-water mark of its own memory), and whether it found the log intact;
@@ -72,6 +73,8 @@ async def bench_verify(
             await write_log(plan, say)
             say("projecting the audit trail (casetrail rebuild audit_trail)")
             await rebuild(settings, "audit_trail", quiet, batch_size=10_000)
+            say("projecting the cases, their fact versions too (casetrail rebuild cases)")
+            await rebuild(settings, "cases", quiet)
             verified = verify_in_a_process(settings, say)
             say(f"verify: {verified}")
             as_of = await as_of_latency(settings, run, cases, queries, say)
@@ -126,10 +129,10 @@ def verify_in_a_process(
 async def as_of_latency(
     settings: Settings, run: str, cases: int, count: int, say: Say, from_the_log: bool = True
 ) -> dict[str, Any]:
-    """p50 and p99 of the query service's answers as of past instants (from the audit
-    trail); and, a few times unless not ``from_the_log``, the same figures folded from the log
-    read whole (what the endpoint did before: at millions of events, more memory than a
-    machine has)."""
+    """p50 and p99 of the query service's answers as of past instants (statistics from
+    ``case_fact_versions``, a case from the audit trail); and, a few times unless not
+    ``from_the_log``, the same figures folded from the log read whole (what the endpoint did
+    before: at millions of events, more memory than a machine has)."""
     port = free_port()
     served = settings.model_copy(update={"query_port": port})
     service = start_service("query", served, settings.state_dir / "logs" / "bench-query.log")

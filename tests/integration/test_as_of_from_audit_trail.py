@@ -1,9 +1,10 @@
-"""The query service answers as of a past instant from the audit trail in PostgreSQL, not from
-the log; those answers are the log's: on the demo's two years of cases, decided by the decider's
-core with late entries (recorded days after they happened, some out of order), written to Kafka
-and projected by the projector's own rebuild, every figure of ``/statistics?as_of=`` and every
-case of ``/cases/{id}/as-of`` equals what folding the log itself gives (the code that read the
-log before is the oracle), for many instants, both bases, several groupings."""
+"""The query service answers as of a past instant from PostgreSQL, not from the log: statistics
+from the cases' fact versions (``case_fact_versions``), a case from the audit trail; those
+answers are the log's: on the demo's two years of cases, decided by the decider's core with late
+entries (recorded days after they happened, some out of order), written to Kafka and projected
+by the projector's own rebuild, every figure of ``/statistics?as_of=`` and every case of
+``/cases/{id}/as-of`` equals what folding the log itself gives (the code that read the log
+before is the oracle), for many instants, both bases, several groupings."""
 
 import json
 import random
@@ -68,8 +69,8 @@ def history() -> list[Event]:
 
 @pytest.fixture(scope="module")
 async def log(servers: Settings, history: list[Event]) -> AsyncIterator[Settings]:
-    """The history on topics of its own (three partitions, by case), its audit trail projected
-    into a database of its own by the projector's rebuild."""
+    """The history on topics of its own (three partitions, by case), its audit trail and cases
+    projected into a database of its own by the projector's rebuild."""
     database = f"casetrail_asof_{uuid.uuid4().hex[:8]}"
     async with (
         own_topics(
@@ -81,6 +82,7 @@ async def log(servers: Settings, history: list[Event]) -> AsyncIterator[Settings
         try:
             await _append(settings, history)
             await rebuild(settings, "audit_trail", quiet)
+            await rebuild(settings, "cases", quiet)
             yield settings
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -126,7 +128,7 @@ GROUPINGS = [
 ]
 
 
-async def test_statistics_as_of_from_the_audit_trail_equal_the_folded_log(
+async def test_statistics_as_of_from_the_fact_versions_equal_the_folded_log(
     log: Settings, history: list[Event]
 ) -> None:
     on_the_log = await read_events(log)  # the oracle: what the endpoint read before

@@ -23,13 +23,18 @@ async def test_a_small_scale_run_takes_over_from_its_snapshots_and_reports_every
         assert takeover[start]["events_folded"] == 0, takeover[start]
         assert takeover[start]["seconds"] > 0
         assert takeover[start]["peak_rss_mb"] > 10
+        # Known from the snapshots' heads; none read from the case store until a submission
+        # names it.
+        assert takeover[start]["cases_known"] == 200, takeover[start]
+        assert takeover[start]["cases_in_memory"] == 0, takeover[start]
     assert takeover["baseline_aiokafka_read_events"]["records"] == 2000
     # A record per case, one outcome chunk per case, and a head per partition.
     assert takeover["baseline_aiokafka_read_snapshots"]["records"] == 2 * 200 + result["partitions"]
-    rebuilt = result["rebuild_audit_trail"]
-    assert rebuilt["events_per_second"] > 0
-    assert rebuilt["baseline_copy_rows"] == 2000
-    assert rebuilt["baseline_copy_rows_per_second"] > 0
+    for projection in ("audit_trail", "cases"):
+        rebuilt = result[f"rebuild_{projection}"]
+        assert rebuilt["events_per_second"] > 0
+        assert rebuilt["baseline_copy_rows"] == 2000
+        assert rebuilt["baseline_copy_rows_per_second"] > 0
     verified = result["verify"]
     assert verified["intact"] is True, verified
     assert (verified["events"], verified["audit_rows"], verified["problems"]) == (2000, 2000, 0)

@@ -59,6 +59,7 @@ ORDER = {
     "case_summary": "case_id",
     "deadlines": "case_id, clock",
     "case_facts": "case_id",
+    "case_fact_versions": "case_id, version",
     "case_links": "event_id",
     "case_text": "case_id, version, field",
     "audit_trail": "event_id",

@@ -137,6 +137,10 @@ async def test_closure_over_accepted_cases_and_on_time_closure_from_the_clocks(
         again = await statistics.report(
             conn, 2020, [Dimension.CASE_TYPE], china(2020, 12, 31), Basis.OCCURRED, history()
         )
+        # The query service's way, the projection's fact versions valid then: the same.
+        past_projected = await statistics.report(
+            conn, 2020, [Dimension.CASE_TYPE], china(2020, 8, 1), Basis.OCCURRED
+        )
     petitions = next(r for r in now["rows"] if r["case_type"] == "petition")
     # 6 registered, 1 refused and 1 not decided yet: 4 accepted, of which 3 closed; the late one
     # is not on time, the one suspended before its due day is.
@@ -154,6 +158,7 @@ async def test_closure_over_accepted_cases_and_on_time_closure_from_the_clocks(
     # of the log gives the live figures.
     then = next(r for r in past["rows"] if r["case_type"] == "petition")
     assert (then["accepted"], then["closed"], then["closed_on_time"]) == (4, 1, 1)
+    assert past_projected == past
     assert again["rows"] == now["rows"]
     # The command line prints the same measures.
     printed = casetrail(read_side, "stats", "--year", "2020").stdout

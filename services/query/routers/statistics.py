@@ -32,8 +32,8 @@ async def statistics(
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
     """The supervisors' figures for a year with 同比: open to every role, public too; as
-    of a past instant for auditors (folded from the audit trail, which ``casetrail verify``
-    holds against the log: only the events of the two years' cases up to that instant). Per
+    of a past instant for auditors (the cases' facts valid then, ``case_fact_versions``: a
+    range query, the same figures as folding the log up to that instant). Per
     row: ``cases`` registered, ``accepted`` (neither refused nor awaiting the decision),
     ``persons`` (人次, visits included), ``closed`` and ``closure_rate`` (办结率) over the
     accepted, ``closed_on_time`` and ``on_time_closure_rate`` (按期办结率) of the closed,
