@@ -159,9 +159,12 @@ class PartitionState:
         self.outcomes[outcome.submission_id] = outcome.model_dump_json().encode()
         self.changed[outcome.case_id] = min(where, self.changed.get(outcome.case_id, where))
 
-    def load(self, cases: Mapping[str, tuple[CaseState | None, list[Outcome]]]) -> None:
-        """Cases as a snapshot holds them, from the case store (or, in tests, a snapshot read
-        whole): only cases not in memory, which the log after that snapshot has not changed."""
+    def load(
+        self, cases: Mapping[str, tuple[CaseState | None, list[Outcome]]], kept: bool = False
+    ) -> None:
+        """Cases as a snapshot holds them, from the case store (or a snapshot read whole):
+        only cases not in memory, which the log after that snapshot has not changed. ``kept``:
+        not evicted before the case store has copied a snapshot again (it is away)."""
         for case_id, (state, outcomes) in cases.items():
             if case_id in self.by_case:
                 continue  # in memory already, perhaps changed since: newer than the store's
@@ -170,7 +173,10 @@ class PartitionState:
             self.by_case[case_id] = [outcome.submission_id for outcome in outcomes]
             for outcome in outcomes:
                 self.outcomes[outcome.submission_id] = outcome.model_dump_json().encode()
-            self.evictable[case_id] = None
+            if kept:
+                self.uncopied.add(case_id)
+            else:
+                self.evictable[case_id] = None
 
     def to_load(
         self, wanted: Iterable[tuple[uuid.UUID | None, str]]

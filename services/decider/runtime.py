@@ -606,7 +606,8 @@ class Decider(ConsumerRebalanceListener):
                 except ValueError as error:
                     problem = str(error)
             if cases is not None and snapshot.head is not None:
-                state.load(cases)
+                # With the case store away, kept in memory until it has copied a snapshot.
+                state.load(cases, kept=self.case_store is not None)
                 state.case_count = len(cases)
                 return await self._fold_after(partition, state, snapshot.head, checkpoints)
             if snapshot.head is not None:
@@ -935,7 +936,7 @@ class Decider(ConsumerRebalanceListener):
             problem = snapshot.problem(partition)
             if problem is not None:
                 raise StoredCaseUnreadable(f"its snapshot on the topic: {problem}") from error
-            state.load(snapshot.cases())
+            state.load(snapshot.cases(), kept=True)
             state.cold = False
             return
         state.load(stored_cases(records))

@@ -237,3 +237,17 @@ def test_a_decider_keeping_few_cases_in_memory_decides_as_one_keeping_them_all()
     store.load(few, [record("accept", case_id) for case_id in everything.by_case])
     assert few.cases == everything.cases
     assert few.outcomes == everything.outcomes
+
+
+def test_cases_read_while_the_case_store_is_away_are_kept_until_it_copies_again() -> None:
+    """Evicted now, they would have to be read again from the snapshot on the topic, whole,
+    for every batch that names one, until PostgreSQL is back."""
+    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    log.batch(live, [record("register", f"XF-{n}") for n in range(4)], snapshot=True)
+    state = PartitionState(OFFICERS, VERIFIER, hot_cases=1)
+    state.load(log.read_snapshot().cases(), kept=True)
+    assert state.evict() == 0
+    assert len(state.by_case) == 4
+    state.copied()  # PostgreSQL is back and has copied a snapshot
+    assert state.evict() == 3
+    assert state.cold
