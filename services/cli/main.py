@@ -415,10 +415,11 @@ def bench_verify(
     process of its own), and the latency of statistics and a case as of past instants,
     against folding the log (needs infra up)."""
     from services.bench.verify import bench_verify as run
-    from services.progress import on_stderr, quiet
+    from services.progress import on_stderr
 
-    say = quiet if as_json else on_stderr
-    result = asyncio.run(run(Settings(), events, cases, say, queries, keep))
+    # The figures are JSON on stdout either way, so progress (hours at full size) stays on.
+    del as_json
+    result = asyncio.run(run(Settings(), events, cases, on_stderr, queries, keep))
     typer.echo(json.dumps(result, indent=2))
 
 
@@ -443,10 +444,10 @@ def bench_scale(
     hours on 2 cores and some 20 GB of disk; the decider gets at most 70% of the memory
     available, and a take-over needing more is reported as failed."""
     from services.bench.scale import bench_scale as run
-    from services.progress import on_stderr, quiet
+    from services.progress import on_stderr
 
-    say = quiet if as_json else on_stderr
-    result = asyncio.run(run(Settings(), cases, events, say, queries, keep))
+    del as_json  # as for bench verify: JSON on stdout, progress on stderr, always
+    result = asyncio.run(run(Settings(), cases, events, on_stderr, queries, keep))
     typer.echo(json.dumps(result, indent=2))
 
 
