@@ -19,6 +19,7 @@ from client import (
     Rejected,
     RejectionCode,
 )
+from services.demo.petitions import load_petitions
 from services.infra.servers import free_port
 from services.integrity.signing import Signer, department_key_path
 from services.settings import Settings
@@ -194,3 +195,19 @@ async def test_an_unknown_submission_times_out_with_pending(
         await department.outcome(submission_id, timeout=1.5)
     assert raised.value.code == "pending"
     assert raised.value.submission_id == submission_id
+
+
+async def test_the_demo_loads_its_2021_petitions_with_the_client(
+    services: dict[str, Service], settings: Settings, petition_office_token: str
+) -> None:
+    """``make demo``'s petitions, twice: the same answers the second time (fixed ids)."""
+    gateway, _ = urls(settings)
+    runs: list[list[str]] = [[], []]
+    for said in runs:
+        await asyncio.to_thread(load_petitions, gateway, petition_office_token, said.append)
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 12
+    assert runs[0][0] == "XF-2021-0001 petition.register  → accepted (version 1)"
+    assert runs[0][1] == "XF-2021-0001 petition.accept    → accepted (version 2)"
+    assert runs[0][-1] == "XF-2021-9999 petition.accept    → 404 unknown_case"
+    assert [e.version for e in await events_of(settings, "XF-2021-0001")] == [1, 2]
