@@ -90,11 +90,15 @@ def prepared(
     """The submission, validated against the contract, and the JSON to send.
 
     A document that carries a signature goes as given: the signature covers the document as
-    its signer wrote it. Any other goes as the gateway would publish it (instants in UTC),
+    its signer wrote it (sign the mapping, not a model made from it: a model writes instants in
+    UTC). Any other goes as the gateway would publish it (instants in UTC),
     signed with ``signer`` when there is one (the department's own key: the event then names
     it), else left for the gateway to sign for the token's department."""
     if isinstance(submission, SubmissionBase):
-        model, given = submission, None
+        model = submission
+        if model.signature is not None:
+            # Signed as a model: the signature verifies if it was made over this JSON form.
+            return model, orjson.dumps(model.model_dump(mode="json"))
     else:
         given = dict(submission)
         try:

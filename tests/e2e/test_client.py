@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from client import (
     AsyncCaseTrailClient,
+    CaseTrailError,
     InvalidSubmission,
     OutcomeTimeout,
     Rejected,
@@ -39,7 +41,7 @@ def urls(settings: Settings) -> tuple[str, str]:
 @pytest.fixture
 async def department(
     services: dict[str, Service], settings: Settings, petition_office_token: str
-) -> Any:
+) -> AsyncIterator[AsyncCaseTrailClient]:
     gateway, query = urls(settings)
     async with AsyncCaseTrailClient(gateway, query, token=petition_office_token) as client:
         yield client
@@ -87,6 +89,14 @@ async def test_a_rejection_raises_with_the_deciders_code_and_outcome(
     assert rejected.outcome.case_id == case_id
     assert case_id in rejected.message
     assert await events_of(settings, case_id) == []
+
+    # What the gateway refuses itself, in the same shape.
+    gateway, query = urls(settings)
+    async with AsyncCaseTrailClient(gateway, query, token="ct_not_a_token") as stranger:
+        with pytest.raises(CaseTrailError) as refused:
+            await stranger.submit(register_body(case_id))
+    assert (refused.value.status, refused.value.code) == (401, "unauthenticated")
+    assert not isinstance(refused.value, Rejected)
 
     # What the contract refuses is never sent: the gateway would answer 422 the same way.
     with pytest.raises(InvalidSubmission) as invalid:

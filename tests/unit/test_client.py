@@ -120,6 +120,15 @@ def test_a_document_signed_already_goes_as_given() -> None:
     assert sent == orjson.dumps(signed)  # not re-signed, instants as written (+08:00)
 
 
+def test_a_model_signed_over_its_json_keeps_its_signature() -> None:
+    key = Ed25519PrivateKey.generate()
+    unsigned, _ = prepared(register_body("XF-T-1"), None)
+    signed = Signer.of(key).sign(unsigned.model_dump(mode="json", exclude={"signature"}), "信访办")
+    model, _ = prepared(signed, None)
+    _, sent = prepared(model, None)
+    assert signature_valid(orjson.loads(sent), key.public_key())
+
+
 def test_an_invalid_submission_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(InvalidSubmission) as raised:
         prepared(register_body("XF-T-1") | {"occurred_at": "yesterday"}, None)
