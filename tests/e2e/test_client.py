@@ -20,6 +20,7 @@ from client import (
     OutcomeTimeout,
     Rejected,
     RejectionCode,
+    flows,
 )
 from services.demo.petitions import load_petitions
 from services.infra.servers import free_port
@@ -159,6 +160,45 @@ async def test_the_gateways_shedding_is_waited_out_as_retry_after_asks(
         # Each attempt a second after the one before, as Retry-After asked.
         assert took >= posts.count(503) * 1.0, (took, posts)
         assert [e.version for e in await events_of(small, shed["case_id"])] == [1]
+    finally:
+        gateway.stop()
+
+
+async def test_a_slow_decision_is_followed_at_the_status_url_and_resent_meanwhile(
+    services: dict[str, Service],
+    settings: Settings,
+    petition_office_token: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway that answers 202 after 0.5 s, a decider stalled for 3 s: the client asks the
+    status URL (404 ``unknown_submission`` while undecided), sends the submission again every
+    second (here; 10 s by default), and returns the outcome once decided: one event."""
+    monkeypatch.setattr(flows, "RESEND_AFTER_S", 1.0)
+    impatient = settings.model_copy(update={"outcome_timeout_s": 0.5, "gateway_port": free_port()})
+    gateway = Service("gateway", impatient, tmp_path)
+    gateway.start()
+    gateway_url, query_url = urls(impatient)
+    try:
+        eventually(lambda: healthy(gateway_url), 30, gateway_url)
+        async with AsyncCaseTrailClient(
+            gateway_url, query_url, token=petition_office_token, timeout=30
+        ) as client:
+            seen = statuses_of(client)
+            body = register_body(new_case_id())
+            services["decider"].pause()
+            try:
+                submitting = asyncio.create_task(client.submit(body))
+                await asyncio.sleep(3.0)
+                assert not submitting.done()
+            finally:
+                services["decider"].resume()
+            outcome = await submitting
+        assert (outcome.status, outcome.version) == ("accepted", 1)
+        assert ("POST", 202) in seen
+        assert ("GET", 404) in seen  # the status URL, while undecided
+        assert [method for method, _ in seen].count("POST") >= 2, seen  # sent again meanwhile
+        assert [e.version for e in await events_of(impatient, body["case_id"])] == [1]
     finally:
         gateway.stop()
 
