@@ -1,13 +1,11 @@
 """A few petitions of 2021 that the demo submits through the HTTP gateway, as a department's
 system would (the demo year 2019-2020 goes straight to Kafka: ``services.demo.year``)."""
 
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
+from client import CaseTrailClient, CaseTrailError
 from events.calendar import CHINA
 from services.progress import Say
 
@@ -66,26 +64,14 @@ def demo_submissions() -> list[dict[str, Any]]:
     return bodies
 
 
-def submit(client: httpx.Client, body: dict[str, Any], timeout: float = 60) -> httpx.Response:
-    """POST a submission; when the gateway answers 202, ask its status URL until decided."""
-    response = client.post("/submissions", json=body)
-    deadline = time.monotonic() + timeout
-    while response.status_code == 202 and time.monotonic() < deadline:
-        time.sleep(0.5)
-        response = client.get(response.json()["status_url"])
-        if response.status_code == 404 and response.json().get("code") == "unknown_submission":
-            response = httpx.Response(
-                202, json={"status_url": f"/submissions/{body['submission_id']}"}
-            )
-    return response
-
-
 def load_petitions(gateway_url: str, token: str, say: Say) -> None:
-    """Submit the demo petitions through the gateway and print each outcome."""
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=gateway_url, timeout=30, headers=headers) as client:
+    """Submit the demo petitions through the gateway with the departments' client, and print
+    each outcome (a rejection with its HTTP status and code)."""
+    with CaseTrailClient(gateway_url, token=token) as client:
         for body in demo_submissions():
-            response = submit(client, body)
-            answer = response.json()
-            detail = answer.get("code") or answer.get("status")
-            say(f"{body['case_id']} {body['type']:<18} → {response.status_code} {detail}")
+            try:
+                outcome = client.submit(body)
+                detail = f"{outcome.status} (version {outcome.version})"
+            except CaseTrailError as error:
+                detail = " ".join(str(part) for part in (error.status, error.code) if part)
+            say(f"{body['case_id']} {body['type']:<18} → {detail}")

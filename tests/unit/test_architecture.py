@@ -4,7 +4,9 @@ Dependencies point one way: ``events`` (the pure domain) ← ``projections`` (th
 PostgreSQL) ← ``services``. Inside ``services``, the shared rooms (adapters, settings, tokens,
 integrity, infra, progress, logs) import no process; a process (decider, projector, gateway, query)
 imports no other process; the tools (demo, bench) import no command line; only the command
-line may import inside a function. No import cycles anywhere.
+line may import inside a function. The departments' client (``client``) imports the contract
+(``events``) and HTTP, nothing else of CaseTrail; only the tools and the command line import it.
+No import cycles anywhere.
 
 Each rule is a function over {module name: source}, so that the tests below can show each rule
 failing on a small tree that breaks it, as well as passing on the real one.
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("events", "projections", "services")
+PACKAGES = ("events", "projections", "services", "client")
 
 PURE_LIBRARIES = frozenset({"pydantic", "pydantic_core", "chinese_calendar", "holidays", "orjson"})
 """What ``events`` may import besides the standard library: small pure libraries."""
@@ -49,6 +51,9 @@ PURE_STDLIB = frozenset(
 """The standard modules ``events`` may use: none of them does I/O."""
 PROJECTION_LIBRARIES = PURE_LIBRARIES | {"asyncpg"}
 """What ``projections`` may import besides the standard library and ``events``."""
+CLIENT_LIBRARIES = PURE_LIBRARIES | {"httpx"}
+"""What ``client`` may import besides the standard library and ``events``: a department
+installs it beside its own code, so it brings no Kafka, no PostgreSQL, no web server."""
 
 PROCESSES = frozenset({"decider", "projector", "gateway", "query"})
 SHARED = frozenset(
@@ -60,7 +65,7 @@ RANK["cli"] = 3
 
 
 def tree() -> dict[str, str]:
-    """Every module of the three packages: dotted name → source."""
+    """Every module of the packages: dotted name → source."""
     modules = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -137,6 +142,20 @@ def violations(modules: Mapping[str, str]) -> list[str]:
             ):
                 found.append(f"{module} imports {imported}: projections/ knows PostgreSQL only")
             found += _services_rule(module, imported)
+            if top == "client" and (
+                other in {"projections", "services", "tests"}
+                or (
+                    other not in CLIENT_LIBRARIES | {"events", "client"}
+                    and other not in sys.stdlib_module_names
+                )
+            ):
+                found.append(f"{module} imports {imported}: client/ knows the contract and HTTP")
+            if (
+                other == "client"
+                and top != "client"
+                and _room(module) not in {"demo", "bench", "cli"}
+            ):
+                found.append(f"{module} imports {imported}: only the tools and the CLI use client/")
             if not at_top and _room(module) != "cli":
                 found.append(
                     f"{module} imports {imported} inside a function or dynamically: only the CLI"
@@ -206,7 +225,12 @@ def test_the_tree_keeps_every_import_rule() -> None:
 
 def test_the_scan_sees_every_module() -> None:
     modules = tree()
-    assert {"events.decide", "projections.apply", "services.cli.main"} <= modules.keys()
+    assert {
+        "events.decide",
+        "projections.apply",
+        "services.cli.main",
+        "client.flows",
+    } <= modules.keys()
     assert len(modules) > 60
 
 
@@ -233,6 +257,21 @@ def test_the_scan_sees_every_module() -> None:
             {"projections.x": "import aiokafka"},
             "projections/ knows PostgreSQL only",
             id="projections-imports-kafka",
+        ),
+        pytest.param(
+            {"client.x": "from services.integrity.signing import Signer"},
+            "client/ knows the contract and HTTP",
+            id="client-imports-services",
+        ),
+        pytest.param(
+            {"client.x": "import aiokafka"},
+            "client/ knows the contract and HTTP",
+            id="client-imports-kafka",
+        ),
+        pytest.param(
+            {"services.gateway.app": "from client import CaseTrailClient", "client": ""},
+            "only the tools and the CLI use client/",
+            id="a-service-imports-the-client",
         ),
         pytest.param(
             {"services.query.app": "from services.decider import runtime", "services.decider": ""},
