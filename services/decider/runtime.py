@@ -62,7 +62,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
@@ -840,11 +840,15 @@ class Decider(ConsumerRebalanceListener):
         partition = owned.partition
         delay = self._backoff(partition).next_delay()
         log.warning(
-            "partition %d: deciding failed (%s: %s); taking it over again in %.0f s",
+            "partition %d: deciding failed (%s: %s); taking it over again in %.0f s%s",
             partition,
             type(error).__name__,
             error,
             delay,
+            # A release before this one did not let the decider write submissions (forwards).
+            "; the decider's Kafka user lacks an ACL: run 'casetrail infra init' to grant them"
+            if isinstance(error, TopicAuthorizationFailedError)
+            else "",
         )
         self.owned.pop(partition, None)
         self._close(owned)

@@ -346,6 +346,20 @@ def test_a_dead_letter_fits_its_topic_and_says_when_it_was_cut() -> None:
     assert dict(headers)["casetrail.truncated_from"] == b"1048000"
 
 
+def test_a_forwarded_record_keeps_its_headers_and_says_where_it_arrived() -> None:
+    from aiokafka import ConsumerRecord
+
+    from services.decider.runtime import FORWARDED_FROM, forward_headers, forwarded_from
+
+    own: list[tuple[str, bytes | None]] = [("trace", b"t-1"), ("empty", None)]
+    arrived = ConsumerRecord("s", 3, 41, 0, 0, b"XF-7", b"{}", None, 4, 2, own)
+    headers = forward_headers(arrived)
+    assert headers == [*own, (FORWARDED_FROM, b"3@41")]
+    assert forwarded_from(arrived) is None
+    again = ConsumerRecord("s", 1, 9, 0, 0, b"XF-7", b"{}", None, 4, 2, headers)
+    assert forwarded_from(again) == "3@41"
+
+
 def _registration(case_id: str, petitioners: list[dict[str, str]]) -> bytes:
     body = register_body(case_id)
     body["payload"] |= {"persons": len(petitioners), "petitioners": petitioners}
