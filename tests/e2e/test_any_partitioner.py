@@ -12,16 +12,17 @@ import zlib
 from collections import Counter
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from events.model import Event, Outcome
-from services.adapters.kafka import partitioner, read_to_end
+from services.adapters.kafka import client_options, partitioner, read_to_end
 from services.decider.runtime import FORWARDED_FROM
 from services.integrity.signing import DepartmentSigners
 from services.settings import KafkaRole, Settings
-from tests.e2e.test_petition_flow import accept_body, register_body
-from tests.support import Service, casetrail, whole_topic
+from tests.e2e.test_petition_flow import accept_body, events_of, register_body
+from tests.support import Service, all_outcomes, casetrail, whole_topic
 
 CASES = 40
 
@@ -162,3 +163,47 @@ async def test_a_librdkafka_client_with_its_default_partitioner_gets_every_step_
     )
     sent = {value for _, value in records}
     assert len([r for r in forwarded if r.value in sent]) == len(misplaced), "forwarded once"
+
+
+async def answers_to(settings: Settings, submission_id: str) -> list[Outcome]:
+    outcomes = await all_outcomes(settings, {submission_id}, seconds=60)
+    return [o for o in outcomes if str(o.submission_id) == submission_id]
+
+
+async def test_a_record_forwarded_once_is_never_forwarded_again(
+    services: dict[str, Service], settings: Settings
+) -> None:
+    """Deciders that disagree on the partition count would pass a record back and forth: one
+    that says it was forwarded already and still arrives on another partition than its case's
+    is rejected there (``wrong_partition``), and the step can be sent again."""
+    signers = DepartmentSigners.load(settings)
+    case_id = f"XF-RD-{uuid.uuid4().hex[:6]}"
+    step = signers.sign(register_body(case_id))
+    home = partitioner(settings.partitions)(case_id)
+    value = json.dumps(step, ensure_ascii=False).encode()
+    producer = AIOKafkaProducer(
+        **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)), acks="all"
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.submissions_topic,
+            value,
+            key=case_id.encode(),
+            partition=(home + 1) % settings.partitions,
+            headers=[(FORWARDED_FROM, f"{home}@0".encode())],
+        )
+        (refused,) = await answers_to(settings, step["submission_id"])
+        assert (refused.status, refused.code) == ("rejected", "wrong_partition")
+        assert f"belongs on partition {home}" in refused.message
+        # Not remembered: the same step sent again (placed by murmur2 this time) is decided.
+        await producer.send_and_wait(settings.submissions_topic, value, key=case_id.encode())
+    finally:
+        await producer.stop()
+    for _ in range(60):
+        answers = await answers_to(settings, step["submission_id"])
+        if len(answers) == 2:
+            break
+        await asyncio.sleep(0.5)
+    assert sorted((o.status, o.version) for o in answers) == [("accepted", 1), ("rejected", 0)]
+    assert len(await events_of(settings, case_id)) == 1
