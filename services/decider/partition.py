@@ -19,8 +19,8 @@ A record is answered by the first of these that refuses it, else by ``events.dec
 A refusal at steps 1 to 4 also leaves an earlier answer to the same submission_id as it was.
 
 A forwarded record leaves nothing here, no case and no outcome: its case's partition decides it
-(or answers a re-send with the outcome it gave), after the submissions that arrived there
-before it and before those of the same client after it.
+(or answers a re-send with the outcome it gave there), in the order its client sent the case's
+submissions, which all arrived here and are forwarded in that order.
 """
 
 import uuid
@@ -325,7 +325,7 @@ class PartitionState:
         """Whatever the bytes, a decision: an answer for every record (or where to forward it),
         never an exception (one record that could not be decided would stop its whole
         partition). ``forwarded_from``: the record was forwarded here by a decider, from there
-        (its ``FORWARDED_FROM`` header)."""
+        (the runtime's ``FORWARDED_FROM`` header)."""
         raw = value or b""
         if len(raw) > self.max_bytes:
             message = f"a submission has at most {self.max_bytes} bytes; this one has {len(raw)}"
