@@ -35,6 +35,7 @@ class RejectionCode(StrEnum):
     SIGNER_DEPARTMENT_MISMATCH = "signer_department_mismatch"
     CALENDAR_NOT_COVERED = "calendar_not_covered"
     FINAL_STAGE_REACHED = "final_stage_reached"
+    WRONG_PARTITION = "wrong_partition"
 
 
 MEANING: dict[RejectionCode, str] = {
@@ -124,6 +125,11 @@ MEANING: dict[RejectionCode, str] = {
     RejectionCode.FINAL_STAGE_REACHED: (
         "The matter has reached its final stage (三级终结: a petition after its second review,"
         " 复核): a further review of the same matter is not accepted."
+    ),
+    RejectionCode.WRONG_PARTITION: (
+        "The submission was forwarded to its case's partition once already and still arrived"
+        " on another: the deciders disagree on the topic's partition count (an operator's"
+        " matter). It is not forwarded again; send it again once they agree."
     ),
 }
 """What each code means: published in docs/lifecycles.md."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -168,9 +169,21 @@ def signed_messages(
     return [(case_id, signers.sign_json(value)) for case_id, value in messages]
 
 
-async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks: int) -> None:
+def crc32_partitioner(settings: Settings) -> Callable[[str], int]:
+    """Where librdkafka's clients (confluent-kafka, kcat…) put a key by default: CRC32, not
+    Kafka's murmur2, so most of a case's submissions arrive on another partition than its."""
+    return lambda case_id: zlib.crc32(case_id.encode()) % settings.partitions
+
+
+async def publish(
+    settings: Settings,
+    messages: list[tuple[str, bytes]],
+    chunks: int,
+    partition_of: Callable[[str], int] | None = None,
+) -> None:
     """Publish in ``chunks`` spread over time, so that the stream outlives several faults; each
-    submission signed by its department."""
+    submission signed by its department. ``partition_of``: where the client puts a case's
+    submissions (default: Kafka's partitioner, murmur2 of the key)."""
     messages = signed_messages(settings, messages)
     producer = AIOKafkaProducer(
         **client_options(settings.as_kafka_user(KafkaRole.DEPARTMENT)),
@@ -182,7 +195,10 @@ async def publish(settings: Settings, messages: list[tuple[str, bytes]], chunks:
         size = -(-len(messages) // chunks)
         for start in range(0, len(messages), size):
             for case_id, value in messages[start : start + size]:
-                await producer.send(settings.submissions_topic, value, key=case_id.encode())
+                where = partition_of(case_id) if partition_of else None
+                await producer.send(
+                    settings.submissions_topic, value, key=case_id.encode(), partition=where
+                )
             await producer.flush()
             await asyncio.sleep(0.4)
     finally:

@@ -108,7 +108,9 @@ def role_grants(settings: Settings, role: KafkaRole, user: str | None = None) ->
     policy: dict[KafkaRole, Callable[[], list[Grant]]] = {
         KafkaRole.ADMIN: list,  # a super user: needs no ACL
         KafkaRole.DECIDER: lambda: [
-            *topic(s.submissions_topic, read),
+            # Write: a submission that arrived on another partition than its case's is
+            # forwarded there (any partitioner works for the publishers).
+            *topic(s.submissions_topic, read, write),
             *topic(s.events_topic, read, write),
             *topic(s.outcomes_topic, read, write),
             *topic(s.checkpoints_topic, read, write),

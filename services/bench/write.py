@@ -9,7 +9,9 @@ CaseTrail's guarantees cost: transactions, state, validation, hashing, and check
 for each submission: by default every submission is signed with its department's development
 key and the decider verifies it; ``--unsigned`` measures the same without signatures (the
 decider runs with CASETRAIL_REQUIRE_SIGNATURES=false). Either way the report adds what signing
-and verifying cost per submission, measured in this process without Kafka.
+and verifying cost per submission, measured in this process without Kafka. ``--misplaced`` adds
+the same rounds with every submission published to another partition than its case's (as a
+client partitioning by another hash may): what the decider's forward costs, in the same run.
 """
 
 import asyncio
@@ -18,6 +20,7 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +31,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from events.model import VouchedBy
 from events.signing import signed_bytes
 from events.submissions import SubmissionBase, parse_submission
-from services.adapters.kafka import client_options, create_topic, create_topics, delete_topics
+from services.adapters.kafka import (
+    client_options,
+    create_topic,
+    create_topics,
+    delete_topics,
+    partitioner,
+)
 from services.bench.figures import Figures, figures
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
@@ -56,6 +65,7 @@ async def bench_write(
     signed: bool = True,
     sealed: bool = True,
     deciders: int = 1,
+    misplaced: bool = False,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     settings = demo_settings(base.isolated(f"bench-{run}"))
@@ -96,6 +106,7 @@ async def bench_write(
     # the only user allowed on its topic.
     department, admin = (settings.as_kafka_user(r) for r in (KafkaRole.DEPARTMENT, KafkaRole.ADMIN))
     into, out_of = settings.submissions_topic, settings.outcomes_topic
+    forwarded: dict[str, Any] = {}
     try:
         await _all_served(ports, settings.partitions)
         warm_up = sign(submissions(per_case, per_case, f"{run}w"))
@@ -106,6 +117,21 @@ async def bench_write(
         say(f"casetrail: {bulk.per_second} submissions/s; now {lone} one at a time")
         singles = sign(submissions(lone, 2, f"{run}l"))
         single = figures(lone, *await _round_trip(department, into, out_of, singles, True))
+        if misplaced:
+            home = partitioner(settings.partitions)
+
+            def elsewhere(case_id: str) -> int:
+                return (home(case_id) + 1) % settings.partitions
+
+            say("the same, every submission published to another partition than its case's")
+            moved = sign(submissions(count, per_case, f"{run}m"))
+            moved_bulk = await _round_trip(department, into, out_of, moved, False, elsewhere)
+            moved_singles = sign(submissions(lone, 2, f"{run}ml"))
+            moved_lone = await _round_trip(department, into, out_of, moved_singles, True, elsewhere)
+            forwarded = {
+                "bulk": asdict(figures(count, *moved_bulk)),
+                "lone": asdict(figures(lone, *moved_lone)),
+            }
     finally:
         for decider in processes:
             stop(decider, timeout=30)
@@ -117,7 +143,7 @@ async def bench_write(
     exact_bulk, exact_single = await _transactional_baseline(settings, messages, singles, per_case)
     await delete_topics(settings)
     size = statistics.mean(len(value) for _, value in messages)
-    return {
+    result: dict[str, Any] = {
         "submissions": count,
         "signed": signed,
         "signature_costs_us": signature_costs(settings, signers),
@@ -135,6 +161,15 @@ async def bench_write(
         "transactional_throughput_ratio": round(bulk.per_second / exact_bulk.per_second, 3),
         "transactional_lone_p50_ratio": round(single.p50_ms / exact_single.p50_ms, 2),
     }
+    if forwarded and settings.partitions > 1:
+        result["casetrail_misplaced"] = forwarded
+        result["misplaced_throughput_ratio"] = round(
+            forwarded["bulk"]["per_second"] / bulk.per_second, 3
+        )
+        result["misplaced_lone_p50_added_ms"] = round(
+            forwarded["lone"]["p50_ms"] - single.p50_ms, 2
+        )
+    return result
 
 
 async def _all_served(ports: list[int], partitions: int, timeout_s: float = 120.0) -> None:
@@ -185,8 +220,10 @@ async def _round_trip(
     receive_topic: str,
     messages: list[tuple[str, bytes]],
     lone: bool,
+    partition_of: Callable[[str], int] | None = None,
 ) -> tuple[float, list[float]]:
-    """Send every message, read a reply for each; the seconds it took and each latency."""
+    """Send every message, read a reply for each; the seconds it took and each latency.
+    ``partition_of``: where to send each case's messages (default: the key's partition)."""
     consumer = AIOKafkaConsumer(
         receive_topic,
         **client_options(kafka),
@@ -225,13 +262,17 @@ async def _round_trip(
         if lone:
             for count, (case_id, value) in enumerate(messages, start=1):
                 sent[_submission_id(value)] = time.perf_counter()
-                await producer.send_and_wait(send_topic, value, key=case_id.encode())
+                where = partition_of(case_id) if partition_of else None
+                await producer.send_and_wait(
+                    send_topic, value, key=case_id.encode(), partition=where
+                )
                 await asyncio.wait_for(receive(count), 30)
         else:
             receiver = asyncio.create_task(receive(len(messages)))
             for case_id, value in messages:
                 sent[_submission_id(value)] = time.perf_counter()
-                await producer.send(send_topic, value, key=case_id.encode())
+                where = partition_of(case_id) if partition_of else None
+                await producer.send(send_topic, value, key=case_id.encode(), partition=where)
             await producer.flush()
             await asyncio.wait_for(receiver, 600)
     finally:
@@ -353,6 +394,15 @@ def report(result: dict[str, Any]) -> str:
         f" throughput {result['transactional_throughput_ratio']};"
         f" lone p50 {result['transactional_lone_p50_ratio']}"
     )
+    moved = result.get("casetrail_misplaced")
+    if moved is not None:
+        for name, row in (("misplaced, bulk", moved["bulk"]), ("misplaced, 1 by 1", moved["lone"])):
+            lines.append(f"{name:<22}{row['per_second']:>12}{row['p50_ms']:>10}{row['p99_ms']:>10}")
+        lines.append(
+            "every submission on another partition than its case's, forwarded by the decider:"
+            f" throughput {result['misplaced_throughput_ratio']} of placed ones;"
+            f" lone p50 {result['misplaced_lone_p50_added_ms']:+} ms"
+        )
     costs = result["signature_costs_us"]
     lines.append(
         (

@@ -293,6 +293,14 @@ def bench_write(
     deciders: Annotated[
         int, typer.Option(help="Decider processes sharing the partitions (default: one per core)")
     ] = 0,
+    misplaced: Annotated[
+        bool,
+        typer.Option(
+            "--misplaced",
+            help="Also the same rounds with every submission published to another partition"
+            " than its case's: what the decider's forward to the case's partition costs",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Decider throughput and latency vs raw aiokafka on the same broker (needs 'infra up'),
@@ -312,6 +320,7 @@ def bench_write(
             not unsigned,
             not plaintext,
             deciders or os.cpu_count() or 1,
+            misplaced,
         )
     )
     typer.echo(json.dumps(result, indent=2) if as_json else report(result))

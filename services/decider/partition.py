@@ -6,7 +6,9 @@ A record is answered by the first of these that refuses it, else by ``events.dec
 
 1. at most ``max_bytes`` (``invalid_payload``);
 2. it parses as a submission (``invalid_payload``, ``missing_field``);
-3. its key is its case_id and it sits on that case's partition (``invalid_payload``);
+3. its key is its case_id, or it has none (``invalid_payload``); and it sits on that case's
+   partition, or it is not answered here but forwarded there (``Forward``), unless it was
+   forwarded once already (``wrong_partition``: never a loop);
 4. who vouches for it (``services.integrity.signing.SubmissionVerifier``: ``unsigned_submission``,
    ``unknown_signer``, ``bad_signature``, ``signer_department_mismatch``);
 5. a submission_id already answered keeps its answer, whatever the record says now: a resend,
@@ -15,6 +17,10 @@ A record is answered by the first of these that refuses it, else by ``events.dec
    their personal data is sealed per data subject (``services.privacy.sealing``).
 
 A refusal at steps 1 to 4 also leaves an earlier answer to the same submission_id as it was.
+
+A forwarded record leaves nothing here, no case and no outcome: its case's partition decides it
+(or answers a re-send with the outcome it gave there), in the order its client sent the case's
+submissions, which all arrived here and are forwarded in that order.
 """
 
 import uuid
@@ -46,6 +52,7 @@ UNVOUCHED = frozenset(
         RejectionCode.UNKNOWN_SIGNER,
         RejectionCode.BAD_SIGNATURE,
         RejectionCode.SIGNER_DEPARTMENT_MISMATCH,
+        RejectionCode.WRONG_PARTITION,
     }
 )
 """Refusals that come before anyone is known to have vouched for the record: answered, never
@@ -54,13 +61,25 @@ decided again on a resend after a take-over: the same payload, the same answer).
 
 
 @dataclass(frozen=True)
+class Forward:
+    """Where a submission that arrived on another partition than its case's goes: to the
+    case's partition of the submissions topic, keyed by its case_id, bytes and headers as
+    they came."""
+
+    partition: int
+    case_id: str
+
+
+@dataclass(frozen=True)
 class Decision:
-    """What to write for one submission record: an outcome (None only for dead letters), the
-    events it appends, and, for a record that cannot be read at all, the reason it is dead."""
+    """What to write for one submission record: an outcome (None for dead letters and
+    forwards), the events it appends, for a record that cannot be read at all the reason it is
+    dead, and for a submission of another partition's case where to forward it."""
 
     outcome: Outcome | None
     events: tuple[Event, ...] = ()
     dead_letter_reason: str | None = None
+    forward: Forward | None = None
 
 
 @dataclass
@@ -78,8 +97,9 @@ class PartitionState:
     max_event_bytes: int = 900 * 1024
     """Larger events are refused: below Kafka's default 1 MiB per record, with room to spare."""
     partition_of: Callable[[str], int] | None = None
-    """Where a case's submissions must arrive (None: not checked). A client partitioning by
-    another hash than Kafka's default would split a case's history over two partitions."""
+    """The partition a case lives on (None: not checked). A client partitioning by another
+    hash than Kafka's default (librdkafka's CRC32) sends a case's submissions elsewhere: they
+    are forwarded, never decided there, which would split the case's history."""
     sealer: Sealer | None = None
     """Seals each event's personal data (None: appended in plaintext); its new keys wait in it
     until the runtime stores them, before the transaction commits."""
@@ -189,6 +209,8 @@ class PartitionState:
         if not self.cold:
             return cases, submissions
         for submission_id, case_id in wanted:
+            if self._home(case_id) != self.partition:
+                continue  # forwarded (or refused) without reading any case
             if case_id in self.by_case:
                 if case_id in self.evictable:
                     self.evictable.move_to_end(case_id)
@@ -266,21 +288,44 @@ class PartitionState:
         if self.sealer is not None:
             self.sealer.drop()
 
-    def _misplaced(self, case_id: str, key: bytes | None) -> Rejection | None:
-        if self.partition_of is None:
+    def _home(self, case_id: str) -> int:
+        return self.partition if self.partition_of is None else self.partition_of(case_id)
+
+    def _placed(
+        self, case_id: str, key: bytes | None, forwarded_from: str | None
+    ) -> Rejection | Forward | None:
+        """None if the record is in its place; else where to forward it, or why not."""
+        if key is not None and key != case_id.encode():
+            return _invalid(f"the record's key must be its case_id {case_id!r}, not {key!r}")
+        home = self._home(case_id)
+        if home == self.partition:
             return None
-        wanted = self.partition_of(case_id)
-        message = _misplaced_message(case_id, key, wanted, self.partition)
-        return Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message) if message else None
+        if forwarded_from is None:
+            return Forward(home, case_id)
+        return Rejection(
+            code=RejectionCode.WRONG_PARTITION,
+            message=(
+                f"提交转发后仍不在其案件所在的分区 / case {case_id} belongs on partition {home},"
+                f" not {self.partition}, by this decider's count of partitions; the record was"
+                f" forwarded here already (from {forwarded_from}): the deciders disagree on the"
+                " partition count, so it is not forwarded again. Send it again once they agree."
+            ),
+        )
 
     def case(self, case_id: str) -> CaseState | None:
         return self.staged_cases.get(case_id) or self.cases.get(case_id)
 
     def decide_record(
-        self, value: bytes | None, now: datetime, key: bytes | None = None
+        self,
+        value: bytes | None,
+        now: datetime,
+        key: bytes | None = None,
+        forwarded_from: str | None = None,
     ) -> Decision:
-        """Whatever the bytes, a decision: an answer for every record, never an exception (one
-        record that could not be decided would stop its whole partition)."""
+        """Whatever the bytes, a decision: an answer for every record (or where to forward it),
+        never an exception (one record that could not be decided would stop its whole
+        partition). ``forwarded_from``: the record was forwarded here by a decider, from there
+        (the runtime's ``FORWARDED_FROM`` header)."""
         raw = value or b""
         if len(raw) > self.max_bytes:
             message = f"a submission has at most {self.max_bytes} bytes; this one has {len(raw)}"
@@ -288,7 +333,7 @@ class PartitionState:
                 raw, Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message), now
             )
         try:
-            return self._decide(raw, now, key)
+            return self._decide(raw, now, key, forwarded_from)
         except Exception as error:
             # Nothing was staged: _decide stages only once the whole answer is known.
             message = f"the decider could not read this record: {type(error).__name__}: {error}"
@@ -296,12 +341,18 @@ class PartitionState:
                 raw, Rejection(code=RejectionCode.INVALID_PAYLOAD, message=message), now
             )
 
-    def _decide(self, raw: bytes, now: datetime, key: bytes | None) -> Decision:
+    def _decide(
+        self, raw: bytes, now: datetime, key: bytes | None, forwarded_from: str | None
+    ) -> Decision:
         submission = parse_submission(raw)
         if not isinstance(submission, Rejection):
-            misplaced = self._misplaced(submission.case_id, key)
-            if misplaced is not None:
-                submission = misplaced
+            placed = self._placed(submission.case_id, key, forwarded_from)
+            if isinstance(placed, Forward):
+                # Before the signature: its case's partition checks that, as every other one,
+                # and answers there, where the department waits for the outcome.
+                return Decision(outcome=None, forward=placed)
+            if placed is not None:
+                submission = placed
         if isinstance(submission, Rejection):
             return self._refused(raw, submission, now)
         vouched = self.signatures.vouch(raw, submission, now)
@@ -383,17 +434,6 @@ class PartitionState:
     def _outcome(self, submission_id: uuid.UUID) -> Outcome | None:
         kept = self.outcomes.get(submission_id)
         return Outcome.model_validate_json(kept) if kept is not None else None
-
-
-def _misplaced_message(case_id: str, key: bytes | None, wanted: int, got: int) -> str | None:
-    if key is not None and key != case_id.encode():
-        return f"the record's key must be its case_id {case_id!r}, not {key!r}"
-    if wanted != got:
-        return (
-            f"case {case_id} belongs on partition {wanted} (key = case_id, Kafka's default murmur2"
-            f" partitioner), not {got}: publish with the default partitioner"
-        )
-    return None
 
 
 def _invalid(message: str) -> Rejection:

@@ -5,6 +5,10 @@ transactional id names p (so a successor taking p over fences it), rebuilds the 
 partition p from the events and outcomes topics, and then writes, per batch of submissions, the
 events, the outcomes and the consumed offsets in one Kafka transaction. Events and outcomes go to
 partition p of their topics, so the state a decider needs always lives in the partitions it owns.
+A submission whose case lives on another partition q (its client partitions keys by another hash
+than Kafka's murmur2, as librdkafka's clients do by default) is forwarded in that transaction to
+partition q of the submissions topic, bytes and headers as they came, plus ``FORWARDED_FROM``:
+q's decider decides it exactly once, in the order the client sent the case's submissions.
 
 It also chains every event of partition p (``events.hashing.partition_chain``) and, in every
 transaction that appends events, publishes a checkpoint of the chain covering them, signed with
@@ -58,7 +62,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from aiokafka.structs import RecordMetadata
 
 from events.hashing import GENESIS_HASH, partition_chain
@@ -138,6 +142,7 @@ class Activity:
     """What the decider did lately, logged every minute: enough to see where time goes."""
 
     submissions: int = 0
+    forwarded: int = 0
     rounds: int = 0
     fetching: float = 0.0
     deciding: float = 0.0
@@ -152,15 +157,16 @@ class Activity:
             self.deciding += deciding
         if time.monotonic() - self.since >= self.every and self.rounds:
             log.info(
-                "%d submissions in %d rounds (%.0f per round); %.1f ms fetching and %.1f ms"
-                " deciding and committing per round",
+                "%d submissions in %d rounds (%.0f per round, %d forwarded to their case's"
+                " partition); %.1f ms fetching and %.1f ms deciding and committing per round",
                 self.submissions,
                 self.rounds,
                 self.submissions / self.rounds,
+                self.forwarded,
                 self.fetching / self.rounds * 1000,
                 self.deciding / self.rounds * 1000,
             )
-            self.submissions = self.rounds = 0
+            self.submissions = self.forwarded = self.rounds = 0
             self.fetching = self.deciding = 0.0
             self.since = time.monotonic()
 
@@ -213,6 +219,14 @@ class Written:
     outcomes_next: int
     events_next: int
     snapshotted: bool
+    forwarded: int = 0
+    """Submissions sent on to their case's partition."""
+
+
+FORWARDED_FROM = "casetrail.forwarded_from"
+"""The header a forwarded submission gets: ``<partition>@<offset>`` of the submissions topic,
+where it arrived. It stops a second forward (``wrong_partition``), and says where to look; any
+publisher can set headers, so it proves nothing."""
 
 
 GOODBYE_S = 5.0
@@ -256,6 +270,7 @@ class Decider(ConsumerRebalanceListener):
         self.distrusted: set[int] = set()
         """Partitions whose stored snapshot did not read: the next take-over folds the whole
         log (and the snapshot after it replaces the one that did not read)."""
+        self.activity = Activity()
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -361,7 +376,7 @@ class Decider(ConsumerRebalanceListener):
             raise error  # a bug, not an outage: let it be seen
 
     async def _decide_until(self, stop: asyncio.Event) -> None:
-        activity = Activity()
+        activity = self.activity
         failures = Backoff(first=1.0, cap=10.0)
         while not stop.is_set():
             try:
@@ -825,11 +840,15 @@ class Decider(ConsumerRebalanceListener):
         partition = owned.partition
         delay = self._backoff(partition).next_delay()
         log.warning(
-            "partition %d: deciding failed (%s: %s); taking it over again in %.0f s",
+            "partition %d: deciding failed (%s: %s); taking it over again in %.0f s%s",
             partition,
             type(error).__name__,
             error,
             delay,
+            # A release before this one did not let the decider write submissions (forwards).
+            "; the decider's Kafka user lacks an ACL: run 'casetrail infra init' to grant them"
+            if isinstance(error, TopicAuthorizationFailedError)
+            else "",
         )
         self.owned.pop(partition, None)
         self._close(owned)
@@ -904,7 +923,13 @@ class Decider(ConsumerRebalanceListener):
             owned.snapshot_due -= len(records)
         owned.state.evict()
         self.backoffs.pop(owned.partition, None)
-        log.debug("partition %d: %d submissions decided", tp.partition, len(records))
+        self.activity.forwarded += written.forwarded
+        log.debug(
+            "partition %d: %d submissions decided, %d of them forwarded",
+            tp.partition,
+            len(records),
+            written.forwarded,
+        )
 
     async def _load(
         self,
@@ -969,8 +994,9 @@ class Decider(ConsumerRebalanceListener):
     async def _write(
         self, owned: OwnedPartition, tp: TopicPartition, records: list[Record], now: datetime
     ) -> Written:
-        """One transaction: the batch's events, outcomes and dead letters, a signed checkpoint
-        covering the events (if any), a snapshot when one is due, and the consumed offset."""
+        """One transaction: the batch's events, outcomes, dead letters and forwarded
+        submissions, a signed checkpoint covering the events (if any), a snapshot when one is
+        due, and the consumed offset."""
         state, producer, p = owned.state, owned.producer, tp.partition
         chain = owned.chain
         try:
@@ -978,8 +1004,22 @@ class Decider(ConsumerRebalanceListener):
                 written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
                 answered: list[asyncio.Future[RecordMetadata]] = []
                 sent: list[asyncio.Future[RecordMetadata]] = []
+                forwarded = 0
                 for record in records:
-                    decision = state.decide_record(record.value, now, record.key)
+                    decision = state.decide_record(
+                        record.value, now, record.key, forwarded_from(record)
+                    )
+                    if decision.forward is not None:
+                        future = await producer.send(
+                            self.settings.submissions_topic,
+                            record.value,
+                            key=decision.forward.case_id.encode(),
+                            partition=decision.forward.partition,
+                            headers=forward_headers(record),
+                        )
+                        sent.append(future)
+                        forwarded += 1
+                        continue
                     for event in decision.events:
                         future = await producer.send(
                             self.settings.events_topic,
@@ -1043,6 +1083,7 @@ class Decider(ConsumerRebalanceListener):
                     # After the commit marker that follows the last event.
                     last + 2 if written else owned.events_next,
                     snapshotted=False,
+                    forwarded=forwarded,
                 )
                 if self.settings.decider_snapshot_every and (
                     owned.snapshot_due - len(records) <= 0 or state.crowded()
@@ -1148,6 +1189,20 @@ def dead_letter(
         headers.append(("casetrail.truncated_from", str(len(value)).encode()))
         value = value[:room]
     return key, value, headers
+
+
+def forwarded_from(record: Record) -> str | None:
+    """Where a decider forwarded this submission from (its ``FORWARDED_FROM`` header)."""
+    for name, value in record.headers or ():
+        if name == FORWARDED_FROM:
+            return (value or b"").decode(errors="replace")[:100]
+    return None
+
+
+def forward_headers(record: Record) -> list[tuple[str, bytes | None]]:
+    """A forwarded submission's headers: its own, as they came, and where it arrived."""
+    here = f"{record.partition}@{record.offset}".encode()
+    return [*(record.headers or ()), (FORWARDED_FROM, here)]
 
 
 HEADROOM_BYTES = 16 * 1024

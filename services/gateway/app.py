@@ -168,8 +168,16 @@ def kafka_contract(settings: Settings) -> tuple[KafkaBroker, Publisher]:
     submissions = broker.publisher(
         settings.submissions_topic,
         title=settings.submissions_topic,
-        description="What departments ask to record, keyed by case_id (any Kafka client may "
-        "publish these JSON documents).",
+        description=(
+            "What departments ask to record: any Kafka client may publish these JSON documents,"
+            " signed (docs/signing.md). The record's key must be its case_id (a record keyed"
+            " otherwise is rejected, invalid_payload); any partitioner works: a submission that"
+            " arrives on another partition than its case's (Kafka's default murmur2 of the"
+            " case_id) is forwarded by the decider to its case's partition, in the transaction"
+            " that consumes it, and decided there exactly once, in the order the client sent"
+            " the case's submissions. librdkafka's default (CRC32: confluent-kafka, kcat,"
+            " node-rdkafka) and Kafka's murmur2 are equally fine; murmur2 saves the forward."
+        ),
         schema=Submission,
     )
     return broker, submissions
@@ -184,7 +192,12 @@ def outcomes_declared(broker: KafkaBroker, settings: Settings) -> None:
         auto_offset_reset="latest",
         isolation_level="read_committed",
         title=settings.outcomes_topic,
-        description="The decider's answer to every submission, keyed by case_id.",
+        description=(
+            "The decider's answer to every submission, keyed by case_id, on its case's"
+            " partition (murmur2 of the case_id) whichever partition the submission was"
+            " published to: read every partition and match the submission_id. A re-sent"
+            " submission_id gets its first answer again."
+        ),
     )
     async def on_outcome(outcome: Outcome) -> None:
         """Never started: ``OutcomeReader`` reads the topic."""

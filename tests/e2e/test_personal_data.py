@@ -269,8 +269,9 @@ async def test_erasure_drops_a_persons_submission_sent_to_another_partition(
     settings: Settings, petition: str, query: httpx.AsyncClient
 ) -> None:
     """A client that partitions by another hash sends a case's submission to a partition the
-    case does not live on: the decider refuses it there, but its plaintext stays on that
-    partition of the submissions topic, which erasing the case must empty too."""
+    case does not live on: the decider forwards it to the case's partition and decides it
+    there, so its plaintext is on both partitions of the submissions topic, which erasing the
+    case must empty."""
     case_id = petition
     person = {"name": "上官云霄", "phone": "13700998877", "address": "大涌镇旗北村七巷9号"}
     body = register_body(case_id)
@@ -289,14 +290,22 @@ async def test_erasure_drops_a_persons_submission_sent_to_another_partition(
         )
     finally:
         await producer.stop()
-    outcomes = TopicPartition(settings.outcomes_topic, elsewhere)
+    outcomes = TopicPartition(settings.outcomes_topic, home)
     for _ in range(60):
         answers = [json.loads(r.value or b"") async for r in read_to_end(department, [outcomes])]
         if any(a["submission_id"] == body["submission_id"] for a in answers):
             break
         await asyncio.sleep(0.5)
     else:
-        raise AssertionError("the misplaced submission was never decided")
+        raise AssertionError("the misplaced submission was never decided on its case's partition")
+    admin = settings.as_kafka_user(KafkaRole.ADMIN)
+    both = [TopicPartition(settings.submissions_topic, p) for p in (home, elsewhere)]
+    holding = {
+        r.partition
+        async for r in read_to_end(admin, both)
+        if person["name"] in (r.value or b"").decode(errors="replace")
+    }
+    assert holding == {home, elsewhere}
     assert person["name"] in (await raw_topics(settings)).decode(errors="replace")
 
     erased = casetrail(

@@ -7,9 +7,16 @@ import random
 import uuid
 from pathlib import Path
 
+from services.adapters.kafka import partitioner
 from services.bench.workload import submissions
 from services.settings import Settings
-from tests.support import Service, assert_exactly_once, publish, submission_ids
+from tests.support import (
+    Service,
+    assert_exactly_once,
+    crc32_partitioner,
+    publish,
+    submission_ids,
+)
 
 
 async def assert_all_accepted_once(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
@@ -20,11 +27,15 @@ async def assert_all_accepted_once(settings: Settings, messages: list[tuple[str,
 async def test_decider_killed_at_random_moments_loses_and_doubles_nothing(
     log: Settings, tmp_path: Path
 ) -> None:
+    """Published as a librdkafka client does by default (CRC32): most submissions are forwarded
+    to their case's partition, in transactions the kills cut at any point."""
     messages = submissions(5000, 10, uuid.uuid4().hex[:6])  # 500 cases, 10 steps each
     decider = Service("decider", log, tmp_path)
     decider.start()
     chaos = random.Random(2020)
-    publishing = asyncio.create_task(publish(log, messages, chunks=40))
+    crc32, home = crc32_partitioner(log), partitioner(log.partitions)
+    assert len({case for case, _ in messages if crc32(case) != home(case)}) > 250
+    publishing = asyncio.create_task(publish(log, messages, chunks=40, partition_of=crc32))
     kills = 0
     while not publishing.done() or kills < 3:
         await asyncio.sleep(chaos.uniform(0.3, 3.0))
@@ -61,14 +72,16 @@ async def test_two_deciders_and_a_rebalance_mid_stream(log: Settings, tmp_path: 
 
 
 async def test_three_deciders_joining_and_leaving_mid_stream(log: Settings, tmp_path: Path) -> None:
-    """Every membership change is a rebalance: partitions move while batches are in flight."""
+    """Every membership change is a rebalance: partitions move while batches are in flight,
+    and forwards between deciders with them (published with CRC32, as librdkafka does)."""
     messages = submissions(4000, 8, uuid.uuid4().hex[:6])
     deciders = [Service("decider", log, tmp_path / f"decider-{n}") for n in range(3)]
     for decider in deciders:
         decider.log.parent.mkdir()
     first, second, third = deciders
     first.start()
-    publishing = asyncio.create_task(publish(log, messages, chunks=40))
+    crc32 = crc32_partitioner(log)
+    publishing = asyncio.create_task(publish(log, messages, chunks=40, partition_of=crc32))
     for service, change in (
         (second, second.start),
         (third, third.start),

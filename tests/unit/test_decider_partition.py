@@ -2,14 +2,16 @@
 
 import json
 import uuid
+import zlib
 from datetime import UTC, datetime
 
 import pytest
 
 from events.errors import RejectionCode
 from events.model import Event
+from services.adapters.kafka import partitioner
 from services.decider.officers import load_officers
-from services.decider.partition import PartitionState
+from services.decider.partition import Decision, Forward, PartitionState
 from services.demo import OFFICERS_FILE
 from services.privacy.sealing import Sealer
 from tests.e2e.test_petition_flow import register_body
@@ -107,16 +109,89 @@ def test_unreadable_record_is_a_dead_letter() -> None:
     assert decision.dead_letter_reason
 
 
-def test_a_submission_on_the_wrong_partition_is_rejected_not_decided() -> None:
-    """A client hashing keys differently would split a case over two partitions (and two
-    deciders): the decider refuses, naming the partition the case belongs on."""
-    state = PartitionState(OFFICERS, VERIFIER, partition=0, partition_of=lambda case_id: 2)
-    decision = state.decide_record(record("register"), NOW, key=b"XF-7")
+def misplaced_state(partition: int = 0, home: int = 2) -> PartitionState:
+    """Partition ``partition``'s state, for which every case lives on ``home``."""
+    return PartitionState(OFFICERS, VERIFIER, partition=partition, partition_of=lambda _: home)
+
+
+@pytest.mark.parametrize("key", [b"XF-7", None])
+def test_a_submission_on_another_partition_is_forwarded_and_leaves_nothing_here(
+    key: bytes | None,
+) -> None:
+    """A client hashing keys otherwise (librdkafka: CRC32) sends a case's submissions to a
+    partition the case does not live on: deciding them there would split its history over
+    two deciders. They go on to the case's partition, and this one keeps no trace."""
+    state = misplaced_state()
+    decision = state.decide_record(record("register"), NOW, key=key)
+    assert decision == Decision(outcome=None, forward=Forward(partition=2, case_id="XF-7"))
+    state.commit(snapshotted=True)
+    assert (state.cases, state.by_case, state.outcomes, state.changed) == ({}, {}, {}, {})
+    assert state.snapshot() == []
+    assert state.known_cases() == 0
+
+
+def test_who_vouched_is_checked_where_the_case_lives_not_before_forwarding() -> None:
+    """Unsigned or not, it is forwarded: its case's partition answers it, where the department
+    waits for the outcome, as it answers every other submission of the case."""
+    body = json.loads(record("register"))
+    del body["signature"]
+    state = misplaced_state()
+    forwarded = state.decide_record(json.dumps(body).encode(), NOW, key=b"XF-7")
+    assert forwarded.forward == Forward(2, "XF-7")
+    home = misplaced_state(partition=2)
+    refused = home.decide_record(json.dumps(body).encode(), NOW, b"XF-7", forwarded_from="0@5")
+    assert refused.outcome is not None
+    assert refused.outcome.code is RejectionCode.UNSIGNED_SUBMISSION
+
+
+def test_a_forwarded_submission_on_its_case_s_partition_is_decided_there() -> None:
+    home = misplaced_state(partition=2)
+    decision = home.decide_record(record("register"), NOW, b"XF-7", forwarded_from="0@5")
+    assert decision.forward is None
+    assert len(decision.events) == 1
+
+
+def test_a_forwarded_submission_still_misplaced_is_refused_never_forwarded_again() -> None:
+    """Two deciders that disagree on the partition count would pass a record back and forth
+    for ever: the second forward is refused with its own code, and not remembered (the
+    submission_id stays free for when they agree)."""
+    state = misplaced_state()
+    value = record("register")
+    decision = state.decide_record(value, NOW, key=b"XF-7", forwarded_from="1@42")
+    assert decision.forward is None
     assert decision.outcome is not None
-    assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
-    assert "belongs on partition 2" in decision.outcome.message
-    assert decision.events == ()
-    assert state.staged_cases == {}
+    assert decision.outcome.code is RejectionCode.WRONG_PARTITION
+    assert "提交转发后仍不在" in decision.outcome.message
+    assert "belongs on partition 2, not 0" in decision.outcome.message
+    assert "from 1@42" in decision.outcome.message
+    state.commit()
+    state.replay_outcome(decision.outcome)
+    assert (state.outcomes, state.by_case) == ({}, {})
+    home = misplaced_state(partition=2)
+    assert len(home.decide_record(value, NOW, key=b"XF-7").events) == 1
+
+
+def test_only_a_well_formed_submission_is_forwarded() -> None:
+    """What does not parse as a submission (or is too large, or keyed by another case) is
+    refused or dead-lettered where it arrived, as on its own partition: no decider reads it
+    twice."""
+    state = misplaced_state()
+    invalid = json.loads(record("register"))
+    invalid["payload"]["persons"] = -1
+    oversize = json.loads(record("register"))
+    oversize["payload"]["summary"] = "长" * 30_000
+    for value in (json.dumps(invalid).encode(), json.dumps(oversize).encode()):
+        decision = state.decide_record(value, NOW, key=b"XF-7")
+        assert decision.forward is None
+        assert decision.outcome is not None
+        assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
+    unreadable = state.decide_record(b"\xff not json", NOW, key=b"XF-7")
+    assert (unreadable.forward, unreadable.outcome) == (None, None)
+    assert unreadable.dead_letter_reason
+    other_key = state.decide_record(record("register"), NOW, key=b"someone-else")
+    assert other_key.forward is None
+    assert other_key.outcome is not None
+    assert "key must be its case_id" in other_key.outcome.message
 
 
 def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
@@ -127,6 +202,62 @@ def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
     assert "key must be its case_id" in decision.outcome.message
     right = state.decide_record(record("register"), NOW, key=b"XF-7")
     assert len(right.events) == 1
+
+
+def test_a_client_partitioning_by_crc32_gets_each_submission_decided_once_in_order() -> None:
+    """Three partitions as the runtime drives them, in memory: a librdkafka client (CRC32 of
+    the key) publishes every step of many cases, and re-sends half of them; each partition's
+    records are decided in order, forwards appended to their partition's tail. Every step is
+    accepted once, in the order sent, on its case's partition; each re-send gets the original
+    outcome; no partition keeps anything of a case it does not own."""
+    count = 3
+    home = partitioner(count)
+    states = [
+        PartitionState(OFFICERS, VERIFIER, partition=p, partition_of=home) for p in range(count)
+    ]
+    topic: list[list[tuple[bytes, bytes, str | None]]] = [[] for _ in range(count)]
+    cases = [f"XF-{n}" for n in range(30)]
+    sent = []
+    for case_id in cases:
+        steps = [record("register", case_id), record("accept", case_id)]
+        sent += [*steps, steps[0]] if int(case_id[3:]) % 2 else steps
+    for value in sent:
+        case_id = json.loads(value)["case_id"]
+        topic[zlib.crc32(case_id.encode()) % count].append((case_id.encode(), value, None))
+    assert sum(home(c) != zlib.crc32(c.encode()) % count for c in cases) >= 10
+    events: list[Event] = []
+    outcomes: dict[str, list[str]] = {}
+    read = [0] * count
+    while any(read[p] < len(topic[p]) for p in range(count)):
+        for p, state in enumerate(states):
+            while read[p] < len(topic[p]):
+                key, value, forwarded_from = topic[p][read[p]]
+                decision = state.decide_record(value, NOW, key, forwarded_from)
+                if decision.forward is not None:
+                    assert decision.forward.case_id.encode() == key
+                    topic[decision.forward.partition].append((key, value, f"{p}@{read[p]}"))
+                else:
+                    assert decision.outcome is not None
+                    assert home(decision.outcome.case_id) == p
+                    answer = f"{decision.outcome.status} v{decision.outcome.version}"
+                    outcomes.setdefault(str(decision.outcome.submission_id), []).append(answer)
+                    events += decision.events
+                read[p] += 1
+            state.commit()
+    firsts = [json.loads(v)["submission_id"] for v in dict.fromkeys(sent)]
+    assert set(outcomes) == set(firsts)
+    for case_id in cases:
+        written = [e for e in events if e.case_id == case_id]
+        assert [(e.version, e.type) for e in written] == [
+            (1, "petition.registered"),
+            (2, "petition.accepted"),
+        ]
+    resent = {json.loads(v)["submission_id"] for v in sent if sent.count(v) == 2}
+    assert len(resent) == 15
+    for submission_id in resent:
+        assert outcomes[submission_id] == ["accepted v1", "accepted v1"]
+    for p, state in enumerate(states):
+        assert {home(case_id) for case_id in state.by_case} <= {p}
 
 
 HOSTILE = [
@@ -213,6 +344,20 @@ def test_a_dead_letter_fits_its_topic_and_says_when_it_was_cut() -> None:
     assert key is None, "a key too large to keep: the coordinates name the original"
     assert len(value) == 1_048_588 - HEADROOM_BYTES
     assert dict(headers)["casetrail.truncated_from"] == b"1048000"
+
+
+def test_a_forwarded_record_keeps_its_headers_and_says_where_it_arrived() -> None:
+    from aiokafka import ConsumerRecord
+
+    from services.decider.runtime import FORWARDED_FROM, forward_headers, forwarded_from
+
+    own: list[tuple[str, bytes | None]] = [("trace", b"t-1"), ("empty", None)]
+    arrived = ConsumerRecord("s", 3, 41, 0, 0, b"XF-7", b"{}", None, 4, 2, own)
+    headers = forward_headers(arrived)
+    assert headers == [*own, (FORWARDED_FROM, b"3@41")]
+    assert forwarded_from(arrived) is None
+    again = ConsumerRecord("s", 1, 9, 0, 0, b"XF-7", b"{}", None, 4, 2, headers)
+    assert forwarded_from(again) == "3@41"
 
 
 def _registration(case_id: str, petitioners: list[dict[str, str]]) -> bytes:

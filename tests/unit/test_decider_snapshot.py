@@ -251,3 +251,34 @@ def test_cases_read_while_the_case_store_is_away_are_kept_until_it_copies_again(
     state.copied()  # PostgreSQL is back and has copied a snapshot
     assert state.evict() == 3
     assert state.cold
+
+
+def test_forwarded_submissions_leave_the_snapshot_and_the_case_store_alone() -> None:
+    """Submissions of another partition's cases, forwarded amid this partition's own: the
+    snapshot holds this partition's cases only, a take-over from it decides as the live state,
+    and a state that keeps few cases in memory asks its case store for none of the others."""
+    ours = {f"XF-{n}" for n in range(4)}
+
+    def home(case_id: str) -> int:
+        return 0 if case_id in ours else 1
+
+    live, log = PartitionState(OFFICERS, VERIFIER, partition_of=home, hot_cases=1), Log()
+    theirs = [record("register", f"ZZ-{n}") for n in range(4)]
+    own = [record("register", case_id) for case_id in sorted(ours)]
+    mixed = [value for pair in zip(theirs, own, strict=True) for value in pair]
+    decisions = log.batch(live, mixed, snapshot=True)
+    assert [d.forward.partition if d.forward else None for d in decisions] == [1, None] * 4
+    assert {key for key, _ in log.snapshot} - {HEAD_KEY} <= {c.encode() for c in ours} | {
+        chunk_key(c, 0) for c in ours
+    }
+    assert live.known_cases() == 4
+    from_snapshot = taken_over(log)
+    assert from_snapshot.cases == live.cases
+    assert from_snapshot.outcomes == live.outcomes
+
+    live.copied()  # the case store copied the snapshot: unchanged cases may go
+    assert live.evict() == 3
+    named = [n for n in (attribution(v) for v in [*theirs, record("accept", "XF-0")]) if n]
+    cases, submissions = live.to_load(named)
+    assert cases <= {"XF-0"}
+    assert not {json.loads(v)["submission_id"] for v in theirs} & {str(s) for s in submissions}

@@ -764,4 +764,6 @@ def test_every_rejection_code_has_a_test_above() -> None:
         RejectionCode.BAD_SIGNATURE,
         RejectionCode.SIGNER_DEPARTMENT_MISMATCH,
     }
-    assert covered | signatures == set(RejectionCode)
+    # Where the record arrived, before either: tests/unit/test_decider_partition.py.
+    placement = {RejectionCode.WRONG_PARTITION}
+    assert covered | signatures | placement == set(RejectionCode)
