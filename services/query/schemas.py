@@ -3,9 +3,11 @@
 from datetime import date, datetime
 from typing import Any
 
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.adapters.http import ErrorBody
+from services.query.exports import CSV_TYPE, PDF_TYPE, XLSX_TYPE
 
 
 class CaseSummaryOut(BaseModel):
@@ -116,3 +118,34 @@ refused: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in ((401, "No valid token"), (403, "Not for this token"), (404, "Not found"))
 }
+
+
+class CsvFile(Response):
+    media_type = CSV_TYPE
+
+
+class XlsxFile(Response):
+    media_type = XLSX_TYPE
+
+
+class PdfFile(Response):
+    media_type = PDF_TYPE
+
+
+def exported(
+    media_type: str, description: str, *others: tuple[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """The answers of an export: the file (a download, see its Content-Disposition), the
+    refusals of its JSON equivalent, and ``others``."""
+    file = {
+        "description": description + " (Content-Disposition: attachment, RFC 5987 filename*)",
+        "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+    }
+    unavailable = (503, "database_unavailable: PostgreSQL does not answer; try again")
+    return {
+        200: file,
+        **refused,
+        **{
+            code: {"model": ErrorBody, "description": text} for code, text in (*others, unavailable)
+        },
+    }
