@@ -231,9 +231,10 @@ def render(file: CaseFile, font: Path) -> bytes:
         f"{wording.clock(d['clock'])} {d['due_day'] or '-'}（{wording.light(d['light'])}）"
         for d in case.get("deadlines", [])
     )
-    links = "；".join(
-        f"{link_kind(link)} {link['other_case_id']}" for link in case.get("links", [])
-    )
+    every_link = case.get("links", [])
+    links = "；".join(f"{link_kind(link)} {link['other_case_id']}" for link in every_link[:20])
+    if len(every_link) > 20:
+        links += f"……等 {len(every_link)} 个"
     summary = (
         ("案件编号", case["case_id"]),
         ("案件类型", wording.case_type(case["case_type"])),
@@ -254,35 +255,24 @@ def render(file: CaseFile, font: Path) -> bytes:
             row.cell(value)
 
     heading(f"二、办理过程（共 {len(file.steps)} 步）")
-    with pdf.table(
-        col_widths=(8, 24, 30, 24, 22, 22, 25, 25, 90),
-        headings_style=HEADINGS,
-        cell_fill_mode=TableCellFillMode.NONE,
-        repeat_headings=1,
-    ) as table:
+    # Each step: a row of who and when, then what was done as running text below it, which
+    # may run over pages (a table row may not, and a step's record can be long).
+    widths = (10, 36, 44, 36, 36, 36, 36, 36)
+    with pdf.table(col_widths=widths, headings_style=HEADINGS) as table:
         head = table.row()
-        for text in (
-            "#",
-            "步骤",
-            "办理人",
-            "角色",
-            "所属部门",
-            "执法证",
-            "发生时间",
-            "记录时间",
-            "办理内容",
-        ):
+        for text in ("#", "步骤", "办理人", "角色", "所属部门", "执法证", "发生时间", "记录时间"):
             head.cell(text)
-        for step in file.steps:
-            actor = step["actor"]
-            lines = content(wording.fields(step["type"]), step["payload"], file.officers)
-            vouched = step.get("vouched_by")
-            if vouched:
-                kind = "网关" if vouched.get("kind") == "gateway" else "部门密钥"
-                lines.append(
-                    f"担保签名：{vouched.get('department')} · {kind} {vouched.get('key_id')}"
-                )
-            lines.append(f"事件哈希：{step['hash']}")
+    for step in file.steps:
+        actor = step["actor"]
+        lines = content(wording.fields(step["type"]), step["payload"], file.officers)
+        vouched = step.get("vouched_by")
+        if vouched:
+            kind = "网关" if vouched.get("kind") == "gateway" else "部门密钥"
+            lines.append(f"担保签名：{vouched.get('department')} · {kind} {vouched.get('key_id')}")
+        lines.append(f"事件哈希：{step['hash']}")
+        with pdf.table(
+            col_widths=widths, first_row_as_headings=False, cell_fill_mode=TableCellFillMode.NONE
+        ) as table:
             row = table.row()
             row.cell(str(step["version"]))
             row.cell(wording.step(step["type"]))
@@ -292,7 +282,9 @@ def render(file: CaseFile, font: Path) -> bytes:
             row.cell(str(actor.get("certificate") or "-"))
             row.cell(moment(step["occurred_at"]))
             row.cell(moment(step["recorded_at"]))
-            row.cell("\n".join(lines) or "-")
+        pdf.set_x(pdf.l_margin + widths[0])
+        pdf.multi_cell(pdf.epw - widths[0], 4.5, "\n".join(lines), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)
 
     heading("三、材料与证据（SHA-256）")
     found = documents(file.steps)
