@@ -340,6 +340,11 @@ async def test_the_case_file_shows_every_step_masked_as_the_history_is(
         assert missing.status_code == 404, suffix
         assert (await client.get(f"/cases/{FILED}{suffix}", headers=public)).status_code == 403
         assert (await client.get(f"/cases/{FILED}{suffix}")).status_code == 401, suffix
-    assert json.loads((await client.get("/openapi.json")).text)["paths"][
-        "/cases/{case_id}/file.pdf"
-    ]["get"]["responses"].keys() >= {"200", "401", "403", "404", "422", "503"}
+    # Every status it can answer is documented, the errors as JSON, the file as a PDF.
+    spec = json.loads((await client.get("/openapi.json")).text)
+    answers = spec["paths"]["/cases/{case_id}/file.pdf"]["get"]["responses"]
+    assert answers.keys() == {"200", "401", "403", "404", "422", "503"}
+    assert list(answers["200"]["content"]) == ["application/pdf"]
+    assert all(
+        list(answers[code]["content"]) == ["application/json"] for code in answers if code != "200"
+    )

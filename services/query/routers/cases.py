@@ -169,7 +169,11 @@ async def exported_cases(
     return case_sheet(page.cases, officers)
 
 
-TOO_LARGE = (422, "export_too_large: more cases match than one export holds; narrow the filters")
+TOO_LARGE = (
+    422,
+    "A parameter is not valid (invalid_payload, …), or export_too_large: more cases match than"
+    " one export holds; narrow the filters",
+)
 
 
 @router.get(
@@ -289,8 +293,8 @@ def shows_masked(value: Any) -> bool:
 
 NO_FONT = (
     503,
-    "font_unavailable: no CJK font to embed (install fonts-wqy-microhei or set"
-    " CASETRAIL_PDF_FONT_FILE)",
+    "database_unavailable: PostgreSQL does not answer; or font_unavailable: no CJK font to"
+    " embed (install fonts-wqy-microhei or set CASETRAIL_PDF_FONT_FILE)",
 )
 
 
