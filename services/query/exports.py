@@ -12,13 +12,15 @@ string cell, which Excel and LibreOffice never evaluate (XlsxWriter is told neve
 into a formula), so it reads exactly as stored.
 """
 
+import asyncio
 import csv
 import io
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import xlsxwriter
@@ -178,3 +180,22 @@ def download(body: bytes, media_type: str, filename: str, fallback: str) -> Resp
 def today() -> str:
     """Today in China, as a file name carries it (20201231)."""
     return datetime.now(CHINA).strftime("%Y%m%d")
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_MAKING = threading.BoundedSemaphore(2)
+"""Workbooks and PDFs made at once: each takes a core for a second or more (a PDF reads its
+font, a workbook of 20,000 cases writes 240,000 cells), and the service must go on answering
+everything else meanwhile."""
+
+
+async def made_aside(make: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``make(*args)`` in a worker thread, at most two at once, off the event loop."""
+
+    def bounded() -> T:
+        with _MAKING:
+            return make(*args, **kwargs)
+
+    return await asyncio.to_thread(bounded)

@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -252,17 +253,26 @@ async def test_the_case_list_reads_back_to_the_json_list(
         assert (await client.get(path)).status_code == 401, path
 
 
-async def test_a_list_larger_than_an_export_holds_is_refused_not_cut(
-    servers: Settings, exported: tuple[Settings, httpx.AsyncClient]
+async def test_what_cannot_be_made_is_refused_with_a_reason(
+    exported: tuple[Settings, httpx.AsyncClient],
 ) -> None:
+    """A list larger than an export holds is refused, never cut short; a case file without a
+    font to embed is 503 font_unavailable, after the history's own refusals."""
     settings, client = exported
-    client._transport.app.state.settings = settings.model_copy(update={"export_max_rows": 3})  # type: ignore[attr-defined]
+    app = client._transport.app  # type: ignore[attr-defined]
+    app.state.settings = settings.model_copy(
+        update={"export_max_rows": 3, "pdf_font_file": Path("/nowhere/no-font.ttc")}
+    )
     auditor = await bearer(settings, TokenRole.AUDITOR, [])
     refused = await client.get("/cases.xlsx", headers=auditor)
     assert (refused.status_code, refused.json()["code"]) == (422, "export_too_large")
     assert "3" in refused.json()["message"]
     narrowed = await client.get("/cases.csv", params={"case_type": "mediation"}, headers=auditor)
     assert len(csv_rows(narrowed)) == 2
+    no_font = await client.get(f"/cases/{FILED}/file.pdf", headers=auditor)
+    assert (no_font.status_code, no_font.json()["code"]) == (503, "font_unavailable")
+    public = await bearer(settings, TokenRole.PUBLIC, [])
+    assert (await client.get(f"/cases/{FILED}/file.pdf", headers=public)).status_code == 403
 
 
 def pdf_text(response: httpx.Response) -> str:

@@ -1,7 +1,6 @@
 """Cases: the list (and its CSV and Excel exports), one case, its history, its case file (PDF),
 the case as of an instant, its hash chain."""
 
-import asyncio
 import base64
 from collections.abc import Mapping
 from datetime import datetime
@@ -35,6 +34,7 @@ from services.query.exports import (
     Sheet,
     csv_bytes,
     download,
+    made_aside,
     today,
     xlsx_bytes,
 )
@@ -187,7 +187,8 @@ async def export_cases_csv(
     """The case list as filtered (the parameters of ``GET /cases``), every page of it, as CSV
     with Chinese headers and labels: for the same readers as the list."""
     sheet = await exported_cases(pool, where, settings.export_max_rows, officers)
-    return download(csv_bytes(sheet), CSV_TYPE, f"案件列表-{today()}.csv", f"cases-{today()}.csv")
+    body = await made_aside(csv_bytes, sheet)
+    return download(body, CSV_TYPE, f"案件列表-{today()}.csv", f"cases-{today()}.csv")
 
 
 @router.get(
@@ -201,7 +202,7 @@ async def export_cases_xlsx(
     """The case list as filtered (the parameters of ``GET /cases``), every page of it, as an
     Excel workbook with Chinese headers and labels: for the same readers as the list."""
     sheet = await exported_cases(pool, where, settings.export_max_rows, officers)
-    body = await asyncio.to_thread(xlsx_bytes, [sheet])
+    body = await made_aside(xlsx_bytes, [sheet])
     return download(body, XLSX_TYPE, f"案件列表-{today()}.xlsx", f"cases-{today()}.xlsx")
 
 
@@ -319,16 +320,16 @@ async def case_file(
     is for them; a read of personal data is recorded in the access log like the history's.
     The chain is checked on the audit-trail rows; only ``casetrail verify`` holds them against
     the log."""
-    font = font_file(settings.pdf_font_file)
-    if font is None:
-        raise ApiError(
-            503,
-            ErrorCode.FONT_UNAVAILABLE,
-            "服务器没有可嵌入的中文字体 / no CJK font to embed: install Debian's"
-            " fonts-wqy-microhei or set CASETRAIL_PDF_FONT_FILE",
-        )
     async with pool.acquire() as conn:
-        case = await visible_case(conn, who, case_id)
+        case = await visible_case(conn, who, case_id)  # the history's refusals, first
+        font = font_file(settings.pdf_font_file)
+        if font is None:
+            raise ApiError(
+                503,
+                ErrorCode.FONT_UNAVAILABLE,
+                "服务器没有可嵌入的中文字体 / no CJK font to embed: install Debian's"
+                " fonts-wqy-microhei or set CASETRAIL_PDF_FONT_FILE",
+            )
         open_deadlines = await deadlines.of_case(conn, case_id)
         linked = await cases.links(conn, case_id, who.departments())
         steps, view = await readable_history(conn, who, case, keys, stated(reason))
@@ -347,7 +348,7 @@ async def case_file(
         reader=f"{who.token.name}（{wording.role_of_token(who.token.role.value)}）",
         made_at=made_now(),
     )
-    body = await asyncio.to_thread(render, file, font)
+    body = await made_aside(render, file, font)
     headers = {REASON_HEADER: "reason-required"} if view.reason_required else {}
     response = download(body, PDF_TYPE, f"案卷-{case_id}.pdf", f"case-file-{case_id}.pdf")
     response.headers.update(headers)

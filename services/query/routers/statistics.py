@@ -1,7 +1,6 @@
 """Statistics: the supervisors' figures for a year, now or as of a past instant, as JSON and as
 CSV (one breakdown) or an Excel workbook (a sheet per breakdown)."""
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +13,14 @@ from projections.queries.statistics import Dimension, report
 from services.adapters.http import ApiError, ErrorCode
 from services.query.dependencies import Caller, Pool
 from services.query.export_tables import about_sheet, statistics_sheet
-from services.query.exports import CSV_TYPE, XLSX_TYPE, csv_bytes, download, xlsx_bytes
+from services.query.exports import (
+    CSV_TYPE,
+    XLSX_TYPE,
+    csv_bytes,
+    download,
+    made_aside,
+    xlsx_bytes,
+)
 from services.query.schemas import CsvFile, XlsxFile, exported, refused
 from services.tokens import TokenRole
 
@@ -127,6 +133,6 @@ async def statistics_xlsx(
     numbers shown as percentages, the amount in dispute in yuan."""
     answers = await reports(who, pool, year, by, as_of, basis)
     sheets = [statistics_sheet(answer) for answer in answers]
-    body = await asyncio.to_thread(xlsx_bytes, [*sheets, about_sheet(answers, sheets)])
+    body = await made_aside(xlsx_bytes, [*sheets, about_sheet(answers, sheets)])
     name, fallback = file_name(year, as_of, "xlsx")
     return download(body, XLSX_TYPE, name, fallback)
