@@ -33,6 +33,8 @@ from tests.unit.domain.support import PETITION_OFFICER, Action, china, example, 
 
 FILED = "XF-2020-0100"
 """A petition with a petitioner (personal data) and a document attached."""
+COMPLAINT = "TS-2020-0100"
+"""A complaint: its complainant (perhaps a whistle-blower) is shown only with a reason."""
 DOCUMENT_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 HOSTILE = '=HYPERLINK("http://example.invalid","点此")'
 """A name a spreadsheet would run as a formula."""
@@ -57,6 +59,16 @@ def filed() -> list[Event]:
     )[1]
 
 
+def complained() -> list[Event]:
+    return run(
+        [
+            example("complaint.register", PETITION_OFFICER, china(2020, 9, 24)),
+            Action("complaint.accept", PETITION_OFFICER, china(2020, 9, 25)),
+        ],
+        case_id=COMPLAINT,
+    )[1]
+
+
 @pytest.fixture
 async def exported(servers: Settings) -> AsyncIterator[tuple[Settings, httpx.AsyncClient]]:
     """The query service in process over a database of its own holding the projections."""
@@ -68,7 +80,7 @@ async def exported(servers: Settings) -> AsyncIterator[tuple[Settings, httpx.Asy
     async with connect(with_database(servers.postgres_dsn, "postgres")) as admin:
         await admin.execute(f'CREATE DATABASE "{database}"')
         try:
-            await project(settings, [*history(), *filed()])
+            await project(settings, [*history(), *filed(), *complained()])
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 # The directory names the assigned officer with a formula (text from outside).
@@ -193,6 +205,19 @@ async def test_statistics_read_back_to_the_json_figures(
     figures = await client.get("/statistics", params={"by": "case_type,month"}, headers=public)
     same_figures(figures.json()["rows"], list(csv_rows(answer)), ["case_type", "month"])
     assert saved_as(answer) == "统计-2020.csv"
+
+    # As of a past instant (auditors): the same figures as the JSON's then.
+    auditor = await bearer(settings, TokenRole.AUDITOR, [])
+    then = {"as_of": "2020-09-03T00:00:00+08:00", "basis": "occurred"}
+    answer = await client.get(
+        "/statistics.xlsx", params={**then, "by": ["case_type"]}, headers=auditor
+    )
+    assert saved_as(answer) == "统计-2020-截至2020-09-03.xlsx"
+    past = await client.get("/statistics", params={**then, "by": "case_type"}, headers=auditor)
+    table = [list(row) for row in workbook(answer).worksheets[0].iter_rows(values_only=True)]
+    same_figures(past.json()["rows"], table, ["case_type"])
+    today = await client.get("/statistics", params={"by": "case_type"}, headers=auditor)
+    assert past.json()["rows"] != today.json()["rows"]  # another view than today's
 
     # The same refusals as the JSON: an unknown breakdown, figures as of a date for a
     # non-auditor, no token.
@@ -358,3 +383,26 @@ async def test_the_case_file_shows_every_step_masked_as_the_history_is(
     assert all(
         list(answers[code]["content"]) == ["application/json"] for code in answers if code != "200"
     )
+
+
+async def test_a_complainant_is_shown_in_the_case_file_only_with_a_reason(
+    exported: tuple[Settings, httpx.AsyncClient],
+) -> None:
+    settings, client = exported
+    office = await bearer(settings, TokenRole.DEPARTMENT, [XF])
+    auditor = await bearer(settings, TokenRole.AUDITOR, [])
+    for suffix in ("/history", "/file.pdf"):
+        hidden = await client.get(f"/cases/{COMPLAINT}{suffix}", headers=office)
+        assert hidden.headers["x-casetrail-personal-data"] == "reason-required", suffix
+    text = re.sub(r"\s+", "", pdf_text(hidden))
+    assert "王五" not in text
+    assert "***" in text
+    assert (
+        await client.get("/access-log", params={"case_id": COMPLAINT}, headers=auditor)
+    ).json() == []
+    reason = {"reason": "核查答复情况"}
+    shown = await client.get(f"/cases/{COMPLAINT}/file.pdf", params=reason, headers=office)
+    assert "x-casetrail-personal-data" not in shown.headers
+    assert "王五" in re.sub(r"\s+", "", pdf_text(shown))
+    log = (await client.get("/access-log", params={"case_id": COMPLAINT}, headers=auditor)).json()
+    assert [(entry["role"], entry["reason"]) for entry in log] == [("department", "核查答复情况")]
