@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test faults lint install clean chromium
+.PHONY: demo test faults lint install clean chromium fonts
 
 $(BIN)/casetrail: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,11 @@ $(BIN)/casetrail: pyproject.toml
 install: $(BIN)/casetrail
 
 ## Start local Kafka and PostgreSQL, every service, load the demo petitions; Ctrl-C stops the services.
-demo: install
+demo: install fonts
 	$(BIN)/casetrail demo
 
 ## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running).
-test: lint chromium
+test: lint chromium fonts
 	$(BIN)/pytest
 
 ## The fault suite alone (part of `make test` too): rebalances, SIGKILLs, hostile records, PostgreSQL
@@ -33,6 +33,15 @@ faults: install
 chromium:
 	@command -v chromium >/dev/null && fc-list | grep -qi wqy || \
 		{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }
+
+## The case files (PDF) embed a CJK font: Debian's WenQuanYi Micro Hei (5 MB, free licence), which
+## the query service finds where Debian puts it (CASETRAIL_PDF_FONT_FILE names another).
+FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+## Without root (no apt-get) the rest still runs: the case file answers 503 font_unavailable.
+fonts:
+	@test -f $(FONT) || { test "$$(id -u)" = 0 && apt-get update -q && \
+		apt-get install -y -q fonts-wqy-microhei; } || \
+		echo "make: no CJK font ($(FONT)) and not root: case files (PDF) will be refused" >&2
 
 lint: install
 	$(BIN)/ruff check .

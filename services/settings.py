@@ -213,6 +213,26 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long POST /submissions waits before answering 202"
     )
     max_body_bytes: int = 64 * 1024
+    export_max_rows: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="The most cases one export of the case list holds (CSV, Excel); a list that"
+        " matches more is refused (422 export_too_large) with a word to narrow it, never cut short",
+    )
+    pdf_font_file: Path | None = Field(
+        default=None,
+        description="The CJK font (TrueType/OpenType, .ttf/.otf/.ttc) embedded, as a subset, in"
+        " the case files (PDF); unset: Debian's fonts-wqy-microhei (make demo installs it) or"
+        " Noto Sans CJK where installed",
+    )
+    checkpoint_lookup_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long a case file waits for Kafka to name the signed checkpoint that"
+        " covers the case; past it the file says the checkpoint could not be read",
+    )
     gateway_max_in_flight: int = Field(
         default=256,
         ge=1,

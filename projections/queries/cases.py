@@ -214,3 +214,13 @@ async def recorded_events(conn: Connection, case_id: str) -> list[Event]:
         case_id,
     )
     return [Event.model_validate(dict(row)) for row in rows]
+
+
+async def last_place(conn: Connection, case_id: str) -> tuple[int, int] | None:
+    """Where the case's last event is on the log: its partition and offset (None: no event)."""
+    row = await conn.fetchrow(
+        "SELECT log_partition, log_offset FROM audit_trail WHERE case_id = $1"
+        " ORDER BY version DESC LIMIT 1",
+        case_id,
+    )
+    return (row["log_partition"], row["log_offset"]) if row is not None else None

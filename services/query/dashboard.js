@@ -27,6 +27,7 @@ const TEXT = {
     masked: "已遮蔽（个人信息，本角色不可见）", unknownCode: "没有标签的代码", unknownOfficer: "目录中没有此人员",
     yes: "是", no: "否", certificate: "执法证", rate: "比率",
     reasonAsk: "投诉举报人的身份应予保密：查阅须说明理由（记入访问日志）：", reasonShow: "查看",
+    download: "下载", csv: "CSV 表格", excel: "Excel 工作簿", caseFile: "下载案卷（PDF）",
   },
   en: {
     title: "Dayong town · CaseTrail", overview: "Overview", loading: "Loading…", lang: "中文",
@@ -45,6 +46,7 @@ const TEXT = {
     clear: "Clear filters", masked: "Masked (personal data this role does not see)", unknownCode: "code without a label",
     unknownOfficer: "not in the officer directory", yes: "Yes", no: "No", certificate: "certificate", rate: "rate",
     reasonAsk: "A complainant may be a whistle-blower: state why you need their identity (kept in the access log):", reasonShow: "Show",
+    download: "Download", csv: "CSV", excel: "Excel workbook", caseFile: "Case file (PDF)",
   },
 };
 let lang = localStorage.getItem("lang") || "zh";
@@ -78,6 +80,32 @@ async function answer(path) {
   return response;
 }
 const api = async (path) => (await answer(path)).json();
+
+// Downloads need the token too, so they are fetched (not plain links) and saved under the
+// name the server gives (Content-Disposition: filename*, the Chinese one).
+function savedName(disposition) {
+  const found = /filename\*=UTF-8''([^;]+)/i.exec(disposition || "");
+  return found ? decodeURIComponent(found[1]) : "casetrail";
+}
+async function save(path) {
+  const response = await answer(path);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = savedName(response.headers.get("Content-Disposition"));
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+// Buttons that save what the view shows: [id, label, path] each.
+const downloadButtons = (buttons) => `<p class="downloads">${t("download")}：${buttons.map(([id, label]) => `<button type="button" id="${id}">${label}</button>`).join(" ")}</p>`;
+function onDownloads(buttons) {
+  for (const [id, , path] of buttons) {
+    document.getElementById(id).onclick = () => save(path).catch((error) => {
+      if (error.message !== "unauthenticated") alert(error.message);
+    });
+  }
+}
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const pct = (x, digits = 0) => (x == null ? "–" : (Number(x) * 100).toFixed(digits) + "%");
 const change = (x) => x == null ? "–" : `<span class="${x < 0 ? "down" : "up"}">${x > 0 ? "+" : ""}${(x * 100).toFixed(0)}%</span>`;
@@ -246,10 +274,16 @@ async function overview() {
   };
   // Types with cases this year first (the figures the report gives), then the others.
   const ordered = [...types.filter((ty) => rows[ty]), ...types.filter((ty) => !rows[ty])];
-  view().innerHTML = `<h2>${YEAR} ${t("year")}</h2><div class="cards">${ordered.map(card).join("")}</div>
+  // The workbook holds the breakdowns this view is drawn from, a sheet each.
+  const downloads = [
+    ["stats-xlsx", t("excel"), `/statistics.xlsx?year=${YEAR}&by=case_type&by=case_type,channel&by=case_type,month`],
+    ["stats-csv", t("csv"), `/statistics.csv?year=${YEAR}&by=case_type`],
+  ];
+  view().innerHTML = `<h2>${YEAR} ${t("year")}</h2>${downloadButtons(downloads)}<div class="cards">${ordered.map(card).join("")}</div>
     <section><h2>${t("trend")}</h2>${trend(byMonth.rows, types)}</section>
     <section><h2>${lightDot("red")}${t("red")}</h2>${deadlineTable(red)}</section>
     <section><h2>${lightDot("yellow")}${t("yellow")}</h2>${deadlineTable(yellow)}</section>`;
+  onDownloads(downloads);
 }
 
 function trend(rows, types) {
@@ -342,10 +376,16 @@ async function caseList(query) {
   const params = new URLSearchParams(query);
   const base = "/cases?limit=50&" + apiQuery(params);
   let next = null, shown = 0;
-  view().innerHTML = `<h2>${t("list")}</h2>${filterForm(params)}
+  // The whole list as filtered, every page of it.
+  const downloads = [
+    ["list-xlsx", t("excel"), "/cases.xlsx?" + apiQuery(params)],
+    ["list-csv", t("csv"), "/cases.csv?" + apiQuery(params)],
+  ];
+  view().innerHTML = `<h2>${t("list")}</h2>${filterForm(params)}${downloadButtons(downloads)}
     <p class="muted" id="shown" aria-live="polite"></p>
     <table id="cases"><tr><th scope="col">${t("case")}</th><th scope="col">${t("caseType")}</th><th scope="col">${t("status")}</th><th scope="col">${t("department")}</th><th scope="col">${t("officer")}</th><th scope="col">${t("channel")}</th><th scope="col">${t("opened")}</th></tr></table>
     <button class="more" id="more" type="button">${t("more")}</button>`;
+  onDownloads(downloads);
   const form = document.getElementById("filters");
   form.onsubmit = (event) => { event.preventDefault(); showList(form); };
   // A choice applies at once; the type and the department narrow the other lists, so redraw.
@@ -400,7 +440,9 @@ async function casePage(id, reason) {
   const badge = chain.intact ? `<p class="badge ok" id="badge">✔ ${t("intact")}</p>` : `<p class="badge bad" id="badge">✘ ${t("broken")}</p>`;
   const deadlines = c.deadlines.length ? c.deadlines.map((d) => `${lightDot(d.light)}${clockLabel(d.clock)} ${esc(d.due_day)}`).join("<br>") : t("none");
   const row = (label, value, id) => `<div class="row"><span>${label}</span><span${id ? ` id="${id}"` : ""}>${value}</span></div>`;
-  view().innerHTML = `<h2 id="case-title">${caseTypeLabel(c.case_type)} ${esc(c.case_id)}</h2>${badge}
+  // The case file as this reader sees the case here (with the reason given, if any).
+  const downloads = [["case-pdf", t("caseFile"), `${path}/file.pdf` + (reason ? "?" + new URLSearchParams({ reason }) : "")]];
+  view().innerHTML = `<h2 id="case-title">${caseTypeLabel(c.case_type)} ${esc(c.case_id)}</h2>${badge}${downloadButtons(downloads)}
     <div class="card">${row(t("status"), statusLabel(c.case_type, c.status), "case-status")}
     ${row(t("department"), esc(c.owner_department))}
     ${row(t("officer"), officerName(c.assigned_officer))}
@@ -411,6 +453,7 @@ async function casePage(id, reason) {
     <section><h2>${t("timeline")}</h2><table id="timeline"><tr><th scope="col">#</th><th scope="col">${t("step")}</th><th scope="col">${t("content")}</th><th scope="col">${t("actor")}</th><th scope="col">${t("occurred")}</th><th scope="col">${t("recorded")}</th><th scope="col">${t("vouched")}</th></tr>` +
     history.map((e) => `<tr data-event="${esc(e.type)}"><td>${e.version}</td><td class="step">${stepLabel(e.type)}</td><td class="content">${stepContent(e)}</td><td>${actor(e.actor)}</td><td>${day(e.occurred_at)}</td><td>${day(e.recorded_at)}</td><td>${vouched(e.vouched_by)}</td></tr>`).join("") +
     "</table></section>";
+  onDownloads(downloads);
   if (wantsReason) {
     document.getElementById("reason-form").onsubmit = async (event) => {
       event.preventDefault();

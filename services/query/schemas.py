@@ -3,9 +3,11 @@
 from datetime import date, datetime
 from typing import Any
 
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.adapters.http import ErrorBody
+from services.query.exports import CSV_TYPE, PDF_TYPE, XLSX_TYPE
 
 
 class CaseSummaryOut(BaseModel):
@@ -116,3 +118,41 @@ refused: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in ((401, "No valid token"), (403, "Not for this token"), (404, "Not found"))
 }
+
+
+class CsvFile(Response):
+    media_type = CSV_TYPE
+
+
+class XlsxFile(Response):
+    media_type = XLSX_TYPE
+
+
+class PdfFile(Response):
+    media_type = PDF_TYPE
+
+
+def exported(
+    media_type: str, description: str, *others: tuple[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """The answers of an export: the file (a download, see its Content-Disposition); the
+    refusals of its JSON equivalent, 422 for a parameter it refuses, 503 without PostgreSQL and
+    ``others`` (a code given again there says more of it), in the JSON error shape. Declared
+    with their content type: the route's own (``response_class``) is the file's, not theirs."""
+    file = {
+        "description": description + " (Content-Disposition: attachment, RFC 5987 filename*)",
+        "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+    }
+    errors = {
+        401: "No valid token",
+        403: "Not for this token",
+        404: "Not found",
+        422: "A parameter is not valid (invalid_payload, invalid_dimension, …)",
+        503: "database_unavailable: PostgreSQL does not answer; try again",
+    }
+    errors.update(dict(others))
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        200: file,
+        **{code: {"description": text, "content": error} for code, text in errors.items()},
+    }

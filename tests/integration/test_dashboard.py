@@ -7,11 +7,18 @@ address and the history at once, lives in the tab only and goes at logout; a str
 Content-Security-Policy holds (no violation). Screenshots go to docs/screenshots/."""
 
 import asyncio
+import csv
+import io
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 from playwright.async_api import Page, async_playwright
+from pypdf import PdfReader
 
 from services.demo import year as demo_year
 from services.infra.servers import free_port
@@ -45,6 +52,44 @@ def half(title: str, lang: str = "zh") -> str:
 
 async def texts(page: Page, selector: str) -> list[str]:
     return [text.strip() for text in await page.locator(selector).all_inner_texts()]
+
+
+async def downloaded(page: Page, button: str, name: str) -> bytes:
+    """What clicking a download button saves, under the name the server gave (which
+    begins with ``name``)."""
+    async with page.expect_download() as caught:
+        await page.click(button)
+    download = await caught.value
+    assert download.suggested_filename.startswith(name), download.suggested_filename
+    saved = await download.path()
+    return await asyncio.to_thread(Path(saved).read_bytes)
+
+
+def rendered(pdf: bytes, png: Path) -> None:
+    """The case file's first page as a picture for the README, where poppler is installed."""
+    if shutil.which("pdftoppm") is None:
+        return
+    source = png.with_suffix(".pdf")
+    source.write_bytes(pdf)
+    try:
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-singlefile",
+                source,
+                png.with_suffix(""),
+            ],
+            check=True,
+        )
+    finally:
+        source.unlink()
 
 
 async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
@@ -126,6 +171,26 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         assert await page.locator(".raw").count() == 0
         await page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
+        # The statistics view saved as a workbook: a sheet per breakdown it is drawn from, the
+        # figures the API computed (and the report's), under Chinese headers and labels.
+        book = openpyxl.load_workbook(
+            io.BytesIO(await downloaded(page, "#stats-xlsx", "统计-2020.xlsx"))
+        )
+        assert book.sheetnames == ["按案件类型", "按案件类型、渠道", "按案件类型、月份", "说明"]
+        table: list[tuple[Any, ...]] = list(book["按案件类型"].iter_rows(values_only=True))
+        header = [str(h) for h in table[0]]
+        sheet_rows = {str(row[0]): dict(zip(header, row, strict=True)) for row in table[1:]}
+        for row in stats["rows"]:
+            saved = sheet_rows[half(labels["case_types"][row["case_type"]])]
+            assert saved["登记宗数"] == int(row["cases"])
+            assert saved["办结宗数"] == int(row["closed"])
+            assert saved["人次"] == int(row["persons"])
+            assert saved["涉案金额（元）"] * 100 == float(row["amount_in_dispute_fen"])
+            assert round(saved["办结率"] or 0, 4) == round(float(row["closure_rate"] or 0), 4)
+        assert sheet_rows["信访"]["登记宗数"] == 276
+        assert sheet_rows["信访"]["人次"] == 649
+        assert sheet_rows["人民调解"]["涉案金额（元）"] == 1_200_000
+
         # Drill down: the 28 online petitions behind the figure.
         await page.click('[data-figure="petition-online"]')
         await page.wait_for_selector('body[data-ready^="#/cases"]')
@@ -196,6 +261,28 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         assert await page.locator(".raw").count() == 0
         await page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
 
+        # Its case file (案卷): every step by its label, who with which certificate, the
+        # evidence's hash in full, and the signed checkpoint that covers the case, masked for
+        # this supervisor as the page is.
+        pdf = await downloaded(page, "#case-pdf", "案卷-ZF-2020-0004.pdf")
+        rendered(pdf, SHOTS / "case-file.png")
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        flat = re.sub(r"\s+", "", text)
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            steps = (await api.get("/cases/ZF-2020-0004/history")).json()
+        for step in steps:
+            assert half(labels["events"][step["type"]]) in flat, step["type"]
+            assert step["hash"] in flat
+            certificate = step["actor"].get("certificate")
+            assert certificate is None or certificate in flat
+        assert "案源登记" in flat
+        assert "持证执法人员" in flat
+        assert f"{3:064x}" in flat  # the evidence's hash, in full
+        assert "大涌执法罚〔2020〕4号" in flat
+        assert "签名有效" in flat  # the checkpoint that covers it, checked against the ring
+
         # Filters: the petitions of 2020 by their status, the options labelled for that type.
         await page.goto(f"{url}/#/cases?case_type=petition")
         await page.wait_for_selector('body[data-ready="#/cases?case_type=petition"]')
@@ -206,6 +293,29 @@ async def test_the_dashboard_shows_the_report_s_figures_and_drills_down(
         await page.wait_for_function("document.querySelectorAll('#cases tr').length > 1")
         assert set(await texts(page, "#cases td.status")) == {"已办结"}
         await page.screenshot(path=str(SHOTS / "cases.png"), full_page=True)
+
+        # The list as filtered, saved as CSV: every case of it, the API's, by their labels.
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            closed = (
+                await api.get(
+                    "/cases",
+                    params={
+                        "case_type": "petition",
+                        "status": "closed",
+                        "opened_from": "2020-01-01T00:00:00+08:00",
+                        "opened_to": "2021-01-01T00:00:00+08:00",
+                        "limit": 500,
+                    },
+                )
+            ).json()["cases"]
+        listed = await downloaded(page, "#list-csv", "案件列表-")
+        assert listed.startswith(b"\xef\xbb\xbf")
+        lines = list(csv.reader(io.StringIO(listed.decode("utf-8-sig"))))
+        assert lines[0][:3] == ["案件编号", "案件类型", "状态"]
+        assert [line[0] for line in lines[1:]] == [c["case_id"] for c in closed]
+        assert {line[2] for line in lines[1:]} == {"已办结"}
 
         # The information-disclosure requests (illustrative demo data of 2021): each answered
         # by its labelled answer type; the one partly disclosed after consulting a third party.

@@ -1,24 +1,54 @@
-"""Cases: the list, one case, its history, the case as of an instant, its hash chain."""
+"""Cases: the list (and its CSV and Excel exports), one case, its history, its case file (PDF),
+the case as of an instant, its hash chain."""
 
 import base64
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Response
 
 from events.as_of import Basis, replay
 from events.deadlines import worst
 from events.model import CaseId
+from events.officers import Officer
+from events.privacy import MASK
 from projections.db import Connection
 from projections.queries import access_log, cases, deadlines
 from projections.queries.cases import CaseFilter, Key
 from projections.read_models.cases import LINKED
 from services.adapters.http import ApiError, ErrorCode
 from services.integrity.case_chain import broken_links
+from services.privacy.keystore import KeyStore
 from services.privacy.sealing import opened_steps
-from services.query.access import CASE_READERS, Reader
-from services.query.dependencies import Caller, Keys, Pool
-from services.query.schemas import CaseOut, CasePage, HistoryEntry, refused
+from services.query import wording
+from services.query.access import CASE_READERS, HistoryView, Reader
+from services.query.case_file import CaseFile, font_file, made_now, render
+from services.query.dependencies import AppSettings, Caller, Directory, Keys, Pool
+from services.query.export_tables import case_sheet
+from services.query.exports import (
+    CSV_TYPE,
+    PDF_TYPE,
+    XLSX_TYPE,
+    Sheet,
+    csv_bytes,
+    download,
+    made_aside,
+    today,
+    xlsx_bytes,
+)
+from services.query.schemas import (
+    CaseOut,
+    CasePage,
+    CsvFile,
+    HistoryEntry,
+    PdfFile,
+    XlsxFile,
+    exported,
+    refused,
+)
+from services.query.vouching import vouching
 from services.tokens import TokenRole
 
 router = APIRouter()
@@ -62,10 +92,8 @@ async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str,
     return case
 
 
-@router.get("/cases", response_model=CasePage, responses=refused)
-async def list_cases(
+def case_filter(
     who: Caller,
-    pool: Pool,
     case_type: str | None = None,
     department: str | None = None,
     status: str | None = None,
@@ -85,12 +113,11 @@ async def list_cases(
         " (subject, summary, cause, dispute) or its filing, decision or ruling number; never in"
         " personal data",
     ),
-    after: str | None = Query(None, description="The 'next' of the previous page"),
-    limit: int = Query(default=50, ge=1, le=500),
-) -> dict[str, Any]:
-    """Cases, most recently recorded first, filtered; keyset pagination with ``after``."""
+) -> CaseFilter:
+    """The cases a list shows, within the caller's scope: the same for the JSON list and its
+    exports."""
     who.require(*CASE_READERS)
-    where = CaseFilter(
+    return CaseFilter(
         case_type=case_type,
         department=department,
         status=status,
@@ -106,10 +133,77 @@ async def list_cases(
         light=light,
         q=q,
     )
+
+
+Filter = Annotated[CaseFilter, Depends(case_filter)]
+
+
+@router.get("/cases", response_model=CasePage, responses=refused)
+async def list_cases(
+    where: Filter,
+    pool: Pool,
+    after: str | None = Query(None, description="The 'next' of the previous page"),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Cases, most recently recorded first, filtered; keyset pagination with ``after``."""
     start = key_of(after) if after is not None else None
     async with pool.acquire() as conn:
         page = await cases.listed(conn, where, start, limit)
     return {"cases": page.cases, "next": cursor(page.next) if page.next else None}
+
+
+async def exported_cases(
+    pool: asyncpg.Pool, where: CaseFilter, most: int, officers: Mapping[str, Officer]
+) -> Sheet:
+    """Every case of the list, in its order, or 422 ``export_too_large`` if more than ``most``
+    match: a list cut short would pass for the whole one."""
+    async with pool.acquire() as conn:
+        page = await cases.listed(conn, where, None, most)
+    if page.next is not None:
+        raise ApiError(
+            422,
+            ErrorCode.EXPORT_TOO_LARGE,
+            f"符合条件的案件超过 {most} 宗，请缩小筛选范围（年度、部门、类型…）/ more than {most}"
+            " cases match: narrow the filters (year, department, type…) or page through GET /cases",
+        )
+    return case_sheet(page.cases, officers)
+
+
+TOO_LARGE = (
+    422,
+    "A parameter is not valid (invalid_payload, …), or export_too_large: more cases match than"
+    " one export holds; narrow the filters",
+)
+
+
+@router.get(
+    "/cases.csv",
+    response_class=CsvFile,
+    responses=exported(CSV_TYPE, "The list as CSV (UTF-8 with BOM)", TOO_LARGE),
+)
+async def export_cases_csv(
+    where: Filter, pool: Pool, officers: Directory, settings: AppSettings
+) -> Response:
+    """The case list as filtered (the parameters of ``GET /cases``), every page of it, as CSV
+    with Chinese headers and labels: for the same readers as the list."""
+    sheet = await exported_cases(pool, where, settings.export_max_rows, officers)
+    body = await made_aside(csv_bytes, sheet)
+    return download(body, CSV_TYPE, f"案件列表-{today()}.csv", f"cases-{today()}.csv")
+
+
+@router.get(
+    "/cases.xlsx",
+    response_class=XlsxFile,
+    responses=exported(XLSX_TYPE, "The list as an Excel workbook", TOO_LARGE),
+)
+async def export_cases_xlsx(
+    where: Filter, pool: Pool, officers: Directory, settings: AppSettings
+) -> Response:
+    """The case list as filtered (the parameters of ``GET /cases``), every page of it, as an
+    Excel workbook with Chinese headers and labels: for the same readers as the list."""
+    sheet = await exported_cases(pool, where, settings.export_max_rows, officers)
+    body = await made_aside(xlsx_bytes, [sheet])
+    return download(body, XLSX_TYPE, f"案件列表-{today()}.xlsx", f"cases-{today()}.xlsx")
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=refused)
@@ -128,6 +222,45 @@ REASON_HEADER = "X-CaseTrail-Personal-Data"
 """Set to ``reason-required`` on a history shown masked because the reader gave no reason."""
 
 
+async def readable_history(
+    conn: Connection,
+    who: Reader,
+    case: Mapping[str, Any],
+    keys: KeyStore | None,
+    reason: str | None,
+) -> tuple[list[dict[str, Any]], HistoryView]:
+    """The case's steps as ``who`` may see them: masked, or opened from their sealed form with
+    the read recorded in the access log (in one transaction: the read and its record stand or
+    fall together); a link's other case masked where ``who`` may not read it. What the history
+    and the case file show, both."""
+    case_id = case["case_id"]
+    async with conn.transaction():
+        view = who.view_history(
+            case["owner_department"], case["case_type"], await cases.history(conn, case_id), reason
+        )
+        steps = view.steps
+        if view.personal:
+            steps = await opened_steps(case_id, steps, keys)
+            await access_log.record(conn, who.access_entry(case_id, len(steps), reason))
+    linked = [s["payload"].get("other_case_id") for s in steps if s["type"] == LINKED]
+    owners = await cases.owners(conn, [c for c in linked if isinstance(c, str)])
+    return who.hide_unseen_links(steps, owners), view
+
+
+def stated(reason: str | None) -> str | None:
+    return reason.strip() if reason and reason.strip() else None
+
+
+Reason = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="查阅理由 / Why you read the persons' data: recorded in the access log;"
+        " required to see a complainant's identity (they may be a whistle-blower)",
+    ),
+]
+
+
 @router.get("/cases/{case_id}/history", response_model=list[HistoryEntry], responses=refused)
 async def get_history(
     who: Caller,
@@ -135,38 +268,91 @@ async def get_history(
     keys: Keys,
     response: Response,
     case_id: CaseId,
-    reason: str | None = Query(
-        None,
-        max_length=500,
-        description="查阅理由 / Why you read the persons' data: recorded in the access log;"
-        " required to see a complainant's identity (they may be a whistle-blower)",
-    ),
+    reason: Reason = None,
 ) -> Any:
     """Every step of a case, oldest first: who, when, what, and the hash chain. Personal
     data only for the roles that need it, opened from its sealed form (``〔已删除 / erased〕``
     once erased); each such read is itself recorded with the reason given. A complaint's
     persons are shown masked until a reason is given (header X-CaseTrail-Personal-Data:
     reason-required). A link's other case shows as ``***`` to a reader who may not read it."""
-    reason = reason.strip() if reason and reason.strip() else None
     async with pool.acquire() as conn:
         case = await visible_case(conn, who, case_id)
-        # The read and its record in the access log stand or fall together.
-        async with conn.transaction():
-            view = who.view_history(
-                case["owner_department"],
-                case["case_type"],
-                await cases.history(conn, case_id),
-                reason,
-            )
-            steps = view.steps
-            if view.personal:
-                steps = await opened_steps(case_id, steps, keys)
-                await access_log.record(conn, who.access_entry(case_id, len(steps), reason))
-        linked = [s["payload"].get("other_case_id") for s in steps if s["type"] == LINKED]
-        owners = await cases.owners(conn, [c for c in linked if isinstance(c, str)])
+        steps, view = await readable_history(conn, who, case, keys, stated(reason))
     if view.reason_required:
         response.headers[REASON_HEADER] = "reason-required"
-    return who.hide_unseen_links(steps, owners)
+    return steps
+
+
+def shows_masked(value: Any) -> bool:
+    """Something in ``value`` is masked (``***``) for this reader."""
+    if isinstance(value, Mapping):
+        return any(shows_masked(v) for v in value.values())
+    if isinstance(value, list):
+        return any(shows_masked(v) for v in value)
+    return bool(value == MASK)
+
+
+NO_FONT = (
+    503,
+    "database_unavailable: PostgreSQL does not answer; or font_unavailable: no CJK font to"
+    " embed (install fonts-wqy-microhei or set CASETRAIL_PDF_FONT_FILE)",
+)
+
+
+@router.get(
+    "/cases/{case_id}/file.pdf",
+    response_class=PdfFile,
+    responses=exported(PDF_TYPE, "The case file (案卷) as PDF", NO_FONT),
+)
+async def case_file(
+    who: Caller,
+    pool: Pool,
+    keys: Keys,
+    officers: Directory,
+    settings: AppSettings,
+    case_id: CaseId,
+    reason: Reason = None,
+) -> Response:
+    """The case file (案卷) to archive: its summary, every step (who, role, certificate, when
+    it happened and when it was recorded, what was done), its documents with their SHA-256,
+    its hash chain and the signed checkpoint that covers it (read from Kafka: if it does not
+    answer, the file says so). For the readers of its history, masked exactly as the history
+    is for them; a read of personal data is recorded in the access log like the history's.
+    The chain is checked on the audit-trail rows; only ``casetrail verify`` holds them against
+    the log."""
+    async with pool.acquire() as conn:
+        case = await visible_case(conn, who, case_id)  # the history's refusals, first
+        font = font_file(settings.pdf_font_file)
+        if font is None:
+            raise ApiError(
+                503,
+                ErrorCode.FONT_UNAVAILABLE,
+                "服务器没有可嵌入的中文字体 / no CJK font to embed: install Debian's"
+                " fonts-wqy-microhei or set CASETRAIL_PDF_FONT_FILE",
+            )
+        open_deadlines = await deadlines.of_case(conn, case_id)
+        linked = await cases.links(conn, case_id, who.departments())
+        steps, view = await readable_history(conn, who, case, keys, stated(reason))
+        events = await cases.recorded_events(conn, case_id)
+        place = await cases.last_place(conn, case_id)
+    vouched = None
+    if place is not None and events:
+        vouched = await vouching(settings, *place, events[-1].recorded_at)
+    file = CaseFile(
+        case={**case, "deadlines": open_deadlines, "links": linked},
+        steps=steps,
+        masked=shows_masked(steps),
+        chain_broken=broken_links(events),
+        vouching=vouched,
+        officers=officers,
+        reader=f"{who.token.name}（{wording.role_of_token(who.token.role.value)}）",
+        made_at=made_now(),
+    )
+    body = await made_aside(render, file, font)
+    headers = {REASON_HEADER: "reason-required"} if view.reason_required else {}
+    response = download(body, PDF_TYPE, f"案卷-{case_id}.pdf", f"case-file-{case_id}.pdf")
+    response.headers.update(headers)
+    return response
 
 
 @router.get("/cases/{case_id}/as-of", responses=refused)
