@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic import Field, TypeAdapter, ValidationError, create_model, model_validator
 
 from events.errors import Rejection, RejectionCode
 from events.lifecycles import LIFECYCLES
@@ -49,6 +49,25 @@ class SubmissionBase(Frozen):
         examples=[SIGNATURE_EXAMPLE],
     )
     payload: Any
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """No text of a submission may hold the NUL character: PostgreSQL refuses it in text and
+        in jsonb, so an event carrying one would stop every projection that stores it."""
+        if _holds_nul(data):
+            raise ValueError("不能含有 NUL 字符 / no text may contain the NUL character (U+0000)")
+        return data
+
+
+def _holds_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_holds_nul(key) or _holds_nul(value) for key, value in data.items())
+    if isinstance(data, list | tuple):
+        return any(_holds_nul(item) for item in data)
+    return False
 
 
 def _model_name(submission_type: str) -> str:

@@ -1,15 +1,14 @@
 """Statistics: the supervisors' figures for a year, now or as of a past instant."""
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from events.as_of import Basis
 from projections.queries.statistics import Dimension, report
-from services.adapters.http import ApiError, ErrorCode
+from services.adapters.http import ApiError, ErrorCode, Instant, Text
 from services.query.dependencies import Caller, Pool
-from services.query.schemas import refused
+from services.query.schemas import StatisticsOut, refused
 from services.tokens import TokenRole
 
 router = APIRouter()
@@ -22,13 +21,19 @@ def dimensions(by: str) -> list[Dimension]:
         raise ApiError(422, ErrorCode.INVALID_DIMENSION, f"by: one of {list(Dimension)}") from None
 
 
-@router.get("/statistics", responses=refused)
+@router.get(
+    "/statistics",
+    response_model=StatisticsOut,
+    # A row holds the dimensions it is grouped by, not the others as nulls.
+    response_model_exclude_unset=True,
+    responses=refused,
+)
 async def statistics(
     who: Caller,
     pool: Pool,
     year: int = Query(default=2020, ge=1990, le=2199),
-    by: str = Query(default="case_type", description="case_type,department,channel,…"),
-    as_of: datetime | None = Query(None, description="Figures as of then (auditors)"),
+    by: Text = Query(default="case_type", description="case_type,department,channel,…"),
+    as_of: Instant | None = Query(None, description="Figures as of then (auditors)"),
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
     """The supervisors' figures for a year with 同比: open to every role, public too; as
