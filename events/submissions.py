@@ -53,21 +53,33 @@ class SubmissionBase(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        """No text of a submission may hold the NUL character: PostgreSQL refuses it in text and
-        in jsonb, so an event carrying one would stop every projection that stores it."""
-        if _holds_nul(data):
-            raise ValueError("不能含有 NUL 字符 / no text may contain the NUL character (U+0000)")
+        """No text of a submission may hold the NUL character or a lone surrogate (not Unicode,
+        JSON's "\\ud800"): PostgreSQL refuses the one in text and in jsonb, and no UTF-8 holds
+        the other, so an event carrying either would stop every projection that stores it."""
+        if not _storable(data):
+            raise ValueError(
+                "不能含有 NUL 字符或孤立代理项 / no text may contain the NUL character (U+0000)"
+                " or a lone surrogate (U+D800 to U+DFFF)"
+            )
         return data
 
 
-def _holds_nul(data: Any) -> bool:
+def _storable(data: Any) -> bool:
     if isinstance(data, str):
-        return "\x00" in data
+        return "\x00" not in data and _utf_8(data)
     if isinstance(data, dict):
-        return any(_holds_nul(key) or _holds_nul(value) for key, value in data.items())
+        return all(_storable(key) and _storable(value) for key, value in data.items())
     if isinstance(data, list | tuple):
-        return any(_holds_nul(item) for item in data)
-    return False
+        return all(_storable(item) for item in data)
+    return True
+
+
+def _utf_8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _model_name(submission_type: str) -> str:

@@ -92,9 +92,13 @@ any case has, and is refused before it costs a query."""
 
 def storable(text: str) -> str:
     """Text PostgreSQL can hold: it refuses the NUL character in any text (a request carrying one
-    was a server error). Lone surrogates (not Unicode) pydantic refuses before this."""
+    was a server error), and a lone surrogate (JSON's "\\ud800") is no UTF-8 at all."""
     if "\x00" in text:
         raise ValueError("不能含有 NUL 字符 / must not contain the NUL character (U+0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("不是有效的 Unicode 文本 / not Unicode text (a lone surrogate)") from None
     return text
 
 

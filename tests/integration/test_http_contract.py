@@ -8,6 +8,7 @@ slice of the demo town's year, decided by the real decider and projected into Po
   the document does not list, or a body that does not match the document."""
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -465,3 +466,10 @@ def test_hostile_text_in_any_parameter_is_refused_with_the_error_shape(town: Tow
         assert not_utf8.json()["code"] == "invalid_payload"
         surrogate = gateway.post("/submissions", content=b'{"case_id": "\\ud800"}')
         assert surrogate.status_code == 422, surrogate.text
+        # In a payload's free text: JSON's escape of a lone surrogate, which no UTF-8 holds.
+        lone = register_body("XF-T-SURROGATE")
+        lone["payload"]["summary"] = "SURROGATE"
+        body = json.dumps(lone).replace("SURROGATE", "\\ud800", 1).encode()
+        refused = gateway.post("/submissions", content=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "invalid_payload"

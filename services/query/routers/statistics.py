@@ -1,6 +1,6 @@
 """Statistics: the supervisors' figures for a year, now or as of a past instant."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -32,7 +32,7 @@ async def statistics(
     who: Caller,
     pool: Pool,
     year: int = Query(default=2020, ge=1990, le=2199),
-    by: Text = Query(default="case_type", description="case_type,department,channel,…"),
+    by: Annotated[Text, Query(description="case_type,department,channel,…")] = "case_type",
     as_of: Instant | None = Query(None, description="Figures as of then (auditors)"),
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
