@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic import Field, TypeAdapter, ValidationError, create_model, model_validator
 
 from events.errors import Rejection, RejectionCode
 from events.lifecycles import LIFECYCLES
@@ -49,6 +49,37 @@ class SubmissionBase(Frozen):
         examples=[SIGNATURE_EXAMPLE],
     )
     payload: Any
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """No text of a submission may hold the NUL character or a lone surrogate (not Unicode,
+        JSON's "\\ud800"): PostgreSQL refuses the one in text and in jsonb, and no UTF-8 holds
+        the other, so an event carrying either would stop every projection that stores it."""
+        if not _storable(data):
+            raise ValueError(
+                "不能含有 NUL 字符或孤立代理项 / no text may contain the NUL character (U+0000)"
+                " or a lone surrogate (U+D800 to U+DFFF)"
+            )
+        return data
+
+
+def _storable(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" not in data and _utf_8(data)
+    if isinstance(data, dict):
+        return all(_storable(key) and _storable(value) for key, value in data.items())
+    if isinstance(data, list | tuple):
+        return all(_storable(item) for item in data)
+    return True
+
+
+def _utf_8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _model_name(submission_type: str) -> str:

@@ -70,30 +70,43 @@ _DIMENSION_SQL = {
 
 _CLOSED = "closed_at IS NOT NULL AND NOT refused"
 _ACCEPTED = "NOT refused AND NOT undecided"
+
+
+def _rate(part: str, whole: str, digits: int = 4) -> str:
+    """``part`` / ``whole`` rounded, as SQL; NULL when ``whole`` is 0 (no rate over nothing:
+    a year without a case has none, and PostgreSQL would refuse the division)."""
+    return f"round(({part})::numeric / nullif({whole}, 0), {digits})::float8"
+
+
+# The types are the answer's: counts and money (fen) as bigint, rates and days as float8.
+# PostgreSQL's sum over bigint and its rounding give numeric, which asyncpg reads as Decimal and
+# JSON encoders write as strings ("0.9444", "1.2000E+8"); so each measure is cast where it is
+# made, and every reader (the API, `casetrail stats --json`) gets plain numbers.
+_COUNT_CLOSED = f"count(*) FILTER (WHERE {_CLOSED})"
+_COUNT_ACCEPTED = f"count(*) FILTER (WHERE {_ACCEPTED})"
+_COUNT_ON_TIME = f"count(*) FILTER (WHERE {_CLOSED} AND NOT breached)"
+_COUNT_AGREED = "count(*) FILTER (WHERE mediation_result = 'agreed')"
+_COUNT_MEDIATIONS = "count(*) FILTER (WHERE case_type = 'mediation')"
 MEASURES = f"""
     count(*) AS cases,
-    count(*) FILTER (WHERE {_ACCEPTED}) AS accepted,
-    coalesce(sum(persons), 0) AS persons,
-    count(*) FILTER (WHERE {_CLOSED}) AS closed,
-    round(count(*) FILTER (WHERE {_CLOSED})::numeric
-          / nullif(count(*) FILTER (WHERE {_ACCEPTED}), 0), 4) AS closure_rate,
-    count(*) FILTER (WHERE {_CLOSED} AND NOT breached) AS closed_on_time,
-    round(count(*) FILTER (WHERE {_CLOSED} AND NOT breached)::numeric
-          / nullif(count(*) FILTER (WHERE {_CLOSED}), 0), 4) AS on_time_closure_rate,
+    {_COUNT_ACCEPTED} AS accepted,
+    coalesce(sum(persons), 0)::bigint AS persons,
+    {_COUNT_CLOSED} AS closed,
+    {_rate(_COUNT_CLOSED, _COUNT_ACCEPTED)} AS closure_rate,
+    {_COUNT_ON_TIME} AS closed_on_time,
+    {_rate(_COUNT_ON_TIME, _COUNT_CLOSED)} AS on_time_closure_rate,
     count(*) FILTER (WHERE replied) AS replied,
-    round(count(*) FILTER (WHERE replied)::numeric / count(*), 4) AS reply_rate,
-    count(*) FILTER (WHERE mediation_result = 'agreed') AS mediations_agreed,
-    round(count(*) FILTER (WHERE mediation_result = 'agreed')::numeric
-          / nullif(count(*) FILTER (WHERE case_type = 'mediation'), 0), 4)
-        AS mediation_success_rate,
-    coalesce(sum(amount_in_dispute_fen), 0) AS amount_in_dispute_fen,
-    round(avg(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
+    {_rate("count(*) FILTER (WHERE replied)", "count(*)")} AS reply_rate,
+    {_COUNT_AGREED} AS mediations_agreed,
+    {_rate(_COUNT_AGREED, _COUNT_MEDIATIONS)} AS mediation_success_rate,
+    coalesce(sum(amount_in_dispute_fen), 0)::bigint AS amount_in_dispute_fen,
+    round(avg(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)::float8
         AS average_handling_days,
-    round(max(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)
+    round(max(extract(epoch FROM closed_at - opened_at) / 86400)::numeric, 2)::float8
         AS longest_handling_days,
-    coalesce(sum(supervision_notes), 0) AS supervision_notes,
-    coalesce(sum(supervision_answered_on_time), 0) AS supervision_answered_on_time,
-    round(sum(supervision_answered_on_time)::numeric / nullif(sum(supervision_notes), 0), 4)
+    coalesce(sum(supervision_notes), 0)::bigint AS supervision_notes,
+    coalesce(sum(supervision_answered_on_time), 0)::bigint AS supervision_answered_on_time,
+    {_rate("sum(supervision_answered_on_time)", "sum(supervision_notes)")}
         AS supervision_on_time_rate
 """
 

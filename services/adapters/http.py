@@ -4,18 +4,20 @@
 the decider's ``RejectionCode`` instead (its values are codes of the same shape).
 """
 
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from events.model import EARLIEST, LATEST
 from projections.transient import describe, is_transient
 from services.tokens import Token, TokenCache
 
@@ -60,6 +62,85 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     errors: list[dict[str, Any]] | None = None
+
+
+ANSWERS = {
+    400: "请求内容无法读取 / The body cannot be read (not JSON in UTF-8): invalid_payload",
+    401: "没有有效令牌 / No valid token: unauthenticated",
+    403: "此令牌不可 / Not for this token: forbidden_role, forbidden_department, …",
+    404: "不存在（或不可见）/ Not found (or not for this token)",
+    409: "与案件现状冲突 / In conflict with the case as it stands",
+    413: "请求内容过大 / Body too large: payload_too_large",
+    415: "只收 JSON / Not JSON: unsupported_media_type",
+    422: "请求不合规 / Invalid request: invalid_payload, missing_field, … with the errors",
+    503: "暂不可用，请稍后重试 / Unavailable for a while: retry after Retry-After seconds",
+}
+"""What each refusal means, for the OpenAPI documents: every one has the ``ErrorBody`` shape."""
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an endpoint's refusals (``ANSWERS``), so that the document
+    lists every status it can answer."""
+    return {status: {"model": ErrorBody, "description": ANSWERS[status]} for status in statuses}
+
+
+# --- the text and instants a request may carry -------------------------------------------------
+
+NO_NUL = "^[^\\x00]*$"
+"""A pattern, for the OpenAPI documents: text without the NUL character."""
+
+TEXT_MAX = 200
+"""The longest text a filter takes (a department, an officer id, a status): longer is no value
+any case has, and is refused before it costs a query."""
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can hold: it refuses the NUL character in any text (a request carrying one
+    was a server error), and a lone surrogate (JSON's "\\ud800") is no UTF-8 at all."""
+    if "\x00" in text:
+        raise ValueError("不能含有 NUL 字符 / must not contain the NUL character (U+0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("不是有效的 Unicode 文本 / not Unicode text (a lone surrogate)") from None
+    return text
+
+
+StorableText = Annotated[
+    str, AfterValidator(storable), Field(json_schema_extra={"pattern": NO_NUL})
+]
+"""Any text a request hands to PostgreSQL: a 422 for what it cannot hold, not a 500."""
+Text = Annotated[StorableText, Field(max_length=TEXT_MAX)]
+"""A filter's text: storable, and at most ``TEXT_MAX`` characters."""
+
+
+def _iso_8601(value: Any) -> Any:
+    # pydantic takes a number as seconds since 1970 too ("0", "-4800", "+0.0"); the API speaks
+    # ISO 8601 only.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                "不是 ISO 8601 时间 / not an ISO 8601 instant, e.g. 2020-03-04T09:30:00+08:00"
+            ) from None
+    return value
+
+
+def _in_range(moment: datetime) -> datetime:
+    # Any instant PostgreSQL is asked about converts to UTC (year 1 at +14:00 overflows).
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc.year < LATEST:
+        raise ValueError(f"时间超出范围 / instant out of range: years {EARLIEST} to {LATEST - 1}")
+    return moment
+
+
+Instant = Annotated[datetime, BeforeValidator(_iso_8601), AfterValidator(_in_range)]
+"""An instant a request gives (ISO 8601, its offset recommended), within the years the service
+counts."""
 
 
 class ApiError(Exception):
@@ -127,6 +208,15 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's only 400: a body it could not read as JSON (not UTF-8, say), the
+            # submission's problem as malformed JSON is.
+            return error_response(
+                400,
+                ErrorCode.INVALID_PAYLOAD,
+                "请求内容无法读取，请以 UTF-8 编码的 JSON 发送 / the body cannot be read: send JSON"
+                f" in UTF-8 ({exc.detail})",
+            )
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
             exc.status_code, ErrorCode.HTTP_ERROR
         )

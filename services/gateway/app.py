@@ -40,6 +40,7 @@ from services.adapters.http import (
     authenticated,
     error_response,
     install_error_handlers,
+    refusals,
 )
 from services.adapters.kafka import TopologyError, client_options, scram_security
 from services.integrity.signing import Signer, gateway_signer
@@ -494,7 +495,7 @@ def create_app(settings: Settings) -> FastAPI:
         response_model=Outcome,
         responses={
             202: {"description": "Still being decided"},
-            401: rejected,
+            **refusals(400, 401, 413, 415, 503),
             403: rejected,
             404: rejected,
             409: rejected,
@@ -545,7 +546,11 @@ def create_app(settings: Settings) -> FastAPI:
             outcomes.forget(submission.submission_id)
         return outcome_response(Outcome.model_validate_json(raw))
 
-    @app.get("/submissions/{submission_id}", response_model=Outcome, responses={404: rejected})
+    @app.get(
+        "/submissions/{submission_id}",
+        response_model=Outcome,
+        responses={**refusals(401, 403, 404, 422), 409: rejected},
+    )
     async def submission_outcome(
         submission_id: uuid.UUID, token: Annotated[Token, Depends(caller)]
     ) -> Response:

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.adapters.http import ErrorBody
+from services.adapters.http import refusals
 from services.query.exports import CSV_TYPE, PDF_TYPE, XLSX_TYPE
 
 
@@ -114,10 +114,9 @@ class HistoryEntry(BaseModel):
     hash: str
 
 
-refused: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in ((401, "No valid token"), (403, "Not for this token"), (404, "Not found"))
-}
+refused = refusals(401, 403, 404, 422, 503)
+"""What a protected endpoint may refuse with: no token, not for this token, not found, an invalid
+request, PostgreSQL not answering."""
 
 
 class CsvFile(Response):
@@ -156,3 +155,59 @@ def exported(
         200: file,
         **{code: {"description": text, "content": error} for code, text in errors.items()},
     }
+
+
+class YearOverYear(BaseModel):
+    """同比: each count's relative change against the year before (-0.09: 9% fewer); None when
+    the year before had none to compare with."""
+
+    cases: float | None
+    accepted: float | None
+    persons: float | None
+    closed: float | None
+    closed_on_time: float | None
+    replied: float | None
+    mediations_agreed: float | None
+
+
+class StatisticsRow(BaseModel):
+    """The figures of one group (``projections.queries.statistics`` defines each): counts
+    integers, rates numbers from 0 to 1 (None over nothing, e.g. no case accepted), money in
+    integer fen. A row holds the dimensions it is grouped by, and only those."""
+
+    case_type: str | None = None
+    department: str | None = None
+    channel: str | None = None
+    """'' for cases registered without a channel."""
+    status: str | None = None
+    month: str | None = None
+    """YYYY-MM, in China time."""
+    cases: int
+    accepted: int
+    persons: int
+    closed: int
+    closure_rate: float | None
+    closed_on_time: int
+    on_time_closure_rate: float | None
+    replied: int
+    reply_rate: float | None
+    mediations_agreed: int
+    mediation_success_rate: float | None
+    amount_in_dispute_fen: int
+    """涉案金额, in fen (分): 100 fen are 1 yuan."""
+    average_handling_days: float | None
+    longest_handling_days: float | None
+    supervision_notes: int
+    supervision_answered_on_time: int
+    supervision_on_time_rate: float | None
+    year_over_year: YearOverYear
+
+
+class StatisticsOut(BaseModel):
+    year: int
+    as_of: datetime | None
+    """The instant the figures are as of; None: now."""
+    basis: str | None
+    """recorded or occurred, with ``as_of``."""
+    by: list[str]
+    rows: list[StatisticsRow]

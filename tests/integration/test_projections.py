@@ -6,6 +6,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -70,6 +71,13 @@ ORDER = {
 @pytest.fixture
 async def isolated(servers: Settings) -> AsyncIterator[Settings]:
     """Topics and a database of its own, so that rebuilds see exactly this test's log."""
+    async with own_topics_and_database(servers) as settings:
+        yield settings
+
+
+@asynccontextmanager
+async def own_topics_and_database(servers: Settings) -> AsyncIterator[Settings]:
+    """The settings of a system of its own: its topics and database, removed at the end."""
     tag = uuid.uuid4().hex[:6]
     database = f"{urlsplit(servers.postgres_dsn).path.lstrip('/')}_{tag}"
     settings = servers.isolated(f"{servers.topic_prefix}-{tag}", database)

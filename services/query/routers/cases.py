@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import TypeAdapter
 
 from events.as_of import Basis, replay
 from events.deadlines import worst
@@ -18,7 +19,7 @@ from projections.db import Connection
 from projections.queries import access_log, cases, deadlines
 from projections.queries.cases import CaseFilter, Key
 from projections.read_models.cases import LINKED
-from services.adapters.http import ApiError, ErrorCode
+from services.adapters.http import ApiError, ErrorCode, Instant, StorableText, Text
 from services.integrity.case_chain import broken_links
 from services.privacy.keystore import KeyStore
 from services.privacy.sealing import opened_steps
@@ -67,11 +68,16 @@ def cursor(key: Key) -> str:
     return base64.urlsafe_b64encode(f"{moment.isoformat()}|{case_id}".encode()).decode()
 
 
+_KEY: TypeAdapter[tuple[datetime, str]] = TypeAdapter(tuple[Instant, CaseId])
+"""A cursor's key as this service gives it: an instant and a case id (whatever a client sends
+back as one, no text PostgreSQL cannot hold and no instant it cannot take)."""
+
+
 def key_of(after: str) -> Key:
     try:
         moment, case_id = base64.urlsafe_b64decode(after.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(moment), case_id
-    except (ValueError, UnicodeDecodeError):
+        return _KEY.validate_python((moment, case_id))
+    except ValueError:  # not base64, not UTF-8, no "|", or not a key (pydantic's errors too)
         raise ApiError(
             422, ErrorCode.INVALID_CURSOR, "after: not a cursor this service gave"
         ) from None
@@ -94,21 +100,20 @@ async def visible_case(conn: Connection, who: Reader, case_id: str) -> dict[str,
 
 def case_filter(
     who: Caller,
-    case_type: str | None = None,
-    department: str | None = None,
-    status: str | None = None,
-    channel: str | None = None,
+    case_type: Text | None = None,
+    department: Text | None = None,
+    status: Text | None = None,
+    channel: Text | None = None,
     light: Literal["red", "yellow", "green", "unknown"] | None = None,
-    officer: str | None = None,
-    opened_from: datetime | None = None,
-    opened_to: datetime | None = None,
-    occurred_from: datetime | None = Query(None, description="Last step happened from"),
-    occurred_to: datetime | None = None,
-    recorded_from: datetime | None = Query(None, description="Last step recorded from"),
-    recorded_to: datetime | None = None,
-    q: str | None = Query(
+    officer: Text | None = None,
+    opened_from: Instant | None = None,
+    opened_to: Instant | None = None,
+    occurred_from: Instant | None = Query(None, description="Last step happened from"),
+    occurred_to: Instant | None = None,
+    recorded_from: Instant | None = Query(None, description="Last step recorded from"),
+    recorded_to: Instant | None = None,
+    q: Text | None = Query(
         None,
-        max_length=200,
         description="Search: each word begins the case id or is found in what the case is about"
         " (subject, summary, cause, dispute) or its filing, decision or ruling number; never in"
         " personal data",
@@ -142,7 +147,7 @@ Filter = Annotated[CaseFilter, Depends(case_filter)]
 async def list_cases(
     where: Filter,
     pool: Pool,
-    after: str | None = Query(None, description="The 'next' of the previous page"),
+    after: Text | None = Query(None, description="The 'next' of the previous page"),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
     """Cases, most recently recorded first, filtered; keyset pagination with ``after``."""
@@ -252,7 +257,7 @@ def stated(reason: str | None) -> str | None:
 
 
 Reason = Annotated[
-    str | None,
+    StorableText | None,
     Query(
         max_length=500,
         description="查阅理由 / Why you read the persons' data: recorded in the access log;"
@@ -360,7 +365,7 @@ async def case_as_of(
     who: Caller,
     pool: Pool,
     case_id: CaseId,
-    at: Annotated[datetime, Query(description="The instant (ISO 8601, with a timezone)")],
+    at: Annotated[Instant, Query(description="The instant (ISO 8601, with a timezone)")],
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
     """The case as it stood at ``at`` (auditors), replayed from its events in the audit trail

@@ -5,6 +5,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 
 from projections.queries import deadlines
+from services.adapters.http import Text
 from services.query.access import CASE_READERS
 from services.query.dependencies import Caller, Pool
 from services.query.schemas import DeadlineRow, refused
@@ -17,7 +18,7 @@ async def red_and_yellow(
     who: Caller,
     pool: Pool,
     light: Literal["red", "yellow", "unknown"] = "red",
-    department: str | None = None,
+    department: Text | None = None,
     limit: int = Query(default=200, ge=1, le=2000),
 ) -> list[dict[str, Any]]:
     """红灯/黄灯: open deadlines breached (red) or near (yellow), most urgent first; unknown:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from projections.queries.health import live_builds
 from services.adapters.calendar_files import coverage
+from services.adapters.http import refusals
 from services.query.dependencies import AppSettings, MaybeCaller, Pool
 from services.tokens import TokenRole
 
@@ -40,7 +41,15 @@ def words(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/health/projections")
+@router.get(
+    "/health/projections",
+    responses={
+        **refusals(401),
+        503: {"description": "A projection is not ok, or PostgreSQL does not answer"},
+    },
+    # The token is optional here: {} in the list says the endpoint answers without one.
+    openapi_extra={"security": [{}]},
+)
 async def projections_health(pool: Pool, who: MaybeCaller) -> JSONResponse:
     """Each projection's live build: ``ok``, ``retrying`` or ``failing``, with counts; 503 if
     any is not ok (and 503 ``database_unavailable`` when PostgreSQL does not answer). With an

@@ -30,7 +30,8 @@ def _document() -> tuple[bytes, str]:
         200: {
             "description": "case_types, statuses, events, submissions, roles, clocks,"
             " lights, values (coded answers) and fields (each step's payload)"
-        }
+        },
+        304: {"description": "Not modified since the ETag given in If-None-Match"},
     },
 )
 async def labels(request: Request) -> Response:

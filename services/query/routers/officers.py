@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from projections.queries import officers
-from services.adapters.http import ApiError, ErrorCode
+from services.adapters.http import ApiError, ErrorCode, Text
 from services.query.access import CASE_READERS
 from services.query.dependencies import Caller, Directory, Pool
 from services.query.schemas import ActivityRow, OfficerOut, refused
@@ -41,7 +41,7 @@ async def officer_directory(who: Caller, officers: Directory) -> JSONResponse:
 async def officer_activity(
     who: Caller,
     pool: Pool,
-    officer_id: str,
+    officer_id: Text,
     limit: int = Query(default=200, ge=1, le=2000),
 ) -> list[dict[str, Any]]:
     """Every action of one officer, oldest first (倒查). A supervisor limited to some

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from events.as_of import Basis
 from projections.queries.statistics import Dimension, report
-from services.adapters.http import ApiError, ErrorCode
+from services.adapters.http import ApiError, ErrorCode, Instant, Text
 from services.query.dependencies import Caller, Pool
 from services.query.export_tables import about_sheet, statistics_sheet
 from services.query.exports import (
@@ -21,7 +21,7 @@ from services.query.exports import (
     made_aside,
     xlsx_bytes,
 )
-from services.query.schemas import CsvFile, XlsxFile, exported, refused
+from services.query.schemas import CsvFile, StatisticsOut, XlsxFile, exported, refused
 from services.tokens import TokenRole
 
 router = APIRouter()
@@ -35,17 +35,23 @@ def dimensions(by: str) -> list[Dimension]:
 
 
 Year = Annotated[int, Query(ge=1990, le=2199)]
-AsOf = Annotated[datetime | None, Query(description="Figures as of then (auditors)")]
+AsOf = Annotated[Instant | None, Query(description="Figures as of then (auditors)")]
 BY = "case_type,department,channel,…"
 
 
-@router.get("/statistics", responses=refused)
+@router.get(
+    "/statistics",
+    response_model=StatisticsOut,
+    # A row holds the dimensions it is grouped by, not the others as nulls.
+    response_model_exclude_unset=True,
+    responses=refused,
+)
 async def statistics(
     who: Caller,
     pool: Pool,
-    year: int = Query(default=2020, ge=1990, le=2199),
-    by: str = Query(default="case_type", description="case_type,department,channel,…"),
-    as_of: datetime | None = Query(None, description="Figures as of then (auditors)"),
+    year: Year = 2020,
+    by: Annotated[Text, Query(description=BY)] = "case_type",
+    as_of: AsOf = None,
     basis: Basis = Basis.RECORDED,
 ) -> dict[str, Any]:
     """The supervisors' figures for a year with 同比: open to every role, public too; as
@@ -98,7 +104,7 @@ async def statistics_csv(
     who: Caller,
     pool: Pool,
     year: Year = 2020,
-    by: str = Query(default="case_type", description=BY + " (one breakdown; empty: totals)"),
+    by: Annotated[Text, Query(description=BY + " (one breakdown; empty: totals)")] = "case_type",
     as_of: AsOf = None,
     basis: Basis = Basis.RECORDED,
 ) -> Response:
@@ -119,7 +125,7 @@ async def statistics_xlsx(
     who: Caller,
     pool: Pool,
     year: Year = 2020,
-    by: list[str] = Query(
+    by: list[Text] = Query(
         default=["case_type"],
         description="One breakdown per value, each a sheet: e.g. by=case_type&by=case_type,month"
         " (an empty value: the totals)",
