@@ -1,13 +1,20 @@
 // Verifies CaseTrail hash chains without any CaseTrail code: proof that another language can.
-// With --keys, also opens the sealed personal values it has keys for (docs/privacy.md).
+// With --keys, also opens the sealed personal values it has keys for (docs/privacy.md); with
+// --ring, also checks a partition's chain and its signed checkpoints against a pinned key ring.
 //
-// Usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json]
+// Usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json]
 //   EVENTS.json: a list of events (or of {"event": …}), or an object with such a list as "events";
 //     each case's events in order (cases may be interleaved). Each case's chain starts at 64 zeros.
+//     With --ring: an object with "records" (one partition's events in offset order, each as
+//     {"offset": n, "event": {…}}) and "checkpoints" (each {"record": {…}} as on
+//     casetrail.checkpoints).
 //   KEYS.json: {"<subject>": "<base64 of the subject's 32-byte key>" or null (destroyed)}.
-// Exit 0: every event verified (and every sealed value with a key opened); 1: an event does not
-// verify; 2: the chain verified but a sealed value does not open; 3: unusable input.
-import { createDecipheriv, createHash } from "node:crypto";
+//   RING.json: the key ring ({"keys": [{key_id, purpose, public_key, valid_from, …}]}): only
+//     its checkpoint keys vouch for a checkpoint, never a key found in EVENTS.json.
+// Exit 0: every event verified (and every sealed value with a key opened); 1: an event or a
+// checkpoint does not verify; 2: the chain verified but a sealed value does not open; 3:
+// unusable input.
+import { createDecipheriv, createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 const GENESIS = "0".repeat(64);
@@ -46,19 +53,22 @@ function base64Bytes(text) {
 
 // --- Arguments ---------------------------------------------------------------------------
 const args = process.argv.slice(2);
-let keysPath = null;
-const keysAt = args.indexOf("--keys");
-if (keysAt !== -1) {
-  keysPath = args[keysAt + 1];
-  args.splice(keysAt, 2);
+function option(name) {
+  const at = args.indexOf(name);
+  if (at === -1) return null;
+  const value = args[at + 1];
+  args.splice(at, 2);
+  return value;
 }
-if (args.length !== 1 || keysPath === undefined) {
-  fail(3, "usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json]");
+const keysPath = option("--keys");
+const ringPath = option("--ring");
+if (args.length !== 1 || keysPath === undefined || ringPath === undefined) {
+  fail(3, "usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json]");
 }
 
 // --- The chains ----------------------------------------------------------------------------
 const input = readJson(args[0], "events");
-const items = Array.isArray(input) ? input : input?.events;
+const items = Array.isArray(input) ? input : (input?.events ?? input?.records);
 if (!Array.isArray(items)) fail(3, `${args[0]}: no list of events`);
 const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 const events = items.map((item) => (isObject(item) && "event" in item ? item.event : item));
@@ -75,7 +85,65 @@ for (const [index, event] of events.entries()) {
   heads.set(event.case_id, hash);
 }
 console.log(`${events.length} events verified`);
+if (ringPath !== null) verifyPartition(input, items, readJson(ringPath, "key ring"));
 if (keysPath === null) process.exit(0);
+
+// --- The partition chain and its checkpoints ----------------------------------------------
+// head_0 = 64 zeros; head_n = SHA-256 (hex) of the ASCII text head_(n-1) followed by the n-th
+// event's hash, over every event of the partition in offset order. A checkpoint signs
+// (partition, offset of the last event it covers, count, head) with a checkpoint key of the
+// ring: Ed25519 over the canonical JSON of its record without "signature" (and without fields
+// that are null, which the decider leaves out).
+function verifyPartition(partitionFile, records, ringFile) {
+  if (!Array.isArray(partitionFile?.checkpoints) || !Array.isArray(ringFile?.keys)) {
+    fail(3, "--ring needs a partition (records and checkpoints) and a key ring (keys)");
+  }
+  const heads = [];
+  let head = GENESIS;
+  for (const [index, record] of records.entries()) {
+    if (!Number.isInteger(record?.offset)) fail(3, `record ${index} has no offset`);
+    head = createHash("sha256").update(`${head}${record.event.hash}`, "ascii").digest("hex");
+    heads.push(head);
+  }
+  console.log(`partition chain of ${records.length} events: head ${head}`);
+  for (const item of partitionFile.checkpoints) {
+    const checkpoint = item?.record ?? item;
+    const where = `checkpoint p${checkpoint.partition} count ${checkpoint.count}`;
+    const key = ringFile.keys.find(
+      (k) => k.key_id === checkpoint.key_id && k.purpose === "checkpoint",
+    );
+    if (key === undefined) fail(1, `${where}: key ${checkpoint.key_id} is not a checkpoint key of the ring`);
+    const raw = base64Bytes(key.public_key);
+    if (raw === null || raw.length !== 32) fail(3, `key ${key.key_id}: no Ed25519 public key`);
+    if (createHash("sha256").update(raw).digest("hex").slice(0, 16) !== key.key_id) {
+      fail(1, `key ${key.key_id}: the id is not that of its public key`);
+    }
+    const signedAt = Date.parse(checkpoint.created_at);
+    const validUntil = key.valid_until === null ? Infinity : Date.parse(key.valid_until);
+    if (!(Date.parse(key.valid_from) <= signedAt && signedAt < validUntil)) {
+      fail(1, `${where}: key ${key.key_id} was not valid when it was signed`);
+    }
+    const { signature, ...fields } = checkpoint;
+    for (const [name, value] of Object.entries(fields)) if (value === null) delete fields[name];
+    const publicKey = createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
+      format: "jwk",
+    });
+    const signatureBytes = base64Bytes(signature) ?? Buffer.alloc(0);
+    if (!verify(null, Buffer.from(canonical(fields), "utf8"), publicKey, signatureBytes)) {
+      fail(1, `${where}: its signature does not verify with key ${key.key_id}`);
+    }
+    if (!Number.isInteger(checkpoint.count) || checkpoint.count < 1) fail(1, `${where}: no count`);
+    if (checkpoint.count > records.length) {
+      fail(1, `${where}: covers more events than the partition holds (truncated)`);
+    }
+    const covered = records[checkpoint.count - 1];
+    if (heads[checkpoint.count - 1] !== checkpoint.head || covered.offset !== checkpoint.offset) {
+      fail(1, `${where}: the partition's chain does not verify against it`);
+    }
+    console.log(`${where} at offset ${checkpoint.offset} verified (key ${key.key_id})`);
+  }
+}
 
 // --- The sealed values -----------------------------------------------------------------------
 // A sealed value is an object with exactly the keys alg, subject and ciphertext.
