@@ -341,7 +341,7 @@ def _record(
         "hash": GENESIS_HASH,  # placeholder: the hash covers every other field
     }
     unhashed = Event.model_validate(fields)
-    return unhashed.model_copy(update={"hash": unhashed.computed_hash()})
+    return unhashed.model_copy(update={"hash": unhashed.computed_hash(ctx.suite)})
 
 
 def _clocks_after(

@@ -17,6 +17,7 @@ from pydantic import (
 
 from events.errors import RejectionCode
 from events.hashing import chain_hash
+from events.suite import Suite
 
 EARLIEST, LATEST = 1900, 2200
 
@@ -166,8 +167,8 @@ class Event(Frozen):
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
-    def computed_hash(self) -> str:
-        return chain_hash(self.model_dump(mode="json"))
+    def computed_hash(self, suite: Suite = Suite.INTERNATIONAL) -> str:
+        return chain_hash(self.model_dump(mode="json"), suite)
 
 
 # --- Outcomes: the answer to every submission --------------------------------------------

@@ -15,6 +15,7 @@ from events.model import (
     VouchedBy,
 )
 from events.officers import Officer
+from events.suite import Suite
 
 
 class CaseState(Frozen):
@@ -125,6 +126,8 @@ class Context:
     """Whose signature the decider checked on this submission (recorded in its events)."""
     actor: Actor | None = None
     """Who takes the step, once ``decide`` has authorised them (rules that count people need it)."""
+    suite: Suite = Suite.INTERNATIONAL
+    """The log's cryptographic suite: which hash chains the case's events."""
     seal: Callable[[Event], Event] | None = None
     """What the shell does to an event before it is hashed into the case (the decider seals its
     personal data); None: nothing. ``decide`` folds the event as it is returned."""

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.suite import Suite
+
 
 def with_database(dsn: str, database: str) -> str:
     """The same server and role, another database (``postgres`` to create or drop one)."""
@@ -101,6 +103,12 @@ class Settings(BaseSettings):
         " its extension (90 + 30 days) and some pauses",
     )
 
+    crypto_suite: Suite = Field(
+        default=Suite.INTERNATIONAL,
+        description="The log's cryptographic suite: international (SHA-256, Ed25519, AES-256-GCM)"
+        " or guomi (SM3, SM2, SM4-GCM). One per log, fixed before its first event: a service"
+        " set to another suite than the log's checkpoints refuses to start",
+    )
     signing_key_file: Path | None = Field(
         default=None,
         description="The decider's Ed25519 private key (PEM) signing checkpoints (only the decider"
@@ -293,20 +301,36 @@ class Settings(BaseSettings):
         return [address.strip() for address in self.kafka_bootstrap.split(",") if address.strip()]
 
     @property
+    def keys_dir(self) -> Path:
+        """Where the development keys are: <state_dir>/keys, and <state_dir>/keys/guomi for the
+        guomi suite, whose keys are of other algorithms (a state directory may hold a log of
+        each, under two topic prefixes)."""
+        keys = self.state_dir / "keys"
+        return keys if self.crypto_suite is Suite.INTERNATIONAL else keys / "guomi"
+
+    @property
+    def signature_algorithm(self) -> str:
+        """The suite's signature algorithm, as the key files' names say it."""
+        return "ed25519" if self.crypto_suite is Suite.INTERNATIONAL else "sm2"
+
+    @property
     def signing_key_path(self) -> Path:
-        return self.signing_key_file or self.state_dir / "keys" / "checkpoint-ed25519.pem"
+        return self.signing_key_file or self.keys_dir / f"checkpoint-{self.signature_algorithm}.pem"
 
     @property
     def gateway_signing_key_path(self) -> Path:
-        return self.gateway_signing_key_file or self.state_dir / "keys" / "gateway-ed25519.pem"
+        return (
+            self.gateway_signing_key_file
+            or self.keys_dir / f"gateway-{self.signature_algorithm}.pem"
+        )
 
     @property
     def key_ring_path(self) -> Path:
-        return self.key_ring_file or self.state_dir / "keys" / "ring.json"
+        return self.key_ring_file or self.keys_dir / "ring.json"
 
     @property
     def master_key_path(self) -> Path:
-        return self.master_key_file or self.state_dir / "keys" / "personal-data-master.key"
+        return self.master_key_file or self.keys_dir / "personal-data-master.key"
 
     @property
     def keystore_password_path(self) -> Path:

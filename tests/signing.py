@@ -10,6 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.signing import CLOCK_DEPARTMENT
+from services.integrity.algorithms import PrivateKey
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.signing import Signer, SubmissionVerifier
 
@@ -31,7 +32,7 @@ def private_key(name: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"test {name}".encode()).digest())
 
 
-def ring_key(key: Ed25519PrivateKey, purpose: KeyPurpose, department: str | None = None) -> RingKey:
+def ring_key(key: PrivateKey, purpose: KeyPurpose, department: str | None = None) -> RingKey:
     public = key.public_key()
     return RingKey(key_id(public), purpose, public, SINCE, None, department)
 

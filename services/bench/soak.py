@@ -548,7 +548,7 @@ async def rig(base: Settings, say: Say) -> Any:
     )
     await LocalPostgres(settings).ensure_database(quiet)
     await create_topics(settings, quiet)
-    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path, settings.crypto_suite)
     ensure_dev_signing_keys(settings, quiet)
     async with connect(settings.postgres_dsn) as conn:
         _, token = await tokens.create(conn, TokenRole.DEPARTMENT, [ACTOR["department"]], "soak")

@@ -38,7 +38,7 @@ async def bench_takeover(base: Settings, count: int, per_case: int, say: Say) ->
     settings = demo_settings(base.isolated(f"bench-{run}"))
     settings = settings.model_copy(update={"decider_health_port": free_port()})
     ensure_dev_signing_keys(settings, say)
-    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path, settings.crypto_suite)
     signers = DepartmentSigners.load(settings)
     await create_topics(settings, lambda _: None)
     logs = settings.state_dir / "logs"

@@ -89,7 +89,7 @@ async def bench_write(
     await create_topics(settings, quiet)
     baseline_topic = f"{settings.topic_prefix}.baseline"
     await create_topic(settings, baseline_topic, settings.partitions)
-    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    ensure_dev_keys(settings.key_ring_path, settings.signing_key_path, settings.crypto_suite)
     # One decider process per core is how CaseTrail spreads the pure work of deciding: the
     # partitions are shared out among them as among deciders on several machines.
     logs = settings.state_dir / "logs"

@@ -69,7 +69,7 @@ def _chosen(settings: Settings, which: list[Component] | None) -> list[LocalServ
 
 def _topics_and_key(settings: Settings) -> None:
     asyncio.run(create_topics(settings, typer.echo))
-    done = ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+    done = ensure_dev_keys(settings.key_ring_path, settings.signing_key_path, settings.crypto_suite)
     if done:
         typer.echo(f"keys: {done}")
     ensure_dev_signing_keys(settings, typer.echo)  # the gateway's, each department's

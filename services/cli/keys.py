@@ -91,7 +91,9 @@ def create(
         raise fail(f"{path} exists: 'casetrail keys rotate' replaces a key")
     if settings.key_ring_path.exists():
         _ring(settings)  # a ring that cannot be read is not overwritten
-    key = new_key(settings.key_ring_path, path, purpose, department, note)
+    key = new_key(
+        settings.key_ring_path, path, purpose, department, note, suite=settings.crypto_suite
+    )
     typer.echo(f"{_describe(key)}, valid from {key.valid_from.isoformat()}")
     typer.echo(f"  private key: {path} (mode 600)")
     typer.echo(f"  public key:  in the ring {settings.key_ring_path}")
@@ -114,7 +116,15 @@ def rotate(
     if not retiring:
         raise fail("no key of that purpose valid now: 'casetrail keys create' makes the first")
     path = out or _private_path(settings, purpose, department)
-    key = new_key(settings.key_ring_path, path, purpose, department, note, retire_current=True)
+    key = new_key(
+        settings.key_ring_path,
+        path,
+        purpose,
+        department,
+        note,
+        retire_current=True,
+        suite=settings.crypto_suite,
+    )
     for old in retiring:
         typer.echo(f"{_describe(old)}: valid until {key.valid_from.isoformat()}")
     typer.echo(f"{_describe(key)}: valid from {key.valid_from.isoformat()}, private key {path}")

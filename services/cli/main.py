@@ -98,10 +98,11 @@ def decider() -> None:
     from services.decider.runtime import run
     from services.integrity.checkpoints import SigningKeyNotTrusted
     from services.integrity.keyring import KeyRingError
+    from services.integrity.log_suite import SuiteMismatch
     from services.privacy.cipher import MasterKeyError
     from services.privacy.keystore import KeyStoreUnavailable
 
-    refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError)
+    refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError, SuiteMismatch)
     try:
         _run_until_signalled(run)
     except (*refusals, MasterKeyError, KeyStoreUnavailable) as error:

@@ -36,6 +36,7 @@ from events.model import Event, EventRef, Outcome
 from events.officers import Officer
 from events.state import CaseState, Context
 from events.submissions import attribution, parse_submission
+from events.suite import Suite
 from services.decider.snapshot import case_records
 from services.integrity.signing import SubmissionVerifier
 from services.privacy.sealing import Sealer
@@ -100,6 +101,8 @@ class PartitionState:
     """The partition a case lives on (None: not checked). A client partitioning by another
     hash than Kafka's default (librdkafka's CRC32) sends a case's submissions elsewhere: they
     are forwarded, never decided there, which would split the case's history."""
+    suite: Suite = Suite.INTERNATIONAL
+    """The log's cryptographic suite: which hash chains each case's events."""
     sealer: Sealer | None = None
     """Seals each event's personal data (None: appended in plaintext); its new keys wait in it
     until the runtime stores them, before the transaction commits."""
@@ -367,7 +370,9 @@ class PartitionState:
         state = self.case(case_id)
         seal = self.sealer.seal if self.sealer is not None else None
         mark = len(self.sealer.pending) if self.sealer is not None else 0
-        context = Context(now, self.officers, self.rules, vouched_by=vouched, seal=seal)
+        context = Context(
+            now, self.officers, self.rules, vouched_by=vouched, suite=self.suite, seal=seal
+        )
         try:
             decided = decide_and_fold(state, submission, context)
         except Exception:

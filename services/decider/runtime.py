@@ -68,6 +68,7 @@ from aiokafka.structs import RecordMetadata
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event, Outcome
 from events.submissions import attribution
+from events.suite import Suite
 from projections.transient import Backoff, describe, is_transient, keep_trying
 from services.adapters.calendar_files import coverage
 from services.adapters.case_store import PgCaseStore, open_case_store
@@ -98,6 +99,7 @@ from services.decider.snapshot import (
 )
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
+from services.integrity.log_suite import check_log_suite
 from services.integrity.signing import SubmissionVerifier
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, PgKeyStore, open_keystore
@@ -114,11 +116,12 @@ class PartitionChain:
     head: str = GENESIS_HASH
     count: int = 0
     last_offset: int = -1
+    suite: Suite = Suite.INTERNATIONAL
 
     def extended(self, event_hashes: list[str], last_offset: int) -> "PartitionChain":
         head = self.head
         for event_hash in event_hashes:
-            head = partition_chain(head, event_hash)
+            head = partition_chain(head, event_hash, self.suite)
         return replace(
             self, head=head, count=self.count + len(event_hashes), last_offset=last_offset
         )
@@ -237,12 +240,16 @@ class Decider(ConsumerRebalanceListener):
     def __init__(self, settings: Settings):
         self.settings = settings.as_kafka_user(KafkaRole.DECIDER)
         self.officers = load_officers(settings.officers_file)
-        self.signer = Signer(settings.signing_key_path, settings.key_ring_path)
+        self.signer = Signer(
+            settings.signing_key_path, settings.key_ring_path, settings.crypto_suite
+        )
         self.signer.check(datetime.now(UTC))  # SigningKeyNotTrusted: refuse to start
         # The signer reads the ring again whenever its file changes; the submissions' check
         # follows it before each batch, so a key revoked (its validity closed) or added counts
         # at once, without a restart.
-        self.signatures = SubmissionVerifier(self.signer.ring, settings.require_signatures)
+        self.signatures = SubmissionVerifier(
+            self.signer.ring, settings.require_signatures, settings.crypto_suite
+        )
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
         self.owned: dict[int, OwnedPartition] = {}
@@ -294,6 +301,8 @@ class Decider(ConsumerRebalanceListener):
         server = await health.serve(host, port, self.health)
         log.info("GET /health on %s:%d", host, server.sockets[0].getsockname()[1])
         try:
+            # SuiteMismatch: a log written under another suite is not this decider's to extend.
+            await check_log_suite(self.settings, "the decider")
             async with contextlib.AsyncExitStack() as stack:
                 if self.settings.decider_snapshot_every and self.settings.decider_hot_cases:
                     self.case_store = await stack.enter_async_context(
@@ -310,6 +319,11 @@ class Decider(ConsumerRebalanceListener):
                 await self._run(stop)
         finally:
             server.close()
+
+    def _chain(
+        self, head: str = GENESIS_HASH, count: int = 0, last_offset: int = -1
+    ) -> PartitionChain:
+        return PartitionChain(head, count, last_offset, self.settings.crypto_suite)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """``GET /health``: 200 while every assigned partition is served or being taken over,
@@ -402,7 +416,9 @@ class Decider(ConsumerRebalanceListener):
         ring = self.signer.ring
         if ring is self.signatures.ring:
             return
-        self.signatures = SubmissionVerifier(ring, self.settings.require_signatures)
+        self.signatures = SubmissionVerifier(
+            ring, self.settings.require_signatures, self.settings.crypto_suite
+        )
         for owned in [*self.owned.values(), *self.kept.values()]:
             owned.state.signatures = self.signatures
         log.info("the key ring changed: submissions are checked against it from now on")
@@ -563,7 +579,8 @@ class Decider(ConsumerRebalanceListener):
             partition=partition,
             partition_of=partitioner(self.partition_count),
             max_bytes=self.settings.max_body_bytes,
-            sealer=Sealer() if self.settings.seal_personal_data else None,
+            suite=self.settings.crypto_suite,
+            sealer=Sealer(self.settings.crypto_suite) if self.settings.seal_personal_data else None,
             hot_cases=self.settings.decider_hot_cases if self.case_store is not None else 0,
         )
 
@@ -581,7 +598,7 @@ class Decider(ConsumerRebalanceListener):
         try:
             self.signer.check(datetime.now(UTC))
         except SigningKeyNotTrusted as error:
-            return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), PartitionChain())
+            return Replay(Refusal(SIGNING_KEY_NOT_TRUSTED, str(error)), self._chain())
         if state is not None and self.settings.decider_snapshot_every:
             store = self.case_store
             if store is not None and partition in self.distrusted:
@@ -632,9 +649,9 @@ class Decider(ConsumerRebalanceListener):
                     problem or "its copy in the case store did not read",
                 )
             whole = checkpoints if snapshot.head is None else None  # all of them, then
-            replay = await self._fold(partition, state, PartitionChain(), 0, whole)
+            replay = await self._fold(partition, state, self._chain(), 0, whole)
             return replace(replay, stale=frozenset(snapshot.keys))
-        return await self._fold(partition, state, PartitionChain(), 0)
+        return await self._fold(partition, state, self._chain(), 0)
 
     async def _fold_after(
         self,
@@ -644,7 +661,7 @@ class Decider(ConsumerRebalanceListener):
         checkpoints: list[tuple[int, Checkpoint]],
     ) -> Replay:
         """The take-over from a snapshot: the events and outcomes after its head folded."""
-        start = PartitionChain(head.chain_head, head.chain_count, head.chain_last_offset)
+        start = self._chain(head.chain_head, head.chain_count, head.chain_last_offset)
         replay = await self._fold(partition, state, start, head.outcomes_from, checkpoints)
         return replace(replay, from_snapshot=True)
 
@@ -724,7 +741,7 @@ class Decider(ConsumerRebalanceListener):
                 if loud:
                     log.error("%s p%d@%d: a checkpoint of another partition, skipped", *where)
                 continue
-            problem = untrusted(checkpoint, ring)
+            problem = untrusted(checkpoint, ring, self.settings.crypto_suite)
             if problem is not None:
                 if loud:
                     log.error("%s p%d@%d skipped: %s", *where, problem)
@@ -753,6 +770,7 @@ class Decider(ConsumerRebalanceListener):
             partition,
             [] if latest is None else [latest[1]],
             (start.head, start.count, start.last_offset),
+            self.settings.crypto_suite,
         )
         events = TopicPartition(self.settings.events_topic, partition)
         outcomes = TopicPartition(self.settings.outcomes_topic, partition)
@@ -778,7 +796,7 @@ class Decider(ConsumerRebalanceListener):
                     outcome = _read(Outcome, record)
                     if outcome is not None:
                         state.replay_outcome(outcome)
-        chain = PartitionChain(audit.head, audit.count, audit.last_offset)
+        chain = self._chain(audit.head, audit.count, audit.last_offset)
         refusal = audit.refusal()
         if refusal is not None:
             return Replay(Refusal(refusal.kind.value, str(refusal)), chain)

@@ -98,7 +98,7 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     try:
         asyncio.run(create_topics(settings, say))
         asyncio.run(rebuild_outdated(settings, say))
-        ensure_dev_keys(settings.key_ring_path, settings.signing_key_path)
+        ensure_dev_keys(settings.key_ring_path, settings.signing_key_path, settings.crypto_suite)
         ensure_dev_signing_keys(settings, say)
         processes = start_services(settings, say)
         for url in (gateway_url, query_url):

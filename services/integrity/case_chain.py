@@ -5,14 +5,15 @@ from collections.abc import Sequence
 
 from events.hashing import GENESIS_HASH
 from events.model import Event
+from events.suite import Suite
 
 
-def broken_links(events: Sequence[Event]) -> list[int]:
-    """The versions whose hash is not over their event, or whose prev_hash is not the hash
-    before."""
+def broken_links(events: Sequence[Event], suite: Suite = Suite.INTERNATIONAL) -> list[int]:
+    """The versions whose hash is not over their event (by the log's ``suite``), or whose
+    prev_hash is not the hash before."""
     previous, broken = GENESIS_HASH, []
     for event in events:
-        if event.computed_hash() != event.hash or event.prev_hash != previous:
+        if event.computed_hash(suite) != event.hash or event.prev_hash != previous:
             broken.append(event.version)
         previous = event.hash
     return broken

@@ -1,4 +1,11 @@
-"""Signed checkpoints of the log: a partition's chain head at an offset, signed with Ed25519.
+"""Signed checkpoints of the log: a partition's chain head at an offset, signed with the key of
+the log's suite (Ed25519 under ``international``, SM2 with SM3 under ``guomi``).
+
+A checkpoint names the suite it was made under (``suite``: absent on international ones, so
+that they stay byte for byte what a decider signed before suites existed). It is how a verifier
+knows which hash chains the events it covers and which signature to expect: a checkpoint of
+another suite than the verifier's, or signed with a key of another algorithm, vouches for
+nothing (``services.integrity.log_check.untrusted``).
 
 An auditor holding the pinned key ring (``keyring``) can prove that the log up to a checkpoint
 is the one the decider wrote: an altered, removed or reordered event changes the head, and a log
@@ -15,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field
 
 from events.hashing import canonical_json
 from events.model import Frozen, UtcDatetime
+from events.suite import Suite
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, PublicKey, algorithm_of
 from services.integrity.keyring import (
     KeyPurpose,
     KeyRing,
@@ -36,9 +44,15 @@ class Checkpoint(Frozen):
     count: int = Field(ge=1, description="How many events of the partition the head covers")
     head: str = Field(pattern=r"^[0-9a-f]{64}$")
     created_at: UtcDatetime
-    key_id: str = Field(description="First 16 hex digits of SHA-256 of the raw public key")
+    key_id: str = Field(description="First 16 hex digits of the suite's hash of the raw public key")
     signature: str = Field(
-        description="Base64 Ed25519 signature of the other fields' canonical JSON"
+        description="Base64 signature (Ed25519; SM2 in DER under guomi) of the other fields'"
+        " canonical JSON"
+    )
+    suite: Suite | None = Field(
+        default=None,
+        description="The cryptographic suite of the log; absent: international (every"
+        " checkpoint signed before suites existed). Signed with the rest.",
     )
     operator_reason: str | None = Field(
         default=None,
@@ -46,6 +60,10 @@ class Checkpoint(Frozen):
         description="Set when an operator adopted events no decider wrote"
         " ('casetrail checkpoints accept'): why. Signed with the rest; absent otherwise.",
     )
+
+    @property
+    def log_suite(self) -> Suite:
+        return self.suite or Suite.INTERNATIONAL
 
     def signed_bytes(self) -> bytes:
         # Without operator_reason when it is None: the bytes a decider signs are those of the
@@ -59,7 +77,7 @@ class Checkpoint(Frozen):
 
 
 def sign(
-    key: Ed25519PrivateKey,
+    key: PrivateKey,
     partition: int,
     offset: int,
     count: int,
@@ -67,6 +85,8 @@ def sign(
     at: datetime,
     operator_reason: str | None = None,
 ) -> Checkpoint:
+    """A checkpoint signed with ``key``, of the suite whose algorithm the key is."""
+    suite = next(s for s, a in SIGNATURE_ALGORITHM.items() if a is algorithm_of(key))
     unsigned = Checkpoint(
         partition=partition,
         offset=offset,
@@ -76,12 +96,13 @@ def sign(
         key_id=key_id(key.public_key()),
         signature="",
         operator_reason=operator_reason,
+        suite=None if suite is Suite.INTERNATIONAL else suite,
     )
     signature = base64.b64encode(key.sign(unsigned.signed_bytes())).decode()
     return unsigned.model_copy(update={"signature": signature})
 
 
-def signature_valid(checkpoint: Checkpoint, public: Ed25519PublicKey) -> bool:
+def signature_valid(checkpoint: Checkpoint, public: PublicKey) -> bool:
     try:
         public.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_bytes())
     except (InvalidSignature, ValueError):
@@ -110,10 +131,10 @@ class Signer:
     change: a key rotated while the decider runs is taken up at its next signature, and a key
     retired from the ring is never used past its ``valid_until``."""
 
-    def __init__(self, key_path: Path, ring_path: Path):
-        self.key_path, self.ring_path = key_path, ring_path
+    def __init__(self, key_path: Path, ring_path: Path, suite: Suite = Suite.INTERNATIONAL):
+        self.key_path, self.ring_path, self.suite = key_path, ring_path, suite
         self._stamps: tuple[_Stamp, _Stamp] | None = None  # never read yet
-        self._key: Ed25519PrivateKey | None = None
+        self._key: PrivateKey | None = None
         self._ring = KeyRing()
         self._problem = ""
         self._reload()
@@ -146,13 +167,21 @@ class Signer:
         self._reload()
         return None if self._key is None else key_id(self._key.public_key())
 
-    def check(self, at: datetime) -> Ed25519PrivateKey:
+    def check(self, at: datetime) -> PrivateKey:
         """The key, if the ring holds it as a checkpoint key valid at ``at``; otherwise
         SigningKeyNotTrusted saying why."""
         self._reload()
         if self._key is None:
             raise SigningKeyNotTrusted(self._problem)
         kid = key_id(self._key.public_key())
+        algorithm, wanted = algorithm_of(self._key), SIGNATURE_ALGORITHM[self.suite]
+        if algorithm is not wanted:
+            raise SigningKeyNotTrusted(
+                f"the signing key {kid} ({self.key_path}) is an {algorithm.value} key, and the"
+                f" log's suite {self.suite.value} signs with {wanted.value}: make one with"
+                " 'casetrail keys create --purpose checkpoint' under CASETRAIL_CRYPTO_SUITE="
+                f"{self.suite.value}"
+            )
         entry = self._ring.get(kid, KeyPurpose.CHECKPOINT)
         if entry is None:
             raise SigningKeyNotTrusted(

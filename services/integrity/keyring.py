@@ -1,4 +1,4 @@
-"""The public key ring: every Ed25519 key whose signature CaseTrail accepts, and what for.
+"""The public key ring: every key whose signature CaseTrail accepts, and what for.
 
 One JSON file (``CASETRAIL_KEY_RING_FILE``, default ``<state_dir>/keys/ring.json``), pinned by
 whoever verifies: ``casetrail verify``, the decider and the query service trust a signature only
@@ -17,11 +17,14 @@ verifiable with the old key, new ones must use a key valid at the time they clai
 
 The file holds public keys only; each private key lives in its own PEM file (mode 600) with the
 one service or department that signs with it.
+
+Keys are Ed25519 (suite ``international``) or SM2 (``guomi``): an entry names its
+``algorithm`` when it is not Ed25519 (so the rings written before suites read as they were), and
+only keys of the log's suite vouch for anything (``services.integrity.algorithms``).
 """
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -31,8 +34,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from events.suite import Suite
+from services.integrity.algorithms import (
+    SIGNATURE_ALGORITHM,
+    Algorithm,
+    PrivateKey,
+    PublicKey,
+    algorithm_of,
+    generate,
+    key_id,
+    load_private_key,
+    private_pem,
+    public_from_raw,
+    raw_public,
+)
+
+__all__ = ["KeyPurpose", "KeyRing", "KeyRingError", "RingKey", "key_id", "load_private_key"]
 
 
 class KeyPurpose(StrEnum):
@@ -45,17 +62,11 @@ class KeyRingError(ValueError):
     """The key ring file is missing or not a key ring; the message says which and why."""
 
 
-def key_id(public: Ed25519PublicKey) -> str:
-    """First 16 hex digits of SHA-256 of the raw public key."""
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class RingKey:
     key_id: str
     purpose: KeyPurpose
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     valid_from: datetime
     valid_until: datetime | None = None
     department: str | None = None
@@ -65,12 +76,16 @@ class RingKey:
     def valid_at(self, at: datetime) -> bool:
         return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
 
+    @property
+    def algorithm(self) -> Algorithm:
+        return algorithm_of(self.public_key)
+
     def as_json(self) -> dict[str, Any]:
-        raw = self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = raw_public(self.public_key)
+        named = {} if self.algorithm is Algorithm.ED25519 else {"algorithm": self.algorithm.value}
         return {
             "key_id": self.key_id,
+            **named,
             "purpose": self.purpose.value,
             "department": self.department,
             "public_key": base64.b64encode(raw).decode(),
@@ -81,7 +96,8 @@ class RingKey:
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> "RingKey":
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_key"]))
+        algorithm = Algorithm(entry.get("algorithm", Algorithm.ED25519))
+        public = public_from_raw(algorithm, base64.b64decode(entry["public_key"]))
         purpose = KeyPurpose(entry["purpose"])
         department = entry.get("department")
         if (purpose is KeyPurpose.DEPARTMENT) != bool(department):
@@ -153,13 +169,10 @@ def save_ring(path: Path, ring: KeyRing) -> None:
     os.replace(partial, path)
 
 
-def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+def write_private_key(path: Path, key: PrivateKey) -> None:
     """A private key in PKCS#8 PEM, readable by its owner only (created so, never widened), put
     in place by a rename: a decider that reloads its key on rotation never reads half a file."""
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    write_private(path, pem)
+    write_private(path, private_pem(key))
 
 
 def write_private(path: Path, data: bytes, replace: bool = True) -> None:
@@ -182,13 +195,6 @@ def write_private(path: Path, data: bytes, replace: bool = True) -> None:
         Path(partial).unlink(missing_ok=True)
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
-
-
 def new_key(
     ring_path: Path,
     private_path: Path,
@@ -196,16 +202,17 @@ def new_key(
     department: str | None = None,
     note: str = "",
     retire_current: bool = False,
+    suite: Suite = Suite.INTERNATIONAL,
 ) -> RingKey:
-    """Make a key pair: the private key to ``private_path``, the public key into the ring. With
-    ``retire_current``, the keys of the same purpose (and department) valid now end now: a
-    rotation."""
+    """Make a key pair of the suite's algorithm: the private key to ``private_path``, the public
+    key into the ring. With ``retire_current``, the keys of the same purpose (and department)
+    valid now end now: a rotation."""
     ring = load_ring(ring_path) if ring_path.exists() else KeyRing()
     now = datetime.now(UTC)
     if retire_current:
         for old in ring.current(purpose, department):
             ring = ring.with_key(replace(old, valid_until=now))
-    private = Ed25519PrivateKey.generate()
+    private = generate(SIGNATURE_ALGORITHM[suite])
     public = private.public_key()
     key = RingKey(key_id(public), purpose, public, now, None, department, note)
     # The private key first: a decider that sees the new ring finds the new key in place.
@@ -214,7 +221,9 @@ def new_key(
     return key
 
 
-def ensure_dev_keys(ring_path: Path, private_path: Path) -> str | None:
+def ensure_dev_keys(
+    ring_path: Path, private_path: Path, suite: Suite = Suite.INTERNATIONAL
+) -> str | None:
     """For development (``casetrail infra up``, the demo): a checkpoint key at ``private_path``
     registered in the ring at ``ring_path``, made if missing. What was done, or None.
 
@@ -222,7 +231,9 @@ def ensure_dev_keys(ring_path: Path, private_path: Path) -> str | None:
     file was written, so that the checkpoints it signed then still verify. A ring that exists
     and does not hold the key is the operator's: left alone (the decider will say so)."""
     if not private_path.exists():
-        key = new_key(ring_path, private_path, KeyPurpose.CHECKPOINT, note="development")
+        key = new_key(
+            ring_path, private_path, KeyPurpose.CHECKPOINT, note="development", suite=suite
+        )
         return f"created a development checkpoint key {key.key_id} ({private_path}, {ring_path})"
     if ring_path.exists():
         return None

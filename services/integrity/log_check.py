@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
+from events.suite import Suite
+from services.integrity.algorithms import SIGNATURE_ALGORITHM
 from services.integrity.checkpoints import Checkpoint, signature_valid
 from services.integrity.keyring import KeyPurpose, KeyRing
 from services.integrity.problems import Problem, ProblemKind, Record
@@ -69,16 +71,31 @@ def _where(checkpoint: Checkpoint) -> str:
     return f"checkpoint p{checkpoint.partition} count {checkpoint.count}"
 
 
-def untrusted(checkpoint: Checkpoint, ring: KeyRing) -> Problem | None:
-    """Why ``checkpoint`` vouches for nothing, or None if it does: its key must be in the ring
-    as a checkpoint key, verify its signature, and have been valid when it was signed."""
+def untrusted(
+    checkpoint: Checkpoint, ring: KeyRing, suite: Suite = Suite.INTERNATIONAL
+) -> Problem | None:
+    """Why ``checkpoint`` vouches for nothing, or None if it does: it must be of the log's
+    ``suite``, its key in the ring as a checkpoint key of that suite's algorithm, verify its
+    signature, and have been valid when it was signed."""
 
     def problem(kind: ProblemKind, detail: str) -> Problem:
         partition, offset = checkpoint.partition, checkpoint.offset
         return Problem(kind, _where(checkpoint), detail, partition=partition, offset=offset)
 
+    if checkpoint.log_suite is not suite:
+        return problem(
+            ProblemKind.SUITE_MISMATCH,
+            f"made under the {checkpoint.log_suite.value} suite, and this reader is set to"
+            f" {suite.value} (CASETRAIL_CRYPTO_SUITE): a log has one suite",
+        )
     kid = checkpoint.key_id
     key = ring.get(kid, KeyPurpose.CHECKPOINT)
+    if key is not None and key.algorithm is not SIGNATURE_ALGORITHM[suite]:
+        return problem(
+            ProblemKind.SUITE_MISMATCH,
+            f"signed with the {key.algorithm.value} key {kid}: the {suite.value} suite signs"
+            f" with {SIGNATURE_ALGORITHM[suite].value} only",
+        )
     if key is None:
         other = [k.purpose.value for k in ring.keys if k.key_id == kid]
         held = f"holds it for {', '.join(other)} only" if other else "does not hold it"
@@ -101,12 +118,12 @@ def untrusted(checkpoint: Checkpoint, ring: KeyRing) -> Problem | None:
 
 
 def trusted_checkpoints(
-    checkpoints: Iterable[Checkpoint], ring: KeyRing
+    checkpoints: Iterable[Checkpoint], ring: KeyRing, suite: Suite = Suite.INTERNATIONAL
 ) -> tuple[list[Checkpoint], list[Problem]]:
     """The checkpoints that vouch for the log, and a problem for each of the others."""
     trusted, problems = [], []
     for checkpoint in checkpoints:
-        problem = untrusted(checkpoint, ring)
+        problem = untrusted(checkpoint, ring, suite)
         if problem is None:
             trusted.append(checkpoint)
         else:
@@ -176,10 +193,13 @@ class PartitionAudit:
         partition: int,
         trusted: Iterable[Checkpoint] | Signed,
         start: tuple[str, int, int] = (GENESIS_HASH, 0, -1),
+        suite: Suite = Suite.INTERNATIONAL,
     ):
         """``start``: the chain (head, count, last offset) before the first event fed, when the
-        events before it were checked already (a decider's snapshot)."""
+        events before it were checked already (a decider's snapshot). ``suite``: the log's,
+        whose hash chains the events."""
         self.partition = partition
+        self.suite = suite
         signed = trusted if isinstance(trusted, Signed) else Signed(partition, trusted)
         self.latest: Checkpoint | None = signed.latest
         self._signed = signed.in_count_order()
@@ -219,7 +239,7 @@ class PartitionAudit:
             ):
                 self._unreadable_after = problem
             return None
-        self.last_intact = chain_hash(fields) == fields["hash"]
+        self.last_intact = chain_hash(fields, self.suite) == fields["hash"]
         if self._altered is None and not self.last_intact:
             self._altered = Problem(
                 ProblemKind.ALTERED_EVENT,
@@ -229,7 +249,7 @@ class PartitionAudit:
                 self.partition,
                 offset,
             )
-        self.head = partition_chain(self.head, fields["hash"])
+        self.head = partition_chain(self.head, fields["hash"], self.suite)
         self.count += 1
         self.last_offset = offset
         # Counts go up by one an event: the checkpoints at this count are the next ones.
@@ -345,10 +365,15 @@ class LogCheck:
     Feed every checkpoint (``checkpoint``) before the first event, the events of each partition
     in offset order, then ``finish``."""
 
-    def __init__(self, ring: KeyRing, signed: Callable[[int], Signed] = Signed):
+    def __init__(
+        self,
+        ring: KeyRing,
+        signed: Callable[[int], Signed] = Signed,
+        suite: Suite = Suite.INTERNATIONAL,
+    ):
         """``signed``: where a partition's trusted checkpoints are kept (in memory unless
-        said otherwise)."""
-        self.ring, self._new_signed = ring, signed
+        said otherwise); ``suite``: the log's (``CASETRAIL_CRYPTO_SUITE``)."""
+        self.ring, self._new_signed, self.suite = ring, signed, suite
         self.report = LogReport()
         self._trust_problems: list[Problem] = []
         self._signed: dict[int, Signed] = {}
@@ -359,7 +384,7 @@ class LogCheck:
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         self.report.checkpoints += 1
-        problem = untrusted(checkpoint, self.ring)
+        problem = untrusted(checkpoint, self.ring, self.suite)
         if problem is not None:
             self._trust_problems.append(problem)
             return
@@ -375,7 +400,7 @@ class LogCheck:
         their first (so that problems are listed as they always were), each a chain."""
         if not self._audits:
             for partition, signed in self._signed.items():
-                self._audits[partition] = PartitionAudit(partition, signed)
+                self._audits[partition] = PartitionAudit(partition, signed, suite=self.suite)
 
     def _audit(self, partition: int) -> PartitionAudit:
         audit = self._audits.get(partition)
@@ -383,7 +408,8 @@ class LogCheck:
             self._start()
             audit = self._audits.get(partition)
             if audit is None:
-                audit = self._audits[partition] = PartitionAudit(partition, ())
+                audit = PartitionAudit(partition, (), suite=self.suite)
+                self._audits[partition] = audit
         return audit
 
     def event(
@@ -527,11 +553,12 @@ def verify_log(
     ring: KeyRing,
     now: datetime,
     grace: timedelta,
+    suite: Suite = Suite.INTERNATIONAL,
 ) -> LogReport:
     """``events``: (partition, offset, raw value) in offset order within each partition.
     Events that no trusted checkpoint covers are a problem once older than ``grace`` (by
     their recorded_at against ``now``), and a note before."""
-    check = LogCheck(ring)
+    check = LogCheck(ring, suite=suite)
     for checkpoint in checkpoints:
         check.checkpoint(checkpoint)
     seen: set[str] = set()
@@ -564,6 +591,7 @@ def adoption(
     ring: KeyRing,
     through: int,
     now: datetime,
+    suite: Suite = Suite.INTERNATIONAL,
 ) -> tuple[PartitionAudit, list[str]]:
     """What ``casetrail checkpoints accept`` would sign: the chain of ``partition``'s events
     (offset, raw value, in offset order) through offset ``through``, and why it must not (an
@@ -572,8 +600,8 @@ def adoption(
     differs from an earlier checkpoint stays on the log, and verify keeps naming it."""
     records = [(partition, offset, raw) for offset, raw in events if offset <= through]
     signed = [c for c in checkpoints if c.partition == partition]
-    trusted, _ = trusted_checkpoints(signed, ring)
-    audit = PartitionAudit(partition, trusted)
+    trusted, _ = trusted_checkpoints(signed, ring, suite)
+    audit = PartitionAudit(partition, trusted, suite=suite)
     for _, offset, raw in records:
         audit.event(offset, raw)
     why: list[str] = []
@@ -588,7 +616,7 @@ def adoption(
     if damage is not None:
         why.append(str(damage))
     # The grace does not matter: whether events are covered is what this is about.
-    report = verify_log(records, signed, ring, now, timedelta(0))
+    report = verify_log(records, signed, ring, now, timedelta(0), suite)
     why += [
         str(problem)
         for problem in report.problems

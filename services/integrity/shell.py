@@ -226,7 +226,7 @@ async def _verify(
             settings, await _partitions_of(settings, settings.events_topic)
         )
     with IdBook() as ids:
-        run = VerificationPass(ring, ids, case, projected, shared)
+        run = VerificationPass(ring, ids, case, projected, shared, settings.crypto_suite)
         async with aclosing(_records(settings, settings.checkpoints_topic)) as checkpoints:
             async for batch in checkpoints:
                 for record in batch:
@@ -300,7 +300,7 @@ async def accept_events(
     signed here holds whatever a decider appends meanwhile (the latest one counts)."""
     # Only the decider writes checkpoints: this runs where its key is, as its Kafka user.
     settings = settings.as_kafka_user(KafkaRole.DECIDER)
-    signer = Signer(settings.signing_key_path, settings.key_ring_path)
+    signer = Signer(settings.signing_key_path, settings.key_ring_path, settings.crypto_suite)
     try:
         signer.check(datetime.now(UTC))
     except SigningKeyNotTrusted as error:
@@ -318,7 +318,9 @@ async def accept_events(
             except ValidationError:
                 continue  # junk vouches for nothing; verify names it
     now = datetime.now(UTC)
-    audit, why = adoption(partition, events, checkpoints, signer.ring, through, now)
+    audit, why = adoption(
+        partition, events, checkpoints, signer.ring, through, now, settings.crypto_suite
+    )
     if why:
         raise CannotAccept(why)
     adopted = audit.count - (audit.latest.count if audit.latest else 0)

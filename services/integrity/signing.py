@@ -1,7 +1,8 @@
 """Signed submissions: who vouched for each step (docs/signing.md).
 
 A submission carries ``signature``: a key of the key ring (``services.integrity.keyring``), the
-department it vouches for, and an Ed25519 signature over the canonical JSON of the submission
+department it vouches for, and a signature (Ed25519, or SM2 with SM3 under the guomi suite:
+``services.integrity.algorithms``) over the canonical JSON of the submission
 without ``signature.value`` (``events.signing``). Departments publishing straight to Kafka sign
 with their own key; the gateway signs what it accepted with a department's token, naming that
 department.
@@ -22,12 +23,19 @@ from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from events.errors import Rejection, RejectionCode, reject
 from events.model import VouchedBy
 from events.signing import CLOCK_DEPARTMENT, SIGNATURE_FIELD, signed_bytes, vouched_department
 from events.submissions import SubmissionBase
+from events.suite import Suite
+from services.integrity.algorithms import (
+    SIGNATURE_ALGORITHM,
+    Algorithm,
+    PrivateKey,
+    PublicKey,
+    algorithm_of,
+)
 from services.integrity.keyring import (
     KeyPurpose,
     KeyRing,
@@ -46,7 +54,7 @@ from services.settings import Settings
 
 def sign_submission(
     document: Mapping[str, Any],
-    key: Ed25519PrivateKey,
+    key: PrivateKey,
     department: str,
     key_id: str | None = None,
 ) -> dict[str, Any]:
@@ -62,12 +70,14 @@ def sign_submission(
     return signed
 
 
-def signature_valid(document: Mapping[str, Any], public: Ed25519PublicKey) -> bool:
+def signature_valid(document: Mapping[str, Any], public: PublicKey) -> bool:
     """Whether ``document``'s signature verifies with ``public`` (the key's validity and the
     department it may vouch for are the decider's checks: ``SubmissionVerifier``)."""
     try:
         claim = document[SIGNATURE_FIELD]
-        public.verify(_signature_bytes(claim["value"]), signed_bytes(document))
+        public.verify(
+            _signature_bytes(claim["value"], algorithm_of(public)), signed_bytes(document)
+        )
     except (InvalidSignature, ValueError, KeyError, TypeError):
         return False
     return True
@@ -77,11 +87,11 @@ def signature_valid(document: Mapping[str, Any], public: Ed25519PublicKey) -> bo
 class Signer:
     """A private key ready to sign submissions (a department's, or the gateway's)."""
 
-    key: Ed25519PrivateKey
+    key: PrivateKey
     key_id: str
 
     @classmethod
-    def of(cls, key: Ed25519PrivateKey) -> "Signer":
+    def of(cls, key: PrivateKey) -> "Signer":
         return cls(key, key_id_of(key.public_key()))
 
     @classmethod
@@ -92,12 +102,14 @@ class Signer:
         return sign_submission(document, self.key, department, self.key_id)
 
 
-def _signature_bytes(value: Any) -> bytes:
+def _signature_bytes(value: Any, algorithm: Algorithm) -> bytes:
     if not isinstance(value, str):
         raise ValueError("signature.value must be a base64 string")
     raw = base64.b64decode(value, validate=True)
-    if len(raw) != 64:
+    if algorithm is Algorithm.ED25519 and len(raw) != 64:
         raise ValueError(f"an Ed25519 signature has 64 bytes, this one {len(raw)}")
+    if algorithm is Algorithm.SM2 and not 8 <= len(raw) <= 72:
+        raise ValueError(f"an SM2 signature (DER) has 8 to 72 bytes, this one {len(raw)}")
     return raw
 
 
@@ -124,11 +136,16 @@ class SubmissionVerifier:
        (``signer_department_mismatch``).
     """
 
-    def __init__(self, ring: KeyRing, required: bool = True):
+    def __init__(self, ring: KeyRing, required: bool = True, suite: Suite = Suite.INTERNATIONAL):
+        """Only keys of ``suite``'s signature algorithm vouch for anything."""
         self.ring = ring
         self.required = required
+        self.suite = suite
+        algorithm = SIGNATURE_ALGORITHM[suite]
         self.keys: dict[str, RingKey] = {
-            key.key_id: key for key in ring.keys if key.purpose in _SUBMISSION_PURPOSES
+            key.key_id: key
+            for key in ring.keys
+            if key.purpose in _SUBMISSION_PURPOSES and key.algorithm is algorithm
         }
 
     def vouch(
@@ -157,7 +174,9 @@ class SubmissionVerifier:
                 f" {key.valid_from.isoformat()} until {until}, not at {at.isoformat()}",
             )
         try:
-            key.public_key.verify(_signature_bytes(signature.value), signed_bytes(_parsed(raw)))
+            key.public_key.verify(
+                _signature_bytes(signature.value, key.algorithm), signed_bytes(_parsed(raw))
+            )
         except (InvalidSignature, ValueError, binascii.Error) as error:
             why = str(error) or "it was made over other bytes, or with another key"
             return reject(
@@ -172,6 +191,12 @@ class SubmissionVerifier:
 
     def _unknown(self, wanted: str) -> str:
         other = next((k for k in self.ring.keys if k.key_id == wanted), None)
+        if other is not None and other.algorithm is not SIGNATURE_ALGORITHM[self.suite]:
+            return (
+                f"签名算法不符 / key {wanted} is an {other.algorithm.value} key: this log's"
+                f" cryptographic suite ({self.suite.value}) accepts"
+                f" {SIGNATURE_ALGORITHM[self.suite].value} keys only"
+            )
         if other is not None:
             return (
                 f"签名密钥用途不符 / key {wanted} is in the key ring for {other.purpose.value},"
@@ -218,7 +243,7 @@ def department_key_path(settings: Settings, department: str) -> Path:
     CaseTrail holds only its public half."""
     if not department or "/" in department or "\0" in department or department in {".", ".."}:
         raise ValueError(f"no key file for a department named {department!r}")
-    return settings.state_dir / "keys" / "departments" / f"{department}-ed25519.pem"
+    return settings.keys_dir / "departments" / f"{department}-{settings.signature_algorithm}.pem"
 
 
 def officer_departments(settings: Settings) -> list[str]:
@@ -246,7 +271,9 @@ def _ensure(
     ring_path = settings.key_ring_path
     what = f"{purpose.value} key" + (f" of {department}" if department else "")
     if not path.exists():
-        made = new_key(ring_path, path, purpose, department, note="development key")
+        made = new_key(
+            ring_path, path, purpose, department, "development key", suite=settings.crypto_suite
+        )
         say(f"signing: created a development {what} {made.key_id} in {path}")
         return
     ring = load_ring(ring_path) if ring_path.exists() else KeyRing()

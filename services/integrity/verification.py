@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.model import Outcome
+from events.suite import Suite
 from services.integrity.audit_check import AuditComparison, AuditReport, Row, compare_audit_trail
 from services.integrity.audit_pairing import Logged, Position, event_id, logged
 from services.integrity.checkpoints import Checkpoint
@@ -141,6 +142,7 @@ def verify(
     *,
     now: datetime,
     grace: timedelta,
+    suite: Suite = Suite.INTERNATIONAL,
 ) -> Verification:
     """The log (``events`` and ``checkpoint_records`` as stored, and the outcomes topic, which
     must hold nothing but outcomes) and, unless ``rows`` is None, the audit trail against it.
@@ -152,7 +154,7 @@ def verify(
 
     The same checks as ``shell.verify_system`` makes on a stream, on records already read."""
     problems: list[Problem] = []
-    log = LogCheck(ring)
+    log = LogCheck(ring, suite=suite)
     for record in checkpoint_records:
         checkpoint = read_checkpoint(*record)
         if isinstance(checkpoint, Problem):
@@ -194,9 +196,10 @@ class VerificationPass:
         case: str | None = None,
         projected: Mapping[int, int] | None = None,
         shared_ids: Collection[Any] = frozenset(),
+        suite: Suite = Suite.INTERNATIONAL,
     ):
         self.ids, self.case = ids, case
-        self.log = LogCheck(ring, ids.signed)
+        self.log = LogCheck(ring, ids.signed, suite)
         self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
         self.problems: list[Problem] = []
         self.of_case: list[Logged] = []

@@ -32,7 +32,6 @@ from functools import cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from events.hashing import GENESIS_HASH, canonical_json, partition_chain
@@ -41,6 +40,7 @@ from events.model import Event
 from events.privacy import personal_fields
 from events.sealed import sealed_values
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast
+from services.integrity.algorithms import PrivateKey
 from services.integrity.checkpoints import Checkpoint
 from services.integrity.keyring import KeyPurpose, KeyRing, key_id
 from services.integrity.log_check import untrusted
@@ -246,13 +246,13 @@ def evidence_lines(
     to_prefix: str,
     partitions: Sequence[PartitionEvidence],
     pairs: Iterable[Pair],
-    key: Ed25519PrivateKey,
+    key: PrivateKey,
     at: datetime,
 ) -> list[bytes]:
     """The migration record, JSON Lines (each line canonical JSON): a header naming both
     prefixes and, per partition, the source's last signed checkpoint and the new log's; one line
     per event (old and new place and hash); and last, the signature (Ed25519, the decider's
-    checkpoint key) over the SHA-256 of every line before it."""
+    checkpoint key, of the log's suite) over the SHA-256 of every line before it."""
     header = {
         "kind": EVIDENCE_KIND,
         "from_prefix": from_prefix,

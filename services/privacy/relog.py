@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
+from events.suite import Suite
 from services.adapters.kafka import (
     admin,
     client_options,
@@ -308,6 +309,11 @@ async def seal_log(
     with ``dry_run``, only say what it would write. Raises ``MigrationRefused``."""
     from_prefix = settings.topic_prefix
     _check_prefixes(from_prefix, to_prefix)
+    if settings.crypto_suite is not Suite.INTERNATIONAL:
+        # Sealing an old plaintext log predates the suites: every such log is international.
+        raise MigrationRefused(
+            ["sealing a plaintext log runs under CASETRAIL_CRYPTO_SUITE=international only"]
+        )
     ring = _ring(settings)
     report = MigrationReport(from_prefix, to_prefix, dry_run)
     busy = await source_busy(settings)
@@ -334,7 +340,7 @@ async def seal_log(
         return report
     report.partitions = [PartitionReport(p.partition, p.events, p.done) for p in report.partitions]
 
-    signer = Signer(settings.signing_key_path, settings.key_ring_path)
+    signer = Signer(settings.signing_key_path, settings.key_ring_path, settings.crypto_suite)
     try:
         signer.check(datetime.now(UTC))
     except SigningKeyNotTrusted as error:

@@ -25,6 +25,7 @@ from events.sealed import (
     sealed_values,
     subjects_in,
 )
+from events.suite import Suite
 from services.privacy.cipher import (
     ALG,
     SealError,
@@ -39,7 +40,8 @@ from services.privacy.keystore import KeyStore, SubjectKey
 class Sealer:
     """Seals events, keeping the keys it made until the decider has stored them."""
 
-    def __init__(self) -> None:
+    def __init__(self, suite: Suite = Suite.INTERNATIONAL) -> None:
+        self.suite = suite
         self.pending: list[SubjectKey] = []
 
     def seal(self, event: Event) -> Event:
@@ -65,7 +67,7 @@ class Sealer:
             }
         self.pending.extend(subjects.values())
         sealed = event.model_copy(update={"payload": replaced(event.payload, values)})
-        return sealed.model_copy(update={"hash": sealed.computed_hash()})
+        return sealed.model_copy(update={"hash": sealed.computed_hash(self.suite)})
 
     def take(self) -> list[SubjectKey]:
         taken, self.pending = self.pending, []

@@ -24,6 +24,7 @@ from fpdf.enums import TableCellFillMode
 from events.hashing import GENESIS_HASH
 from events.officers import Officer
 from events.privacy import MASK
+from events.suite import Suite
 from services.query import wording
 from services.query.exports import in_china
 from services.query.vouching import Vouching
@@ -35,6 +36,7 @@ FONT_CANDIDATES = (
     Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),  # Fedora
 )
 """Where a CJK font is found when ``CASETRAIL_PDF_FONT_FILE`` is not set, first one first."""
+_SIGNATURE_NAMES = {Suite.INTERNATIONAL: "Ed25519", Suite.GUOMI: "SM2（SM3 摘要）"}
 
 
 def font_file(configured: Path | None) -> Path | None:
@@ -331,7 +333,12 @@ def render(file: CaseFile, font: Path) -> bytes:
                     f" 个事件，签署于 {moment(checkpoint.created_at)}",
                 ),
                 ("检查点链头", checkpoint.head),
-                ("签名密钥", f"{checkpoint.key_id}（Ed25519，签名有效，密钥在固定密钥环中）"),
+                ("密码算法", checkpoint.log_suite.label),
+                (
+                    "签名密钥",
+                    f"{checkpoint.key_id}（{_SIGNATURE_NAMES[checkpoint.log_suite]}，签名有效，"
+                    "密钥在固定密钥环中）",
+                ),
                 ("签名", checkpoint.signature),
             ]
         else:

@@ -20,6 +20,7 @@ const TEXT = {
     // `casetrail verify` holds them against the Kafka log and its signed checkpoints.
     intact: "审计记录哈希链自洽（仅核对数据库，未核对 Kafka 日志与签名检查点；完整核验请运行 casetrail verify）",
     broken: "审计记录哈希链不一致：数据库中的记录被改动或损坏（请运行 casetrail verify 查明）",
+    suite: "密码算法", international: "国际算法（SHA-256、Ed25519、AES-256-GCM）", guomi: "国密算法（SM3、SM2、SM4-GCM）",
     deadlines: "期限", links: "关联案件", more: "更多",
     token: "请输入访问令牌（casetrail tokens create）", none: "无", year: "年度", allYears: "全部年份", any: "全部",
     list: "案件列表", logout: "退出", vouched: "担保签名", gatewayKey: "网关", departmentKey: "部门密钥",
@@ -39,6 +40,7 @@ const TEXT = {
     recorded: "Recorded", actor: "Who", step: "Step", content: "What was done",
     intact: "Audit-trail hash chain consistent (database only: not checked against the Kafka log or its signed checkpoints; run casetrail verify for that)",
     broken: "Audit-trail hash chain broken: rows in the database were altered or damaged (run casetrail verify to find out)",
+    suite: "Cryptography", international: "international (SHA-256, Ed25519, AES-256-GCM)", guomi: "guomi (SM3, SM2, SM4-GCM)",
     deadlines: "Deadlines", links: "Linked cases", more: "More", token: "Access token (casetrail tokens create)", none: "none",
     year: "Year", allYears: "All years", any: "Any", list: "Cases", logout: "Log out", vouched: "Vouched by",
     gatewayKey: "gateway", departmentKey: "department key",
@@ -437,7 +439,9 @@ async function casePage(id, reason) {
   const history = await historyAnswer.json();
   const wantsReason = historyAnswer.headers.get("X-CaseTrail-Personal-Data") === "reason-required";
   const ask = wantsReason ? `<form id="reason-form" class="card"><label>${t("reasonAsk")} <input id="reason" maxlength="500" required></label> <button>${t("reasonShow")}</button></form>` : "";
-  const badge = chain.intact ? `<p class="badge ok" id="badge">✔ ${t("intact")}</p>` : `<p class="badge bad" id="badge">✘ ${t("broken")}</p>`;
+  // The suite whose hash the chain was checked with (one per log: CASETRAIL_CRYPTO_SUITE).
+  const suite = `<span id="suite"> · ${t("suite")}: ${esc(t(chain.suite))}</span>`;
+  const badge = chain.intact ? `<p class="badge ok" id="badge">✔ ${t("intact")}${suite}</p>` : `<p class="badge bad" id="badge">✘ ${t("broken")}${suite}</p>`;
   const deadlines = c.deadlines.length ? c.deadlines.map((d) => `${lightDot(d.light)}${clockLabel(d.clock)} ${esc(d.due_day)}`).join("<br>") : t("none");
   const row = (label, value, id) => `<div class="row"><span>${label}</span><span${id ? ` id="${id}"` : ""}>${value}</span></div>`;
   // The case file as this reader sees the case here (with the reason given, if any).

@@ -81,7 +81,7 @@ async def _search(
                     isinstance(checkpoint, Checkpoint)
                     and checkpoint.partition == partition
                     and checkpoint.offset >= offset
-                    and untrusted(checkpoint, ring) is None
+                    and untrusted(checkpoint, ring, settings.crypto_suite) is None
                 ):
                     return Vouching(partition, offset, checkpoint)
             if scanned >= MAX_SCANNED:

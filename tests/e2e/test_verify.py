@@ -31,6 +31,7 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
 from services.infra.servers import free_port
+from services.integrity.algorithms import PrivateKey
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import load_private_key
 from services.integrity.shell import verify_system
@@ -368,7 +369,7 @@ def checkpoint(
     settings: Settings,
     events: list[dict[str, Any]],
     offset: int,
-    key: Ed25519PrivateKey | None = None,
+    key: PrivateKey | None = None,
 ) -> dict[str, Any]:
     """A checkpoint over the partition chain of ``events``, signed now with the decider's key
     (which the ring holds, valid from when it was made) or with ``key``."""

@@ -347,7 +347,7 @@ async def case_file(
         case={**case, "deadlines": open_deadlines, "links": linked},
         steps=steps,
         masked=shows_masked(steps),
-        chain_broken=broken_links(events),
+        chain_broken=broken_links(events, settings.crypto_suite),
         vouching=vouched,
         officers=officers,
         reader=f"{who.token.name}（{wording.role_of_token(who.token.role.value)}）",
@@ -392,19 +392,23 @@ async def case_as_of(
 
 
 @router.get("/cases/{case_id}/chain", responses=refused)
-async def case_chain(who: Caller, pool: Pool, case_id: CaseId) -> dict[str, Any]:
+async def case_chain(
+    who: Caller, pool: Pool, settings: AppSettings, case_id: CaseId
+) -> dict[str, Any]:
     """The case's hash chain recomputed from its audit-trail rows: every hash over its
     event, every prev_hash the hash before. That is all: the hashes have no key, so whoever
     can write the database can rewrite a case with its hashes and keep this ``intact``; only
     ``casetrail verify`` holds the rows against the Kafka log and its signed checkpoints.
-    ``checked`` says so in every answer."""
+    ``checked`` says so in every answer; ``suite`` names the log's cryptographic suite, whose
+    hash it recomputed."""
     async with pool.acquire() as conn:
         await visible_case(conn, who, case_id)
         events = await cases.recorded_events(conn, case_id)
-    broken = broken_links(events)
+    broken = broken_links(events, settings.crypto_suite)
     return {
         "case_id": case_id,
         "events": len(events),
+        "suite": settings.crypto_suite.value,
         "intact": not broken,
         "broken": broken,
         "checked": CHAIN_CHECKED,
