@@ -34,15 +34,16 @@ def _event_model(event_type: str, payload: type) -> type[Event]:
 SEALED_VALUE: dict[str, Any] = {
     "type": "object",
     "title": "SealedValue",
-    "description": "加密的个人信息 / A personal value as the log stores it: AES-256-GCM under"
-    " the key of its data subject (one per person, party or consulted body of a case), kept"
+    "description": "加密的个人信息 / A personal value as the log stores it: AES-256-GCM (A256GCM;"
+    " SM4GCM, SM4 in GCM mode, on a log of the guomi suite) under the key of its data subject"
+    " (one per person, party or consulted body of a case), kept"
     " in the key store, never on the log. ciphertext is base64 of the 12-byte nonce followed"
     " by the ciphertext and its 16-byte tag; the associated data is the UTF-8 of"
     " 'casetrail/personal-data/v1', case_id, event_id, the value's JSON Pointer in the payload"
     " and subject, joined by newlines. Once the subject's key is destroyed it opens nowhere,"
     " and the event's hash (over the ciphertext) still verifies (docs/privacy.md).",
     "properties": {
-        "alg": {"const": "A256GCM"},
+        "alg": {"enum": ["A256GCM", "SM4GCM"]},
         "subject": {"type": "string", "format": "uuid", "description": "数据主体 / Data subject"},
         "ciphertext": {"type": "string", "contentEncoding": "base64"},
     },

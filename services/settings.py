@@ -330,7 +330,8 @@ class Settings(BaseSettings):
 
     @property
     def master_key_path(self) -> Path:
-        return self.master_key_file or self.keys_dir / "personal-data-master.key"
+        # One master whatever the suite: the key store's keys must all be wrapped by one.
+        return self.master_key_file or self.state_dir / "keys" / "personal-data-master.key"
 
     @property
     def keystore_password_path(self) -> Path:

@@ -1,11 +1,18 @@
 """The cryptography of sealed values, and of the keys that seal them.
 
-- A data subject's key: 32 random bytes; each personal value is sealed with AES-256-GCM
-  (``ALG``) under it, with a fresh 96-bit nonce, and bound (associated data) to the case, the
-  event, the place in the payload and the subject: a ciphertext moved anywhere else no longer
-  opens.
-- The master key wraps each subject's key (AES-256-GCM, bound to the subject) in the key store;
-  only processes that seal or open personal data hold it.
+- A data subject's key: random bytes (32 for AES-256, 16 for SM4); each personal value is
+  sealed with the log's suite's authenticated cipher under it: AES-256-GCM (``ALG``,
+  international) or SM4-GCM (``SM4_ALG``, guomi: SM4 of GB/T 32907 in GCM as RFC 8998 uses
+  it), with a fresh 96-bit nonce, and bound (associated data) to the case, the event, the
+  place in the payload and the subject: a ciphertext moved anywhere else no longer opens. The
+  stored form is the same for both: base64 of nonce, ciphertext and 16-byte tag.
+- The master key (32 random bytes, one file whatever the suite) wraps each subject's key in the
+  key store, bound to the subject: with AES-256-GCM under international, with SM4-GCM under a
+  128-bit key derived from it (HKDF with SM3) under guomi. Only processes that seal or open
+  personal data hold it.
+
+GCM rather than SM4-CBC with an HMAC-SM3: one pass, one key, the same nonce, tag and stored
+form as the international cipher, and the mode of SM4 that TLS 1.3 (RFC 8998) uses.
 """
 
 import base64
@@ -15,13 +22,52 @@ import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from events.suite import Suite
 from services.integrity.keyring import write_private
 
 ALG = "A256GCM"
-"""AES-256-GCM, as JOSE names it (RFC 7518): the only algorithm of sealed values so far."""
+"""AES-256-GCM, as JOSE names it (RFC 7518): the international suite's sealed values."""
+SM4_ALG = "SM4GCM"
+"""SM4 in GCM mode (RFC 8998's SM4_GCM): the guomi suite's sealed values."""
+CIPHER_ALG = {Suite.INTERNATIONAL: ALG, Suite.GUOMI: SM4_ALG}
+KEY_BYTES = {ALG: 32, SM4_ALG: 16}
 NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+class SM4GCM:
+    """SM4-GCM with AESGCM's interface (``cryptography`` has SM4 and GCM, not this AEAD)."""
+
+    def __init__(self, key: bytes):
+        if len(key) != 16:
+            raise ValueError("an SM4 key has 16 bytes")
+        self._key = key
+
+    def encrypt(self, nonce: bytes, data: bytes, aad: bytes | None) -> bytes:
+        encryptor = Cipher(algorithms.SM4(self._key), modes.GCM(nonce)).encryptor()
+        encryptor.authenticate_additional_data(aad or b"")
+        return encryptor.update(data) + encryptor.finalize() + encryptor.tag
+
+    def decrypt(self, nonce: bytes, data: bytes, aad: bytes | None) -> bytes:
+        if len(data) < TAG_BYTES:
+            raise InvalidTag()
+        body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+        decryptor = Cipher(algorithms.SM4(self._key), modes.GCM(nonce, tag)).decryptor()
+        decryptor.authenticate_additional_data(aad or b"")
+        return decryptor.update(body) + decryptor.finalize()
+
+
+def aead(alg: str, key: bytes) -> AESGCM | SM4GCM:
+    if alg == SM4_ALG:
+        return SM4GCM(key)
+    if alg == ALG:
+        return AESGCM(key)
+    raise ValueError(f"unknown cipher {alg!r}")
 
 
 class SealError(ValueError):
@@ -36,31 +82,37 @@ def associated_data(case_id: str, event_id: str, pointer: str, subject: str) -> 
     return f"casetrail/personal-data/v1\n{case_id}\n{event_id}\n{pointer}\n{subject}".encode()
 
 
-def seal_value(key: bytes, plaintext: str, aad: bytes) -> str:
+def seal_value(key: bytes, plaintext: str, aad: bytes, alg: str = ALG) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad)).decode()
+    sealed = aead(alg, key).encrypt(nonce, plaintext.encode(), aad)
+    return base64.b64encode(nonce + sealed).decode()
 
 
-def open_value(key: bytes, ciphertext: str, aad: bytes) -> str:
+def open_value(key: bytes, ciphertext: str, aad: bytes, alg: str = ALG) -> str:
     try:
         raw = base64.b64decode(ciphertext, validate=True)
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+        plain = aead(alg, key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         return plain.decode()
     except (InvalidTag, ValueError, binascii.Error) as error:
         raise SealError("a sealed value does not open with its subject's key") from error
 
 
-def new_subject_key() -> bytes:
-    return AESGCM.generate_key(bit_length=256)
+def new_subject_key(alg: str = ALG) -> bytes:
+    return os.urandom(KEY_BYTES[alg])
 
 
 class MasterKey:
     """Wraps and unwraps subjects' keys; ``key_id`` tells which master wrapped a key."""
 
-    def __init__(self, secret: bytes):
+    def __init__(self, secret: bytes, suite: Suite = Suite.INTERNATIONAL):
         if len(secret) != 32:
             raise MasterKeyError("the master key must be 32 bytes")
-        self._aead = AESGCM(secret)
+        self._aead: AESGCM | SM4GCM = AESGCM(secret)
+        if suite is Suite.GUOMI:
+            info = b"casetrail master key: SM4-GCM key wrapping"
+            derived = HKDF(hashes.SM3(), 16, salt=None, info=info).derive(secret)
+            self._aead = SM4GCM(derived)
+        # Names the secret, whatever the suite: the key store tells keys of another master.
         self.key_id = hashlib.sha256(b"casetrail master key\n" + secret).hexdigest()[:16]
 
     def wrap(self, subject: str, key: bytes) -> bytes:
@@ -76,7 +128,9 @@ class MasterKey:
             raise SealError(f"the key of subject {subject} does not unwrap") from error
 
     @classmethod
-    def load(cls, path: Path, create: bool = False) -> "MasterKey":
+    def load(
+        cls, path: Path, create: bool = False, suite: Suite = Suite.INTERNATIONAL
+    ) -> "MasterKey":
         """The master key in ``path`` (base64 of 32 bytes); made there (mode 600) if missing and
         ``create`` (development: 'casetrail infra up'). Two processes creating it at once get
         the same key: the file is created exclusively, and the loser reads the winner's."""
@@ -91,6 +145,6 @@ class MasterKey:
                 " up' makes a development one; or set CASETRAIL_MASTER_KEY_FILE"
             ) from error
         try:
-            return cls(base64.b64decode(text, validate=True))
+            return cls(base64.b64decode(text, validate=True), suite)
         except (binascii.Error, MasterKeyError) as error:
             raise MasterKeyError(f"{path}: not the base64 of a 32-byte key") from error

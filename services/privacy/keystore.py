@@ -198,7 +198,7 @@ KeyStoreUnavailable = PrivateSchemaUnavailable
 async def open_keystore(
     settings: Settings, create_master: bool = False
 ) -> AsyncIterator[PgKeyStore]:
-    master = MasterKey.load(settings.master_key_path, create=create_master)
+    master = MasterKey.load(settings.master_key_path, create_master, settings.crypto_suite)
     pool = await create_pool(keystore_dsn(settings), max_size=4, lazy=True, connect_timeout=10)
     try:
         yield PgKeyStore(pool, master)

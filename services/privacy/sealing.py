@@ -27,7 +27,8 @@ from events.sealed import (
 )
 from events.suite import Suite
 from services.privacy.cipher import (
-    ALG,
+    CIPHER_ALG,
+    KEY_BYTES,
     SealError,
     associated_data,
     new_subject_key,
@@ -52,18 +53,19 @@ class Sealer:
             return event
         subjects: dict[Pointer, SubjectKey] = {}
         values: dict[Pointer, Any] = {}
+        alg = CIPHER_ALG[self.suite]
         for field in fields:
             subject = subjects.get(field.holder)
             if subject is None:
-                subject = SubjectKey(str(uuid.uuid4()), event.case_id, new_subject_key())
+                subject = SubjectKey(str(uuid.uuid4()), event.case_id, new_subject_key(alg))
                 subjects[field.holder] = subject
             aad = associated_data(
                 event.case_id, str(event.event_id), pointer_text(field.where), subject.subject
             )
             values[field.where] = {
-                "alg": ALG,
+                "alg": alg,
                 "subject": subject.subject,
-                "ciphertext": seal_value(subject.key, field.value, aad),
+                "ciphertext": seal_value(subject.key, field.value, aad, alg),
             }
         self.pending.extend(subjects.values())
         sealed = event.model_copy(update={"payload": replaced(event.payload, values)})
@@ -95,9 +97,10 @@ def open_payload(
             continue
         aad = associated_data(case_id, event_id, pointer_text(where), subject)
         try:
-            if value.get("alg") != ALG or not key:
-                raise SealError(f"cannot open {value.get('alg')!r} for subject {subject}")
-            opened[where] = open_value(key, str(value["ciphertext"]), aad)
+            alg = value.get("alg")
+            if alg not in KEY_BYTES or not key:
+                raise SealError(f"cannot open {alg!r} for subject {subject}")
+            opened[where] = open_value(key, str(value["ciphertext"]), aad, str(alg))
         except SealError:
             opened[where] = MASK
     result: dict[str, Any] = replaced(payload, opened)
