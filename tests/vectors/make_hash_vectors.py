@@ -1,10 +1,12 @@
 """Writes tests/vectors/hash_chain.json: one complaint's events, decided from fixed inputs.
 
-Run once when the envelope changes on purpose: `python -m tests.vectors.make_hash_vectors`.
-The tests then hold the code to these bytes, and other languages check themselves against them.
+Run once when the envelope changes on purpose: `python -m tests.vectors.make_hash_vectors`
+(and with `guomi`: guomi/hash_chain.json, the same events chained with SM3). The tests then hold
+the code to these bytes, and other languages check themselves against them.
 """
 
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ from events.model import Event, VouchedBy
 from events.officers import Officer, Role
 from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
+from events.suite import Suite
 
 OFFICER = Officer(
     officer_id="DY-XF-01", name="王芳", department="信访办", roles=frozenset({Role.OFFICER})
@@ -45,7 +48,7 @@ VOUCHED = {3: VouchedBy(key_id="c8b38bd68c3c3201", department="信访办", kind=
 have no ``vouched_by`` at all; the fourth has one, which its hash covers."""
 
 
-def chain() -> list[Event]:
+def chain(suite: Suite = Suite.INTERNATIONAL) -> list[Event]:
     state: CaseState | None = None
     events: list[Event] = []
     for index, (kind, payload, occurred_at) in enumerate(STEPS):
@@ -62,7 +65,7 @@ def chain() -> list[Event]:
         assert isinstance(submission, SubmissionBase), submission
         recorded_at = datetime(2020, 9, 28, 1, 2, 3, index, tzinfo=UTC)
         officers = {OFFICER.officer_id: OFFICER}
-        context = Context(recorded_at, officers, vouched_by=VOUCHED.get(index))
+        context = Context(recorded_at, officers, vouched_by=VOUCHED.get(index), suite=suite)
         result = decide(state, submission, context)
         assert isinstance(result, tuple), result
         for event in result:
@@ -71,7 +74,7 @@ def chain() -> list[Event]:
     return events
 
 
-def vectors() -> list[dict[str, Any]]:
+def vectors(suite: Suite = Suite.INTERNATIONAL) -> list[dict[str, Any]]:
     return [
         {
             "event": event.model_dump(mode="json"),
@@ -80,11 +83,18 @@ def vectors() -> list[dict[str, Any]]:
             ).decode(),
             "hash": event.hash,
         }
-        for event in chain()
+        for event in chain(suite)
     ]
 
 
+def folder(suite: Suite) -> Path:
+    """Where a suite's vectors are: here for international, guomi/ for guomi."""
+    here = Path(__file__).parent
+    return here if suite is Suite.INTERNATIONAL else here / suite.value
+
+
 if __name__ == "__main__":
-    path = Path(__file__).with_name("hash_chain.json")
-    path.write_text(json.dumps(vectors(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    suite = Suite(sys.argv[1]) if len(sys.argv) > 1 else Suite.INTERNATIONAL
+    path = folder(suite) / "hash_chain.json"
+    path.write_text(json.dumps(vectors(suite), ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"wrote {path}")

@@ -3,7 +3,9 @@ events topic in offset order, the head of its chain after every event, and two c
 signed over it with a fixed key, which the ring file pins.
 
 Run once when the partition chain or the checkpoint format changes on purpose:
-`python -m tests.vectors.make_partition_vectors`.
+`python -m tests.vectors.make_partition_vectors` (and with `guomi`: guomi/, chained with SM3 and
+signed with SM2; an SM2 signature is randomised, so there the tests check that the committed
+signatures verify, and that the code writes everything else byte for byte).
 
 The events are those of hash_chain.json and sealed_chain.json (three cases), interleaved as a
 partition holds them; the offsets skip where Kafka puts a transaction's commit marker. The
@@ -16,17 +18,20 @@ decider's key; ``verify_chain.mjs --ring`` checks both in JavaScript, and
 
 import hashlib
 import json
+import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
+from events.suite import Suite
+from services.integrity.algorithms import PrivateKey, SM2PrivateKey
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from tests.vectors import make_hash_vectors, make_sealed_vectors
+from tests.vectors.make_hash_vectors import folder
 
 PARTITION = 0
 SEED = hashlib.sha256(b"CaseTrail checkpoint vector").digest()
@@ -41,26 +46,36 @@ CHECKPOINTS = [
 """(how many events the checkpoint covers, when it was signed)."""
 
 
-def partition_events() -> list[Event]:
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+
+
+def private_key(suite: Suite) -> PrivateKey:
+    """The fixed checkpoint key of the suite's vectors (a test key: it signs nothing else)."""
+    if suite is Suite.GUOMI:
+        return SM2PrivateKey.from_private_value(int.from_bytes(SEED) % (SM2_ORDER - 1) + 1)
+    return Ed25519PrivateKey.from_private_bytes(SEED)
+
+
+def partition_events(suite: Suite = Suite.INTERNATIONAL) -> list[Event]:
     """The three cases' events as one partition holds them: each case in its own order."""
-    complaint = make_hash_vectors.chain()  # TS-2020-0001 v1..v4
-    sealed, _ = make_sealed_vectors.chain({})  # TS-2021-0007 v1, v2; XF-2021-0042 v1, v2
+    complaint = make_hash_vectors.chain(suite)  # TS-2020-0001 v1..v4
+    sealed, _ = make_sealed_vectors.chain({}, suite)  # TS-2021-0007 v1, v2; XF-2021-0042 v1, v2
     order = [complaint[0], sealed[0], complaint[1], sealed[2]]
     order += [complaint[2], sealed[1], complaint[3], sealed[3]]
     return order
 
 
-def ring_key() -> RingKey:
-    public = Ed25519PrivateKey.from_private_bytes(SEED).public_key()
+def ring_key(suite: Suite = Suite.INTERNATIONAL) -> RingKey:
+    public = private_key(suite).public_key()
     return RingKey(key_id(public), KeyPurpose.CHECKPOINT, public, KEY_VALID_FROM, note="vector")
 
 
-def vectors() -> dict[str, Any]:
-    key = Ed25519PrivateKey.from_private_bytes(SEED)
+def vectors(suite: Suite = Suite.INTERNATIONAL) -> dict[str, Any]:
+    key = private_key(suite)
     records, heads = [], []
     head = GENESIS_HASH
-    for offset, event in zip(OFFSETS, partition_events(), strict=True):
-        head = partition_chain(head, event.hash)
+    for offset, event in zip(OFFSETS, partition_events(suite), strict=True):
+        head = partition_chain(head, event.hash, suite)
         heads.append(head)
         records.append({"offset": offset, "event": event.model_dump(mode="json"), "head": head})
     checkpoints = []
@@ -88,13 +103,15 @@ def vectors() -> dict[str, Any]:
     }
 
 
-def ring() -> dict[str, Any]:
-    return KeyRing((ring_key(),)).as_json()
+def ring(suite: Suite = Suite.INTERNATIONAL) -> dict[str, Any]:
+    return KeyRing((ring_key(suite),)).as_json()
 
 
 if __name__ == "__main__":
-    here = Path(__file__).parent
-    for name, data in (("partition_chain.json", vectors()), ("checkpoint_ring.json", ring())):
+    suite = Suite(sys.argv[1]) if len(sys.argv) > 1 else Suite.INTERNATIONAL
+    here = folder(suite)
+    written = (("partition_chain.json", vectors(suite)), ("checkpoint_ring.json", ring(suite)))
+    for name, data in written:
         path = here / name
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
         print(f"wrote {path}")

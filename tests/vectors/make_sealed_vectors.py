@@ -2,7 +2,7 @@
 sealed personal values, decided from fixed inputs and sealed with fixed keys and nonces.
 
 Run once when the envelope or the sealing rule changes on purpose:
-`python -m tests.vectors.make_sealed_vectors`.
+`python -m tests.vectors.make_sealed_vectors` (and with `guomi`: guomi/, SM4-GCM and SM3).
 
 Sealing here is the decider's (``services.privacy.sealing.Sealer``) with nothing random: the
 same finder of personal values (one data subject per object that holds them), the same
@@ -16,12 +16,10 @@ values in JavaScript; docs/privacy.md documents the format.
 import base64
 import hashlib
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events.decide import decide, evolve
 from events.hashing import canonical_json
@@ -31,7 +29,9 @@ from events.privacy import personal_fields, pointer_text
 from events.sealed import Pointer, replaced
 from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
-from services.privacy.cipher import ALG, NONCE_BYTES, associated_data
+from events.suite import Suite
+from services.privacy.cipher import CIPHER_ALG, KEY_BYTES, NONCE_BYTES, aead, associated_data
+from tests.vectors.make_hash_vectors import folder
 
 OFFICER = Officer(
     officer_id="DY-XF-01", name="王芳", department="信访办", roles=frozenset({Role.OFFICER})
@@ -84,7 +84,7 @@ def _fixed(label: str) -> bytes:
     return hashlib.sha256(f"CaseTrail sealed vector\n{label}".encode()).digest()
 
 
-def _seal(event: Event, keys: dict[str, bytes]) -> Event:
+def _seal(event: Event, keys: dict[str, bytes], suite: Suite) -> Event:
     """As ``Sealer.seal``, with the subject ids, keys and nonces fixed."""
     fields = personal_fields(event.type, event.payload)
     if not fields:
@@ -96,21 +96,24 @@ def _seal(event: Event, keys: dict[str, bytes]) -> Event:
         subject = subjects.setdefault(
             field.holder, str(uuid.uuid5(NAMESPACE, f"{event.event_id}{holder}"))
         )
-        key = keys.setdefault(subject, _fixed(f"key {subject}"))
+        alg = CIPHER_ALG[suite]
+        key = keys.setdefault(subject, _fixed(f"key {subject}")[: KEY_BYTES[alg]])
         where = pointer_text(field.where)
         aad = associated_data(event.case_id, str(event.event_id), where, subject)
         nonce = _fixed(f"nonce {event.event_id}{where}")[:NONCE_BYTES]
-        sealed = nonce + AESGCM(key).encrypt(nonce, field.value.encode(), aad)
+        sealed = nonce + aead(alg, key).encrypt(nonce, field.value.encode(), aad)
         values[field.where] = {
-            "alg": ALG,
+            "alg": alg,
             "subject": subject,
             "ciphertext": base64.b64encode(sealed).decode(),
         }
     event = event.model_copy(update={"payload": replaced(event.payload, values)})
-    return event.model_copy(update={"hash": event.computed_hash()})
+    return event.model_copy(update={"hash": event.computed_hash(suite)})
 
 
-def chain(keys: dict[str, bytes]) -> tuple[list[Event], list[Event]]:
+def chain(
+    keys: dict[str, bytes], suite: Suite = Suite.INTERNATIONAL
+) -> tuple[list[Event], list[Event]]:
     """The events as stored (sealed), and the same events as decided (in plaintext)."""
     stored: list[Event] = []
     plain: list[Event] = []
@@ -131,19 +134,20 @@ def chain(keys: dict[str, bytes]) -> tuple[list[Event], list[Event]]:
             assert isinstance(submission, SubmissionBase), submission
             recorded_at = datetime(2021, 4, 8, 1, 2, 3, index, tzinfo=UTC)
             officers = {OFFICER.officer_id: OFFICER}
-            result = decide(state, submission, Context(recorded_at, officers, vouched_by=VOUCHED))
+            context = Context(recorded_at, officers, vouched_by=VOUCHED, suite=suite)
+            result = decide(state, submission, context)
             assert isinstance(result, tuple), result
             for event in result:
-                sealed = _seal(event, keys)
+                sealed = _seal(event, keys, suite)
                 state = evolve(state, sealed)  # the next prev_hash is the sealed event's hash
                 stored.append(sealed)
                 plain.append(event)
     return stored, plain
 
 
-def vectors() -> dict[str, Any]:
+def vectors(suite: Suite = Suite.INTERNATIONAL) -> dict[str, Any]:
     keys: dict[str, bytes] = {}
-    stored, plain = chain(keys)
+    stored, plain = chain(keys, suite)
     opened: list[dict[str, Any]] = []
     destroyed = ""
     for index, (event, decided) in enumerate(zip(stored, plain, strict=True)):
@@ -197,8 +201,9 @@ def keys_file(vector: dict[str, Any]) -> dict[str, str | None]:
 
 
 if __name__ == "__main__":
-    here = Path(__file__).parent
-    vector = vectors()
+    suite = Suite(sys.argv[1]) if len(sys.argv) > 1 else Suite.INTERNATIONAL
+    here = folder(suite)
+    vector = vectors(suite)
     for name, data in (("sealed_chain.json", vector), ("sealed_keys.json", keys_file(vector))):
         path = here / name
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")

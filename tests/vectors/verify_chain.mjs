@@ -2,7 +2,11 @@
 // With --keys, also opens the sealed personal values it has keys for (docs/privacy.md); with
 // --ring, also checks a partition's chain and its signed checkpoints against a pinned key ring.
 //
-// Usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json]
+// With --suite guomi, the log's suite is guomi: SM3 chains, SM2 checkpoints (with SM3 and the
+// default user id, DER), SM4-GCM sealed values, from the npm package sm-crypto-v2 (installed by
+// 'npm ci' in this folder; the international suite needs nothing but Node.js).
+//
+// Usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json] [--suite S]
 //   EVENTS.json: a list of events (or of {"event": …}), or an object with such a list as "events";
 //     each case's events in order (cases may be interleaved). Each case's chain starts at 64 zeros.
 //     With --ring: an object with "records" (one partition's events in offset order, each as
@@ -19,6 +23,7 @@ import { readFileSync } from "node:fs";
 
 const GENESIS = "0".repeat(64);
 const ALG = "A256GCM";
+const SM4_ALG = "SM4GCM";
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -62,8 +67,22 @@ function option(name) {
 }
 const keysPath = option("--keys");
 const ringPath = option("--ring");
+const suite = option("--suite") ?? "international";
 if (args.length !== 1 || keysPath === undefined || ringPath === undefined) {
-  fail(3, "usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json]");
+  fail(3, "usage: node verify_chain.mjs EVENTS.json [--keys KEYS.json] [--ring RING.json] [--suite S]");
+}
+if (suite !== "international" && suite !== "guomi") fail(3, `unknown suite ${suite}`);
+// The guomi algorithms come from sm-crypto-v2, not from CaseTrail nor from Node's OpenSSL.
+const sm = suite === "guomi" ? await import("sm-crypto-v2") : null;
+
+// The suite's hash of the UTF-8 of a text, in lower-case hex.
+function hashHex(text) {
+  if (sm !== null) return sm.sm3(new Uint8Array(Buffer.from(text, "utf8")));
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+function hashBytesHex(bytes) {
+  if (sm !== null) return sm.sm3(new Uint8Array(bytes));
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 // --- The chains ----------------------------------------------------------------------------
@@ -77,7 +96,7 @@ const heads = new Map(); // case_id -> hash of its last event so far
 for (const [index, event] of events.entries()) {
   if (!isObject(event)) fail(1, `event ${index} is no object: it does not verify`);
   const { hash, ...rest } = event;
-  const computed = createHash("sha256").update(canonical(rest), "utf8").digest("hex");
+  const computed = hashHex(canonical(rest));
   const previous = heads.get(event.case_id) ?? GENESIS;
   if (computed !== hash || event.prev_hash !== previous) {
     fail(1, `event ${index} (${event.case_id} version ${event.version}) does not verify`);
@@ -89,11 +108,11 @@ if (ringPath !== null) verifyPartition(input, items, readJson(ringPath, "key rin
 if (keysPath === null) process.exit(0);
 
 // --- The partition chain and its checkpoints ----------------------------------------------
-// head_0 = 64 zeros; head_n = SHA-256 (hex) of the ASCII text head_(n-1) followed by the n-th
-// event's hash, over every event of the partition in offset order. A checkpoint signs
-// (partition, offset of the last event it covers, count, head) with a checkpoint key of the
-// ring: Ed25519 over the canonical JSON of its record without "signature" (and without fields
-// that are null, which the decider leaves out).
+// head_0 = 64 zeros; head_n = the suite's hash (hex) of the ASCII text head_(n-1) followed by
+// the n-th event's hash, over every event of the partition in offset order. A checkpoint signs
+// (partition, offset of the last event it covers, count, head, and under guomi "suite") with a
+// checkpoint key of the ring: Ed25519 (or SM2 with SM3, DER) over the canonical JSON of its
+// record without "signature" (and without fields that are null, which the decider leaves out).
 function verifyPartition(partitionFile, records, ringFile) {
   if (!Array.isArray(partitionFile?.checkpoints) || !Array.isArray(ringFile?.keys)) {
     fail(3, "--ring needs a partition (records and checkpoints) and a key ring (keys)");
@@ -102,7 +121,7 @@ function verifyPartition(partitionFile, records, ringFile) {
   let head = GENESIS;
   for (const [index, record] of records.entries()) {
     if (!Number.isInteger(record?.offset)) fail(3, `record ${index} has no offset`);
-    head = createHash("sha256").update(`${head}${record.event.hash}`, "ascii").digest("hex");
+    head = hashHex(`${head}${record.event.hash}`);
     heads.push(head);
   }
   console.log(`partition chain of ${records.length} events: head ${head}`);
@@ -113,9 +132,20 @@ function verifyPartition(partitionFile, records, ringFile) {
       (k) => k.key_id === checkpoint.key_id && k.purpose === "checkpoint",
     );
     if (key === undefined) fail(1, `${where}: key ${checkpoint.key_id} is not a checkpoint key of the ring`);
+    // One suite per log: a checkpoint says its suite (absent: international), and its key is
+    // of that suite's algorithm.
+    if ((checkpoint.suite ?? "international") !== suite) {
+      fail(1, `${where}: made under the suite ${checkpoint.suite ?? "international"}, not ${suite}`);
+    }
+    const algorithm = key.algorithm ?? "ed25519";
+    if (algorithm !== (suite === "guomi" ? "sm2" : "ed25519")) {
+      fail(1, `${where}: key ${key.key_id} is an ${algorithm} key, not of the suite ${suite}`);
+    }
     const raw = base64Bytes(key.public_key);
-    if (raw === null || raw.length !== 32) fail(3, `key ${key.key_id}: no Ed25519 public key`);
-    if (createHash("sha256").update(raw).digest("hex").slice(0, 16) !== key.key_id) {
+    if (raw === null || raw.length !== (sm !== null ? 65 : 32)) {
+      fail(3, `key ${key.key_id}: no ${algorithm} public key`);
+    }
+    if (hashBytesHex(raw).slice(0, 16) !== key.key_id) {
       fail(1, `key ${key.key_id}: the id is not that of its public key`);
     }
     const signedAt = Date.parse(checkpoint.created_at);
@@ -125,12 +155,25 @@ function verifyPartition(partitionFile, records, ringFile) {
     }
     const { signature, ...fields } = checkpoint;
     for (const [name, value] of Object.entries(fields)) if (value === null) delete fields[name];
-    const publicKey = createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
-      format: "jwk",
-    });
     const signatureBytes = base64Bytes(signature) ?? Buffer.alloc(0);
-    if (!verify(null, Buffer.from(canonical(fields), "utf8"), publicKey, signatureBytes)) {
+    const message = Buffer.from(canonical(fields), "utf8");
+    let valid;
+    if (sm !== null) {
+      // SM2 with SM3 over Z (the default user id "1234567812345678", GB/T 35276) and the bytes.
+      try {
+        const options = { der: true, hash: true };
+        valid = sm.sm2.doVerifySignature(new Uint8Array(message), signatureBytes.toString("hex"), raw.toString("hex"), options);
+      } catch {
+        valid = false;
+      }
+    } else {
+      const publicKey = createPublicKey({
+        key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
+        format: "jwk",
+      });
+      valid = verify(null, message, publicKey, signatureBytes);
+    }
+    if (!valid) {
       fail(1, `${where}: its signature does not verify with key ${key.key_id}`);
     }
     if (!Number.isInteger(checkpoint.count) || checkpoint.count < 1) fail(1, `${where}: no count`);
@@ -170,11 +213,14 @@ function* sealedValues(value, path = []) {
 const associatedData = (caseId, eventId, pointer, subject) =>
   Buffer.from(`casetrail/personal-data/v1\n${caseId}\n${eventId}\n${pointer}\n${subject}`, "utf8");
 
-// The plaintext, or throws: base64(12-byte nonce || ciphertext || 16-byte tag), AES-256-GCM.
+// The plaintext, or throws: base64(12-byte nonce || ciphertext || 16-byte tag), AES-256-GCM
+// (or SM4-GCM, "SM4GCM", under the guomi suite).
 function openValue(key, sealed, aad) {
-  if (sealed.alg !== ALG) throw new Error(`unknown algorithm ${JSON.stringify(sealed.alg)}`);
+  const wanted = sm !== null ? SM4_ALG : ALG;
+  if (sealed.alg !== wanted) throw new Error(`unknown algorithm ${JSON.stringify(sealed.alg)}`);
   const raw = base64Bytes(sealed.ciphertext);
   if (raw === null || raw.length < NONCE_BYTES + TAG_BYTES) throw new Error("no ciphertext");
+  if (sm !== null) return openSm4(key, raw, aad);
   const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, NONCE_BYTES), {
     authTagLength: TAG_BYTES,
   });
@@ -192,14 +238,32 @@ function openValue(key, sealed, aad) {
   return new TextDecoder("utf-8", { fatal: true }).decode(plain);
 }
 
+function openSm4(key, raw, aad) {
+  let plain;
+  try {
+    plain = sm.sm4.decrypt(new Uint8Array(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), new Uint8Array(key), {
+      mode: "gcm",
+      padding: "none",
+      iv: new Uint8Array(raw.subarray(0, NONCE_BYTES)),
+      associatedData: new Uint8Array(aad),
+      tag: new Uint8Array(raw.subarray(raw.length - TAG_BYTES)),
+      output: "array",
+    });
+  } catch {
+    throw new Error("the tag does not match: wrong key, altered, or moved");
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+}
+
 const keyFile = readJson(keysPath, "keys");
 if (!isObject(keyFile)) fail(3, `${keysPath}: not an object of subjects and keys`);
 const keys = new Map();
 for (const [subject, text] of Object.entries(keyFile)) {
   if (text === null) continue; // destroyed: as if absent
   const key = base64Bytes(text);
-  if (key === null || key.length !== 32) {
-    fail(3, `${keysPath}: the key of subject ${subject} is not the base64 of 32 bytes`);
+  const length = sm !== null ? 16 : 32;
+  if (key === null || key.length !== length) {
+    fail(3, `${keysPath}: the key of subject ${subject} is not the base64 of ${length} bytes`);
   }
   keys.set(subject, key);
 }
