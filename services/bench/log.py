@@ -31,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, partition_chain
 from projections.read_models import audit_trail
@@ -41,6 +40,7 @@ from services.bench.workload import case_id, case_submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.decider.snapshot import HEAD_KEY, head_record
+from services.integrity.algorithms import private_from_pem
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import KeyRing
 from services.integrity.signing import SubmissionVerifier
@@ -68,7 +68,7 @@ class Plan:
     per_case: int
     run: str
     signing_key: bytes | None = None
-    """The raw Ed25519 private key signing the checkpoints (None: no checkpoints). Raw bytes:
+    """The private key (PEM, Ed25519 or SM2) signing the checkpoints (None: none). Bytes:
     the plan goes to worker processes."""
     snapshots: bool = False
     rows: int = 0
@@ -166,12 +166,15 @@ async def _write_partitions(job: _Job) -> tuple[list[PartitionLog], list[Any]]:
     first ``job.rows`` audit rows."""
     plan, settings = job.plan, job.plan.settings
     assert settings.officers_file is not None
-    key = Ed25519PrivateKey.from_private_bytes(plan.signing_key) if plan.signing_key else None
+    key = private_from_pem(plan.signing_key) if plan.signing_key else None
     if plan.snapshots and key is None:
         raise ValueError("a snapshot's head needs a signed checkpoint: give a signing key")
     officers = load_officers(settings.officers_file)
     unsigned = SubmissionVerifier(KeyRing(), required=False)
-    states = {p: PartitionState(officers, unsigned, partition=p) for p in job.partitions}
+    suite = settings.crypto_suite
+    states = {
+        p: PartitionState(officers, unsigned, partition=p, suite=suite) for p in job.partitions
+    }
     logs = {p: PartitionLog(p) for p in job.partitions}
     partition_of = partitioner(settings.partitions)
     producer = AIOKafkaProducer(
@@ -218,7 +221,7 @@ async def _write_partitions(job: _Job) -> tuple[list[PartitionLog], list[Any]]:
                     )
                     if len(rows) < job.rows:
                         rows.append(audit_trail.row(event, partition, log.events))
-                    log.chain_head = partition_chain(log.chain_head, event.hash)
+                    log.chain_head = partition_chain(log.chain_head, event.hash, suite)
                     log.events += 1
                     if key is not None and log.events % CHECKPOINT_EVERY == 0:
                         await checkpoint(log)

@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from projections.db import connect
 from services.adapters.case_store import ensure_case_store
 from services.adapters.kafka import create_topics, delete_topics
@@ -44,6 +42,7 @@ from services.bench.takeover import TakeOverFailed, _read_everything, _take_over
 from services.bench.verify import as_of_latency, verify_in_a_process
 from services.demo import demo_settings
 from services.infra.servers import free_port
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, generate, private_pem
 from services.integrity.keyring import (
     KeyPurpose,
     KeyRing,
@@ -80,7 +79,7 @@ async def bench_scale(
     run = uuid.uuid4().hex[:8]
     database = f"casetrail_bench_{run}"
     work = Path(tempfile.mkdtemp(prefix=f"casetrail-bench-scale-{run}-"))
-    key = Ed25519PrivateKey.generate()
+    key = generate(SIGNATURE_ALGORITHM[base.crypto_suite])
     public = key.public_key()
     ring, signing = work / "ring.json", work / "decider-ed25519.pem"
     since = datetime(2020, 1, 1, tzinfo=UTC)
@@ -100,7 +99,7 @@ async def bench_scale(
         events,
         max(2, events // cases),
         run,
-        signing_key=key.private_bytes_raw(),
+        signing_key=private_pem(key),
         snapshots=True,
         rows=min(events, COPY_ROWS),
     )

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.as_of import Basis, replay
 from projections.db import connect
@@ -42,6 +41,7 @@ from services.demo import demo_settings
 from services.infra import answers, wait_until
 from services.infra.processes import start_service, stop
 from services.infra.servers import free_port
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, generate, private_pem
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id, save_ring
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
@@ -56,7 +56,7 @@ async def bench_verify(
     run = uuid.uuid4().hex[:8]
     database = f"casetrail_bench_{run}"
     work = Path(tempfile.mkdtemp(prefix=f"casetrail-bench-verify-{run}-"))
-    key = Ed25519PrivateKey.generate()
+    key = generate(SIGNATURE_ALGORITHM[base.crypto_suite])
     ring = work / "ring.json"
     since = datetime(2020, 1, 1, tzinfo=UTC)
     public = key.public_key()
@@ -68,8 +68,8 @@ async def bench_verify(
         await create_topics(settings, quiet)
         try:
             say(f"writing a log of {events} events over {cases} cases, signed")
-            raw = key.private_bytes_raw()
-            plan = Plan(settings, events, max(2, events // cases), run, signing_key=raw)
+            pem = private_pem(key)
+            plan = Plan(settings, events, max(2, events // cases), run, signing_key=pem)
             await write_log(plan, say)
             say("projecting the audit trail (casetrail rebuild audit_trail)")
             await rebuild(settings, "audit_trail", quiet, batch_size=10_000)

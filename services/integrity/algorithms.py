@@ -143,7 +143,10 @@ def private_pem(key: PrivateKey) -> bytes:
 
 def load_private_key(path: Path) -> PrivateKey:
     """An Ed25519 or SM2 private key from its PEM file; ValueError for anything else."""
-    data = path.read_bytes()
+    return private_from_pem(path.read_bytes(), str(path))
+
+
+def private_from_pem(data: bytes, path: str = "the PEM") -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except UnsupportedAlgorithm:  # an SM2 key: cryptography has no SM2 curve
