@@ -2,11 +2,10 @@
 service set to another suite (``CASETRAIL_CRYPTO_SUITE``) must not start on it, since it would
 hash, sign and seal what no reader of the log could then verify as one log."""
 
-from aiokafka import TopicPartition
 from pydantic import ValidationError
 
 from events.suite import Suite
-from services.adapters.kafka import committed_consumer, read_until
+from services.adapters.kafka import committed_consumer, read_until, topic_partitions
 from services.integrity.checkpoints import Checkpoint
 from services.settings import Settings
 
@@ -22,11 +21,8 @@ class SuiteMismatch(RuntimeError):
 async def suites_on_log(settings: Settings) -> set[Suite]:
     """The suites of the latest checkpoints of every partition (empty: a log without any)."""
     found: set[Suite] = set()
+    tps = await topic_partitions(settings, settings.checkpoints_topic)
     async with committed_consumer(settings) as consumer:
-        numbers = await consumer.partitions_for_topic(settings.checkpoints_topic) or set()
-        tps = [TopicPartition(settings.checkpoints_topic, p) for p in sorted(numbers)]
-        if not tps:
-            return found
         consumer.assign(tps)
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
