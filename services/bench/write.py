@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from events.model import VouchedBy
 from events.signing import signed_bytes
 from events.submissions import SubmissionBase, parse_submission
+from events.suite import Suite
 from services.adapters.kafka import (
     client_options,
     create_topic,
@@ -146,9 +147,10 @@ async def bench_write(
     result: dict[str, Any] = {
         "submissions": count,
         "signed": signed,
+        "suite": settings.crypto_suite.value,
         "signature_costs_us": signature_costs(settings, signers),
         "sealed": sealed,
-        "sealing_costs_us": sealing_costs(),
+        "sealing_costs_us": sealing_costs(settings.crypto_suite),
         "per_case": per_case,
         "partitions": settings.partitions,
         "decider_processes": deciders,
@@ -285,10 +287,12 @@ def signature_costs(
     settings: Settings, signers: DepartmentSigners, count: int = 2000
 ) -> dict[str, float]:
     """What signing and verifying cost per submission (µs, medians of ``count``), in this
-    process: a department signing its JSON (parse, canonicalise, Ed25519, write); the decider's
-    check (canonicalise what it parsed, look up the key, Ed25519 verify), of which Ed25519
-    alone; and, to set them against, the decider's whole pure decision of a submission with and
-    without the check (validation, domain rules, event and hash)."""
+    process: a department signing its JSON (parse, canonicalise, sign, write); the decider's
+    check (canonicalise what it parsed, look up the key, verify), of which the signature
+    algorithm alone (Ed25519, or SM2 under the guomi suite: ``ed25519_verify`` keeps its name
+    for both); and, to set them against, the decider's whole pure decision of a submission with
+    and without the check (validation, domain rules, event and hash)."""
+    suite = settings.crypto_suite
     run = uuid.uuid4().hex[:6]
     plain = submissions(count, 10, f"cost{run}")
     signed_values, sign_times = [], []
@@ -297,7 +301,7 @@ def signature_costs(
         signed_values.append(signers.sign_json(value))
         sign_times.append(time.perf_counter() - began)
     officers = load_officers(settings.officers_file)
-    checking = SubmissionVerifier(load_ring(settings.key_ring_path))
+    checking = SubmissionVerifier(load_ring(settings.key_ring_path), suite=suite)
     now = datetime.now(UTC)
     verify_times, ed25519_times = [], []
     for value in signed_values:
@@ -317,7 +321,7 @@ def signature_costs(
         ed25519_times.append(time.perf_counter() - began)
 
     def deciding(verifier: SubmissionVerifier, values: list[bytes]) -> float:
-        state, times = PartitionState(officers, verifier), []
+        state, times = PartitionState(officers, verifier, suite=suite), []
         for value in values:
             began = time.perf_counter()
             state.decide_record(value, now)
@@ -325,7 +329,7 @@ def signature_costs(
             state.commit()
         return _micros(times)
 
-    unchecked = SubmissionVerifier(KeyRing(), required=False)
+    unchecked = SubmissionVerifier(KeyRing(), required=False, suite=suite)
     return {
         "sign": _micros(sign_times),
         "verify": _micros(verify_times),
@@ -335,19 +339,21 @@ def signature_costs(
     }
 
 
-def sealing_costs(count: int = 2000) -> dict[str, float]:
+def sealing_costs(suite: Suite = Suite.INTERNATIONAL, count: int = 2000) -> dict[str, float]:
     """What sealing costs per registration (two persons, six personal values: two new keys,
-    six AES-GCM encryptions, the hash again) and what opening it again costs a reader (µs,
-    medians of ``count``), in this process; the key store's write is in the bulk figure."""
+    six encryptions with the suite's cipher, the hash again) and what opening it again costs a
+    reader (µs, medians of ``count``), in this process; the key store's write is in the bulk
+    figure."""
     officers = load_officers(demo_settings(Settings()).officers_file)
-    state = PartitionState(officers, SubmissionVerifier(KeyRing(), required=False))
+    unsigned = SubmissionVerifier(KeyRing(), required=False, suite=suite)
+    state = PartitionState(officers, unsigned, suite=suite)
     now = datetime.now(UTC)
     events = []
     for _, value in submissions(count * 2, 2, f"seal{uuid.uuid4().hex[:6]}")[::2]:
         decision = state.decide_record(value, now)
         state.commit()
         events += list(decision.events)
-    sealer, seal_times, open_times = Sealer(), [], []
+    sealer, seal_times, open_times = Sealer(suite), [], []
     for event in events:
         began = time.perf_counter()
         sealed = sealer.seal(event)
@@ -411,7 +417,8 @@ def report(result: dict[str, Any]) -> str:
             else "unsigned (--unsigned: the decider requires no signature)"
         )
         + f"; per submission (µs, medians): sign {costs['sign']}, verify {costs['verify']}"
-        f" (Ed25519 alone {costs['ed25519_verify']}); the decider's pure decision"
+        f" ({'SM2' if result.get('suite') == 'guomi' else 'Ed25519'} alone"
+        f" {costs['ed25519_verify']}); the decider's pure decision"
         f" {costs['decide_with_check']} with the check, {costs['decide_without_check']} without"
     )
     sealing = result["sealing_costs_us"]

@@ -1,0 +1,273 @@
+"""A log of the guomi suite (SM3 chains, SM2 signatures, SM4-GCM personal data) against the real
+broker, database and services: the same guarantees as the international suite's tests, on a
+lean subset (one stack of its own, set up by 'casetrail infra up' under the suite):
+
+- integrity: what the gateway accepts is vouched for with SM2, chained with SM3 and covered by
+  SM2-signed checkpoints that name the suite; the badge, 'casetrail verify' and the case file
+  check it under the suite;
+- erasure: destroying a subject's SM4 key erases the values while every chain still verifies;
+- tampering: an altered audit row and a forged event are named, as under international (last:
+  the forged event stays on the log);
+- one suite per log: a decider or a verifier set to the other suite refuses the log.
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from events.hashing import GENESIS_HASH, chain_hash, partition_chain
+from events.sealed import ERASED
+from events.suite import Suite
+from services.adapters.kafka import delete_topics
+from services.infra.servers import free_port
+from services.integrity.checkpoints import Checkpoint, signature_valid
+from services.integrity.keyring import KeyPurpose, load_ring
+from services.settings import Settings, with_database
+from services.tokens import TokenRole
+from tests.conftest import make_token
+from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
+from tests.e2e.test_verify import append
+from tests.support import Service, casetrail, eventually, healthy, whole_topic
+
+PERSON = {"name": "欧阳明远", "phone": "13922334455"}
+
+
+@pytest.fixture(scope="module")
+def guomi(
+    servers: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, dict[str, Service]]]:
+    """A log, a database and the four services of their own, under the guomi suite."""
+    tag = uuid.uuid4().hex[:6]
+    settings = servers.model_copy(
+        update={
+            "crypto_suite": Suite.GUOMI,
+            "topic_prefix": f"{servers.topic_prefix}-guomi-{tag}",
+            "postgres_dsn": with_database(servers.postgres_dsn, f"casetrail_test_guomi_{tag}"),
+            "gateway_port": free_port(),
+            "query_port": free_port(),
+        }
+    )
+    up = casetrail(settings, "infra", "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    log_dir = tmp_path_factory.mktemp("guomi-logs")
+    running = {
+        n: Service(n, settings, log_dir) for n in ("decider", "projector", "gateway", "query")
+    }
+    try:
+        for service in running.values():
+            service.start()
+        for port in (settings.gateway_port, settings.query_port):
+            url = f"http://127.0.0.1:{port}"
+            eventually(lambda url=url: healthy(url), 60, url)  # type: ignore[misc]
+        yield settings, running
+        for service in running.values():
+            service.check_alive()
+    finally:
+        for service in running.values():
+            service.stop()
+        asyncio.run(delete_topics(settings))
+        asyncio.run(_drop(settings))
+
+
+async def _drop(settings: Settings) -> None:
+    database = urlsplit(settings.postgres_dsn).path.lstrip("/")
+    conn = await asyncpg.connect(with_database(settings.postgres_dsn, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def petition(guomi: tuple[Settings, dict[str, Service]]) -> str:
+    """A petition with a petitioner, registered and accepted through the gateway, in the
+    audit trail."""
+    settings, _ = guomi
+    token = await make_token(settings, TokenRole.DEPARTMENT, ["信访办"])
+    case_id = new_case_id()
+    body = register_body(case_id)
+    body["payload"]["petitioners"] = [PERSON]
+    url = f"http://127.0.0.1:{settings.gateway_port}"
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as gateway:
+        for submission in (body, accept_body(case_id, expected_version=1)):
+            response = await gateway.post("/submissions", json=submission)
+            assert response.status_code == 201, response.text
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        for _ in range(150):
+            rows = "SELECT count(*) FROM audit_trail WHERE case_id = $1"
+            if await conn.fetchval(rows, case_id) == 2:
+                return case_id
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    raise AssertionError("the audit trail did not get the two events within 30s")
+
+
+@pytest.fixture
+async def auditor(guomi: tuple[Settings, dict[str, Service]]) -> AsyncIterator[httpx.AsyncClient]:
+    settings, _ = guomi
+    token = await make_token(settings, TokenRole.AUDITOR, [])
+    url = f"http://127.0.0.1:{settings.query_port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
+        yield client
+
+
+def _verify(settings: Settings, *args: str) -> tuple[int, dict[str, Any]]:
+    result = casetrail(settings, "verify", "--json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+async def test_a_guomi_log_is_vouched_chained_signed_and_verified_under_its_suite(
+    guomi: tuple[Settings, dict[str, Service]], petition: str, auditor: httpx.AsyncClient
+) -> None:
+    settings, _ = guomi
+    ring = load_ring(settings.key_ring_path)
+    assert {key.algorithm.value for key in ring.keys} == {"sm2"}
+    records = await whole_topic(settings, settings.events_topic)
+    events = [json.loads(v) for _, _, v in records if json.loads(v)["case_id"] == petition]
+    # Chained with SM3; the personal values sealed with SM4-GCM; vouched for by the gateway's
+    # SM2 key.
+    previous = GENESIS_HASH
+    for event in events:
+        assert event["hash"] == chain_hash(event, Suite.GUOMI) != chain_hash(event)
+        assert event["prev_hash"] == previous
+        previous = event["hash"]
+        vouching = ring.get(event["vouched_by"]["key_id"], KeyPurpose.GATEWAY)
+        assert vouching is not None
+        assert vouching.algorithm.value == "sm2"
+    name = events[0]["payload"]["petitioners"][0]["name"]
+    assert name["alg"] == "SM4GCM"
+    assert PERSON["name"] not in json.dumps(events, ensure_ascii=False)
+    # Every checkpoint names the suite and is signed with the SM2 checkpoint key, over the
+    # partition's SM3 chain.
+    checkpoints = [
+        Checkpoint.model_validate_json(v)
+        for _, _, v in await whole_topic(settings, settings.checkpoints_topic)
+    ]
+    assert checkpoints
+    assert {c.suite for c in checkpoints} == {Suite.GUOMI}
+    for checkpoint in checkpoints:
+        key = ring.get(checkpoint.key_id, KeyPurpose.CHECKPOINT)
+        assert key is not None
+        assert signature_valid(checkpoint, key.public_key)
+    partition = next(p for p, _, v in records if json.loads(v)["case_id"] == petition)
+    head = GENESIS_HASH
+    for p, _, value in records:
+        if p == partition:
+            head = partition_chain(head, json.loads(value)["hash"], Suite.GUOMI)
+    latest = max((c for c in checkpoints if c.partition == partition), key=lambda c: c.count)
+    assert latest.head == head
+
+    # The badge checks the chain with SM3 and says which suite; an auditor reads the values.
+    chain = (await auditor.get(f"/cases/{petition}/chain")).json()
+    assert (chain["suite"], chain["intact"], chain["events"]) == ("guomi", True, 2)
+    shown = await auditor.get(f"/cases/{petition}/history", params={"reason": "核对"})
+    assert shown.json()[0]["payload"]["petitioners"][0]["name"] == PERSON["name"]
+
+    code, verdict = _verify(settings)
+    assert (code, verdict["intact"]) == (0, True), verdict
+    # A verifier set to the other suite trusts none of it.
+    code, verdict = _verify(settings.model_copy(update={"crypto_suite": Suite.INTERNATIONAL}))
+    kinds = {problem["kind"] for problem in verdict["problems"]}
+    assert code == 1
+    assert {"suite_mismatch", "altered_event"} <= kinds, kinds
+
+
+async def test_a_decider_of_the_other_suite_refuses_to_start_on_the_log(
+    guomi: tuple[Settings, dict[str, Service]], petition: str
+) -> None:
+    settings, _ = guomi
+    other = settings.model_copy(
+        update={"crypto_suite": Suite.INTERNATIONAL, "decider_health_port": 0}
+    )
+    result = casetrail(other, "decider")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "written under the suite guomi, and CASETRAIL_CRYPTO_SUITE is international" in (
+        result.stderr + result.stdout
+    )
+
+
+async def test_erasure_under_guomi_keeps_every_chain(
+    guomi: tuple[Settings, dict[str, Service]], auditor: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    settings, _ = guomi
+    case_id = new_case_id()
+    token = await make_token(settings, TokenRole.DEPARTMENT, ["信访办"])
+    body = register_body(case_id)
+    body["payload"]["petitioners"] = [PERSON]
+    url = f"http://127.0.0.1:{settings.gateway_port}"
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as gateway:
+        assert (await gateway.post("/submissions", json=body)).status_code == 201
+    for _ in range(60):
+        shown = await auditor.get(f"/cases/{case_id}/history", params={"reason": "核对"})
+        if shown.status_code == 200 and shown.json():
+            break
+        await asyncio.sleep(0.5)
+    assert shown.json()[0]["payload"]["petitioners"][0]["name"] == PERSON["name"]
+    erased = casetrail(
+        settings, "erase", "--case", case_id, "--reason", "当事人申请删除",
+        "--approved-by", "审计组 测试", "--json",
+    )  # fmt: skip
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    assert json.loads(erased.stdout)["keys_destroyed"] == 1
+    for _ in range(60):
+        after = (await auditor.get(f"/cases/{case_id}/history", params={"reason": "核对"})).json()
+        if len(after) == 2:
+            break
+        await asyncio.sleep(0.5)
+    assert after[0]["payload"]["petitioners"][0]["name"] == ERASED
+    chain = (await auditor.get(f"/cases/{case_id}/chain")).json()
+    assert (chain["suite"], chain["intact"]) == ("guomi", True)
+    assert _verify(settings)[0] == 0  # every chain still verifies once the key is gone
+
+
+async def test_tampering_with_a_guomi_log_is_named(
+    guomi: tuple[Settings, dict[str, Service]], petition: str
+) -> None:
+    settings, _ = guomi
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        where = "case_id = $1 AND version = 2"
+        before = await conn.fetchval(f"SELECT recorded_at FROM audit_trail WHERE {where}", petition)
+        await conn.execute(
+            f"UPDATE audit_trail SET recorded_at = recorded_at + interval '1 day' WHERE {where}",
+            petition,
+        )
+        code, verdict = _verify(settings)
+        assert code == 1
+        assert [p["kind"] for p in verdict["problems"]] == ["audit_row_altered"]
+        await conn.execute(
+            f"UPDATE audit_trail SET recorded_at = $2 WHERE {where}", petition, before
+        )
+    finally:
+        await conn.close()
+    assert _verify(settings)[0] == 0
+
+    # A forged event, hashed with SM3 onto the case's chain, that no SM2 checkpoint covers.
+    records = await whole_topic(settings, settings.events_topic)
+    (partition, last) = next(
+        (p, json.loads(v)) for p, _, v in reversed(records) if json.loads(v)["case_id"] == petition
+    )
+    forged = {**last, "event_id": str(uuid.uuid4()), "version": 3, "prev_hash": last["hash"]}
+    forged["recorded_at"] = "2020-03-06T01:00:00Z"
+    forged["hash"] = chain_hash(forged, Suite.GUOMI)
+    (offset,) = await append(settings, settings.events_topic, [forged], partition, b"x")
+    code, verdict = _verify(settings, "--log-only")
+    assert code == 1
+    assert ("uncovered_event", f"p{partition}@{offset}") in {
+        (p["kind"], p["where"]) for p in verdict["problems"]
+    }
