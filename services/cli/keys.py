@@ -138,18 +138,23 @@ def _state(key: RingKey, now: datetime) -> str:
 
 @app.command("list")
 def listed(as_json: AsJson = False) -> None:
-    """The ring: each key's id, purpose, department, validity and note."""
+    """The ring: each key's id, algorithm, purpose, department, validity and note (a key of
+    another algorithm than the suite's, CASETRAIL_CRYPTO_SUITE, vouches for nothing)."""
     settings = Settings()
     ring, now = _ring(settings), datetime.now(UTC)
     if as_json:
-        keys = [{**key.as_json(), "state": _state(key, now)} for key in ring.keys]
+        keys = [
+            {**key.as_json(), "algorithm": key.algorithm.value, "state": _state(key, now)}
+            for key in ring.keys
+        ]
         document = {"ring": str(settings.key_ring_path), "keys": keys}
         typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"key ring {settings.key_ring_path}:")
+    typer.echo(f"key ring {settings.key_ring_path} (suite {settings.crypto_suite.value}):")
     for key in ring.keys:
         until = f"{key.valid_until:%Y-%m-%d %H:%M:%S}" if key.valid_until else "…"
         typer.echo(
-            f"{key.key_id}  {key.purpose.value:<10} {key.department or '-':<12}"
+            f"{key.key_id}  {key.algorithm.value:<7} {key.purpose.value:<10}"
+            f" {key.department or '-':<12}"
             f" {key.valid_from:%Y-%m-%d %H:%M:%S} to {until}  {_state(key, now):<13} {key.note}"
         )

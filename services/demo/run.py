@@ -5,9 +5,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
+from events.suite import Suite
 from projections import builds
 from projections.catalog import PROJECTIONS
 from projections.db import connect
@@ -22,7 +24,7 @@ from services.integrity.keyring import ensure_dev_keys
 from services.integrity.signing import ensure_dev_signing_keys
 from services.progress import Say
 from services.projector.rebuild import rebuild
-from services.settings import Settings
+from services.settings import Settings, with_database
 from services.tokens import TokenRole
 
 
@@ -85,12 +87,33 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def log_of_its_suite(settings: Settings) -> Settings:
+    """The demo's log and database for the settings' suite. One suite per log: a guomi demo on
+    the default topics and database would meet the international demo's log there (and its
+    decider would refuse it), so it gets its own, '<prefix>-guomi' and '<database>_guomi'; a
+    prefix set explicitly is left as it is."""
+    suite = settings.crypto_suite
+    if suite is Suite.INTERNATIONAL or settings.topic_prefix != DEFAULT_PREFIX:
+        return settings
+    database = urlsplit(settings.postgres_dsn).path.lstrip("/")
+    return settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}-{suite.value}",
+            "postgres_dsn": with_database(settings.postgres_dsn, f"{database}_{suite.value}"),
+        }
+    )
+
+
+DEFAULT_PREFIX = Settings.model_fields["topic_prefix"].default
+
+
 def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
     # Explicit handlers: a demo started in the background inherits SIGINT ignored, and a
     # process manager stops it with SIGTERM; either way the services must be stopped.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    settings = demo_settings(settings)
+    settings = log_of_its_suite(demo_settings(settings))
+    say(f"cryptographic suite: {settings.crypto_suite.label} (CASETRAIL_CRYPTO_SUITE)")
     started = bring_up(components(settings).values(), say)
     gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
     query_url = f"http://127.0.0.1:{settings.query_port}"

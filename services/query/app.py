@@ -18,6 +18,7 @@ from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
 from projections.transient import is_transient, keep_trying
 from services.adapters.http import ErrorBody, install_error_handlers
+from services.integrity.log_suite import SuiteMismatch, check_log_suite
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, KeyStoreUnavailable, open_keystore
 from services.query.dependencies import Pool
@@ -89,11 +90,27 @@ async def _open_keystore(stack: AsyncExitStack, settings: Settings) -> KeyStore 
         return None
 
 
+async def _same_suite(settings: Settings) -> None:
+    """SuiteMismatch when the log's checkpoints are of another suite than the service's; a
+    Kafka that does not answer within a few seconds is only a warning (the service reads the
+    log for a case's vouching only, and starts without it)."""
+    try:
+        await asyncio.wait_for(check_log_suite(settings, "the query service"), SUITE_CHECK_S)
+    except SuiteMismatch:
+        raise
+    except Exception as error:
+        log.warning("query: the log's suite not checked (%s: %s)", type(error).__name__, error)
+
+
+SUITE_CHECK_S = 15.0
+
+
 def create_app(settings: Settings) -> FastAPI:
     settings = settings.as_kafka_user(KafkaRole.QUERY)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _same_suite(settings)  # SuiteMismatch: the badge would check with the wrong hash
         # The pool connects lazily: the service starts, and stays up, while PostgreSQL is
         # down; requests that need it get 503 database_unavailable until it answers again.
         app.state.pool = await create_pool(

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
+from events.suite import Suite
 from services.cli.main import app
 from services.demo import OFFICERS_FILE
 from services.integrity.checkpoints import Signer, SigningKeyNotTrusted
@@ -25,8 +26,8 @@ from services.integrity.keyring import (
 )
 
 
-def keys(state: Path, *args: str) -> Result:
-    env = {"CASETRAIL_STATE_DIR": str(state)}
+def keys(state: Path, *args: str, suite: str = "international") -> Result:
+    env = {"CASETRAIL_STATE_DIR": str(state), "CASETRAIL_CRYPTO_SUITE": suite}
     return CliRunner().invoke(app, ["keys", *args], env=env)
 
 
@@ -114,11 +115,11 @@ def test_list_shows_the_ring(tmp_path: Path) -> None:
     listed = keys(tmp_path, "list")
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
-    assert lines[0] == f"key ring {tmp_path / 'keys' / 'ring.json'}:"
-    assert [line.split()[1:3] for line in lines[1:]] == [
-        ["checkpoint", "-"],
-        ["checkpoint", "-"],
-        ["department", "信访办"],
+    assert lines[0] == f"key ring {tmp_path / 'keys' / 'ring.json'} (suite international):"
+    assert [line.split()[1:4] for line in lines[1:]] == [
+        ["ed25519", "checkpoint", "-"],
+        ["ed25519", "checkpoint", "-"],
+        ["ed25519", "department", "信访办"],
     ]
     assert ["retired" in lines[1], "valid" in lines[2]] == [True, True]
     document = json.loads(keys(tmp_path, "list", "--json").output)
@@ -128,6 +129,24 @@ def test_list_shows_the_ring(tmp_path: Path) -> None:
         ("department", "信访办", "valid"),
     ]
     assert "private" not in json.dumps(document)
+
+
+def test_keys_of_the_guomi_suite_are_sm2_in_a_ring_of_their_own(tmp_path: Path) -> None:
+    assert keys(tmp_path, "create", suite="guomi").exit_code == 0
+    assert keys(tmp_path, "create", "--purpose", "gateway", suite="guomi").exit_code == 0
+    private = tmp_path / "keys" / "guomi" / "checkpoint-sm2.pem"
+    assert os.stat(private).st_mode & 0o777 == 0o600
+    ring = load_ring(tmp_path / "keys" / "guomi" / "ring.json")
+    assert [(k.purpose.value, k.algorithm.value) for k in ring.keys] == [
+        ("checkpoint", "sm2"),
+        ("gateway", "sm2"),
+    ]
+    assert ring.keys[0].key_id == key_id(load_private_key(private).public_key())
+    assert not (tmp_path / "keys" / "ring.json").exists()  # the international ring untouched
+    listed = keys(tmp_path, "list", "--json", suite="guomi")
+    assert [k["algorithm"] for k in json.loads(listed.output)["keys"]] == ["sm2", "sm2"]
+    signer = Signer(private, tmp_path / "keys" / "guomi" / "ring.json", Suite.GUOMI)
+    assert signer.sign(0, 1, 1, "ab" * 32, datetime.now(UTC)).suite is Suite.GUOMI
 
 
 def test_the_development_keys_are_made_once(tmp_path: Path) -> None:
