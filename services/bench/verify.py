@@ -7,7 +7,9 @@ projector's rebuild, and so are the cases (``case_fact_versions``, which statist
 instant count). Then:
 
 - ``casetrail verify`` runs in a process of its own: its wall time and its peak resident set
-  (the high-water mark of its own memory), and whether it found the log intact;
+  (the high-water mark of its own memory), and whether it found the log intact; beside it, the
+  raw baseline: the same topics read whole with aiokafka and nothing checked, and of the
+  checking, what the suite's hash alone costs over every event (SHA-256 or SM3);
 - the query service answers ``/statistics?as_of=`` and ``/cases/{id}/as-of``: p50 and p99;
   beside them, what the same answers cost from the log itself (the figures folded from the
   whole log, a case replayed from its partition, as the endpoints did before), a few times.
@@ -30,11 +32,12 @@ from typing import Any
 import httpx
 
 from events.as_of import Basis, replay
+from events.hashing import canonical_json
 from projections.db import connect
 from projections.queries.statistics import Dimension, report
 from services import tokens
 from services.adapters.event_log import case_events, read_events
-from services.adapters.kafka import create_topics, delete_topics
+from services.adapters.kafka import create_topics, delete_topics, read_to_end, topic_partitions
 from services.bench.figures import percentiles
 from services.bench.log import Plan, write_log
 from services.demo import demo_settings
@@ -45,7 +48,7 @@ from services.integrity.algorithms import SIGNATURE_ALGORITHM, generate, private
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id, save_ring
 from services.progress import Say, quiet
 from services.projector.rebuild import rebuild
-from services.settings import Settings
+from services.settings import KafkaRole, Settings
 
 AS_OF = [datetime(2020, m, 1, tzinfo=UTC) for m in (7, 9, 11)] + [datetime(2021, 1, 1, tzinfo=UTC)]
 
@@ -77,18 +80,55 @@ async def bench_verify(
             await rebuild(settings, "cases", quiet)
             verified = verify_in_a_process(settings, say)
             say(f"verify: {verified}")
+            baseline = await raw_read(settings)
+            say(f"raw baseline: {baseline}")
             as_of = await as_of_latency(settings, run, cases, queries, say)
             if keep:
                 (work / "env").write_text(
                     "".join(f"{k}={v}\n" for k, v in settings.as_env().items())
                 )
                 say(f"kept: topics bench-{run}-*, database {database}, {work}/env")
-            return {"events": events, "cases": cases, "verify": verified, "as_of": as_of}
+            return {
+                "events": events,
+                "cases": cases,
+                "suite": settings.crypto_suite.value,
+                "verify": verified,
+                "raw_baseline": baseline,
+                "as_of": as_of,
+            }
         finally:
             if not keep:
                 await delete_topics(settings)
                 await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
                 shutil.rmtree(work, ignore_errors=True)
+
+
+async def raw_read(settings: Settings) -> dict[str, Any]:
+    """What verify cannot go below: the events and checkpoints topics read whole with aiokafka
+    as the auditor, nothing checked (seconds); and, of verify's checks, the suite's hash alone
+    over every event's canonical JSON (seconds, in this process)."""
+    topics = (settings.events_topic, settings.checkpoints_topic)
+    tps = [tp for topic in topics for tp in await topic_partitions(settings, topic)]
+    started = time.perf_counter()
+    values = [
+        record.value or b""
+        async for record in read_to_end(settings.as_kafka_user(KafkaRole.AUDITOR), tps)
+        if record.topic == settings.events_topic
+    ]
+    read_s = time.perf_counter() - started
+    canonical = [
+        canonical_json({k: v for k, v in json.loads(value).items() if k != "hash"})
+        for value in values
+    ]
+    started = time.perf_counter()
+    for body in canonical:
+        settings.crypto_suite.hexdigest(body)
+    hashed_s = time.perf_counter() - started
+    return {
+        "read_seconds": round(read_s, 2),
+        "events": len(values),
+        "hash_seconds": round(hashed_s, 3),
+    }
 
 
 def verify_in_a_process(

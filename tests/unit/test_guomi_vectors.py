@@ -15,7 +15,7 @@ import pytest
 from events.hashing import GENESIS_HASH, canonical_json, chain_hash
 from events.suite import Suite
 from services.integrity.checkpoints import Checkpoint, signature_valid
-from services.integrity.keyring import KeyRing, RingKey
+from services.integrity.keyring import KeyPurpose, KeyRing, RingKey
 from services.integrity.log_check import verify_log
 from services.integrity.problems import ProblemKind
 from services.privacy.sealing import open_payload
@@ -169,3 +169,62 @@ def test_javascript_under_guomi_refuses_the_international_partition() -> None:
     result = node("verify_chain.mjs", *args, "--suite", "guomi", guomi=True)
     assert result.returncode == 1
     assert "does not verify" in result.stdout
+
+
+# --- A submission signed with SM2 ---------------------------------------------------------
+
+SIGNED: dict[str, Any] = _load("signed_submission.json")
+
+
+def _without_signatures(vector: dict[str, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(vector))
+    copy["signature"] = copy["signed_document"]["signature"]["value"] = ""
+    del copy["sent"]
+    return copy
+
+
+def test_the_code_still_produces_the_committed_sm2_signing_vector() -> None:
+    from tests.vectors.make_signing_vectors import sm2_vector
+
+    fresh = sm2_vector()
+    assert _without_signatures(fresh) == _without_signatures(SIGNED)
+    assert fresh["signature"] != SIGNED["signature"], "SM2 signatures are randomised"
+
+
+def _sm2_verifier() -> Any:
+    from services.integrity.algorithms import Algorithm, public_from_raw
+    from services.integrity.signing import SubmissionVerifier
+
+    public = public_from_raw(Algorithm.SM2, bytes.fromhex(SIGNED["public_key_hex"]))
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    key = RingKey(SIGNED["key_id"], KeyPurpose.DEPARTMENT, public, since, None, "信访办")
+    return SubmissionVerifier(KeyRing((key,)), suite=Suite.GUOMI), public
+
+
+def test_the_decider_accepts_the_sm2_signed_vector_as_sent() -> None:
+    from events.model import VouchedBy
+    from events.submissions import SubmissionBase, parse_submission
+
+    verifier, _ = _sm2_verifier()
+    raw = SIGNED["sent"].encode()
+    submission = parse_submission(raw)
+    assert isinstance(submission, SubmissionBase)
+    assert verifier.vouch(raw, submission, NOW) == VouchedBy(
+        key_id=SIGNED["key_id"], department="信访办", kind="department"
+    )
+
+
+def test_javascript_checks_the_sm2_vector_and_its_signature_verifies_in_python() -> None:
+    from services.integrity.signing import signature_valid
+
+    result = node(
+        "sign_submission.mjs", GUOMI / "signed_submission.json", "--suite", "guomi", guomi=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ok, theirs = result.stdout.split()
+    assert ok == "ok"
+    _, public = _sm2_verifier()
+    claim = {"key_id": SIGNED["key_id"], "department": "信访办", "value": theirs}
+    document = {**SIGNED["document"], "signature": claim}
+    assert signature_valid(document, public)
+    assert not signature_valid({**document, "case_id": "XF-2021-0043"}, public)

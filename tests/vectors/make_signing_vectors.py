@@ -4,20 +4,29 @@ Run once when the signing rule changes on purpose: `python -m tests.vectors.make
 Ed25519 signatures are deterministic, so the same key and bytes give the same signature in any
 language: ``sign_submission.mjs`` checks Node.js against these bytes, docs/signing.md shows the
 same with openssl.
+
+With `guomi`: guomi/signed_submission.json, the same document signed with a fixed SM2 key (SM3,
+the default user id, DER). SM2 signatures are randomised: the tests check that the committed one
+verifies, in Python and with sm-crypto-v2 (``sign_submission.mjs --suite guomi``), and that the
+code writes everything else byte for byte.
 """
 
 import base64
 import hashlib
 import json
-from pathlib import Path
+import sys
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.signing import signed_bytes
+from events.suite import Suite
+from services.integrity.algorithms import SM2PrivateKey, raw_public
 from services.integrity.keyring import key_id
 from services.integrity.signing import sign_submission
+from tests.vectors.make_hash_vectors import folder
+from tests.vectors.make_partition_vectors import SM2_ORDER
 
 SEED = hashlib.sha256(b"CaseTrail signing vector").digest()
 DEPARTMENT = "信访办"
@@ -30,6 +39,28 @@ DOCUMENT: dict[str, Any] = {
     "expected_version": None,
     "payload": {"channel": "visit", "persons": 2, "summary": '厂房噪音扰民，"夜间"施工\n要求整改'},
 }
+
+
+def sm2_vector() -> dict[str, Any]:
+    scalar = int.from_bytes(SEED) % (SM2_ORDER - 1) + 1
+    key = SM2PrivateKey.from_private_value(scalar)
+    signed = sign_submission(DOCUMENT, key, DEPARTMENT)
+    reordered = {name: signed[name] for name in reversed(list(signed))}
+    sent = json.dumps(reordered, ensure_ascii=True, indent=1).replace(
+        '"persons": 2', '"persons": 2.0'
+    )
+    return {
+        "private_key_hex": f"{scalar:064x}",
+        "public_key_hex": raw_public(key.public_key()).hex(),
+        "user_id": "1234567812345678",
+        "key_id": key_id(key.public_key()),
+        "department": DEPARTMENT,
+        "document": DOCUMENT,
+        "signed_bytes": signed_bytes(signed).decode(),
+        "signature": signed["signature"]["value"],
+        "signed_document": signed,
+        "sent": sent,
+    }
 
 
 def vector() -> dict[str, Any]:
@@ -61,6 +92,8 @@ def vector() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    path = Path(__file__).with_name("signed_submission.json")
-    path.write_text(json.dumps(vector(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    suite = Suite(sys.argv[1]) if len(sys.argv) > 1 else Suite.INTERNATIONAL
+    path = folder(suite) / "signed_submission.json"
+    data = vector() if suite is Suite.INTERNATIONAL else sm2_vector()
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"wrote {path}")

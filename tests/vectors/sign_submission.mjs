@@ -1,6 +1,9 @@
 // Signs and verifies a CaseTrail submission without any CaseTrail code: the recipe of
 // docs/signing.md in Node.js (18 or later), checked against signed_submission.json.
 // Usage: node sign_submission.mjs signed_submission.json   (exit 0 and "ok", or exit 1)
+//        node sign_submission.mjs guomi/signed_submission.json --suite guomi
+//   (SM2 with SM3 and the default user id, DER, from the npm package sm-crypto-v2: prints "ok"
+//   and, on a second line, a signature of its own over the vector's bytes, for Python to check)
 import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 
@@ -34,6 +37,41 @@ const fail = (what) => {
   console.log(`not ok: ${what}`);
   process.exit(1);
 };
+if (process.argv[3] === "--suite" && process.argv[4] === "guomi") {
+  await guomi();
+  process.exit(0);
+}
+
+// SM2 signatures are randomised: the vector's own verifies, and one made here does too.
+async function guomi() {
+  const { sm2, sm3 } = await import("sm-crypto-v2");
+  const options = { der: true, hash: true, userId: v.user_id };
+  const hex = (base64) => Buffer.from(base64, "base64").toString("hex");
+  const bytes = (document) => new Uint8Array(signedBytes(document));
+  const publicRaw = new Uint8Array(Buffer.from(v.public_key_hex, "hex"));
+  if (sm3(publicRaw).slice(0, 16) !== v.key_id) fail("the key id is not the SM3 of the key");
+  if (sm2.getPublicKeyFromPrivateKey(v.private_key_hex) !== v.public_key_hex) {
+    fail("the private key is not the public key's");
+  }
+  if (Buffer.from(bytes(v.signed_document)).toString("utf8") !== v.signed_bytes) {
+    fail("canonical bytes differ");
+  }
+  const sent = JSON.parse(v.sent);
+  if (!sm2.doVerifySignature(bytes(sent), hex(sent.signature.value), v.public_key_hex, options)) {
+    fail("the sent document does not verify");
+  }
+  const claimed = { ...v.document, signature: { key_id: v.key_id, department: v.department } };
+  const mine = sm2.doSignature(bytes(claimed), v.private_key_hex, options);
+  if (!sm2.doVerifySignature(bytes(claimed), mine, v.public_key_hex, options)) {
+    fail("a signature made here does not verify");
+  }
+  sent.payload.persons = 3;
+  if (sm2.doVerifySignature(bytes(sent), hex(v.signature), v.public_key_hex, options)) {
+    fail("a changed document still verifies");
+  }
+  console.log("ok");
+  console.log(Buffer.from(mine, "hex").toString("base64"));
+}
 const publicRaw = Buffer.from(v.public_key_base64, "base64");
 const privateKey = createPrivateKey({
   key: {
