@@ -1,4 +1,5 @@
-"""The one error shape every HTTP service answers with: {"code": ..., "message": ...}.
+"""What every HTTP service shares: the one error shape it answers with
+({"code": ..., "message": ...}), and its ``/metrics`` and traces (``instrument``).
 
 ``ErrorCode`` lists the codes the services themselves give; a rejected submission answers with
 the decider's ``RejectionCode`` instead (its values are codes of the same shape).
@@ -10,13 +11,18 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http_metrics
 from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.transient import describe, is_transient
+from services.adapters import metrics, tracing
 from services.tokens import Token, TokenCache
 
 
@@ -190,3 +196,32 @@ class BodyLimit:
         )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def instrument(app: FastAPI, registry: CollectorRegistry) -> None:
+    """``GET /metrics`` (left out of the OpenAPI document: it is Prometheus's, not a client's)
+    with ``registry`` and every request's latency by route template, method and status
+    (prometheus-fastapi-instrumentator: the route's template, never the path, so case ids
+    make no series; a path no route matches counts as ``none``); with traces on, a span per
+    request (OpenTelemetry's FastAPI instrumentation). Call it after the app's own middleware:
+    outermost, it also times what they answer (the gateway's shedding, 415s)."""
+    Instrumentator(
+        should_group_status_codes=False,
+        excluded_handlers=["^/metrics$"],
+        registry=registry,
+    ).add(
+        http_metrics.latency(
+            metric_name=metrics.HTTP_LATENCY, buckets=metrics.LATENCY_BUCKETS, registry=registry
+        )
+    ).instrument(app)
+    if tracing.enabled():
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracing.provider(),
+            excluded_urls="/metrics,/health",
+            exclude_spans=["receive", "send"],
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)

@@ -322,6 +322,18 @@ async def end_offsets(
         return ends
 
 
+def fetched_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """Where an assigned partition ended at the consumer's last fetch (its last stable offset
+    for a read_committed consumer, else its high watermark), without asking the broker; None
+    before the first fetch or once the partition is no longer assigned."""
+    if tp not in consumer.assignment():
+        return None
+    end = consumer.last_stable_offset(tp)
+    if end is None or end < 0:
+        end = consumer.highwater(tp)
+    return int(end) if end is not None and end >= 0 else None
+
+
 def partitioner(count: int) -> Callable[[str], int]:
     """Where Kafka's default partitioner (murmur2 of the key) puts a case among ``count``."""
     numbers = list(range(count))
