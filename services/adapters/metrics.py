@@ -96,8 +96,8 @@ DECIDER_BATCH = Histogram(
 )
 DECIDER_LAG = Readings(
     "casetrail_decider_lag_submissions",
-    "Per partition this decider serves: submissions on the topic not decided yet (the"
-    " partition's last stable offset as last fetched, less the next offset to decide)",
+    "Per partition this decider serves: submissions not decided yet (not read yet, as Kafka's"
+    " clients count their lag from the last fetch, and those of the batch being decided)",
     ["partition"],
 )
 DECIDER_PARTITIONS = Readings(
@@ -131,8 +131,8 @@ PROJECTOR_WRITE_SECONDS = Histogram(
 )
 PROJECTION_LAG_EVENTS = Readings(
     "casetrail_projection_lag_events",
-    "Per partition this projector holds: offsets of the events topic after the last applied"
-    " (the last stable offset as last fetched; transaction markers make it an upper bound)",
+    "Per partition this projector holds: events not read yet (Kafka's records-lag: the end of"
+    " the partition as last fetched, less the consumer's position)",
     ["projection", "partition"],
 )
 PROJECTION_LAG_SECONDS = Readings(

@@ -56,6 +56,27 @@ READ_HEADERS = _RecordHeaders()
 
 
 def one_line(span: ReadableSpan) -> str:
+    """A span as one JSON line. faststream records a Kafka record's key as bytes, which the
+    SDK's JSON does not take: shown as text."""
+    attributes = span.attributes or {}
+    if any(isinstance(value, bytes) for value in attributes.values()):
+        span = ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes={
+                name: value.decode(errors="replace") if isinstance(value, bytes) else value
+                for name, value in attributes.items()
+            },
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
     line: str = span.to_json(indent=None)
     return line + "\n"
 

@@ -74,7 +74,7 @@ from services.adapters.kafka import (
     check_copartitioned,
     client_options,
     committed_consumer,
-    fetched_end,
+    consumer_lag,
     max_message_bytes,
     partitioner,
     read_to_end,
@@ -346,13 +346,13 @@ class Decider(ConsumerRebalanceListener):
         return 200, metrics.CONTENT_TYPE, metrics.render(self.metrics)
 
     def _lag(self) -> list[metrics.Reading]:
-        """Per partition served: submissions not decided yet, as of the last fetch."""
+        """Per partition served: submissions not read yet (as of the last fetch), and those
+        of the batch being decided."""
         found: list[metrics.Reading] = []
-        for p, owned in list(self.owned.items()):
-            tp = TopicPartition(self.settings.submissions_topic, p)
-            end = fetched_end(self.consumer, tp)
-            if end is not None:
-                found.append(((str(p),), float(max(end - owned.next_offset, 0))))
+        for p in list(self.owned):
+            lag = consumer_lag(self.consumer, TopicPartition(self.settings.submissions_topic, p))
+            if lag is not None:
+                found.append(((str(p),), float(lag + telemetry.deciding(p))))
         return found
 
     def _partition_states(self) -> list[metrics.Reading]:

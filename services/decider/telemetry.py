@@ -24,6 +24,13 @@ from services.decider.partition import Decision
 
 DEAD_LETTER = "dead_letter"
 
+_deciding: dict[int, int] = {}
+"""Per partition: the submissions of the batch being decided (read but not committed)."""
+
+
+def deciding(partition: int) -> int:
+    return _deciding.get(partition, 0)
+
 
 class Batch:
     """One batch on its way through ``Decider._write``."""
@@ -36,6 +43,7 @@ class Batch:
         self.tally: Counter[tuple[str, str]] = Counter()
         self.traced = tracing.enabled()
         self.transactions: list[Span] = []
+        _deciding[partition] = size
 
     def decided(
         self, record: Record, decision: Decision, started: float
@@ -54,6 +62,7 @@ class Batch:
         return self._span(record, decision, started, done)
 
     def committed(self) -> None:
+        _deciding.pop(self.partition, None)
         took = time.perf_counter() - self.began
         for (outcome, code), count in self.tally.items():
             metrics.DECIDED.labels(outcome, code).inc(count)
@@ -63,6 +72,7 @@ class Batch:
         tracing.end_all(self.transactions)
 
     def failed(self, error: BaseException) -> None:
+        _deciding.pop(self.partition, None)
         for span in self.transactions:
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:500]))
             span.end()

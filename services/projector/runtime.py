@@ -56,7 +56,7 @@ from projections.apply import BuildSwitched
 from projections.projection import LoggedEvent, Projection
 from projections.transient import Backoff, describe, is_transient, keep_trying
 from services.adapters import metrics
-from services.adapters.kafka import Record, client_options, fetched_end, started, unreachable
+from services.adapters.kafka import Record, client_options, consumer_lag, started, unreachable
 from services.projector import bulk
 from services.projector.telemetry import Watch
 from services.settings import Settings
@@ -189,11 +189,10 @@ class ProjectionRunner(ConsumerRebalanceListener):
         if not hasattr(self, "consumer"):
             return []
         found: list[metrics.Reading] = []
-        for tp, position in list(self.positions.items()):
-            end = fetched_end(self.consumer, tp)
-            if end is not None:
-                lag = float(max(end - position, 0))
-                found.append(((self.projection.name, str(tp.partition)), lag))
+        for tp in list(self.positions):
+            lag = consumer_lag(self.consumer, tp)
+            if lag is not None:
+                found.append(((self.projection.name, str(tp.partition)), float(lag)))
         return found
 
     def lag_seconds(self) -> list[metrics.Reading]:
