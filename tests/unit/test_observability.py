@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from fastapi import FastAPI
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
@@ -150,7 +151,7 @@ def test_a_trace_context_goes_in_a_header_and_comes_back() -> None:
     assert [name for name, _ in headers] == ["correlation_id", "traceparent"]
     parent = tracing.parent_of(headers)
     assert parent is not None
-    from_header = tracing.trace.get_current_span(parent).get_span_context()
+    from_header = trace.get_current_span(parent).get_span_context()
     assert from_header.trace_id == span.get_span_context().trace_id
     assert from_header.span_id == span.get_span_context().span_id
     assert tracing.parent_of([("traceparent", b"junk")]) is None
