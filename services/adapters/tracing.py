@@ -121,6 +121,14 @@ def parent_of(headers: Headers | None) -> Context | None:
     return found if trace.get_current_span(found).get_span_context().is_valid else None
 
 
+def sampled(context: Context | None) -> bool:
+    """Whether spans under ``context`` are recorded (a new trace: the sampler decides, so
+    yes here); a publisher that did not sample its trace is followed."""
+    if context is None:
+        return True
+    return bool(trace.get_current_span(context).get_span_context().trace_flags.sampled)
+
+
 def headers_of(span: trace.Span) -> list[tuple[str, bytes]]:
     """The header that makes what a record causes part of ``span``'s trace."""
     carrier: dict[str, str] = {}

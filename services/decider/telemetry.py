@@ -81,6 +81,9 @@ class Batch:
         self, record: Record, decision: Decision, started: float, done: float
     ) -> list[tuple[str, bytes]]:
         parent = tracing.parent_of(record.headers)
+        if not tracing.sampled(parent):
+            # Not sampled upstream: no span, and the same unsampled context further down.
+            return [(name, value) for name, value in record.headers if name == "traceparent"]
         outcome = decision.outcome
         attributes: dict[str, Any] = {
             "messaging.system": "kafka",

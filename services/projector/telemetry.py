@@ -53,8 +53,8 @@ class Watch:
         for record, logged in zip(records, events, strict=True):
             parent = tracing.parent_of(record.headers)
             header = dict(record.headers).get("traceparent", b"")
-            if parent is None or header in seen:
-                continue  # one span per submission: its events carry the same header
+            if parent is None or header in seen or not tracing.sampled(parent):
+                continue  # one span per sampled submission: its events carry the same header
             seen.add(header)
             event = logged.event
             span = tracer.start_span(

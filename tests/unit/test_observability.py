@@ -155,6 +155,9 @@ def test_a_trace_context_goes_in_a_header_and_comes_back() -> None:
     assert from_header.trace_id == span.get_span_context().trace_id
     assert from_header.span_id == span.get_span_context().span_id
     assert tracing.parent_of([("traceparent", b"junk")]) is None
+    assert tracing.sampled(parent)
+    unsampled = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    assert not tracing.sampled(tracing.parent_of([("traceparent", unsampled)]))
     assert tracing.parent_of(None) is None
 
 
