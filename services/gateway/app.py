@@ -309,9 +309,10 @@ class Admission:
     Kafka client and the decider, and once more arrive than are completed, every answer comes
     later than the one before (at twice the sustainable rate, nearly all of them after the
     client gave up). Shedding keeps the admitted ones at the latency the system has at its
-    capacity, and tells the others when to come back. Plain ASGI, outermost: a refusal reads
-    no body, looks up no token and validates nothing, so it costs a small part of an admission
-    (else shedding would take the capacity it is meant to protect). The refusal is made once."""
+    capacity, and tells the others when to come back. Plain ASGI, outermost but for the
+    metrics (which time the refusals too): a refusal reads no body, looks up no token and
+    validates nothing, so it costs a small part of an admission (else shedding would take the
+    capacity it is meant to protect). The refusal is made once."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -495,8 +496,9 @@ def create_app(settings: Settings) -> FastAPI:
     rejected = {"model": ErrorBody, "description": "Rejected: code and message"}
 
     app.add_middleware(JsonOnly)
-    # Added last, so outermost: it counts a submission from its arrival, and sheds before any
-    # other work.
+    # Added after the others, so outside them: it counts a submission from its arrival, and
+    # sheds before any other work but the metrics' (outside it, so that the 503s it sheds
+    # show in http_request_duration_seconds: an overload must be seen).
     app.add_middleware(Admission, limit=settings.gateway_max_in_flight)
     instrument(app, registry)
 
