@@ -5,7 +5,7 @@ checks).
 Each service exposes ``GET /metrics`` with its own registry (``registry``): its metrics below,
 the process's (CPU, memory, open files) and, for the gateway and the query service, the HTTP
 latency by route template and status that ``services.adapters.http.instrument`` adds
-(prometheus-fastapi-instrumentator), and for the gateway faststream's publishing metrics.
+(its ASGI middleware), and for the gateway faststream's publishing metrics.
 
 What is counted on the hot path costs a few dictionary look-ups per batch and one per
 submission; what only matters when Prometheus asks (how far behind each partition is, rebuild
@@ -166,7 +166,7 @@ PROJECTOR = (
 
 HTTP_LATENCY = "http_request_duration_seconds"
 """The gateway's and query service's requests, by route template (``handler``), method and
-status (prometheus-fastapi-instrumentator's histogram)."""
+status (``services.adapters.http.Latency``)."""
 
 
 def registry(*collectors: Collector) -> CollectorRegistry:
