@@ -88,6 +88,11 @@ async def live_offsets(conn: Connection, projection: str, topic: str) -> dict[in
     build = await live_build(conn, projection)
     if build is None:
         return {}
+    return await offsets(conn, projection, build, topic)
+
+
+async def offsets(conn: Connection, projection: str, build: int, topic: str) -> dict[int, int]:
+    """How far ``build`` of ``projection`` has applied each partition of ``topic``."""
     rows = await conn.fetch(
         f'SELECT partition, next_offset FROM "{schema_of(projection, build)}".projection_checkpoint'
         " WHERE topic = $1",

@@ -36,6 +36,22 @@ class KafkaRole(StrEnum):
     """Reads the log: events, checkpoints, outcomes, dead letters (``casetrail verify`` …)."""
 
 
+class TraceExport(StrEnum):
+    """Where the services send their OpenTelemetry spans (``CASETRAIL_TRACES``)."""
+
+    OFF = "off"
+    CONSOLE = "console"
+    """One JSON line per span on standard output."""
+    OTLP = "otlp"
+    """To an OpenTelemetry collector (OTLP over HTTP, ``otlp_endpoint``)."""
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    """One JSON object per line, with correlation_id and submission_id where known."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASETRAIL_", extra="ignore")
 
@@ -183,10 +199,37 @@ class Settings(BaseSettings):
         default=10_000, ge=6_000, description="How soon a dead decider's partitions move on"
     )
     decider_health_host: str = Field(
-        default="127.0.0.1", description="Where the decider's GET /health listens"
+        default="127.0.0.1", description="Where the decider's GET /health and /metrics listen"
     )
     decider_health_port: int = Field(
-        default=8002, ge=0, le=65535, description="The decider's GET /health (0: any free port)"
+        default=8002,
+        ge=0,
+        le=65535,
+        description="The decider's GET /health and GET /metrics (0: any free port)",
+    )
+    projector_metrics_host: str = Field(
+        default="127.0.0.1", description="Where the projector's GET /metrics listens"
+    )
+    projector_metrics_port: int = Field(
+        default=8003,
+        ge=0,
+        le=65535,
+        description="The projector's GET /metrics (Prometheus; 0: any free port)",
+    )
+    traces: TraceExport = Field(
+        default=TraceExport.OFF,
+        description="OpenTelemetry traces of each submission, from the gateway's request through"
+        " Kafka and the decider to the projector's rows: off, console (a JSON line per span on"
+        " standard output) or otlp (to otlp_endpoint)",
+    )
+    otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces",
+        description="The OpenTelemetry collector's OTLP/HTTP traces URL (traces=otlp)",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        description="text (one line per record) or json (one JSON object per line, with"
+        " correlation_id and submission_id where known, and the trace's ids)",
     )
     decider_snapshot_every: int = Field(
         default=10_000,

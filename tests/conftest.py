@@ -45,6 +45,7 @@ def settings() -> Settings:
             "officers_file": OFFICERS_FILE,
             # Any free port: tests start several deciders side by side.
             "decider_health_port": 0,
+            "projector_metrics_port": 0,  # and projectors
             # Snapshots often: every take-over of every test (the fault suite's kills and
             # rebalances too) loads one and folds the tail after it.
             "decider_snapshot_every": 25,

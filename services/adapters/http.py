@@ -1,9 +1,11 @@
-"""The one error shape every HTTP service answers with: {"code": ..., "message": ...}.
+"""What every HTTP service shares: the one error shape it answers with
+({"code": ..., "message": ...}), and its ``/metrics`` and traces (``instrument``).
 
 ``ErrorCode`` lists the codes the services themselves give; a rejected submission answers with
 the decider's ``RejectionCode`` instead (its values are codes of the same shape).
 """
 
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -11,14 +13,18 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CollectorRegistry, Histogram
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.model import EARLIEST, LATEST
 from projections.transient import describe, is_transient
+from services.adapters import metrics, tracing
 from services.tokens import Token, TokenCache
 
 
@@ -284,3 +290,72 @@ class BodyLimit:
         )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+class Latency:
+    """Every request's latency by route template (``handler``: the route's path, never the
+    request's, so case ids make no series; ``none`` when no route matches), method and status,
+    into ``metrics.HTTP_LATENCY``. Plain ASGI, reading the route the router put in the scope:
+    prometheus-fastapi-instrumentator, tried first, added 135 µs to a request of 110 µs (it
+    builds a Request and a Response per request, matches the routes again and gathers its
+    async hooks); this adds about 10 µs (both measured in-process on the 2-core VM), and
+    names the route of a request answered before routing (the gateway's shedding) too."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram, routes: list[BaseRoute]) -> None:
+        self.app, self.histogram, self.routes = app, histogram, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            handler = self._handler(scope)
+            if handler != "/metrics":
+                self.histogram.labels(handler, scope["method"], str(status)).observe(
+                    time.perf_counter() - began
+                )
+
+    def _handler(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            # Answered before routing (the gateway's shedding, a 415): which route it was for.
+            route = next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else "none"
+
+
+def instrument(app: FastAPI, registry: CollectorRegistry) -> None:
+    """``GET /metrics`` (left out of the OpenAPI document: it is Prometheus's, not a client's)
+    with ``registry``, and every request's latency (``Latency``); with traces on, a span per
+    request (OpenTelemetry's FastAPI instrumentation). Call it after the app's own middleware:
+    outside them, it also times what they answer (the gateway's shedding, 415s)."""
+    latency = Histogram(
+        metrics.HTTP_LATENCY,
+        "HTTP requests by route template (handler), method and status",
+        ["handler", "method", "status"],
+        buckets=metrics.LATENCY_BUCKETS,
+        registry=registry,
+    )
+    app.add_middleware(Latency, histogram=latency, routes=app.router.routes)
+    if tracing.enabled():
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracing.provider(),
+            excluded_urls="/metrics,/health",
+            exclude_spans=["receive", "send"],
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)

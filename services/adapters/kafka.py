@@ -322,6 +322,41 @@ async def end_offsets(
         return ends
 
 
+def fetched_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """Where an assigned partition ended at the consumer's last fetch (its last stable offset
+    for a read_committed consumer, else its high watermark), without asking the broker; None
+    before the first fetch or once the partition is no longer assigned."""
+    if tp not in consumer.assignment():
+        return None
+    end = consumer.last_stable_offset(tp)
+    if end is None or end < 0:
+        end = consumer.highwater(tp)
+    return int(end) if end is not None and end >= 0 else None
+
+
+def fetch_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """Where the consumer reads next in an assigned partition (past any transaction marker),
+    as it knows it without asking the broker; None without a valid position. aiokafka offers
+    it only as a coroutine that waits for one, so this reads its partition state."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # not assigned (any more)
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)
+
+
+def consumer_lag(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """Records of an assigned partition the consumer has not read yet, as Kafka's own clients
+    count it (``records-lag``: the end as last fetched, less the consumer's position; so a
+    transaction marker never counts); None before the first fetch."""
+    end, position = fetched_end(consumer, tp), fetch_position(consumer, tp)
+    if end is None or position is None:
+        return None
+    return max(end - position, 0)
+
+
 def partitioner(count: int) -> Callable[[str], int]:
     """Where Kafka's default partitioner (murmur2 of the key) puts a case among ``count``."""
     numbers = list(range(count))

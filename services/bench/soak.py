@@ -544,7 +544,12 @@ async def rig(base: Settings, say: Say) -> Any:
     database = f"casetrail_soak_{run}"
     settings = demo_settings(base.isolated(f"soak-{run}", database))
     settings = settings.model_copy(
-        update={"decider_health_port": 0, "gateway_port": free_port(), "query_port": free_port()}
+        update={
+            "decider_health_port": 0,
+            "projector_metrics_port": 0,
+            "gateway_port": free_port(),
+            "query_port": free_port(),
+        }
     )
     await LocalPostgres(settings).ensure_database(quiet)
     await create_topics(settings, quiet)

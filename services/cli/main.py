@@ -15,14 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from services import logs
 from services.cli import calendar, checkpoints, infra, keys, migrate, privacy, read_side, tokens
 from services.cli.common import AsJson, fail
-from services.settings import Settings
+from services.settings import LogFormat, Settings
 
 app = typer.Typer(
     help="CaseTrail: event-sourced case and complaint tracking on Kafka and PostgreSQL.",
@@ -64,20 +64,36 @@ app.add_typer(bench_app, name="bench")
 # --- services ----------------------------------------------------------------------------
 
 
+def _observed(service: str) -> Settings:
+    """The settings, with logging (text or JSON) and tracing (off, console or OTLP) set up as
+    they say for ``service``."""
+    from services.adapters import tracing
+
+    settings = Settings()
+    logs.configure(log_format=settings.log_format)
+    tracing.configure(settings, service)
+    return settings
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's own logging, or (JSON logs) none: its lines go through the root logger."""
+    return {"log_config": None} if settings.log_format is LogFormat.JSON else {}
+
+
 def _run_until_signalled(
-    main: Callable[[Settings, asyncio.Event], Awaitable[None]], uvloop: bool = False
+    service: str, main: Callable[[Settings, asyncio.Event], Awaitable[None]], uvloop: bool = False
 ) -> None:
     """Run ``main`` until SIGINT or SIGTERM; with ``uvloop``, on uvloop's event loop (in C:
     less CPU for every socket read and write, of which a busy service makes thousands a
     second)."""
-    logs.configure()
+    settings = _observed(service)
 
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await main(Settings(), stop)
+        await main(settings, stop)
 
     if not uvloop:
         asyncio.run(runner())
@@ -91,8 +107,8 @@ def _run_until_signalled(
 @app.command()
 def decider() -> None:
     """Run the decider: submissions in, events and outcomes out, in Kafka transactions; signed
-    checkpoints with CASETRAIL_SIGNING_KEY_FILE, which the key ring must hold; GET /health on
-    CASETRAIL_DECIDER_HEALTH_PORT."""
+    checkpoints with CASETRAIL_SIGNING_KEY_FILE, which the key ring must hold; GET /health and
+    GET /metrics on CASETRAIL_DECIDER_HEALTH_PORT."""
     from services.decider.health import HealthUnavailable
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
@@ -104,17 +120,23 @@ def decider() -> None:
 
     refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError, SuiteMismatch)
     try:
-        _run_until_signalled(run)
+        _run_until_signalled("decider", run)
     except (*refusals, MasterKeyError, KeyStoreUnavailable) as error:
         raise fail(f"the decider does not start: {error}", code=2) from None
 
 
 @app.command()
 def projector() -> None:
-    """Run the projector: events in, PostgreSQL read models out, offsets stored with the rows."""
+    """Run the projector: events in, PostgreSQL read models out, offsets stored with the rows;
+    GET /metrics on CASETRAIL_PROJECTOR_METRICS_PORT."""
+    from services.adapters.plain_http import CannotListen
     from services.projector.main import run
 
-    _run_until_signalled(run, uvloop=True)
+    try:
+        _run_until_signalled("projector", run, uvloop=True)
+    except CannotListen as error:
+        message = f"GET /metrics {error} (CASETRAIL_PROJECTOR_METRICS_HOST, _PORT)"
+        raise fail(f"the projector does not start: {message}", code=2) from None
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on")]
@@ -129,8 +151,7 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
     from services.gateway.app import create_app
     from services.integrity.signing import NoGatewayKey
 
-    logs.configure()
-    settings = Settings()
+    settings = _observed("gateway")
     try:
         gateway_app = create_app(settings)
     except NoGatewayKey as error:
@@ -144,6 +165,7 @@ def gateway(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
         loop="uvloop",
         http="httptools",
         access_log=settings.gateway_access_log,
+        **_uvicorn_logging(settings),
     )
 
 
@@ -154,9 +176,13 @@ def query(host: HostOption = "127.0.0.1", port: PortOption = None) -> None:
 
     from services.query.app import create_app
 
-    logs.configure()
-    settings = Settings()
-    uvicorn.run(create_app(settings), host=host, port=port or settings.query_port)
+    settings = _observed("query")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port or settings.query_port,
+        **_uvicorn_logging(settings),
+    )
 
 
 # --- the demo ------------------------------------------------------------------------------

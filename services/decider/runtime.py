@@ -70,6 +70,7 @@ from events.model import Event, Outcome
 from events.submissions import attribution
 from events.suite import Suite
 from projections.transient import Backoff, describe, is_transient, keep_trying
+from services.adapters import metrics, plain_http
 from services.adapters.calendar_files import coverage
 from services.adapters.case_store import PgCaseStore, open_case_store
 from services.adapters.kafka import (
@@ -78,13 +79,14 @@ from services.adapters.kafka import (
     check_copartitioned,
     client_options,
     committed_consumer,
+    consumer_lag,
     max_message_bytes,
     partitioner,
     read_to_end,
     started,
     unreachable,
 )
-from services.decider import health
+from services.decider import health, telemetry
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.decider.snapshot import (
@@ -278,6 +280,7 @@ class Decider(ConsumerRebalanceListener):
         """Partitions whose stored snapshot did not read: the next take-over folds the whole
         log (and the snapshot after it replaces the one that did not read)."""
         self.activity = Activity()
+        self.metrics = metrics.registry(*metrics.DECIDER)
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -298,12 +301,14 @@ class Decider(ConsumerRebalanceListener):
 
     async def run(self, stop: asyncio.Event) -> None:
         host, port = self.settings.decider_health_host, self.settings.decider_health_port
-        server = await health.serve(host, port, self.health)
-        log.info("GET /health on %s:%d", host, server.sockets[0].getsockname()[1])
+        server = await health.serve(host, port, self.health, self._metrics)
+        log.info("GET /health and /metrics on %s:%d", host, plain_http.port_of(server))
         try:
             # SuiteMismatch: a log written under another suite is not this decider's to extend.
             await check_log_suite(self.settings, "the decider")
             async with contextlib.AsyncExitStack() as stack:
+                stack.enter_context(metrics.DECIDER_LAG.reading(self._lag))
+                stack.enter_context(metrics.DECIDER_PARTITIONS.reading(self._partition_states))
                 if self.settings.decider_snapshot_every and self.settings.decider_hot_cases:
                     self.case_store = await stack.enter_async_context(
                         open_case_store(self.settings, LAYOUT)
@@ -365,6 +370,27 @@ class Decider(ConsumerRebalanceListener):
             "calendar": coverage(self.settings).as_json(),
         }
         return (200 if status == "ok" else 503), body
+
+    def _metrics(self) -> plain_http.Answer:
+        return 200, metrics.CONTENT_TYPE, metrics.render(self.metrics)
+
+    def _lag(self) -> list[metrics.Reading]:
+        """Per partition served: submissions not read yet (as of the last fetch), and those
+        of the batch being decided."""
+        found: list[metrics.Reading] = []
+        for p in list(self.owned):
+            lag = consumer_lag(self.consumer, TopicPartition(self.settings.submissions_topic, p))
+            if lag is not None:
+                found.append(((str(p),), float(lag + telemetry.deciding(p))))
+        return found
+
+    def _partition_states(self) -> list[metrics.Reading]:
+        taking_over = {*self.pending, *self.kept} - set(self.refused)
+        return [
+            (("serving",), float(len(self.owned))),
+            (("taking_over",), float(len(taking_over))),
+            (("refused",), float(len(self.refused))),
+        ]
 
     async def _run(self, stop: asyncio.Event) -> None:
         if not await self._connect(stop):
@@ -1017,6 +1043,7 @@ class Decider(ConsumerRebalanceListener):
         due, and the consumed offset."""
         state, producer, p = owned.state, owned.producer, tp.partition
         chain = owned.chain
+        batch = telemetry.Batch(p, len(records))
         try:
             async with producer.transaction():
                 written: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
@@ -1024,10 +1051,12 @@ class Decider(ConsumerRebalanceListener):
                 sent: list[asyncio.Future[RecordMetadata]] = []
                 forwarded = 0
                 for record in records:
+                    started = time.perf_counter()
                     decision = state.decide_record(
                         record.value, now, record.key, forwarded_from(record)
                     )
                     if decision.forward is not None:
+                        # Its headers as they came: a trace context goes on with it.
                         future = await producer.send(
                             self.settings.submissions_topic,
                             record.value,
@@ -1038,12 +1067,15 @@ class Decider(ConsumerRebalanceListener):
                         sent.append(future)
                         forwarded += 1
                         continue
+                    # Trace context (traces on): headers only, the values are as they were.
+                    headers = batch.decided(record, decision, started)
                     for event in decision.events:
                         future = await producer.send(
                             self.settings.events_topic,
                             event.model_dump_json().encode(),
                             key=event.case_id.encode(),
                             partition=p,
+                            headers=headers,
                         )
                         written.append((event.hash, future))
                     if decision.outcome is not None:
@@ -1052,6 +1084,7 @@ class Decider(ConsumerRebalanceListener):
                             decision.outcome.model_dump_json().encode(),
                             key=decision.outcome.case_id.encode(),
                             partition=p,
+                            headers=headers,
                         )
                         answered.append(future)
                     else:
@@ -1110,9 +1143,11 @@ class Decider(ConsumerRebalanceListener):
                 await producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self.settings.decider_group
                 )
-        except BaseException:
+        except BaseException as error:
+            batch.failed(error)
             state.abort()
             raise
+        batch.committed()
         return after
 
     async def _snapshot(

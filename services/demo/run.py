@@ -150,6 +150,12 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
         say(f"     … {query_url}/deadlines?light=red          红灯 / red lights")
         say(f"     … {query_url}/statistics?by=channel        统计 / statistics")
         say(f"     {gateway_url}/docs              提交接口 / submission API")
+        metrics = (
+            f"{gateway_url}/metrics {query_url}/metrics"
+            f" http://{settings.decider_health_host}:{settings.decider_health_port}/metrics"
+            f" http://{settings.projector_metrics_host}:{settings.projector_metrics_port}/metrics"
+        )
+        say(f"     Prometheus: {metrics}")
         if keep_running:
             say("Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL.")
             while all(process.poll() is None for process in processes):

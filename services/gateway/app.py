@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -23,7 +23,11 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from faststream.exceptions import FastStreamException
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.publisher.usecase import DefaultPublisher as Publisher
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +37,8 @@ from events.model import Outcome
 from events.officers import SYSTEM_CLOCK_ID, Role
 from events.submissions import Submission, SubmissionBase
 from projections.transient import Backoff
+from services import logs
+from services.adapters import metrics, tracing
 from services.adapters.http import (
     ApiError,
     ErrorBody,
@@ -40,6 +46,7 @@ from services.adapters.http import (
     authenticated,
     error_response,
     install_error_handlers,
+    instrument,
     refusals,
 )
 from services.adapters.kafka import TopologyError, client_options, scram_security
@@ -143,9 +150,15 @@ def outcome_response(outcome: Outcome, accepted_status: int = 201) -> Response:
     )
 
 
-def kafka_contract(settings: Settings) -> tuple[KafkaBroker, Publisher]:
+def kafka_contract(
+    settings: Settings, registry: CollectorRegistry | None = None
+) -> tuple[KafkaBroker, Publisher]:
     """The gateway's side of Kafka: what it publishes and what it reads. The AsyncAPI document
     (``casetrail asyncapi``) is generated from these declarations.
+
+    With a ``registry``, faststream's own middlewares measure the publishing (Prometheus:
+    ``faststream_published_messages_*``) and, with traces on, make it a span of the request's
+    trace whose context goes with the submission in its record's ``traceparent`` header.
 
     The gateway publishes through this broker. It reads the outcomes with a consumer of its own
     (``OutcomeReader``), which hands each to the request waiting for it: faststream's
@@ -165,6 +178,7 @@ def kafka_contract(settings: Settings) -> tuple[KafkaBroker, Publisher]:
         # A submission not handed over in this time gets a 503 (resend), not a hung request.
         request_timeout_ms=int(settings.outcome_timeout_s * 1000),
         log_level=logging.DEBUG,  # faststream's lines about each message: below INFO
+        middlewares=_middlewares(registry),
     )
     submissions = broker.publisher(
         settings.submissions_topic,
@@ -182,6 +196,15 @@ def kafka_contract(settings: Settings) -> tuple[KafkaBroker, Publisher]:
         schema=Submission,
     )
     return broker, submissions
+
+
+def _middlewares(registry: CollectorRegistry | None) -> list[Any]:
+    if registry is None:
+        return []
+    found: list[Any] = [KafkaPrometheusMiddleware(registry=registry, app_name="casetrail-gateway")]
+    if tracing.enabled():
+        found.append(KafkaTelemetryMiddleware(tracer_provider=tracing.provider()))
+    return found
 
 
 def outcomes_declared(broker: KafkaBroker, settings: Settings) -> None:
@@ -300,9 +323,10 @@ class Admission:
     Kafka client and the decider, and once more arrive than are completed, every answer comes
     later than the one before (at twice the sustainable rate, nearly all of them after the
     client gave up). Shedding keeps the admitted ones at the latency the system has at its
-    capacity, and tells the others when to come back. Plain ASGI, outermost: a refusal reads
-    no body, looks up no token and validates nothing, so it costs a small part of an admission
-    (else shedding would take the capacity it is meant to protect). The refusal is made once."""
+    capacity, and tells the others when to come back. Plain ASGI, outermost but for the
+    metrics (which time the refusals too): a refusal reads no body, looks up no token and
+    validates nothing, so it costs a small part of an admission (else shedding would take the
+    capacity it is meant to protect). The refusal is made once."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -456,7 +480,8 @@ def create_app(settings: Settings) -> FastAPI:
     settings = settings.as_kafka_user(KafkaRole.GATEWAY)
     outcomes = Outcomes()
     signer = gateway_signer(settings)
-    broker, submissions = kafka_contract(settings)
+    registry = metrics.registry()
+    broker, submissions = kafka_contract(settings, registry)
     known_tokens = TokenCache()
 
     kafka = KafkaLink(broker, OutcomeReader(settings, outcomes), settings.kafka_bootstrap)
@@ -485,9 +510,11 @@ def create_app(settings: Settings) -> FastAPI:
     rejected = {"model": ErrorBody, "description": "Rejected: code and message"}
 
     app.add_middleware(JsonOnly)
-    # Added last, so outermost: it counts a submission from its arrival, and sheds before any
-    # other work.
+    # Added after the others, so outside them: it counts a submission from its arrival, and
+    # sheds before any other work but the metrics' (outside it, so that the 503s it sheds
+    # show in http_request_duration_seconds: an overload must be seen).
     app.add_middleware(Admission, limit=settings.gateway_max_in_flight)
+    instrument(app, registry)
 
     @app.post(
         SUBMIT,
@@ -507,6 +534,13 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         """Record one step of a case; answers with the outcome once the decider has decided."""
         assert isinstance(submission, SubmissionBase)
+        correlation_id = str(submission.correlation_id or submission.submission_id)
+        logs.bind(correlation_id=correlation_id, submission_id=str(submission.submission_id))
+        if tracing.enabled():
+            span = trace.get_current_span()
+            span.set_attribute(tracing.CORRELATION_ID, correlation_id)
+            span.set_attribute(tracing.SUBMISSION_ID, str(submission.submission_id))
+            span.set_attribute(tracing.CASE_ID, submission.case_id)
         actor = submission.actor
         if actor.role == Role.SYSTEM or actor.officer_id == SYSTEM_CLOCK_ID:
             # The clock's steps are the ones a case's owner does not check (the decider lets

@@ -55,8 +55,10 @@ from projections import apply, builds
 from projections.apply import BuildSwitched
 from projections.projection import LoggedEvent, Projection
 from projections.transient import Backoff, describe, is_transient, keep_trying
-from services.adapters.kafka import Record, client_options, started, unreachable
+from services.adapters import metrics
+from services.adapters.kafka import Record, client_options, consumer_lag, started, unreachable
 from services.projector import bulk
+from services.projector.telemetry import Watch
 from services.settings import Settings
 
 log = logging.getLogger("casetrail.projector")
@@ -115,6 +117,7 @@ class ProjectionRunner(ConsumerRebalanceListener):
         self.catching_up: asyncio.Task[int] | None = None
         self.in_bulk: set[TopicPartition] = set()
         """The partitions the bulk catch-up is loading (paused here meanwhile)."""
+        self.watch = Watch(projection.name)
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -179,6 +182,22 @@ class ProjectionRunner(ConsumerRebalanceListener):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):  # Kafka may be away: then the group notices
                     await self.consumer.stop()
+
+    # --- what Prometheus reads (services.adapters.metrics) ----------------------------------
+
+    def lag_events(self) -> list[metrics.Reading]:
+        if not hasattr(self, "consumer"):
+            return []
+        found: list[metrics.Reading] = []
+        for tp in list(self.positions):
+            lag = consumer_lag(self.consumer, tp)
+            if lag is not None:
+                found.append(((self.projection.name, str(tp.partition)), float(lag)))
+        return found
+
+    def lag_seconds(self) -> list[metrics.Reading]:
+        behind = any(lag for _, lag in self.lag_events())
+        return [((self.projection.name,), self.watch.age if behind else 0.0)]
 
     # --- where to read from ------------------------------------------------------------
 
@@ -441,9 +460,20 @@ class ProjectionRunner(ConsumerRebalanceListener):
             )
             for tp, (start, records) in together.items()
         }
+        began = self.watch.began()
         async with self.pool.acquire() as conn:
             stored = await apply.write_live_together(
                 conn, self.projection, self.build, self.topic, parsed
+            )
+        written = [
+            tp for tp, (_, records) in together.items()
+            if stored.get(tp.partition) == records[-1].offset + 1
+        ]  # fmt: skip
+        if written:
+            self.watch.written(
+                [r for tp in written for r in together[tp][1]],
+                [logged for tp in written for logged in parsed[tp.partition][1]],
+                began,
             )
         for tp, (start, records) in together.items():
             now = stored.get(tp.partition)
@@ -519,10 +549,13 @@ class ProjectionRunner(ConsumerRebalanceListener):
         """Write a batch from ``start``; False if another instance had already moved the
         partition's checkpoint (then the consumer is moved to where that instance stopped)."""
         batch = [LoggedEvent.parse(r.value, r.partition, r.offset) for r in records]
+        began = self.watch.began()
         async with self.pool.acquire() as conn:
             stored = await apply.write_live(
                 conn, self.projection, self.build, tp.topic, start, batch
             )
+        if stored == batch[-1].offset + 1:
+            self.watch.written(records, batch, began)
         if stored != batch[-1].offset + 1:
             # Another instance wrote this partition meanwhile: resume from what it stored.
             self.log.warning(

@@ -17,7 +17,8 @@ from projections.catalog import ensure_schema
 from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
 from projections.transient import is_transient, keep_trying
-from services.adapters.http import ErrorBody, install_error_handlers
+from services.adapters import metrics
+from services.adapters.http import ErrorBody, install_error_handlers, instrument
 from services.integrity.log_suite import SuiteMismatch, check_log_suite
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, KeyStoreUnavailable, open_keystore
@@ -182,4 +183,5 @@ def create_app(settings: Settings) -> FastAPI:
         await pool.fetchval("SELECT 1")
         return JSONResponse({"status": "ok"})
 
+    instrument(app, metrics.registry())
     return app

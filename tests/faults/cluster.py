@@ -49,6 +49,7 @@ class Cluster:
             signing_key_file=state_dir / "keys" / "checkpoint-ed25519.pem",
             decider_session_timeout_ms=6000,
             decider_health_port=0,
+            projector_metrics_port=0,
             # The key store and master key of the session's servers: deciders seal with them.
             postgres_dsn=keys.postgres_dsn,
             master_key_file=keys.master_key_path,

@@ -379,8 +379,9 @@ def test_fuzzing_both_openapi_documents_finds_no_server_error(town: Town) -> Non
     seconds = time.monotonic() - started
     print(f"fuzzing: {run.cases} requests in {seconds:.0f} s, {len(run.failures)} failures")
     assert run.failures == {}, "\n\n".join(f"{k}\n{v}" for k, v in run.failures.items())
+    # Bounded by construction (EXAMPLES per operation, role and mode), not by a timed assertion:
+    # a loaded machine must not fail a run that found nothing.
     assert run.cases >= 1000
-    assert seconds < 150, "keep the run bounded: fewer EXAMPLES"
 
 
 HOSTILE_TEXT = {
