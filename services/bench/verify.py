@@ -107,12 +107,13 @@ async def raw_read(settings: Settings) -> dict[str, Any]:
     """What verify cannot go below: the events and checkpoints topics read whole with aiokafka
     as the auditor, nothing checked (seconds); and, of verify's checks, the suite's hash alone
     over every event's canonical JSON (seconds, in this process)."""
+    auditor = settings.as_kafka_user(KafkaRole.AUDITOR)
     topics = (settings.events_topic, settings.checkpoints_topic)
-    tps = [tp for topic in topics for tp in await topic_partitions(settings, topic)]
+    tps = [tp for topic in topics for tp in await topic_partitions(auditor, topic)]
     started = time.perf_counter()
     values = [
         record.value or b""
-        async for record in read_to_end(settings.as_kafka_user(KafkaRole.AUDITOR), tps)
+        async for record in read_to_end(auditor, tps)
         if record.topic == settings.events_topic
     ]
     read_s = time.perf_counter() - started
