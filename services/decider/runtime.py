@@ -101,7 +101,7 @@ from services.decider.snapshot import (
 )
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
 from services.integrity.log_check import PartitionAudit, untrusted
-from services.integrity.log_suite import check_log_suite
+from services.integrity.log_suite import SuiteMismatch, check_log_suite
 from services.integrity.signing import SubmissionVerifier
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, PgKeyStore, open_keystore
@@ -304,8 +304,7 @@ class Decider(ConsumerRebalanceListener):
         server = await health.serve(host, port, self.health, self._metrics)
         log.info("GET /health and /metrics on %s:%d", host, plain_http.port_of(server))
         try:
-            # SuiteMismatch: a log written under another suite is not this decider's to extend.
-            await check_log_suite(self.settings, "the decider")
+            await self._same_suite(stop)
             async with contextlib.AsyncExitStack() as stack:
                 stack.enter_context(metrics.DECIDER_LAG.reading(self._lag))
                 stack.enter_context(metrics.DECIDER_PARTITIONS.reading(self._partition_states))
@@ -324,6 +323,27 @@ class Decider(ConsumerRebalanceListener):
                 await self._run(stop)
         finally:
             server.close()
+
+    async def _same_suite(self, stop: asyncio.Event) -> None:
+        """SuiteMismatch (the decider does not start) when the log was written under another
+        suite: it is not this decider's to extend. While Kafka is away, wait for it, as for
+        everything else a decider needs from it."""
+        failures = Backoff(first=1.0, cap=10.0)
+        while not stop.is_set():
+            try:
+                await check_log_suite(self.settings, "the decider")
+                return
+            except SuiteMismatch:
+                raise
+            except Exception as error:
+                delay = failures.next_delay()
+                log.warning(
+                    "the log's suite not checked yet (%s: %s); trying again in %.0f s",
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+                await _sleep(stop, delay)
 
     def _chain(
         self, head: str = GENESIS_HASH, count: int = 0, last_offset: int = -1
