@@ -109,6 +109,7 @@ def decider() -> None:
     """Run the decider: submissions in, events and outcomes out, in Kafka transactions; signed
     checkpoints with CASETRAIL_SIGNING_KEY_FILE, which the key ring must hold; GET /health and
     GET /metrics on CASETRAIL_DECIDER_HEALTH_PORT."""
+    from events.suite import SuiteUnavailable
     from services.decider.health import HealthUnavailable
     from services.decider.officers import NoOfficers
     from services.decider.runtime import run
@@ -118,10 +119,11 @@ def decider() -> None:
     from services.privacy.cipher import MasterKeyError
     from services.privacy.keystore import KeyStoreUnavailable
 
-    refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError, SuiteMismatch)
+    refusals = (NoOfficers, SigningKeyNotTrusted, HealthUnavailable, KeyRingError)
+    wrong_suite = (SuiteMismatch, SuiteUnavailable)
     try:
         _run_until_signalled("decider", run)
-    except (*refusals, MasterKeyError, KeyStoreUnavailable) as error:
+    except (*refusals, *wrong_suite, MasterKeyError, KeyStoreUnavailable) as error:
         raise fail(f"the decider does not start: {error}", code=2) from None
 
 

@@ -12,19 +12,25 @@ A key's id is the first 16 hex digits of its suite's hash of the raw public key 
 Ed25519, as always; SM3 for SM2).
 """
 
+import functools
 from enum import StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from tongsuopy.crypto import hashes as sm_hashes
-from tongsuopy.crypto import serialization as sm_serialization
-from tongsuopy.crypto.asymciphers import ec as sm_ec
-from tongsuopy.crypto.exceptions import InvalidSignature as SMInvalidSignature
 
-from events.suite import Suite
+from events.suite import Suite, SuiteUnavailable
+
+try:
+    from tongsuopy.crypto import hashes as sm_hashes
+    from tongsuopy.crypto import serialization as sm_serialization
+    from tongsuopy.crypto.asymciphers import ec as sm_ec
+    from tongsuopy.crypto.exceptions import InvalidSignature as SMInvalidSignature
+except ImportError:  # no wheel for this platform (pyproject.toml): international runs without it
+    sm_ec = None
 
 
 class Algorithm(StrEnum):
@@ -35,8 +41,23 @@ class Algorithm(StrEnum):
 SIGNATURE_ALGORITHM = {Suite.INTERNATIONAL: Algorithm.ED25519, Suite.GUOMI: Algorithm.SM2}
 """The one signature algorithm whose keys a log of each suite trusts."""
 
-_SM2_WITH_SM3 = sm_ec.ECDSA(sm_hashes.SM3())
-"""Tongsuo's name for SM2 signing with SM3 (the curve makes it SM2, not ECDSA)."""
+
+@functools.cache
+def _tongsuo() -> Any:
+    """tongsuopy, once an SM2 key is used: the international suite needs it not, and it has
+    wheels for Linux x86-64 and macOS only (pyproject.toml)."""
+    if sm_ec is None:
+        raise SuiteUnavailable(
+            "SM2 needs the tongsuopy package, not installed here (it has wheels for Linux x86-64"
+            " and macOS): the guomi suite cannot sign or verify on this machine"
+        )
+    # Tongsuo's name for SM2 signing with SM3 (the curve makes it SM2, not ECDSA).
+    return SimpleNamespace(
+        ec=sm_ec,
+        serialization=sm_serialization,
+        invalid=SMInvalidSignature,
+        sm2_sm3=sm_ec.ECDSA(sm_hashes.SM3()),
+    )
 
 
 class SM2PublicKey:
@@ -47,19 +68,22 @@ class SM2PublicKey:
     def from_raw(cls, raw: bytes) -> "SM2PublicKey":
         if len(raw) != 65 or raw[0] != 4:
             raise ValueError("an SM2 public key is the 65-byte uncompressed point 04 || x || y")
-        return cls(sm_ec.EllipticCurvePublicKey.from_encoded_point(sm_ec.SM2(), raw))
+        sm = _tongsuo()
+        return cls(sm.ec.EllipticCurvePublicKey.from_encoded_point(sm.ec.SM2(), raw))
 
     def raw(self) -> bytes:
+        formats = _tongsuo().serialization
         encoded: bytes = self._key.public_bytes(
-            sm_serialization.Encoding.X962, sm_serialization.PublicFormat.UncompressedPoint
+            formats.Encoding.X962, formats.PublicFormat.UncompressedPoint
         )
         return encoded
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Raises ``cryptography``'s InvalidSignature, as an Ed25519 key does."""
+        sm = _tongsuo()
         try:
-            self._key.verify(signature, data, _SM2_WITH_SM3)
-        except (SMInvalidSignature, ValueError) as error:
+            self._key.verify(signature, data, sm.sm2_sm3)
+        except (sm.invalid, ValueError) as error:
             raise InvalidSignature() from error
         except Exception as error:  # Tongsuo's own assertion on a malformed DER
             raise InvalidSignature() from error
@@ -71,26 +95,27 @@ class SM2PrivateKey:
 
     @classmethod
     def generate(cls) -> "SM2PrivateKey":
-        return cls(sm_ec.generate_private_key(sm_ec.SM2()))
+        ec = _tongsuo().ec
+        return cls(ec.generate_private_key(ec.SM2()))
 
     @classmethod
     def from_private_value(cls, value: int) -> "SM2PrivateKey":
         """A key from its scalar (test vectors: a fixed key)."""
-        return cls(sm_ec.derive_private_key(value, sm_ec.SM2()))
+        ec = _tongsuo().ec
+        return cls(ec.derive_private_key(value, ec.SM2()))
 
     def public_key(self) -> SM2PublicKey:
         return SM2PublicKey(self._key.public_key())
 
     def sign(self, data: bytes) -> bytes:
         """DER-encoded SM2 signature (random k: two signatures of the same bytes differ)."""
-        signature: bytes = self._key.sign(data, _SM2_WITH_SM3)
+        signature: bytes = self._key.sign(data, _tongsuo().sm2_sm3)
         return signature
 
     def pem(self) -> bytes:
+        formats = _tongsuo().serialization
         encoded: bytes = self._key.private_bytes(
-            sm_serialization.Encoding.PEM,
-            sm_serialization.PrivateFormat.PKCS8,
-            sm_serialization.NoEncryption(),
+            formats.Encoding.PEM, formats.PrivateFormat.PKCS8, formats.NoEncryption()
         )
         return encoded
 
@@ -150,11 +175,12 @@ def private_from_pem(data: bytes, path: str = "the PEM") -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except UnsupportedAlgorithm:  # an SM2 key: cryptography has no SM2 curve
+        sm = _tongsuo()
         try:
-            sm2 = sm_serialization.load_pem_private_key(data, password=None)
+            sm2 = sm.serialization.load_pem_private_key(data, password=None)
         except Exception as error:
             raise ValueError(f"{path} is neither an Ed25519 nor an SM2 private key") from error
-        if not isinstance(getattr(sm2, "curve", None), sm_ec.SM2):
+        if not isinstance(getattr(sm2, "curve", None), sm.ec.SM2):
             raise ValueError(f"{path} is neither an Ed25519 nor an SM2 private key") from None
         return SM2PrivateKey(sm2)
     if not isinstance(key, Ed25519PrivateKey):
