@@ -31,14 +31,14 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
-def partition_chain(head: str, event_hash: str, suite: Suite = Suite.INTERNATIONAL) -> str:
+def partition_chain(head: str, event_hash: str, suite: Suite) -> str:
     """The next head of a partition's chain: every event of a partition of the log, in offset
     order, extends it, so that removing or reordering whole cases shows too (DESIGN.md). The
     hash of the ASCII text of the head followed by the event's hash (tests/vectors pin it)."""
     return suite.hexdigest(f"{head}{event_hash}".encode())
 
 
-def chain_hash(event_fields: dict[str, Any], suite: Suite = Suite.INTERNATIONAL) -> str:
+def chain_hash(event_fields: dict[str, Any], suite: Suite) -> str:
     """Hash of an event given as JSON-ready fields; a ``hash`` key, if present, is ignored."""
     without_hash = {key: value for key, value in event_fields.items() if key != "hash"}
     return suite.hexdigest(canonical_json(without_hash))

@@ -167,7 +167,7 @@ class Event(Frozen):
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
-    def computed_hash(self, suite: Suite = Suite.INTERNATIONAL) -> str:
+    def computed_hash(self, suite: Suite) -> str:
         return chain_hash(self.model_dump(mode="json"), suite)
 
 

@@ -1,7 +1,7 @@
 """A case's state (the fold of its events) and what deciding needs besides it."""
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from events.deadlines import DEFAULT_RULES, Clock, ClockRule, Light, worst
@@ -126,7 +126,7 @@ class Context:
     """Whose signature the decider checked on this submission (recorded in its events)."""
     actor: Actor | None = None
     """Who takes the step, once ``decide`` has authorised them (rules that count people need it)."""
-    suite: Suite = Suite.INTERNATIONAL
+    suite: Suite = field(kw_only=True)
     """The log's cryptographic suite: which hash chains the case's events."""
     seal: Callable[[Event], Event] | None = None
     """What the shell does to an event before it is hashed into the case (the decider seals its

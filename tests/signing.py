@@ -1,6 +1,10 @@
 """Keys for tests that decide submissions without the real key ring: one per department of the
 demo town, the gateway's and the system clock's, derived from their names (the same in every
-run), and a ring that holds them."""
+run), and a ring that holds them.
+
+``SUITE`` is the cryptographic suite the tests run under: ``CASETRAIL_CRYPTO_SUITE``, as for the
+services, international unless set. ``make test`` runs the integrity and privacy tests once
+under each suite (Makefile), so the keys here are of the suite's signature algorithm."""
 
 import hashlib
 import json
@@ -10,9 +14,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.signing import CLOCK_DEPARTMENT
-from services.integrity.algorithms import PrivateKey
+from events.suite import Suite
+from services.integrity.algorithms import PrivateKey, SM2PrivateKey
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.signing import Signer, SubmissionVerifier
+from services.settings import Settings
+
+SUITE: Suite = Settings().crypto_suite
 
 DEPARTMENTS = (
     "信访办",
@@ -28,8 +36,13 @@ DEPARTMENTS = (
 SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def private_key(name: str) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"test {name}".encode()).digest())
+def private_key(name: str, suite: Suite = SUITE) -> PrivateKey:
+    """The key of ``name`` under ``suite``, derived from the name."""
+    seed = hashlib.sha256(f"test {name}".encode()).digest()
+    if suite is Suite.GUOMI:
+        # A scalar below the SM2 group order (2^256 - 2^224 - ...): the seed's top bit cleared.
+        return SM2PrivateKey.from_private_value(int.from_bytes(seed, "big") >> 1)
+    return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def ring_key(key: PrivateKey, purpose: KeyPurpose, department: str | None = None) -> RingKey:
@@ -45,9 +58,9 @@ RING = KeyRing(
         ring_key(GATEWAY.key, KeyPurpose.GATEWAY),
     )
 )
-VERIFIER = SubmissionVerifier(RING)
+VERIFIER = SubmissionVerifier(RING, suite=SUITE)
 """Signatures required, by the keys above."""
-UNCHECKED = SubmissionVerifier(KeyRing(), required=False)
+UNCHECKED = SubmissionVerifier(KeyRing(), required=False, suite=SUITE)
 """For tests about something else that decide unsigned submissions."""
 
 

@@ -30,6 +30,7 @@ from services.integrity.keyring import load_ring
 from services.integrity.log_check import verify_log
 from services.integrity.signing import DepartmentSigners
 from services.settings import KafkaRole, Settings
+from tests.signing import SUITE
 
 T = TypeVar("T")
 
@@ -274,7 +275,7 @@ async def assert_exactly_once(
         for _, _, raw in await whole_topic(settings, settings.checkpoints_topic)
     ]
     ring, grace = load_ring(settings.key_ring_path), timedelta(seconds=settings.verify_grace_s)
-    report = verify_log(events, checkpoints, ring, datetime.now(UTC), grace)
+    report = verify_log(events, checkpoints, ring, datetime.now(UTC), grace, suite=SUITE)
     assert report.intact, [str(p) for p in report.problems[:10]]
     assert report.checkpoints > 0
     # Each event's checkpoint commits with it (read after the events, it is there).

@@ -170,8 +170,8 @@ async def _write_partitions(job: _Job) -> tuple[list[PartitionLog], list[Any]]:
     if plan.snapshots and key is None:
         raise ValueError("a snapshot's head needs a signed checkpoint: give a signing key")
     officers = load_officers(settings.officers_file)
-    unsigned = SubmissionVerifier(KeyRing(), required=False)
     suite = settings.crypto_suite
+    unsigned = SubmissionVerifier(KeyRing(), suite, required=False)
     states = {
         p: PartitionState(officers, unsigned, partition=p, suite=suite) for p in job.partitions
     }

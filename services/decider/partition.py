@@ -101,7 +101,7 @@ class PartitionState:
     """The partition a case lives on (None: not checked). A client partitioning by another
     hash than Kafka's default (librdkafka's CRC32) sends a case's submissions elsewhere: they
     are forwarded, never decided there, which would split the case's history."""
-    suite: Suite = Suite.INTERNATIONAL
+    suite: Suite = field(kw_only=True)
     """The log's cryptographic suite: which hash chains each case's events."""
     sealer: Sealer | None = None
     """Seals each event's personal data (None: appended in plaintext); its new keys wait in it

@@ -118,7 +118,7 @@ class PartitionChain:
     head: str = GENESIS_HASH
     count: int = 0
     last_offset: int = -1
-    suite: Suite = Suite.INTERNATIONAL
+    suite: Suite = field(kw_only=True)
 
     def extended(self, event_hashes: list[str], last_offset: int) -> "PartitionChain":
         head = self.head
@@ -250,7 +250,7 @@ class Decider(ConsumerRebalanceListener):
         # follows it before each batch, so a key revoked (its validity closed) or added counts
         # at once, without a restart.
         self.signatures = SubmissionVerifier(
-            self.signer.ring, settings.require_signatures, settings.crypto_suite
+            self.signer.ring, settings.crypto_suite, settings.require_signatures
         )
         self.lock = asyncio.Lock()
         """Held while a batch is decided or a partition taken over; the listener waits for it."""
@@ -348,7 +348,7 @@ class Decider(ConsumerRebalanceListener):
     def _chain(
         self, head: str = GENESIS_HASH, count: int = 0, last_offset: int = -1
     ) -> PartitionChain:
-        return PartitionChain(head, count, last_offset, self.settings.crypto_suite)
+        return PartitionChain(head, count, last_offset, suite=self.settings.crypto_suite)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """``GET /health``: 200 while every assigned partition is served or being taken over,
@@ -463,7 +463,7 @@ class Decider(ConsumerRebalanceListener):
         if ring is self.signatures.ring:
             return
         self.signatures = SubmissionVerifier(
-            ring, self.settings.require_signatures, self.settings.crypto_suite
+            ring, self.settings.crypto_suite, self.settings.require_signatures
         )
         for owned in [*self.owned.values(), *self.kept.values()]:
             owned.state.signatures = self.signatures
@@ -816,7 +816,7 @@ class Decider(ConsumerRebalanceListener):
             partition,
             [] if latest is None else [latest[1]],
             (start.head, start.count, start.last_offset),
-            self.settings.crypto_suite,
+            suite=self.settings.crypto_suite,
         )
         events = TopicPartition(self.settings.events_topic, partition)
         outcomes = TopicPartition(self.settings.outcomes_topic, partition)

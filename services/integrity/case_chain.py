@@ -8,7 +8,7 @@ from events.model import Event
 from events.suite import Suite
 
 
-def broken_links(events: Sequence[Event], suite: Suite = Suite.INTERNATIONAL) -> list[int]:
+def broken_links(events: Sequence[Event], suite: Suite) -> list[int]:
     """The versions whose hash is not over their event (by the log's ``suite``), or whose
     prev_hash is not the hash before."""
     previous, broken = GENESIS_HASH, []

@@ -131,7 +131,7 @@ class Signer:
     change: a key rotated while the decider runs is taken up at its next signature, and a key
     retired from the ring is never used past its ``valid_until``."""
 
-    def __init__(self, key_path: Path, ring_path: Path, suite: Suite = Suite.INTERNATIONAL):
+    def __init__(self, key_path: Path, ring_path: Path, suite: Suite):
         self.key_path, self.ring_path, self.suite = key_path, ring_path, suite
         self._stamps: tuple[_Stamp, _Stamp] | None = None  # never read yet
         self._key: PrivateKey | None = None

@@ -202,7 +202,8 @@ def new_key(
     department: str | None = None,
     note: str = "",
     retire_current: bool = False,
-    suite: Suite = Suite.INTERNATIONAL,
+    *,
+    suite: Suite,
 ) -> RingKey:
     """Make a key pair of the suite's algorithm: the private key to ``private_path``, the public
     key into the ring. With ``retire_current``, the keys of the same purpose (and department)
@@ -221,9 +222,7 @@ def new_key(
     return key
 
 
-def ensure_dev_keys(
-    ring_path: Path, private_path: Path, suite: Suite = Suite.INTERNATIONAL
-) -> str | None:
+def ensure_dev_keys(ring_path: Path, private_path: Path, suite: Suite) -> str | None:
     """For development (``casetrail infra up``, the demo): a checkpoint key at ``private_path``
     registered in the ring at ``ring_path``, made if missing. What was done, or None.
 

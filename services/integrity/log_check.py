@@ -71,9 +71,7 @@ def _where(checkpoint: Checkpoint) -> str:
     return f"checkpoint p{checkpoint.partition} count {checkpoint.count}"
 
 
-def untrusted(
-    checkpoint: Checkpoint, ring: KeyRing, suite: Suite = Suite.INTERNATIONAL
-) -> Problem | None:
+def untrusted(checkpoint: Checkpoint, ring: KeyRing, suite: Suite) -> Problem | None:
     """Why ``checkpoint`` vouches for nothing, or None if it does: it must be of the log's
     ``suite``, its key in the ring as a checkpoint key of that suite's algorithm, verify its
     signature, and have been valid when it was signed."""
@@ -118,7 +116,7 @@ def untrusted(
 
 
 def trusted_checkpoints(
-    checkpoints: Iterable[Checkpoint], ring: KeyRing, suite: Suite = Suite.INTERNATIONAL
+    checkpoints: Iterable[Checkpoint], ring: KeyRing, suite: Suite
 ) -> tuple[list[Checkpoint], list[Problem]]:
     """The checkpoints that vouch for the log, and a problem for each of the others."""
     trusted, problems = [], []
@@ -193,7 +191,8 @@ class PartitionAudit:
         partition: int,
         trusted: Iterable[Checkpoint] | Signed,
         start: tuple[str, int, int] = (GENESIS_HASH, 0, -1),
-        suite: Suite = Suite.INTERNATIONAL,
+        *,
+        suite: Suite,
     ):
         """``start``: the chain (head, count, last offset) before the first event fed, when the
         events before it were checked already (a decider's snapshot). ``suite``: the log's,
@@ -369,7 +368,8 @@ class LogCheck:
         self,
         ring: KeyRing,
         signed: Callable[[int], Signed] = Signed,
-        suite: Suite = Suite.INTERNATIONAL,
+        *,
+        suite: Suite,
     ):
         """``signed``: where a partition's trusted checkpoints are kept (in memory unless
         said otherwise); ``suite``: the log's (``CASETRAIL_CRYPTO_SUITE``)."""
@@ -553,7 +553,7 @@ def verify_log(
     ring: KeyRing,
     now: datetime,
     grace: timedelta,
-    suite: Suite = Suite.INTERNATIONAL,
+    suite: Suite,
 ) -> LogReport:
     """``events``: (partition, offset, raw value) in offset order within each partition.
     Events that no trusted checkpoint covers are a problem once older than ``grace`` (by
@@ -591,7 +591,7 @@ def adoption(
     ring: KeyRing,
     through: int,
     now: datetime,
-    suite: Suite = Suite.INTERNATIONAL,
+    suite: Suite,
 ) -> tuple[PartitionAudit, list[str]]:
     """What ``casetrail checkpoints accept`` would sign: the chain of ``partition``'s events
     (offset, raw value, in offset order) through offset ``through``, and why it must not (an

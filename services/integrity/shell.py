@@ -226,7 +226,7 @@ async def _verify(
             settings, await _partitions_of(settings, settings.events_topic)
         )
     with IdBook() as ids:
-        run = VerificationPass(ring, ids, case, projected, shared, settings.crypto_suite)
+        run = VerificationPass(ring, ids, case, projected, shared, suite=settings.crypto_suite)
         async with aclosing(_records(settings, settings.checkpoints_topic)) as checkpoints:
             async for batch in checkpoints:
                 for record in batch:

@@ -136,7 +136,7 @@ class SubmissionVerifier:
        (``signer_department_mismatch``).
     """
 
-    def __init__(self, ring: KeyRing, required: bool = True, suite: Suite = Suite.INTERNATIONAL):
+    def __init__(self, ring: KeyRing, suite: Suite, required: bool = True):
         """Only keys of ``suite``'s signature algorithm vouch for anything."""
         self.ring = ring
         self.required = required

@@ -142,7 +142,7 @@ def verify(
     *,
     now: datetime,
     grace: timedelta,
-    suite: Suite = Suite.INTERNATIONAL,
+    suite: Suite,
 ) -> Verification:
     """The log (``events`` and ``checkpoint_records`` as stored, and the outcomes topic, which
     must hold nothing but outcomes) and, unless ``rows`` is None, the audit trail against it.
@@ -196,10 +196,11 @@ class VerificationPass:
         case: str | None = None,
         projected: Mapping[int, int] | None = None,
         shared_ids: Collection[Any] = frozenset(),
-        suite: Suite = Suite.INTERNATIONAL,
+        *,
+        suite: Suite,
     ):
         self.ids, self.case = ids, case
-        self.log = LogCheck(ring, ids.signed, suite)
+        self.log = LogCheck(ring, ids.signed, suite=suite)
         self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
         self.problems: list[Problem] = []
         self.of_case: list[Logged] = []

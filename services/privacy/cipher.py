@@ -104,7 +104,7 @@ def new_subject_key(alg: str = ALG) -> bytes:
 class MasterKey:
     """Wraps and unwraps subjects' keys; ``key_id`` tells which master wrapped a key."""
 
-    def __init__(self, secret: bytes, suite: Suite = Suite.INTERNATIONAL):
+    def __init__(self, secret: bytes, suite: Suite):
         if len(secret) != 32:
             raise MasterKeyError("the master key must be 32 bytes")
         self._aead: AESGCM | SM4GCM = AESGCM(secret)
@@ -128,9 +128,7 @@ class MasterKey:
             raise SealError(f"the key of subject {subject} does not unwrap") from error
 
     @classmethod
-    def load(
-        cls, path: Path, create: bool = False, suite: Suite = Suite.INTERNATIONAL
-    ) -> "MasterKey":
+    def load(cls, path: Path, suite: Suite, create: bool = False) -> "MasterKey":
         """The master key in ``path`` (base64 of 32 bytes); made there (mode 600) if missing and
         ``create`` (development: 'casetrail infra up'). Two processes creating it at once get
         the same key: the file is created exclusively, and the loser reads the winner's."""

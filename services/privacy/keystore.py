@@ -198,7 +198,7 @@ KeyStoreUnavailable = PrivateSchemaUnavailable
 async def open_keystore(
     settings: Settings, create_master: bool = False
 ) -> AsyncIterator[PgKeyStore]:
-    master = MasterKey.load(settings.master_key_path, create_master, settings.crypto_suite)
+    master = MasterKey.load(settings.master_key_path, settings.crypto_suite, create_master)
     pool = await create_pool(keystore_dsn(settings), max_size=4, lazy=True, connect_timeout=10)
     try:
         yield PgKeyStore(pool, master)
@@ -211,7 +211,7 @@ async def ensure_keystore(settings: Settings) -> str:
     directory (mode 600), its schema in the read models' database, which no other role may use,
     its table, and the master key file. Signs in as the read models' role, which must be allowed
     to create roles (the local server's is); with CASETRAIL_KEYSTORE_DSN set, only the table."""
-    MasterKey.load(settings.master_key_path, create=True)
+    MasterKey.load(settings.master_key_path, settings.crypto_suite, create=True)
     if settings.keystore_dsn is None:
         path, setting = settings.keystore_password_path, "CASETRAIL_KEYSTORE_DSN"
         await ensure_private_schema(settings, ROLE, SCHEMA, path, setting)

@@ -39,6 +39,7 @@ from events.lifecycles import EVENT_PAYLOADS
 from events.model import Event
 from events.privacy import personal_fields
 from events.sealed import sealed_values
+from events.suite import Suite
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast
 from services.integrity.algorithms import PrivateKey
 from services.integrity.checkpoints import Checkpoint
@@ -77,7 +78,7 @@ class Resealed:
     """Sealed already on the source: its payload is copied as it is."""
 
 
-def reseal(source: Event, prev_hash: str, sealer: Sealer | None) -> Resealed:
+def reseal(source: Event, prev_hash: str, sealer: Sealer | None, suite: Suite) -> Resealed:
     """``source`` for the new log: upcast and sealed where it holds personal values in
     plaintext (with ``sealer``; None: counted only, for a dry run), chained after ``prev_hash``
     and hashed again. Raises ``Unmigratable``."""
@@ -105,7 +106,7 @@ def reseal(source: Event, prev_hash: str, sealer: Sealer | None) -> Resealed:
     found = [] if kept_sealed else personal_fields(event.type, event.payload)
     if found and sealer is not None:
         event = sealer.seal(event)
-    event = event.model_copy(update={"hash": event.computed_hash()})
+    event = event.model_copy(update={"hash": event.computed_hash(suite)})
     return Resealed(event, len({f.holder for f in found}), len(found), upcast_now, kept_sealed)
 
 
@@ -287,7 +288,7 @@ class EvidenceCheck:
         return found
 
 
-def check_evidence(data: bytes, ring: KeyRing) -> EvidenceCheck:
+def check_evidence(data: bytes, ring: KeyRing, suite: Suite) -> EvidenceCheck:
     """Check a migration record with the pinned key ring alone: its signature (a checkpoint key
     of the ring, valid when it was made); per partition, that the old hashes, chained, give the
     head the source's signed checkpoint holds (so they are exactly the events of the old log it
@@ -347,7 +348,7 @@ def check_evidence(data: bytes, ring: KeyRing) -> EvidenceCheck:
             ("old", source, [p.old_hash for p in pairs], [p.old_offset for p in pairs]),
             ("new", target, [p.new_hash for p in pairs], [p.new_offset for p in pairs]),
         ):
-            check.problems += _chain_problems(where, side, checkpoint, hashes, offsets, ring)
+            check.problems += _chain_problems(where, side, checkpoint, hashes, offsets, ring, suite)
     for partition in grouped:
         check.problems.append(f"p{partition}: events listed for a partition the header lacks")
     for name, values in (
@@ -371,19 +372,20 @@ def _chain_problems(
     hashes: list[str],
     offsets: list[int],
     ring: KeyRing,
+    suite: Suite,
 ) -> list[str]:
     log = "the source's" if side == "old" else "the new log's"
     if checkpoint is None:
         return [] if not hashes else [f"{where}: no signed checkpoint of {log} for its events"]
     problems = []
-    problem = untrusted(checkpoint, ring)
+    problem = untrusted(checkpoint, ring, suite)
     if problem is not None:
         problems.append(f"{where}: {log} checkpoint vouches for nothing: {problem}")
     if checkpoint.partition != int(where[1:]):
         problems.append(f"{where}: {log} checkpoint is of p{checkpoint.partition}")
     head = GENESIS_HASH
     for event_hash in hashes:
-        head = partition_chain(head, event_hash)
+        head = partition_chain(head, event_hash, suite)
     last = offsets[-1] if offsets else -1
     if (checkpoint.count, checkpoint.head, checkpoint.offset) != (len(hashes), head, last):
         problems.append(

@@ -121,8 +121,10 @@ def _checkpoints(records: Sequence[Record]) -> list[Checkpoint]:
     return found
 
 
-def _latest(checkpoints: Sequence[Checkpoint], ring: KeyRing) -> dict[int, Checkpoint]:
-    trusted, _ = trusted_checkpoints(checkpoints, ring)
+def _latest(
+    checkpoints: Sequence[Checkpoint], ring: KeyRing, suite: Suite
+) -> dict[int, Checkpoint]:
+    trusted, _ = trusted_checkpoints(checkpoints, ring, suite)
     latest: dict[int, Checkpoint] = {}
     for checkpoint in trusted:
         known = latest.get(checkpoint.partition)
@@ -192,7 +194,16 @@ async def _read_source(settings: Settings, ring: KeyRing) -> _Source:
     outcomes = await read_topic(reader, settings.outcomes_topic)
     now = datetime.now(UTC)
     result = verify(
-        events, checkpoint_records, ring, None, {}, None, outcomes, now=now, grace=timedelta(0)
+        events,
+        checkpoint_records,
+        ring,
+        None,
+        {},
+        None,
+        outcomes,
+        now=now,
+        grace=timedelta(0),
+        suite=settings.crypto_suite,
     )
     if not result.intact:
         raise MigrationRefused(
@@ -205,7 +216,9 @@ async def _read_source(settings: Settings, ring: KeyRing) -> _Source:
     parsed: dict[int, list[tuple[int, bytes, Event]]] = {p: [] for p in range(count)}
     for partition, offset, raw in events:
         parsed[partition].append((offset, raw, Event.model_validate_json(raw)))
-    return _Source(count, parsed, _latest(_checkpoints(checkpoint_records), ring), ends)
+    return _Source(
+        count, parsed, _latest(_checkpoints(checkpoint_records), ring, settings.crypto_suite), ends
+    )
 
 
 # --- the target as an earlier run left it ---------------------------------------------------------
@@ -236,13 +249,14 @@ async def _read_target(
             [f"{target.events_topic} has {partitions} partitions, the source {source.partitions}"]
         )
     written = _by_partition(await read_topic(reader, target.events_topic))
-    latest = _latest(_checkpoints(await read_topic(reader, target.checkpoints_topic)), ring)
+    signed_records = await read_topic(reader, target.checkpoints_topic)
+    latest = _latest(_checkpoints(signed_records), ring, target.crypto_suite)
     states: dict[int, _Target] = {}
     why: list[str] = []
     for partition in range(source.partitions):
         records = written.get(partition, [])
         signed = [latest[partition]] if partition in latest else []
-        audit = PartitionAudit(partition, signed)
+        audit = PartitionAudit(partition, signed, suite=target.crypto_suite)
         for offset, raw in records:
             audit.event(offset, raw)
         refusal = audit.refusal()
@@ -309,11 +323,6 @@ async def seal_log(
     with ``dry_run``, only say what it would write. Raises ``MigrationRefused``."""
     from_prefix = settings.topic_prefix
     _check_prefixes(from_prefix, to_prefix)
-    if settings.crypto_suite is not Suite.INTERNATIONAL:
-        # Sealing an old plaintext log predates the suites: every such log is international.
-        raise MigrationRefused(
-            ["sealing a plaintext log runs under CASETRAIL_CRYPTO_SUITE=international only"]
-        )
     ring = _ring(settings)
     report = MigrationReport(from_prefix, to_prefix, dry_run)
     busy = await source_busy(settings)
@@ -335,7 +344,7 @@ async def seal_log(
     # cannot read stops the migration here, not halfway through.
     for part in report.partitions:
         for _, _, event in source.events[part.partition][part.done :]:
-            _count(part, _resealed(event, GENESIS_HASH, None, part.partition))
+            _count(part, _resealed(event, GENESIS_HASH, None, part.partition, target.crypto_suite))
     if dry_run:
         return report
     report.partitions = [PartitionReport(p.partition, p.events, p.done) for p in report.partitions]
@@ -378,9 +387,11 @@ async def seal_log(
     return report
 
 
-def _resealed(event: Event, prev_hash: str, sealer: Sealer | None, partition: int) -> Resealed:
+def _resealed(
+    event: Event, prev_hash: str, sealer: Sealer | None, partition: int, suite: Suite
+) -> Resealed:
     try:
-        return reseal(event, prev_hash, sealer)
+        return reseal(event, prev_hash, sealer, suite)
     except Unmigratable as error:
         raise MigrationRefused([f"p{partition}: {error}"]) from error
 
@@ -418,14 +429,15 @@ async def _write_partition(
         acks="all",
     )
     await producer.start()
-    sealer = Sealer()
+    suite = target.crypto_suite
+    sealer = Sealer(suite)
     try:
         for start in range(0, len(todo), batch_events):
             batch = todo[start : start + batch_events]
             resealed = []
             for _, _, event in batch:
                 prev = state.case_heads.get(event.case_id, GENESIS_HASH)
-                done = _resealed(event, prev, sealer, part.partition)
+                done = _resealed(event, prev, sealer, part.partition, suite)
                 state.case_heads[event.case_id] = done.event.hash
                 resealed.append(done)
             async with producer.transaction():
@@ -443,7 +455,7 @@ async def _write_partition(
                     sent.append(await future)
                 head, count = state.head, state.count
                 for r in resealed:
-                    head = partition_chain(head, r.event.hash)
+                    head = partition_chain(head, r.event.hash, suite)
                     count += 1
                 now = datetime.now(UTC)
                 checkpoint = signer.sign(part.partition, sent[-1].offset, count, head, now)
@@ -478,7 +490,7 @@ async def audit_evidence(settings: Settings, path: Path) -> EvidenceCheck:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as error:
         raise MigrationRefused([f"no migration record at {path}: {error.strerror}"]) from error
-    check = check_evidence(data, _ring(settings))
+    check = check_evidence(data, _ring(settings), settings.crypto_suite)
     if not check.header:
         return check
     existing = await _existing_topics(settings)

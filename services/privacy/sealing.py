@@ -41,7 +41,7 @@ from services.privacy.keystore import KeyStore, SubjectKey
 class Sealer:
     """Seals events, keeping the keys it made until the decider has stored them."""
 
-    def __init__(self, suite: Suite = Suite.INTERNATIONAL) -> None:
+    def __init__(self, suite: Suite) -> None:
         self.suite = suite
         self.pending: list[SubjectKey] = []
 

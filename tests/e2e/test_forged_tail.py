@@ -25,6 +25,7 @@ from services.infra.servers import free_port
 from services.integrity.shell import verify_system
 from services.settings import Settings
 from tests.e2e.test_verify import append
+from tests.signing import SUITE
 from tests.support import (
     Service,
     all_outcomes,
@@ -79,7 +80,7 @@ def forged_next(last: dict[str, Any]) -> dict[str, Any]:
         "submission_id": str(uuid.uuid4()),
         "payload": {"record": "伪造的办理记录：已办结"},
     }
-    forged["hash"] = chain_hash(forged)
+    forged["hash"] = chain_hash(forged, suite=SUITE)
     return forged
 
 

@@ -51,7 +51,7 @@ from services.settings import KafkaRole, Settings, with_database
 from tests.e2e.test_old_schema_privacy import COMPLAINANT, old_complaint_assigned_to_its_respondent
 from tests.e2e.test_petition_flow import ACTOR, accept_body, register_body
 from tests.e2e.test_verify import append
-from tests.signing import VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, signed_json
 from tests.support import all_outcomes, casetrail, own_topics, publish, start_services, whole_topic
 
 PLAINTEXT = ["王五", "13800000000", "钱七", "13611112222", "南文村8号", "李四", "13900000000"]
@@ -108,7 +108,7 @@ async def write_old_release_log(settings: Settings) -> None:
     offsets = await append(settings, settings.events_topic, events)
     head = GENESIS_HASH
     for event in events:
-        head = partition_chain(head, event["hash"])
+        head = partition_chain(head, event["hash"], suite=SUITE)
     key = load_private_key(settings.signing_key_path)
     checkpoint = sign(key, 0, offsets[-1], len(events), head, datetime.now(UTC))
     await append(settings, settings.checkpoints_topic, [checkpoint.model_dump(mode="json")])
@@ -307,7 +307,7 @@ class DiesAtTheSecondPut(PgKeyStore):
 def decided_petitions(cases: int) -> list[dict[str, Any]]:
     """Petitions with petitioners, each registered, accepted and handled, as a decider that
     did not seal decided them (on one partition)."""
-    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER, suite=SUITE)
     events = []
     for _ in range(cases):
         case_id = f"XF-M-{uuid.uuid4().hex[:8]}"
@@ -335,7 +335,7 @@ async def test_a_migration_stopped_midway_goes_on_where_it_stopped(
             offsets = await append(old, old.events_topic, events)
             head = GENESIS_HASH
             for event in events:
-                head = partition_chain(head, event["hash"])
+                head = partition_chain(head, event["hash"], suite=SUITE)
             key = load_private_key(old.signing_key_path)
             signed = sign(key, 0, offsets[-1], len(events), head, datetime.now(UTC))
             await append(old, old.checkpoints_topic, [signed.model_dump(mode="json")])

@@ -27,7 +27,7 @@ from services.tokens import TokenRole
 from tests.conftest import make_token
 from tests.e2e.test_verify import append
 from tests.integration.test_projections import caught_up, isolated  # noqa: F401 - a fixture
-from tests.signing import VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, signed_json
 from tests.support import eventually, healthy, start_services
 
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -62,7 +62,7 @@ def v1_complaint(case_id: str) -> Event:
             "hash": GENESIS_HASH,
         }
     ).model_dump(mode="json")
-    return Event.model_validate({**stored, "hash": chain_hash(stored)})
+    return Event.model_validate({**stored, "hash": chain_hash(stored, suite=SUITE)})
 
 
 def step(case_id: str, submission_type: str, occurred_at: str, payload: dict[str, Any]) -> bytes:
@@ -81,7 +81,7 @@ def old_complaint_assigned_to_its_respondent(case_id: str) -> list[dict[str, Any
     """The v1 registration, then accepted and assigned to 综治中心 (the unit complained
     about, which so comes to own the case), as the decider decides them."""
     registered = v1_complaint(case_id)
-    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER, suite=SUITE)
     state.replay_event(registered)
     events = [registered]
     now = datetime.now(UTC)

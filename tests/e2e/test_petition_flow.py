@@ -15,6 +15,7 @@ from projections import builds
 from projections.db import connect
 from services.adapters.kafka import client_options
 from services.settings import KafkaRole, Settings
+from tests.signing import SUITE
 from tests.support import Service, dead_letters, whole_topic
 
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -138,7 +139,7 @@ async def test_register_then_accept_reaches_the_supervisor(
     # The log itself holds exactly these two events, hashes intact and equal to the audit trail.
     logged = await events_of(settings, case_id)
     assert [e.version for e in logged] == [1, 2]
-    assert all(e.hash == e.computed_hash() for e in logged)
+    assert all(e.hash == e.computed_hash(suite=SUITE) for e in logged)
     assert [e.hash for e in logged] == [s["hash"] for s in steps]
 
 

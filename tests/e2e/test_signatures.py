@@ -20,6 +20,7 @@ from services.integrity.keyring import KeyPurpose, load_private_key, load_ring, 
 from services.integrity.signing import DepartmentSigners, Signer
 from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, events_of, new_case_id, register_body
+from tests.signing import SUITE
 from tests.support import Service, all_outcomes
 
 XF, ZX = "信访办", "综治中心"
@@ -147,7 +148,9 @@ async def test_a_key_added_or_revoked_in_the_ring_counts_without_a_restart(
 ) -> None:
     """The running decider reads the ring again when its file changes: a new key vouches at
     once, and a key whose validity an operator closes is refused at once."""
-    added = new_key(settings.key_ring_path, tmp_path / "new.pem", KeyPurpose.DEPARTMENT, XF)
+    added = new_key(
+        settings.key_ring_path, tmp_path / "new.pem", KeyPurpose.DEPARTMENT, XF, suite=SUITE
+    )
     signer = Signer.of(load_private_key(tmp_path / "new.pem"))
     (accepted,) = await send_straight(settings, [signer.sign(register_body(new_case_id()), XF)])
     assert accepted.status == "accepted", accepted.message

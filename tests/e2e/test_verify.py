@@ -38,7 +38,7 @@ from services.integrity.shell import verify_system
 from services.integrity.verification import Verification
 from services.settings import KafkaRole, Settings
 from tests.e2e.test_petition_flow import accept_body, new_case_id, register_body
-from tests.signing import VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, signed_json
 from tests.support import Service, casetrail, own_topics
 
 SUMMARY = re.compile(r"^\d+ events?, \d+ cases?, \d+ checkpoints?, \d+ audit rows?: intact$")
@@ -329,7 +329,7 @@ NOW = datetime(2020, 6, 2, tzinfo=UTC)
 def decided(count: int, per_case: int, at: datetime = NOW) -> list[dict[str, Any]]:
     """Events as the decider writes them (recorded ``at``), for ``count`` submissions of
     ``per_case`` per case."""
-    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER, suite=SUITE)
     events = []
     for _, value in submissions(count, per_case, uuid.uuid4().hex[:6]):
         events += [
@@ -375,7 +375,7 @@ def checkpoint(
     (which the ring holds, valid from when it was made) or with ``key``."""
     head = GENESIS_HASH
     for event in events:
-        head = partition_chain(head, event["hash"])
+        head = partition_chain(head, event["hash"], suite=SUITE)
     key = key or load_private_key(settings.signing_key_path)
     signed = sign(key, 0, offset, len(events), head, datetime.now(UTC))
     return signed.model_dump(mode="json", exclude_none=True)
@@ -404,7 +404,7 @@ async def test_a_forged_event_in_kafka_is_named(own_log: Settings, forgery: str,
         "prev_hash": last["hash"],
         "payload": {"record": "伪造的办理记录"},
     }
-    forged["hash"] = last["hash"] if forgery == "wrong_hash" else chain_hash(forged)
+    forged["hash"] = last["hash"] if forgery == "wrong_hash" else chain_hash(forged, suite=SUITE)
     (offset,) = await append(own_log, own_log.events_topic, [forged])
 
     result = await verify_system(own_log, audit_trail=False)

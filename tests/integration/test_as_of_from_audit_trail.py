@@ -36,6 +36,7 @@ from services.query.app import create_app
 from services.settings import KafkaRole, Settings, with_database
 from services.tokens import TokenRole
 from tests.conftest import make_token
+from tests.signing import SUITE
 from tests.support import own_topics
 from tests.unit.domain.support import china
 
@@ -48,8 +49,8 @@ def decided(seed: int = 7) -> list[Event]:
     it happened (so that as recorded and as happened differ, and a case's later event is at
     times recorded before an earlier one, which then cuts the case short)."""
     rng = random.Random(seed)
-    unsigned = SubmissionVerifier(KeyRing(), required=False)
-    state = PartitionState(load_officers(OFFICERS_FILE), unsigned)
+    unsigned = SubmissionVerifier(KeyRing(), required=False, suite=SUITE)
+    state = PartitionState(load_officers(OFFICERS_FILE), unsigned, suite=SUITE)
     events: list[Event] = []
     for body in submissions():
         happened = datetime.fromisoformat(body["occurred_at"])

@@ -26,6 +26,7 @@ from services.privacy.keystore import (
     open_keystore,
 )
 from services.settings import Settings
+from tests.signing import SUITE
 from tests.support import env_for
 
 
@@ -115,7 +116,7 @@ async def test_a_master_key_that_did_not_wrap_the_keys_opens_nothing_and_seals_n
     case_id = f"KS-{uuid.uuid4().hex[:8]}"
     made = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
     await keys.put([made])
-    stranger = PgKeyStore(keys.pool, MasterKey(b"\x07" * 32))
+    stranger = PgKeyStore(keys.pool, MasterKey(b"\x07" * 32, suite=SUITE))
     assert await stranger.get([made.subject]) == {}  # does not open: shown masked
     fresh = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
     with pytest.raises(MasterKeyError, match=keys.master.key_id):

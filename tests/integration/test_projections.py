@@ -42,6 +42,7 @@ from services.projector.rebuild import rebuild
 from services.settings import KafkaRole, Settings, with_database
 from services.tokens import TokenRole
 from tests.conftest import make_token
+from tests.signing import SUITE
 from tests.support import (
     Service,
     all_outcomes,
@@ -614,7 +615,9 @@ async def test_a_projector_far_behind_catches_up_in_bulk_then_goes_on_live(
 def decided_events(count: int) -> list[Event]:
     """The events of ``count`` submissions (two per case), decided by the decider's pure core."""
     state = PartitionState(
-        load_officers(OFFICERS_FILE), SubmissionVerifier(KeyRing(), required=False)
+        load_officers(OFFICERS_FILE),
+        SubmissionVerifier(KeyRing(), required=False, suite=SUITE),
+        suite=SUITE,
     )
     events: list[Event] = []
     for _, value in submissions(count, 2, uuid.uuid4().hex[:6], personal=False):

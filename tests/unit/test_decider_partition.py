@@ -15,7 +15,7 @@ from services.decider.partition import Decision, Forward, PartitionState
 from services.demo import OFFICERS_FILE
 from services.privacy.sealing import Sealer
 from tests.e2e.test_petition_flow import register_body
-from tests.signing import VERIFIER, signed
+from tests.signing import SUITE, VERIFIER, signed
 
 NOW = datetime(2020, 3, 5, 2, 0, tzinfo=UTC)
 ACTOR = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -36,7 +36,7 @@ def record(kind: str, case_id: str = "XF-7", submission_id: str | None = None) -
 
 
 def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     value = record("register")
     first = state.decide_record(value, NOW)
     again_in_same_batch = state.decide_record(value, NOW)
@@ -48,7 +48,7 @@ def test_a_resent_submission_gets_the_original_outcome_and_no_events() -> None:
 
 
 def test_aborted_batch_leaves_no_trace() -> None:
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     state.decide_record(record("register"), NOW)
     state.abort()
     assert state.cases == {}
@@ -58,12 +58,12 @@ def test_aborted_batch_leaves_no_trace() -> None:
 
 
 def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
-    live = PartitionState(OFFICERS, VERIFIER)
+    live = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     register_value = record("register")
     decided = live.decide_record(register_value, NOW)
     live.commit()
 
-    rebuilt = PartitionState(OFFICERS, VERIFIER)
+    rebuilt = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     for event in decided.events:
         rebuilt.replay_event(Event.model_validate_json(event.model_dump_json()))
     assert rebuilt.cases == live.cases
@@ -74,13 +74,13 @@ def test_state_rebuilt_from_the_log_knows_cases_and_submissions() -> None:
 
 
 def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None:
-    live = PartitionState(OFFICERS, VERIFIER)
+    live = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     decided = live.decide_record(record("register"), NOW)
     assert decided.outcome is not None
     (event,) = decided.events
     outcome_first, events_first = (
-        PartitionState(OFFICERS, VERIFIER),
-        PartitionState(OFFICERS, VERIFIER),
+        PartitionState(OFFICERS, VERIFIER, suite=SUITE),
+        PartitionState(OFFICERS, VERIFIER, suite=SUITE),
     )
     outcome_first.replay_outcome(decided.outcome)
     outcome_first.replay_event(event)
@@ -96,7 +96,9 @@ def test_rebuilt_outcome_is_the_original_whichever_topic_is_read_first() -> None
 def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() -> None:
     body = json.loads(record("register"))
     body["payload"]["persons"] = -1
-    decision = PartitionState(OFFICERS, VERIFIER).decide_record(json.dumps(body).encode(), NOW)
+    decision = PartitionState(OFFICERS, VERIFIER, suite=SUITE).decide_record(
+        json.dumps(body).encode(), NOW
+    )
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
     assert "payload.persons" in decision.outcome.message
@@ -104,14 +106,16 @@ def test_invalid_but_attributable_submission_is_rejected_with_invalid_payload() 
 
 
 def test_unreadable_record_is_a_dead_letter() -> None:
-    decision = PartitionState(OFFICERS, VERIFIER).decide_record(b"\xff not json", NOW)
+    decision = PartitionState(OFFICERS, VERIFIER, suite=SUITE).decide_record(b"\xff not json", NOW)
     assert decision.outcome is None
     assert decision.dead_letter_reason
 
 
 def misplaced_state(partition: int = 0, home: int = 2) -> PartitionState:
     """Partition ``partition``'s state, for which every case lives on ``home``."""
-    return PartitionState(OFFICERS, VERIFIER, partition=partition, partition_of=lambda _: home)
+    return PartitionState(
+        OFFICERS, VERIFIER, partition=partition, partition_of=lambda _: home, suite=SUITE
+    )
 
 
 @pytest.mark.parametrize("key", [b"XF-7", None])
@@ -195,7 +199,9 @@ def test_only_a_well_formed_submission_is_forwarded() -> None:
 
 
 def test_a_record_whose_key_is_not_its_case_is_rejected() -> None:
-    state = PartitionState(OFFICERS, VERIFIER, partition=0, partition_of=lambda case_id: 0)
+    state = PartitionState(
+        OFFICERS, VERIFIER, partition=0, partition_of=lambda case_id: 0, suite=SUITE
+    )
     decision = state.decide_record(record("register"), NOW, key=b"someone-else")
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
@@ -213,7 +219,8 @@ def test_a_client_partitioning_by_crc32_gets_each_submission_decided_once_in_ord
     count = 3
     home = partitioner(count)
     states = [
-        PartitionState(OFFICERS, VERIFIER, partition=p, partition_of=home) for p in range(count)
+        PartitionState(OFFICERS, VERIFIER, partition=p, partition_of=home, suite=SUITE)
+        for p in range(count)
     ]
     topic: list[list[tuple[bytes, bytes, str | None]]] = [[] for _ in range(count)]
     cases = [f"XF-{n}" for n in range(30)]
@@ -277,7 +284,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:30])
 def test_any_bytes_get_an_answer_and_leave_no_trace(value: bytes | None) -> None:
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     decision = state.decide_record(value, NOW, key=b"XF-7")
     assert decision.outcome is None
     assert decision.dead_letter_reason
@@ -289,7 +296,9 @@ def test_any_bytes_get_an_answer_and_leave_no_trace(value: bytes | None) -> None
 def test_a_record_too_large_is_rejected_when_attributable() -> None:
     body = json.loads(record("register"))
     body["payload"]["summary"] = "长" * 30_000
-    decision = PartitionState(OFFICERS, VERIFIER).decide_record(json.dumps(body).encode(), NOW)
+    decision = PartitionState(OFFICERS, VERIFIER, suite=SUITE).decide_record(
+        json.dumps(body).encode(), NOW
+    )
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.INVALID_PAYLOAD
     assert "at most 65536 bytes" in decision.outcome.message
@@ -303,7 +312,7 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
     def broken(*_: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     monkeypatch.setattr(partition, "decide_and_fold", broken)
     decision = state.decide_record(record("register"), NOW)
     assert decision.outcome is not None
@@ -317,7 +326,7 @@ def test_a_failure_inside_decide_is_the_records_answer(monkeypatch: pytest.Monke
 def test_a_refused_resend_of_an_answered_submission_keeps_its_answer() -> None:
     """An accepted submission sent again oversize (or malformed, or misplaced) is still the
     same submission: it keeps its answer, live as after a take-over."""
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     value = record("register")
     accepted = state.decide_record(value, NOW).outcome
     state.commit()
@@ -370,7 +379,9 @@ def test_a_step_too_large_once_sealed_is_refused_and_leaves_no_key() -> None:
     """Sealing makes short values long: a step naming many persons must be refused, never
     written (an event Kafka cannot take would stop the partition), and its keys forgotten
     while those of the other steps of the transaction stay."""
-    state = PartitionState(OFFICERS, VERIFIER, sealer=Sealer(), max_event_bytes=8_000)
+    state = PartitionState(
+        OFFICERS, VERIFIER, sealer=Sealer(suite=SUITE), max_event_bytes=8_000, suite=SUITE
+    )
     fine = state.decide_record(_registration("XF-8", [{"name": "李四"}]), NOW)
     assert len(fine.events) == 1
     many = [{"name": chr(0x4E00 + i)} for i in range(60)]  # 60 one-character names

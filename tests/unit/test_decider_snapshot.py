@@ -21,7 +21,7 @@ from services.decider.snapshot import (
     head_record,
     stored_cases,
 )
-from tests.signing import VERIFIER
+from tests.signing import SUITE, VERIFIER
 from tests.unit.test_decider_partition import NOW, OFFICERS, record
 
 LATER = datetime(2020, 3, 6, 2, 0, tzinfo=UTC)
@@ -62,7 +62,7 @@ def taken_over(log: Log) -> PartitionState:
     read = log.read_snapshot()
     assert read.problem(0) is None
     assert read.head is not None
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     state.load(read.cases())
     for event in log.events[read.head.chain_count :]:
         state.replay_event(event)
@@ -73,7 +73,7 @@ def taken_over(log: Log) -> PartitionState:
 
 def folded(log: Log) -> PartitionState:
     """The state folded from the whole log, as before snapshots."""
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     for event in log.events:
         state.replay_event(event)
     for outcome in log.outcomes:
@@ -82,7 +82,7 @@ def folded(log: Log) -> PartitionState:
 
 
 def test_a_take_over_from_a_snapshot_and_the_tail_equals_the_whole_fold() -> None:
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     first = [record("register", f"XF-{n}") for n in range(5)]
     log.batch(live, first, snapshot=True)
     # After the snapshot: more steps, a refusal, a case that never opened.
@@ -103,7 +103,7 @@ def test_a_take_over_from_a_snapshot_and_the_tail_equals_the_whole_fold() -> Non
 def test_a_rejected_submission_is_answered_from_the_snapshot_alone() -> None:
     """The outcomes topic keeps a week: the snapshot must hold refusals, whose only other
     trace is that topic."""
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     refused = record("accept", "XF-404")
     (decision,) = log.batch(live, [refused], snapshot=True)
     assert decision.outcome is not None
@@ -115,7 +115,7 @@ def test_a_rejected_submission_is_answered_from_the_snapshot_alone() -> None:
 
 
 def test_many_outcomes_of_one_case_go_in_chunks_and_only_the_last_is_rewritten() -> None:
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     log.batch(live, [record("register", "XF-1")], snapshot=True)
     refusals = [record("register", "XF-1") for _ in range(CHUNK + 10)]  # it exists already
     log.batch(live, refusals, snapshot=True)
@@ -130,7 +130,7 @@ def test_many_outcomes_of_one_case_go_in_chunks_and_only_the_last_is_rewritten()
 
 
 def test_a_snapshot_missing_a_record_or_a_chunk_is_not_used() -> None:
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     log.batch(live, [record("register", f"XF-{n}") for n in range(3)], snapshot=True)
     whole = log.read_snapshot()
     assert whole.problem(0) is None
@@ -156,7 +156,7 @@ def test_a_snapshot_missing_a_record_or_a_chunk_is_not_used() -> None:
 
 
 def test_an_event_the_snapshot_holds_already_is_never_folded_twice() -> None:
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     log.batch(live, [record("register", "XF-1")], snapshot=True)
     state = taken_over(log)
     with pytest.raises(ValueError, match="folded already"):
@@ -207,8 +207,8 @@ def test_a_decider_keeping_few_cases_in_memory_decides_as_one_keeping_them_all()
     """Every answer (new steps, refusals, re-sends of long-evicted submissions, a
     submission_id re-used for another case) is the same, and memory holds at most the hot
     cases and those changed since the snapshot the store copied."""
-    everything = PartitionState(OFFICERS, VERIFIER)
-    few = PartitionState(OFFICERS, VERIFIER, hot_cases=2)
+    everything = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
+    few = PartitionState(OFFICERS, VERIFIER, hot_cases=2, suite=SUITE)
     log, store = Log(), Store()
     registered = [record("register", f"XF-{n}") for n in range(8)]
     reused = json.loads(registered[0])
@@ -242,9 +242,9 @@ def test_a_decider_keeping_few_cases_in_memory_decides_as_one_keeping_them_all()
 def test_cases_read_while_the_case_store_is_away_are_kept_until_it_copies_again() -> None:
     """Evicted now, they would have to be read again from the snapshot on the topic, whole,
     for every batch that names one, until PostgreSQL is back."""
-    live, log = PartitionState(OFFICERS, VERIFIER), Log()
+    live, log = PartitionState(OFFICERS, VERIFIER, suite=SUITE), Log()
     log.batch(live, [record("register", f"XF-{n}") for n in range(4)], snapshot=True)
-    state = PartitionState(OFFICERS, VERIFIER, hot_cases=1)
+    state = PartitionState(OFFICERS, VERIFIER, hot_cases=1, suite=SUITE)
     state.load(log.read_snapshot().cases(), kept=True)
     assert state.evict() == 0
     assert len(state.by_case) == 4
@@ -262,7 +262,10 @@ def test_forwarded_submissions_leave_the_snapshot_and_the_case_store_alone() -> 
     def home(case_id: str) -> int:
         return 0 if case_id in ours else 1
 
-    live, log = PartitionState(OFFICERS, VERIFIER, partition_of=home, hot_cases=1), Log()
+    live, log = (
+        PartitionState(OFFICERS, VERIFIER, partition_of=home, hot_cases=1, suite=SUITE),
+        Log(),
+    )
     theirs = [record("register", f"ZZ-{n}") for n in range(4)]
     own = [record("register", case_id) for case_id in sorted(ours)]
     mixed = [value for pair in zip(theirs, own, strict=True) for value in pair]

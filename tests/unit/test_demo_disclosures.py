@@ -13,6 +13,7 @@ from events.submissions import SubmissionBase, parse_submission
 from services.decider.officers import load_officers
 from services.demo import OFFICERS_FILE
 from services.demo.year import DISCLOSURES_2020, illustrative_disclosures, submissions
+from tests.signing import SUITE
 
 OFFICERS = load_officers(OFFICERS_FILE)
 
@@ -23,7 +24,7 @@ def decided(request: list[dict[str, object]]) -> tuple[CaseState, list[Event]]:
     for body in request:
         submission = parse_submission(body)
         assert isinstance(submission, SubmissionBase), submission
-        result = decide(state, submission, Context(datetime.now(UTC), OFFICERS))
+        result = decide(state, submission, Context(datetime.now(UTC), OFFICERS, suite=SUITE))
         assert not isinstance(result, Rejection), (body["case_id"], body["type"], result)
         for event in result:
             state = evolve(state, event)

@@ -64,7 +64,11 @@ def test_the_guomi_chain_is_sm3_over_the_same_canonical_form() -> None:
             == (same["canonical"])
         )
         assert hashlib.new("sm3", vector["canonical"].encode()).hexdigest() == vector["hash"]
-        assert chain_hash(event, Suite.GUOMI) == event["hash"] != chain_hash(event)
+        assert (
+            chain_hash(event, Suite.GUOMI)
+            == event["hash"]
+            != chain_hash(event, Suite.INTERNATIONAL)
+        )
         assert event["prev_hash"] == previous
         previous = event["hash"]
 
@@ -96,7 +100,9 @@ def test_verify_under_guomi_finds_the_partition_intact_and_international_refuses
     report = verify_log(_records(PARTITION), CHECKPOINTS, RING, NOW, timedelta(0), Suite.GUOMI)
     assert report.problems == []
     assert (report.events, report.checkpoints) == (8, 2)
-    other = verify_log(_records(PARTITION), CHECKPOINTS, RING, NOW, timedelta(0))
+    other = verify_log(
+        _records(PARTITION), CHECKPOINTS, RING, NOW, timedelta(0), suite=Suite.INTERNATIONAL
+    )
     kinds = {p.kind for p in other.problems}
     assert ProblemKind.SUITE_MISMATCH in kinds
     assert ProblemKind.ALTERED_EVENT in kinds  # SHA-256 is not the hash these events carry

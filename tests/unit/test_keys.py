@@ -24,6 +24,7 @@ from services.integrity.keyring import (
     new_key,
     write_private_key,
 )
+from tests.signing import SUITE
 
 
 def keys(state: Path, *args: str, suite: str = "international") -> Result:
@@ -151,10 +152,10 @@ def test_keys_of_the_guomi_suite_are_sm2_in_a_ring_of_their_own(tmp_path: Path) 
 
 def test_the_development_keys_are_made_once(tmp_path: Path) -> None:
     ring, private = tmp_path / "keys" / "ring.json", tmp_path / "keys" / "checkpoint-ed25519.pem"
-    said = ensure_dev_keys(ring, private)
+    said = ensure_dev_keys(ring, private, suite=SUITE)
     assert said is not None
     assert said.startswith("created a development checkpoint key")
-    assert ensure_dev_keys(ring, private) is None
+    assert ensure_dev_keys(ring, private, suite=SUITE) is None
     (key,) = load_ring(ring).keys
     assert key.key_id == key_id(load_private_key(private).public_key())
 
@@ -166,7 +167,7 @@ def test_a_development_key_from_before_the_ring_is_registered_since_it_was_writt
     write_private_key(private, Ed25519PrivateKey.generate())
     written = time.time() - 3600
     os.utime(private, (written, written))
-    said = ensure_dev_keys(ring, private)
+    said = ensure_dev_keys(ring, private, suite=SUITE)
     assert said is not None
     assert "registered the development checkpoint key" in said
     (key,) = load_ring(ring).keys
@@ -175,9 +176,9 @@ def test_a_development_key_from_before_the_ring_is_registered_since_it_was_writt
 
 def test_an_operators_ring_is_left_alone(tmp_path: Path) -> None:
     ring, private = tmp_path / "ring.json", tmp_path / "checkpoint-ed25519.pem"
-    new_key(ring, tmp_path / "other.pem", KeyPurpose.CHECKPOINT)
+    new_key(ring, tmp_path / "other.pem", KeyPurpose.CHECKPOINT, suite=SUITE)
     write_private_key(private, Ed25519PrivateKey.generate())
-    assert ensure_dev_keys(ring, private) is None
+    assert ensure_dev_keys(ring, private, suite=SUITE) is None
     assert len(load_ring(ring).keys) == 1
 
 
@@ -187,29 +188,33 @@ def test_an_operators_ring_is_left_alone(tmp_path: Path) -> None:
 def test_the_signer_signs_only_with_a_checkpoint_key_of_the_ring(tmp_path: Path) -> None:
     ring, private = tmp_path / "ring.json", tmp_path / "checkpoint.pem"
     with pytest.raises(SigningKeyNotTrusted, match="no key ring at"):
-        Signer(private, ring).check(datetime.now(UTC))
-    new_key(ring, tmp_path / "department.pem", KeyPurpose.DEPARTMENT, "信访办")
+        Signer(private, ring, suite=SUITE).check(datetime.now(UTC))
+    new_key(ring, tmp_path / "department.pem", KeyPurpose.DEPARTMENT, "信访办", suite=SUITE)
     write_private_key(private, Ed25519PrivateKey.generate())
-    signer = Signer(private, ring)
+    signer = Signer(private, ring, suite=SUITE)
     with pytest.raises(SigningKeyNotTrusted, match="is not a checkpoint key of the ring"):
         signer.check(datetime.now(UTC))
 
-    first = new_key(ring, private, KeyPurpose.CHECKPOINT)  # the signer reads both files again
+    first = new_key(
+        ring, private, KeyPurpose.CHECKPOINT, suite=SUITE
+    )  # the signer reads both files again
     assert signer.key_id == first.key_id
     checkpoint = signer.sign(0, 10, 6, "0" * 64, datetime.now(UTC))
     assert checkpoint.key_id == first.key_id
 
-    second = new_key(ring, private, KeyPurpose.CHECKPOINT, retire_current=True)
+    second = new_key(ring, private, KeyPurpose.CHECKPOINT, retire_current=True, suite=SUITE)
     assert signer.key_id == second.key_id  # rotated while it runs: the new key from now on
     assert signer.sign(0, 12, 7, "0" * 64, datetime.now(UTC)).key_id == second.key_id
 
 
 def test_the_signer_stops_at_its_keys_retirement(tmp_path: Path) -> None:
     ring, private = tmp_path / "ring.json", tmp_path / "checkpoint.pem"
-    new_key(ring, private, KeyPurpose.CHECKPOINT)
+    new_key(ring, private, KeyPurpose.CHECKPOINT, suite=SUITE)
     kept = private.read_bytes()
-    signer = Signer(private, ring)
-    new_key(ring, tmp_path / "elsewhere.pem", KeyPurpose.CHECKPOINT, retire_current=True)
+    signer = Signer(private, ring, suite=SUITE)
+    new_key(
+        ring, tmp_path / "elsewhere.pem", KeyPurpose.CHECKPOINT, retire_current=True, suite=SUITE
+    )
     assert private.read_bytes() == kept  # the old key still in its file, retired in the ring
     with pytest.raises(SigningKeyNotTrusted, match="rotated"):
         signer.check(datetime.now(UTC))
@@ -221,7 +226,9 @@ def test_the_decider_does_not_start_with_a_key_outside_the_ring(tmp_path: Path) 
     assert result.exit_code == 2
     assert "the decider does not start: no key ring at" in result.output
 
-    new_key(tmp_path / "keys" / "ring.json", tmp_path / "other.pem", KeyPurpose.CHECKPOINT)
+    new_key(
+        tmp_path / "keys" / "ring.json", tmp_path / "other.pem", KeyPurpose.CHECKPOINT, suite=SUITE
+    )
     write_private_key(tmp_path / "keys" / "checkpoint-ed25519.pem", Ed25519PrivateKey.generate())
     result = CliRunner().invoke(app, ["decider"], env=env)
     assert result.exit_code == 2

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from events.hashing import GENESIS_HASH, partition_chain
+from events.suite import Suite
 from services.decider.runtime import PartitionChain
 from services.integrity.checkpoints import Checkpoint, signature_valid
 from services.integrity.keyring import KeyRing, RingKey
@@ -43,13 +44,13 @@ def test_the_heads_follow_the_documented_rule() -> None:
         assert record["head"] == head
     head = GENESIS_HASH
     for record in RECORDS:
-        head = partition_chain(head, record["event"]["hash"])
+        head = partition_chain(head, record["event"]["hash"], suite=Suite.INTERNATIONAL)
         assert record["head"] == head
 
 
 def test_the_decider_chains_the_partition_to_the_committed_heads() -> None:
     hashes = [record["event"]["hash"] for record in RECORDS]
-    chain = PartitionChain().extended(hashes[:5], RECORDS[4]["offset"])
+    chain = PartitionChain(suite=Suite.INTERNATIONAL).extended(hashes[:5], RECORDS[4]["offset"])
     assert (chain.head, chain.count, chain.last_offset) == (RECORDS[4]["head"], 5, 7)
     chain = chain.extended(hashes[5:], RECORDS[-1]["offset"])
     assert (chain.head, chain.count) == (RECORDS[-1]["head"], 8)
@@ -72,7 +73,9 @@ NOW = datetime(2021, 4, 9, tzinfo=UTC)
 
 
 def test_verify_finds_the_vector_partition_intact() -> None:
-    report = verify_log(_records(RECORDS), CHECKPOINTS, RING, NOW, timedelta(0))
+    report = verify_log(
+        _records(RECORDS), CHECKPOINTS, RING, NOW, timedelta(0), suite=Suite.INTERNATIONAL
+    )
     assert report.problems == []
     assert (report.events, report.cases, report.checkpoints) == (8, 3, 2)
 
@@ -82,7 +85,9 @@ def test_verify_notices_two_cases_swapped_that_each_case_chain_misses() -> None:
     they change places; only the partition chain, and so the checkpoint, tells."""
     swapped = [dict(r) for r in RECORDS]
     swapped[1]["event"], swapped[2]["event"] = swapped[2]["event"], swapped[1]["event"]
-    report = verify_log(_records(swapped), CHECKPOINTS, RING, NOW, timedelta(0))
+    report = verify_log(
+        _records(swapped), CHECKPOINTS, RING, NOW, timedelta(0), suite=Suite.INTERNATIONAL
+    )
     assert [p.kind.value for p in report.problems] == ["log_differs_from_checkpoint"] * 2
 
 

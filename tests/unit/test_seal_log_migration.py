@@ -26,7 +26,7 @@ from services.privacy.migration import (
 )
 from services.privacy.relog import MigrationRefused, _check_prefixes
 from services.privacy.sealing import Sealer, open_payload
-from tests.signing import private_key, ring_key
+from tests.signing import SUITE, private_key, ring_key
 
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
 KEY = private_key("checkpoints")
@@ -59,7 +59,7 @@ def stored(
             "hash": GENESIS_HASH,
         }
     ).model_dump(mode="json")
-    return Event.model_validate({**fields, "hash": chain_hash(fields)})
+    return Event.model_validate({**fields, "hash": chain_hash(fields, suite=SUITE)})
 
 
 V1_COMPLAINT = {
@@ -76,13 +76,13 @@ def unchanged_envelope(old: Event, new: Event) -> None:
     assert {f: getattr(new, f) for f in same} == {f: getattr(old, f) for f in same}
     assert (new.submission_id, new.correlation_id) == (old.submission_id, old.correlation_id)
     assert new.prev_hash == PREV
-    assert new.hash == new.computed_hash() != old.hash
+    assert new.hash == new.computed_hash(suite=SUITE) != old.hash
 
 
 def test_a_version_1_complainant_is_upcast_then_sealed_and_opens_as_the_upcast_original() -> None:
     old = stored("complaint.registered", V1_COMPLAINT)
-    sealer = Sealer()
-    done = reseal(old, PREV, sealer)
+    sealer = Sealer(suite=SUITE)
+    done = reseal(old, PREV, sealer, suite=SUITE)
     new = done.event
     unchanged_envelope(old, new)
     assert new.schema_version == CURRENT_VERSIONS["complaint.registered"] == 3
@@ -106,14 +106,14 @@ def test_a_dry_run_counts_subjects_and_values_and_seals_nothing() -> None:
         "summary": "噪音扰民",
         "petitioners": [{"name": "李四", "phone": "13900000000"}, {"name": "赵六"}],
     }
-    done = reseal(stored("petition.registered", payload), PREV, None)
+    done = reseal(stored("petition.registered", payload), PREV, None, suite=SUITE)
     assert (done.subjects, done.values, done.upcast) == (2, 3, False)
     assert done.event.payload == payload  # counted, not sealed
 
 
 def test_a_step_without_personal_data_keeps_its_payload_and_schema_version() -> None:
     old = stored("complaint.accepted", {"note": "属实，受理"}, version=2)
-    done = reseal(old, PREV, Sealer())
+    done = reseal(old, PREV, Sealer(suite=SUITE), suite=SUITE)
     unchanged_envelope(old, done.event)
     assert (done.event.payload, done.event.schema_version) == (old.payload, 1)
     assert (done.subjects, done.upcast, done.kept_sealed) == (0, False, False)
@@ -122,10 +122,10 @@ def test_a_step_without_personal_data_keeps_its_payload_and_schema_version() -> 
 def test_an_event_sealed_already_keeps_its_ciphertext_which_still_opens() -> None:
     """Appended by a decider that sealed: bound to its case, event id and place, none of which
     the migration changes."""
-    sealer = Sealer()
-    first = reseal(stored("complaint.registered", V1_COMPLAINT), PREV, sealer).event
+    sealer = Sealer(suite=SUITE)
+    first = reseal(stored("complaint.registered", V1_COMPLAINT), PREV, sealer, suite=SUITE).event
     keys = {k.subject: k.key for k in sealer.take()}
-    again = reseal(first, PREV, Sealer())
+    again = reseal(first, PREV, Sealer(suite=SUITE), suite=SUITE)
     assert again.kept_sealed
     assert again.subjects == 0
     assert again.event.payload == first.payload
@@ -135,10 +135,12 @@ def test_an_event_sealed_already_keeps_its_ciphertext_which_still_opens() -> Non
 
 def test_what_the_current_schema_cannot_read_is_refused_not_copied() -> None:
     with pytest.raises(Unmigratable, match="unknown event type"):
-        reseal(stored("complaint.teleported", {"x": 1}), PREV, Sealer())
+        reseal(stored("complaint.teleported", {"x": 1}), PREV, Sealer(suite=SUITE), suite=SUITE)
     unknown_field = {**V1_COMPLAINT, "witness": "张三 13700000000"}
     with pytest.raises(Unmigratable, match="does not read in the current schema"):
-        reseal(stored("complaint.registered", unknown_field), PREV, Sealer())
+        reseal(
+            stored("complaint.registered", unknown_field), PREV, Sealer(suite=SUITE), suite=SUITE
+        )
 
 
 @pytest.mark.parametrize(
@@ -160,8 +162,16 @@ def record() -> tuple[list[bytes], list[Pair]]:
         Pair(0, offset, f"{offset:x}" * 64, new, f"{new:x}" * 64, str(uuid.uuid4()), "C-1", v)
         for v, (offset, new) in enumerate([(4, 2), (7, 5)], start=1)
     ]
-    old_head = partition_chain(partition_chain(GENESIS_HASH, pairs[0].old_hash), pairs[1].old_hash)
-    new_head = partition_chain(partition_chain(GENESIS_HASH, pairs[0].new_hash), pairs[1].new_hash)
+    old_head = partition_chain(
+        partition_chain(GENESIS_HASH, pairs[0].old_hash, suite=SUITE),
+        pairs[1].old_hash,
+        suite=SUITE,
+    )
+    new_head = partition_chain(
+        partition_chain(GENESIS_HASH, pairs[0].new_hash, suite=SUITE),
+        pairs[1].new_hash,
+        suite=SUITE,
+    )
     partitions = [
         PartitionEvidence(
             0, 2, sign(KEY, 0, 7, 2, old_head, NOW), sign(KEY, 0, 5, 2, new_head, NOW)
@@ -173,7 +183,7 @@ def record() -> tuple[list[bytes], list[Pair]]:
 
 def test_a_record_checks_with_the_ring_alone() -> None:
     lines, pairs = record()
-    check = check_evidence(b"".join(line + b"\n" for line in lines), RING)
+    check = check_evidence(b"".join(line + b"\n" for line in lines), RING, suite=SUITE)
     assert check.problems == []
     assert check.pairs == pairs
     assert (check.header["from_prefix"], check.header["to_prefix"]) == ("old", "new")
@@ -183,7 +193,7 @@ def test_a_record_altered_signed_by_a_stranger_or_not_matching_its_checkpoints_i
     lines, _ = record()
 
     def problems(lines: list[bytes], ring: KeyRing = RING) -> list[str]:
-        return check_evidence(b"\n".join(lines), ring).problems
+        return check_evidence(b"\n".join(lines), ring, suite=SUITE).problems
 
     assert any("not a checkpoint key" in p for p in problems(lines, KeyRing()))
     changed = json.loads(lines[1])

@@ -15,6 +15,7 @@ import pytest
 from events.hashing import GENESIS_HASH, canonical_json, chain_hash
 from events.privacy import MASK, pointer_text
 from events.sealed import ERASED, sealed_values
+from events.suite import Suite
 from services.privacy.sealing import Sealer, open_payload
 from tests.vectors.make_sealed_vectors import chain, keys_file, vectors
 
@@ -53,7 +54,7 @@ def test_the_hash_covers_the_stored_ciphertext(vector: dict[str, Any]) -> None:
     event = vector["event"]
     without_hash = {k: v for k, v in event.items() if k != "hash"}
     assert canonical_json(without_hash).decode() == vector["canonical"]
-    assert chain_hash(event) == event["hash"] == vector["hash"]
+    assert chain_hash(event, suite=Suite.INTERNATIONAL) == event["hash"] == vector["hash"]
     for _, sealed in sealed_values(event["payload"]):
         assert sealed["ciphertext"] in vector["canonical"]
 
@@ -70,7 +71,7 @@ def test_the_vectors_are_sealed_where_the_decider_seals() -> None:
     places it seals, and which values share a subject, are the decider's own."""
     _, plain = chain({})
     for stored, decided in zip(EVENTS, plain, strict=True):
-        sealed = Sealer().seal(decided).payload
+        sealed = Sealer(suite=Suite.INTERNATIONAL).seal(decided).payload
         ours = sealed_values(stored["payload"])
         theirs = sealed_values(sealed)
         assert [where for where, _ in ours] == [where for where, _ in theirs]
@@ -155,7 +156,7 @@ def _rechained(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     heads: dict[str, str] = {}
     for event in events:
         event["prev_hash"] = heads.get(event["case_id"], GENESIS_HASH)
-        event["hash"] = heads[event["case_id"]] = chain_hash(event)
+        event["hash"] = heads[event["case_id"]] = chain_hash(event, suite=Suite.INTERNATIONAL)
     return events
 
 

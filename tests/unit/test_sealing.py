@@ -22,6 +22,7 @@ from events.sealed import ERASED, is_sealed, sealed_values, subjects_in
 from events.upcasting import typed_payload
 from services.privacy.cipher import MasterKey, MasterKeyError, SealError
 from services.privacy.sealing import Sealer, open_payload
+from tests.signing import SUITE
 from tests.unit.domain.support import (
     PETITION_OFFICER,
     PRIVACY_OFFICER,
@@ -86,7 +87,7 @@ def _event(event_type: str) -> Event:
         "hash": GENESIS_HASH,
     }
     event = Event.model_validate(fields)
-    return event.model_copy(update={"hash": event.computed_hash()})
+    return event.model_copy(update={"hash": event.computed_hash(suite=SUITE)})
 
 
 PERSONAL = sorted(t for t in EVENT_PAYLOADS if personal_fields(t, _payload(t)))
@@ -110,7 +111,7 @@ def test_the_event_types_with_personal_data_are_the_expected_ones() -> None:
 def test_nothing_personal_is_left_readable_and_each_holder_is_one_subject(event_type: str) -> None:
     event = _event(event_type)
     personal = personal_fields(event_type, event.payload)
-    sealer = Sealer()
+    sealer = Sealer(suite=SUITE)
     sealed = sealer.seal(event)
     stored = sealed.model_dump_json()
     for field in personal:
@@ -123,7 +124,7 @@ def test_nothing_personal_is_left_readable_and_each_holder_is_one_subject(event_
     assert {k.subject for k in keys} == subjects_in(sealed.payload)
     assert all(k.case_id == event.case_id and len(k.key) == 32 for k in keys)
     # The hash covers what is stored, the ciphertext; everything else is unchanged.
-    assert sealed.hash == sealed.computed_hash() != event.hash
+    assert sealed.hash == sealed.computed_hash(suite=SUITE) != event.hash
     assert sealed.model_dump(exclude={"payload", "hash"}) == event.model_dump(
         exclude={"payload", "hash"}
     )
@@ -137,7 +138,7 @@ def test_nothing_personal_is_left_readable_and_each_holder_is_one_subject(event_
 @pytest.mark.parametrize("event_type", PERSONAL)
 def test_opening_gives_back_exactly_what_was_sealed_or_erased(event_type: str) -> None:
     event = _event(event_type)
-    sealer = Sealer()
+    sealer = Sealer(suite=SUITE)
     sealed = sealer.seal(event)
     keys: dict[str, bytes | None] = {k.subject: k.key for k in sealer.take()}
     args = (sealed.case_id, str(sealed.event_id))
@@ -161,7 +162,7 @@ def test_a_sealed_value_moved_elsewhere_does_not_open() -> None:
     event = _event("petition.registered")
     two = [dict(PERSON), dict(PERSON, name="司徒慧琳")]
     event = event.model_copy(update={"payload": {**event.payload, "petitioners": two}})
-    sealer = Sealer()
+    sealer = Sealer(suite=SUITE)
     sealed = sealer.seal(event)
     keys: dict[str, bytes | None] = {k.subject: k.key for k in sealer.take()}
     assert len(keys) == 2
@@ -177,7 +178,7 @@ def test_a_sealed_value_moved_elsewhere_does_not_open() -> None:
 def test_events_without_personal_data_are_left_as_they_are() -> None:
     event = _event("petition.accepted") if "petition.accepted" in EVENT_PAYLOADS else None
     assert event is not None
-    sealer = Sealer()
+    sealer = Sealer(suite=SUITE)
     assert sealer.seal(event) is event
     assert sealer.take() == []
 
@@ -191,14 +192,14 @@ def test_a_sealed_value_is_recognised_only_in_its_exact_shape() -> None:
 
 def test_the_master_key_wraps_each_key_for_its_subject_only(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "master.key"
-    master = MasterKey.load(path, create=True)
+    master = MasterKey.load(path, create=True, suite=SUITE)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert MasterKey.load(path).key_id == master.key_id  # made once, then read
+    assert MasterKey.load(path, suite=SUITE).key_id == master.key_id  # made once, then read
     wrapped = master.wrap("subject-a", b"k" * 32)
     assert master.unwrap("subject-a", wrapped) == b"k" * 32
     with pytest.raises(SealError):
         master.unwrap("subject-b", wrapped)
-    other = MasterKey(b"x" * 32)
+    other = MasterKey(b"x" * 32, suite=SUITE)
     with pytest.raises(SealError):
         other.unwrap("subject-a", wrapped)
 
@@ -208,16 +209,16 @@ def test_an_unusable_master_key_file_is_refused_with_its_path(tmp_path: Path, co
     path = tmp_path / "master.key"
     path.write_text(content)
     with pytest.raises(MasterKeyError, match=str(path)):
-        MasterKey.load(path)
+        MasterKey.load(path, suite=SUITE)
     with pytest.raises(MasterKeyError, match="infra up"):
-        MasterKey.load(tmp_path / "missing.key")
+        MasterKey.load(tmp_path / "missing.key", suite=SUITE)
 
 
 def test_an_erasure_names_subjects_of_its_own_case_each_once_and_not_twice_over() -> None:
     """The record says exactly whose keys went: the decider knows the case's subjects from its
     sealed events (it never opens them)."""
     _, registered = take(None, REGISTER_COMPLAINT)
-    sealed = Sealer().seal(registered)
+    sealed = Sealer(suite=SUITE).seal(registered)
     state = fold([sealed])
     assert state is not None
     (subject,) = state.subjects

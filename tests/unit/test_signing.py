@@ -32,6 +32,7 @@ from tests.signing import (
     DEPARTMENT_SIGNERS,
     GATEWAY,
     RING,
+    SUITE,
     UNCHECKED,
     VERIFIER,
     private_key,
@@ -58,7 +59,9 @@ def register(case_id: str = "XF-7", actor: dict[str, Any] | None = None) -> dict
 
 
 def decided(document: dict[str, Any], verifier: SubmissionVerifier = VERIFIER) -> Decision:
-    return PartitionState(OFFICERS, verifier).decide_record(json.dumps(document).encode(), NOW)
+    return PartitionState(OFFICERS, verifier, suite=SUITE).decide_record(
+        json.dumps(document).encode(), NOW
+    )
 
 
 def rejected(document: dict[str, Any], code: RejectionCode, *words: str) -> Outcome:
@@ -82,11 +85,11 @@ def test_a_department_signed_submission_is_recorded_with_its_key() -> None:
         "department": XF,
         "kind": "department",
     }
-    assert event.hash == event.computed_hash()
+    assert event.hash == event.computed_hash(suite=SUITE)
     other = event.model_copy(
         update={"vouched_by": VouchedBy(key_id="0" * 16, department=XF, kind="gateway")}
     )
-    assert other.computed_hash() != event.hash, "the hash covers who vouched"
+    assert other.computed_hash(suite=SUITE) != event.hash, "the hash covers who vouched"
 
 
 def test_a_gateway_signed_submission_is_recorded_as_the_gateways() -> None:
@@ -100,7 +103,9 @@ def test_an_event_nobody_vouched_for_has_no_vouched_by_field_so_old_hashes_hold(
     (event,) = decided(register(), UNCHECKED).events
     assert event.vouched_by is None
     assert "vouched_by" not in json.loads(event.model_dump_json())
-    assert Event.model_validate_json(event.model_dump_json()).computed_hash() == event.hash
+    assert (
+        Event.model_validate_json(event.model_dump_json()).computed_hash(suite=SUITE) == event.hash
+    )
 
 
 # --- the four rejection codes, in the order they are checked ------------------------------------
@@ -119,7 +124,7 @@ def test_a_key_not_in_the_ring_is_an_unknown_signer() -> None:
 def test_a_checkpoint_key_cannot_sign_submissions() -> None:
     key = private_key("checkpoint")
     ring = KeyRing((*RING.keys, ring_key(key, KeyPurpose.CHECKPOINT)))
-    decision = decided(Signer.of(key).sign(register(), XF), SubmissionVerifier(ring))
+    decision = decided(Signer.of(key).sign(register(), XF), SubmissionVerifier(ring, suite=SUITE))
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.UNKNOWN_SIGNER
     assert "for checkpoint, not for submissions" in decision.outcome.message
@@ -142,7 +147,7 @@ def test_a_key_outside_its_validity_is_an_unknown_signer(
             for k in RING.keys
         )
     )
-    decision = decided(signed(register()), SubmissionVerifier(ring))
+    decision = decided(signed(register()), SubmissionVerifier(ring, suite=SUITE))
     assert decision.outcome is not None
     assert decision.outcome.code is RejectionCode.UNKNOWN_SIGNER
     assert f"not at {NOW.isoformat()}" in decision.outcome.message
@@ -251,7 +256,7 @@ def test_only_the_clocks_own_key_vouches_for_the_system_clock(
 
 
 def test_a_resend_however_signed_gets_the_first_answer_and_changes_nothing() -> None:
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     document = signed(register())
     first = state.decide_record(json.dumps(document).encode(), NOW)
     state.commit()
@@ -267,7 +272,7 @@ def test_a_record_nobody_vouched_for_never_takes_its_submission_id() -> None:
     """Anyone who may publish could send an unsigned or wrongly signed copy under an id a
     department will use: it is answered, not remembered, so the department's own signed
     submission with that id is still decided, live and after a take-over."""
-    state = PartitionState(OFFICERS, VERIFIER)
+    state = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     document = register()
     refused = state.decide_record(json.dumps(document).encode(), NOW)
     assert refused.outcome is not None
@@ -279,7 +284,7 @@ def test_a_record_nobody_vouched_for_never_takes_its_submission_id() -> None:
     assert accepted.outcome.status == "accepted"
     assert accepted.events
 
-    taken_over = PartitionState(OFFICERS, VERIFIER)
+    taken_over = PartitionState(OFFICERS, VERIFIER, suite=SUITE)
     taken_over.replay_outcome(refused.outcome)
     assert taken_over.outcomes == {}
     again = taken_over.decide_record(json.dumps(signed(document)).encode(), NOW)
@@ -289,7 +294,7 @@ def test_a_record_nobody_vouched_for_never_takes_its_submission_id() -> None:
 
 def test_signatures_not_required_lets_unsigned_pass_and_still_checks_signed_ones() -> None:
     """CASETRAIL_REQUIRE_SIGNATURES=false: for benchmarks and migrating clients only."""
-    lenient = SubmissionVerifier(RING, required=False)
+    lenient = SubmissionVerifier(RING, required=False, suite=SUITE)
     (event,) = decided(register(), lenient).events
     assert event.vouched_by is None
     (vouched,) = decided(signed(register()), lenient).events
@@ -317,7 +322,7 @@ def test_the_vector_as_sent_in_another_layout_is_accepted_with_its_key() -> None
     """Keys in another order, spaces, escaped characters, 2.0 for 2: the decider checks the
     canonical form of what it parses, so the signature holds."""
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(VECTOR["private_key_seed_hex"]))
-    verifier = SubmissionVerifier(KeyRing((ring_key(key, KeyPurpose.DEPARTMENT, XF),)))
+    verifier = SubmissionVerifier(KeyRing((ring_key(key, KeyPurpose.DEPARTMENT, XF),)), suite=SUITE)
     raw = VECTOR["sent"].encode()
     submission = parse_submission(raw)
     assert isinstance(submission, SubmissionBase)

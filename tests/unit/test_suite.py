@@ -62,11 +62,13 @@ def test_the_chains_hash_with_the_suite_s_hash() -> None:
     fields = {"case_id": "XF-1", "version": 1, "hash": "ignored"}
     body = canonical_json({"case_id": "XF-1", "version": 1})
     assert chain_hash(fields, Suite.GUOMI) == hashlib.new("sm3", body).hexdigest()
-    assert chain_hash(fields) == hashlib.sha256(body).hexdigest()
+    assert chain_hash(fields, Suite.INTERNATIONAL) == hashlib.sha256(body).hexdigest()
     head, event = "0" * 64, "ab" * 32
     expected = hashlib.new("sm3", (head + event).encode()).hexdigest()
     assert partition_chain(head, event, Suite.GUOMI) == expected
-    assert partition_chain(head, event, Suite.GUOMI) != partition_chain(head, event)
+    assert partition_chain(head, event, Suite.GUOMI) != partition_chain(
+        head, event, Suite.INTERNATIONAL
+    )
 
 
 # --- SM2 with SM3 (GB/T 32918, user id of GB/T 35276) -------------------------------------
@@ -199,7 +201,10 @@ def test_sealed_values_of_the_guomi_suite_open_only_as_sealed() -> None:
 
 def test_the_master_key_wraps_with_the_suite_s_cipher() -> None:
     secret = b"m" * 32
-    guomi, international = MasterKey(secret, Suite.GUOMI), MasterKey(secret)
+    guomi, international = (
+        MasterKey(secret, Suite.GUOMI),
+        MasterKey(secret, Suite.INTERNATIONAL),
+    )
     assert guomi.key_id == international.key_id  # one master, named alike
     wrapped = guomi.wrap("subject-1", b"k" * 16)
     assert guomi.unwrap("subject-1", wrapped) == b"k" * 16

@@ -16,7 +16,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.log_check import LogReport, verify_log
-from tests.signing import VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, signed_json
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
@@ -42,14 +42,14 @@ RING = ring_of()
 
 def logged() -> tuple[Records, list[Checkpoint]]:
     """Three cases of four events on partition 0, with a checkpoint after 6 and after 12."""
-    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
+    state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER, suite=SUITE)
     records: Records = []
     for _, value in submissions(12, 4, "verify"):
         for event in state.decide_record(signed_json(value), NOW).events:
             records.append((0, len(records) * 2, event.model_dump_json().encode()))
     head, checkpoints = GENESIS_HASH, []
     for count, (_, offset, raw) in enumerate(records, start=1):
-        head = partition_chain(head, json.loads(raw)["hash"])
+        head = partition_chain(head, json.loads(raw)["hash"], suite=SUITE)
         if count % 6 == 0:
             checkpoints.append(sign(KEY, 0, offset, count, head, NOW))
     return records, checkpoints
@@ -58,7 +58,7 @@ def logged() -> tuple[Records, list[Checkpoint]]:
 def checked(
     records: Records, checkpoints: list[Checkpoint], ring: KeyRing = RING, now: datetime = LATER
 ) -> LogReport:
-    return verify_log(records, checkpoints, ring, now, GRACE)
+    return verify_log(records, checkpoints, ring, now, GRACE, suite=SUITE)
 
 
 def kinds(
@@ -91,7 +91,7 @@ def test_an_altered_and_rehashed_event_breaks_the_chains() -> None:
     records, checkpoints = logged()
     partition, offset, raw = records[5]
     forged = json.loads(_edit(raw, department="别的部门"))
-    forged["hash"] = chain_hash(forged)
+    forged["hash"] = chain_hash(forged, suite=SUITE)
     records[5] = (partition, offset, json.dumps(forged).encode())
     assert kinds(records, checkpoints) == {"broken_case_chain", "log_differs_from_checkpoint"}
 
@@ -134,7 +134,7 @@ def resigned(records: Records, key: Ed25519PrivateKey) -> list[Checkpoint]:
     """A checkpoint over the whole of ``records``, as a forger with his own key would sign it."""
     head = GENESIS_HASH
     for _, _, raw in records:
-        head = partition_chain(head, json.loads(raw)["hash"])
+        head = partition_chain(head, json.loads(raw)["hash"], suite=SUITE)
     return [sign(key, 0, records[-1][1], len(records), head, NOW)]
 
 
@@ -193,7 +193,7 @@ def forged_tail(records: Records, recorded_at: datetime) -> Records:
         "recorded_at": recorded_at.isoformat(),
         "payload": {**last["payload"], "summary": "伪造"},
     }
-    forged["hash"] = chain_hash(forged)
+    forged["hash"] = chain_hash(forged, suite=SUITE)
     return [*records, (partition, offset + 2, json.dumps(forged, ensure_ascii=False).encode())]
 
 

@@ -20,7 +20,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import sign
 from services.integrity.verification import Verification, verify
-from tests.signing import VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, signed_json
 from tests.unit.test_verify import GRACE, KEY, NOW, RING
 
 Records = list[tuple[int, int, bytes]]
@@ -32,7 +32,7 @@ def logged() -> Records:
     on the real log where transaction markers take offsets too."""
     records: Records = []
     for partition in (0, 1):
-        state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER)
+        state = PartitionState(load_officers(OFFICERS_FILE), VERIFIER, suite=SUITE)
         for _, value in submissions(6, 3, f"audit{partition}"):
             for event in state.decide_record(signed_json(value), NOW).events:
                 offset = 2 * sum(1 for r in records if r[0] == partition)
@@ -287,7 +287,7 @@ def checkpoint_records(records: Records, every: int) -> Records:
         for p, offset, raw in records:
             if p != partition:
                 continue
-            head, count = partition_chain(head, json.loads(raw)["hash"]), count + 1
+            head, count = partition_chain(head, json.loads(raw)["hash"], suite=SUITE), count + 1
             if count % every == 0:
                 checkpoint = sign(KEY, partition, offset, count, head, NOW)
                 out.append((partition, len(out), checkpoint.model_dump_json().encode()))
@@ -310,6 +310,7 @@ def verified(
         case,
         now=now,
         grace=GRACE,
+        suite=SUITE,
     )
 
 
@@ -374,7 +375,15 @@ def test_a_case_sees_its_own_problems_and_those_of_whole_partitions() -> None:
 
     def kinds(case: str) -> list[tuple[str, str]]:
         result = verify(
-            records, checkpoints, RING, rows, {0: 11, 1: 11}, case, now=SOON, grace=GRACE
+            records,
+            checkpoints,
+            RING,
+            rows,
+            {0: 11, 1: 11},
+            case,
+            now=SOON,
+            grace=GRACE,
+            suite=SUITE,
         )
         return [(p.kind, p.where) for p in result.problems]
 
@@ -397,7 +406,7 @@ def test_forged_records_never_crash_the_check() -> None:
     junk = [b"[1, 2]", b'"text"', b'{"hash": "h", "case_id": ["A"], "version": 1}', b"\xff"]
     records += [(1, 100 + i, raw) for i, raw in enumerate(junk)]
     projected = everything_projected(records)
-    result = verify(records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE)
+    result = verify(records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE, suite=SUITE)
     assert [p.kind for p in result.problems] == ["unreadable_event"] * 4
 
 
@@ -406,7 +415,7 @@ def test_a_record_on_the_outcomes_topic_that_is_no_outcome_is_named() -> None:
     when it takes the partition over), never a crash of the check."""
     records = logged()
     outcomes = [(0, 3, b"[" * 100_000), (1, 0, b'{"status": "accepted"}'), (1, 1, b"\xff")]
-    result = verify(records, [], RING, None, {}, None, outcomes, now=SOON, grace=GRACE)
+    result = verify(records, [], RING, None, {}, None, outcomes, now=SOON, grace=GRACE, suite=SUITE)
     assert [(p.kind, p.where) for p in result.problems] == [
         ("unreadable_outcome", "outcomes p0@3"),
         ("unreadable_outcome", "outcomes p1@0"),
@@ -433,11 +442,11 @@ def test_an_operators_adoption_is_shown_with_its_reason() -> None:
     records = logged()
     head = GENESIS_HASH
     for _, _, raw in (r for r in records if r[0] == 0):
-        head = partition_chain(head, json.loads(raw)["hash"])
+        head = partition_chain(head, json.loads(raw)["hash"], suite=SUITE)
     adopted = sign(KEY, 0, 10, 6, head, NOW + timedelta(minutes=5), "上线前的事件 / pre-upgrade")
     checkpoints = [*checkpoint_records(records, 4), (0, 99, adopted.record())]
     later = NOW + timedelta(hours=1)
-    result = verify(records, checkpoints, RING, None, {}, now=later, grace=GRACE)
+    result = verify(records, checkpoints, RING, None, {}, now=later, grace=GRACE, suite=SUITE)
     assert [(p.kind, p.where) for p in result.problems] == [
         ("uncovered_event", "p1@8"),
         ("uncovered_event", "p1@10"),

@@ -19,6 +19,7 @@ from services.integrity.audit_pairing import Logged, Position, logged, row_posit
 from services.integrity.checkpoints import sign
 from services.integrity.id_book import IdBook
 from services.integrity.verification import Verification, VerificationPass, verify
+from tests.signing import SUITE
 from tests.unit.test_verify import GRACE, KEY, LATER, NOW, RING
 from tests.unit.test_verify_audit import (
     SOON,
@@ -95,7 +96,9 @@ def streamed(
             seen: set[object] = set()
             for row in rows:
                 (shared if row["event_id"] in seen else seen).add(row["event_id"])
-        run = VerificationPass(RING, ids, case, None if rows is None else projected, shared)
+        run = VerificationPass(
+            RING, ids, case, None if rows is None else projected, shared, suite=SUITE
+        )
         for record in checkpoint_records(records, 4) if checkpoints is None else checkpoints:
             run.checkpoint(record)
         ordered = sorted(records, key=lambda r: (r[0], r[1]))
@@ -146,6 +149,7 @@ def test_the_streamed_pass_finds_what_verify_finds(seed: int) -> None:
                 case,
                 now=SOON,
                 grace=GRACE,
+                suite=SUITE,
             )
             copies = None if compared is None else [dict(r) for r in compared]
             found = streamed(records, copies, projected, case, random.Random(seed))
@@ -193,7 +197,9 @@ def test_a_log_of_rows_out_of_place_is_compared_after_the_pass() -> None:
     rows.sort(key=row_position)
     projected = everything_projected(records)
     checkpoints = checkpoint_records(records, 4)
-    expected = verify(records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE)
+    expected = verify(
+        records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE, suite=SUITE
+    )
     found = streamed(records, rows, everything_projected(records), None, random.Random(7))
     assert outcome(found) == outcome(expected)
     assert [p.where for p in found.problems] == [f"p0@{o}, p1@{o}" for o in range(0, 12, 2)]
@@ -211,7 +217,9 @@ def test_a_row_naming_the_place_of_a_second_copy_of_its_event_pairs_with_the_fir
     rows.sort(key=row_position)
     projected = everything_projected(records)
     checkpoints = checkpoint_records(records, 4)
-    expected = verify(records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE)
+    expected = verify(
+        records, checkpoints, RING, rows, projected, now=SOON, grace=GRACE, suite=SUITE
+    )
     found = streamed(records, rows, projected, None, random.Random(3))
     assert outcome(found) == outcome(expected)
     audit = [(p.kind, p.where) for p in found.problems if p.kind.startswith("audit")]
@@ -238,7 +246,9 @@ def test_checkpoints_kept_on_disk_are_checked_as_those_in_memory(seed: int) -> N
     rng.shuffle(checkpoints)
     projected = everything_projected(records)
     for now in (SOON, LATER):
-        expected = verify(records, checkpoints, RING, None, projected, now=now, grace=GRACE)
+        expected = verify(
+            records, checkpoints, RING, None, projected, now=now, grace=GRACE, suite=SUITE
+        )
         found = streamed(records, None, projected, None, rng, checkpoints, now)
         assert outcome(found) == outcome(expected)
     assert not found.intact

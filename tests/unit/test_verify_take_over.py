@@ -8,11 +8,12 @@ import pytest
 
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.log_check import PartitionAudit, adoption, untrusted
+from tests.signing import SUITE
 from tests.unit.test_verify import KEY, LATER, NOW, RING, Records, forged_tail, logged, resigned
 
 
 def audit(records: Records, checkpoints: list[Checkpoint]) -> PartitionAudit:
-    audited = PartitionAudit(0, checkpoints)
+    audited = PartitionAudit(0, checkpoints, suite=SUITE)
     for _, offset, raw in records:
         audited.event(offset, raw)
     return audited
@@ -105,7 +106,7 @@ def partition_events(records: Records) -> list[tuple[int, bytes]]:
 def test_a_correctly_chained_tail_may_be_adopted() -> None:
     records, checkpoints = logged()
     records = forged_tail(records, NOW)
-    adopted, why = adoption(0, partition_events(records), checkpoints, RING, 24, LATER)
+    adopted, why = adoption(0, partition_events(records), checkpoints, RING, 24, LATER, suite=SUITE)
     assert why == []
     assert (adopted.count, adopted.last_offset) == (13, 24)
     signed = sign(KEY, 0, 24, adopted.count, adopted.head, LATER, "事后核实 / checked")
@@ -122,7 +123,9 @@ def test_a_correctly_chained_tail_may_be_adopted() -> None:
 def test_only_uncovered_events_are_adopted(through: int, why: str) -> None:
     records, checkpoints = logged()
     records = forged_tail(records, NOW)
-    _, reasons = adoption(0, partition_events(records), checkpoints, RING, through, LATER)
+    _, reasons = adoption(
+        0, partition_events(records), checkpoints, RING, through, LATER, suite=SUITE
+    )
     assert reasons == [why]
 
 
@@ -132,7 +135,7 @@ def test_an_event_out_of_its_cases_chain_is_never_adopted() -> None:
     partition, offset, raw = records[-1]
     fields = json.loads(raw)
     records[-1] = (partition, offset, json.dumps({**fields, "version": 9}).encode())
-    _, reasons = adoption(0, partition_events(records), checkpoints, RING, 24, LATER)
+    _, reasons = adoption(0, partition_events(records), checkpoints, RING, 24, LATER, suite=SUITE)
     assert any(reason.startswith("altered_event at p0@24") for reason in reasons), reasons
     assert any(reason.startswith("version_gap at p0@24") for reason in reasons), reasons
 
@@ -144,8 +147,10 @@ def test_an_operators_reason_is_signed() -> None:
     assert "operator_reason" not in json.loads(checkpoints[-1].record())
     changed = adopted.model_copy(update={"operator_reason": "另一个理由"})
     assert audit(records, [changed]).refusal() is None  # the audit trusts what it is given…
-    assert untrusted(changed, RING) is not None  # …and the ring does not trust this one
-    assert untrusted(adopted, RING) is None
+    assert (
+        untrusted(changed, RING, suite=SUITE) is not None
+    )  # …and the ring does not trust this one
+    assert untrusted(adopted, RING, suite=SUITE) is None
 
 
 def test_nothing_is_adopted_over_a_log_that_differs_from_its_latest_checkpoint() -> None:
@@ -155,5 +160,5 @@ def test_nothing_is_adopted_over_a_log_that_differs_from_its_latest_checkpoint()
     records = forged_tail(records, NOW)
     partition, offset, raw = records[5]
     records[5] = (partition, offset, json.dumps({**json.loads(raw), "hash": "0" * 64}).encode())
-    _, reasons = adoption(0, partition_events(records), checkpoints, RING, 24, LATER)
+    _, reasons = adoption(0, partition_events(records), checkpoints, RING, 24, LATER, suite=SUITE)
     assert any("log_differs_from_checkpoint" in reason for reason in reasons), reasons

@@ -22,6 +22,7 @@ from events.model import Event
 from events.officers import SYSTEM_CLOCK_ID, Certificate, Officer, Role
 from events.state import CaseState, Context
 from events.submissions import SubmissionBase, parse_submission
+from tests.signing import SUITE
 
 # --- the officer directory ----------------------------------------------------------------------
 
@@ -261,7 +262,9 @@ def submit(
         occurred_at=occurred_at,
         expected_version=expected_version,
     )
-    ctx = Context(recorded_at=recorded_at or occurred_at, officers=officers or OFFICERS)
+    ctx = Context(
+        recorded_at=recorded_at or occurred_at, officers=officers or OFFICERS, suite=SUITE
+    )
     return decide(state, parsed(raw), ctx)
 
 
@@ -465,7 +468,7 @@ def verify_chain(events: Sequence[Event], head: str | None = None) -> bool:
     for number, event in enumerate(events, start=1):
         if event.case_id != events[0].case_id or event.version != number:
             return False
-        if event.prev_hash != previous or event.computed_hash() != event.hash:
+        if event.prev_hash != previous or event.computed_hash(suite=SUITE) != event.hash:
             return False
         previous = event.hash
     return head is None or previous == head
@@ -485,5 +488,5 @@ def assert_history(events: Sequence[Event], types: Sequence[str]) -> None:
     assert events[0].prev_hash == GENESIS_HASH
     for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
-    assert all(e.computed_hash() == e.hash for e in events)
+    assert all(e.computed_hash(suite=SUITE) == e.hash for e in events)
     assert verify_chain(events)

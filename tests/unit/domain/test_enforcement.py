@@ -16,6 +16,7 @@ from events.errors import RejectionCode
 from events.model import CaseType, Event
 from events.payloads import CaseReview, Evidence
 from events.upcasting import CURRENT_VERSIONS, typed_payload
+from tests.signing import SUITE
 from tests.unit.domain.support import (
     CASE_ID,
     ENFORCER,
@@ -715,7 +716,7 @@ def stored_as_version_1(event: Event, dropped: str) -> Event:
     payload = {k: v for k, v in event.payload.items() if k != dropped}
     fields = {**event.model_dump(mode="json"), "schema_version": 1, "payload": payload}
     unhashed = Event.model_validate(fields)
-    return unhashed.model_copy(update={"hash": unhashed.computed_hash()})
+    return unhashed.model_copy(update={"hash": unhashed.computed_hash(suite=SUITE)})
 
 
 def test_evidence_and_reviews_recorded_before_the_rules_still_read_and_the_case_goes_on() -> None:

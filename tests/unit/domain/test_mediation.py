@@ -15,6 +15,7 @@ from events.lifecycles.mediation import MEDIATION, REFUSAL_BASIS
 from events.model import CaseType, Event
 from events.payloads import MediationAccepted, MediationApplication, RefusalGround
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast
+from tests.signing import SUITE
 from tests.unit.domain.support import (
     CASE_ID,
     MEDIATOR,
@@ -456,7 +457,7 @@ def stored_v1_acceptance() -> Event:
         "hash": GENESIS_HASH,
     }
     stored = Event.model_validate(fields).model_dump(mode="json")  # the JSON on the log
-    return Event.model_validate({**stored, "hash": chain_hash(stored)})
+    return Event.model_validate({**stored, "hash": chain_hash(stored, suite=SUITE)})
 
 
 def test_a_version_1_acceptance_still_reads_and_its_case_continues() -> None:

@@ -33,6 +33,7 @@ from events.payloads import (
     Satisfaction,
 )
 from events.state import CaseState, Context
+from tests.signing import SUITE
 from tests.unit.domain.support import (
     CASE_ID,
     DEPARTMENTS,
@@ -245,7 +246,7 @@ def play(
             expected_version=expected,
         )
         sub = parsed(raw)
-        ctx = Context(recorded_at=at + timedelta(minutes=1), officers=OFFICERS)
+        ctx = Context(recorded_at=at + timedelta(minutes=1), officers=OFFICERS, suite=SUITE)
         snapshot = state.model_dump() if state is not None else None
         result = decide(state, sub, ctx)
         assert decide(state, sub, ctx) == result  # deciding is a pure function
@@ -258,7 +259,7 @@ def play(
         (event,) = result
         assert event.version == version + 1
         assert event.prev_hash == (state.last_hash if state is not None else GENESIS_HASH)
-        assert event.computed_hash() == event.hash
+        assert event.computed_hash(suite=SUITE) == event.hash
         assert event.type == step.event
         assert event.occurred_at == at
         state = evolve(state, event)
@@ -337,7 +338,7 @@ def test_any_tampering_breaks_the_chain(case_type: CaseType, data: st.DataObject
     changed[index] = tampered(events[index], name)
     assert not verify_chain(changed), name
     # one field changed and the event re-hashed: the next event (or the head) no longer matches
-    rehashed = changed[index].model_copy(update={"hash": changed[index].computed_hash()})
+    rehashed = changed[index].model_copy(update={"hash": changed[index].computed_hash(suite=SUITE)})
     if name != "hash":  # re-hashing a changed hash gives the original back
         assert not verify_chain([*events[:index], rehashed, *events[index + 1 :]], head)
     # one event dropped: the chain breaks, or the head (truncation) does not match

@@ -11,6 +11,7 @@ from events.hashing import GENESIS_HASH, chain_hash
 from events.model import Event
 from events.payloads import NOT_NAMED, ComplaintRegistered, ReviewRequest
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast
+from tests.signing import SUITE
 from tests.unit.domain.support import (
     CASE_ID,
     CITY_XF,
@@ -58,7 +59,7 @@ def stored_event(
         "hash": GENESIS_HASH,
     }
     stored = Event.model_validate(fields).model_dump(mode="json")  # the JSON on the log
-    return Event.model_validate({**stored, "hash": chain_hash(stored)})
+    return Event.model_validate({**stored, "hash": chain_hash(stored, suite=SUITE)})
 
 
 def v1_registered(payload: dict[str, Any] = V1_PAYLOAD) -> Event:
@@ -87,15 +88,15 @@ def test_a_version_1_event_still_folds_with_its_payload_upcast() -> None:
 
 def test_the_stored_hash_of_a_version_1_event_still_verifies() -> None:
     event = v1_registered()
-    assert event.computed_hash() == event.hash
+    assert event.computed_hash(suite=SUITE) == event.hash
     assert verify_chain([event])
     stored = Event.model_validate_json(event.model_dump_json())
-    assert stored.computed_hash() == event.hash
+    assert stored.computed_hash(suite=SUITE) == event.hash
     # the hash covers the stored v1 form, not the upcast one
     upcast_form = event.model_copy(
         update={"payload": upcast(event.type, 1, dict(event.payload)), "schema_version": 2}
     )
-    assert upcast_form.computed_hash() != event.hash
+    assert upcast_form.computed_hash(suite=SUITE) != event.hash
 
 
 def test_a_case_started_in_version_1_continues_in_the_current_version() -> None:
