@@ -15,6 +15,7 @@ from events.model import Event
 from events.upcasting import CURRENT_VERSIONS, upcast
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.keyring import KeyPurpose, KeyRing
+from services.privacy.cipher import CIPHER_ALG
 from services.privacy.migration import (
     Pair,
     PartitionEvidence,
@@ -90,7 +91,7 @@ def test_a_version_1_complainant_is_upcast_then_sealed_and_opens_as_the_upcast_o
     text = new.model_dump_json()
     assert "王五" not in text
     assert "13800000000" not in text
-    assert new.payload["complainant"]["name"]["alg"] == "A256GCM"
+    assert new.payload["complainant"]["name"]["alg"] == CIPHER_ALG[SUITE]
     keys = {k.subject: k.key for k in sealer.take()}
     assert len(keys) == 1
     assert next(iter(keys.values()))
