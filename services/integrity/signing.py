@@ -280,9 +280,14 @@ def _ensure(
     public = load_private_key(path).public_key()
     if ring.get(key_id_of(public), purpose) is not None:
         return
-    if any(k.purpose is purpose and k.department == department for k in ring.keys):
-        # The ring knows other keys for this: an operator removed or rotated this one, and a
-        # development start must never trust it again behind their back.
+    algorithm = algorithm_of(public)
+    if any(
+        k.purpose is purpose and k.department == department and k.algorithm is algorithm
+        for k in ring.keys
+    ):
+        # The ring knows other keys for this (of this suite: a ring may be shared by both): an
+        # operator removed or rotated this one, and a development start must never trust it
+        # again behind their back.
         say(f"signing: the development {what} in {path} is not in the ring; left out")
         return
     entry = RingKey(key_id_of(public), purpose, public, datetime.now(UTC), None, department)

@@ -28,7 +28,7 @@ from services.integrity.keyring import (
     new_key,
     write_private_key,
 )
-from services.integrity.signing import NoGatewayKey, gateway_signer
+from services.integrity.signing import NoGatewayKey, ensure_dev_signing_keys, gateway_signer
 from services.settings import Settings
 from tests.signing import SUITE
 
@@ -308,3 +308,15 @@ def test_without_tongsuopy_an_sm2_key_is_refused_cleanly_not_a_crash(
             signer.check(datetime.now(UTC))
     finally:
         algorithms._tongsuo.cache_clear()  # tongsuopy again for the tests that follow
+
+
+def test_the_development_keys_of_each_suite_go_into_a_shared_ring(tmp_path: Path) -> None:
+    shared = tmp_path / "ring.json"
+    said: list[str] = []
+    for suite in Suite:
+        settings = Settings(state_dir=tmp_path, crypto_suite=suite, key_ring_file=shared)
+        if suite is Suite.GUOMI:  # a key file from before the shared ring
+            write_private_key(settings.gateway_signing_key_path, SM2PrivateKey.generate())
+        ensure_dev_signing_keys(settings, said.append)
+    assert [k.algorithm.value for k in load_ring(shared).keys] == ["ed25519", "sm2"]
+    assert said[1].startswith("signing: put the development gateway key")
