@@ -3,20 +3,24 @@ development ring ``infra up`` makes; the decider's signer, which trusts the ring
 
 import json
 import os
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
 from events.suite import Suite
 from services.cli.main import app
 from services.demo import OFFICERS_FILE
-from services.integrity.algorithms import SIGNATURE_ALGORITHM
+from services.integrity import algorithms
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, SM2PrivateKey
 from services.integrity.checkpoints import Signer, SigningKeyNotTrusted
 from services.integrity.keyring import (
     KeyPurpose,
+    KeyRingError,
     ensure_dev_keys,
     key_id,
     load_private_key,
@@ -24,6 +28,8 @@ from services.integrity.keyring import (
     new_key,
     write_private_key,
 )
+from services.integrity.signing import NoGatewayKey, ensure_dev_signing_keys, gateway_signer
+from services.settings import Settings
 from tests.signing import SUITE, new_private_key
 
 KEYS = Path("keys") if SUITE is Suite.INTERNATIONAL else Path("keys", "guomi")
@@ -32,8 +38,10 @@ GATEWAY_PEM = f"gateway-{SIGNATURE_ALGORITHM[SUITE].value}.pem"
 """Where the key files are by default, in the state directory, under the tests' suite."""
 
 
-def keys(state: Path, *args: str, suite: str = SUITE.value) -> Result:
+def keys(state: Path, *args: str, suite: str = SUITE.value, ring: str | None = None) -> Result:
     env = {"CASETRAIL_STATE_DIR": str(state), "CASETRAIL_CRYPTO_SUITE": suite}
+    if ring is not None:  # one ring for both suites
+        env["CASETRAIL_KEY_RING_FILE"] = ring
     return CliRunner().invoke(app, ["keys", *args], env=env)
 
 
@@ -104,8 +112,9 @@ def test_rotate_retires_the_current_key_and_replaces_the_private_key(tmp_path: P
         keys(tmp_path, "rotate", "--purpose", "department", "--department", "信访办").exit_code == 0
     )
     ring = load_ring(tmp_path / KEYS / "ring.json")
-    assert [k.key_id for k in ring.current(KeyPurpose.CHECKPOINT)] == [new.key_id]
-    assert len(ring.current(KeyPurpose.DEPARTMENT, "信访办")) == 1
+    current = ring.current(KeyPurpose.CHECKPOINT, suite=SUITE)
+    assert [k.key_id for k in current] == [new.key_id]
+    assert len(ring.current(KeyPurpose.DEPARTMENT, "信访办", suite=SUITE)) == 1
     none_to_rotate = keys(tmp_path, "rotate", "--purpose", "gateway")
     assert none_to_rotate.exit_code == 1
     assert "no key of that purpose valid now" in none_to_rotate.output
@@ -241,3 +250,81 @@ def test_the_decider_does_not_start_with_a_key_outside_the_ring(tmp_path: Path) 
     result = CliRunner().invoke(app, ["decider"], env=env)
     assert result.exit_code == 2
     assert "is not a checkpoint key of the ring" in result.output
+
+
+def test_rotating_under_one_suite_leaves_the_other_suites_keys_in_a_shared_ring(
+    tmp_path: Path,
+) -> None:
+    shared = str(tmp_path / "ring.json")
+    for suite in ("international", "guomi"):
+        assert keys(tmp_path, "create", suite=suite, ring=shared).exit_code == 0
+    result = keys(tmp_path, "rotate", suite="guomi", ring=shared)
+    assert result.exit_code == 0, result.output
+    now = datetime.now(UTC)
+    ring = load_ring(Path(shared))
+    assert [(k.algorithm.value, k.valid_at(now)) for k in ring.keys] == [
+        ("ed25519", True),
+        ("sm2", False),
+        ("sm2", True),
+    ]
+    assert result.output.count("valid until") == 1
+    for suite in Suite:
+        assert len(ring.current(KeyPurpose.CHECKPOINT, suite=suite)) == 1
+
+
+def _settings(tmp_path: Path, suite: Suite, gateway_key: Path) -> Settings:
+    return Settings(state_dir=tmp_path, crypto_suite=suite, gateway_signing_key_file=gateway_key)
+
+
+def test_the_gateway_does_not_start_with_a_key_of_another_suite(tmp_path: Path) -> None:
+    ed25519 = tmp_path / "gateway.pem"
+    write_private_key(ed25519, Ed25519PrivateKey.generate())
+    signer = gateway_signer(_settings(tmp_path, Suite.INTERNATIONAL, ed25519))
+    assert signer is not None
+    with pytest.raises(NoGatewayKey) as refused:
+        gateway_signer(_settings(tmp_path, Suite.GUOMI, ed25519))
+    assert f"the gateway's key {signer.key_id} ({ed25519}) is an ed25519 key, and the log's" in (
+        str(refused.value)
+    )
+    assert "suite guomi signs with sm2" in str(refused.value)
+    sm2 = tmp_path / "gateway-sm2.pem"
+    write_private_key(sm2, SM2PrivateKey.generate())
+    assert gateway_signer(_settings(tmp_path, Suite.GUOMI, sm2)) is not None
+    with pytest.raises(NoGatewayKey, match="is an sm2 key, and the log's suite international"):
+        gateway_signer(_settings(tmp_path, Suite.INTERNATIONAL, sm2))
+
+
+def test_without_tongsuopy_an_sm2_key_is_refused_cleanly_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tongsuopy has no wheel everywhere (pyproject.toml): an international service whose ring
+    holds one SM2 key, or given an SM2 key file, says so as it does for any bad ring or key."""
+    ring_path = tmp_path / "ring.json"
+    new_key(ring_path, tmp_path / "ed.pem", KeyPurpose.CHECKPOINT, suite=Suite.INTERNATIONAL)
+    new_key(ring_path, tmp_path / "sm2.pem", KeyPurpose.GATEWAY, suite=Suite.GUOMI)
+    algorithms._tongsuo.cache_clear()
+    monkeypatch.setattr(algorithms, "sm_ec", None)  # as where the import failed
+    try:
+        with pytest.raises(
+            KeyRingError, match=re.escape(f"{ring_path} is not a valid key ring: SM2 needs")
+        ):
+            load_ring(ring_path)
+        with pytest.raises(NoGatewayKey, match=r"cannot read .*sm2\.pem: SM2 needs the tongsuopy"):
+            gateway_signer(_settings(tmp_path, Suite.INTERNATIONAL, tmp_path / "sm2.pem"))
+        signer = Signer(tmp_path / "sm2.pem", ring_path, Suite.INTERNATIONAL)
+        with pytest.raises(SigningKeyNotTrusted, match="is not a valid key ring: SM2 needs"):
+            signer.check(datetime.now(UTC))
+    finally:
+        algorithms._tongsuo.cache_clear()  # tongsuopy again for the tests that follow
+
+
+def test_the_development_keys_of_each_suite_go_into_a_shared_ring(tmp_path: Path) -> None:
+    shared = tmp_path / "ring.json"
+    said: list[str] = []
+    for suite in Suite:
+        settings = Settings(state_dir=tmp_path, crypto_suite=suite, key_ring_file=shared)
+        if suite is Suite.GUOMI:  # a key file from before the shared ring
+            write_private_key(settings.gateway_signing_key_path, SM2PrivateKey.generate())
+        ensure_dev_signing_keys(settings, said.append)
+    assert [k.algorithm.value for k in load_ring(shared).keys] == ["ed25519", "sm2"]
+    assert said[1].startswith("signing: put the development gateway key")
