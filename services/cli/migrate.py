@@ -102,7 +102,7 @@ def seal_log(
     else:
         for line in report.lines():
             typer.echo(line)
-    if dry_run:
+    if dry_run or as_json:
         return
     if to_suite is not None and to_suite is not settings.crypto_suite:
         typer.echo(

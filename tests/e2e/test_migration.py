@@ -422,7 +422,8 @@ async def test_a_sealed_log_moves_to_the_other_suite(servers: Settings, tmp_path
         new = old.model_copy(
             update={"topic_prefix": f"{old.topic_prefix}-{OTHER}", "crypto_suite": OTHER}
         )
-        run(new, "infra", "up")  # the other suite's development keys, as an operator makes them
+        # The other suite's development keys, as an operator makes them.
+        run(servers.model_copy(update={"crypto_suite": OTHER}), "infra", "up")
         record = tmp_path / "record.jsonl"
         try:
             (decider,) = start_services(old, tmp_path / "old", "decider")
@@ -435,11 +436,12 @@ async def test_a_sealed_log_moves_to_the_other_suite(servers: Settings, tmp_path
             assert before[f"{kept} v1"]["petitioners"][0]["name"] == "李四"
 
             migrate = ("migrate", "seal-log", "--to-prefix", new.topic_prefix)
-            said = run(old, *migrate, "--to-suite", str(OTHER), "--evidence", str(record))
-            assert f"wrote {len(source)} events" in said, said
-            assert "2 old data subjects opened and sealed again, 3 erased values" in said, said
-            assert f"suite {SUITE} -> {OTHER}" in said, said
-            assert "destroyed the 2 old keys" in said, said
+            said = run(old, *migrate, "--to-suite", str(OTHER), "--evidence", str(record), "--json")
+            report = json.loads(said)
+            assert (report["from_suite"], report["to_suite"]) == (SUITE, OTHER)
+            moved = [(p["written"], p["reopened"], p["erased"]) for p in report["partitions"]]
+            assert [sum(column) for column in zip(*moved, strict=True)] == [len(source), 2, 3]
+            assert report["old_keys_destroyed"] == 2
 
             # Both logs verify, each under its own suite; the record checks each side.
             sealed = await events_of(new)
