@@ -342,7 +342,7 @@ def _check_suite_keys(settings: Settings, to_suite: Suite) -> None:
         )
 
 
-async def _source_keys(settings: Settings, source: "_Source") -> dict[str, bytes | None]:
+async def _source_keys(settings: Settings, source: _Source) -> dict[str, bytes | None]:
     """The keys of every data subject the source's events hold (None: destroyed)."""
     subjects = {
         s for events in source.events.values() for _, _, e in events for s in subjects_in(e.payload)

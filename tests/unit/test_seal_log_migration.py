@@ -6,6 +6,7 @@ and database: tests/e2e/test_migration.py."""
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +29,9 @@ from services.privacy.migration import (
     pairs_match_log,
     reseal,
 )
-from services.privacy.relog import MigrationRefused, _check_prefixes
+from services.privacy.relog import MigrationRefused, _check_prefixes, _check_suite_keys
 from services.privacy.sealing import Sealer, open_payload
+from services.settings import Settings
 from tests.signing import SUITE, private_key, ring_key
 
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -334,3 +336,12 @@ def test_a_record_within_the_international_suite_names_no_suite() -> None:
         "partitions",
     }
     assert set(json.loads(lines[-1])) == {"sha256", "key_id", "signature"}
+
+
+def test_a_suite_change_refuses_key_files_that_name_one_suite(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, crypto_suite=SUITE)
+    _check_suite_keys(settings, OTHER)  # each suite's keys where Settings.keys_dir puts them
+    pinned = settings.model_copy(update={"key_ring_file": tmp_path / "ring.json"})
+    _check_suite_keys(pinned, SUITE)  # no change of suite: as before
+    with pytest.raises(MigrationRefused, match="CASETRAIL_KEY_RING_FILE name one suite's keys"):
+        _check_suite_keys(pinned, OTHER)
