@@ -19,9 +19,21 @@ install: $(BIN)/casetrail
 demo: install fonts
 	$(BIN)/casetrail demo
 
-## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running).
+## The integrity and privacy tests, which `make test` runs a second time under the guomi suite
+## (SM3, SM2, SM4-GCM; the first run is under the default, international).
+SUITE_TESTS := $(addprefix tests/unit/test_,hashing.py signing.py sealing.py privacy.py keys.py \
+	verify.py verify_audit.py verify_stream.py verify_take_over.py seal_log_migration.py \
+	decider_partition.py decider_snapshot.py) \
+	tests/integration/test_keystore.py $(addprefix tests/e2e/test_,verify.py forged_tail.py \
+	personal_data.py signatures.py old_schema_privacy.py decider_snapshots.py) \
+	tests/e2e/test_migration.py::test_a_sealed_log_moves_to_the_other_suite \
+	tests/faults/test_hostile_records.py
+
+## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running),
+## then the integrity and privacy tests again under the guomi suite.
 test: lint chromium fonts
 	$(BIN)/pytest
+	CASETRAIL_CRYPTO_SUITE=guomi $(BIN)/pytest $(SUITE_TESTS)
 
 ## The fault suite alone (part of `make test` too): rebalances, SIGKILLs, hostile records, PostgreSQL
 ## and Kafka outages, a broker killed in a 3-broker cluster; real processes, loopback only.
