@@ -95,7 +95,7 @@ def associated_data(case_id: str, event_id: str, pointer: str, subject: str) -> 
     return f"casetrail/personal-data/v1\n{case_id}\n{event_id}\n{pointer}\n{subject}".encode()
 
 
-def seal_value(key: bytes, plaintext: str, aad: bytes, alg: str = ALG) -> str:
+def seal_value(key: bytes, plaintext: str, aad: bytes, alg: str) -> str:
     nonce = os.urandom(NONCE_BYTES)
     sealed = aead(alg, key).encrypt(nonce, plaintext.encode(), aad)
     return base64.b64encode(nonce + sealed).decode()
@@ -110,7 +110,7 @@ def open_value(key: bytes, ciphertext: str, aad: bytes, alg: str = ALG) -> str:
         raise SealError("a sealed value does not open with its subject's key") from error
 
 
-def new_subject_key(alg: str = ALG) -> bytes:
+def new_subject_key(alg: str) -> bytes:
     return os.urandom(KEY_BYTES[alg])
 
 

@@ -16,7 +16,7 @@ import pytest
 from projections.db import connect
 from services.adapters import case_store
 from services.adapters.case_store import case_store_dsn
-from services.privacy.cipher import MasterKey, MasterKeyError, new_subject_key
+from services.privacy.cipher import CIPHER_ALG, MasterKey, MasterKeyError, new_subject_key
 from services.privacy.keystore import (
     ROLE,
     SCHEMA,
@@ -40,7 +40,9 @@ async def test_keys_are_kept_wrapped_and_destroyed_for_good(
     servers: Settings, keys: PgKeyStore
 ) -> None:
     case_id = f"KS-{uuid.uuid4().hex[:8]}"
-    made = [SubjectKey(str(uuid.uuid4()), case_id, new_subject_key()) for _ in range(3)]
+    made = [
+        SubjectKey(str(uuid.uuid4()), case_id, new_subject_key(CIPHER_ALG[SUITE])) for _ in range(3)
+    ]
     await keys.put(made)
     await keys.put(made[:1])  # a retry after an aborted transaction changes nothing
     assert await keys.get([k.subject for k in made]) == {k.subject: k.key for k in made}
@@ -114,11 +116,11 @@ async def test_a_master_key_that_did_not_wrap_the_keys_opens_nothing_and_seals_n
     wrapped by a master that opens none of the others: reads show such keys as not opening,
     and the first put says which master key the store expects."""
     case_id = f"KS-{uuid.uuid4().hex[:8]}"
-    made = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
+    made = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key(CIPHER_ALG[SUITE]))
     await keys.put([made])
     stranger = PgKeyStore(keys.pool, MasterKey(b"\x07" * 32, suite=SUITE))
     assert await stranger.get([made.subject]) == {}  # does not open: shown masked
-    fresh = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key())
+    fresh = SubjectKey(str(uuid.uuid4()), case_id, new_subject_key(CIPHER_ALG[SUITE]))
     with pytest.raises(MasterKeyError, match=keys.master.key_id):
         await stranger.put([fresh])
     assert await keys.get([fresh.subject]) == {}  # nothing was written
@@ -140,7 +142,9 @@ def _decider_start(settings: Settings) -> subprocess.CompletedProcess[str]:
 async def test_the_decider_does_not_start_without_its_master_key_or_with_another(
     servers: Settings, keys: PgKeyStore, tmp_path: Path
 ) -> None:
-    made = SubjectKey(str(uuid.uuid4()), f"KS-{uuid.uuid4().hex[:8]}", new_subject_key())
+    made = SubjectKey(
+        str(uuid.uuid4()), f"KS-{uuid.uuid4().hex[:8]}", new_subject_key(CIPHER_ALG[SUITE])
+    )
     await keys.put([made])  # the store holds a key of the servers' master key
     try:
         missing = servers.model_copy(update={"master_key_file": tmp_path / "none.key"})
