@@ -7,10 +7,15 @@ only: Kafka orders records within a partition, so "the first declaration in offs
 means the same for every reader, and two deciders of different suites starting together on an
 empty log both write theirs, read again, and obey the same winner (one serves, one refuses).
 
-Only a declaration signed with a checkpoint key of the pinned ring, valid when it signed, of
-the algorithm of the suite it declares, counts; anything else on the topic vouches for nothing
-(``casetrail verify`` names it). A log without a trusted declaration is of the suite of its
-trusted checkpoints: every log written before declarations existed is international.
+A declaration counts if it is signed with a checkpoint key of the pinned ring, valid when it
+signed, of the algorithm of the suite it declares. One signed with a key the ring does not
+hold, whose signature verifies with the public key it carries (a decider of the other suite,
+whose ring is another: the development layout keeps one per suite), counts too, as a claim,
+unless the ring vouches for checkpoints on the log: then a stranger's word is no match for them.
+Anything else on the topic (junk, forged signatures, checkpoints nobody in the ring signed)
+vouches for nothing, and ``casetrail verify`` names it. A log without a declaration is of the
+suite of its trusted checkpoints: every log written before declarations existed is
+international.
 
 Pure: ``services.integrity.log_suite`` reads and writes the topic.
 """
@@ -24,9 +29,16 @@ from pydantic import Field, ValidationError
 
 from events.hashing import canonical_json
 from events.model import Frozen, UtcDatetime
-from events.suite import Suite
-from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, algorithm_of, suite_of
-from services.integrity.checkpoints import Checkpoint
+from events.suite import Suite, SuiteUnavailable
+from services.integrity.algorithms import (
+    SIGNATURE_ALGORITHM,
+    PrivateKey,
+    algorithm_of,
+    public_from_raw,
+    raw_public,
+    suite_of,
+)
+from services.integrity.checkpoints import Checkpoint, signature_valid
 from services.integrity.keyring import KeyPurpose, KeyRing, key_id
 from services.integrity.log_check import key_problem, untrusted
 from services.integrity.problems import Problem, ProblemKind
@@ -42,6 +54,10 @@ class SuiteDeclaration(Frozen):
     suite: Suite
     created_at: UtcDatetime
     key_id: str = Field(description="The checkpoint key that signed it")
+    public_key: str = Field(
+        description="That key's raw public key, base64: what lets a reader whose ring does not"
+        " hold it check the signature"
+    )
     signature: str = Field(description="Base64 signature of the other fields' canonical JSON")
 
     def signed_bytes(self) -> bytes:
@@ -51,14 +67,25 @@ class SuiteDeclaration(Frozen):
         """The record's value on the checkpoints topic."""
         return self.model_dump_json().encode()
 
+    def self_signed(self) -> bool:
+        """Signed with the key it carries, of its suite's algorithm (says nothing of whose)."""
+        algorithm = SIGNATURE_ALGORITHM[self.suite]
+        try:
+            public = public_from_raw(algorithm, base64.b64decode(self.public_key))
+        except (ValueError, TypeError, SuiteUnavailable):
+            return False
+        return key_id(public) == self.key_id and signature_valid(self, public)
+
 
 def declare(key: PrivateKey, at: datetime) -> SuiteDeclaration:
     """A declaration of the suite whose algorithm ``key`` is, signed with it."""
+    public = key.public_key()
     unsigned = SuiteDeclaration(
         declares="suite",
         suite=suite_of(algorithm_of(key)),
         created_at=at,
-        key_id=key_id(key.public_key()),
+        key_id=key_id(public),
+        public_key=base64.b64encode(raw_public(public)).decode(),
         signature="",
     )
     signature = base64.b64encode(key.sign(unsigned.signed_bytes())).decode()
@@ -77,17 +104,24 @@ def _where(partition: int, offset: int) -> str:
     return f"suite declaration p{partition}@{offset}"
 
 
+@dataclass(frozen=True)
+class Declared:
+    offset: int
+    declaration: SuiteDeclaration
+    trusted: bool
+    """Signed with a key of the pinned ring; else a claim (self-signed, key not in the ring)."""
+
+
 @dataclass
 class LogSuite:
     """Which suite a log is of, fed the records of its checkpoints topic (partition 0 first,
-    in offset order): its first trusted declaration's; without one, that of its trusted
-    checkpoints (``undeclared``); None for a log with neither (nothing fixes it yet).
-    ``problems``: the declarations that do not count, and those that contradict the winner."""
+    in offset order): its first declaration that counts (``declared``); without one, that of
+    its trusted checkpoints; None for a log with neither (nothing fixes it yet).
+    ``problems``: the declarations that the ring does not vouch for, and misplaced ones."""
 
     ring: KeyRing
-    declared: SuiteDeclaration | None = None
-    declared_at: int | None = None
-    """The offset of the winning declaration on partition 0."""
+    declarations: list[Declared] = field(default_factory=list)
+    """Those that may count, in offset order: trusted ones and claims."""
     signed: set[Suite] = field(default_factory=set)
     """The suites of the trusted checkpoints read (each checked under the suite it names)."""
     problems: list[Problem] = field(default_factory=list)
@@ -126,26 +160,37 @@ class LogSuite:
                 f"declares {declaration.suite.value}, signed with the {key.algorithm.value} key"
                 f" {declaration.key_id}: that suite signs with {wanted.value} only",
             )
-        if found is None and self.declared is None:
-            self.declared, self.declared_at = declaration, offset
+        if found is None:
+            self.declarations.append(Declared(offset, declaration, trusted=True))
             return
-        if found is None and self.declared is not None:
-            if declaration.suite is self.declared.suite:
-                return  # a second decider of the same suite, declaring in the same race
-            found = (
-                ProblemKind.SUITE_DECLARATION_CONFLICT,
-                f"declares {declaration.suite.value}, and the log was declared"
-                f" {self.declared.suite.value} before it (p{partition}@{self.declared_at}):"
-                " the first declaration fixes the suite, this one is ignored",
-            )
-        assert found is not None
         kind, detail = found
         self.problems.append(Problem(kind, where, detail, partition=partition, offset=offset))
+        if kind is ProblemKind.UNKNOWN_CHECKPOINT_KEY and declaration.self_signed():
+            self.declarations.append(Declared(offset, declaration, trusted=False))
+
+    @property
+    def declared(self) -> Declared | None:
+        """The declaration that fixes the suite: the first that counts (a claim counts only
+        while the ring vouches for no checkpoint)."""
+        for declared in self.declarations:
+            if declared.trusted or not self.signed:
+                return declared
+        return None
+
+    @property
+    def settled(self) -> bool:
+        """Whether reading on could change nothing: the first declaration is trusted."""
+        return bool(self.declarations) and self.declarations[0].trusted
+
+    @property
+    def trusted_declaration(self) -> bool:
+        return any(d.trusted for d in self.declarations)
 
     @property
     def suite(self) -> Suite | None:
-        if self.declared is not None:
-            return self.declared.suite
+        declared = self.declared
+        if declared is not None:
+            return declared.declaration.suite
         return next(iter(self.signed)) if len(self.signed) == 1 else None
 
     @property
@@ -153,11 +198,30 @@ class LogSuite:
         """No declaration, and trusted checkpoints of both suites."""
         return self.declared is None and len(self.signed) > 1
 
+    def conflicts(self, suite: Suite) -> list[Problem]:
+        """The trusted declarations of another suite than the log's ``suite``."""
+        return [
+            Problem(
+                ProblemKind.SUITE_DECLARATION_CONFLICT,
+                _where(DECLARATION_PARTITION, d.offset),
+                f"declares {d.declaration.suite.value}, and the log is of the suite"
+                f" {suite.value}: the first declaration fixes the suite, this one is ignored",
+                partition=DECLARATION_PARTITION,
+                offset=d.offset,
+            )
+            for d in self.declarations
+            if d.trusted and d.declaration.suite is not suite
+        ]
+
     def how(self) -> str:
         """How the suite was found, for messages."""
-        if self.declared is not None:
-            return f"declared at p{DECLARATION_PARTITION}@{self.declared_at}"
-        return "by its signed checkpoints, written before suites were declared"
+        declared = self.declared
+        if declared is None:
+            return "by its signed checkpoints, written before suites were declared"
+        where = f"declared at p{DECLARATION_PARTITION}@{declared.offset}"
+        if declared.trusted:
+            return where
+        return f"{where} with the key {declared.declaration.key_id}, which this key ring lacks"
 
 
 def mismatch(log: LogSuite, mine: Suite, who: str, topic: str) -> str | None:

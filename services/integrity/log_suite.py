@@ -21,8 +21,8 @@ class SuiteMismatch(RuntimeError):
 
 async def read_log_suite(settings: Settings, ring: KeyRing) -> LogSuite:
     """The log's suite as ``ring`` vouches for it: partition 0 of the checkpoints topic read up
-    to its first trusted declaration (its first records, on a log made since declarations
-    exist); without one, every partition, for the suite of the trusted checkpoints."""
+    to its first declaration if that one is trusted (its first record, on a log made since
+    declarations exist); otherwise every partition, for the trusted checkpoints."""
     found = LogSuite(ring)
     topic = settings.checkpoints_topic
     ranges = await offset_ranges(settings, await topic_partitions(settings, topic))
@@ -33,7 +33,7 @@ async def read_log_suite(settings: Settings, ring: KeyRing) -> LogSuite:
             async for batch in batches:
                 for record in batch:
                     found.record(record.partition, record.offset, record.value or b"")
-                    if found.declared is not None:
+                    if found.settled:
                         return found
     return found
 
@@ -56,7 +56,8 @@ async def settle_log_suite(settings: Settings, signer: Signer, who: str) -> LogS
     it must declare and cannot sign."""
     ring = signer.ring
     found = await read_log_suite(settings, ring)
-    if found.declared is None and found.suite in (None, settings.crypto_suite) and not found.mixed:
+    mine = found.suite in (None, settings.crypto_suite) and not found.mixed
+    if mine and not found.trusted_declaration:
         now = datetime.now(UTC)
         declaration = declare(signer.check(now), now)
         await send_one(

@@ -201,7 +201,7 @@ def verify(
             suites.declaration(record[0], record[1], checkpoint)
         else:
             log.checkpoint(checkpoint)
-    problems += suites.problems
+    problems += suites.problems + suites.conflicts(suite)
     for record in outcome_records:
         problem = outcome_problem(*record)
         if problem is not None:
@@ -244,6 +244,7 @@ class VerificationPass:
         self.log = LogCheck(ring, ids.signed, suite=suite)
         self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
         self.problems: list[Problem] = []
+        self.suite = suite
         self.suites = LogSuite(ring)
         """The log's suite declarations (the shell found the log's suite before)."""
         self.of_case: list[Logged] = []
@@ -325,7 +326,7 @@ class VerificationPass:
         """``first`` as ``wanted_places`` gave it, and the events read at its places."""
         audit = None if self.audit is None else self.audit.finish(first, fetched)
         log = self.log.finish(now, grace)
-        problems = self.problems + self.suites.problems
+        problems = self.problems + self.suites.problems + self.suites.conflicts(self.suite)
         return verification(self.case, log, audit, self._count_of_case, problems, grace)
 
 

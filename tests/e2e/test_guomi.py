@@ -206,9 +206,9 @@ async def test_a_decider_of_the_other_suite_refuses_to_start_on_the_log(
     )
     result = casetrail(other, "decider")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "is of the suite guomi (declared at p0@0), and CASETRAIL_CRYPTO_SUITE is" in (
-        result.stderr + result.stdout
-    )
+    said = result.stderr + result.stdout
+    assert "is of the suite guomi (declared at p0@0 with the key" in said
+    assert "CASETRAIL_CRYPTO_SUITE is international: set CASETRAIL_CRYPTO_SUITE=guomi" in said
 
 
 async def test_erasure_under_guomi_keeps_every_chain(

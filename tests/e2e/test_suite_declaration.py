@@ -3,8 +3,9 @@ the real broker: two deciders of different suites started together on an empty l
 and the other refuses; forged and junk records on the checkpoints topic neither stop the
 log's decider nor let the other suite's start; verify under the wrong suite says so once.
 
-Both deciders are of one deployment: one pinned key ring, holding the checkpoint key of each
-(a ring is what says whose declaration counts)."""
+Each decider has the development ring of its suite, which does not hold the other's key: the
+other's declaration counts as a claim (self-signed) while no checkpoint its ring vouches for
+is on the log."""
 
 import asyncio
 import uuid
@@ -19,7 +20,7 @@ from events.suite import Suite
 from services.bench.workload import submissions
 from services.infra.servers import free_port
 from services.integrity.declaration import read_declaration
-from services.integrity.keyring import KeyPurpose, ensure_dev_keys, load_ring, save_ring
+from services.integrity.keyring import ensure_dev_keys
 from services.integrity.shell import verify_system
 from services.settings import Settings
 from tests.e2e.test_verify import append
@@ -38,22 +39,15 @@ OTHER = Suite.GUOMI if SUITE is Suite.INTERNATIONAL else Suite.INTERNATIONAL
 
 
 @pytest.fixture
-async def deployment(servers: Settings, tmp_path: Path) -> AsyncIterator[dict[Suite, Settings]]:
-    """Topics of their own (two partitions, no declaration yet), and settings of each suite
-    with one ring: the test suite's, plus the other suite's checkpoint key."""
+async def deployment(servers: Settings) -> AsyncIterator[dict[Suite, Settings]]:
+    """Topics of their own (two partitions, no declaration yet), and settings of each suite,
+    each with its development keys and ring (``<state dir>/keys/guomi/`` for guomi)."""
     async with own_topics(servers, "suite", partitions=2, decider_session_timeout_ms=6000) as own:
         each = {s: own.model_copy(update={"crypto_suite": s}) for s in (SUITE, OTHER)}
         other = each[OTHER]
         ensure_dev_keys(other.key_ring_path, other.signing_key_path, OTHER)
-        ring = load_ring(each[SUITE].key_ring_path)
-        for key in load_ring(other.key_ring_path).keys:
-            if key.purpose is KeyPurpose.CHECKPOINT:
-                ring = ring.with_key(key)
-        save_ring(tmp_path / "ring.json", ring)
         yield {
-            s: settings.model_copy(
-                update={"key_ring_file": tmp_path / "ring.json", "decider_health_port": free_port()}
-            )
+            s: settings.model_copy(update={"decider_health_port": free_port()})
             for s, settings in each.items()
         }
 
@@ -114,10 +108,10 @@ async def test_two_deciders_of_different_suites_on_an_empty_log_one_serves(
         if p == 0
     ]
     assert {d.suite for v in on_p0 if (d := read_declaration(v)) is not None} <= {winner, loser}
-    # The log verifies under the winner (the loser's declaration, if it was written, is named
-    # as one that came second); under the loser's setting: one problem, what to set.
+    # The log verifies under the winner (the loser's declaration, if it was written, is named:
+    # its key is not in the winner's ring); under the loser's setting: one problem, what to set.
     result = await verify_system(deployment[winner], audit_trail=False)
-    assert {p.kind for p in result.problems} <= {"suite_declaration_conflict"}, result.problems
+    assert {p.kind for p in result.problems} <= {"unknown_checkpoint_key"}, result.problems
     wrong = await verify_system(deployment[loser], audit_trail=False)
     assert [p.kind for p in wrong.problems] == ["suite_mismatch"]
     assert f"set CASETRAIL_CRYPTO_SUITE={winner.value}" in wrong.problems[0].detail
@@ -164,7 +158,7 @@ async def test_forged_and_junk_checkpoints_neither_stop_nor_fool_a_decider(
     other.start()
     try:
         text = await asyncio.to_thread(eventually, lambda: refused(other), 60, "the refusal")
-        assert f"is of the suite {SUITE.value} (declared at p0@0)" in text
+        assert f"is of the suite {SUITE.value} (declared at p0@0 with the key" in text
         decider.check_alive()
     finally:
         await asyncio.to_thread(other.stop)

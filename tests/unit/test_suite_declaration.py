@@ -48,8 +48,12 @@ def test_a_declaration_is_signed_and_told_from_a_checkpoint() -> None:
 
 def test_the_first_trusted_declaration_on_partition_0_fixes_the_suite() -> None:
     found = _suite([(0, 0, declare(SM2, NOW).record()), (0, 1, declare(ED, NOW).record())])
-    assert (found.suite, found.declared_at) == (Suite.GUOMI, 0)
-    assert [p.kind for p in found.problems] == [ProblemKind.SUITE_DECLARATION_CONFLICT]
+    assert found.suite is Suite.GUOMI
+    assert found.how() == "declared at p0@0"
+    assert not found.problems
+    assert [p.kind for p in found.conflicts(Suite.GUOMI)] == [
+        ProblemKind.SUITE_DECLARATION_CONFLICT
+    ]
     assert mismatch(found, Suite.GUOMI, "d", "t") is None
     said = mismatch(found, Suite.INTERNATIONAL, "the decider", "t")
     assert said is not None
@@ -62,27 +66,42 @@ def test_the_first_trusted_declaration_on_partition_0_fixes_the_suite() -> None:
     ).problems
 
 
-def test_forged_and_unknown_declarations_and_junk_do_not_count() -> None:
-    stranger = generate(Algorithm.ED25519)
+def test_forged_declarations_and_junk_do_not_count() -> None:
     forged = declare(SM2, NOW).model_copy(update={"suite": Suite.INTERNATIONAL})
+    unsigned = declare(ED, NOW).model_copy(update={"key_id": "0" * 16, "signature": "AAAA"})
     late = declare(ED, SINCE - timedelta(days=1))  # before its key was valid
     found = _suite(
         [
             (0, 0, b"junk"),
             (0, 1, forged.record()),
-            (0, 2, declare(stranger, NOW).record()),
+            (0, 2, unsigned.record()),
             (0, 3, late.record()),
             (1, 0, declare(ED, NOW).record()),  # on another partition
             (0, 4, declare(SM2, NOW).record()),
         ]
     )
-    assert (found.suite, found.declared_at) == (Suite.GUOMI, 4)
+    assert found.suite is Suite.GUOMI
+    assert found.how() == "declared at p0@4"
     assert [p.kind for p in found.problems] == [
         ProblemKind.FORGED_CHECKPOINT,
         ProblemKind.UNKNOWN_CHECKPOINT_KEY,
         ProblemKind.CHECKPOINT_KEY_NOT_VALID,
         ProblemKind.UNREADABLE_CHECKPOINT,
     ]
+
+
+def test_a_stranger_s_declaration_counts_only_until_the_ring_vouches_for_a_checkpoint() -> None:
+    """A decider of the other suite, with a ring of its own: its declaration, first on an empty
+    log, is the log's to everyone; a log whose checkpoints the ring vouches for ignores it."""
+    stranger = declare(generate(Algorithm.ED25519), NOW)
+    found = _suite([(0, 0, stranger.record()), (0, 1, declare(SM2, NOW).record())])
+    assert found.suite is Suite.INTERNATIONAL
+    assert f"with the key {stranger.key_id}, which this key ring lacks" in found.how()
+    assert [p.kind for p in found.problems] == [ProblemKind.UNKNOWN_CHECKPOINT_KEY]
+    guomi = sign(SM2, 1, 0, 1, "ef" * 32, NOW)
+    vouched = _suite([(0, 0, stranger.record()), (1, 0, guomi.record())])
+    assert vouched.suite is Suite.GUOMI
+    assert vouched.declared is None
 
 
 def test_without_a_declaration_the_trusted_checkpoints_say_the_suite() -> None:
