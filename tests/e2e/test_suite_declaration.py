@@ -144,7 +144,7 @@ async def test_forged_and_junk_checkpoints_neither_stop_nor_fool_a_decider(
     # Someone who can write the topic: a forged declaration of the other suite and a forged
     # suite-less checkpoint at the head of every partition's tail, then 20 junk records each.
     forged = {"declares": "suite", "suite": OTHER.value, "created_at": "2026-01-01T00:00:00Z"}
-    forged |= {"key_id": "0" * 16, "signature": "AAAA"}
+    forged |= {"key_id": "0" * 16, "public_key": "AAAA", "signature": "AAAA"}
     for partition in (0, 1):
         junk: list[dict[str, Any]] = [{"junk": i} for i in range(20)]
         tail = [forged, forged_suite_less_checkpoint(partition), *junk]
