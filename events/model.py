@@ -102,14 +102,15 @@ SIGNATURE_EXAMPLE = {
 
 class Signature(Frozen):
     """Who vouches for a submission: a key of the key ring, the department it vouches for, and
-    an Ed25519 signature over the submission's canonical JSON (``events.signing``,
-    docs/signing.md)."""
+    a signature of the log's suite (Ed25519, or SM2 with SM3 under guomi) over the submission's
+    canonical JSON (``events.signing``, docs/signing.md)."""
 
     key_id: str = Field(
         min_length=1,
         max_length=64,
         description="密钥编号 / The signing key's id in the key ring: the first 16 hex digits of"
-        " SHA-256 of its raw public key",
+        " the suite's hash of its raw public key (SHA-256 of the 32-byte Ed25519 key; under"
+        " guomi, SM3 of the 65-byte uncompressed SM2 point)",
         examples=[SIGNATURE_EXAMPLE["key_id"]],
     )
     department: str = Field(
@@ -122,8 +123,9 @@ class Signature(Frozen):
     value: str = Field(
         min_length=1,
         max_length=200,
-        description="签名值 / Base64 of the 64-byte Ed25519 signature of the canonical JSON of"
-        " the whole submission without signature.value",
+        description="签名值 / Base64 of the signature of the canonical JSON of the whole"
+        " submission without signature.value: the 64-byte Ed25519 signature, or under guomi the"
+        " SM2 signature (SM3, default user id) in canonical DER",
         examples=[SIGNATURE_EXAMPLE["value"]],
     )
 

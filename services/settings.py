@@ -127,13 +127,16 @@ class Settings(BaseSettings):
     )
     signing_key_file: Path | None = Field(
         default=None,
-        description="The decider's Ed25519 private key (PEM) signing checkpoints (only the decider"
-        " needs it); <state_dir>/keys/… when unset",
+        description="The decider's private key (PEM) signing checkpoints, of the suite's algorithm:"
+        " Ed25519 (international) or SM2 (guomi); only the decider needs it."
+        " <state_dir>/keys/checkpoint-ed25519.pem, or <state_dir>/keys/guomi/checkpoint-sm2.pem"
+        " under guomi, when unset",
     )
     key_ring_file: Path | None = Field(
         default=None,
         description="The pinned public key ring (JSON, see services/integrity/keyring.py):"
-        " the only keys whose signatures count; <state_dir>/keys/ring.json when unset",
+        " the only keys whose signatures count; <state_dir>/keys/ring.json (under guomi"
+        " <state_dir>/keys/guomi/ring.json) when unset",
     )
     verify_grace_s: float = Field(
         default=60.0,
@@ -143,8 +146,10 @@ class Settings(BaseSettings):
     )
     gateway_signing_key_file: Path | None = Field(
         default=None,
-        description="Ed25519 private key (PEM) with which the gateway vouches for the submissions"
-        " it accepted with a department's token; <state_dir>/keys/gateway-ed25519.pem when unset",
+        description="The private key (PEM) with which the gateway vouches for the submissions it"
+        " accepted with a department's token, of the suite's algorithm: Ed25519 (international)"
+        " or SM2 (guomi; the gateway does not start with a key of the other); <state_dir>/keys/"
+        "gateway-ed25519.pem, or <state_dir>/keys/guomi/gateway-sm2.pem under guomi, when unset",
     )
     require_signatures: bool = Field(
         default=True,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.signing import CLOCK_DEPARTMENT
 from events.suite import Suite
-from services.integrity.algorithms import PrivateKey, SM2PrivateKey
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, SM2PrivateKey, generate
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.signing import Signer, SubmissionVerifier
 from services.settings import Settings
@@ -72,3 +72,8 @@ def signed(document: dict[str, Any], department: str | None = None) -> dict[str,
 
 def signed_json(value: bytes) -> bytes:
     return json.dumps(signed(json.loads(value)), ensure_ascii=False).encode()
+
+
+def new_private_key() -> PrivateKey:
+    """A fresh key of the suite's signature algorithm (a stranger's, a forger's)."""
+    return generate(SIGNATURE_ALGORITHM[SUITE])

@@ -107,12 +107,13 @@ def rotate(
     note: Note = "",
 ) -> None:
     """A new key for the same purpose (and department), valid from now; the keys valid until now
-    stay in the ring, valid until now, so that what they signed still verifies. The new private
-    key replaces the file at --out: a decider signing with that file takes it up at its next
-    write (safest with the deciders stopped, see the README)."""
+    stay in the ring, valid until now, so that what they signed still verifies. Only keys of
+    the suite (CASETRAIL_CRYPTO_SUITE) are rotated: a ring shared by both suites keeps the
+    other's. The new private key replaces the file at --out: a decider signing with that file
+    takes it up at its next write (safest with the deciders stopped, see the README)."""
     _checked(purpose, department)
     settings = Settings()
-    retiring = _ring(settings).current(purpose, department)
+    retiring = _ring(settings).current(purpose, department, suite=settings.crypto_suite)
     if not retiring:
         raise fail("no key of that purpose valid now: 'casetrail keys create' makes the first")
     path = out or _private_path(settings, purpose, department)

@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 
+from events.suite import Suite
 from services.cli.common import AsJson, fail
 from services.settings import Settings
 
 app = typer.Typer(
     help="Migrations of the log: sealing personal data written in plaintext"
-    " (docs/privacy-migration.md).",
+    " (docs/privacy-migration.md), moving it to another cryptographic suite"
+    " (docs/suite-migration.md).",
     no_args_is_help=True,
 )
 
@@ -61,24 +63,34 @@ def seal_log(
         ),
     ] = False,
     evidence: EvidenceOption = None,
+    to_suite: Annotated[
+        Suite | None,
+        typer.Option(
+            "--to-suite",
+            help="The cryptographic suite of the new log (default: CASETRAIL_CRYPTO_SUITE, the"
+            " old log's): its chains, checkpoints and sealed values move to it"
+            " (docs/suite-migration.md)",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Write the log of CASETRAIL_TOPIC_PREFIX again under --to-prefix with every personal
     value sealed under a new data subject's key (upcast to the current schema first), every
     chain recomputed and signed checkpoints, and a signed record mapping each old hash to its
-    new hash. The deciders must be stopped and the log must verify. Run it again after any
-    interruption: it checks what the target holds and writes only what is missing. Exit 0:
-    done; 1: refused (one line per reason); 2: could not."""
+    new hash. With --to-suite, the new log is of that suite: values sealed already are opened
+    and sealed again under its cipher (the old keys are then destroyed). The deciders must be
+    stopped and the log must verify. Run it again after any interruption: it checks what the
+    target holds and writes only what is missing. Exit 0: done; 1: refused (one line per
+    reason); 2: could not."""
     from services.privacy.relog import MigrationRefused
     from services.privacy.relog import seal_log as run
     from services.progress import quiet
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = Settings()
+    say = quiet if as_json else typer.echo
     try:
-        report = asyncio.run(
-            run(settings, to_prefix, quiet if as_json else typer.echo, dry_run, evidence)
-        )
+        report = asyncio.run(run(settings, to_prefix, say, dry_run, evidence, to_suite=to_suite))
     except MigrationRefused as error:
         for line in error.reasons:
             typer.secho(f"refused: {line}", fg=typer.colors.RED, err=True)
@@ -90,7 +102,15 @@ def seal_log(
     else:
         for line in report.lines():
             typer.echo(line)
-    if not dry_run:
+    if dry_run or as_json:
+        return
+    if to_suite is not None and to_suite is not settings.crypto_suite:
+        typer.echo(
+            f"next: switch CASETRAIL_TOPIC_PREFIX to {to_prefix} and CASETRAIL_CRYPTO_SUITE to"
+            f" {to_suite}, rebuild the projections, verify; keep the old topics as evidence"
+            " (docs/suite-migration.md)"
+        )
+    else:
         typer.echo(
             f"next: switch CASETRAIL_TOPIC_PREFIX to {to_prefix}, rebuild the projections, verify"
             " (docs/privacy-migration.md)"
@@ -106,9 +126,11 @@ def check_evidence(
     evidence: EvidenceOption = None,
 ) -> None:
     """Check a migration record: its signature with the pinned key ring; that the old hashes
-    chain to the source's last signed checkpoint and the new ones to the new log's; and, where
+    chain to the source's last signed checkpoint and the new ones to the new log's (each under
+    its log's suite and that suite's ring, as the record names them); and, where
     the topics exist, that both logs begin with exactly those events. The new prefix is
     CASETRAIL_TOPIC_PREFIX. Exit 0: it holds; 1: problems; 2: could not check."""
+    from services.privacy.migration import record_suites
     from services.privacy.relog import MigrationRefused, audit_evidence, evidence_path
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -126,9 +148,11 @@ def check_evidence(
         typer.echo(f"problem: {problem}")
     header = check.header
     if check.valid:
+        from_suite, to_suite = record_suites(header)
         typer.echo(
             f"{path}: {len(check.pairs)} events of {header['from_prefix']} map one to one onto"
             f" {header['to_prefix']}; signed chains hold"
+            + ("" if from_suite is to_suite else f" ({from_suite} -> {to_suite})")
         )
     raise typer.Exit(code=0 if check.valid else 1)
 

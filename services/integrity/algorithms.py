@@ -7,6 +7,11 @@ and the key ring never ask which one they hold.
   SM3(Z || message), Z computed with the default user id ``1234567812345678`` (GB/T 35276), and
   encoded as DER (SEQUENCE of r and s, GB/T 35276); public keys as the 65-byte uncompressed
   point (04 || x || y). ``cryptography`` has no SM2, which is why a second library is needed.
+  Only the one DER encoding of (r, s) verifies (``canonical_sm2_signature``): no trailing byte,
+  no long-form length, no superfluous leading zero, 0 < r, s < n. Libraries differ in what
+  they tolerate (Tongsuo, sm-crypto-v2), and a second encoding of the same signature would let
+  anyone change a signed submission's bytes without the key: every verifier of CaseTrail's,
+  in Python and in JavaScript, refuses the same encodings.
 
 A key's id is the first 16 hex digits of its suite's hash of the raw public key (SHA-256 for
 Ed25519, as always; SM3 for SM2).
@@ -21,6 +26,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from events.suite import Suite, SuiteUnavailable
 
@@ -40,6 +49,20 @@ class Algorithm(StrEnum):
 
 SIGNATURE_ALGORITHM = {Suite.INTERNATIONAL: Algorithm.ED25519, Suite.GUOMI: Algorithm.SM2}
 """The one signature algorithm whose keys a log of each suite trusts."""
+
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+"""n, the order of the SM2 curve's base point (GB/T 32918.5): r and s lie in [1, n - 1]."""
+
+
+def canonical_sm2_signature(signature: bytes) -> bool:
+    """Whether ``signature`` is the one DER encoding of an (r, s) with 0 < r, s < n: decoded
+    and encoded again, it gives the same bytes."""
+    try:
+        r, s = decode_dss_signature(signature)
+    except ValueError:
+        return False
+    in_range = 0 < r < SM2_ORDER and 0 < s < SM2_ORDER
+    return in_range and encode_dss_signature(r, s) == signature
 
 
 @functools.cache
@@ -79,8 +102,11 @@ class SM2PublicKey:
         return encoded
 
     def verify(self, signature: bytes, data: bytes) -> None:
-        """Raises ``cryptography``'s InvalidSignature, as an Ed25519 key does."""
+        """Raises ``cryptography``'s InvalidSignature, as an Ed25519 key does; also for a
+        valid signature in another than its canonical DER encoding."""
         sm = _tongsuo()
+        if not canonical_sm2_signature(signature):
+            raise InvalidSignature()
         try:
             self._key.verify(signature, data, sm.sm2_sm3)
         except (sm.invalid, ValueError) as error:

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from events.hashing import canonical_json
 from events.model import Frozen, UtcDatetime
-from events.suite import Suite
+from events.suite import Suite, SuiteUnavailable
 from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, PublicKey, algorithm_of
 from services.integrity.keyring import (
     KeyPurpose,
@@ -165,7 +165,7 @@ class Signer:
             return
         try:
             self._key = load_private_key(self.key_path)
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError, TypeError, SuiteUnavailable) as error:
             self._key, self._problem = None, f"no signing key at {self.key_path}: {error}"
             return
         self._problem = ""

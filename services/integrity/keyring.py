@@ -34,7 +34,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from events.suite import Suite
+from events.suite import Suite, SuiteUnavailable
 from services.integrity.algorithms import (
     SIGNATURE_ALGORITHM,
     Algorithm,
@@ -134,12 +134,21 @@ class KeyRing:
                 return key
         return None
 
-    def current(self, purpose: KeyPurpose, department: str | None = None) -> list[RingKey]:
+    def current(
+        self, purpose: KeyPurpose, department: str | None = None, *, suite: Suite
+    ) -> list[RingKey]:
+        """The keys valid now for ``purpose`` (and ``department``) of ``suite``'s algorithm: a
+        ring shared by both suites (CASETRAIL_KEY_RING_FILE) holds the other's keys too, which
+        a rotation under this suite must leave alone."""
         now = datetime.now(UTC)
+        algorithm = SIGNATURE_ALGORITHM[suite]
         return [
             k
             for k in self.keys
-            if k.purpose is purpose and k.department == department and k.valid_at(now)
+            if k.purpose is purpose
+            and k.department == department
+            and k.algorithm is algorithm
+            and k.valid_at(now)
         ]
 
     def with_key(self, key: RingKey) -> "KeyRing":
@@ -157,7 +166,8 @@ def load_ring(path: Path) -> KeyRing:
         return KeyRing(tuple(RingKey.from_json(entry) for entry in document["keys"]))
     except FileNotFoundError:
         raise KeyRingError(f"no key ring at {path}: create one with 'casetrail keys'") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, SuiteUnavailable) as error:
+        # SuiteUnavailable: an SM2 key, and no tongsuopy here (pyproject.toml).
         raise KeyRingError(f"{path} is not a valid key ring: {error}") from error
 
 
@@ -207,11 +217,11 @@ def new_key(
 ) -> RingKey:
     """Make a key pair of the suite's algorithm: the private key to ``private_path``, the public
     key into the ring. With ``retire_current``, the keys of the same purpose (and department)
-    valid now end now: a rotation."""
+    and suite valid now end now: a rotation."""
     ring = load_ring(ring_path) if ring_path.exists() else KeyRing()
     now = datetime.now(UTC)
     if retire_current:
-        for old in ring.current(purpose, department):
+        for old in ring.current(purpose, department, suite=suite):
             ring = ring.with_key(replace(old, valid_until=now))
     private = generate(SIGNATURE_ALGORITHM[suite])
     public = private.public_key()

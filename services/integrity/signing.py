@@ -28,7 +28,7 @@ from events.errors import Rejection, RejectionCode, reject
 from events.model import VouchedBy
 from events.signing import CLOCK_DEPARTMENT, SIGNATURE_FIELD, signed_bytes, vouched_department
 from events.submissions import SubmissionBase
-from events.suite import Suite
+from events.suite import Suite, SuiteUnavailable
 from services.integrity.algorithms import (
     SIGNATURE_ALGORITHM,
     Algorithm,
@@ -280,9 +280,14 @@ def _ensure(
     public = load_private_key(path).public_key()
     if ring.get(key_id_of(public), purpose) is not None:
         return
-    if any(k.purpose is purpose and k.department == department for k in ring.keys):
-        # The ring knows other keys for this: an operator removed or rotated this one, and a
-        # development start must never trust it again behind their back.
+    algorithm = algorithm_of(public)
+    if any(
+        k.purpose is purpose and k.department == department and k.algorithm is algorithm
+        for k in ring.keys
+    ):
+        # The ring knows other keys for this (of this suite: a ring may be shared by both): an
+        # operator removed or rotated this one, and a development start must never trust it
+        # again behind their back.
         say(f"signing: the development {what} in {path} is not in the ring; left out")
         return
     entry = RingKey(key_id_of(public), purpose, public, datetime.now(UTC), None, department)
@@ -342,13 +347,24 @@ def gateway_signer(settings: Settings) -> Signer | None:
     """The gateway's key (``settings.gateway_signing_key_path``); None only when signatures are
     not required and there is no key (the gateway then publishes submissions unsigned)."""
     path = settings.gateway_signing_key_path
-    if path.exists() or settings.require_signatures:
-        try:
-            return Signer.from_file(path)
-        except (OSError, ValueError) as error:
-            raise NoGatewayKey(
-                f"the gateway vouches for what it accepts with its key, and cannot read"
-                f" {path}: {error} (CASETRAIL_GATEWAY_SIGNING_KEY_FILE; 'casetrail infra up'"
-                " makes a development key)"
-            ) from error
-    return None
+    if not (path.exists() or settings.require_signatures):
+        return None
+    try:
+        signer = Signer.from_file(path)
+    except (OSError, ValueError, SuiteUnavailable) as error:
+        raise NoGatewayKey(
+            f"the gateway vouches for what it accepts with its key, and cannot read"
+            f" {path}: {error} (CASETRAIL_GATEWAY_SIGNING_KEY_FILE; 'casetrail infra up'"
+            " makes a development key)"
+        ) from error
+    # A key of the other suite would start, and then every submission it vouched for would be
+    # rejected unknown_signer by the decider: refused here, once, saying why.
+    algorithm, wanted = algorithm_of(signer.key), SIGNATURE_ALGORITHM[settings.crypto_suite]
+    if algorithm is not wanted:
+        raise NoGatewayKey(
+            f"the gateway's key {signer.key_id} ({path}) is an {algorithm.value} key, and the"
+            f" log's suite {settings.crypto_suite.value} signs with {wanted.value}: the decider"
+            " would reject every submission it vouched for; make one with 'casetrail keys"
+            f" create --purpose gateway' under CASETRAIL_CRYPTO_SUITE={settings.crypto_suite.value}"
+        )
+    return signer

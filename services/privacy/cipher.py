@@ -78,6 +78,19 @@ class MasterKeyError(RuntimeError):
     """No usable master key: missing where it must exist, or not 32 bytes of base64."""
 
 
+def _wrapping(secret: bytes, suite: Suite) -> AESGCM | SM4GCM:
+    """The master key's cipher under ``suite``: AES-256-GCM, or SM4-GCM under a key derived
+    from it with HKDF-SM3."""
+    if suite is Suite.GUOMI:
+        info = b"casetrail master key: SM4-GCM key wrapping"
+        return SM4GCM(HKDF(hashes.SM3(), 16, salt=None, info=info).derive(secret))
+    return AESGCM(secret)
+
+
+def _unwrap(aead: AESGCM | SM4GCM, subject: str, wrapped: bytes) -> bytes:
+    return aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject.encode())
+
+
 def associated_data(case_id: str, event_id: str, pointer: str, subject: str) -> bytes:
     return f"casetrail/personal-data/v1\n{case_id}\n{event_id}\n{pointer}\n{subject}".encode()
 
@@ -107,12 +120,12 @@ class MasterKey:
     def __init__(self, secret: bytes, suite: Suite):
         if len(secret) != 32:
             raise MasterKeyError("the master key must be 32 bytes")
-        self._aead: AESGCM | SM4GCM = AESGCM(secret)
-        if suite is Suite.GUOMI:
-            info = b"casetrail master key: SM4-GCM key wrapping"
-            derived = HKDF(hashes.SM3(), 16, salt=None, info=info).derive(secret)
-            self._aead = SM4GCM(derived)
-        # Names the secret, whatever the suite: the key store tells keys of another master.
+        self.suite = suite
+        self._secret = secret
+        self._aead = _wrapping(secret, suite)
+        # Names the secret, whatever the suite: the key store tells keys of another master (and
+        # the ids of the key stores written before suites stay as they are). Which suite wrapped
+        # a key the failure to unwrap it says (``unwrap``).
         self.key_id = hashlib.sha256(b"casetrail master key\n" + secret).hexdigest()[:16]
 
     def wrap(self, subject: str, key: bytes) -> bytes:
@@ -121,11 +134,23 @@ class MasterKey:
 
     def unwrap(self, subject: str, wrapped: bytes) -> bytes:
         try:
-            return self._aead.decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject.encode()
-            )
+            return _unwrap(self._aead, subject, wrapped)
         except InvalidTag as error:
-            raise SealError(f"the key of subject {subject} does not unwrap") from error
+            raise SealError(self._why_not(subject, wrapped)) from error
+
+    def _why_not(self, subject: str, wrapped: bytes) -> str:
+        """Why a key does not unwrap: under the other suite, the same master key id wraps with
+        another cipher, and only trying it tells the two apart (on this failure path only)."""
+        cause = f"the key of subject {subject} does not unwrap under the suite {self.suite.value}"
+        other = Suite.GUOMI if self.suite is Suite.INTERNATIONAL else Suite.INTERNATIONAL
+        try:
+            _unwrap(_wrapping(self._secret, other), subject, wrapped)
+        except (InvalidTag, ValueError):
+            return f"{cause}: altered, or wrapped by another master key"
+        return (
+            f"{cause}: this master key ({self.key_id}) wrapped it under the suite {other.value}"
+            f" ({other.label}); CASETRAIL_CRYPTO_SUITE is {self.suite.value}"
+        )
 
     @classmethod
     def load(cls, path: Path, suite: Suite, create: bool = False) -> "MasterKey":

@@ -11,21 +11,24 @@ yesterday. The migration writes the log again, under a new topic prefix:
   its personal values sealed under a new data subject's key, as the decider seals (``Sealer``);
 - an event sealed already (appended by a decider that sealed) keeps its payload: its sealed
   values are bound to its case, event id and place, none of which changes, so they still open;
+  unless the new log is of another cryptographic suite (``SuiteChange``, docs/suite-migration.md):
+  then each of its sealed values is opened with its subject's key and sealed again under a new
+  subject with a key of the new suite's cipher; a value whose key is destroyed (erased) is
+  copied as it is, and stays erased;
 - every other event keeps its payload and schema version;
 - every event is chained again: ``prev_hash`` is the new hash of the case's event before it,
-  ``hash`` is computed over the new content.
+  ``hash`` is computed over the new content, with the new log's suite's hash.
 
 The old chain is kept as evidence (``Evidence``): per partition, the source's last signed
 checkpoint and the new log's, and for every event its old and its new hash, in log order, signed
-with the decider's checkpoint key. ``check_evidence`` recomputes both partition chains from the
+with the new log's checkpoint key. ``check_evidence`` recomputes both partition chains from the
 hashes alone: the old hashes are exactly the events the old signed checkpoint covers, the new
 ones exactly those the new signed checkpoint covers, pair by pair the same event.
 """
 
 import base64
-import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -37,14 +40,15 @@ from pydantic import ValidationError
 from events.hashing import GENESIS_HASH, canonical_json, partition_chain
 from events.lifecycles import EVENT_PAYLOADS
 from events.model import Event
-from events.privacy import personal_fields
-from events.sealed import sealed_values
+from events.privacy import personal_fields, pointer_text
+from events.sealed import replaced, sealed_values
 from events.suite import Suite
 from events.upcasting import CURRENT_VERSIONS, typed_payload, upcast
 from services.integrity.algorithms import PrivateKey
 from services.integrity.checkpoints import Checkpoint
 from services.integrity.keyring import KeyPurpose, KeyRing, key_id
 from services.integrity.log_check import untrusted
+from services.privacy.cipher import KEY_BYTES, SealError, associated_data, open_value
 from services.privacy.sealing import Sealer
 
 EVIDENCE_KIND = "casetrail/seal-log-migration/v1"
@@ -64,6 +68,43 @@ def has_personal_fields(event_type: str) -> bool:
 
 
 @dataclass(frozen=True)
+class SuiteChange:
+    """The new log is of another suite than the source: its sealed values move to the new
+    suite's cipher. ``keys``: the source's data subjects' keys, as the key store gave them
+    (None: destroyed; a subject missing: its key is unknown or does not unwrap)."""
+
+    keys: Mapping[str, bytes | None]
+
+
+def opened(source: Event, keys: Mapping[str, bytes | None]) -> tuple[dict[str, Any], set[str]]:
+    """``source``'s payload with every sealed value whose key lives opened to its plaintext
+    (those whose key is destroyed stay as they are: erased), and the subjects opened. Raises
+    ``Unmigratable`` for a value that does not open: re-sealing it would lose it."""
+    values: dict[Any, Any] = {}
+    subjects: set[str] = set()
+    for where, value in sealed_values(source.payload):
+        subject = str(value.get("subject"))
+        alg = str(value.get("alg"))
+        if subject in keys and keys[subject] is None:
+            continue
+        key = keys.get(subject)
+        aad = associated_data(source.case_id, str(source.event_id), pointer_text(where), subject)
+        try:
+            if key is None or alg not in KEY_BYTES:
+                raise SealError(f"no key of subject {subject} for {alg!r}")
+            values[where] = open_value(key, str(value.get("ciphertext")), aad, alg)
+        except SealError as error:
+            raise Unmigratable(
+                f"{source.case_id} v{source.version}: the sealed value at"
+                f" {pointer_text(where)} does not open ({error}; is the key store's master key"
+                " the one that wrapped it?): sealing it again would lose it"
+            ) from error
+        subjects.add(subject)
+    payload: dict[str, Any] = replaced(source.payload, values)
+    return payload, subjects
+
+
+@dataclass(frozen=True)
 class Resealed:
     """One event as the new log stores it, and what the migration did to it."""
 
@@ -76,12 +117,23 @@ class Resealed:
     """Upcast to its type's current schema version before sealing."""
     kept_sealed: bool
     """Sealed already on the source: its payload is copied as it is."""
+    old_subjects: frozenset[str] = frozenset()
+    """Subjects of the source whose values were opened and sealed again (``SuiteChange``)."""
+    erased: int = 0
+    """Sealed values whose key is destroyed, copied as they are (``SuiteChange``)."""
 
 
-def reseal(source: Event, prev_hash: str, sealer: Sealer | None, suite: Suite) -> Resealed:
-    """``source`` for the new log: upcast and sealed where it holds personal values in
-    plaintext (with ``sealer``; None: counted only, for a dry run), chained after ``prev_hash``
-    and hashed again. Raises ``Unmigratable``."""
+def reseal(
+    source: Event,
+    prev_hash: str,
+    sealer: Sealer | None,
+    suite: Suite,
+    change: SuiteChange | None = None,
+) -> Resealed:
+    """``source`` for the new log (of ``suite``): upcast and sealed where it holds personal
+    values in plaintext (with ``sealer``; None: counted only, for a dry run), its sealed values
+    opened and sealed again first if ``change``, chained after ``prev_hash`` and hashed again.
+    Raises ``Unmigratable``."""
     if source.type not in EVENT_PAYLOADS:
         raise Unmigratable(f"{source.case_id} v{source.version}: unknown event type {source.type}")
     try:
@@ -94,9 +146,14 @@ def reseal(source: Event, prev_hash: str, sealer: Sealer | None, suite: Suite) -
             f" {source.schema_version}): its payload does not read in the current schema, so"
             f" nobody can say where its personal data is: {str(error)[:300]}"
         ) from error
-    kept_sealed = bool(sealed_values(source.payload))
+    old_subjects: set[str] = set()
+    if change is not None and sealed_values(source.payload):
+        payload, old_subjects = opened(source, change.keys)
+        source = source.model_copy(update={"payload": payload})
+    kept_sealed = bool(sealed_values(source.payload)) and not old_subjects
+    erased = len(sealed_values(source.payload)) if change is not None else 0
     payload, schema_version, upcast_now = source.payload, source.schema_version, False
-    if not kept_sealed and has_personal_fields(source.type):
+    if not sealed_values(source.payload) and has_personal_fields(source.type):
         payload = upcast(source.type, source.schema_version, dict(source.payload))
         schema_version = CURRENT_VERSIONS.get(source.type, 1)
         upcast_now = schema_version != source.schema_version
@@ -107,7 +164,10 @@ def reseal(source: Event, prev_hash: str, sealer: Sealer | None, suite: Suite) -
     if found and sealer is not None:
         event = sealer.seal(event)
     event = event.model_copy(update={"hash": event.computed_hash(suite)})
-    return Resealed(event, len({f.holder for f in found}), len(found), upcast_now, kept_sealed)
+    subjects = len({f.holder for f in found})
+    return Resealed(
+        event, subjects, len(found), upcast_now, kept_sealed, frozenset(old_subjects), erased
+    )
 
 
 def plural(count: int, noun: str) -> str:
@@ -133,16 +193,26 @@ class PartitionReport:
     upcast: int = 0
     kept_sealed: int = 0
     transactions: int = 0
+    reopened: int = 0
+    """Subjects of the source whose values were opened and sealed again (a suite change)."""
+    erased: int = 0
+    """Sealed values whose key was destroyed, copied as they were (a suite change)."""
 
     def line(self, dry_run: bool) -> str:
         verb = "would write" if dry_run else "wrote"
         resumed = f" ({self.done} already on the target)" if self.done else ""
+        moved = (
+            f"; {plural(self.reopened, 'old data subject')} opened and sealed again,"
+            f" {plural(self.erased, 'erased value')} copied as they were"
+            if self.reopened or self.erased
+            else ""
+        )
         return (
             f"p{self.partition}: {plural(self.events, 'event')}{resumed}; {verb}"
             f" {self.written}: {self.sealed_events} sealed now"
             f" ({plural(self.values, 'personal value')} of"
             f" {plural(self.subjects, 'data subject')}; {self.upcast} upcast to the current"
-            f" schema first), {self.kept_sealed} sealed before (copied as they were)"
+            f" schema first), {self.kept_sealed} sealed before (copied as they were){moved}"
         )
 
 
@@ -156,6 +226,11 @@ class MigrationReport:
     """Where the migration record was written."""
     source_grew: int = 0
     """Offsets the source's events topic grew by while it ran (a decider still running)."""
+    from_suite: Suite = Suite.INTERNATIONAL
+    to_suite: Suite = Suite.INTERNATIONAL
+    old_keys_destroyed: int = 0
+    """Keys of the source's subjects destroyed once sealed again under new ones (a suite
+    change; a dry run: would be)."""
 
     def lines(self) -> list[str]:
         lines = [p.line(self.dry_run) for p in self.partitions]
@@ -167,6 +242,13 @@ class MigrationReport:
             f" {plural(subjects, 'new data subject')}"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
+        if self.from_suite is not self.to_suite:
+            verb = "would destroy" if self.dry_run else "destroyed"
+            lines.append(
+                f"suite {self.from_suite} -> {self.to_suite}: chains, checkpoints and the record"
+                f" under {self.to_suite}; {verb} the {plural(self.old_keys_destroyed, 'old key')}"
+                " of the values sealed again (the old log's copies of them read as erased)"
+            )
         if self.evidence:
             lines.append(f"evidence (old hash -> new hash, signed): {self.evidence}")
         if self.source_grew:
@@ -185,6 +267,9 @@ class MigrationReport:
             "partitions": [p.__dict__ for p in self.partitions],
             "evidence": self.evidence,
             "source_grew": self.source_grew,
+            "from_suite": str(self.from_suite),
+            "to_suite": str(self.to_suite),
+            "old_keys_destroyed": self.old_keys_destroyed,
         }
 
 
@@ -242,6 +327,10 @@ def _signed_message(digest: str) -> bytes:
     return f"{EVIDENCE_KIND}\n{digest}".encode()
 
 
+DIGEST_FIELD = {Suite.INTERNATIONAL: "sha256", Suite.GUOMI: "sm3"}
+"""The trailer's field for the digest of the record, by the suite of the key that signs it."""
+
+
 def evidence_lines(
     from_prefix: str,
     to_prefix: str,
@@ -249,23 +338,31 @@ def evidence_lines(
     pairs: Iterable[Pair],
     key: PrivateKey,
     at: datetime,
+    suites: tuple[Suite, Suite],
 ) -> list[bytes]:
     """The migration record, JSON Lines (each line canonical JSON): a header naming both
-    prefixes and, per partition, the source's last signed checkpoint and the new log's; one line
-    per event (old and new place and hash); and last, the signature (Ed25519, the decider's
-    checkpoint key, of the log's suite) over the SHA-256 of every line before it."""
-    header = {
+    prefixes (and, unless both are international, the suites of the old and the new log) and,
+    per partition, the source's last signed checkpoint and the new log's; one line per event
+    (old and new place and hash); and last, the signature by the new log's checkpoint key, of
+    its suite (Ed25519 or SM2), over the suite's hash (SHA-256 or SM3) of every line before it.
+    ``suites``: the old log's and the new log's."""
+    from_suite, to_suite = suites
+    header: dict[str, Any] = {
         "kind": EVIDENCE_KIND,
         "from_prefix": from_prefix,
         "to_prefix": to_prefix,
         "created_at": at.isoformat(),
         "partitions": [p.as_json() for p in partitions],
     }
+    if suites != (Suite.INTERNATIONAL, Suite.INTERNATIONAL):
+        # Absent from international records: those written before suites stay as they were.
+        header |= {"from_suite": str(from_suite), "to_suite": str(to_suite)}
     lines = [canonical_json(header), *(canonical_json(p.as_json()) for p in pairs)]
-    digest = hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
+    digest = to_suite.hexdigest(b"".join(line + b"\n" for line in lines))
     signature = base64.b64encode(key.sign(_signed_message(digest))).decode()
     kid = key_id(key.public_key())
-    lines.append(canonical_json({"sha256": digest, "key_id": kid, "signature": signature}))
+    trailer = {DIGEST_FIELD[to_suite]: digest, "key_id": kid, "signature": signature}
+    lines.append(canonical_json(trailer))
     return lines
 
 
@@ -288,12 +385,23 @@ class EvidenceCheck:
         return found
 
 
-def check_evidence(data: bytes, ring: KeyRing, suite: Suite) -> EvidenceCheck:
-    """Check a migration record with the pinned key ring alone: its signature (a checkpoint key
-    of the ring, valid when it was made); per partition, that the old hashes, chained, give the
-    head the source's signed checkpoint holds (so they are exactly the events of the old log it
-    covers), and the new hashes the head of the new log's signed checkpoint; that no event,
-    old hash or new hash is there twice."""
+def record_suites(header: Mapping[str, Any]) -> tuple[Suite, Suite]:
+    """The suites of the old and the new log a record's header names (international where it
+    names none: a record of a migration within the international suite)."""
+    return (
+        Suite(header.get("from_suite", Suite.INTERNATIONAL)),
+        Suite(header.get("to_suite", Suite.INTERNATIONAL)),
+    )
+
+
+def check_evidence(data: bytes, rings: Mapping[Suite, KeyRing]) -> EvidenceCheck:
+    """Check a migration record with the pinned key rings alone (``rings``: each suite's):
+    its signature (a checkpoint key of the new log's suite's ring, valid when it was made);
+    per partition, that the old hashes, chained under the old log's suite, give the head the
+    source's signed checkpoint holds (so they are exactly the events of the old log it covers;
+    that checkpoint checked with the old suite's ring), and the new hashes, under the new
+    suite, the head of the new log's signed checkpoint; that no event, old hash or new hash is
+    there twice."""
     check = EvidenceCheck()
     lines = data.splitlines()
     if len(lines) < 2:
@@ -307,6 +415,7 @@ def check_evidence(data: bytes, ring: KeyRing, suite: Suite) -> EvidenceCheck:
         if header.get("kind") != EVIDENCE_KIND:
             raise ValueError(f"kind {header.get('kind')!r}, not {EVIDENCE_KIND}")
         created = datetime.fromisoformat(header["created_at"])
+        from_suite, to_suite = record_suites(header)
         partitions = [
             (
                 int(p["partition"]),
@@ -319,14 +428,22 @@ def check_evidence(data: bytes, ring: KeyRing, suite: Suite) -> EvidenceCheck:
     except (ValueError, KeyError, TypeError) as error:
         check.problems.append(f"not a readable migration record: {error}")
         return check
+    missing = [str(s) for s in (from_suite, to_suite) if s not in rings]
+    if missing:
+        check.problems.append(f"no pinned key ring of the suite {', '.join(missing)} to check with")
+        return check
 
-    digest = hashlib.sha256(b"".join(line + b"\n" for line in lines[:-1])).hexdigest()
-    key = ring.get(str(trailer.get("key_id")), KeyPurpose.CHECKPOINT)
-    if trailer.get("sha256") != digest:
-        check.problems.append("the record was changed after it was signed (its SHA-256 differs)")
+    digest = to_suite.hexdigest(b"".join(line + b"\n" for line in lines[:-1]))
+    digest_field = DIGEST_FIELD[to_suite]
+    key = rings[to_suite].get(str(trailer.get("key_id")), KeyPurpose.CHECKPOINT)
+    if trailer.get(digest_field) != digest:
+        check.problems.append(
+            f"the record was changed after it was signed (its {digest_field.upper()} differs)"
+        )
     elif key is None:
         check.problems.append(
-            f"signed with key {trailer.get('key_id')}, not a checkpoint key of the pinned ring"
+            f"signed with key {trailer.get('key_id')}, not a checkpoint key of the pinned"
+            f" {to_suite} ring"
         )
     else:
         try:
@@ -344,11 +461,13 @@ def check_evidence(data: bytes, ring: KeyRing, suite: Suite) -> EvidenceCheck:
         where = f"p{partition}"
         if len(pairs) != events:
             check.problems.append(f"{where}: {len(pairs)} events listed, the header says {events}")
-        for side, checkpoint, hashes, offsets in (
-            ("old", source, [p.old_hash for p in pairs], [p.old_offset for p in pairs]),
-            ("new", target, [p.new_hash for p in pairs], [p.new_offset for p in pairs]),
+        for side, checkpoint, hashes, offsets, suite in (
+            ("old", source, [p.old_hash for p in pairs], [p.old_offset for p in pairs], from_suite),
+            ("new", target, [p.new_hash for p in pairs], [p.new_offset for p in pairs], to_suite),
         ):
-            check.problems += _chain_problems(where, side, checkpoint, hashes, offsets, ring, suite)
+            check.problems += _chain_problems(
+                where, side, checkpoint, hashes, offsets, rings[suite], suite
+            )
     for partition in grouped:
         check.problems.append(f"p{partition}: events listed for a partition the header lacks")
     for name, values in (

@@ -1,7 +1,8 @@
 """The I/O of ``casetrail migrate``: seal a log written in plaintext into topics of a new prefix
-(``seal_log``), check the migration record (``audit_evidence``), and delete the old topics once
-the new log stands (``drop_old``). The pure part is ``services.privacy.migration``; the operator's
-procedure is docs/privacy-migration.md.
+(``seal_log``), or move a log to another cryptographic suite the same way (``to_suite``), check
+the migration record (``audit_evidence``), and delete the old topics once the new log stands
+(``drop_old``). The pure part is ``services.privacy.migration``; the operator's procedures are
+docs/privacy-migration.md and docs/suite-migration.md.
 
 Restartable by design: the target is written in Kafka transactions of at most ``BATCH_EVENTS``
 events, each with the signed checkpoint over them and the keys of their new data subjects stored
@@ -13,6 +14,7 @@ target and it writes nothing (and signs the same correspondence again).
 """
 
 import asyncio
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
+from events.sealed import subjects_in
 from events.suite import Suite
 from services.adapters.kafka import (
     admin,
@@ -49,10 +52,12 @@ from services.privacy.migration import (
     PartitionEvidence,
     PartitionReport,
     Resealed,
+    SuiteChange,
     Unmigratable,
     check_evidence,
     evidence_lines,
     pairs_match_log,
+    record_suites,
     reseal,
 )
 from services.privacy.sealing import Sealer
@@ -307,8 +312,44 @@ def _pair(partition: int, old_offset: int, old: Event, new_offset: int, new: Eve
 # --- the migration -------------------------------------------------------------------------------
 
 
-def target_settings(settings: Settings, to_prefix: str, partitions: int) -> Settings:
-    return settings.model_copy(update={"topic_prefix": to_prefix, "partitions": partitions})
+def target_settings(
+    settings: Settings, to_prefix: str, partitions: int, suite: Suite | None = None
+) -> Settings:
+    """The new log's settings: the source's, with its prefix (and suite: its keys are then the
+    suite's own, ``Settings.keys_dir``)."""
+    update = {"topic_prefix": to_prefix, "partitions": partitions}
+    return settings.model_copy(update=update | {"crypto_suite": suite or settings.crypto_suite})
+
+
+def _check_suite_keys(settings: Settings, to_suite: Suite) -> None:
+    if to_suite is settings.crypto_suite:
+        return
+    named = [
+        variable
+        for variable, value in (
+            ("CASETRAIL_SIGNING_KEY_FILE", settings.signing_key_file),
+            ("CASETRAIL_KEY_RING_FILE", settings.key_ring_file),
+        )
+        if value is not None
+    ]
+    if named:
+        raise MigrationRefused(
+            [
+                f"{' and '.join(named)} name one suite's keys, and the old and the new log are"
+                f" of two ({settings.crypto_suite}, {to_suite}): unset them, so that each suite's"
+                f" keys are those under {settings.state_dir / 'keys'} (Settings.keys_dir)"
+            ]
+        )
+
+
+async def _source_keys(settings: Settings, source: _Source) -> dict[str, bytes | None]:
+    """The keys of every data subject the source's events hold (None: destroyed)."""
+    subjects = {
+        s for events in source.events.values() for _, _, e in events for s in subjects_in(e.payload)
+    }
+    async with open_keystore(settings) as keystore:
+        await keystore.check_master()
+        return await keystore.get(subjects)
 
 
 async def seal_log(
@@ -318,22 +359,36 @@ async def seal_log(
     dry_run: bool = False,
     evidence: Path | None = None,
     batch_events: int = BATCH_EVENTS,
+    to_suite: Suite | None = None,
 ) -> MigrationReport:
-    """Migrate the log of ``settings.topic_prefix`` into ``to_prefix`` (module docstring);
-    with ``dry_run``, only say what it would write. Raises ``MigrationRefused``."""
+    """Migrate the log of ``settings.topic_prefix`` into ``to_prefix`` (module docstring),
+    under ``to_suite`` (None: the source's); with ``dry_run``, only say what it would write.
+    Raises ``MigrationRefused``."""
     from_prefix = settings.topic_prefix
+    to_suite = to_suite or settings.crypto_suite
     _check_prefixes(from_prefix, to_prefix)
+    _check_suite_keys(settings, to_suite)
     ring = _ring(settings)
-    report = MigrationReport(from_prefix, to_prefix, dry_run)
+    report = MigrationReport(
+        from_prefix, to_prefix, dry_run, from_suite=settings.crypto_suite, to_suite=to_suite
+    )
     busy = await source_busy(settings)
     if busy and not dry_run:
         raise MigrationRefused(busy)
     for line in busy:
         say(f"warning: {line}")
-    say(f"reading and verifying the log of {from_prefix}")
+    say(f"reading and verifying the log of {from_prefix} ({settings.crypto_suite})")
     source = await _read_source(settings, ring)
-    target = target_settings(settings, to_prefix, source.partitions)
-    states, exists = await _read_target(target, source, ring)
+    target = target_settings(settings, to_prefix, source.partitions, to_suite)
+    target_ring = ring if to_suite is settings.crypto_suite else _ring(target)
+    states, exists = await _read_target(target, source, target_ring)
+    change, old_keys = None, []
+    if to_suite is not settings.crypto_suite:
+        # Every sealed value moves to the new suite's cipher: each is opened (checked below,
+        # before anything is written), sealed again under a new subject, and the old key goes.
+        change = SuiteChange(await _source_keys(settings, source))
+        old_keys = sorted(s for s, key in change.keys.items() if key is not None)
+        report.old_keys_destroyed = len(old_keys)
     for partition, state in states.items():
         report.partitions.append(
             PartitionReport(partition, len(source.events[partition]), done=state.count)
@@ -344,23 +399,24 @@ async def seal_log(
     # cannot read stops the migration here, not halfway through.
     for part in report.partitions:
         for _, _, event in source.events[part.partition][part.done :]:
-            _count(part, _resealed(event, GENESIS_HASH, None, part.partition, target.crypto_suite))
+            checked = _resealed(event, GENESIS_HASH, None, part.partition, to_suite, change)
+            _count(part, checked)
     if dry_run:
         return report
     report.partitions = [PartitionReport(p.partition, p.events, p.done) for p in report.partitions]
 
-    signer = Signer(settings.signing_key_path, settings.key_ring_path, settings.crypto_suite)
+    signer = Signer(target.signing_key_path, target.key_ring_path, to_suite)
     try:
         signer.check(datetime.now(UTC))
     except SigningKeyNotTrusted as error:
         raise MigrationRefused([f"cannot sign checkpoints for the new log: {error}"]) from error
     await create_topics(target, say)
     progress = Progress(sum(p.events - p.done for p in report.partitions), say, "events")
-    async with open_keystore(settings) as keystore:
+    async with open_keystore(target) as keystore:  # wraps the new keys under the new suite
         for part in report.partitions:
             state = states[part.partition]
             await _write_partition(
-                target, source, state, part, (signer, keystore, progress), batch_events
+                target, source, state, part, (signer, keystore, progress), batch_events, change
             )
     grown = await end_offsets(
         settings.as_kafka_user(KafkaRole.AUDITOR),
@@ -381,17 +437,37 @@ async def seal_log(
     ]
     pairs = [pair for p in range(source.partitions) for pair in states[p].pairs]
     at = datetime.now(UTC)
-    lines = evidence_lines(from_prefix, to_prefix, partitions, pairs, signer.check(at), at)
-    write_private(path, b"".join(line + b"\n" for line in lines))
+    suites = (settings.crypto_suite, to_suite)
+    lines = evidence_lines(from_prefix, to_prefix, partitions, pairs, signer.check(at), at, suites)
+    data = b"".join(line + b"\n" for line in lines)
+    write_private(path, data)
     report.evidence = str(path)
+    if change is not None:
+        # The old log's copies must not outlive an erasure on the new one, which names only
+        # the new subjects: once the record stands, the old keys go (the old log's chains and
+        # checkpoints, its evidence, do not need them).
+        check = check_evidence(data, {settings.crypto_suite: ring, to_suite: target_ring})
+        if not check.valid:
+            raise MigrationRefused(["the record just written does not check", *check.problems])
+        because = (
+            f"sealed again under {to_suite} by the migration {from_prefix} -> {to_prefix}"
+            f" (record {path.name})"
+        )
+        async with open_keystore(settings) as keystore:
+            report.old_keys_destroyed = len(await keystore.destroy(old_keys, because))
     return report
 
 
 def _resealed(
-    event: Event, prev_hash: str, sealer: Sealer | None, partition: int, suite: Suite
+    event: Event,
+    prev_hash: str,
+    sealer: Sealer | None,
+    partition: int,
+    suite: Suite,
+    change: SuiteChange | None,
 ) -> Resealed:
     try:
-        return reseal(event, prev_hash, sealer, suite)
+        return reseal(event, prev_hash, sealer, suite, change)
     except Unmigratable as error:
         raise MigrationRefused([f"p{partition}: {error}"]) from error
 
@@ -403,6 +479,8 @@ def _count(part: PartitionReport, resealed: Resealed) -> None:
     part.subjects += resealed.subjects
     part.upcast += resealed.upcast
     part.kept_sealed += resealed.kept_sealed
+    part.reopened += len(resealed.old_subjects)
+    part.erased += resealed.erased
 
 
 async def _write_partition(
@@ -412,6 +490,7 @@ async def _write_partition(
     part: PartitionReport,
     tools: tuple[Signer, KeyStore, Progress],
     batch_events: int,
+    change: SuiteChange | None,
 ) -> None:
     """The source events of the partition that the target lacks, in transactions of events,
     their checkpoint and (stored before the commit) their new keys."""
@@ -437,7 +516,7 @@ async def _write_partition(
             resealed = []
             for _, _, event in batch:
                 prev = state.case_heads.get(event.case_id, GENESIS_HASH)
-                done = _resealed(event, prev, sealer, part.partition, suite)
+                done = _resealed(event, prev, sealer, part.partition, suite, change)
                 state.case_heads[event.case_id] = done.event.hash
                 resealed.append(done)
             async with producer.transaction():
@@ -490,7 +569,9 @@ async def audit_evidence(settings: Settings, path: Path) -> EvidenceCheck:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as error:
         raise MigrationRefused([f"no migration record at {path}: {error.strerror}"]) from error
-    check = check_evidence(data, _ring(settings), settings.crypto_suite)
+    suites = _header_suites(data)
+    rings = {s: _ring(settings.model_copy(update={"crypto_suite": s})) for s in suites}
+    check = check_evidence(data, rings)
     if not check.header:
         return check
     existing = await _existing_topics(settings)
@@ -504,6 +585,16 @@ async def audit_evidence(settings: Settings, path: Path) -> EvidenceCheck:
         for partition, pairs in check.by_partition().items():
             check.problems += pairs_match_log(pairs, records.get(partition, []), side)
     return check
+
+
+def _header_suites(data: bytes) -> set[Suite]:
+    """The suites a record names (the rings to load); what it is otherwise ``check_evidence``
+    says."""
+    try:
+        header = json.loads(data.split(b"\n", 1)[0])
+        return set(record_suites(header))
+    except (ValueError, TypeError, AttributeError):
+        return {Suite.INTERNATIONAL}
 
 
 async def drop_old(

@@ -9,6 +9,11 @@ plaintext, verify, open to the upcast originals with the keys in the key store, 
 carries on on them; the signed record maps every old hash to a new one; running it again writes
 nothing twice, and copies only what the old log got since; the old topics go with
 ``casetrail migrate drop-old``.
+
+A sealed log moves to the other cryptographic suite the same way (``--to-suite``,
+docs/suite-migration.md): the new log verifies under the new suite and the old one, kept, under
+its own; the record checks each side under its suite; the values open with the new keys, the
+erased ones stay erased, and an erasure on the new log erases.
 """
 
 import asyncio
@@ -26,7 +31,8 @@ import pytest
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
 from events.privacy import personal_fields
-from events.sealed import sealed_values
+from events.sealed import ERASED, sealed_values, subjects_in
+from events.suite import Suite
 from events.upcasting import CURRENT_VERSIONS, upcast
 from projections.catalog import PROJECTIONS
 from projections.db import connect
@@ -43,6 +49,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import load_private_key
 from services.privacy import relog
+from services.privacy.cipher import CIPHER_ALG
 from services.privacy.keystore import KeyStore, PgKeyStore, SubjectKey, open_keystore
 from services.privacy.migration import has_personal_fields
 from services.privacy.sealing import open_payload
@@ -382,5 +389,95 @@ async def test_a_log_that_does_not_verify_is_not_migrated(servers: Settings) -> 
             assert "does not verify" in refused.stderr
             assert "no_checkpoints" in refused.stderr or "uncovered_event" in refused.stderr
             assert new.events_topic not in await topics(new)
+        finally:
+            await delete_topics(new)
+
+
+OTHER = Suite.GUOMI if SUITE is Suite.INTERNATIONAL else Suite.INTERNATIONAL
+
+
+def erase(settings: Settings, case_id: str) -> int:
+    """Erase every person of the case (the decider records the step); the keys destroyed."""
+    erased = run(
+        settings, "erase", "--case", case_id, "--reason", "当事人申请删除",
+        "--approved-by", "审计组 测试", "--json",
+    )  # fmt: skip
+    destroyed: int = json.loads(erased)["keys_destroyed"]
+    return destroyed
+
+
+async def opened(settings: Settings, sealed: list[tuple[int, int, bytes]]) -> dict[str, Any]:
+    """Each event's payload opened with the key store (as ``settings``' suite wraps keys)."""
+    events = [Event.model_validate_json(raw) for _, _, raw in sealed]
+    async with open_keystore(settings) as keystore:
+        keys = await keystore.get(set().union(*(subjects_in(e.payload) for e in events)))
+    return {
+        f"{e.case_id} v{e.version}": open_payload(e.case_id, str(e.event_id), e.payload, keys)
+        for e in events
+    }
+
+
+async def test_a_sealed_log_moves_to_the_other_suite(servers: Settings, tmp_path: Path) -> None:
+    async with own_topics(servers, "suite", seal_personal_data=True) as old:
+        new = old.model_copy(
+            update={"topic_prefix": f"{old.topic_prefix}-{OTHER}", "crypto_suite": OTHER}
+        )
+        # The other suite's development keys, as an operator makes them.
+        run(servers.model_copy(update={"crypto_suite": OTHER}), "infra", "up")
+        record = tmp_path / "record.jsonl"
+        try:
+            (decider,) = start_services(old, tmp_path / "old", "decider")
+            erased, kept = (f"XF-S-{uuid.uuid4().hex[:8]}" for _ in range(2))
+            await decide(old, [petition(erased), petition(kept)])
+            assert erase(old, erased) == 2  # 李四 and 王五, before the migration
+            decider.stop()
+            source = await events_of(old)
+            before = await opened(old, source)
+            assert before[f"{kept} v1"]["petitioners"][0]["name"] == "李四"
+
+            migrate = ("migrate", "seal-log", "--to-prefix", new.topic_prefix)
+            said = run(old, *migrate, "--to-suite", str(OTHER), "--evidence", str(record), "--json")
+            report = json.loads(said)
+            assert (report["from_suite"], report["to_suite"]) == (SUITE, OTHER)
+            moved = [(p["written"], p["reopened"], p["erased"]) for p in report["partitions"]]
+            assert [sum(column) for column in zip(*moved, strict=True)] == [len(source), 2, 3]
+            assert report["old_keys_destroyed"] == 2
+
+            # Both logs verify, each under its own suite; the record checks each side.
+            sealed = await events_of(new)
+            assert len(sealed) == len(source)
+            run(new, "verify", "--log-only")
+            run(old, "verify", "--log-only")
+            checked = run(new, "migrate", "check-evidence", "--evidence", str(record))
+            assert f"map one to one onto {new.topic_prefix}" in checked, checked
+            assert f"({SUITE} -> {OTHER})" in checked, checked
+            header = json.loads((await asyncio.to_thread(record.read_text)).splitlines()[0])
+            assert (header["from_suite"], header["to_suite"]) == (SUITE, OTHER)
+
+            # The values read on the new log as on the old; the erased stay erased; the old
+            # copies no longer open (their keys are gone).
+            after = await opened(new, sealed)
+            assert after == before
+            assert after[f"{erased} v1"]["petitioners"][0]["name"] == ERASED
+            for _, _, raw in sealed:
+                event = Event.model_validate_json(raw)
+                if event.case_id == kept and sealed_values(event.payload):
+                    assert {v["alg"] for _, v in sealed_values(event.payload)} == {
+                        CIPHER_ALG[OTHER]
+                    }
+            old_view = await opened(old, source)
+            assert old_view[f"{kept} v1"]["petitioners"][0]["name"] == ERASED
+
+            # The new log in service, under its suite: an erasure there erases.
+            (decider,) = start_services(new, tmp_path / "new", "decider")
+            assert erase(new, kept) == 2
+            decider.stop()
+            final = await opened(new, await events_of(new))
+            people = final[f"{kept} v1"]["petitioners"]
+            assert [(p["name"], p.get("phone")) for p in people] == [
+                (ERASED, ERASED),
+                (ERASED, None),
+            ]
+            run(new, "verify", "--log-only")
         finally:
             await delete_topics(new)

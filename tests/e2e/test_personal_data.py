@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from events.sealed import ERASED
 from services.adapters.kafka import client_options, partitioner, read_to_end
+from services.privacy.cipher import CIPHER_ALG
 from services.settings import KafkaRole, Settings
 from services.tokens import TokenRole
 from tests.conftest import make_token
@@ -23,6 +24,7 @@ from tests.e2e.test_petition_flow import (
     register_body,
     summary_when,
 )
+from tests.signing import SUITE
 from tests.support import casetrail, whole_topic
 
 PERSON = {
@@ -122,7 +124,7 @@ async def test_sealed_on_the_log_read_with_a_reason_erased_everywhere_with_figur
     # On the log: two data subjects, every personal value sealed, nothing readable.
     assert {p["name"]["subject"] for p in registered} == {p["phone"]["subject"] for p in registered}
     assert len({p["name"]["subject"] for p in registered}) == 2
-    assert all(p["name"]["alg"] == "A256GCM" for p in registered)
+    assert all(p["name"]["alg"] == CIPHER_ALG[SUITE] for p in registered)
     assert revealed(json.dumps([e for e in events], ensure_ascii=False)) == []
     assert revealed(await audit_trail_text(settings, case_id)) == []
 

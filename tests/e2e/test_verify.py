@@ -20,7 +20,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from projections.db import connect
@@ -31,7 +30,7 @@ from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
 from services.infra.servers import free_port
-from services.integrity.algorithms import PrivateKey
+from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, generate
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import load_private_key
 from services.integrity.shell import verify_system
@@ -449,7 +448,7 @@ async def test_a_log_re_signed_with_a_key_outside_the_ring_fails(own_log: Settin
     """Forged events and a checkpoint over them, signed with the forger's own key."""
     events = decided(6, 3)
     offsets = await append(own_log, own_log.events_topic, events)
-    forger = Ed25519PrivateKey.generate()
+    forger = generate(SIGNATURE_ALGORITHM[SUITE])
     resigned = checkpoint(own_log, events, offsets[-1], forger)
     await append(own_log, own_log.checkpoints_topic, [resigned])
 

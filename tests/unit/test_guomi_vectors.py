@@ -8,9 +8,11 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 
 from events.hashing import GENESIS_HASH, canonical_json, chain_hash
 from events.suite import Suite
@@ -234,3 +236,67 @@ def test_javascript_checks_the_sm2_vector_and_its_signature_verifies_in_python()
     document = {**SIGNED["document"], "signature": claim}
     assert signature_valid(document, public)
     assert not signature_valid({**document, "case_id": "XF-2021-0043"}, public)
+
+
+# --- One encoding of an SM2 signature, in both languages -----------------------------------
+
+DER_CASES: list[dict[str, Any]] = _load("sm2_der_cases.json")
+
+
+def _der_verdicts(verify: Any) -> dict[str, str]:
+    data = SIGNED["signed_bytes"].encode()
+    verdicts = {}
+    for case in DER_CASES:
+        try:
+            verify(base64.b64decode(case["signature"]), data)
+            verdicts[case["name"]] = "accepted"
+        except InvalidSignature:
+            verdicts[case["name"]] = "refused"
+    return verdicts
+
+
+EXPECTED_DER = {case["name"]: "refused" for case in DER_CASES} | {"canonical": "accepted"}
+
+
+def test_the_der_cases_are_the_committed_signature_written_otherwise() -> None:
+    from tests.vectors.make_signing_vectors import der_cases
+
+    assert der_cases(base64.b64decode(SIGNED["signature"])) == DER_CASES
+    assert len(EXPECTED_DER) == 11
+
+
+def test_python_verifies_only_the_canonical_der_of_an_sm2_signature() -> None:
+    _, public = _sm2_verifier()
+    assert _der_verdicts(public.verify) == EXPECTED_DER
+
+
+def test_the_canonical_der_rule_is_casetrails_not_the_librarys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tongsuo refuses these encodings today, sm-crypto-v2 does not: the rule must not hang on
+    a library's version. With a library that accepts anything, only the canonical one passes."""
+    _, public = _sm2_verifier()
+    monkeypatch.setattr(public, "_key", SimpleNamespace(verify=lambda *_: None))
+    assert _der_verdicts(public.verify) == EXPECTED_DER
+
+
+def test_javascript_verifies_only_the_canonical_der_of_an_sm2_signature() -> None:
+    args = ("--suite", "guomi", "--der-cases", GUOMI / "sm2_der_cases.json")
+    result = node("sign_submission.mjs", GUOMI / "signed_submission.json", *args, guomi=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdicts = dict(line.split(": ") for line in result.stdout.splitlines()[2:])
+    assert verdicts == EXPECTED_DER
+
+
+def test_javascript_refuses_a_checkpoint_signature_in_another_encoding(tmp_path: Path) -> None:
+    vector = json.loads(json.dumps(PARTITION))
+    record = vector["checkpoints"][0]["record"]
+    record["signature"] = base64.b64encode(base64.b64decode(record["signature"]) + b"\0").decode()
+    altered = tmp_path / "partition.json"
+    altered.write_text(json.dumps(vector, ensure_ascii=False), "utf-8")
+    args = (altered, "--ring", GUOMI / "checkpoint_ring.json", "--suite", "guomi")
+    result = node("verify_chain.mjs", *args, guomi=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith(
+        "checkpoint p0 count 5: its signature does not verify"
+    )

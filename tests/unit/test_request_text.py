@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import TypeAdapter, ValidationError
 
 from services.adapters.http import NO_NUL, TEXT_MAX, Instant, Text
@@ -15,6 +14,7 @@ from services.gateway.app import create_app as gateway_app
 from services.integrity.keyring import write_private_key
 from services.query.app import create_app as query_app
 from services.settings import Settings
+from tests.signing import new_private_key
 
 
 def _string_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,7 +24,7 @@ def _string_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("make", [query_app, gateway_app], ids=["query", "gateway"])
 def test_every_text_parameter_is_storable_or_constrained(make: Any, tmp_path: Path) -> None:
     key = tmp_path / "gateway.pem"  # the gateway will not start without its signing key
-    write_private_key(key, Ed25519PrivateKey.generate())
+    write_private_key(key, new_private_key())
     # Nothing connects: the document is made from the routes.
     settings = Settings(gateway_signing_key_file=key, kafka_password="unused")
     document = make(settings).openapi()

@@ -6,26 +6,32 @@ and database: tests/e2e/test_migration.py."""
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from events.model import Event
+from events.sealed import ERASED
+from events.suite import Suite
 from events.upcasting import CURRENT_VERSIONS, upcast
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.keyring import KeyPurpose, KeyRing
+from services.privacy.cipher import CIPHER_ALG, KEY_BYTES
 from services.privacy.migration import (
     Pair,
     PartitionEvidence,
+    SuiteChange,
     Unmigratable,
     check_evidence,
     evidence_lines,
     pairs_match_log,
     reseal,
 )
-from services.privacy.relog import MigrationRefused, _check_prefixes
+from services.privacy.relog import MigrationRefused, _check_prefixes, _check_suite_keys
 from services.privacy.sealing import Sealer, open_payload
+from services.settings import Settings
 from tests.signing import SUITE, private_key, ring_key
 
 OFFICER = {"officer_id": "DY-XF-01", "role": "officer", "department": "信访办"}
@@ -90,7 +96,7 @@ def test_a_version_1_complainant_is_upcast_then_sealed_and_opens_as_the_upcast_o
     text = new.model_dump_json()
     assert "王五" not in text
     assert "13800000000" not in text
-    assert new.payload["complainant"]["name"]["alg"] == "A256GCM"
+    assert new.payload["complainant"]["name"]["alg"] == CIPHER_ALG[SUITE]
     keys = {k.subject: k.key for k in sealer.take()}
     assert len(keys) == 1
     assert next(iter(keys.values()))
@@ -178,12 +184,12 @@ def record() -> tuple[list[bytes], list[Pair]]:
         ),
         PartitionEvidence(1, 0, None, None),
     ]
-    return evidence_lines("old", "new", partitions, pairs, KEY, NOW), pairs
+    return evidence_lines("old", "new", partitions, pairs, KEY, NOW, (SUITE, SUITE)), pairs
 
 
 def test_a_record_checks_with_the_ring_alone() -> None:
     lines, pairs = record()
-    check = check_evidence(b"".join(line + b"\n" for line in lines), RING, suite=SUITE)
+    check = check_evidence(b"".join(line + b"\n" for line in lines), {SUITE: RING})
     assert check.problems == []
     assert check.pairs == pairs
     assert (check.header["from_prefix"], check.header["to_prefix"]) == ("old", "new")
@@ -193,7 +199,7 @@ def test_a_record_altered_signed_by_a_stranger_or_not_matching_its_checkpoints_i
     lines, _ = record()
 
     def problems(lines: list[bytes], ring: KeyRing = RING) -> list[str]:
-        return check_evidence(b"\n".join(lines), ring, suite=SUITE).problems
+        return check_evidence(b"\n".join(lines), {SUITE: ring}).problems
 
     assert any("not a checkpoint key" in p for p in problems(lines, KeyRing()))
     changed = json.loads(lines[1])
@@ -214,7 +220,7 @@ def test_a_record_altered_signed_by_a_stranger_or_not_matching_its_checkpoints_i
         )
         for p in header["partitions"]
     ]
-    forged = evidence_lines("old", "new", partitions, swapped, KEY, NOW)
+    forged = evidence_lines("old", "new", partitions, swapped, KEY, NOW, (SUITE, SUITE))
     found = problems(forged)
     assert any("old hashes, chained, are not" in p for p in found), found
     assert any("new hashes, chained, are not" in p for p in found), found
@@ -233,3 +239,109 @@ def test_a_log_is_matched_against_the_record_event_by_event() -> None:
     assert pairs_match_log(pairs, [*new_log, (9, b"{}")], "new") == []  # appended since
     assert pairs_match_log(pairs, new_log[:1], "new") != []
     assert pairs_match_log(pairs, list(reversed(new_log)), "new") != []
+
+
+# --- a change of cryptographic suite (docs/suite-migration.md) -----------------------------------
+
+OTHER = Suite.GUOMI if SUITE is Suite.INTERNATIONAL else Suite.INTERNATIONAL
+"""The suite a log of the tests' suite is moved to."""
+
+PETITION = {
+    "channel": "visit",
+    "persons": 2,
+    "summary": "噪音扰民",
+    "petitioners": [{"name": "李四", "phone": "13900000000"}, {"name": "赵六"}],
+}
+
+
+def test_a_suite_change_opens_each_sealed_value_and_seals_it_again_under_a_new_subject() -> None:
+    sealer = Sealer(suite=SUITE)
+    old = sealer.seal(stored("petition.registered", PETITION))
+    keys: dict[str, bytes | None] = {k.subject: k.key for k in sealer.take()}
+    li_si, zhao_liu = (old.payload["petitioners"][i]["name"]["subject"] for i in (0, 1))
+    keys[zhao_liu] = None  # erased before the migration
+
+    resealer = Sealer(suite=OTHER)
+    done = reseal(old, PREV, resealer, OTHER, SuiteChange(keys))
+    new = done.event
+    assert (done.old_subjects, done.erased, done.kept_sealed) == (frozenset({li_si}), 1, False)
+    assert (done.subjects, done.values) == (1, 2)  # 李四's name and phone, one new subject
+    assert new.hash == new.computed_hash(suite=OTHER) != old.hash
+    assert new.prev_hash == PREV
+    li_si_now = new.payload["petitioners"][0]
+    assert {v["alg"] for v in li_si_now.values()} == {CIPHER_ALG[OTHER]}
+    assert {v["subject"] for v in li_si_now.values()} & {li_si, zhao_liu} == set()
+    assert new.payload["petitioners"][1] == old.payload["petitioners"][1]  # erased: as it was
+    new_keys: dict[str, bytes | None] = {k.subject: k.key for k in resealer.take()}
+    assert {len(k or b"") for k in new_keys.values()} == {KEY_BYTES[CIPHER_ALG[OTHER]]}
+    opened = open_payload(new.case_id, str(new.event_id), new.payload, new_keys | keys)
+    assert opened["petitioners"] == [{"name": "李四", "phone": "13900000000"}, {"name": ERASED}]
+
+    # A dry run opens too (so that a value that would not is found before anything is written)
+    # and seals nothing.
+    counted = reseal(old, PREV, None, OTHER, SuiteChange(keys))
+    assert counted.event.payload["petitioners"][0] == {"name": "李四", "phone": "13900000000"}
+    assert counted.old_subjects == {li_si}
+
+
+def test_a_suite_change_refuses_a_value_it_cannot_open() -> None:
+    sealer = Sealer(suite=SUITE)
+    old = sealer.seal(stored("petition.registered", PETITION))
+    keys: dict[str, bytes | None] = {k.subject: k.key for k in sealer.take()}
+    li_si = old.payload["petitioners"][0]["name"]["subject"]
+    for broken in ({s: k for s, k in keys.items() if s != li_si}, {**keys, li_si: b"\0" * 32}):
+        with pytest.raises(Unmigratable, match="does not open"):
+            reseal(old, PREV, Sealer(suite=OTHER), OTHER, SuiteChange(broken))
+
+
+def cross_suite_record() -> list[bytes]:
+    """A record of one event moved from the tests' suite to the other: the old checkpoint by
+    this suite's key, the new one and the record by the other suite's."""
+    old_key, new_key = KEY, private_key("checkpoints", OTHER)
+    pair = Pair(0, 3, "a" * 64, 0, "b" * 64, str(uuid.uuid4()), "C-1", 1)
+    old_head = partition_chain(GENESIS_HASH, pair.old_hash, suite=SUITE)
+    new_head = partition_chain(GENESIS_HASH, pair.new_hash, suite=OTHER)
+    partition = PartitionEvidence(
+        0, 1, sign(old_key, 0, 3, 1, old_head, NOW), sign(new_key, 0, 0, 1, new_head, NOW)
+    )
+    return evidence_lines("old", "new", [partition], [pair], new_key, NOW, (SUITE, OTHER))
+
+
+def test_a_record_across_suites_names_both_and_checks_each_side_with_its_suites_ring() -> None:
+    lines = cross_suite_record()
+    header, trailer = json.loads(lines[0]), json.loads(lines[-1])
+    assert (header["from_suite"], header["to_suite"]) == (SUITE, OTHER)
+    digest = {Suite.INTERNATIONAL: "sha256", Suite.GUOMI: "sm3"}[OTHER]
+    assert trailer[digest] == OTHER.hexdigest(b"".join(line + b"\n" for line in lines[:-1]))
+    other_ring = KeyRing((ring_key(private_key("checkpoints", OTHER), KeyPurpose.CHECKPOINT),))
+    data = b"".join(line + b"\n" for line in lines)
+    assert check_evidence(data, {SUITE: RING, OTHER: other_ring}).problems == []
+    # Each side checked with its own suite's ring: swapped, neither checkpoint vouches.
+    swapped = check_evidence(data, {SUITE: other_ring, OTHER: RING}).problems
+    assert any("not a checkpoint key of the pinned" in p for p in swapped), swapped
+    assert any("source's checkpoint vouches for nothing" in p for p in swapped), swapped
+    missing = check_evidence(data, {OTHER: other_ring}).problems
+    assert missing == [f"no pinned key ring of the suite {SUITE} to check with"]
+
+
+def test_a_record_within_the_international_suite_names_no_suite() -> None:
+    """As records were before suites: the same bytes, checked as before."""
+    key = private_key("checkpoints", Suite.INTERNATIONAL)
+    lines = evidence_lines("old", "new", [], [], key, NOW, (Suite.INTERNATIONAL,) * 2)
+    assert set(json.loads(lines[0])) == {
+        "kind",
+        "from_prefix",
+        "to_prefix",
+        "created_at",
+        "partitions",
+    }
+    assert set(json.loads(lines[-1])) == {"sha256", "key_id", "signature"}
+
+
+def test_a_suite_change_refuses_key_files_that_name_one_suite(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, crypto_suite=SUITE)
+    _check_suite_keys(settings, OTHER)  # each suite's keys where Settings.keys_dir puts them
+    pinned = settings.model_copy(update={"key_ring_file": tmp_path / "ring.json"})
+    _check_suite_keys(pinned, SUITE)  # no change of suite: as before
+    with pytest.raises(MigrationRefused, match="CASETRAIL_KEY_RING_FILE name one suite's keys"):
+        _check_suite_keys(pinned, OTHER)

@@ -20,7 +20,7 @@ from events.model import Event
 from events.privacy import MASK, mask_personal, personal_fields
 from events.sealed import ERASED, is_sealed, sealed_values, subjects_in
 from events.upcasting import typed_payload
-from services.privacy.cipher import MasterKey, MasterKeyError, SealError
+from services.privacy.cipher import CIPHER_ALG, KEY_BYTES, MasterKey, MasterKeyError, SealError
 from services.privacy.sealing import Sealer, open_payload
 from tests.signing import SUITE
 from tests.unit.domain.support import (
@@ -122,7 +122,9 @@ def test_nothing_personal_is_left_readable_and_each_holder_is_one_subject(event_
     assert len(subjects_in(sealed.payload)) == len(holders)
     keys = sealer.take()
     assert {k.subject for k in keys} == subjects_in(sealed.payload)
-    assert all(k.case_id == event.case_id and len(k.key) == 32 for k in keys)
+    assert all(
+        k.case_id == event.case_id and len(k.key) == KEY_BYTES[CIPHER_ALG[SUITE]] for k in keys
+    )
     # The hash covers what is stored, the ciphertext; everything else is unchanged.
     assert sealed.hash == sealed.computed_hash(suite=SUITE) != event.hash
     assert sealed.model_dump(exclude={"payload", "hash"}) == event.model_dump(

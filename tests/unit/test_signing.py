@@ -18,6 +18,7 @@ from events.errors import RejectionCode
 from events.model import Event, Outcome, VouchedBy
 from events.signing import CLOCK_DEPARTMENT, Unsignable, signed_bytes
 from events.submissions import SubmissionBase, parse_submission
+from events.suite import Suite
 from services.decider.officers import load_officers
 from services.decider.partition import Decision, PartitionState
 from services.demo import OFFICERS_FILE
@@ -35,6 +36,7 @@ from tests.signing import (
     SUITE,
     UNCHECKED,
     VERIFIER,
+    new_private_key,
     private_key,
     ring_key,
     signed,
@@ -116,7 +118,7 @@ def test_an_unsigned_submission_is_rejected() -> None:
 
 
 def test_a_key_not_in_the_ring_is_an_unknown_signer() -> None:
-    stranger = Signer.of(Ed25519PrivateKey.generate())
+    stranger = Signer.of(new_private_key())
     document = stranger.sign(register(), XF)
     rejected(document, RejectionCode.UNKNOWN_SIGNER, stranger.key_id, "not in the key ring")
 
@@ -261,7 +263,7 @@ def test_a_resend_however_signed_gets_the_first_answer_and_changes_nothing() -> 
     first = state.decide_record(json.dumps(document).encode(), NOW)
     state.commit()
     unsigned = {k: v for k, v in document.items() if k != "signature"}
-    forged = Signer.of(Ed25519PrivateKey.generate()).sign(document, XF)
+    forged = Signer.of(new_private_key()).sign(document, XF)
     by_gateway = GATEWAY.sign(document, XF)
     for resent in (unsigned, forged, by_gateway, document):
         again = state.decide_record(json.dumps(resent).encode(), NOW)
@@ -322,7 +324,9 @@ def test_the_vector_as_sent_in_another_layout_is_accepted_with_its_key() -> None
     """Keys in another order, spaces, escaped characters, 2.0 for 2: the decider checks the
     canonical form of what it parses, so the signature holds."""
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(VECTOR["private_key_seed_hex"]))
-    verifier = SubmissionVerifier(KeyRing((ring_key(key, KeyPurpose.DEPARTMENT, XF),)), suite=SUITE)
+    verifier = SubmissionVerifier(
+        KeyRing((ring_key(key, KeyPurpose.DEPARTMENT, XF),)), suite=Suite.INTERNATIONAL
+    )
     raw = VECTOR["sent"].encode()
     submission = parse_submission(raw)
     assert isinstance(submission, SubmissionBase)

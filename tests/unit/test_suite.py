@@ -208,10 +208,23 @@ def test_the_master_key_wraps_with_the_suite_s_cipher() -> None:
     assert guomi.key_id == international.key_id  # one master, named alike
     wrapped = guomi.wrap("subject-1", b"k" * 16)
     assert guomi.unwrap("subject-1", wrapped) == b"k" * 16
-    with pytest.raises(SealError):
+    # One key id for both: the failure says which suite wrapped the key.
+    with pytest.raises(SealError) as under_international:
         international.unwrap("subject-1", wrapped)
-    with pytest.raises(SealError):
+    assert str(under_international.value) == (
+        "the key of subject subject-1 does not unwrap under the suite international: this"
+        f" master key ({guomi.key_id}) wrapped it under the suite guomi ({Suite.GUOMI.label});"
+        " CASETRAIL_CRYPTO_SUITE is international"
+    )
+    wrapped_before_suites = international.wrap("subject-1", b"k" * 32)
+    with pytest.raises(SealError, match=r"under the suite guomi: this master key .* under the"):
+        guomi.unwrap("subject-1", wrapped_before_suites)
+    with pytest.raises(SealError) as moved:
         guomi.unwrap("subject-2", wrapped)
+    assert str(moved.value) == (
+        "the key of subject subject-2 does not unwrap under the suite guomi: altered, or"
+        " wrapped by another master key"
+    )
 
 
 def test_the_decider_seals_and_hashes_with_the_guomi_suite() -> None:

@@ -6,19 +6,19 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from services.bench.workload import submissions
 from services.decider.officers import load_officers
 from services.decider.partition import PartitionState
 from services.demo import OFFICERS_FILE
+from services.integrity.algorithms import PrivateKey
 from services.integrity.checkpoints import Checkpoint, sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from services.integrity.log_check import LogReport, verify_log
-from tests.signing import SUITE, VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, new_private_key, signed_json
 
-KEY = Ed25519PrivateKey.generate()
+KEY = new_private_key()
 NOW = datetime(2020, 6, 2, tzinfo=UTC)
 GRACE = timedelta(seconds=60)
 LATER = NOW + timedelta(hours=1)
@@ -27,7 +27,7 @@ Records = list[tuple[int, int, bytes]]
 
 
 def ring_of(
-    key: Ed25519PrivateKey = KEY,
+    key: PrivateKey = KEY,
     purpose: KeyPurpose = KeyPurpose.CHECKPOINT,
     since: datetime = datetime(2020, 1, 1, tzinfo=UTC),
     until: datetime | None = None,
@@ -130,7 +130,7 @@ def test_a_forged_checkpoint_is_named() -> None:
 # --- only the pinned key ring vouches ---------------------------------------------------------
 
 
-def resigned(records: Records, key: Ed25519PrivateKey) -> list[Checkpoint]:
+def resigned(records: Records, key: PrivateKey) -> list[Checkpoint]:
     """A checkpoint over the whole of ``records``, as a forger with his own key would sign it."""
     head = GENESIS_HASH
     for _, _, raw in records:
@@ -140,7 +140,7 @@ def resigned(records: Records, key: Ed25519PrivateKey) -> list[Checkpoint]:
 
 def test_a_log_re_signed_with_a_key_outside_the_ring_fails() -> None:
     records, _ = logged()
-    forger = Ed25519PrivateKey.generate()
+    forger = new_private_key()
     report = checked(records, resigned(records, forger))
     named = {(p.kind, p.where) for p in report.problems}
     assert ("unknown_checkpoint_key", "checkpoint p0 count 12") in named

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
@@ -20,7 +19,7 @@ from services.demo import OFFICERS_FILE
 from services.integrity.audit_check import compare_audit_trail
 from services.integrity.checkpoints import sign
 from services.integrity.verification import Verification, verify
-from tests.signing import SUITE, VERIFIER, signed_json
+from tests.signing import SUITE, VERIFIER, new_private_key, signed_json
 from tests.unit.test_verify import GRACE, KEY, NOW, RING
 
 Records = list[tuple[int, int, bytes]]
@@ -369,7 +368,7 @@ def test_a_case_sees_its_own_problems_and_those_of_whole_partitions() -> None:
     records[4] = (partition, offset, raw.replace(b"\xe4\xbf\xa1\xe8\xae\xbf", b"xx"))
     rows[4]["department"] = "xx"
     checkpoints = checkpoint_records(records, 4)
-    forged = sign(Ed25519PrivateKey.generate(), 1, 6, 4, "0" * 64, NOW).model_dump_json().encode()
+    forged = sign(new_private_key(), 1, 6, 4, "0" * 64, NOW).model_dump_json().encode()
     checkpoints.append((1, 9, forged))
     checkpoints.append((1, 10, b"not a checkpoint"))
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.hashing import GENESIS_HASH
 from services.integrity.audit_check import in_case_scope
@@ -19,7 +18,7 @@ from services.integrity.audit_pairing import Logged, Position, logged, row_posit
 from services.integrity.checkpoints import sign
 from services.integrity.id_book import IdBook
 from services.integrity.verification import Verification, VerificationPass, verify
-from tests.signing import SUITE
+from tests.signing import SUITE, new_private_key
 from tests.unit.test_verify import GRACE, KEY, LATER, NOW, RING
 from tests.unit.test_verify_audit import (
     SOON,
@@ -236,7 +235,7 @@ def test_checkpoints_kept_on_disk_are_checked_as_those_in_memory(seed: int) -> N
     if seed % 3 == 0:
         _alter(rng, records)
     checkpoints = checkpoint_records(records, rng.choice([1, 2, 4]))
-    forger = Ed25519PrivateKey.generate()
+    forger = new_private_key()
     for _ in range(rng.randint(1, 4)):
         partition, count = rng.choice([0, 1]), rng.randint(1, 7)
         head = rng.choice([GENESIS_HASH, "a" * 64])

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from events.hashing import GENESIS_HASH, partition_chain
 from events.model import Event
 from events.suite import Suite
-from services.integrity.algorithms import PrivateKey, SM2PrivateKey
+from services.integrity.algorithms import SM2_ORDER, PrivateKey, SM2PrivateKey
 from services.integrity.checkpoints import sign
 from services.integrity.keyring import KeyPurpose, KeyRing, RingKey, key_id
 from tests.vectors import make_hash_vectors, make_sealed_vectors
@@ -44,9 +44,6 @@ CHECKPOINTS = [
     (8, datetime(2021, 4, 8, 1, 0, 0, tzinfo=UTC)),
 ]
 """(how many events the checkpoint covers, when it was signed)."""
-
-
-SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 
 
 def private_key(suite: Suite) -> PrivateKey:

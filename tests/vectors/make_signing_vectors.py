@@ -9,6 +9,10 @@ With `guomi`: guomi/signed_submission.json, the same document signed with a fixe
 the default user id, DER). SM2 signatures are randomised: the tests check that the committed one
 verifies, in Python and with sm-crypto-v2 (``sign_submission.mjs --suite guomi``), and that the
 code writes everything else byte for byte.
+
+With `guomi`, also guomi/sm2_der_cases.json: the committed SM2 signature in its canonical DER
+encoding and in encodings every verifier must refuse (the same r and s written otherwise, or r
+or s out of range), for Python and ``sign_submission.mjs --der-cases`` to agree on.
 """
 
 import base64
@@ -22,11 +26,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.signing import signed_bytes
 from events.suite import Suite
-from services.integrity.algorithms import SM2PrivateKey, raw_public
+from services.integrity.algorithms import SM2_ORDER, SM2PrivateKey, raw_public
 from services.integrity.keyring import key_id
 from services.integrity.signing import sign_submission
 from tests.vectors.make_hash_vectors import folder
-from tests.vectors.make_partition_vectors import SM2_ORDER
 
 SEED = hashlib.sha256(b"CaseTrail signing vector").digest()
 DEPARTMENT = "信访办"
@@ -63,6 +66,44 @@ def sm2_vector() -> dict[str, Any]:
     }
 
 
+def _length(n: int) -> bytes:
+    return bytes([n])
+
+
+def _integer(value: int, padding: bytes = b"") -> bytes:
+    """A DER INTEGER, minimal unless ``padding`` (superfluous leading bytes) is given."""
+    body = padding + value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    return b"\x02" + _length(len(body)) + body
+
+
+def _sequence(body: bytes, long_form: bool = False) -> bytes:
+    return b"\x30" + (b"\x81" if long_form else b"") + _length(len(body)) + body
+
+
+def der_cases(signature: bytes) -> list[dict[str, Any]]:
+    """The signature as it is (the one accepted), then encodings to refuse."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    r, s = decode_dss_signature(signature)
+    assert _sequence(_integer(r) + _integer(s)) == signature
+    refused = {
+        "trailing byte": signature + b"\x00",
+        "long-form length": _sequence(_integer(r) + _integer(s), long_form=True),
+        "leading zero in r": _sequence(_integer(r, b"\x00") + _integer(s)),
+        "leading zero in s": _sequence(_integer(r) + _integer(s, b"\x00")),
+        "r = 0": _sequence(_integer(0) + _integer(s)),
+        "s = 0": _sequence(_integer(r) + _integer(0)),
+        "r + n": _sequence(_integer(r + SM2_ORDER) + _integer(s)),
+        "s + n": _sequence(_integer(r) + _integer(s + SM2_ORDER)),
+        "r = n": _sequence(_integer(SM2_ORDER) + _integer(s)),
+        "negative r": _sequence(_integer(r - SM2_ORDER) + _integer(s)),
+    }
+    cases = [{"name": "canonical", "signature": base64.b64encode(signature).decode()}]
+    for name, encoded in refused.items():
+        cases.append({"name": name, "signature": base64.b64encode(encoded).decode()})
+    return cases
+
+
 def vector() -> dict[str, Any]:
     key = Ed25519PrivateKey.from_private_bytes(SEED)
     raw_public = key.public_key().public_bytes(
@@ -97,3 +138,8 @@ if __name__ == "__main__":
     data = vector() if suite is Suite.INTERNATIONAL else sm2_vector()
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"wrote {path}")
+    if suite is Suite.GUOMI:
+        cases = der_cases(base64.b64decode(data["signature"]))
+        path = folder(suite) / "sm2_der_cases.json"
+        path.write_text(json.dumps(cases, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        print(f"wrote {path}")

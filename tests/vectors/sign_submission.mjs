@@ -4,8 +4,12 @@
 //        node sign_submission.mjs guomi/signed_submission.json --suite guomi
 //   (SM2 with SM3 and the default user id, DER, from the npm package sm-crypto-v2: prints "ok"
 //   and, on a second line, a signature of its own over the vector's bytes, for Python to check)
+//        node sign_submission.mjs guomi/signed_submission.json --suite guomi --der-cases CASES
+//   (also: each encoding of guomi/sm2_der_cases.json, "NAME: accepted" or "NAME: refused", over
+//   the vector's signed bytes: only the canonical DER of a signature verifies, sm2_der.mjs)
 import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { canonicalSm2Signature } from "./sm2_der.mjs";
 
 // Canonical JSON: keys sorted, no whitespace, strings and integers as JSON.stringify writes
 // them (RFC 8785 for what a submission holds: ASCII keys, integers, strings, booleans, null).
@@ -48,6 +52,15 @@ async function guomi() {
   const options = { der: true, hash: true, userId: v.user_id };
   const hex = (base64) => Buffer.from(base64, "base64").toString("hex");
   const bytes = (document) => new Uint8Array(signedBytes(document));
+  // sm-crypto-v2 tolerates other encodings than DER's one: they are refused before it sees them.
+  const verifies = (data, signatureHex) => {
+    if (!canonicalSm2Signature(Buffer.from(signatureHex, "hex"))) return false;
+    try {
+      return sm2.doVerifySignature(data, signatureHex, v.public_key_hex, options);
+    } catch {
+      return false;
+    }
+  };
   const publicRaw = new Uint8Array(Buffer.from(v.public_key_hex, "hex"));
   if (sm3(publicRaw).slice(0, 16) !== v.key_id) fail("the key id is not the SM3 of the key");
   if (sm2.getPublicKeyFromPrivateKey(v.private_key_hex) !== v.public_key_hex) {
@@ -57,20 +70,26 @@ async function guomi() {
     fail("canonical bytes differ");
   }
   const sent = JSON.parse(v.sent);
-  if (!sm2.doVerifySignature(bytes(sent), hex(sent.signature.value), v.public_key_hex, options)) {
+  if (!verifies(bytes(sent), hex(sent.signature.value))) {
     fail("the sent document does not verify");
   }
   const claimed = { ...v.document, signature: { key_id: v.key_id, department: v.department } };
   const mine = sm2.doSignature(bytes(claimed), v.private_key_hex, options);
-  if (!sm2.doVerifySignature(bytes(claimed), mine, v.public_key_hex, options)) {
+  if (!verifies(bytes(claimed), mine)) {
     fail("a signature made here does not verify");
   }
   sent.payload.persons = 3;
-  if (sm2.doVerifySignature(bytes(sent), hex(v.signature), v.public_key_hex, options)) {
+  if (verifies(bytes(sent), hex(v.signature))) {
     fail("a changed document still verifies");
   }
   console.log("ok");
   console.log(Buffer.from(mine, "hex").toString("base64"));
+  if (process.argv[5] === "--der-cases") {
+    for (const { name, signature } of JSON.parse(readFileSync(process.argv[6], "utf8"))) {
+      const accepted = verifies(bytes(v.signed_document), hex(signature));
+      console.log(`${name}: ${accepted ? "accepted" : "refused"}`);
+    }
+  }
 }
 const publicRaw = Buffer.from(v.public_key_base64, "base64");
 const privateKey = createPrivateKey({

@@ -20,6 +20,7 @@
 // unusable input.
 import { createDecipheriv, createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { canonicalSm2Signature } from "./sm2_der.mjs";
 
 const GENESIS = "0".repeat(64);
 const ALG = "A256GCM";
@@ -159,10 +160,13 @@ function verifyPartition(partitionFile, records, ringFile) {
     const message = Buffer.from(canonical(fields), "utf8");
     let valid;
     if (sm !== null) {
-      // SM2 with SM3 over Z (the default user id "1234567812345678", GB/T 35276) and the bytes.
+      // SM2 with SM3 over Z (the default user id "1234567812345678", GB/T 35276) and the bytes;
+      // only the canonical DER of a signature (sm-crypto-v2 tolerates other encodings).
       try {
         const options = { der: true, hash: true };
-        valid = sm.sm2.doVerifySignature(new Uint8Array(message), signatureBytes.toString("hex"), raw.toString("hex"), options);
+        valid =
+          canonicalSm2Signature(signatureBytes) &&
+          sm.sm2.doVerifySignature(new Uint8Array(message), signatureBytes.toString("hex"), raw.toString("hex"), options);
       } catch {
         valid = false;
       }
