@@ -2,10 +2,10 @@
 its checkpoints and submissions, which cipher seals its personal data.
 
 One suite per log, chosen per deployment (``CASETRAIL_CRYPTO_SUITE``) before its first event and
-never switched on a log that has events: a verifier reads the suite a log was written under
-from its signed checkpoints (``services.integrity.checkpoints``), and a service set to another
-suite refuses to start. Moving a log to the other suite is a migration to a new log, the old
-one kept as evidence (README, "Cryptographic suites").
+never switched on a log that has events: a signed declaration on the checkpoints topic fixes it
+(``services.integrity.declaration``), its checkpoints name it (``services.integrity.checkpoints``),
+and a service set to another suite refuses to start. Moving a log to the other suite is a
+migration to a new log, the old one kept as evidence (README, "Cryptographic suites").
 
 - ``international``: SHA-256, Ed25519, AES-256-GCM: what CaseTrail has always used; every log
   written before suites existed is international.

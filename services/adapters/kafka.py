@@ -11,7 +11,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
@@ -199,7 +199,7 @@ async def offset_ranges(
 
 async def read_partition(
     settings: Settings, partition: TopicPartition, end: int
-) -> AsyncIterator[list[Record]]:
+) -> AsyncGenerator[list[Record]]:
     """The committed records of one partition from its beginning up to (not including)
     ``end``, in offset order, a fetched batch at a time: what is read is let go of as it goes,
     whatever the partition's length."""
@@ -233,6 +233,18 @@ async def read_offsets(
                         if record.offset in wanted:
                             found[record.offset] = record.value or b""
     return found
+
+
+async def send_one(
+    settings: Settings, topic: str, partition: int, key: bytes, value: bytes
+) -> None:
+    """Append one record to ``partition`` of ``topic``, acknowledged by every in-sync replica."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, partition=partition)
+    finally:
+        await producer.stop()
 
 
 async def submit_and_wait(

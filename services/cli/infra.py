@@ -23,7 +23,9 @@ from services.infra import (
     stop_started,
 )
 from services.infra.broker_files import DATA, write_broker_files
+from services.integrity.checkpoints import Signer, SigningKeyNotTrusted
 from services.integrity.keyring import ensure_dev_keys
+from services.integrity.log_suite import SuiteMismatch, settle_log_suite
 from services.integrity.signing import ensure_dev_signing_keys
 from services.settings import KafkaRole, Settings
 
@@ -73,6 +75,23 @@ def _topics_and_key(settings: Settings) -> None:
     if done:
         typer.echo(f"keys: {done}")
     ensure_dev_signing_keys(settings, typer.echo)  # the gateway's, each department's
+    _declare_suite(settings)
+
+
+def _declare_suite(settings: Settings) -> None:
+    """Fix the log's suite with a signed declaration, unless something fixed it already (then
+    say whether it is the one set); a decider declares it at its first start otherwise."""
+    signer = Signer(settings.signing_key_path, settings.key_ring_path, settings.crypto_suite)
+    decider = settings.as_kafka_user(KafkaRole.DECIDER)  # who may write the checkpoints topic
+    try:
+        found = asyncio.run(settle_log_suite(decider, signer, "casetrail infra"))
+    except SigningKeyNotTrusted as error:
+        typer.echo(f"suite: not declared (the decider declares it at its first start): {error}")
+        return
+    except SuiteMismatch as error:
+        typer.echo(f"suite: warning: {error}")
+        return
+    typer.echo(f"suite: the log is of the suite {settings.crypto_suite.value} ({found.how()})")
 
 
 @app.command("up")

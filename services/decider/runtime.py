@@ -100,8 +100,9 @@ from services.decider.snapshot import (
     stored_head,
 )
 from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrusted
+from services.integrity.declaration import read_declaration
 from services.integrity.log_check import PartitionAudit, untrusted
-from services.integrity.log_suite import SuiteMismatch, check_log_suite
+from services.integrity.log_suite import settle_log_suite
 from services.integrity.signing import SubmissionVerifier
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, PgKeyStore, open_keystore
@@ -325,25 +326,20 @@ class Decider(ConsumerRebalanceListener):
             server.close()
 
     async def _same_suite(self, stop: asyncio.Event) -> None:
-        """SuiteMismatch (the decider does not start) when the log was written under another
-        suite: it is not this decider's to extend. While Kafka is away, wait for it, as for
+        """Before taking over any partition: the log's suite must be this decider's, declared
+        by this decider if nothing fixed it yet (``log_suite.settle_log_suite``); SuiteMismatch
+        (the decider does not start) otherwise. While Kafka is away, wait for it, as for
         everything else a decider needs from it."""
-        failures = Backoff(first=1.0, cap=10.0)
-        while not stop.is_set():
-            try:
-                await check_log_suite(self.settings, "the decider")
-                return
-            except SuiteMismatch:
-                raise
-            except Exception as error:
-                delay = failures.next_delay()
-                log.warning(
-                    "the log's suite not checked yet (%s: %s); trying again in %.0f s",
-                    type(error).__name__,
-                    error,
-                    delay,
-                )
-                await _sleep(stop, delay)
+        found = await keep_trying(
+            lambda: settle_log_suite(self.settings, self.signer, "the decider"),
+            "the log's suite not checked yet",
+            log,
+            stop,
+            unreachable,
+            Backoff(first=1.0, cap=10.0),
+        )
+        if found is not None:
+            log.info("the log is of the suite %s (%s)", self.settings.crypto_suite, found.how())
 
     def _chain(
         self, head: str = GENESIS_HASH, count: int = 0, last_offset: int = -1
@@ -779,6 +775,8 @@ class Decider(ConsumerRebalanceListener):
         found: list[tuple[int, Checkpoint]] = []
         tp = TopicPartition(self.settings.checkpoints_topic, partition)
         async for record in read_to_end(self.settings, [tp], {tp: max(begin, 0)}):
+            if read_declaration(record.value or b"") is not None:
+                continue  # the log's suite declaration, checked before serving anything
             checkpoint = _read(Checkpoint, record, loud)
             if checkpoint is None or (found and checkpoint.count <= found[-1][1].count):
                 continue

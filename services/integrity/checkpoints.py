@@ -20,6 +20,7 @@ the ring, never with a key found beside the private key or named by the checkpoi
 import base64
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from pydantic import Field
@@ -102,12 +103,25 @@ def sign(
     return unsigned.model_copy(update={"signature": signature})
 
 
-def signature_valid(checkpoint: Checkpoint, public: PublicKey) -> bool:
+class SignedRecord(Protocol):
+    """What the decider signs on the checkpoints topic: a checkpoint, or the log's suite
+    declaration (``services.integrity.declaration``)."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    def signed_bytes(self) -> bytes: ...
+
+
+def signature_valid(signed: SignedRecord, public: PublicKey) -> bool:
     try:
-        public.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_bytes())
+        public.verify(base64.b64decode(signed.signature), signed.signed_bytes())
     except (InvalidSignature, ValueError):
         return False
-    return checkpoint.key_id == key_id(public)
+    return signed.key_id == key_id(public)
 
 
 class SigningKeyNotTrusted(RuntimeError):

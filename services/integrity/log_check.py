@@ -18,7 +18,7 @@ from typing import Any
 from events.hashing import GENESIS_HASH, chain_hash, partition_chain
 from events.suite import Suite
 from services.integrity.algorithms import SIGNATURE_ALGORITHM
-from services.integrity.checkpoints import Checkpoint, signature_valid
+from services.integrity.checkpoints import Checkpoint, SignedRecord, signature_valid
 from services.integrity.keyring import KeyPurpose, KeyRing
 from services.integrity.problems import Problem, ProblemKind, Record
 
@@ -71,48 +71,56 @@ def _where(checkpoint: Checkpoint) -> str:
     return f"checkpoint p{checkpoint.partition} count {checkpoint.count}"
 
 
-def untrusted(checkpoint: Checkpoint, ring: KeyRing, suite: Suite) -> Problem | None:
-    """Why ``checkpoint`` vouches for nothing, or None if it does: it must be of the log's
-    ``suite``, its key in the ring as a checkpoint key of that suite's algorithm, verify its
-    signature, and have been valid when it was signed."""
-
-    def problem(kind: ProblemKind, detail: str) -> Problem:
-        partition, offset = checkpoint.partition, checkpoint.offset
-        return Problem(kind, _where(checkpoint), detail, partition=partition, offset=offset)
-
-    if checkpoint.log_suite is not suite:
-        return problem(
-            ProblemKind.SUITE_MISMATCH,
-            f"made under the {checkpoint.log_suite.value} suite, and this reader is set to"
-            f" {suite.value} (CASETRAIL_CRYPTO_SUITE): a log has one suite",
-        )
-    kid = checkpoint.key_id
+def key_problem(signed: SignedRecord, ring: KeyRing) -> tuple[ProblemKind, str] | None:
+    """Why what the decider signs (a checkpoint, a suite declaration) vouches for nothing by
+    its key and signature, or None: its key must be in the pinned ring as a checkpoint key,
+    its signature verify with it, and the key have been valid when it signed."""
+    kid = signed.key_id
     key = ring.get(kid, KeyPurpose.CHECKPOINT)
-    if key is not None and key.algorithm is not SIGNATURE_ALGORITHM[suite]:
-        return problem(
-            ProblemKind.SUITE_MISMATCH,
-            f"signed with the {key.algorithm.value} key {kid}: the {suite.value} suite signs"
-            f" with {SIGNATURE_ALGORITHM[suite].value} only",
-        )
     if key is None:
         other = [k.purpose.value for k in ring.keys if k.key_id == kid]
         held = f"holds it for {', '.join(other)} only" if other else "does not hold it"
-        return problem(
+        return (
             ProblemKind.UNKNOWN_CHECKPOINT_KEY,
             f"signed with key {kid}: the pinned key ring {held} (not a checkpoint key)",
         )
-    if not signature_valid(checkpoint, key.public_key):
-        return problem(
-            ProblemKind.FORGED_CHECKPOINT, f"its signature does not verify with key {kid}"
-        )
-    if not key.valid_at(checkpoint.created_at):
+    if not signature_valid(signed, key.public_key):
+        return ProblemKind.FORGED_CHECKPOINT, f"its signature does not verify with key {kid}"
+    if not key.valid_at(signed.created_at):
         until = key.valid_until.isoformat() if key.valid_until else "open"
-        return problem(
+        return (
             ProblemKind.CHECKPOINT_KEY_NOT_VALID,
-            f"signed at {checkpoint.created_at.isoformat()} with key {kid}, valid from"
+            f"signed at {signed.created_at.isoformat()} with key {kid}, valid from"
             f" {key.valid_from.isoformat()} until {until}",
         )
     return None
+
+
+def untrusted(checkpoint: Checkpoint, ring: KeyRing, suite: Suite) -> Problem | None:
+    """Why ``checkpoint`` vouches for nothing, or None if it does: its key and signature
+    (``key_problem``) first, so that a forgery is named as one whatever suite it claims; then
+    it must be of the log's ``suite``, signed with that suite's algorithm."""
+    found = key_problem(checkpoint, ring)
+    if found is None:
+        algorithm = SIGNATURE_ALGORITHM[suite]
+        key = ring.get(checkpoint.key_id, KeyPurpose.CHECKPOINT)
+        if checkpoint.log_suite is not suite:
+            found = (
+                ProblemKind.SUITE_MISMATCH,
+                f"made under the {checkpoint.log_suite.value} suite, and this log's is"
+                f" {suite.value}: a log has one suite",
+            )
+        elif key is not None and key.algorithm is not algorithm:
+            found = (
+                ProblemKind.SUITE_MISMATCH,
+                f"signed with the {key.algorithm.value} key {checkpoint.key_id}: the"
+                f" {suite.value} suite signs with {algorithm.value} only",
+            )
+    if found is None:
+        return None
+    kind, detail = found
+    partition, offset = checkpoint.partition, checkpoint.offset
+    return Problem(kind, _where(checkpoint), detail, partition=partition, offset=offset)
 
 
 def trusted_checkpoints(

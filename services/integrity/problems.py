@@ -28,9 +28,12 @@ class ProblemKind(StrEnum):
     FORGED_CHECKPOINT = "forged_checkpoint"
     # a checkpoint names a key the pinned ring does not hold as a checkpoint key
     UNKNOWN_CHECKPOINT_KEY = "unknown_checkpoint_key"
-    # a checkpoint was made under another cryptographic suite than the verifier's (or signed
-    # with a key of another suite's algorithm): a log has one suite
+    # the log is of another cryptographic suite than the verifier is set to (one problem, and
+    # nothing else checked); a checkpoint made under another suite than the log's, or signed, as
+    # a suite declaration, with a key of another suite's algorithm: a log has one suite
     SUITE_MISMATCH = "suite_mismatch"
+    # a trusted suite declaration of another suite than the log's first one (which fixed it)
+    SUITE_DECLARATION_CONFLICT = "suite_declaration_conflict"
     # a checkpoint was signed (created_at) outside its key's validity period in the ring
     CHECKPOINT_KEY_NOT_VALID = "checkpoint_key_not_valid"
     # a record of the checkpoints topic is not a checkpoint

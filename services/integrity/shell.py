@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -21,11 +21,11 @@ from projections.db import connect, fetch_dicts
 from projections.read_models.audit_trail import COLUMNS, JSON_COLUMNS, AuditTrail
 from services.adapters.kafka import (
     TopologyError,
-    client_options,
     offset_ranges,
     read_offsets,
     read_partition,
     read_to_end,
+    send_one,
     topic_partitions,
 )
 from services.integrity.audit_pairing import Logged, Position, event_id, logged, row_position
@@ -33,8 +33,9 @@ from services.integrity.checkpoints import Checkpoint, Signer, SigningKeyNotTrus
 from services.integrity.id_book import IdBook
 from services.integrity.keyring import KeyRing, KeyRingError, load_ring
 from services.integrity.log_check import adoption
+from services.integrity.log_suite import read_log_suite
 from services.integrity.problems import Record
-from services.integrity.verification import Verification, VerificationPass
+from services.integrity.verification import Verification, VerificationPass, wrong_suite
 from services.progress import Progress, Say, quiet
 from services.settings import KafkaRole, Settings
 
@@ -225,6 +226,12 @@ async def _verify(
         ranges = await offset_ranges(
             settings, await _partitions_of(settings, settings.events_topic)
         )
+        # The log's suite first: under another suite's hash every event would look altered.
+        await _partitions_of(settings, settings.checkpoints_topic)  # CannotVerify if missing
+        found = await read_log_suite(settings, ring)
+    other = wrong_suite(case, found, settings.crypto_suite, settings.checkpoints_topic)
+    if other is not None:
+        return other
     with IdBook() as ids:
         run = VerificationPass(ring, ids, case, projected, shared, suite=settings.crypto_suite)
         async with aclosing(_records(settings, settings.checkpoints_topic)) as checkpoints:
@@ -327,15 +334,6 @@ async def accept_events(
     checkpoint = signer.sign(partition, through, audit.count, audit.head, now, reason)
     bootstrap = settings.kafka_bootstrap
     with _talking_to(f"Kafka at {bootstrap}"):
-        producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                settings.checkpoints_topic,
-                checkpoint.record(),
-                key=str(partition).encode(),
-                partition=partition,
-            )
-        finally:
-            await producer.stop()
+        key = str(partition).encode()
+        await send_one(settings, settings.checkpoints_topic, partition, key, checkpoint.record())
     return checkpoint, adopted

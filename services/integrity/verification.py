@@ -15,6 +15,7 @@ from events.suite import Suite
 from services.integrity.audit_check import AuditComparison, AuditReport, Row, compare_audit_trail
 from services.integrity.audit_pairing import Logged, Position, event_id, logged
 from services.integrity.checkpoints import Checkpoint
+from services.integrity.declaration import LogSuite, SuiteDeclaration, mismatch, read_declaration
 from services.integrity.id_book import IdBook
 from services.integrity.keyring import KeyRing
 from services.integrity.log_check import LogCheck, LogReport, event_key, readable
@@ -104,8 +105,14 @@ class Verification:
         }
 
 
-def read_checkpoint(partition: int, offset: int, raw: bytes) -> Checkpoint | Problem:
-    """A record of the checkpoints topic: a checkpoint, or the problem that it is none."""
+def read_checkpoint(
+    partition: int, offset: int, raw: bytes
+) -> Checkpoint | SuiteDeclaration | Problem:
+    """A record of the checkpoints topic: a checkpoint, the log's suite declaration, or the
+    problem that it is neither."""
+    declaration = read_declaration(raw)
+    if declaration is not None:
+        return declaration
     try:
         return Checkpoint.model_validate_json(raw)
     except ValidationError as error:
@@ -115,6 +122,29 @@ def read_checkpoint(partition: int, offset: int, raw: bytes) -> Checkpoint | Pro
             f"not a checkpoint: {error.errors()[0]['msg']}",
             partition=partition,
         )
+
+
+def wrong_suite(case: str | None, log: LogSuite, mine: Suite, topic: str) -> Verification | None:
+    """The outcome when the log is of another suite than the verifier is set to: that one
+    problem, saying what to set, and nothing else checked (under the wrong hash every event
+    would look altered). None when the log is of ``mine``, of none yet, or of both (then
+    each checkpoint of the other suite is named)."""
+    detail = mismatch(log, mine, "casetrail verify", topic)
+    if detail is None or log.mixed:
+        return None
+    problem = Problem(ProblemKind.SUITE_MISMATCH, f"the log {topic}", detail)
+    return Verification(
+        case=case,
+        events=0,
+        cases=0,
+        checkpoints=0,
+        audit_rows=None,
+        not_yet_projected=0,
+        recent_uncovered=0,
+        log_events=0,
+        log_cases=0,
+        problems=[problem],
+    )
 
 
 def outcome_problem(partition: int, offset: int, raw: bytes) -> Problem | None:
@@ -153,14 +183,25 @@ def verify(
     is compared for that case only.
 
     The same checks as ``shell.verify_system`` makes on a stream, on records already read."""
+    checkpoint_records = list(checkpoint_records)
+    found = LogSuite(ring)
+    for record in sorted(checkpoint_records, key=lambda r: (r[0], r[1])):
+        found.record(*record)
+    other = wrong_suite(case, found, suite, "the checkpoints topic")
+    if other is not None:
+        return other
     problems: list[Problem] = []
     log = LogCheck(ring, suite=suite)
+    suites = LogSuite(ring)
     for record in checkpoint_records:
         checkpoint = read_checkpoint(*record)
         if isinstance(checkpoint, Problem):
             problems.append(checkpoint)
+        elif isinstance(checkpoint, SuiteDeclaration):
+            suites.declaration(record[0], record[1], checkpoint)
         else:
             log.checkpoint(checkpoint)
+    problems += suites.problems + suites.conflicts(suite)
     for record in outcome_records:
         problem = outcome_problem(*record)
         if problem is not None:
@@ -203,6 +244,9 @@ class VerificationPass:
         self.log = LogCheck(ring, ids.signed, suite=suite)
         self.audit = None if projected is None else AuditComparison(projected, case, shared_ids)
         self.problems: list[Problem] = []
+        self.suite = suite
+        self.suites = LogSuite(ring)
+        """The log's suite declarations (the shell found the log's suite before)."""
         self.of_case: list[Logged] = []
         """The case's events the projector can read (with a case)."""
         self._count_of_case = 0
@@ -211,6 +255,8 @@ class VerificationPass:
         checkpoint = read_checkpoint(*record)
         if isinstance(checkpoint, Problem):
             self.problems.append(checkpoint)
+        elif isinstance(checkpoint, SuiteDeclaration):
+            self.suites.declaration(record[0], record[1], checkpoint)
         else:
             self.log.checkpoint(checkpoint)
 
@@ -280,7 +326,8 @@ class VerificationPass:
         """``first`` as ``wanted_places`` gave it, and the events read at its places."""
         audit = None if self.audit is None else self.audit.finish(first, fetched)
         log = self.log.finish(now, grace)
-        return verification(self.case, log, audit, self._count_of_case, self.problems, grace)
+        problems = self.problems + self.suites.problems + self.suites.conflicts(self.suite)
+        return verification(self.case, log, audit, self._count_of_case, problems, grace)
 
 
 def verification(

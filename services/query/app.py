@@ -19,7 +19,9 @@ from projections.queries.access_log import ensure_access_log
 from projections.transient import is_transient, keep_trying
 from services.adapters import metrics
 from services.adapters.http import ErrorBody, install_error_handlers, instrument
-from services.integrity.log_suite import SuiteMismatch, check_log_suite
+from services.adapters.kafka import unreachable
+from services.integrity.keyring import KeyRingError, load_ring
+from services.integrity.log_suite import check_log_suite
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, KeyStoreUnavailable, open_keystore
 from services.query.dependencies import Pool
@@ -92,18 +94,21 @@ async def _open_keystore(stack: AsyncExitStack, settings: Settings) -> KeyStore 
 
 
 async def _same_suite(settings: Settings) -> None:
-    """SuiteMismatch when the log's checkpoints are of another suite than the service's; a
-    Kafka that does not answer within a few seconds is only a warning (the service reads the
-    log for a case's vouching only, and starts without it)."""
+    """SuiteMismatch when the log is of another suite than the service's (its badge would
+    check every chain with the wrong hash); while Kafka does not answer, wait for it, as the
+    decider and projector do. Without a key ring nothing on the log can be trusted to say the
+    suite: the service starts, and every case file says so."""
     try:
-        await asyncio.wait_for(check_log_suite(settings, "the query service"), SUITE_CHECK_S)
-    except SuiteMismatch:
-        raise
-    except Exception as error:
-        log.warning("query: the log's suite not checked (%s: %s)", type(error).__name__, error)
-
-
-SUITE_CHECK_S = 15.0
+        ring = load_ring(settings.key_ring_path)
+    except KeyRingError as error:
+        log.error("query: the log's suite not checked, no key ring: %s", error)
+        return
+    await keep_trying(
+        lambda: check_log_suite(settings, ring, "the query service"),
+        "query: checking the log's suite",
+        log,
+        transient=unreachable,
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -29,6 +29,7 @@ from events.suite import Suite
 from services.adapters.kafka import delete_topics
 from services.infra.servers import free_port
 from services.integrity.checkpoints import Checkpoint, signature_valid
+from services.integrity.declaration import read_declaration
 from services.integrity.keyring import KeyPurpose, load_ring
 from services.settings import Settings, with_database
 from services.tokens import TokenRole
@@ -156,9 +157,15 @@ async def test_a_guomi_log_is_vouched_chained_signed_and_verified_under_its_suit
     assert PERSON["name"] not in json.dumps(events, ensure_ascii=False)
     # Every checkpoint names the suite and is signed with the SM2 checkpoint key, over the
     # partition's SM3 chain.
+    on_topic = sorted(await whole_topic(settings, settings.checkpoints_topic))
+    # First on the topic: the declaration that fixed the log's suite, signed with the SM2 key
+    # ('casetrail infra up' wrote it).
+    declaration = read_declaration(on_topic[0][2])
+    assert declaration is not None
+    assert on_topic[0][0] == 0
+    assert declaration.suite is Suite.GUOMI
     checkpoints = [
-        Checkpoint.model_validate_json(v)
-        for _, _, v in await whole_topic(settings, settings.checkpoints_topic)
+        Checkpoint.model_validate_json(v) for _, _, v in on_topic if read_declaration(v) is None
     ]
     assert checkpoints
     assert {c.suite for c in checkpoints} == {Suite.GUOMI}
@@ -182,11 +189,12 @@ async def test_a_guomi_log_is_vouched_chained_signed_and_verified_under_its_suit
 
     code, verdict = _verify(settings)
     assert (code, verdict["intact"]) == (0, True), verdict
-    # A verifier set to the other suite trusts none of it.
+    # A verifier set to the other suite says so, once, and what to set (not that every event
+    # was altered).
     code, verdict = _verify(settings.model_copy(update={"crypto_suite": Suite.INTERNATIONAL}))
-    kinds = {problem["kind"] for problem in verdict["problems"]}
     assert code == 1
-    assert {"suite_mismatch", "altered_event"} <= kinds, kinds
+    assert [problem["kind"] for problem in verdict["problems"]] == ["suite_mismatch"], verdict
+    assert "set CASETRAIL_CRYPTO_SUITE=guomi" in verdict["problems"][0]["detail"]
 
 
 async def test_a_decider_of_the_other_suite_refuses_to_start_on_the_log(
@@ -198,9 +206,9 @@ async def test_a_decider_of_the_other_suite_refuses_to_start_on_the_log(
     )
     result = casetrail(other, "decider")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "written under the suite guomi, and CASETRAIL_CRYPTO_SUITE is international" in (
-        result.stderr + result.stdout
-    )
+    said = result.stderr + result.stdout
+    assert "is of the suite guomi (declared at p0@0 with the key" in said
+    assert "CASETRAIL_CRYPTO_SUITE is international: set CASETRAIL_CRYPTO_SUITE=guomi" in said
 
 
 async def test_erasure_under_guomi_keeps_every_chain(
