@@ -95,7 +95,9 @@ async def test_a_forged_tail_is_named_refused_and_served_again_once_adopted(
     tag = uuid.uuid4().hex[:6]
     decider = Service("decider", own, tmp_path)
     decider.start()
-    messages = submissions(24, 3, tag)  # 8 cases of three steps, on both partitions
+    # 8 cases of three steps, and a case on each partition: the 8 alone all land on partition 1
+    # once in 256 runs, and the forger needs a step on partition 0 to extend.
+    messages = [*submissions(24, 3, tag), on(own, 0, f"{tag}-0"), on(own, 1, f"{tag}-1")]
     await publish(own, messages, chunks=1)
     await all_outcomes(own, submission_ids(messages), 90)
     assert (await verify_system(own, audit_trail=False)).intact
