@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test faults lint install clean chromium fonts
+.PHONY: demo test faults lint install clean chromium fonts vectors
 
 $(BIN)/casetrail: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ SUITE_TESTS := $(addprefix tests/unit/test_,hashing.py signing.py sealing.py pri
 
 ## Lint, type-check, then every test (the tests start Kafka and PostgreSQL if they are not running),
 ## then the integrity and privacy tests again under the guomi suite.
-test: lint chromium fonts
+test: lint chromium fonts vectors
 	$(BIN)/pytest
 	CASETRAIL_CRYPTO_SUITE=guomi $(BIN)/pytest $(SUITE_TESTS)
 
@@ -39,6 +39,12 @@ test: lint chromium fonts
 ## and Kafka outages, a broker killed in a 3-broker cluster; real processes, loopback only.
 faults: install
 	$(BIN)/pytest tests/faults -v
+
+## The independent JavaScript verifiers' SM2, SM3 and SM4 (sm-crypto-v2, pinned by
+## tests/vectors/package-lock.json), from npm.
+vectors: tests/vectors/node_modules/sm-crypto-v2
+tests/vectors/node_modules/sm-crypto-v2: tests/vectors/package-lock.json
+	npm ci --no-audit --no-fund --prefix tests/vectors
 
 ## The browser test drives Debian's Chromium (no browser download from the internet), with a
 ## font for Chinese so that its screenshots are readable.
