@@ -156,6 +156,17 @@ def algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
     return Algorithm.ED25519
 
 
+def not_of_suite(key: "PrivateKey | PublicKey", suite: Suite) -> str | None:
+    """Why ``key`` cannot sign for a log of ``suite``, as the end of a sentence naming the key
+    (None: it can)."""
+    algorithm, wanted = algorithm_of(key), SIGNATURE_ALGORITHM[suite]
+    if algorithm is wanted:
+        return None
+    return (
+        f"is an {algorithm.value} key, and the log's suite {suite.value} signs with {wanted.value}"
+    )
+
+
 def suite_of(algorithm: Algorithm) -> Suite:
     return Suite.GUOMI if algorithm is Algorithm.SM2 else Suite.INTERNATIONAL
 

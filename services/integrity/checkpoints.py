@@ -28,7 +28,13 @@ from pydantic import Field
 from events.hashing import canonical_json
 from events.model import Frozen, UtcDatetime
 from events.suite import Suite, SuiteUnavailable
-from services.integrity.algorithms import SIGNATURE_ALGORITHM, PrivateKey, PublicKey, algorithm_of
+from services.integrity.algorithms import (
+    SIGNATURE_ALGORITHM,
+    PrivateKey,
+    PublicKey,
+    algorithm_of,
+    not_of_suite,
+)
 from services.integrity.keyring import (
     KeyPurpose,
     KeyRing,
@@ -188,12 +194,11 @@ class Signer:
         if self._key is None:
             raise SigningKeyNotTrusted(self._problem)
         kid = key_id(self._key.public_key())
-        algorithm, wanted = algorithm_of(self._key), SIGNATURE_ALGORITHM[self.suite]
-        if algorithm is not wanted:
+        wrong = not_of_suite(self._key, self.suite)
+        if wrong is not None:
             raise SigningKeyNotTrusted(
-                f"the signing key {kid} ({self.key_path}) is an {algorithm.value} key, and the"
-                f" log's suite {self.suite.value} signs with {wanted.value}: make one with"
-                " 'casetrail keys create --purpose checkpoint' under CASETRAIL_CRYPTO_SUITE="
+                f"the signing key {kid} ({self.key_path}) {wrong}: make one with 'casetrail"
+                " keys create --purpose checkpoint' under CASETRAIL_CRYPTO_SUITE="
                 f"{self.suite.value}"
             )
         entry = self._ring.get(kid, KeyPurpose.CHECKPOINT)

@@ -35,6 +35,7 @@ from services.integrity.algorithms import (
     PrivateKey,
     PublicKey,
     algorithm_of,
+    not_of_suite,
 )
 from services.integrity.keyring import (
     KeyPurpose,
@@ -359,12 +360,11 @@ def gateway_signer(settings: Settings) -> Signer | None:
         ) from error
     # A key of the other suite would start, and then every submission it vouched for would be
     # rejected unknown_signer by the decider: refused here, once, saying why.
-    algorithm, wanted = algorithm_of(signer.key), SIGNATURE_ALGORITHM[settings.crypto_suite]
-    if algorithm is not wanted:
+    wrong = not_of_suite(signer.key, settings.crypto_suite)
+    if wrong is not None:
         raise NoGatewayKey(
-            f"the gateway's key {signer.key_id} ({path}) is an {algorithm.value} key, and the"
-            f" log's suite {settings.crypto_suite.value} signs with {wanted.value}: the decider"
-            " would reject every submission it vouched for; make one with 'casetrail keys"
-            f" create --purpose gateway' under CASETRAIL_CRYPTO_SUITE={settings.crypto_suite.value}"
+            f"the gateway's key {signer.key_id} ({path}) {wrong}: the decider would reject every"
+            " submission it vouched for; make one with 'casetrail keys create --purpose gateway'"
+            f" under CASETRAIL_CRYPTO_SUITE={settings.crypto_suite.value}"
         )
     return signer
