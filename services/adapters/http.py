@@ -59,6 +59,9 @@ class ErrorCode(StrEnum):
     """503: PostgreSQL does not answer (down, restarting, out of connections); try again."""
     KAFKA_UNAVAILABLE = "kafka_unavailable"
     """503: the gateway cannot reach Kafka; resend the same submission (same submission_id)."""
+    SUITE_MISMATCH = "suite_mismatch"
+    """503: the log is of another cryptographic suite than the service is set to
+    (CASETRAIL_CRYPTO_SUITE): it would check every hash with the wrong algorithm."""
     OVERLOADED = "overloaded"
     """503: the gateway has as many submissions under way as it takes; nothing was published:
     resend the same submission (same submission_id) after ``Retry-After`` seconds."""

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from events.officers import Officer, directory
@@ -18,10 +18,16 @@ from projections.db import create_pool
 from projections.queries.access_log import ensure_access_log
 from projections.transient import is_transient, keep_trying
 from services.adapters import metrics
-from services.adapters.http import ErrorBody, install_error_handlers, instrument
+from services.adapters.http import (
+    ApiError,
+    ErrorBody,
+    ErrorCode,
+    install_error_handlers,
+    instrument,
+)
 from services.adapters.kafka import unreachable
 from services.integrity.keyring import KeyRingError, load_ring
-from services.integrity.log_suite import check_log_suite
+from services.integrity.log_suite import SuiteMismatch, check_log_suite
 from services.privacy.cipher import MasterKeyError
 from services.privacy.keystore import KeyStore, KeyStoreUnavailable, open_keystore
 from services.query.dependencies import Pool
@@ -93,22 +99,39 @@ async def _open_keystore(stack: AsyncExitStack, settings: Settings) -> KeyStore 
         return None
 
 
-async def _same_suite(settings: Settings) -> None:
-    """SuiteMismatch when the log is of another suite than the service's (its badge would
-    check every chain with the wrong hash); while Kafka does not answer, wait for it, as the
-    decider and projector do. Without a key ring nothing on the log can be trusted to say the
-    suite: the service starts, and every case file says so."""
+async def _same_suite(app: FastAPI, settings: Settings) -> asyncio.Task[None] | None:
+    """SuiteMismatch when the log is of another suite than the service's: its badge would check
+    every chain with the wrong hash. The service answers from PostgreSQL whether Kafka does or
+    not, so a Kafka (or a topic) that is not there yet does not hold its start: it is checked
+    again in the background, and a mismatch found then turns ``/health`` to 503 (``suite``).
+    Without a key ring nothing on the log can be trusted to say the suite: the service
+    starts, and every case file says so."""
     try:
         ring = load_ring(settings.key_ring_path)
     except KeyRingError as error:
         log.error("query: the log's suite not checked, no key ring: %s", error)
-        return
-    await keep_trying(
-        lambda: check_log_suite(settings, ring, "the query service"),
-        "query: checking the log's suite",
-        log,
-        transient=unreachable,
-    )
+        return None
+    try:
+        await check_log_suite(settings, ring, "the query service")
+        return None
+    except Exception as error:
+        if not unreachable(error):
+            raise
+        log.warning("query: the log's suite not checked yet (%s); checking it meanwhile", error)
+
+    async def later() -> None:
+        try:
+            await keep_trying(
+                lambda: check_log_suite(settings, ring, "the query service"),
+                "query: checking the log's suite",
+                log,
+                transient=unreachable,
+            )
+        except SuiteMismatch as error:
+            log.error("query: %s", error)
+            app.state.suite_mismatch = str(error)
+
+    return asyncio.create_task(later())
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -116,7 +139,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _same_suite(settings)  # SuiteMismatch: the badge would check with the wrong hash
+        app.state.suite_mismatch = None
+        checking = await _same_suite(app, settings)
         # The pool connects lazily: the service starts, and stays up, while PostgreSQL is
         # down; requests that need it get 503 database_unavailable until it answers again.
         app.state.pool = await create_pool(
@@ -135,8 +159,9 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("query: PostgreSQL does not answer (%s); waiting for it", error)
             preparing = asyncio.create_task(_prepare_when_it_answers(app))
         yield
-        if preparing is not None:
-            preparing.cancel()
+        for task in (preparing, checking):
+            if task is not None:
+                task.cancel()
         await app.state.tokens.stop()
         await keys.aclose()
         await app.state.pool.close()
@@ -182,9 +207,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def dashboard_style() -> Response:
         return page("dashboard.css")
 
-    @app.get("/health", responses={503: {"model": ErrorBody, "description": "No database"}})
-    async def health(pool: Pool) -> JSONResponse:
-        """200 when the service can read PostgreSQL; 503 ``database_unavailable`` otherwise."""
+    @app.get(
+        "/health",
+        responses={503: {"model": ErrorBody, "description": "No database; a log of another suite"}},
+    )
+    async def health(request: Request, pool: Pool) -> JSONResponse:
+        """200 when the service can read PostgreSQL; 503 ``database_unavailable`` otherwise,
+        and 503 ``suite_mismatch`` once the log turned out to be of another suite."""
+        mismatch = request.app.state.suite_mismatch
+        if mismatch is not None:
+            raise ApiError(503, ErrorCode.SUITE_MISMATCH, mismatch)
         await pool.fetchval("SELECT 1")
         return JSONResponse({"status": "ok"})
 

@@ -29,6 +29,8 @@ from services.infra.servers import free_port
 from services.integrity.checkpoints import Checkpoint, signature_valid
 from services.integrity.declaration import read_declaration
 from services.integrity.keyring import KeyPurpose, load_ring
+from services.integrity.log_suite import SuiteMismatch
+from services.query.app import create_app
 from services.settings import Settings, with_database
 from services.tokens import TokenRole
 from tests.conftest import make_token
@@ -206,3 +208,15 @@ async def test_a_decider_of_the_other_suite_refuses_to_start_on_the_log(
     said = result.stderr + result.stdout
     assert "is of the suite guomi (declared at p0@0 with the key" in said
     assert "CASETRAIL_CRYPTO_SUITE is international: set CASETRAIL_CRYPTO_SUITE=guomi" in said
+
+
+async def test_a_query_service_of_the_other_suite_refuses_to_start_on_the_log(
+    guomi: tuple[Settings, dict[str, Service]], petition: str
+) -> None:
+    """Its badge would check every chain with the wrong hash and call the rows altered."""
+    settings, _ = guomi
+    other = settings.model_copy(update={"crypto_suite": Suite.INTERNATIONAL})
+    app = create_app(other)
+    with pytest.raises(SuiteMismatch, match="set CASETRAIL_CRYPTO_SUITE=guomi"):
+        async with app.router.lifespan_context(app):
+            pass
