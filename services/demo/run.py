@@ -105,6 +105,24 @@ def log_of_its_suite(settings: Settings) -> Settings:
 
 
 DEFAULT_PREFIX = Settings.model_fields["topic_prefix"].default
+DEFAULT_DSN = Settings.model_fields["postgres_dsn"].default
+
+
+def verify_command(settings: Settings) -> str:
+    """How an auditor verifies the demo's log: 'casetrail verify' with whatever the demo chose
+    for it (a guomi demo's suite, topics and database); a DSN someone set is never printed."""
+    env = []
+    if settings.crypto_suite is not Suite.INTERNATIONAL:
+        env.append(f"CASETRAIL_CRYPTO_SUITE={settings.crypto_suite.value}")
+    if settings.topic_prefix != DEFAULT_PREFIX:
+        env.append(f"CASETRAIL_TOPIC_PREFIX={settings.topic_prefix}")
+    database = urlsplit(settings.postgres_dsn).path.lstrip("/")
+    command = "casetrail verify"
+    if settings.postgres_dsn == with_database(DEFAULT_DSN, database) != DEFAULT_DSN:
+        env.append(f"CASETRAIL_POSTGRES_DSN={settings.postgres_dsn}")
+    elif settings.postgres_dsn != DEFAULT_DSN:
+        command += f" (CASETRAIL_POSTGRES_DSN naming the database {database})"
+    return " ".join([*env, command])
 
 
 def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
@@ -156,6 +174,7 @@ def run_demo(settings: Settings, keep_running: bool, say: Say) -> None:
             f" http://{settings.projector_metrics_host}:{settings.projector_metrics_port}/metrics"
         )
         say(f"     Prometheus: {metrics}")
+        say(f"     {verify_command(settings)}   核验日志与审计记录 / verify the log")
         if keep_running:
             say("Services run until Ctrl-C; 'casetrail infra down' stops Kafka and PostgreSQL.")
             while all(process.poll() is None for process in processes):

@@ -16,6 +16,7 @@ from events.submissions import SubmissionBase, parse_submission
 from events.suite import Suite
 from services.decider.officers import load_officers
 from services.demo import OFFICERS_FILE
+from services.demo.run import log_of_its_suite, verify_command
 from services.integrity.algorithms import (
     Algorithm,
     SM2PrivateKey,
@@ -39,6 +40,7 @@ from services.privacy.cipher import (
     seal_value,
 )
 from services.privacy.sealing import Sealer, open_payload
+from services.settings import Settings
 from tests.signing import SINCE
 
 NOW = datetime(2021, 4, 8, 1, tzinfo=UTC)
@@ -338,3 +340,14 @@ def test_submissions_are_vouched_for_by_keys_of_the_log_s_suite_only() -> None:
             assert "accepts sm2 keys only" in str(getattr(answer, "message", ""))
     sm2_signed = Signer.of(sm2).sign(document, "信访办")
     assert 8 <= len(base64.b64decode(sm2_signed["signature"]["value"])) <= 72
+
+
+def test_the_demo_says_how_to_verify_its_log_under_its_suite() -> None:
+    """A guomi demo runs on topics and a database of its own: 'casetrail verify' alone would
+    read the international demo's."""
+    assert verify_command(log_of_its_suite(Settings())) == "casetrail verify"
+    guomi = verify_command(log_of_its_suite(Settings(crypto_suite=Suite.GUOMI)))
+    assert guomi.startswith("CASETRAIL_CRYPTO_SUITE=guomi CASETRAIL_TOPIC_PREFIX=casetrail-guomi")
+    assert guomi.endswith("/casetrail_guomi casetrail verify")
+    own = Settings(crypto_suite=Suite.GUOMI, postgres_dsn="postgresql://u:secret@db.example/ct")
+    assert "secret" not in verify_command(log_of_its_suite(own))
