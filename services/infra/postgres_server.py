@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import stat
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,11 +31,28 @@ SHARED_CLUSTERS = Path("/var/lib/casetrail")
 def cluster_dir(state_dir: Path) -> Path:
     """Where our own cluster lives: in the state directory, unless we run as root and the
     postgres user (whom PostgreSQL runs as) cannot reach it, as in a clone inside a mode-700
-    home; then in a directory named after the state directory under ``SHARED_CLUSTERS``."""
+    home; then in a directory of its own under ``SHARED_CLUSTERS``, named after the state
+    directory's path and a random id kept in it. The id, not the path alone: a clone removed
+    and cloned again at the same path must not find the old clone's databases (their personal
+    data keys are wrapped by a master key that went with the old clone)."""
     own = (state_dir / "postgres").resolve()
     if os.geteuid() != 0 or _searchable_by_others(own.parent):
         return own
-    return SHARED_CLUSTERS / hashlib.sha256(str(own).encode()).hexdigest()[:16] / "postgres"
+    named = hashlib.sha256(f"{own}\n{_state_id(state_dir)}".encode()).hexdigest()[:16]
+    return SHARED_CLUSTERS / named / "postgres"
+
+
+def _state_id(state_dir: Path) -> str:
+    """The state directory's random id, made on first use."""
+    path = state_dir / "postgres-cluster-id"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("x") as made:  # two processes at once: the first one's id holds
+                made.write(uuid.uuid4().hex + "\n")
+        except FileExistsError:
+            pass
+    return path.read_text().strip()
 
 
 def _searchable_by_others(path: Path) -> bool:

@@ -1,6 +1,7 @@
 """`infra down` stops only what `infra up` started: the pid file alone is not enough."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -82,6 +83,9 @@ def test_the_cluster_lives_where_the_postgres_user_can_reach_it(
         assert found.is_relative_to(SHARED_CLUSTERS)
         assert found == cluster_dir(home / "clone" / ".local")  # the same place every time
         assert found != cluster_dir(home / "other" / ".local")
+        # The clone removed and cloned again at the same path: not the old clone's databases.
+        shutil.rmtree(home / "clone")
+        assert cluster_dir(home / "clone" / ".local") != found
     else:
         assert found == home / "clone" / ".local" / "postgres"
 
