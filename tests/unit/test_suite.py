@@ -16,7 +16,7 @@ from events.submissions import SubmissionBase, parse_submission
 from events.suite import Suite
 from services.decider.officers import load_officers
 from services.demo import OFFICERS_FILE
-from services.demo.run import log_of_its_suite, verify_command
+from services.demo.run import DEFAULT_DSN, DEFAULT_PREFIX, log_of_its_suite, verify_command
 from services.integrity.algorithms import (
     Algorithm,
     SM2PrivateKey,
@@ -345,8 +345,12 @@ def test_submissions_are_vouched_for_by_keys_of_the_log_s_suite_only() -> None:
 def test_the_demo_says_how_to_verify_its_log_under_its_suite() -> None:
     """A guomi demo runs on topics and a database of its own: 'casetrail verify' alone would
     read the international demo's."""
-    assert verify_command(log_of_its_suite(Settings())) == "casetrail verify"
-    guomi = verify_command(log_of_its_suite(Settings(crypto_suite=Suite.GUOMI)))
+    defaults = Settings(topic_prefix=DEFAULT_PREFIX, postgres_dsn=DEFAULT_DSN)
+    international = defaults.model_copy(update={"crypto_suite": Suite.INTERNATIONAL})
+    assert verify_command(log_of_its_suite(international)) == "casetrail verify"
+    guomi = verify_command(
+        log_of_its_suite(defaults.model_copy(update={"crypto_suite": Suite.GUOMI}))
+    )
     assert guomi.startswith("CASETRAIL_CRYPTO_SUITE=guomi CASETRAIL_TOPIC_PREFIX=casetrail-guomi")
     assert guomi.endswith("/casetrail_guomi casetrail verify")
     own = Settings(crypto_suite=Suite.GUOMI, postgres_dsn="postgresql://u:secret@db.example/ct")
